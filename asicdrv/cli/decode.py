@@ -1,0 +1,102 @@
+"""``asicdrv decode``: captured MM frames and AUC packets, as text or JSON lines.
+
+Input: one hex frame per argument, or lines on stdin.  A stdin line may be a traffic-log
+line (``SECONDS > HEX`` / ``SECONDS < HEX``, what the emulator's log writes); ``#`` starts a
+comment.  Exit status: 0 every frame decoded with a good CRC, 1 a CRC mismatch was seen
+(still printed), 2 some input was not a frame.
+"""
+from __future__ import annotations
+
+import json
+import sys
+from typing import Iterable, Iterator
+
+from firmware_protocols import ProtocolError, describe_frame, parse_hex
+
+DIRECTIONS = {">": "host->device", "<": "device->host"}
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("decode", help="decode captured MM frames / AUC packets",
+                       description=__doc__.split("\n\n")[0])
+    p.add_argument("frames", nargs="*", metavar="HEX", help="frames in hex (default: stdin)")
+    p.add_argument("--json", action="store_true", help="one JSON object per frame")
+    p.set_defaults(run=run)
+
+
+def run(args) -> int:
+    source = args.frames if args.frames else sys.stdin
+    status = 0
+    for number, (direction, text) in enumerate(_frames(source), 1):
+        try:
+            described = describe_frame(parse_hex(text))
+        except ProtocolError as exc:
+            print(f"asicdrv decode: frame {number}: {exc}", file=sys.stderr)
+            status = 2
+            continue
+        if direction:
+            described = {"direction": direction, **described}
+        if not _crc_ok(described):
+            status = max(status, 1)
+        if args.json:
+            print(json.dumps(described))
+        else:
+            print(format_frame(number, described))
+    return status
+
+
+def _frames(lines: Iterable[str]) -> Iterator[tuple[str | None, str]]:
+    for line in lines:
+        line = line.split("#", 1)[0].strip()
+        if not line:
+            continue
+        tokens = line.split()
+        if len(tokens) >= 3 and tokens[1] in DIRECTIONS and _is_number(tokens[0]):
+            yield DIRECTIONS[tokens[1]], "".join(tokens[2:])
+        else:
+            yield None, line
+
+
+def _is_number(token: str) -> bool:
+    try:
+        float(token)
+    except ValueError:
+        return False
+    return True
+
+
+def _crc_ok(described: dict) -> bool:
+    inner = described.get("packet")
+    return described.get("crc_ok", True) and (inner is None or inner.get("crc_ok", True))
+
+
+_HEADER_KEYS = ("direction", "type", "type_code", "opt", "idx", "cnt", "crc", "crc_ok")
+
+
+def format_frame(number: int, d: dict, indent: str = "") -> str:
+    """A readable dump: a header line, then one line per field."""
+    if "type_code" in d:
+        head = (f"{indent}[{number}] {d['type']} (0x{d['type_code']:02x})  idx {d['idx']}  "
+                f"cnt {d['cnt']}  opt {d['opt']}  crc 0x{d['crc']:04x} "
+                f"{'ok' if d['crc_ok'] else 'MISMATCH'}")
+    else:
+        head = f"{indent}[{number}] {d['type']}"
+    if d.get("direction"):
+        head += f"  ({d['direction']})"
+    lines = [head]
+    for key, value in d.items():
+        if key in _HEADER_KEYS:
+            continue
+        if key == "packet" and isinstance(value, dict):
+            lines.append(format_frame(number, value, indent + "    "))
+            continue
+        lines.append(f"{indent}    {key:<18} {_show(value)}")
+    return "\n".join(lines)
+
+
+def _show(value) -> str:
+    if isinstance(value, dict):
+        return "  ".join(f"{k}={_show(v)}" for k, v in value.items())
+    if isinstance(value, list):
+        return "[" + ", ".join(_show(v) for v in value) + "]"
+    return str(value)

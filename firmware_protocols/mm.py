@@ -1,0 +1,173 @@
+"""The 40-byte Avalon MM packet: ``CN`` | type | opt | idx | cnt | data[32] | crc16(data).
+
+Same layout in both directions (cgminer ``struct avalon8_pkg``, ``avalon8_init_pkg``).
+"""
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+from construct import (Array, Bytes, Const, Container, Flag, Int8ub, Int16ub, ListContainer,
+                       Renamed, Struct)
+from construct.core import ConstructError, Restreamed, Transformed
+
+from .crc import crc16
+from .errors import (BadHeaderError, CrcError, FrameLengthError, PayloadError,
+                     UnknownTypeError)
+from .payloads import COMPILED, COMPILED_PVT_PER_CHIP, PAYLOADS, Text
+from .types import PacketType
+
+PACKET_SIZE = 40
+DATA_SIZE = 32
+HEADER = b"CN"
+
+FRAME = Struct(
+    "head" / Const(HEADER),
+    "type" / Int8ub,
+    "opt" / Int8ub,
+    "idx" / Int8ub,
+    "cnt" / Int8ub,
+    "data" / Bytes(DATA_SIZE),
+    "crc" / Int16ub,  # over data only, high byte first
+)
+# FRAME is the definition; decode_packet reads the same fixed layout with one precompiled
+# struct because for six header bytes and a CRC construct's parser costs ~30x more
+# (benchmarks/bench_protocol.py).  tests/test_protocol_properties.py checks they agree.
+_FRAME_STRUCT = struct.Struct(">2sBBBB32sH")
+_KNOWN_TYPES = frozenset(int(t) for t in PacketType)
+
+
+@dataclass(frozen=True, slots=True)
+class MMPacket:
+    """One decoded MM packet.  ``crc_ok`` is False only when decoded with
+    ``verify_crc=False`` (a capture a technician wants to see anyway)."""
+
+    type: int
+    opt: int
+    idx: int
+    cnt: int
+    data: bytes
+    crc: int
+    crc_ok: bool = True
+
+    @property
+    def name(self) -> str:
+        return PacketType(self.type).name
+
+    def fields(self, *, per_chip_pvt: bool = False) -> dict[str, Any]:
+        """The payload as a plain dict of named fields (see :mod:`.payloads`)."""
+        return decode_payload(self.type, self.data, per_chip_pvt=per_chip_pvt)
+
+    def to_bytes(self) -> bytes:
+        return bytes((0x43, 0x4E, self.type, self.opt, self.idx, self.cnt)) + self.data + \
+            self.crc.to_bytes(2, "big")
+
+
+def decode_packet(frame: bytes, *, verify_crc: bool = True) -> MMPacket:
+    """Parse a 40-byte frame; raise a :class:`ProtocolError` subclass if it is not one.
+
+    With ``verify_crc=False`` a CRC mismatch is reported in ``crc_ok`` instead of raised.
+    """
+    if len(frame) != PACKET_SIZE:
+        raise FrameLengthError(f"MM frame is {len(frame)} bytes, expected {PACKET_SIZE}")
+    if frame[:2] != HEADER:
+        raise BadHeaderError(f"MM frame starts with {bytes(frame[:2]).hex()}, expected 434e")
+    _, ptype, opt, idx, cnt, data, crc = _FRAME_STRUCT.unpack(frame)
+    if ptype not in _KNOWN_TYPES:
+        raise UnknownTypeError(f"unknown MM packet type 0x{ptype:02x}")
+    expected = crc16(data)
+    if expected != crc and verify_crc:
+        raise CrcError(f"CRC mismatch in {PacketType(ptype).name}: frame says "
+                       f"0x{crc:04x}, data gives 0x{expected:04x}", expected, crc)
+    return MMPacket(ptype, opt, idx, cnt, data, crc, expected == crc)
+
+
+def encode_packet(ptype: int, fields: Mapping[str, Any] | None = None, *,
+                  data: bytes | None = None, idx: int = 1, cnt: int = 1, opt: int = 0) -> bytes:
+    """Build a 40-byte frame from named payload ``fields`` or from raw ``data``."""
+    if data is None:
+        data = encode_payload(ptype, fields or {})
+    elif len(data) > DATA_SIZE:
+        raise PayloadError(f"payload is {len(data)} bytes, at most {DATA_SIZE} fit")
+    else:
+        data = bytes(data).ljust(DATA_SIZE, b"\0")
+    for name, value in (("type", ptype), ("opt", opt), ("idx", idx), ("cnt", cnt)):
+        if not 0 <= value <= 0xFF:
+            raise PayloadError(f"{name} {value} does not fit in one byte")
+    return bytes((0x43, 0x4E, ptype, opt, idx, cnt)) + data + crc16(data).to_bytes(2, "big")
+
+
+def encode_payload(ptype: int, fields: Mapping[str, Any]) -> bytes:
+    """The 32 data bytes for ``ptype`` from its named fields (missing fields are 0)."""
+    try:
+        layout = COMPILED[PacketType(ptype)]
+    except ValueError:
+        raise UnknownTypeError(f"unknown MM packet type 0x{ptype:02x}") from None
+    try:
+        return layout.build(_with_defaults(layout, fields))
+    except (ConstructError, struct.error, TypeError, ValueError, OverflowError) as exc:
+        raise PayloadError(f"cannot encode {PacketType(ptype).name}: {exc}") from exc
+
+
+def decode_payload(ptype: int, data: bytes, *, per_chip_pvt: bool = False) -> dict[str, Any]:
+    """Named fields of a payload.  ``per_chip_pvt`` selects the pre-851 STATUS_PVT layout."""
+    if ptype == PacketType.STATUS_PVT and per_chip_pvt:
+        layout = COMPILED_PVT_PER_CHIP
+    else:
+        try:
+            layout = COMPILED[PacketType(ptype)]
+        except ValueError:
+            raise UnknownTypeError(f"unknown MM packet type 0x{ptype:02x}") from None
+    try:
+        return _plain(layout.parse(data))
+    except (ConstructError, struct.error, UnicodeError) as exc:
+        raise PayloadError(f"cannot decode {PacketType(ptype).name}: {exc}") from exc
+
+
+def _plain(value):
+    """construct containers -> plain dicts and lists (no private ``_io`` keys)."""
+    if isinstance(value, Container):
+        return {k: _plain(v) for k, v in value.items() if not k.startswith("_")}
+    if isinstance(value, ListContainer):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _with_defaults(layout, fields: Mapping[str, Any]) -> dict:
+    defaults = _DEFAULTS[id(layout)]
+    unknown = set(fields) - set(defaults)
+    if unknown:
+        raise PayloadError(f"unknown field(s) {sorted(unknown)}")
+    merged = dict(defaults)
+    for name, value in fields.items():
+        if isinstance(defaults[name], dict) and isinstance(value, Mapping):
+            value = {**defaults[name], **value}  # e.g. POLLING's fan: {"change": True}
+        merged[name] = value
+    return merged
+
+
+def _defaults_for(struct: Struct) -> dict:
+    """Zero values for every named field of ``struct`` (so callers may leave fields out)."""
+    return {sc.name: _default_value(sc) for sc in struct.subcons if sc.name}
+
+
+def _default_value(sc):
+    if isinstance(sc, Renamed):
+        return _default_value(sc.subcon)
+    if isinstance(sc, Struct):
+        return _defaults_for(sc)
+    if isinstance(sc, (Transformed, Restreamed)):  # a BitStruct wraps a Struct
+        return _default_value(sc.subcon)
+    if isinstance(sc, Array):
+        return [_default_value(sc.subcon) for _ in range(sc.count)]
+    if isinstance(sc, Text):
+        return ""
+    if isinstance(sc, Bytes):
+        return bytes(sc.length)
+    if sc is Flag:
+        return False
+    return 0
+
+
+_DEFAULTS = {id(COMPILED[t]): _defaults_for(PAYLOADS[t]) for t in PAYLOADS}

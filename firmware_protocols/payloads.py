@@ -1,0 +1,131 @@
+"""The 32-byte ``data`` of every MM packet type, as named ``construct`` fields.
+
+Layouts from cgminer ``driver-avalon8.c`` (the builder or parser is named beside each).
+All integers are big-endian except the pool numbers, which cgminer writes low byte first.
+TEST and TEST_RET have no builder or parser in cgminer; their layout here is ours
+(see README, "Protocol notes").
+"""
+from construct import (Adapter, Array, BitStruct, BitsInteger, Bytes, Flag, Int8sb, Int8ub, Int16ub,
+                       Int16ul, Int32sb, Int32ub, Padding, Struct)
+
+from .types import PacketType as T
+
+
+
+class Text(Adapter):
+    """A fixed-width, NUL-padded device string (version, PMU version, log line).
+
+    Decoded as latin-1, byte for byte, so that a stray high byte from firmware is shown
+    rather than raised; trailing NULs are padding.
+    """
+
+    def __init__(self, length: int):
+        super().__init__(Bytes(length))
+        self.length = length
+
+    def _decode(self, obj, context, path):
+        return bytes(obj).rstrip(b"\0").decode("latin-1")
+
+    def _encode(self, obj, context, path):
+        raw = obj.encode("latin-1")
+        if len(raw) > self.length:
+            raise ValueError(f"text {obj!r} is longer than {self.length} bytes")
+        return raw.ljust(self.length, b"\0")
+
+EMPTY = Struct(Padding(32))
+
+PAYLOADS = {
+    # avalon8 detect_modules(): module id in the last word.
+    T.DETECT: Struct(Padding(28), "module_id" / Int32ub),
+    # decode of ACKDETECT in detect_modules(): DNA, 15-char version, total ASICs.
+    T.ACKDETECT: Struct("dna" / Bytes(8), "version" / Text(15),
+                        "asic_count" / Int32ub, Padding(5)),
+    # detect_modules(): SYNC carries the DNA of the module just detected.
+    T.SYNC: Struct("dna" / Bytes(8), Padding(24)),
+    # polling(): LED word, fan word (bit 31 = change the fan), reboot byte.
+    T.POLLING: Struct("led" / Int32ub,
+                      "fan" / BitStruct("change" / Flag, Padding(21), "pwm" / BitsInteger(10)),
+                      "reboot" / Int8ub, Padding(23)),
+    T.RSTMMTX: EMPTY,
+    T.GET_VOLT: EMPTY,
+    # avalon8_init_setting()
+    T.SET: Struct(Padding(4), "freq_sel" / Int32ub,
+                  "flags" / BitStruct(Padding(5), "roll_enable" / Flag, "nonce_check" / Flag,
+                                      "smart_speed" / Flag),
+                  "nonce_mask" / Int8ub, "mux_l2h" / Int32ub, "mux_h2l" / Int32ub,
+                  "h2ltime0_spd" / Int32ub, "spdlow" / Int32ub, "spdhigh" / Int32ub, Padding(2)),
+    T.SET_FIN: EMPTY,
+    # avalon8_set_voltage_level(): one word per miner (up to 8).
+    T.SET_VOLT: Struct("voltage_words" / Array(8, Int32ub)),
+    # SET_PMU: no builder in the avalon8 driver; carried raw.
+    T.SET_PMU: Struct("raw" / Bytes(32)),
+    # avalon8_set_freq(): four cpm words, the constant 100, the ASIC timeout.
+    T.SET_PLL: Struct("pll_words" / Array(4, Int32ub), "pll_param" / Int32ub,
+                      "asic_timeout" / Int32ub, Padding(8)),
+    # avalon8_set_ss_param()
+    T.SET_SS: Struct("th_pass" / Int32ub, "th_fail" / Int32ub, "th_init" / Int32ub,
+                     "th_ms" / Int32ub, "th_timeout" / Int32ub, "th_add" / Int32ub, Padding(8)),
+    # avalon8_set_factory_info(): signed level byte then three type chars.
+    T.SET_FAC: Struct("factory" / Int8sb, "factory_type" / Bytes(3), Padding(28)),
+    # avalon8_set_overclocking_info()
+    T.SET_OC: Struct("overclock" / Int8ub, Padding(31)),
+    # avalon8_set_asic_otp(): one ASIC index per miner.
+    T.SET_ASIC_OTP: Struct("asics" / Array(8, Int32ub)),
+    # Ours: which miner to test (0xFF = all).
+    T.TEST: Struct("miner" / Int8ub, Padding(31)),
+    # avalon8_stratum_pkgs(): STATIC.
+    T.STATIC: Struct("coinbase_len" / Int32ub, "nonce2_offset" / Int32ub,
+                     "nonce2_size" / Int32ub, "merkle_offset" / Int32ub,
+                     "merkle_count" / Int32ub, "nonce2_start" / Int32ub,
+                     "nonce2_range" / Int32ub, "clean" / Int32ub),
+    # 256-bit share target, cgminer's set_target(): little-endian (lowest byte first).
+    T.TARGET: Struct("target" / Bytes(32)),
+    T.JOB_ID: Struct("job_crc" / Int16ub, "pool" / Int16ul, Padding(28)),
+    # first packet: SHA-256 midstate; then 32-byte coinbase chunks.
+    T.COINBASE: Struct("chunk" / Bytes(32)),
+    T.MERKLES: Struct("merkle" / Bytes(32)),
+    T.HEADER: Struct("chunk" / Bytes(32)),
+    T.JOB_FIN: EMPTY,
+    # decode_pkg() AVA8_P_STATUS
+    T.STATUS: Struct("temperature_mm" / Int32sb, "fan_rpm" / Int32ub,
+                     "local_works" / Int32ub, "hw_errors" / Int32ub,
+                     "miner_error_code" / Int32ub, "module_error_code" / Int32ub,
+                     "crc_errors" / Int32ub, Padding(4)),
+    # decode_pkg() AVA8_P_NONCE: chip in the high half of the first word.
+    T.NONCE: Struct("chip" / Int16ub, "miner" / Int16ub, "nonce2" / Int32ub,
+                    "ntime_offset" / Int32ub, "nonce" / Int32ub, "job_crc" / Int16ub,
+                    "pool" / Int16ul, Padding(12)),
+    # Ours: bitmap of chips that passed (bit k = chip k), how many were tested.
+    T.TEST_RET: Struct("pass_bitmap" / Int32ub, "chips_tested" / Int32ub, Padding(24)),
+    # decode_pkg() AVA8_P_STATUS_VOLT: raw ADC per miner.
+    T.STATUS_VOLT: Struct("vout_raw" / Array(8, Int32ub)),
+    # decode_pkg() AVA8_P_STATUS_PMU
+    T.STATUS_PMU: Struct(Padding(8), "vin_raw" / Array(4, Int16ub), "power_good" / Int8ub,
+                         Padding(7), "pmu_versions" / Array(2, Text(4))),
+    # decode_pkg() AVA8_P_STATUS_PLL: cores locked per PLL, frequencies set.
+    T.STATUS_PLL: Struct("lock_counts" / Array(4, Int32ub),
+                         "frequencies_mhz" / Array(4, Int32ub)),
+    T.STATUS_LOG: Struct("text" / Text(32)),
+    # decode_pkg() AVA8_P_STATUS_ASIC: idx = miner * asic_count + asic.
+    T.STATUS_ASIC: Struct("works" / Int32ub, "errors" / Int32ub,
+                          "pll_counts" / Array(4, Int8ub),
+                          "frequencies_mhz" / Array(4, Int16ub), Padding(12)),
+    # decode_pkg() AVA8_P_STATUS_PVT, 851 layout: idx = asic, one (temp, volt) per miner.
+    T.STATUS_PVT: Struct("sensors" / Array(4, Struct("temp_code" / Int16ub,
+                                                     "volt_code" / Int16ub)), Padding(16)),
+    T.STATUS_FAC: Struct("factory" / Int8sb, Padding(31)),
+    T.STATUS_OC: Struct("overclock" / Int8ub, Padding(31)),
+    # decode_pkg() AVA8_P_STATUS_OTP: bytes 0..14 OTP text, 15 read step, 17 cycle hit.
+    T.STATUS_OTP: Struct("otp" / Bytes(15), "step" / Int8ub, "asic" / Int8ub,
+                         "cycle_hit" / Int8ub, Padding(14)),
+}
+
+# STATUS_PVT as models other than 851 send it: idx = miner * asic_count + asic,
+# one temperature code and eight core-voltage codes.
+STATUS_PVT_PER_CHIP = Struct("temp_code" / Int16ub, "volt_codes" / Array(8, Int16ub), Padding(14))
+
+assert set(PAYLOADS) == set(T), "every packet type needs a payload layout"
+assert all(s.sizeof() == 32 for s in PAYLOADS.values())
+
+COMPILED = {ptype: s.compile() for ptype, s in PAYLOADS.items()}
+COMPILED_PVT_PER_CHIP = STATUS_PVT_PER_CHIP.compile()

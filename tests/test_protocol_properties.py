@@ -1,0 +1,188 @@
+"""Round trips for every packet type, and what bad frames raise."""
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from firmware_protocols import (BadHeaderError, CrcError, FrameLengthError, LimitError,
+                                PacketType, PayloadError, ProtocolError, UnknownTypeError,
+                                auc, crc16, decode_packet, decode_payload, encode_packet,
+                                encode_payload)
+from firmware_protocols.encodings import (CPM_TABLE, celsius_to_auc_adc, auc_adc_to_celsius,
+                                          fan_percent_to_pwm, mhz_to_pll_word,
+                                          pll_word_to_mhz, pwm_to_fan_percent,
+                                          voltage_level_to_word, word_to_voltage_level)
+
+ALL_TYPES = list(PacketType)
+data32 = st.binary(min_size=32, max_size=32)
+byte = st.integers(0, 255)
+
+
+@pytest.mark.parametrize("ptype", ALL_TYPES, ids=lambda t: t.name)
+@settings(max_examples=40, deadline=None)
+@given(data=data32)
+def test_payload_round_trip_every_type(ptype, data):
+    fields = decode_payload(ptype, data)
+    rebuilt = encode_payload(ptype, fields)
+    assert decode_payload(ptype, rebuilt) == fields
+    assert len(rebuilt) == 32
+
+
+@settings(max_examples=300, deadline=None)
+@given(ptype=st.sampled_from(ALL_TYPES), opt=byte, idx=byte, cnt=byte, data=data32)
+def test_frame_round_trip(ptype, opt, idx, cnt, data):
+    frame = encode_packet(ptype, data=data, idx=idx, cnt=cnt, opt=opt)
+    pkt = decode_packet(frame)
+    assert (pkt.type, pkt.opt, pkt.idx, pkt.cnt, pkt.data) == (ptype, opt, idx, cnt, data)
+    assert pkt.crc == crc16(data) and pkt.crc_ok
+    assert pkt.to_bytes() == frame
+
+
+@settings(max_examples=200, deadline=None)
+@given(chip=st.integers(0, 0xFFFF), miner=st.integers(0, 0xFFFF),
+       nonce2=st.integers(0, 2**32 - 1), ntime_offset=st.integers(0, 2**32 - 1),
+       nonce=st.integers(0, 2**32 - 1), job_crc=st.integers(0, 0xFFFF),
+       pool=st.integers(0, 0xFFFF))
+def test_nonce_fields_round_trip(**fields):
+    assert decode_packet(encode_packet(PacketType.NONCE, fields)).fields() == fields
+
+
+@settings(max_examples=200, deadline=None)
+@given(data=data32, position=st.integers(6, 39), bit=st.integers(0, 7))
+def test_any_flipped_data_or_crc_bit_is_a_crc_error(data, position, bit):
+    frame = bytearray(encode_packet(PacketType.STATUS, data=data))
+    frame[position] ^= 1 << bit
+    with pytest.raises(CrcError):
+        decode_packet(bytes(frame))
+    relaxed = decode_packet(bytes(frame), verify_crc=False)
+    assert not relaxed.crc_ok
+
+
+@settings(max_examples=100, deadline=None)
+@given(data=data32, cut=st.integers(0, 39))
+def test_short_frames(data, cut):
+    frame = encode_packet(PacketType.NONCE, data=data)
+    with pytest.raises(FrameLengthError):
+        decode_packet(frame[:cut])
+    with pytest.raises(FrameLengthError):
+        decode_packet(frame + b"\0")
+
+
+@given(data=data32, shift=st.integers(1, 39))
+@settings(max_examples=100, deadline=None)
+def test_shifted_frames_are_rejected(data, shift):
+    """A frame read from the middle of a stream (two frames glued, a window shifted)."""
+    stream = encode_packet(PacketType.NONCE, data=data) * 2
+    window = stream[shift:shift + 40]
+    with pytest.raises(ProtocolError):
+        decode_packet(window)
+
+
+def test_bad_header_and_unknown_type():
+    frame = bytearray(encode_packet(PacketType.STATUS, {}))
+    frame[0] = ord("X")
+    with pytest.raises(BadHeaderError):
+        decode_packet(bytes(frame))
+    frame = bytearray(encode_packet(PacketType.STATUS, {}))
+    frame[2] = 0x99
+    with pytest.raises(UnknownTypeError):
+        decode_packet(bytes(frame))
+    with pytest.raises(UnknownTypeError):
+        encode_packet(0x99, {})
+
+
+def test_bad_payload_values_are_typed_errors():
+    with pytest.raises(PayloadError):
+        encode_packet(PacketType.NONCE, {"chip": 70000})
+    with pytest.raises(PayloadError):
+        encode_packet(PacketType.NONCE, {"no_such_field": 1})
+    with pytest.raises(PayloadError):
+        encode_packet(PacketType.NONCE, idx=256)
+    with pytest.raises(PayloadError):
+        encode_packet(PacketType.NONCE, data=bytes(33))
+
+
+def test_every_error_is_one_family():
+    for cls in (BadHeaderError, CrcError, FrameLengthError, UnknownTypeError, PayloadError):
+        assert issubclass(cls, ProtocolError)
+    import asicdrv
+    assert issubclass(ProtocolError, asicdrv.AsicError)
+    assert issubclass(LimitError, ValueError) and issubclass(LimitError, asicdrv.AsicError)
+
+
+# --- value encodings ------------------------------------------------------------------------
+def test_voltage_levels_round_trip_and_limits():
+    for level in range(-15, 16):
+        assert word_to_voltage_level(voltage_level_to_word(level)) == level
+    for bad in (-16, 16, 100):
+        with pytest.raises(LimitError, match="-15..15"):
+            voltage_level_to_word(bad)
+    with pytest.raises(PayloadError):
+        word_to_voltage_level(0x1234)
+
+
+def test_fan_percent_round_trip_and_limits():
+    for percent in range(101):
+        assert pwm_to_fan_percent(fan_percent_to_pwm(percent)) == percent
+    for bad in (-1, 101):
+        with pytest.raises(LimitError):
+            fan_percent_to_pwm(bad)
+
+
+def test_pll_words_round_trip_and_limits():
+    for mhz in range(0, 1201, 25):
+        assert pll_word_to_mhz(mhz_to_pll_word(mhz)) == mhz
+    assert len(set(CPM_TABLE)) == len(CPM_TABLE) == 49
+    for bad in (-25, 1225, 1404, 860):
+        with pytest.raises(LimitError):
+            mhz_to_pll_word(bad)
+    with pytest.raises(PayloadError):
+        pll_word_to_mhz(0x12345678)
+
+
+@given(st.floats(-20, 120))
+def test_auc_temperature_inverse(celsius):
+    assert auc_adc_to_celsius(celsius_to_auc_adc(celsius)) == pytest.approx(celsius, abs=0.5)
+
+
+# --- AUC ----------------------------------------------------------------------------------------
+@settings(max_examples=100, deadline=None)
+@given(slave=st.integers(0, 127), write=st.binary(max_size=56), rlen=st.integers(0, 60))
+def test_auc_xfer_round_trip(slave, write, rlen):
+    req = auc.decode_request(auc.build_xfer(slave, write, rlen))
+    assert req.command is auc.AucCommand.XFER
+    assert req.fields == {"wlen": len(write), "rlen": rlen, "options": 0, "slave": slave,
+                          "write": write}
+
+
+@given(data=st.binary(max_size=60))
+def test_auc_reply_round_trip(data):
+    reply = auc.build_reply(data)
+    assert len(reply) == 64 and not auc.is_request(reply)
+    assert auc.reply_data(reply) == data
+
+
+def test_auc_bad_packets():
+    with pytest.raises(FrameLengthError):
+        auc.decode_request(bytes(63))
+    with pytest.raises(UnknownTypeError):
+        auc.decode_request(bytes([4, 0, 0, 0xB0]) + bytes(60))
+    bad_len = bytearray(auc.build_xfer(1, bytes(40), 40))
+    bad_len[0] = 20
+    with pytest.raises(PayloadError):
+        auc.decode_request(bytes(bad_len))
+    with pytest.raises(FrameLengthError):
+        auc.reply_data(bytes([70]) + bytes(63))
+    with pytest.raises(PayloadError):
+        auc.build_xfer(1, bytes(57))
+
+
+@settings(max_examples=200, deadline=None)
+@given(ptype=st.sampled_from(ALL_TYPES), opt=byte, idx=byte, cnt=byte, data=data32)
+def test_fast_decoder_agrees_with_the_construct_definition(ptype, opt, idx, cnt, data):
+    from firmware_protocols.mm import FRAME
+    frame = encode_packet(ptype, data=data, idx=idx, cnt=cnt, opt=opt)
+    parsed = FRAME.parse(frame)
+    pkt = decode_packet(frame)
+    assert (parsed.type, parsed.opt, parsed.idx, parsed.cnt, parsed.data, parsed.crc) == (
+        pkt.type, pkt.opt, pkt.idx, pkt.cnt, pkt.data, pkt.crc)
+    assert FRAME.build(dict(type=ptype, opt=opt, idx=idx, cnt=cnt, data=data,
+                            crc=crc16(data))) == frame
