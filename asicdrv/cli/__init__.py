@@ -6,9 +6,9 @@ import sys
 from typing import Sequence
 
 from ..errors import AsicError
-from . import decode
+from . import decode, emulate
 
-COMMANDS = [decode]
+COMMANDS = [decode, emulate]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,123 @@
+"""A software Avalon 8 module chain: the device side of the MM and AUC protocols.
+
+    emu = Emulator(modules=2, model="851", seed=1, nonce_mask=12, faults="dead_chip")
+    emu.i2c_xfer(address, frame, rlen)        # in-process link (fastest)
+    backend = emu.usb_backend()               # pyusb backend: the AUC on a virtual bus
+    with emu.serve_serial() as server: ...    # a pty carrying bare MM packets (module 1)
+
+The model (``physics``, ``work``) is kept apart from the wire (``firmware``, ``bus``,
+``usb_backend``, ``serial_pty``).
+"""
+from __future__ import annotations
+
+import random
+import time
+from typing import IO, Callable
+
+from ..models import MODELS, ModelSpec
+from .bus import AucBridge, I2CBus
+from .faults import Fault, FaultSpecError, fault_value, parse_faults
+from .firmware import MMFirmware
+from .physics import ModulePhysics
+from .serial_pty import SerialServer
+from .traffic import TrafficLog
+from .usb_backend import EmulatedAuc, EmulatedUsbBackend
+from .work import Scanner
+
+FIRMWARE_BUILD = "190314_4a27"   # version strings: model-build, 15 characters
+
+
+class Emulator:
+    def __init__(self, modules: int = 1, model: str = "851", seed: int = 0,
+                 nonce_mask: int | None = None, nonce_start: int = 0,
+                 faults: str | list | tuple | None = None, *, ambient_c: float = 25.0,
+                 hashrate: float = 50_000, nonces_per_work: int = 1 << 32,
+                 thermal_tau_s: float = 2.0, log: IO[str] | None = None,
+                 clock: Callable[[], float] = time.monotonic):
+        if not 1 <= modules <= 6:
+            raise FaultSpecError(f"modules must be 1..6, got {modules}")
+        if model not in MODELS:
+            raise FaultSpecError(f"model must be one of {', '.join(MODELS)}, got {model!r}")
+        if nonce_mask is not None and not 1 <= nonce_mask <= 64:
+            raise FaultSpecError(f"nonce_mask must be 1..64, got {nonce_mask}")
+        self.spec: ModelSpec = MODELS[model]
+        self.seed = seed
+        self.faults: tuple[Fault, ...] = parse_faults(faults)
+        self.clock = clock
+        self.traffic = TrafficLog(log)
+        rng = random.Random(seed)
+        self.modules = [self._build_module(i + 1, rng, nonce_mask, nonce_start, ambient_c,
+                                           hashrate, nonces_per_work, thermal_tau_s)
+                        for i in range(modules)]
+
+        def rate(name):
+            return lambda position: fault_value(self.faults, name, position) or 0.0
+
+        self.bus = I2CBus(self.modules, random.Random(seed + 1), clock=clock,
+                          drop=rate("drop"), crc_errors=rate("crc_errors"),
+                          stall=rate("stall"))
+        self.bridge = AucBridge(self.bus, lambda: self.modules[0].physics.ambient_c)
+        self.auc = EmulatedAuc(self.bridge, self.traffic,
+                               disconnect_after=fault_value(self.faults, "disconnect", 1),
+                               stall_s=fault_value(self.faults, "stall", 1) or 0.0)
+        self._backend: EmulatedUsbBackend | None = None
+
+    def _build_module(self, position, rng, nonce_mask, nonce_start, ambient_c, hashrate,
+                      nonces_per_work, thermal_tau_s) -> MMFirmware:
+        spec = self.spec
+        dna = bytes(rng.getrandbits(8) for _ in range(8))
+        version = f"{spec.name}-{FIRMWARE_BUILD}"
+        dead = fault_value(self.faults, "dead_chip", position)
+        physics = ModulePhysics(
+            spec, random.Random(rng.random()), ambient_c=ambient_c,
+            dead_chips={dead} if dead else set(),
+            fan_stall=bool(fault_value(self.faults, "fan_stall", position)),
+            overheat_c=fault_value(self.faults, "overheat", position) or 0.0,
+            thermal_tau_s=thermal_tau_s)
+        scanner = Scanner(miner_count=spec.miner_count, asic_count=spec.asic_count,
+                          nonce_start=nonce_start, nonces_per_work=nonces_per_work)
+        return MMFirmware(position, spec, dna, version, physics, scanner,
+                          random.Random(rng.random()), hashrate=hashrate,
+                          bad_nonce_rate=fault_value(self.faults, "bad_nonce", position) or 0.0,
+                          initial_nonce_mask=nonce_mask)
+
+    # --- ways in -------------------------------------------------------------------------------
+    def i2c_xfer(self, address: int, write: bytes, rlen: int) -> bytes:
+        """The in-process link: one I2C transfer, as the AUC would make it."""
+        if write:
+            self.traffic.record(">", write)
+        reply = self.bus.xfer(address, write, rlen)
+        if reply:
+            self.traffic.record("<", reply)
+        return reply
+
+    def usb_backend(self) -> EmulatedUsbBackend:
+        """A pyusb backend on which this emulator's AUC is attached."""
+        if self._backend is None:
+            self._backend = EmulatedUsbBackend([self.auc])
+        return self._backend
+
+    def serve_serial(self) -> SerialServer:
+        """A pty serving module 1 as bare MM packets; use as a context manager."""
+        return SerialServer(self.bus, self.traffic)
+
+    # --- the bench -------------------------------------------------------------------------------
+    def disconnect(self) -> None:
+        """Unplug the AUC: enumeration no longer finds it and transfers fail (ENODEV)."""
+        self.auc.connected = False
+
+    def reconnect(self) -> None:
+        self.auc.connected = True
+        self.auc.disconnect_after = None
+        self.auc.replies.clear()
+
+    def set_ambient(self, celsius: float) -> None:
+        for module in self.modules:
+            module.physics.ambient_c = celsius
+
+    def advance(self) -> None:
+        """Bring every module's board model up to now."""
+        self.bus.advance_all()
+
+
+__all__ = ["Emulator", "Fault", "FaultSpecError", "parse_faults"]

@@ -1,0 +1,91 @@
+"""Fault injection, by name: ``name[:value][@module]``, comma-separated.
+
+    dead_chip[:M.C]      chip C of miner M never answers and fails TEST (default 1.7)
+    fan_stall            the fan reports 0 RPM and cools nothing
+    overheat[:DEG]       chips run DEG degrees hotter (default 45)
+    crc_errors[:RATE]    that share of replies is corrupted on the wire (default 0.05)
+    drop[:RATE]          that share of replies is lost (default 0.05)
+    stall[:SECONDS]      replies come that late (default 0.3, past the AUC's 200 ms)
+    disconnect[:N]       the USB device vanishes after N transfers (default 200)
+    bad_nonce[:RATE]     that share of nonces do not verify (default 0.2)
+
+``@N`` limits a fault to module N (its position in the chain, 1-based); without it a fault
+applies to every module.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..errors import AsicError
+
+DEFAULTS = {"dead_chip": "1.7", "fan_stall": None, "overheat": 45.0, "crc_errors": 0.05,
+            "drop": 0.05, "stall": 0.3, "disconnect": 200, "bad_nonce": 0.2}
+
+
+class FaultSpecError(AsicError, ValueError):
+    """A fault name or value the emulator does not know."""
+
+
+@dataclass(frozen=True)
+class Fault:
+    name: str
+    value: object
+    module: int | None = None  # 1-based chain position, None = all
+
+    def applies_to(self, position: int) -> bool:
+        return self.module is None or self.module == position
+
+
+def parse_faults(spec: str | list | tuple | None) -> tuple[Fault, ...]:
+    if not spec:
+        return ()
+    items = spec.split(",") if isinstance(spec, str) else list(spec)
+    faults = []
+    for item in items:
+        if isinstance(item, Fault):
+            faults.append(item)
+            continue
+        item = item.strip()
+        if not item:
+            continue
+        module = None
+        if "@" in item:
+            item, _, where = item.partition("@")
+            module = _number(where, int, item)
+        name, _, raw = item.partition(":")
+        if name not in DEFAULTS:
+            raise FaultSpecError(f"unknown fault {name!r}; known: {', '.join(DEFAULTS)}")
+        faults.append(Fault(name, _value(name, raw), module))
+    return tuple(faults)
+
+
+def _value(name: str, raw: str):
+    default = DEFAULTS[name]
+    if not raw:
+        raw = default
+    if name == "dead_chip":
+        miner, _, chip = str(raw).partition(".")
+        return (_number(miner, int, name), _number(chip or "0", int, name))
+    if name == "fan_stall":
+        return None
+    if name == "disconnect":
+        return _number(raw, int, name)
+    value = _number(raw, float, name)
+    if name in ("crc_errors", "drop", "bad_nonce") and not 0 <= value <= 1:
+        raise FaultSpecError(f"fault {name} rate {value} must be between 0 and 1")
+    return value
+
+
+def _number(text, kind, name):
+    try:
+        return kind(text)
+    except (TypeError, ValueError):
+        raise FaultSpecError(f"fault {name}: {text!r} is not a number") from None
+
+
+def fault_value(faults: tuple[Fault, ...], name: str, position: int):
+    """The value of fault ``name`` for the module at ``position``, or None if absent."""
+    for fault in faults:
+        if fault.name == name and fault.applies_to(position):
+            return fault.value if fault.value is not None else True
+    return None

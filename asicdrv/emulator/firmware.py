@@ -1,0 +1,311 @@
+"""The MM firmware of one module: takes MM packets off the wire, answers as a board does.
+
+Wire handling only; the board itself is :class:`ModulePhysics` (PLLs, voltage, fan,
+temperatures) and :class:`Scanner` (hashing).  Bad frames are dropped and counted as a
+firmware would (reported in STATUS ``crc_errors``), never raised.
+"""
+from __future__ import annotations
+
+import random
+from collections import deque
+
+from firmware_protocols import PacketType as T, ProtocolError, decode_packet, encode_packet
+from firmware_protocols.encodings import (celsius_to_pvt_code, chip_volts_to_vout_raw,
+                                          millivolts_to_pvt_code, pll_word_to_mhz,
+                                          pwm_to_fan_percent, word_to_voltage_level)
+from firmware_protocols.payloads import STATUS_PVT_PER_CHIP
+from ..models import ModelSpec
+from .physics import VIN_VOLTS, ModulePhysics, chip_volts
+from .work import JobAssembler, JobIncomplete, Scanner
+
+PMU_VERSIONS = ["PM01", "PM01"]
+MAX_HASH_SLICE_S = 0.25   # the most hashing one poll may catch up on
+
+
+class MMFirmware:
+    def __init__(self, position: int, spec: ModelSpec, dna: bytes, version: str,
+                 physics: ModulePhysics, scanner: Scanner, rng: random.Random, *,
+                 hashrate: float, bad_nonce_rate: float = 0.0, initial_nonce_mask=None):
+        self.position = position          # 1-based place in the chain
+        self.spec = spec
+        self.dna = dna
+        self.version = version
+        self.physics = physics
+        self.scanner = scanner
+        self.rng = rng
+        self.hashrate = hashrate          # hashes/s this module computes at nominal rate
+        self.bad_nonce_rate = bad_nonce_rate
+        self.initial_nonce_mask = initial_nonce_mask
+        self.module_id: int | None = None
+        self.boots = 0
+        self.rx_crc_errors = 0            # frames received with a bad CRC (cumulative)
+        self.rx_bad_frames = 0            # frames that were not MM packets at all
+        self._power_on()
+
+    # --- state ------------------------------------------------------------------------------
+    def _power_on(self) -> None:
+        self.module_id = None
+        self.physics.reset()
+        self.scanner.clear()
+        self.scanner.nonce_mask = self.initial_nonce_mask or self.spec.nonce_mask
+        self.scanner.ntime_roll = 0
+        self.jobs = JobAssembler()
+        self.nonces: deque[bytes] = deque()        # NONCE packets waiting for a poll
+        self.urgent: deque[bytes] = deque()        # TEST_RET / STATUS_VOLT on request
+        self._rotation: deque[bytes] = deque()
+        self._status_turn = 0
+        self._miner_works = [0] * self.spec.miner_count
+        self._crc_reported = 0
+        self._last_hash_time = None
+        self._last_job = None
+        self.led = 0
+        self.settings_rounds = 0
+        self.smart_speed = {}
+
+    def reboot(self) -> None:
+        self.boots += 1
+        self._power_on()
+
+    @property
+    def detected(self) -> bool:
+        return self.module_id is not None
+
+    # --- the wire ------------------------------------------------------------------------------
+    def receive(self, frame: bytes, *, broadcast: bool, now: float) -> bytes | None:
+        """One frame from the host; returns the reply frame, if this packet has one."""
+        try:
+            pkt = decode_packet(frame)
+        except ProtocolError as exc:
+            if type(exc).__name__ == "CrcError":
+                self.rx_crc_errors += 1
+            else:
+                self.rx_bad_frames += 1
+            return None
+        self.advance(now)
+        handler = self._HANDLERS.get(pkt.type)
+        if handler is None:             # a packet a module does not take (e.g. a reply type)
+            self.rx_bad_frames += 1
+            return None
+        try:
+            return handler(self, pkt, broadcast)
+        except (ProtocolError, KeyError, IndexError, ValueError):
+            self.rx_bad_frames += 1    # well-framed but nonsensical: ignore like firmware
+            return None
+
+    def advance(self, now: float) -> None:
+        """Catch the board up to ``now``: temperatures and the hashing done meanwhile."""
+        self.physics.advance(now)
+        if self._last_hash_time is None:
+            self._last_hash_time = now
+            return
+        elapsed = min(now - self._last_hash_time, MAX_HASH_SLICE_S)
+        self._last_hash_time = now
+        share = self.physics.ghs() / (self.physics.nominal_ghs() or 1)
+        budget = int(elapsed * self.hashrate * share)
+        for found in self.scanner.scan(budget):
+            if not self.physics.chip_alive(found.miner, found.chip):
+                continue
+            nonce = found.nonce
+            if self.bad_nonce_rate and self.rng.random() < self.bad_nonce_rate:
+                nonce ^= 0x00010000     # a chip with a flipped bit
+            self._miner_works[found.miner] += 1
+            job = self.scanner.job or self._last_job
+            self.nonces.append(encode_packet(T.NONCE, {
+                "chip": found.chip, "miner": found.miner, "nonce2": found.nonce2,
+                "ntime_offset": found.ntime_offset, "nonce": nonce,
+                "job_crc": job.job_crc, "pool": job.pool}))
+        if self.scanner.job is not None:
+            self._last_job = self.scanner.job
+
+    # --- handlers ------------------------------------------------------------------------------
+    def _detect(self, pkt, broadcast):
+        if self.detected:
+            return None                 # a detected module stays quiet
+        self.module_id = pkt.fields()["module_id"]
+        return encode_packet(T.ACKDETECT, {"dna": self.dna, "version": self.version,
+                                           "asic_count": self.spec.total_asics})
+
+    def _sync(self, pkt, broadcast):
+        return None
+
+    def _polling(self, pkt, broadcast):
+        f = pkt.fields()
+        self.led = f["led"]
+        if f["fan"]["change"]:
+            self.physics.fan_percent = pwm_to_fan_percent(f["fan"]["pwm"])
+        reply = self._next_reply()
+        if f["reboot"]:
+            self.reboot()
+        return reply
+
+    def _rstmmtx(self, pkt, broadcast):
+        self.urgent.clear()
+        self._rotation.clear()
+        return None
+
+    def _set(self, pkt, broadcast):
+        f = pkt.fields()
+        self.scanner.nonce_mask = f["nonce_mask"]
+        self.scanner.ntime_roll = 2 if f["flags"]["roll_enable"] else 0
+        return None
+
+    def _set_volt(self, pkt, broadcast):
+        words = pkt.fields()["voltage_words"][:self.spec.miner_count]
+        levels = [word_to_voltage_level(w) for w in words]   # all or nothing
+        self.physics.voltage_levels = levels
+        return None
+
+    def _set_pll(self, pkt, broadcast):
+        miner = pkt.idx - 1
+        if not 0 <= miner < self.spec.miner_count:
+            raise IndexError(miner)
+        words = pkt.fields()["pll_words"]
+        self.physics.frequencies[miner] = [pll_word_to_mhz(w) for w in words]
+        return None
+
+    def _set_ss(self, pkt, broadcast):
+        self.smart_speed = pkt.fields()
+        return None
+
+    def _set_fin(self, pkt, broadcast):
+        self.settings_rounds += 1
+        return None
+
+    def _ignore(self, pkt, broadcast):
+        return None
+
+    def _test(self, pkt, broadcast):
+        which = pkt.fields()["miner"]
+        miners = range(self.spec.miner_count) if which == 0xFF else [which]
+        for m in miners:
+            bitmap = sum(1 << c for c in range(self.spec.asic_count)
+                         if self.physics.chip_alive(m, c))
+            self.urgent.append(encode_packet(
+                T.TEST_RET, {"pass_bitmap": bitmap, "chips_tested": self.spec.asic_count},
+                idx=m + 1, cnt=self.spec.miner_count))
+        return None
+
+    def _get_volt(self, pkt, broadcast):
+        self.urgent.append(self._status_volt())
+        return None
+
+    # job packets (broadcast)
+    def _static(self, pkt, broadcast):
+        self.jobs.begin(pkt.fields())
+        return None
+
+    def _target(self, pkt, broadcast):
+        self.jobs.target = pkt.fields()["target"]
+        return None
+
+    def _job_id(self, pkt, broadcast):
+        f = pkt.fields()
+        self.jobs.job_crc, self.jobs.pool = f["job_crc"], f["pool"]
+        return None
+
+    def _coinbase(self, pkt, broadcast):
+        self.jobs.coinbase[pkt.idx] = pkt.data
+        self.jobs.coinbase_count = pkt.cnt
+        return None
+
+    def _merkles(self, pkt, broadcast):
+        self.jobs.merkles[pkt.idx] = pkt.data
+        return None
+
+    def _header(self, pkt, broadcast):
+        self.jobs.header[pkt.idx] = pkt.data
+        return None
+
+    def _job_fin(self, pkt, broadcast):
+        try:
+            job = self.jobs.finish()
+        except JobIncomplete:
+            self.rx_bad_frames += 1
+            return None
+        self.scanner.set_job(job)
+        self._last_job = job
+        return None
+
+    _HANDLERS = {
+        T.DETECT: _detect, T.SYNC: _sync, T.POLLING: _polling, T.RSTMMTX: _rstmmtx,
+        T.SET: _set, T.SET_VOLT: _set_volt, T.SET_PLL: _set_pll, T.SET_SS: _set_ss,
+        T.SET_FIN: _set_fin, T.SET_PMU: _ignore, T.SET_FAC: _ignore, T.SET_OC: _ignore,
+        T.SET_ASIC_OTP: _ignore, T.TEST: _test, T.GET_VOLT: _get_volt, T.STATIC: _static,
+        T.TARGET: _target, T.JOB_ID: _job_id, T.COINBASE: _coinbase, T.MERKLES: _merkles,
+        T.HEADER: _header, T.JOB_FIN: _job_fin,
+    }
+
+    # --- what a poll returns ---------------------------------------------------------------------
+    def _next_reply(self) -> bytes:
+        """Requested replies first, then nonces and status in turn (a nonce never waits
+        behind more than one status packet).  Status packets are built when sent, so they
+        carry the board's state at that moment."""
+        if self.urgent:
+            return self.urgent.popleft()
+        self._status_turn ^= 1
+        if self.nonces and self._status_turn:
+            return self.nonces.popleft()
+        if not self._rotation:
+            self._rotation.extend(self._status_rotation())
+        build, arg = self._rotation.popleft()
+        return build(arg)
+
+    def _status_rotation(self) -> list:
+        """One round of status: per miner STATUS and STATUS_PLL, then VOLT, PMU, PVT."""
+        out = []
+        for miner in range(self.spec.miner_count):
+            out += [(self._status, miner), (self._status_pll, miner)]
+        out += [(lambda _: self._status_volt(), None), (lambda _: self._status_pmu(), None)]
+        pvt_count = (self.spec.asic_count if self.spec.name == "851"
+                     else self.spec.total_asics)
+        out += [(self._status_pvt, i) for i in range(pvt_count)]
+        return out
+
+    def _status_pll(self, miner: int) -> bytes:
+        return encode_packet(T.STATUS_PLL, {
+            "lock_counts": self.physics.lock_counts(miner),
+            "frequencies_mhz": self.physics.frequencies[miner]},
+            idx=miner, cnt=self.spec.miner_count)
+
+    def _status(self, miner: int) -> bytes:
+        crc_now = self.rx_crc_errors
+        crc_add, self._crc_reported = crc_now - self._crc_reported, crc_now
+        works, self._miner_works[miner] = self._miner_works[miner], 0
+        data = {"temperature_mm": round(self.physics.mm_temp_c()),
+                "fan_rpm": self.physics.fan_rpm(), "local_works": works, "hw_errors": 0,
+                "miner_error_code": 0, "module_error_code": 0, "crc_errors": crc_add}
+        return encode_packet(T.STATUS, data, idx=miner, cnt=self.spec.miner_count,
+                             opt=self.dna[-1])
+
+    def _status_volt(self) -> bytes:
+        raws = [chip_volts_to_vout_raw(chip_volts(level), self.spec.vout_adc_ratio,
+                                       self.spec.asic_count)
+                for level in self.physics.voltage_levels]
+        return encode_packet(T.STATUS_VOLT, {"vout_raw": raws + [0] * (8 - len(raws))})
+
+    def _status_pmu(self) -> bytes:
+        vin = round(VIN_VOLTS * 100 * 1000 / self.spec.vin_adc_ratio)
+        return encode_packet(T.STATUS_PMU, {
+            "vin_raw": [vin] * 4, "power_good": (1 << self.spec.miner_count) - 1,
+            "pmu_versions": PMU_VERSIONS})
+
+    def _status_pvt(self, index: int) -> bytes:
+        """851: idx = chip, a (temperature, voltage) code pair per miner.  Older models:
+        idx = miner * asic_count + chip, one temperature and eight voltage codes.
+        A dead chip's sensor reads 0."""
+        spec, phys = self.spec, self.physics
+
+        def codes(m, c):
+            if not phys.chip_alive(m, c):
+                return 0, 0
+            mv = chip_volts(phys.voltage_levels[m]) * 1000
+            return celsius_to_pvt_code(phys.temps[m][c]), millivolts_to_pvt_code(mv)
+
+        if spec.name == "851":
+            pairs = [codes(m, index) for m in range(spec.miner_count)]
+            return encode_packet(T.STATUS_PVT, {"sensors": [
+                {"temp_code": t, "volt_code": v} for t, v in pairs]},
+                idx=index, cnt=spec.asic_count)
+        temp, volt = codes(*divmod(index, spec.asic_count))
+        return encode_packet(T.STATUS_PVT, data=STATUS_PVT_PER_CHIP.build(
+            {"temp_code": temp, "volt_codes": [volt] * 8}), idx=index, cnt=spec.total_asics)

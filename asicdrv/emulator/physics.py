@@ -1,0 +1,108 @@
+"""The physical model of one module: PLLs, voltage, fan, temperatures, hash rate.
+
+No wire handling here.  Numbers are plausible rather than measured: at the 851 defaults
+(850 MHz, level 5) and 25 degC ambient the hottest chip settles near 65 degC at full fan,
+near 85 degC at 50 % and past the 105 degC cutoff below about 15 %.
+"""
+from __future__ import annotations
+
+import math
+import random
+
+from firmware_protocols.encodings import PLL_MAX_MHZ
+from ..models import CORES_PER_ASIC, PLL_COUNT, ModelSpec
+
+FAN_MAX_RPM = 6000
+RISE_AT_FULL_FAN_C = 40.0    # hottest-chip rise over ambient at nominal power, fan 100 %
+IDLE_POWER = 0.05            # share of nominal power a chip draws with its PLLs off
+VOLTS_AT_LEVEL_0 = 0.36      # per-chip core voltage
+VOLTS_PER_LEVEL = 0.005
+VIN_VOLTS = 12.0
+
+
+def chip_volts(level: int) -> float:
+    return VOLTS_AT_LEVEL_0 + VOLTS_PER_LEVEL * level
+
+
+class ModulePhysics:
+    def __init__(self, spec: ModelSpec, rng: random.Random, *, ambient_c: float = 25.0,
+                 dead_chips: set[tuple[int, int]] = frozenset(), fan_stall: bool = False,
+                 overheat_c: float = 0.0, thermal_tau_s: float = 2.0):
+        self.spec = spec
+        self.ambient_c = ambient_c
+        self.dead_chips = set(dead_chips)
+        self.fan_stall = fan_stall
+        self.overheat_c = overheat_c
+        self.thermal_tau_s = thermal_tau_s
+        # chip-to-chip spread of thermal resistance, fixed per board (seeded)
+        self.spread = [[rng.uniform(0.85, 1.0) for _ in range(spec.asic_count)]
+                       for _ in range(spec.miner_count)]
+        self.reset()
+        self.temps = [[self.ambient_c] * spec.asic_count for _ in range(spec.miner_count)]
+        self._last = None
+
+    def reset(self) -> None:
+        """Power-on state: model defaults, fan at full until the host says otherwise."""
+        self.frequencies = [list(self.spec.default_frequencies_mhz)
+                            for _ in range(self.spec.miner_count)]
+        self.voltage_levels = [self.spec.default_voltage_level] * self.spec.miner_count
+        self.fan_percent = 100
+
+    # --- state the firmware reports --------------------------------------------------------
+    def fan_rpm(self) -> int:
+        return 0 if self.fan_stall else FAN_MAX_RPM * self.fan_percent // 100
+
+    def chip_alive(self, miner: int, chip: int) -> bool:
+        return (miner, chip) not in self.dead_chips
+
+    def working_chips(self, miner: int) -> int:
+        return sum(self.chip_alive(miner, c) for c in range(self.spec.asic_count))
+
+    def lock_counts(self, miner: int) -> list[int]:
+        """Cores locked per PLL (what STATUS_PLL reports); cores split over running PLLs."""
+        running = [f > 0 for f in self.frequencies[miner]]
+        if not any(running):
+            return [0] * PLL_COUNT
+        per_pll = CORES_PER_ASIC // sum(running) * self.working_chips(miner)
+        return [per_pll if r else 0 for r in running]
+
+    def ghs(self) -> float:
+        """Hash rate the way cgminer computes it: sum(locked cores x MHz) / 1000."""
+        return sum(count * freq for m in range(self.spec.miner_count)
+                   for count, freq in zip(self.lock_counts(m), self.frequencies[m])) / 1000.0
+
+    def nominal_ghs(self) -> float:
+        top = max(self.spec.default_frequencies_mhz)
+        return CORES_PER_ASIC * self.spec.total_asics * top / 1000.0
+
+    def mm_temp_c(self) -> float:
+        hottest = max(max(row) for row in self.temps)
+        return self.ambient_c + 0.35 * (hottest - self.ambient_c)
+
+    # --- time ------------------------------------------------------------------------------
+    def advance(self, now: float) -> None:
+        """Move temperatures toward equilibrium for the time since the last call."""
+        if self._last is None:
+            self._last = now
+            return
+        dt, self._last = now - self._last, now
+        if dt <= 0:
+            return
+        alpha = 1.0 - math.exp(-dt / self.thermal_tau_s)
+        airflow = 0.0 if self.fan_stall else self.fan_percent / 100.0
+        cooling = 0.3 + 0.7 * airflow
+        for m in range(self.spec.miner_count):
+            power = self._chip_power(m)
+            for c in range(self.spec.asic_count):
+                p = power if self.chip_alive(m, c) else IDLE_POWER
+                target = (self.ambient_c + self.overheat_c
+                          + RISE_AT_FULL_FAN_C * p * self.spread[m][c] / cooling)
+                self.temps[m][c] += (target - self.temps[m][c]) * alpha
+
+    def _chip_power(self, miner: int) -> float:
+        """Power relative to nominal (default frequency, level 5): f x V^2."""
+        top = max(self.frequencies[miner])
+        nominal_f = max(self.spec.default_frequencies_mhz) or PLL_MAX_MHZ
+        v = chip_volts(self.voltage_levels[miner])
+        v0 = chip_volts(self.spec.default_voltage_level)
+        return IDLE_POWER + (1 - IDLE_POWER) * (top / nominal_f) * (v / v0) ** 2

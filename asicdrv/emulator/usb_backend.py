@@ -1,0 +1,215 @@
+"""A pyusb backend (``usb.backend.IBackend``) on which the emulated AUC is a USB device.
+
+``usb.core.find(idVendor=0x29f1, idProduct=0x33f2, backend=emu.usb_backend())`` returns
+the bridge with its real descriptors and strings, and bulk transfers on 0x01 / 0x81 speak
+the AUC protocol, so the driver's real pyusb code path runs against the emulator.
+(pyftdi's virtual USB backend is the public example of the technique.)
+"""
+from __future__ import annotations
+
+import errno
+import threading
+import time
+from collections import deque
+from types import SimpleNamespace
+
+import usb.backend
+import usb.core
+
+from firmware_protocols import auc
+from .bus import AucBridge
+from .traffic import TrafficLog
+
+_STRINGS = {1: auc.USB_MANUFACTURER, 2: auc.USB_PRODUCT, 3: "AUC0000001"}
+_LANG_EN_US = 0x0409
+_GET_DESCRIPTOR = 6
+_DESC_STRING = 3
+
+
+def _no_device() -> usb.core.USBError:
+    return usb.core.USBError("No such device (it may have been disconnected)", -4,
+                             errno.ENODEV)
+
+
+class EmulatedAuc:
+    """One AUC on the virtual bus."""
+
+    def __init__(self, bridge: AucBridge, traffic: TrafficLog, *, bus: int = 1,
+                 address: int = 7, disconnect_after: int | None = None,
+                 stall_s: float = 0.0):
+        self.bridge = bridge
+        self.traffic = traffic
+        self.bus = bus
+        self.address = address
+        self.connected = True
+        self.disconnect_after = disconnect_after
+        self.stall_s = stall_s
+        self.transfers = 0
+        self.replies: deque[bytes] = deque()
+        self.lock = threading.Lock()
+        self.configuration = 0
+        self.claimed: set[int] = set()
+
+    def descriptor(self):
+        return SimpleNamespace(
+            bLength=18, bDescriptorType=1, bcdUSB=0x0200, bDeviceClass=0x02,
+            bDeviceSubClass=0, bDeviceProtocol=0, bMaxPacketSize0=64,
+            idVendor=auc.USB_VENDOR_ID, idProduct=auc.USB_PRODUCT_ID, bcdDevice=0x0100,
+            iManufacturer=1, iProduct=2, iSerialNumber=3, bNumConfigurations=1,
+            address=self.address, bus=self.bus, port_number=1, port_numbers=(1,), speed=3)
+
+    def _count_transfer(self) -> None:
+        if not self.connected:
+            raise _no_device()
+        self.transfers += 1
+        if self.disconnect_after is not None and self.transfers > self.disconnect_after:
+            self.connected = False
+            raise _no_device()
+
+    def write(self, ep: int, data: bytes) -> int:
+        with self.lock:
+            self._count_transfer()
+            if ep != auc.EP_OUT:
+                raise usb.core.USBError("Pipe error", -9, errno.EPIPE)
+            self.traffic.record(">", data)
+            for i in range(0, len(data), auc.AUC_PACKET_SIZE):
+                reply = self.bridge.handle(bytes(data[i:i + auc.AUC_PACKET_SIZE]))
+                if reply is not None:
+                    self.replies.append(reply)
+            return len(data)
+
+    def read(self, ep: int, size: int, timeout_ms: int) -> bytes:
+        with self.lock:
+            self._count_transfer()
+            if ep != auc.EP_IN:
+                raise usb.core.USBError("Pipe error", -9, errno.EPIPE)
+            reply = self.replies.popleft() if self.replies else None
+        wait_s = timeout_ms / 1000 if timeout_ms else 1.0
+        if reply is None or self.stall_s >= wait_s:
+            time.sleep(min(self.stall_s, wait_s) if reply is not None else wait_s)
+            raise usb.core.USBTimeoutError("Operation timed out", -7, errno.ETIMEDOUT)
+        if self.stall_s:
+            time.sleep(self.stall_s)
+        self.traffic.record("<", reply)
+        return reply[:size]
+
+
+class EmulatedUsbBackend(usb.backend.IBackend):
+    """The backend: every method speaks for the devices of one emulator."""
+
+    def __init__(self, devices: list[EmulatedAuc]):
+        self.devices = devices
+
+    # --- enumeration and descriptors ---------------------------------------------------------
+    def enumerate_devices(self):
+        return [d for d in self.devices if d.connected]
+
+    def get_parent(self, dev):
+        return None
+
+    def get_device_descriptor(self, dev):
+        return dev.descriptor()
+
+    def get_configuration_descriptor(self, dev, config):
+        if config != 0:
+            raise usb.core.USBError("Entity not found", -5, errno.ENOENT)
+        return SimpleNamespace(bLength=9, bDescriptorType=2, wTotalLength=9 + 9 + 9 + 7 + 7,
+                               bNumInterfaces=2, bConfigurationValue=auc.USB_CONFIGURATION,
+                               iConfiguration=0, bmAttributes=0x80, bMaxPower=50,
+                               extra_descriptors=[])
+
+    def get_interface_descriptor(self, dev, intf, alt, config):
+        if config != 0 or alt != 0 or intf not in (0, 1):
+            raise usb.core.USBError("Entity not found", -5, errno.ENOENT)
+        if intf == 0:     # CDC communication interface, no endpoints in use
+            return SimpleNamespace(bLength=9, bDescriptorType=4, bInterfaceNumber=0,
+                                   bAlternateSetting=0, bNumEndpoints=0, bInterfaceClass=0x02,
+                                   bInterfaceSubClass=0x02, bInterfaceProtocol=0,
+                                   iInterface=0, extra_descriptors=[])
+        return SimpleNamespace(bLength=9, bDescriptorType=4, bInterfaceNumber=1,
+                               bAlternateSetting=0, bNumEndpoints=2, bInterfaceClass=0x0A,
+                               bInterfaceSubClass=0, bInterfaceProtocol=0, iInterface=0,
+                               extra_descriptors=[])
+
+    def get_endpoint_descriptor(self, dev, ep, intf, alt, config):
+        if config != 0 or intf != 1 or alt != 0 or ep not in (0, 1):
+            raise usb.core.USBError("Entity not found", -5, errno.ENOENT)
+        address = (auc.EP_IN, auc.EP_OUT)[ep]
+        return SimpleNamespace(bLength=7, bDescriptorType=5, bEndpointAddress=address,
+                               bmAttributes=0x02, wMaxPacketSize=64, bInterval=0, bRefresh=0,
+                               bSynchAddress=0, extra_descriptors=[])
+
+    # --- handles -------------------------------------------------------------------------------
+    def open_device(self, dev):
+        if not dev.connected:
+            raise _no_device()
+        return dev
+
+    def close_device(self, dev_handle):
+        pass
+
+    def set_configuration(self, dev_handle, config_value):
+        if not dev_handle.connected:
+            raise _no_device()
+        dev_handle.configuration = config_value
+
+    def get_configuration(self, dev_handle):
+        if not dev_handle.connected:
+            raise _no_device()
+        return dev_handle.configuration
+
+    def set_interface_altsetting(self, dev_handle, intf, altsetting):
+        pass
+
+    def claim_interface(self, dev_handle, intf):
+        if not dev_handle.connected:
+            raise _no_device()
+        dev_handle.claimed.add(intf)
+
+    def release_interface(self, dev_handle, intf):
+        dev_handle.claimed.discard(intf)
+
+    def is_kernel_driver_active(self, dev_handle, intf):
+        return False
+
+    def detach_kernel_driver(self, dev_handle, intf):
+        pass
+
+    def attach_kernel_driver(self, dev_handle, intf):
+        pass
+
+    def clear_halt(self, dev_handle, ep):
+        pass
+
+    def reset_device(self, dev_handle):
+        if not dev_handle.connected:
+            raise _no_device()
+
+    # --- transfers -----------------------------------------------------------------------------
+    def bulk_write(self, dev_handle, ep, intf, data, timeout):
+        return dev_handle.write(ep, bytes(data))
+
+    def bulk_read(self, dev_handle, ep, intf, buff, timeout):
+        data = dev_handle.read(ep, len(buff), timeout)
+        buff[:len(data)] = type(buff)(buff.typecode, data)
+        return len(data)
+
+    def ctrl_transfer(self, dev_handle, bmRequestType, bRequest, wValue, wIndex, data,
+                      timeout):
+        if not dev_handle.connected:
+            raise _no_device()
+        if bmRequestType & 0x80 and bRequest == _GET_DESCRIPTOR and wValue >> 8 == _DESC_STRING:
+            index = wValue & 0xFF
+            if index == 0:
+                raw = bytes((4, _DESC_STRING)) + _LANG_EN_US.to_bytes(2, "little")
+            elif index in _STRINGS:
+                text = _STRINGS[index].encode("utf-16-le")
+                raw = bytes((2 + len(text), _DESC_STRING)) + text
+            else:
+                raise usb.core.USBError("Pipe error", -9, errno.EPIPE)
+            raw = raw[:len(data)]
+            data[:len(raw)] = type(data)(data.typecode, raw)
+            return len(raw)
+        if bmRequestType & 0x80:
+            raise usb.core.USBError("Pipe error", -9, errno.EPIPE)
+        return len(data) if data is not None else 0

@@ -1,0 +1,52 @@
+"""A stratum job -> the MM packets that carry it, in cgminer's order
+(``avalon8_stratum_pkgs`` then ``avalon8_stratum_finish``):
+STATIC, TARGET, JOB_ID (only when it changes), COINBASE (midstate, then 32-byte chunks),
+MERKLES, HEADER x 4, JOB_FIN.  All are broadcast.
+"""
+from __future__ import annotations
+
+from firmware_protocols import PacketType as T, encode_packet
+from . import sha256
+from .bitcoin import target_for_difficulty, target_to_bytes_le
+from .stratum import MERKLE_OFFSET, StratumJob
+
+TARGET_DIFFICULTY_CAP = 1024     # AVA8_DRV_DIFFMAX
+
+
+def nonce2_range_for(job: StratumJob, start: int) -> int:
+    """cgminer's range: 0xffffff for 3-byte nonce2, else 0xffffffff, less the start."""
+    full = 0xFFFFFF if job.extranonce2_size == 3 else 0xFFFFFFFF
+    return max(full - start, 0)
+
+
+def build_job_packets(job: StratumJob, *, nonce2_start: int = 0,
+                      nonce2_range: int | None = None, clean: bool = False, pool: int = 0,
+                      send_job_id: bool = True) -> list[bytes]:
+    if nonce2_range is None:
+        nonce2_range = nonce2_range_for(job, nonce2_start)
+    template = job.coinbase_template
+    prehash = job.prehash_length
+    packets = [encode_packet(T.STATIC, {
+        "coinbase_len": job.coinbase_len, "nonce2_offset": job.nonce2_offset,
+        "nonce2_size": job.mm_nonce2_size, "merkle_offset": MERKLE_OFFSET,
+        "merkle_count": len(job.merkle_branch), "nonce2_start": nonce2_start,
+        "nonce2_range": nonce2_range, "clean": int(clean)})]
+    target = target_for_difficulty(min(job.difficulty, TARGET_DIFFICULTY_CAP))
+    packets.append(encode_packet(T.TARGET, {"target": target_to_bytes_le(target)}))
+    if send_job_id:
+        packets.append(encode_packet(T.JOB_ID, {"job_crc": job.job_crc, "pool": pool}))
+    tail = template[prehash:]
+    chunks = [tail[i:i + 32] for i in range(0, len(tail), 32)]
+    count = 1 + len(chunks)
+    packets.append(encode_packet(T.COINBASE, data=sha256.midstate(template[:prehash]),
+                                 idx=1, cnt=count))
+    packets += [encode_packet(T.COINBASE, data=chunk, idx=i, cnt=count)
+                for i, chunk in enumerate(chunks, 2)]
+    n = len(job.merkle_branch)
+    packets += [encode_packet(T.MERKLES, data=branch, idx=i, cnt=n)
+                for i, branch in enumerate(job.merkle_branch, 1)]
+    header = job.header_bin
+    packets += [encode_packet(T.HEADER, data=header[i * 32:(i + 1) * 32], idx=i + 1, cnt=4)
+                for i in range(4)]
+    packets.append(encode_packet(T.JOB_FIN, {}))
+    return packets

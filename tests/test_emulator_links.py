@@ -1,0 +1,120 @@
+"""The emulator through the real client libraries: pyusb on its backend, pyserial on its pty."""
+import errno
+import time
+
+import pytest
+import serial
+import usb.core
+import usb.util
+
+from asicdrv.emulator import Emulator
+from firmware_protocols import PacketType as T, auc, decode_packet, encode_packet
+
+
+def open_auc(emu):
+    dev = usb.core.find(idVendor=0x29F1, idProduct=0x33F2, backend=emu.usb_backend())
+    assert dev is not None
+    dev.set_configuration()
+    return dev
+
+
+def auc_call(dev, packet):
+    dev.write(auc.EP_OUT, packet, auc.USB_TIMEOUT_MS)
+    return bytes(dev.read(auc.EP_IN, 64, auc.USB_TIMEOUT_MS))
+
+
+def test_usb_descriptors_and_strings():
+    dev = open_auc(Emulator())
+    assert (dev.manufacturer, dev.product) == ("CANAAN", "USB2IIC Converter")
+    cfg = dev.get_active_configuration()
+    intf = cfg[(1, 0)]
+    eps = sorted(e.bEndpointAddress for e in intf)
+    assert eps == [0x01, 0x81]
+    assert all(usb.util.endpoint_type(e.bmAttributes) == usb.util.ENDPOINT_TYPE_BULK
+               for e in intf)
+
+
+def test_auc_session_over_pyusb():
+    emu = Emulator(modules=2, seed=9)
+    dev = open_auc(emu)
+    assert auc.reply_data(auc_call(dev, auc.build_reset())) == b""
+    assert auc.reply_data(auc_call(dev, auc.build_deinit())) == b""
+    version = auc.reply_data(auc_call(dev, auc.build_init()))
+    assert version.startswith(b"AUC-") and len(version) == 12
+    info = auc.decode_info(auc.reply_data(auc_call(dev, auc.build_info())))
+    assert 200 < info["temp_adc"] < 1000
+    ack = auc.reply_data(auc_call(dev, auc.build_xfer(
+        0, encode_packet(T.DETECT, {"module_id": 1}), 40)))
+    assert decode_packet(ack).type == T.ACKDETECT
+    status = auc.reply_data(auc_call(dev, auc.build_xfer(
+        1, encode_packet(T.POLLING, {}), 40)))
+    assert decode_packet(status).type == T.STATUS
+    # XFER to an address nobody holds: a short reply (just the 4-byte header)
+    empty = auc_call(dev, auc.build_xfer(4, encode_packet(T.POLLING, {}), 40))
+    assert empty[0] == 4
+    assert emu.bridge.clock_hz == 400_000
+
+
+def test_reading_with_nothing_queued_times_out():
+    dev = open_auc(Emulator())
+    start = time.monotonic()
+    with pytest.raises(usb.core.USBTimeoutError):
+        dev.read(auc.EP_IN, 64, 50)
+    assert time.monotonic() - start >= 0.04
+
+
+def test_disconnect_fault_and_unplug():
+    emu = Emulator(faults="disconnect:3")
+    dev = open_auc(emu)
+    auc_call(dev, auc.build_reset())          # transfers 1 and 2
+    with pytest.raises(usb.core.USBError) as info:
+        auc_call(dev, auc.build_init())
+    assert info.value.errno == errno.ENODEV
+    assert usb.core.find(idVendor=0x29F1, backend=emu.usb_backend()) is None
+    emu.reconnect()
+    assert usb.core.find(idVendor=0x29F1, backend=emu.usb_backend()) is not None
+    emu.disconnect()
+    assert usb.core.find(idVendor=0x29F1, backend=emu.usb_backend()) is None
+
+
+def read_frame(port):
+    data = port.read(40)
+    assert len(data) == 40, f"short read: {data!r}"
+    return decode_packet(data)
+
+
+def test_serial_pty_with_pyserial_resynchronises_after_garbage():
+    emu = Emulator(seed=7)
+    with emu.serve_serial() as server, serial.Serial(server.path, 115200, timeout=2) as port:
+        port.write(b"\x00\xffCNgarbage" + encode_packet(T.DETECT, {"module_id": 1}))
+        ack = read_frame(port)
+        assert ack.type == T.ACKDETECT and ack.fields()["version"].startswith("851")
+        # a corrupted frame, then a good one split across two writes
+        bad = bytearray(encode_packet(T.POLLING, {}))
+        bad[10] ^= 1
+        good = encode_packet(T.POLLING, {})
+        port.write(bytes(bad) + good[:7])
+        port.flush()
+        time.sleep(0.05)
+        port.write(good[7:])
+        assert read_frame(port).type == T.STATUS
+        assert server.sync.crc_errors >= 1
+        # DETECT again (host restart) is answered on a serial line
+        port.write(encode_packet(T.DETECT, {"module_id": 1}))
+        assert read_frame(port).type == T.ACKDETECT
+
+
+def test_emulate_command_serves_a_pty_until_stopped():
+    import subprocess
+    import sys
+    proc = subprocess.Popen([sys.executable, "-m", "asicdrv", "emulate", "--serial",
+                             "--seconds", "20"], stdout=subprocess.PIPE, text=True)
+    try:
+        path = proc.stdout.readline().strip()
+        assert path.startswith("/dev/")
+        with serial.Serial(path, 115200, timeout=3) as port:
+            port.write(encode_packet(T.DETECT, {"module_id": 1}))
+            assert read_frame(port).type == T.ACKDETECT
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
