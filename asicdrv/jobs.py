@@ -10,7 +10,7 @@ from . import sha256
 from .bitcoin import target_for_difficulty, target_to_bytes_le
 from .stratum import MERKLE_OFFSET, StratumJob
 
-TARGET_DIFFICULTY_CAP = 1024     # AVA8_DRV_DIFFMAX
+TARGET_DIFFICULTY_CAP = 2700     # AVA8_DRV_DIFFMAX (Canaan master; older forks used 1024)
 
 
 def nonce2_range_for(job: StratumJob, start: int) -> int:

@@ -106,7 +106,13 @@ class Emulator:
         """Unplug the AUC: enumeration no longer finds it and transfers fail (ENODEV)."""
         self.auc.connected = False
 
-    def reconnect(self) -> None:
+    def reconnect(self, power_cycle: bool = True) -> None:
+        """Plug the AUC back in.  By default the modules are power-cycled with it (they
+        forget their ids and answer DETECT again); with ``power_cycle=False`` they keep
+        their ids and, as detected modules do, ignore DETECT."""
+        if power_cycle:
+            for module in self.modules:
+                module.reboot()
         self.auc.connected = True
         self.auc.disconnect_after = None
         self.auc.replies.clear()

@@ -14,7 +14,7 @@ from firmware_protocols.encodings import (celsius_to_pvt_code, chip_volts_to_vou
                                           millivolts_to_pvt_code, pll_word_to_mhz,
                                           pwm_to_fan_percent, word_to_voltage_level)
 from firmware_protocols.payloads import STATUS_PVT_PER_CHIP
-from ..models import ModelSpec
+from ..models import MAX_MODULES, ModelSpec
 from .physics import VIN_VOLTS, ModulePhysics, chip_volts
 from .work import JobAssembler, JobIncomplete, Scanner
 
@@ -222,7 +222,7 @@ class MMFirmware:
         except JobIncomplete:
             self.rx_bad_frames += 1
             return None
-        self.scanner.set_job(job)
+        self.scanner.set_job(job, part=(self.module_id or 1) - 1, parts=MAX_MODULES)
         self._last_job = job
         return None
 

@@ -3,14 +3,16 @@ SHA-256d.  No wire handling: the firmware hands in decoded payloads.
 
 Scan order for a job: nonce2 from the STATIC start over its range; within each nonce2 the
 ntime offsets 0..ntime_roll (when the host enabled rolling); within each of those,
-``nonces_per_work`` nonces starting at ``nonce_start``.  Nonce n belongs to chip
+``nonces_per_work`` nonces starting at ``nonce_start``.  Modules split a broadcast job's
+nonce2 range: module id k takes the k-th sixth (the firmware's own split is not published;
+a range too small to split is scanned whole by every module).  Nonce n belongs to chip
 ``n % total_chips`` (miner = index // asic_count), so every chip gets its share.
 """
 from __future__ import annotations
 
 import hashlib
 import struct
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from .. import sha256
 from ..bitcoin import swap_words
@@ -111,7 +113,13 @@ class Scanner:
         self.job: Job | None = None
         self.hashes_done = 0
 
-    def set_job(self, job: Job) -> None:
+    def set_job(self, job: Job, part: int = 0, parts: int = 1) -> None:
+        """Start on ``job``; with ``parts`` > 1 take slice ``part`` of its nonce2 range, so
+        that modules sharing a broadcast job do not repeat each other's work."""
+        share = (job.nonce2_range + 1) // parts
+        if share:
+            job = replace(job, nonce2_start=(job.nonce2_start + part * share) & 0xFFFFFFFF,
+                          nonce2_range=share - 1)
         self.job = job
         self._nonce2_index = 0
         self._ntime_offset = 0

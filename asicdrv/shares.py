@@ -1,0 +1,104 @@
+"""Host-side nonce verification: every NONCE the MM sends is rebuilt into a header and
+hashed; what passes becomes a :class:`Share`, everything else is counted with a reason.
+
+The last four jobs stay valid (cgminer keeps the current pool job and three copies).
+"""
+from __future__ import annotations
+
+from collections import Counter, OrderedDict, deque
+from dataclasses import dataclass, field
+
+from .bitcoin import (DIFF1_TARGET, display_hash, hash_value, mask_target, merkle_root,
+                      sha256d, build_header)
+from .stratum import StratumJob
+
+JOBS_KEPT = 4
+SEEN_KEPT = 100_000
+
+
+@dataclass(frozen=True)
+class Share:
+    job_id: str
+    extranonce2: str       # hex, as placed in the coinbase (nonce2 little-endian)
+    ntime: int
+    nonce: int
+    hash: str              # display order
+    difficulty: float
+    is_block: bool
+    module: int
+    miner: int
+    chip: int
+
+    def submit_params(self, worker: str) -> list[str]:
+        """The ``mining.submit`` params: worker, job_id, extranonce2, ntime, nonce."""
+        return [worker, self.job_id, self.extranonce2, f"{self.ntime:08x}", f"{self.nonce:08x}"]
+
+
+@dataclass
+class _JobEntry:
+    job: StratumJob
+    pool: int
+    roots: OrderedDict = field(default_factory=OrderedDict)   # nonce2 -> merkle root
+
+    def merkle(self, nonce2: int) -> bytes:
+        root = self.roots.get(nonce2)
+        if root is None:
+            root = merkle_root(self.job.coinbase(nonce2), list(self.job.merkle_branch))
+            self.roots[nonce2] = root
+            if len(self.roots) > 256:
+                self.roots.popitem(last=False)
+        return root
+
+
+class NonceVerifier:
+    """Turns NONCE payloads into shares.  Rejections are counted in :attr:`rejected`:
+    ``unknown_job`` (matches none of the last four jobs), ``bad_hash`` (fails the nonce
+    mask: a hardware error), ``duplicate``, ``below_target`` (valid, but under the job's
+    difficulty: counted, not delivered)."""
+
+    def __init__(self, nonce_mask: int):
+        self.nonce_mask = nonce_mask
+        self._jobs: deque[tuple[tuple[int, int], _JobEntry]] = deque(maxlen=JOBS_KEPT)
+        self._seen: OrderedDict = OrderedDict()
+        self.rejected: Counter = Counter()
+        self.accepted = 0
+
+    def add_job(self, job: StratumJob, pool: int = 0) -> None:
+        self._jobs.append(((job.job_crc, pool), _JobEntry(job, pool)))
+
+    def find_job(self, job_crc: int, pool: int) -> _JobEntry | None:
+        for key, entry in reversed(self._jobs):
+            if key == (job_crc, pool):
+                return entry
+        return None
+
+    def verify(self, nonce: dict, module: int) -> tuple[Share | None, str | None]:
+        """``nonce`` is a decoded NONCE payload.  Returns (share, None) or (None, reason)."""
+        entry = self.find_job(nonce["job_crc"], nonce["pool"])
+        if entry is None:
+            return self._reject("unknown_job")
+        job = entry.job
+        key = (job.job_id, nonce["nonce2"], nonce["ntime_offset"], nonce["nonce"])
+        if key in self._seen:
+            return self._reject("duplicate")
+        ntime = (job.ntime + nonce["ntime_offset"]) & 0xFFFFFFFF
+        header = build_header(job.version, job.prevhash_internal, entry.merkle(nonce["nonce2"]),
+                              ntime, job.nbits, nonce["nonce"])
+        digest = sha256d(header)
+        value = hash_value(digest)
+        if value > mask_target(self.nonce_mask):
+            return self._reject("bad_hash")
+        self._seen[key] = None
+        if len(self._seen) > SEEN_KEPT:
+            self._seen.popitem(last=False)
+        difficulty = DIFF1_TARGET / max(value, 1)
+        if difficulty < job.difficulty:
+            return self._reject("below_target")
+        self.accepted += 1
+        return Share(job.job_id, job.extranonce2(nonce["nonce2"]).hex(), ntime, nonce["nonce"],
+                     display_hash(digest), difficulty, value <= job.block_target, module,
+                     nonce["miner"], nonce["chip"]), None
+
+    def _reject(self, reason: str):
+        self.rejected[reason] += 1
+        return None, reason

@@ -1,0 +1,18 @@
+"""What the device layer needs from a link to the MM chain."""
+from __future__ import annotations
+
+from typing import Protocol
+
+
+class Link(Protocol):
+    """One transfer = write an MM packet to an I2C address (0 = broadcast) and, when
+    ``read`` is set, return the 40-byte reply (or None when the module sent nothing)."""
+
+    name: str
+    multi_module: bool        # False for a serial line: one module, no addresses
+
+    def xfer(self, address: int, frame: bytes, read: bool) -> bytes | None: ...
+
+    def info(self) -> dict: ...
+
+    def close(self) -> None: ...

@@ -1,0 +1,71 @@
+"""Bare 40-byte MM packets over a serial line (Avalon 2/3 style), one module, via pyserial.
+
+Replies are found in the byte stream by :class:`FrameSync` (resynchronising on ``CN``).
+"""
+from __future__ import annotations
+
+import errno
+import time
+
+import serial
+
+from ..errors import DeviceGone, DeviceNotFound, PermissionDenied, PortBusy, TransportError
+from .framing import FrameSync
+
+
+class SerialLink:
+    multi_module = False
+
+    def __init__(self, port: str, *, baudrate: int = 115200, timeout_s: float = 0.2):
+        self.name = f"serial://{port}"
+        self.timeout_s = timeout_s
+        self.sync = FrameSync()
+        try:
+            self.port = serial.Serial(port, baudrate, timeout=timeout_s, exclusive=True)
+        except serial.SerialException as exc:
+            raise _translate(exc, port) from exc
+
+    def xfer(self, address: int, frame: bytes, read: bool) -> bytes | None:
+        try:
+            if read:
+                self.port.reset_input_buffer()
+                self.sync.buffer.clear()
+            self.port.write(frame)
+            if not read:
+                return None
+            deadline = time.monotonic() + self.timeout_s
+            while time.monotonic() < deadline:
+                chunk = self.port.read(self.port.in_waiting or 40)
+                packets = self.sync.feed(chunk) if chunk else []
+                if packets:
+                    return packets[0].to_bytes()
+            return None
+        except serial.SerialException as exc:
+            raise DeviceGone(f"{self.name}: the serial port failed ({exc})") from exc
+        except OSError as exc:
+            raise DeviceGone(f"{self.name}: the serial port failed ({exc})") from exc
+
+    def info(self) -> dict:
+        return {"skipped_bytes": self.sync.skipped_bytes, "crc_errors": self.sync.crc_errors}
+
+    def close(self) -> None:
+        try:
+            self.port.close()
+        except (serial.SerialException, OSError):
+            pass
+        server = getattr(self, "server", None)   # an emulator pty opened for this link
+        if server is not None:
+            server.close()
+
+
+def _translate(exc: serial.SerialException, port: str) -> TransportError:
+    code = getattr(exc, "errno", None)
+    text = str(exc)
+    if code == errno.ENOENT or "No such file" in text:
+        return DeviceNotFound(f"serial port {port} does not exist")
+    if code in (errno.EACCES, errno.EPERM) or "Permission denied" in text:
+        return PermissionDenied(f"permission denied on {port}: add yourself to the dialout "
+                                f"group (sudo usermod -aG dialout $USER) and log in again")
+    if code == errno.EBUSY or "lock" in text or "busy" in text.lower():
+        return PortBusy(f"serial port {port} is busy: another program has it open")
+    return TransportError(f"cannot open {port}: {exc}")

@@ -1,0 +1,115 @@
+"""The AUC (USB -> I2C bridge) over pyusb, as cgminer's avalon8 driver drives it:
+reset, deinit, init (tried twice); XFERs with a short wait; one read-again on a short reply
+(not for DETECT)."""
+from __future__ import annotations
+
+import errno
+import time
+
+import usb.core
+import usb.util
+
+from firmware_protocols import PACKET_SIZE, PacketType, auc
+from ..errors import DeviceGone, DeviceNotFound, PermissionDenied, PortBusy, Timeout, \
+    TransportError
+
+UDEV_HINT = ('add a udev rule, e.g. SUBSYSTEM=="usb", ATTR{idVendor}=="29f1", '
+             'ATTR{idProduct}=="33f2", MODE="0666" in /etc/udev/rules.d/99-avalon.rules, '
+             'then replug')
+
+
+def translate_usb_error(exc: usb.core.USBError, what: str) -> TransportError:
+    if isinstance(exc, usb.core.USBTimeoutError) or exc.errno == errno.ETIMEDOUT:
+        return Timeout(f"{what}: no reply from the AUC in time")
+    if exc.errno in (errno.ENODEV, errno.ENXIO, errno.ENOENT):
+        return DeviceGone(f"{what}: the AUC disappeared ({exc.strerror or exc})")
+    if exc.errno in (errno.EACCES, errno.EPERM):
+        return PermissionDenied(f"{what}: permission denied on USB; {UDEV_HINT}")
+    if exc.errno == errno.EBUSY:
+        return PortBusy(f"{what}: the AUC is in use by another program (cgminer?)")
+    return TransportError(f"{what}: USB error: {exc}")
+
+
+def find_aucs(backend=None, bus: int | None = None, address: int | None = None) -> list:
+    """Every AUC on the bus (optionally the one at ``bus:address``)."""
+    try:
+        found = usb.core.find(find_all=True, idVendor=auc.USB_VENDOR_ID,
+                              idProduct=auc.USB_PRODUCT_ID, backend=backend)
+        devices = list(found or [])
+    except usb.core.NoBackendError:
+        raise DeviceNotFound("no USB backend: install libusb-1.0 (apt install libusb-1.0-0)")
+    except usb.core.USBError as exc:
+        raise translate_usb_error(exc, "USB enumeration") from exc
+    if bus is not None:
+        devices = [d for d in devices if d.bus == bus and d.address == address]
+    return devices
+
+
+class AucLink:
+    multi_module = True
+
+    def __init__(self, device, *, clock_hz: int = auc.DEFAULT_I2C_CLOCK_HZ,
+                 xfer_delay: int = auc.DEFAULT_XFER_DELAY, wait_s: float | None = None,
+                 timeout_ms: int = auc.USB_TIMEOUT_MS):
+        self.device = device
+        self.timeout_ms = timeout_ms
+        # cgminer waits xdelay / 4800 + 1 ms between the XFER write and the read
+        self.wait_s = (xfer_delay // 4800 + 1) / 1000 if wait_s is None else wait_s
+        self.name = f"usb://{device.bus}:{device.address}"
+        self.version = ""
+        self.short_replies = 0
+        try:
+            if device.is_kernel_driver_active(auc.USB_INTERFACE):
+                device.detach_kernel_driver(auc.USB_INTERFACE)
+        except (NotImplementedError, usb.core.USBError):
+            pass
+        try:
+            device.set_configuration(auc.USB_CONFIGURATION)
+        except usb.core.USBError as exc:
+            raise translate_usb_error(exc, "opening the AUC") from exc
+        last = None
+        for _ in range(2):                # cgminer tries the init sequence twice
+            try:
+                self._init_bridge(clock_hz, xfer_delay)
+                return
+            except Timeout as exc:
+                last = exc
+        raise last
+
+    def _call(self, packet: bytes, what: str) -> bytes:
+        try:
+            self.device.write(auc.EP_OUT, packet, self.timeout_ms)
+            if self.wait_s:
+                time.sleep(self.wait_s)
+            reply = bytes(self.device.read(auc.EP_IN, auc.AUC_PACKET_SIZE, self.timeout_ms))
+        except usb.core.USBError as exc:
+            raise translate_usb_error(exc, what) from exc
+        return auc.reply_data(reply)
+
+    def _init_bridge(self, clock_hz: int, xfer_delay: int) -> None:
+        self._call(auc.build_reset(), "AUC reset")
+        self._call(auc.build_deinit(), "AUC deinit")
+        version = self._call(auc.build_init(clock_hz, xfer_delay), "AUC init")
+        self.version = version.decode("ascii", "replace")
+
+    def xfer(self, address: int, frame: bytes, read: bool) -> bytes | None:
+        rlen = PACKET_SIZE if read else 0
+        data = self._call(auc.build_xfer(address, frame, rlen), "AUC XFER")
+        if read and len(data) < PACKET_SIZE and frame[2] != PacketType.DETECT:
+            self.short_replies += 1       # read again once, with an empty write
+            data = self._call(auc.build_xfer(address, b"", rlen), "AUC XFER (read again)")
+        if not read or len(data) < PACKET_SIZE:
+            return None
+        return data[:PACKET_SIZE]
+
+    def info(self) -> dict:
+        data = self._call(auc.build_info(), "AUC info")
+        result = auc.decode_info(data)
+        result["version"] = self.version
+        return result
+
+    def close(self) -> None:
+        try:
+            usb.util.dispose_resources(self.device)
+        except usb.core.USBError:
+            pass
