@@ -52,6 +52,7 @@ class _ModuleRuntime:
         self.fan_pending = True
         self.state = STATE_OK
         self.cutoff = False
+        self.cutoffs = 0                        # times the overheat cutoff tripped
         self.fan_failed = False
         self.failed_polls = 0
         self.bad_replies = 0
@@ -500,6 +501,7 @@ class Chain:
         if hottest is not None:
             if not rt.cutoff and hottest >= self.overheat_c:
                 rt.cutoff, rt.state, rt.fan_pending = True, STATE_CUTOFF, True
+                rt.cutoffs += 1
                 for m in range(rt.spec.miner_count):
                     self._send_pll(rt, m, PLL_OFF)
             elif rt.cutoff and hottest <= self.overheat_c - OVERHEAT_HYSTERESIS_C:
@@ -528,7 +530,7 @@ class Chain:
             voltages_v=list(r.chip_volts), vin_v=list(r.vin_volts), power_good=pg,
             hashrate_ghs=0.0 if rt.state == STATE_LOST else r.hashrate_ghs(rt.frequencies),
             hw_errors=hw, crc_errors=sum(r.crc_errors) + rt.bad_replies, shares=rt.shares,
-            rejected=dict(rt.rejected), failed_polls=rt.failed_polls,
+            rejected=dict(rt.rejected), failed_polls=rt.failed_polls, cutoffs=rt.cutoffs,
             chip_test=self._failing_chips(rt))
 
     @staticmethod

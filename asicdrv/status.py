@@ -137,6 +137,7 @@ class ModuleStatus:
     shares: int
     rejected: dict
     failed_polls: int
+    cutoffs: int                            # overheat cutoffs since detection
     chip_test: dict                         # miner -> list of failing chips (after a test)
 
     def to_dict(self) -> dict:

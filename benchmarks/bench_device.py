@@ -21,7 +21,7 @@ from asicdrv.bitcoin import hash_value, mask_target  # noqa: E402
 from asicdrv.jobs import build_job_packets  # noqa: E402
 from asicdrv.shares import NonceVerifier  # noqa: E402
 from asicdrv.stratum import StratumJob  # noqa: E402
-from blocks import BLOCK_170, notify_params  # noqa: E402
+from asicdrv.known_blocks import BLOCK_170, notify_params  # noqa: E402
 
 
 def synthetic_job(difficulty=2 ** -30) -> StratumJob:

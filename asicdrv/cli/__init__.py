@@ -6,9 +6,9 @@ import sys
 from typing import Sequence
 
 from ..errors import AsicError
-from . import decode, emulate
+from . import decode, emulate, mine, monitor, scan, selftest, set, status
 
-COMMANDS = [decode, emulate]
+COMMANDS = [scan, status, set, selftest, monitor, mine, decode, emulate]
 
 
 def build_parser() -> argparse.ArgumentParser:

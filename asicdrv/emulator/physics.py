@@ -2,7 +2,8 @@
 
 No wire handling here.  Numbers are plausible rather than measured: at the 851 defaults
 (850 MHz, level 5) and 25 degC ambient the hottest chip settles near 65 degC at full fan,
-near 85 degC at 50 % and past the 105 degC cutoff below about 15 %.
+77 degC at 50 % and 95 degC at the 5 % minimum (so the PID, not the cutoff, handles a cold
+start); a hotter room, more MHz or more volts push it past the 105 degC cutoff.
 """
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ IDLE_POWER = 0.05            # share of nominal power a chip draws with its PLLs
 VOLTS_AT_LEVEL_0 = 0.36      # per-chip core voltage
 VOLTS_PER_LEVEL = 0.005
 VIN_VOLTS = 12.0
+COOLING_STILL_AIR = 0.55     # share of full-fan cooling the heatsinks manage with no airflow
 
 
 def chip_volts(level: int) -> float:
@@ -90,7 +92,7 @@ class ModulePhysics:
             return
         alpha = 1.0 - math.exp(-dt / self.thermal_tau_s)
         airflow = 0.0 if self.fan_stall else self.fan_percent / 100.0
-        cooling = 0.3 + 0.7 * airflow
+        cooling = COOLING_STILL_AIR + (1 - COOLING_STILL_AIR) * airflow
         for m in range(self.spec.miner_count):
             power = self._chip_power(m)
             for c in range(self.spec.asic_count):

@@ -1,0 +1,151 @@
+"""``asicdrv selftest``: detect, AUC info, a settings round trip, fans, sensors, the chip test
+(TEST / TEST_RET) and a known-answer hash test (block 170 replayed), with a per-chip
+pass/fail map.  Exit 1 if any chip, fan or sensor fails, saying which.
+
+On the emulator the known-answer test starts the scan near the known nonce (the emulator's
+documented ``nonce_start``): it hashes at kH/s, not TH/s.
+"""
+from __future__ import annotations
+
+import time
+
+from ..known_blocks import BLOCK_170, notify_params
+from ..stratum import StratumJob
+from .common import add_device_args, emit_json, findings, open_chain
+
+KAT_LEAD = 20_000        # emulator: start this many nonces before the known one
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("selftest", help="bench self-test with a verdict",
+                       description=__doc__.split("\n\n")[0])
+    add_device_args(p)
+    p.add_argument("--kat-seconds", type=float, default=15.0,
+                   help="how long to wait for the known-answer hash")
+    p.set_defaults(run=run)
+
+
+class Report:
+    def __init__(self):
+        self.checks: list[dict] = []
+
+    def add(self, name: str, ok: bool, detail: str = "", module: int | None = None) -> None:
+        self.checks.append({"check": name, "module": module, "ok": bool(ok), "detail": detail})
+
+    @property
+    def ok(self) -> bool:
+        return all(c["ok"] for c in self.checks)
+
+
+def run(args) -> int:
+    report = Report()
+    chip_maps: dict = {}
+    with open_chain(args) as chain:
+        modules = chain.modules
+        report.add("detect", bool(modules), f"{len(modules)} module(s): " + ", ".join(
+            f"{m.id}={m.model} {m.dna}" for m in modules))
+        _auc(chain, report)
+        _round_trip(chain, report)
+        status = chain.refresh(timeout=10)
+        for m in status.modules:
+            _sensors(m, report)
+        tests = chain.test_chips()
+        for module_id, failing in tests.items():
+            spec = next(m for m in modules if m.id == module_id)
+            chip_maps[module_id] = {
+                miner: "".join("X" if c in failing.get(miner, []) else "."
+                               for c in range(spec.asic_count))
+                for miner in range(spec.miner_count)}
+            bad = {miner: chips for miner, chips in failing.items() if chips}
+            report.add("chip test", not bad and len(failing) == spec.miner_count,
+                       "all chips pass" if not bad else "; ".join(
+                           f"miner {mi}: chip(s) {', '.join(map(str, c))} FAIL"
+                           for mi, c in bad.items()), module_id)
+        _known_answer(chain, report, args.kat_seconds)
+        for m in chain.status().modules:
+            report.add("thermal", not m.cutoffs and m.state != "cutoff",
+                       f"hottest chip {m.hottest_chip_c:.1f} degC, {m.cutoffs} overheat "
+                       f"cutoff(s) during the test" if m.hottest_chip_c is not None
+                       else "no chip temperatures", m.id)
+            extra = [f for f in findings(m)
+                     if "chip" not in f and "fan" not in f and "overheat" not in f]
+            if extra:
+                report.add("module state", False, "; ".join(extra), m.id)
+    if args.json:
+        emit_json({"ok": report.ok, "checks": report.checks, "chip_maps": chip_maps})
+    else:
+        for c in report.checks:
+            where = f"module {c['module']}: " if c["module"] is not None else ""
+            print(f"{'PASS' if c['ok'] else 'FAIL'}  {c['check']:<14} {where}{c['detail']}")
+        for module_id, maps in chip_maps.items():
+            print(f"chip map, module {module_id} ('.' pass, 'X' fail):")
+            for miner, row in maps.items():
+                print(f"  miner {miner}  {row}")
+        print("VERDICT:", "healthy" if report.ok else "FAULTS FOUND")
+    return 0 if report.ok else 1
+
+
+def _auc(chain, report: Report) -> None:
+    if not chain.link.name.startswith("usb"):
+        report.add("AUC info", True, f"n/a on {chain.link.name}")
+        return
+    from firmware_protocols.encodings import auc_adc_to_celsius
+    info = chain.auc_info()
+    celsius = auc_adc_to_celsius(info["temp_adc"])
+    report.add("AUC info", info["version"].startswith("AUC-") and -20 < celsius < 90,
+               f"{info['version']}, board {celsius:.1f} degC")
+
+
+def _round_trip(chain, report: Report) -> None:
+    """Re-send each module's frequency and voltage and full fan; read them back."""
+    with chain._lock:
+        settings = {rt.id: ([list(f) for f in rt.frequencies], list(rt.voltage_levels))
+                    for rt in chain._active()}
+    for module_id, (freqs, levels) in settings.items():
+        for miner, plls in enumerate(freqs):
+            chain.set_frequency(plls, module=module_id, miner=miner)
+        chain.set_voltage_level(levels[0], module=module_id, miner=0)
+        chain.set_fan(100, module=module_id)
+    time.sleep(0.2)
+    status = chain.refresh(timeout=10)
+    for m in status.modules:
+        want = settings[m.id][0]
+        report.add("settings", m.frequencies_mhz == want and all(m.voltages_v),
+                   f"PLLs {m.frequencies_mhz[0]}, core {m.voltages_v[0]} V", m.id)
+        report.add("fan", bool(m.fan_rpm), f"{m.fan_rpm} RPM at 100 %", m.id)
+    chain.set_auto_fan()
+
+
+def _sensors(m, report: Report) -> None:
+    silent = [f"{miner}.{chip}" for miner, row in enumerate(m.chip_temperatures_c)
+              for chip, t in enumerate(row) if t is None]
+    ok = not silent and m.temperature_c is not None and m.power_good is not False
+    detail = (f"MM {m.temperature_c} degC, hottest chip {m.hottest_chip_c:.1f} degC"
+              if ok else f"silent chip sensor(s) {', '.join(silent) or '-'}; "
+                         f"MM {m.temperature_c}; power good {m.power_good}")
+    report.add("sensors", ok, detail, m.id)
+
+
+def _known_answer(chain, report: Report, seconds: float) -> None:
+    params, en1, size, nonce2 = notify_params(BLOCK_170, job_id="selftest")
+    job = StratumJob.from_notify(params, extranonce1=en1, extranonce2_size=size)
+    if chain.emulator is not None:
+        for module in chain.emulator.modules:
+            if module.scanner.nonce_start == 0:
+                module.scanner.nonce_start = BLOCK_170["nonce"] - KAT_LEAD
+    before = {m.id: (m.shares, m.rejected.get("duplicate", 0)) for m in chain.status().modules}
+    chain.submit(job, extranonce2_start=nonce2, extranonce2_range=0)
+    deadline = time.monotonic() + seconds
+    answered: set = set()
+    found_hash = None
+    while time.monotonic() < deadline and len(answered) < len(before):
+        share = chain.next_share(timeout=0.2)
+        if share is not None and share.job_id == "selftest":
+            found_hash = share.hash
+        for m in chain.status().modules:
+            if (m.shares, m.rejected.get("duplicate", 0)) != before.get(m.id):
+                answered.add(m.id)
+    for module_id in before:
+        ok = module_id in answered and found_hash == BLOCK_170["hash"]
+        report.add("known answer", ok, f"block 170 {'found' if ok else 'NOT found'} "
+                   f"({BLOCK_170['hash'][:16]}...)", module_id)

@@ -1,0 +1,67 @@
+"""``asicdrv set fan|freq|volt VALUE``: change a setting within the model's limits, then
+print what the module reports back.
+
+    asicdrv set fan 60 --module 1          fan percent (5..100); ``auto`` = PID on
+    asicdrv set freq 800 --miner 2         MHz for all four PLLs, or A:B:C:D
+    asicdrv set volt -2                    voltage level (-15..15)
+"""
+from __future__ import annotations
+
+import time
+
+from ..errors import LimitError
+from .common import add_device_args, emit_json, open_chain, table
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("set", help="set fan, frequency or voltage level",
+                       description=__doc__.split("\n\n")[0])
+    p.add_argument("what", choices=["fan", "freq", "volt"])
+    p.add_argument("value")
+    p.add_argument("--module", type=int, default=None, help="module id (default: all)")
+    p.add_argument("--miner", type=int, default=None, help="miner 0..3 (default: all)")
+    add_device_args(p)
+    p.set_defaults(run=run)
+
+
+def run(args) -> int:
+    with open_chain(args) as chain:
+        if args.what == "fan":
+            if args.miner is not None:
+                raise LimitError("the fan belongs to the module; --miner does not apply")
+            if args.value == "auto":
+                chain.set_auto_fan(module=args.module)
+            else:
+                chain.set_fan(_int(args.value, "fan percent"), module=args.module)
+            time.sleep(3 * chain.polling_delay * max(len(chain.modules), 1))
+        elif args.what == "freq":
+            parts = [_int(v, "frequency") for v in args.value.split(":")]
+            chain.set_frequency(parts[0] if len(parts) == 1 else parts, module=args.module,
+                                miner=args.miner)
+        else:
+            chain.set_voltage_level(_int(args.value, "voltage level"), module=args.module,
+                                    miner=args.miner)
+        status = chain.refresh(timeout=10)
+    modules = [m for m in status.modules if args.module in (None, m.id)]
+    if args.json:
+        emit_json({"set": args.what, "value": args.value,
+                   "modules": [m.to_dict() for m in modules]})
+        return 0
+    rows = []
+    for m in modules:
+        for i in range(len(m.frequencies_mhz)):
+            if args.miner in (None, i):
+                volts = m.voltages_v[i]
+                rows.append([m.id, i, f"{m.fan_percent}%{' auto' if m.auto_fan else ''}",
+                             m.fan_rpm, "/".join(map(str, m.frequencies_mhz[i])),
+                             m.voltage_levels[i], None if volts is None else f"{volts:.3f}"])
+    print(f"set {args.what} {args.value}: the module now reports")
+    print(table(["module", "miner", "fan", "RPM", "PLL MHz", "volt lvl", "core V"], rows))
+    return 0
+
+
+def _int(text: str, what: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise LimitError(f"{what} {text!r} is not a whole number") from None

@@ -1,0 +1,54 @@
+"""``asicdrv status``: temperatures, fans, voltages, PLLs, power, hash rate and errors per
+module and miner.  Exit 1 when a module has a finding (cutoff, lost, fan, power, sensors)."""
+from __future__ import annotations
+
+from .common import add_device_args, emit_json, findings, open_chain, table
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("status", help="show module and miner status",
+                       description=__doc__.split("\n\n")[0])
+    add_device_args(p)
+    p.set_defaults(run=run)
+
+
+def run(args) -> int:
+    with open_chain(args) as chain:
+        status = chain.refresh(timeout=10)
+    problems = {m.id: findings(m) for m in status.modules}
+    if args.json:
+        data = status.to_dict()
+        for m in data["modules"]:
+            m["findings"] = problems[m["id"]]
+        emit_json(data)
+    else:
+        print(render(status, problems))
+    return 1 if any(problems.values()) else 0
+
+
+def render(status, problems) -> str:
+    rows = [[m.id, m.model, m.dna, m.state, m.temperature_c, m.hottest_chip_c,
+             f"{m.fan_percent}%{' auto' if m.auto_fan else ''}", m.fan_rpm,
+             f"{m.hashrate_ghs / 1000:.2f}", m.hw_errors, m.crc_errors, m.shares]
+            for m in status.modules]
+    out = [f"device {status.link}  {'connected' if status.connected else 'DISCONNECTED'}",
+           table(["module", "model", "dna", "state", "MM degC", "hot chip", "fan", "RPM",
+                  "TH/s", "HW err", "CRC err", "shares"], rows), ""]
+    miner_rows = []
+    for m in status.modules:
+        for i in range(len(m.frequencies_mhz)):
+            temps = [t for t in m.chip_temperatures_c[i] if t is not None]
+            miner_rows.append([m.id, i, max(temps) if temps else None,
+                               "/".join(str(f) for f in m.frequencies_mhz[i]),
+                               m.voltage_levels[i], _volts(m.voltages_v[i]),
+                               _volts(m.vin_v[i]), m.power_good])
+    out.append(table(["module", "miner", "hot chip", "PLL MHz", "volt lvl", "core V", "Vin",
+                      "power ok"], miner_rows))
+    for module_id, items in problems.items():
+        for item in items:
+            out.append(f"FINDING module {module_id}: {item}")
+    return "\n".join(out)
+
+
+def _volts(value):
+    return None if value is None else f"{value:.3f}"
