@@ -190,6 +190,14 @@ class Chain:
                     rt.voltage_levels[m] = level
                 self._send_volt(rt)
 
+    def settings(self) -> dict[int, dict]:
+        """What the host has set per module (not what the module reports):
+        {module: {"frequencies_mhz": [[4 PLLs] per miner], "voltage_levels": [...]}}."""
+        with self._lock:
+            return {rt.id: {"frequencies_mhz": [list(f) for f in rt.frequencies],
+                            "voltage_levels": list(rt.voltage_levels)}
+                    for rt in self._active()}
+
     def reboot(self, module: int) -> None:
         with self._lock:
             for rt in self._select(module):
@@ -221,8 +229,7 @@ class Chain:
         try:
             return self._shares.get(timeout=timeout)
         except queue.Empty:
-            if self._gone is not None:
-                raise self._gone
+            self._raise_if_gone()
             return None
 
     def shares(self, timeout: float = 0.5) -> Iterator[Share]:

@@ -87,7 +87,6 @@ def _open_emulator(url: str, query: dict, options: dict) -> Chain:
         link = _open_auc("", emulator.usb_backend(), chain_options.pop("auc_wait_s", 0.0))
     elif link_kind == "serial":
         server = emulator.serve_serial().start()
-        emulator.serial_server = server
         try:
             link = SerialLink(server.path)
         except Exception:
@@ -96,8 +95,7 @@ def _open_emulator(url: str, query: dict, options: dict) -> Chain:
         link.server = server
     else:
         raise LimitError(f"emu:// link must be inprocess, usb or serial, not {link_kind!r}")
-    chain = Chain(link, emulator=emulator, url=url, **chain_options)
-    return chain
+    return Chain(link, emulator=emulator, url=url, **chain_options)
 
 
 def _typed(values: dict, kinds: dict) -> dict:

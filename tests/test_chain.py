@@ -274,3 +274,13 @@ def test_nothing_answers_gives_device_not_found():
         asicdrv.open("usb://", backend=Emulator().usb_backend().__class__([]))
     with pytest.raises(asicdrv.LimitError, match="unknown emu"):
         asicdrv.open("emu://?colour=red")
+
+
+def test_settings_reports_what_the_host_set():
+    with asicdrv.open("emu://?modules=2", start=False) as chain:
+        chain.set_frequency(600, module=2, miner=3)
+        chain.set_voltage_level(1, module=1)
+        settings = chain.settings()
+    assert settings[2]["frequencies_mhz"][3] == [600] * 4
+    assert settings[2]["frequencies_mhz"][0] == [0, 0, 0, 850]
+    assert settings[1]["voltage_levels"] == [1] * 4 and settings[2]["voltage_levels"] == [5] * 4

@@ -98,9 +98,8 @@ def _auc(chain, report: Report) -> None:
 
 def _round_trip(chain, report: Report) -> None:
     """Re-send each module's frequency and voltage and full fan; read them back."""
-    with chain._lock:
-        settings = {rt.id: ([list(f) for f in rt.frequencies], list(rt.voltage_levels))
-                    for rt in chain._active()}
+    settings = {module_id: (s["frequencies_mhz"], s["voltage_levels"])
+                for module_id, s in chain.settings().items()}
     for module_id, (freqs, levels) in settings.items():
         for miner, plls in enumerate(freqs):
             chain.set_frequency(plls, module=module_id, miner=miner)

@@ -9,7 +9,8 @@ from __future__ import annotations
 import random
 from collections import deque
 
-from firmware_protocols import PacketType as T, ProtocolError, decode_packet, encode_packet
+from firmware_protocols import (CrcError, PacketType as T, ProtocolError, decode_packet,
+                                encode_packet)
 from firmware_protocols.encodings import (celsius_to_pvt_code, chip_volts_to_vout_raw,
                                           millivolts_to_pvt_code, pll_word_to_mhz,
                                           pwm_to_fan_percent, word_to_voltage_level)
@@ -75,11 +76,11 @@ class MMFirmware:
         """One frame from the host; returns the reply frame, if this packet has one."""
         try:
             pkt = decode_packet(frame)
-        except ProtocolError as exc:
-            if type(exc).__name__ == "CrcError":
-                self.rx_crc_errors += 1
-            else:
-                self.rx_bad_frames += 1
+        except CrcError:
+            self.rx_crc_errors += 1
+            return None
+        except ProtocolError:
+            self.rx_bad_frames += 1
             return None
         self.advance(now)
         handler = self._HANDLERS.get(pkt.type)
