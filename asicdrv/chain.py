@@ -74,6 +74,8 @@ class Chain:
                  temp_target: float = TEMP_TARGET_C, overheat_c: float = OVERHEAT_C,
                  smart_speed: bool = True, roll_enable: bool = True,
                  voltage_level: int | None = None, frequency=None, start: bool = True):
+        if voltage_level is not None:
+            voltage_level_to_word(voltage_level)   # LimitError before any frame goes out
         if overheat_c > OVERHEAT_C:
             raise LimitError(f"overheat cutoff {overheat_c} degC is above the "
                              f"{OVERHEAT_C} degC limit")

@@ -284,3 +284,13 @@ def test_settings_reports_what_the_host_set():
     assert settings[2]["frequencies_mhz"][3] == [600] * 4
     assert settings[2]["frequencies_mhz"][0] == [0, 0, 0, 850]
     assert settings[1]["voltage_levels"] == [1] * 4 and settings[2]["voltage_levels"] == [5] * 4
+
+
+def test_open_options_are_checked_before_any_frame():
+    emu = Emulator(seed=1)
+    for options, message in (({"voltage_level": 20}, "-15..15"),
+                             ({"frequency": 1300}, "0..1200"),
+                             ({"overheat_c": 120}, "above the 105")):
+        with pytest.raises(LimitError, match=message):
+            asicdrv.open("emu://", emulator=emu, **options)
+    assert len(emu.traffic.frames) == 0
