@@ -118,3 +118,20 @@ def test_emulate_command_serves_a_pty_until_stopped():
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+
+@settings(max_examples=60, deadline=None)
+@given(junk=st.lists(st.binary(min_size=1, max_size=64), max_size=4))
+def test_auc_bridge_survives_garbage_packets(junk):
+    emu = Emulator(seed=1)
+    dev = open_auc(emu)
+    for packet in junk:
+        dev.write(auc.EP_OUT, packet.ljust(64, b"\0"), 200)
+    # still answers properly afterwards
+    version = auc.reply_data(auc_call(dev, auc.build_init()))
+    while not version.startswith(b"AUC-"):       # drain replies to the garbage
+        version = auc.reply_data(bytes(dev.read(auc.EP_IN, 64, 200)))
+    assert version == b"AUC-20190328"
