@@ -22,7 +22,7 @@ from .errors import (AsicError, ChainClosed, DeviceGone, DeviceNotFound, LimitEr
 from .fan import FanPid
 from .jobs import build_job_packets
 from .models import (DETECT_INTERVAL_S, FAN_ADJUST_INTERVAL_S, FAN_MAX_PERCENT,
-                     FAN_MIN_PERCENT, MAX_FAILED_POLLS, MAX_MODULES, OVERHEAT_C,
+                     MAX_FAILED_POLLS, MAX_MODULES, OVERHEAT_C,
                      OVERHEAT_HYSTERESIS_C, PLL_COUNT, POLLING_DELAY_S, TEMP_TARGET_C,
                      ModelSpec, model_for_version)
 from .shares import NonceVerifier, Share
@@ -45,10 +45,10 @@ class _ModuleRuntime:
                             for _ in range(spec.miner_count)]
         level = spec.default_voltage_level if voltage_level is None else voltage_level
         self.voltage_levels = [level] * spec.miner_count
-        self.pid = FanPid(temp_target)
+        self.pid = FanPid(temp_target, spec.fan_min_percent, spec.fan_max_percent)
         self.auto_fan = True
         self.manual_fan = FAN_MAX_PERCENT
-        self.fan_percent = FAN_MIN_PERCENT      # cgminer starts at the minimum
+        self.fan_percent = spec.fan_min_percent  # cgminer starts at the minimum
         self.fan_pending = True
         self.state = STATE_OK
         self.cutoff = False
@@ -145,10 +145,13 @@ class Chain:
         """Fixed fan speed (turns the PID off for those modules).  Overheat and fan-stall
         protection still force 100 %."""
         self._check_open()
-        if not FAN_MIN_PERCENT <= percent <= FAN_MAX_PERCENT:
-            raise LimitError(f"fan {percent}% out of range {FAN_MIN_PERCENT}..{FAN_MAX_PERCENT}")
         with self._lock:
-            for rt in self._select(module):
+            targets = self._select(module)
+            for rt in targets:
+                low, high = rt.spec.fan_min_percent, rt.spec.fan_max_percent
+                if not low <= percent <= high:
+                    raise LimitError(f"fan {percent}% out of range {low}..{high}")
+            for rt in targets:
                 rt.auto_fan, rt.manual_fan, rt.fan_pending = False, percent, True
 
     def set_auto_fan(self, target_c: float = TEMP_TARGET_C, module: int | None = None) -> None:
@@ -158,7 +161,8 @@ class Chain:
             raise LimitError(f"fan target {target_c} degC out of range 50..{self.overheat_c - 5}")
         with self._lock:
             for rt in self._select(module):
-                rt.auto_fan, rt.pid, rt.fan_pending = True, FanPid(target_c), True
+                rt.pid = FanPid(target_c, rt.spec.fan_min_percent, rt.spec.fan_max_percent)
+                rt.auto_fan, rt.fan_pending = True, True
 
     def set_frequency(self, mhz: int | Sequence[int], module: int | None = None,
                       miner: int | None = None) -> None:

@@ -5,6 +5,8 @@ from dataclasses import dataclass
 
 from firmware_protocols.encodings import PLL_MAX_MHZ, VOLTAGE_LEVEL_MAX, VOLTAGE_LEVEL_MIN
 
+from .errors import DeviceNotFound
+
 PLL_COUNT = 4
 MAX_MODULES = 6          # per AUC, ids 1..6
 FAN_MIN_PERCENT = 5
@@ -37,7 +39,7 @@ class ModelSpec:
     frequency_max_mhz: int = PLL_MAX_MHZ
     voltage_level_min: int = VOLTAGE_LEVEL_MIN
     voltage_level_max: int = VOLTAGE_LEVEL_MAX
-    fan_min_percent: int = 0
+    fan_min_percent: int = FAN_MIN_PERCENT   # cgminer's default floor; protects the board
     fan_max_percent: int = FAN_MAX_PERCENT
     # SET defaults (avalon8_init_setting)
     freq_sel: int = 3
@@ -72,7 +74,6 @@ MODELS: dict[str, ModelSpec] = {
 
 def model_for_version(version: str) -> ModelSpec:
     """The model a firmware version string names in its first three characters."""
-    from .errors import DeviceNotFound
     try:
         return MODELS[version[:3]]
     except KeyError:

@@ -14,7 +14,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests"))
-from _timing import median_rate, report  # noqa: E402
+from _timing import report  # noqa: E402
 
 import asicdrv  # noqa: E402
 from asicdrv.bitcoin import hash_value, mask_target  # noqa: E402

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any
 
-from construct import Bytes, Int8ub, Int16ul, Int32ul, Struct
+from construct import Int8ub, Int16ul, Int32ul, Struct
 
 from .errors import FrameLengthError, PayloadError, UnknownTypeError
 
@@ -48,7 +48,6 @@ XFER_HEADER = Struct("wlen" / Int8ub, "rlen" / Int8ub, "options" / Int8ub,
                      "slave" / Int8ub).compile()
 INFO_REPLY = Struct("temp_adc" / Int16ul, "request_index" / Int8ub, "response_index" / Int8ub,
                     "tx_flags" / Int16ul, "state" / Int8ub).compile()
-VERSION_REPLY = Struct("version" / Bytes(VERSION_LENGTH)).compile()
 
 
 def _packet(length: int, command: int, payload: bytes = b"") -> bytes:

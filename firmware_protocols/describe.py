@@ -10,7 +10,6 @@ from typing import Any
 from . import auc
 from .errors import FrameLengthError, ProtocolError
 from .mm import PACKET_SIZE, decode_packet
-from .types import PacketType
 
 
 def describe_frame(frame: bytes) -> dict[str, Any]:
@@ -79,4 +78,4 @@ def parse_hex(text: str) -> bytes:
         raise ProtocolError(f"not hex: {text.strip()[:60]!r}") from None
 
 
-__all__ = ["describe_frame", "describe_mm", "describe_auc", "parse_hex", "PacketType"]
+__all__ = ["describe_frame", "describe_mm", "describe_auc", "parse_hex"]

@@ -3,7 +3,7 @@ import json
 import subprocess
 import sys
 
-from firmware_protocols import PacketType, auc, crc16, encode_packet
+from firmware_protocols import PacketType, auc, encode_packet
 
 
 def run_decode(*args, stdin=None):
