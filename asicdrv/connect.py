@@ -28,6 +28,7 @@ EMULATOR_OPTIONS = {"modules": int, "model": str, "seed": int, "nonce_mask": int
 CHAIN_OPTIONS = {"polling_delay": float, "detect_interval": float, "fan_interval": float,
                  "temp_target": float, "overheat_c": float, "nonce_mask": int,
                  "voltage_level": int}
+LINK_OPTIONS = {"usb": {}, "serial": {"baud": int}}
 ALIASES = {"ambient": "ambient_c"}
 
 
@@ -38,17 +39,23 @@ def open(url: str = "usb://", **options) -> Chain:   # noqa: A001 - the natural 
     scheme = parts.scheme
     if scheme == "emu":
         return _open_emulator(url, query, options)
-    chain_options = _typed(query, CHAIN_OPTIONS)
+    if scheme not in LINK_OPTIONS:
+        raise DeviceNotFound(f"unknown device URL {url!r}: use usb://, serial:///dev/... "
+                             f"or emu://")
+    link_kinds = LINK_OPTIONS[scheme]
+    unknown = set(query) - set(CHAIN_OPTIONS) - set(link_kinds)
+    if unknown:
+        raise LimitError(f"unknown {scheme}:// option(s): {', '.join(sorted(unknown))}")
+    link_options = _typed({k: v for k, v in query.items() if k in link_kinds}, link_kinds)
+    chain_options = _typed({k: v for k, v in query.items() if k in CHAIN_OPTIONS},
+                           CHAIN_OPTIONS)
     chain_options.update(options)
     if scheme == "usb":
         backend = chain_options.pop("backend", None)
         wait_s = chain_options.pop("auc_wait_s", None)
         return Chain(_open_auc(parts.netloc, backend, wait_s), url=url, **chain_options)
-    if scheme == "serial":
-        baud = int(query.get("baud", chain_options.pop("baud", 115200)))
-        chain_options.pop("baud", None)
-        return Chain(SerialLink(parts.path, baudrate=baud), url=url, **chain_options)
-    raise DeviceNotFound(f"unknown device URL {url!r}: use usb://, serial:///dev/... or emu://")
+    baud = link_options.get("baud", chain_options.pop("baud", 115200))
+    return Chain(SerialLink(parts.path, baudrate=baud), url=url, **chain_options)
 
 
 def _open_auc(where: str, backend, wait_s) -> AucLink:

@@ -294,3 +294,15 @@ def test_open_options_are_checked_before_any_frame():
         with pytest.raises(LimitError, match=message):
             asicdrv.open("emu://", emulator=emu, **options)
     assert len(emu.traffic.frames) == 0
+
+
+def test_serial_url_with_baud_reaches_an_emulated_line():
+    emu = Emulator(seed=2)
+    with emu.serve_serial() as server:
+        with asicdrv.open(f"serial://{server.path}?baud=57600", **FAST) as chain:
+            assert chain.link.port.baudrate == 57600
+            assert [m.model for m in chain.modules] == ["851"]
+    with pytest.raises(LimitError, match="unknown serial:// option"):
+        asicdrv.open("serial:///dev/ttyUSB0?speed=9600")
+    with pytest.raises(LimitError, match="baud='fast' is not a int"):
+        asicdrv.open("serial:///dev/ttyUSB0?baud=fast")
