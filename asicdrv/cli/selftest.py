@@ -105,7 +105,6 @@ def _round_trip(chain, report: Report) -> None:
             chain.set_frequency(plls, module=module_id, miner=miner)
         chain.set_voltage_level(levels[0], module=module_id, miner=0)
         chain.set_fan(100, module=module_id)
-    time.sleep(0.2)
     status = chain.refresh(timeout=10)
     for m in status.modules:
         want = settings[m.id][0]

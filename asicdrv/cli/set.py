@@ -7,8 +7,6 @@ print what the module reports back.
 """
 from __future__ import annotations
 
-import time
-
 from ..errors import LimitError
 from .common import add_device_args, emit_json, open_chain, table
 
@@ -33,7 +31,6 @@ def run(args) -> int:
                 chain.set_auto_fan(module=args.module)
             else:
                 chain.set_fan(_int(args.value, "fan percent"), module=args.module)
-            time.sleep(3 * chain.polling_delay * max(len(chain.modules), 1))
         elif args.what == "freq":
             parts = [_int(v, "frequency") for v in args.value.split(":")]
             chain.set_frequency(parts[0] if len(parts) == 1 else parts, module=args.module,
