@@ -1,9 +1,15 @@
-"""AUC (Avalon USB Converter, USB -> I2C bridge) packets: always 64 bytes.
+"""AUC (Avalon USB Converter, USB -> I2C bridge) packets: at most 64 bytes, one USB transfer
+each.
 
-Request: [0] length (4 + payload), [1] transaction id 0, [2] session id 0, [3] command,
-then the payload, zero-padded (cgminer ``avalon8_auc_init_pkg``).  Reply: [0] = 4 + the
-number of bytes returned, data from [4].  cgminer reads nothing of a reply but [0] and [4:];
-the bridge (and our emulator) leaves [1:4] zero, which is how a capture tells the two apart.
+Request: [0] length (4 + payload), [1] transaction id, [2] session id, [3] command, then the
+payload (cgminer ``avalon8_auc_init_pkg``).  cgminer writes RESET/DEINIT/INIT/INFO as full
+64-byte packets and an XFER as only its ``length`` bytes (48 for a 40-byte MM packet, 8 for a
+read-again); the AUC firmware (``cdc_i2c.c``) works from the length and command bytes, so a
+request may be any size from its length byte to 64.
+
+Reply: exactly ``[0]`` = 4 + the bytes returned, never padded; [1] and [2] echo the request's
+ids, [3] is the I2C status (:class:`AucStatus`), data from [4] (LPCUSBSIO, ``lpcusbsio_i2c.h``).
+cgminer reads nothing of a reply but [0] and [4:].
 """
 from __future__ import annotations
 
@@ -21,6 +27,7 @@ XFER_HEADER_SIZE = 8
 MAX_XFER_WRITE = AUC_PACKET_SIZE - XFER_HEADER_SIZE  # 56
 VERSION_LENGTH = 12  # "AUC-YYYYMMDD"
 INFO_LENGTH = 7
+QUEUE_SLOTS = 4      # request and response queues of the AUC firmware, 64 bytes a slot
 DEFAULT_I2C_CLOCK_HZ = 400_000
 DEFAULT_XFER_DELAY = 19_200  # AUC ticks; 4800 = 1 ms
 
@@ -43,37 +50,59 @@ class AucCommand(IntEnum):
     INFO = 0xA6
 
 
+class AucStatus(IntEnum):
+    """Byte 3 of a reply (LPCUSBSIO response codes)."""
+    OK = 0x00
+    ERROR = 0x01
+    NAK = 0x02
+    BUS_ERROR = 0x03
+    SLAVE_NAK = 0x04
+    ARBLOST = 0x05
+    TIMEOUT = 0x10
+    INVALID_CMD = 0x11
+    INVALID_PARAM = 0x12
+    PARTIAL_DATA = 0x13
+
+
+_COMMANDS = frozenset(int(c) for c in AucCommand)
+
 INIT_PAYLOAD = Struct("clock_hz" / Int32ul, "xfer_delay" / Int32ul).compile()
 XFER_HEADER = Struct("wlen" / Int8ub, "rlen" / Int8ub, "options" / Int8ub,
                      "slave" / Int8ub).compile()
-INFO_REPLY = Struct("temp_adc" / Int16ul, "request_index" / Int8ub, "response_index" / Int8ub,
+# cgminer logs bytes 2 and 3 as "reqcnt" and "respcnt": the depths of the two queues.
+INFO_REPLY = Struct("temp_adc" / Int16ul, "request_queue" / Int8ub, "response_queue" / Int8ub,
                     "tx_flags" / Int16ul, "state" / Int8ub).compile()
 
 
-def _packet(length: int, command: int, payload: bytes = b"") -> bytes:
-    return bytes((length, 0, 0, command)) + payload.ljust(AUC_PACKET_SIZE - 4, b"\0")
+def _packet(length: int, command: int, payload: bytes = b"", trans_id: int = 0) -> bytes:
+    """A full 64-byte request, as cgminer writes every command but XFER."""
+    return bytes((length, trans_id & 0xFF, 0, command)) + payload.ljust(AUC_PACKET_SIZE - 4,
+                                                                         b"\0")
 
 
-def build_reset() -> bytes:
-    return _packet(4, AucCommand.RESET)
+def build_reset(trans_id: int = 0) -> bytes:
+    return _packet(4, AucCommand.RESET, trans_id=trans_id)
 
 
-def build_deinit() -> bytes:
-    return _packet(4, AucCommand.DEINIT)
+def build_deinit(trans_id: int = 0) -> bytes:
+    return _packet(4, AucCommand.DEINIT, trans_id=trans_id)
 
 
-def build_info() -> bytes:
-    return _packet(4, AucCommand.INFO)
+def build_info(trans_id: int = 0) -> bytes:
+    return _packet(4, AucCommand.INFO, trans_id=trans_id)
 
 
-def build_init(clock_hz: int = DEFAULT_I2C_CLOCK_HZ, xfer_delay: int = DEFAULT_XFER_DELAY) -> bytes:
+def build_init(clock_hz: int = DEFAULT_I2C_CLOCK_HZ, xfer_delay: int = DEFAULT_XFER_DELAY,
+               trans_id: int = 0) -> bytes:
     return _packet(12, AucCommand.INIT,
-                   INIT_PAYLOAD.build({"clock_hz": clock_hz, "xfer_delay": xfer_delay}))
+                   INIT_PAYLOAD.build({"clock_hz": clock_hz, "xfer_delay": xfer_delay}),
+                   trans_id)
 
 
-def build_xfer(slave: int, write: bytes = b"", rlen: int = 0) -> bytes:
+def build_xfer(slave: int, write: bytes = b"", rlen: int = 0, trans_id: int = 0) -> bytes:
     """XFER: write ``write`` (an MM packet, or nothing to just read) to I2C ``slave``
-    (0 = broadcast) and read ``rlen`` bytes back."""
+    (0 = broadcast) and read ``rlen`` bytes back.  Only the packet's own length is
+    returned (8 + len(write)), as cgminer writes it."""
     if len(write) > MAX_XFER_WRITE:
         raise PayloadError(f"XFER write of {len(write)} bytes; at most {MAX_XFER_WRITE} fit")
     if not 0 <= slave <= 0x7F:
@@ -81,7 +110,8 @@ def build_xfer(slave: int, write: bytes = b"", rlen: int = 0) -> bytes:
     if not 0 <= rlen <= AUC_PACKET_SIZE - AUC_HEADER_SIZE:
         raise PayloadError(f"XFER read length {rlen} out of range 0..60")
     header = XFER_HEADER.build({"wlen": len(write), "rlen": rlen, "options": 0, "slave": slave})
-    return _packet(XFER_HEADER_SIZE + len(write), AucCommand.XFER, header + write)
+    return bytes((XFER_HEADER_SIZE + len(write), trans_id & 0xFF, 0, AucCommand.XFER)) + \
+        header + bytes(write)
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,20 +119,31 @@ class AucRequest:
     command: AucCommand
     length: int
     fields: dict[str, Any]
+    trans_id: int = 0
+    session_id: int = 0
 
 
 def decode_request(frame: bytes) -> AucRequest:
-    """Parse a host -> AUC packet."""
-    _check_size(frame)
+    """Parse a host -> AUC packet of 4..64 bytes; bytes past its length byte are padding."""
+    if not AUC_HEADER_SIZE <= len(frame) <= AUC_PACKET_SIZE:
+        raise FrameLengthError(f"AUC packet is {len(frame)} bytes, expected "
+                               f"{AUC_HEADER_SIZE}..{AUC_PACKET_SIZE}")
     length, command = frame[0], frame[3]
     try:
         command = AucCommand(command)
     except ValueError:
         raise UnknownTypeError(f"unknown AUC command 0x{command:02x}") from None
+    if not AUC_HEADER_SIZE <= length <= len(frame):
+        raise FrameLengthError(f"AUC length byte {length} does not fit a "
+                               f"{len(frame)}-byte packet")
     fields: dict[str, Any] = {}
     if command is AucCommand.INIT:
+        if length < 12:
+            raise PayloadError(f"AUC INIT length byte {length}, expected 12")
         fields = dict(INIT_PAYLOAD.parse(frame[4:12]))
     elif command is AucCommand.XFER:
+        if length < XFER_HEADER_SIZE:
+            raise PayloadError(f"AUC XFER length byte {length} is shorter than its header")
         header = XFER_HEADER.parse(frame[4:8])
         wlen = header.wlen
         if wlen > MAX_XFER_WRITE or length != XFER_HEADER_SIZE + wlen:
@@ -110,14 +151,16 @@ def decode_request(frame: bytes) -> AucRequest:
         fields = {"wlen": wlen, "rlen": header.rlen, "options": header.options,
                   "slave": header.slave, "write": bytes(frame[8:8 + wlen])}
     fields.pop("_io", None)
-    return AucRequest(command, length, fields)
+    return AucRequest(command, length, fields, frame[1], frame[2])
 
 
-def build_reply(data: bytes = b"") -> bytes:
-    """AUC -> host: ``[0] = 4 + len(data)``, data from byte 4."""
+def build_reply(data: bytes = b"", trans_id: int = 0, session_id: int = 0,
+                status: int = AucStatus.OK) -> bytes:
+    """AUC -> host: exactly ``4 + len(data)`` bytes."""
     if len(data) > AUC_PACKET_SIZE - AUC_HEADER_SIZE:
         raise PayloadError(f"AUC reply data of {len(data)} bytes does not fit")
-    return _packet(AUC_HEADER_SIZE + len(data), 0, data)[:AUC_PACKET_SIZE]
+    return bytes((AUC_HEADER_SIZE + len(data), trans_id & 0xFF, session_id & 0xFF,
+                  status)) + bytes(data)
 
 
 def reply_data(frame: bytes) -> bytes:
@@ -132,8 +175,15 @@ def reply_data(frame: bytes) -> bytes:
 
 
 def is_request(frame: bytes) -> bool:
-    """True when a 64-byte frame is host -> AUC (its command byte is set)."""
-    return len(frame) == AUC_PACKET_SIZE and frame[3] != 0
+    """True when an AUC packet is host -> AUC: byte 3 is a command (0xA0..), where a
+    reply carries a status code (0x00..0x13)."""
+    return AUC_HEADER_SIZE <= len(frame) <= AUC_PACKET_SIZE and frame[3] in _COMMANDS
+
+
+def looks_like_auc(frame: bytes) -> bool:
+    """A packet whose length byte fits its size (what ``decode`` takes as AUC)."""
+    return (AUC_HEADER_SIZE <= len(frame) <= AUC_PACKET_SIZE
+            and AUC_HEADER_SIZE <= frame[0] <= len(frame))
 
 
 def decode_info(data: bytes) -> dict[str, int]:
@@ -144,12 +194,7 @@ def decode_info(data: bytes) -> dict[str, int]:
     return info
 
 
-def build_info_data(temp_adc: int, request_index: int = 0, response_index: int = 0,
+def build_info_data(temp_adc: int, request_queue: int = 0, response_queue: int = 0,
                     tx_flags: int = 0, state: int = 0) -> bytes:
-    return INFO_REPLY.build(dict(temp_adc=temp_adc, request_index=request_index,
-                                 response_index=response_index, tx_flags=tx_flags, state=state))
-
-
-def _check_size(frame: bytes) -> None:
-    if len(frame) != AUC_PACKET_SIZE:
-        raise FrameLengthError(f"AUC packet is {len(frame)} bytes, expected {AUC_PACKET_SIZE}")
+    return INFO_REPLY.build(dict(temp_adc=temp_adc, request_queue=request_queue,
+                                 response_queue=response_queue, tx_flags=tx_flags, state=state))

@@ -15,8 +15,8 @@ from construct.core import ConstructError, Restreamed, Transformed
 from .crc import crc16
 from .errors import (BadHeaderError, CrcError, FrameLengthError, PayloadError,
                      UnknownTypeError)
-from .payloads import COMPILED, COMPILED_PVT_PER_CHIP, PAYLOADS, Text
-from .types import PacketType
+from .payloads import COMPILED, COMPILED_MINER_EN, COMPILED_PVT_PER_CHIP, PAYLOADS, Text
+from .types import STATUS_MINER_EN, PacketType, packet_name
 
 PACKET_SIZE = 40
 DATA_SIZE = 32
@@ -41,7 +41,8 @@ _KNOWN_TYPES = frozenset(int(t) for t in PacketType)
 @dataclass(frozen=True, slots=True)
 class MMPacket:
     """One decoded MM packet.  ``crc_ok`` is False only when decoded with
-    ``verify_crc=False`` (a capture a technician wants to see anyway)."""
+    ``verify_crc=False`` (a capture a technician wants to see anyway).  ``from_device``
+    (True: MM -> host) settles type 0x50; None when the direction is not known."""
 
     type: int
     opt: int
@@ -50,24 +51,28 @@ class MMPacket:
     data: bytes
     crc: int
     crc_ok: bool = True
+    from_device: bool | None = None
 
     @property
     def name(self) -> str:
-        return PacketType(self.type).name
+        return packet_name(self.type, self.from_device)
 
     def fields(self, *, per_chip_pvt: bool = False) -> dict[str, Any]:
         """The payload as a plain dict of named fields (see :mod:`.payloads`)."""
-        return decode_payload(self.type, self.data, per_chip_pvt=per_chip_pvt)
+        return decode_payload(self.type, self.data, per_chip_pvt=per_chip_pvt,
+                              from_device=self.from_device)
 
     def to_bytes(self) -> bytes:
         return bytes((0x43, 0x4E, self.type, self.opt, self.idx, self.cnt)) + self.data + \
             self.crc.to_bytes(2, "big")
 
 
-def decode_packet(frame: bytes, *, verify_crc: bool = True) -> MMPacket:
+def decode_packet(frame: bytes, *, verify_crc: bool = True,
+                  from_device: bool | None = None) -> MMPacket:
     """Parse a 40-byte frame; raise a :class:`ProtocolError` subclass if it is not one.
 
     With ``verify_crc=False`` a CRC mismatch is reported in ``crc_ok`` instead of raised.
+    ``from_device`` is the direction, when the caller knows it.
     """
     if len(frame) != PACKET_SIZE:
         raise FrameLengthError(f"MM frame is {len(frame)} bytes, expected {PACKET_SIZE}")
@@ -78,9 +83,9 @@ def decode_packet(frame: bytes, *, verify_crc: bool = True) -> MMPacket:
         raise UnknownTypeError(f"unknown MM packet type 0x{ptype:02x}")
     expected = crc16(data)
     if expected != crc and verify_crc:
-        raise CrcError(f"CRC mismatch in {PacketType(ptype).name}: frame says "
+        raise CrcError(f"CRC mismatch in {packet_name(ptype, from_device)}: frame says "
                        f"0x{crc:04x}, data gives 0x{expected:04x}", expected, crc)
-    return MMPacket(ptype, opt, idx, cnt, data, crc, expected == crc)
+    return MMPacket(ptype, opt, idx, cnt, data, crc, expected == crc, from_device)
 
 
 def encode_packet(ptype: int, fields: Mapping[str, Any] | None = None, *,
@@ -110,10 +115,14 @@ def encode_payload(ptype: int, fields: Mapping[str, Any]) -> bytes:
         raise PayloadError(f"cannot encode {PacketType(ptype).name}: {exc}") from exc
 
 
-def decode_payload(ptype: int, data: bytes, *, per_chip_pvt: bool = False) -> dict[str, Any]:
-    """Named fields of a payload.  ``per_chip_pvt`` selects the pre-851 STATUS_PVT layout."""
+def decode_payload(ptype: int, data: bytes, *, per_chip_pvt: bool = False,
+                   from_device: bool | None = None) -> dict[str, Any]:
+    """Named fields of a payload.  ``per_chip_pvt`` selects the pre-851 STATUS_PVT layout;
+    ``from_device`` reads 0x50 as STATUS_MINER_EN."""
     if ptype == PacketType.STATUS_PVT and per_chip_pvt:
         layout = COMPILED_PVT_PER_CHIP
+    elif ptype == STATUS_MINER_EN and from_device:
+        layout = COMPILED_MINER_EN
     else:
         try:
             layout = COMPILED[PacketType(ptype)]
@@ -122,7 +131,7 @@ def decode_payload(ptype: int, data: bytes, *, per_chip_pvt: bool = False) -> di
     try:
         return _plain(layout.parse(data))
     except (ConstructError, struct.error, UnicodeError) as exc:
-        raise PayloadError(f"cannot decode {PacketType(ptype).name}: {exc}") from exc
+        raise PayloadError(f"cannot decode {packet_name(ptype, from_device)}: {exc}") from exc
 
 
 def _plain(value):

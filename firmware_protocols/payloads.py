@@ -6,7 +6,7 @@ TEST and TEST_RET have no builder or parser in cgminer; their layout here is our
 (see README, "Protocol notes").
 """
 from construct import (Adapter, Array, BitStruct, BitsInteger, Bytes, Flag, Int8sb, Int8ub, Int16ub,
-                       Int16ul, Int32sb, Int32ub, Padding, Struct)
+                       Int16ul, Int32sb, Int32ub, Int32ul, Padding, Struct)
 
 from .types import PacketType as T
 
@@ -69,8 +69,17 @@ PAYLOADS = {
     T.SET_FAC: Struct("factory" / Int8sb, "factory_type" / Bytes(3), Padding(28)),
     # avalon8_set_overclocking_info()
     T.SET_OC: Struct("overclock" / Int8ub, Padding(31)),
-    # avalon8_set_asic_otp(): one ASIC index per miner.
+    # avalon8_set_asic_otp(): one ASIC index per miner (0x50 on master, 0x2a on the
+    # avalon8 branch, same layout).
     T.SET_ASIC_OTP: Struct("asics" / Array(8, Int32ub)),
+    T.SET_ASIC_OTP_2A: Struct("asics" / Array(8, Int32ub)),
+    # avalon8 branch types whose builders are not in the sources we read: the first word
+    # (the value the API command passes) named, the rest carried raw.
+    T.SET_ADJ_FAC_UP: Struct("value" / Int32ub, "rest" / Bytes(28)),
+    T.SET_ADJ_FAC_DOWN: Struct("value" / Int32ub, "rest" / Bytes(28)),
+    T.SET_ADJ_CONTROL: Struct("value" / Int32ub, "rest" / Bytes(28)),
+    T.SET_POWER_MODE: Struct("mode" / Int32ub, "rest" / Bytes(28)),
+    T.SET_MINER_EN: Struct("mask" / Int32ub, "rest" / Bytes(28)),
     # Ours: which miner to test (0xFF = all).
     T.TEST: Struct("miner" / Int8ub, Padding(31)),
     # avalon8_stratum_pkgs(): STATIC.
@@ -91,9 +100,11 @@ PAYLOADS = {
                      "local_works" / Int32ub, "hw_errors" / Int32ub,
                      "miner_error_code" / Int32ub, "module_error_code" / Int32ub,
                      "crc_errors" / Int32ub, Padding(4)),
-    # decode_pkg() AVA8_P_NONCE: chip in the high half of the first word.
+    # decode_pkg() AVA8_P_NONCE: chip in the high half of the first word.  The nonce bytes
+    # are header bytes 76..79 as they stand (cgminer: be32toh, then htole32 into its
+    # word-swapped work and flip80), i.e. Bitcoin's nNonce little-endian: genesis 1d ac 2b 7c.
     T.NONCE: Struct("chip" / Int16ub, "miner" / Int16ub, "nonce2" / Int32ub,
-                    "ntime_offset" / Int32ub, "nonce" / Int32ub, "job_crc" / Int16ub,
+                    "ntime_offset" / Int32ub, "nonce" / Int32ul, "job_crc" / Int16ub,
                     "pool" / Int16ul, Padding(12)),
     # Ours: bitmap of chips that passed (bit k = chip k), how many were tested.
     T.TEST_RET: Struct("pass_bitmap" / Int32ub, "chips_tested" / Int32ub, Padding(24)),
@@ -120,6 +131,9 @@ PAYLOADS = {
                          "cycle_hit" / Int8ub, Padding(14)),
 }
 
+# STATUS_MINER_EN (0x50 from the MM, avalon8 branch): layout not in our sources.
+STATUS_MINER_EN_PAYLOAD = Struct("mask" / Int32ub, "rest" / Bytes(28))
+
 # STATUS_PVT as models other than 851 send it: idx = miner * asic_count + asic,
 # one temperature code and eight core-voltage codes.
 STATUS_PVT_PER_CHIP = Struct("temp_code" / Int16ub, "volt_codes" / Array(8, Int16ub), Padding(14))
@@ -129,3 +143,4 @@ assert all(s.sizeof() == 32 for s in PAYLOADS.values())
 
 COMPILED = {ptype: s.compile() for ptype, s in PAYLOADS.items()}
 COMPILED_PVT_PER_CHIP = STATUS_PVT_PER_CHIP.compile()
+COMPILED_MINER_EN = STATUS_MINER_EN_PAYLOAD.compile()

@@ -1,4 +1,12 @@
-"""MM packet type codes (cgminer ``driver-avalon8.h``)."""
+"""MM packet type codes (cgminer ``driver-avalon8.h``, master and Canaan's ``avalon8`` branch).
+
+Two branches disagree on one code: master has SET_ASIC_OTP = 0x50 (host -> MM); the newer
+``avalon8`` branch, the one that knows firmware 851-190314, moves SET_ASIC_OTP to 0x2a, adds
+0x2b..0x2f and uses 0x50 for STATUS_MINER_EN (MM -> host).  The direction tells them apart:
+:func:`packet_name` takes it.
+"""
+from __future__ import annotations
+
 from enum import IntEnum
 
 
@@ -21,6 +29,14 @@ class PacketType(IntEnum):
     SET_SS = 0x26
     SET_FAC = 0x28
     SET_OC = 0x29
+    # host -> MM, ``avalon8`` branch only
+    SET_ASIC_OTP_2A = 0x2A
+    SET_ADJ_FAC_UP = 0x2B
+    SET_ADJ_FAC_DOWN = 0x2C
+    SET_ADJ_CONTROL = 0x2D
+    SET_POWER_MODE = 0x2E
+    SET_MINER_EN = 0x2F
+    # host -> MM (master); MM -> host STATUS_MINER_EN on the ``avalon8`` branch
     SET_ASIC_OTP = 0x50
     # host -> MM, addressed only
     POLLING = 0x30
@@ -44,4 +60,16 @@ class PacketType(IntEnum):
     STATUS_OTP = 0x4F
 
 
+STATUS_MINER_EN = 0x50      # MM -> host on the ``avalon8`` branch (same code as SET_ASIC_OTP)
 BROADCAST = 0  # I2C address that every module listens on
+
+# How each code is shown; 0x2a is SET_ASIC_OTP in the branch that uses it.
+_DISPLAY = {PacketType.SET_ASIC_OTP_2A: "SET_ASIC_OTP"}
+
+
+def packet_name(ptype: int, from_device: bool | None = None) -> str:
+    """The name of a type code; ``from_device`` settles 0x50 (None: both names)."""
+    if ptype == STATUS_MINER_EN and from_device is not False:
+        return "STATUS_MINER_EN" if from_device else "SET_ASIC_OTP/STATUS_MINER_EN"
+    member = PacketType(ptype)
+    return _DISPLAY.get(member, member.name)

@@ -6,8 +6,14 @@ from asicdrv.emulator import Emulator
 from asicdrv.jobs import build_job_packets
 from asicdrv.stratum import StratumJob
 from blocks import BLOCK_170, GENESIS, notify_params
-from emu_wire import FakeClock, detect_all, poll_until, send
+from emu_wire import FakeClock, detect_all, poll, poll_until, send
 from firmware_protocols import PacketType as T, encode_packet
+
+
+def easy(mask):
+    """A share difficulty whose TARGET lets through every hash a chip with ``mask``
+    reports (the diff-1 target is about 2**224)."""
+    return 2.0 ** (mask - 33)
 
 
 def job_for(block, **kw):
@@ -35,7 +41,7 @@ def test_known_block_is_found_by_the_emulator(block):
 
 
 def test_nonce2_and_ntime_roll_and_every_nonce_meets_the_mask():
-    job, _ = job_for(BLOCK_170)
+    job, _ = job_for(BLOCK_170, difficulty=easy(10))
     clock = FakeClock()
     emu = Emulator(seed=2, nonce_mask=10, nonces_per_work=4096, clock=clock,
                    hashrate=200_000)
@@ -60,17 +66,23 @@ def test_nonce2_and_ntime_roll_and_every_nonce_meets_the_mask():
 
 
 def test_dead_chip_never_reports_and_bad_nonce_fault_reports_wrong_nonces():
-    job, _ = job_for(GENESIS)
+    job, _ = job_for(GENESIS, difficulty=easy(8))
     clock = FakeClock()
     emu = Emulator(modules=2, seed=3, nonce_mask=8, clock=clock, hashrate=200_000,
                    faults="dead_chip:0.3@1,bad_nonce:1.0@2")
     detect_all(emu)
     send(emu, 0, build_job_packets(job, clean=True))
-    good = [poll_until(emu, 1, T.NONCE, clock=clock).fields() for _ in range(150)]
+    good, bad = [], []
+    while len(good) < 150 or len(bad) < 10:      # both polled: an unpolled MM goes idle
+        clock.advance(0.02)
+        emu.advance()
+        for address, found in ((1, good), (2, bad)):
+            pkt = poll(emu, address)
+            if pkt is not None and pkt.type == T.NONCE:
+                found.append(pkt.fields())
     assert all((f["miner"], f["chip"]) != (0, 3) for f in good)
     assert all(hash_value(job.hash(f["nonce2"], f["ntime_offset"], f["nonce"]))
                <= mask_target(8) for f in good)
-    bad = [poll_until(emu, 2, T.NONCE, clock=clock).fields() for _ in range(10)]
     assert all(hash_value(job.hash(f["nonce2"], f["ntime_offset"], f["nonce"]))
                > mask_target(8) for f in bad)
 
@@ -81,6 +93,7 @@ def test_hashing_follows_frequency_and_stops_with_plls_off():
     emu = Emulator(seed=4, nonce_mask=8, clock=clock)
     detect_all(emu)
     send(emu, 0, build_job_packets(job, clean=True))
+    emu.advance()
     clock.advance(0.1)
     emu.advance()
     nominal = emu.modules[0].scanner.hashes_done
@@ -95,3 +108,19 @@ def test_hashing_follows_frequency_and_stops_with_plls_off():
     clock.advance(0.1)
     emu.advance()
     assert emu.modules[0].scanner.hashes_done == before
+
+
+def test_the_mm_forwards_only_nonces_that_meet_the_host_target():
+    """Chips report at their mask; the MM sends the host only what meets TARGET (MM4
+    miner.c), so under cgminer's diff >= 1 no sub-difficulty nonce reaches the host."""
+    job, _ = job_for(GENESIS, difficulty=easy(12))
+    target = int(0xFFFF * 2 ** 208 / easy(12))
+    clock = FakeClock()
+    emu = Emulator(seed=5, nonce_mask=8, clock=clock, hashrate=200_000)
+    detect_all(emu)
+    send(emu, 0, build_job_packets(job, clean=True))
+    forwarded = [poll_until(emu, 1, T.NONCE, clock=clock).fields() for _ in range(20)]
+    for f in forwarded:
+        assert hash_value(job.hash(f["nonce2"], f["ntime_offset"], f["nonce"])) <= target
+    chip_works = sum(map(sum, emu.modules[0]._chip_works))
+    assert chip_works > 4 * len(forwarded)     # mask 8 finds ~16x what target 12 keeps

@@ -76,8 +76,18 @@ def test_settings_change_what_status_reports():
     assert volts[0] < volts[1] < volts[2] < volts[3] and volts[4:] == [0] * 4
 
 
+def keep_polling(emu, clock, seconds, addresses=(1,)):
+    """Let time pass the way a host does: polling every module (an unpolled MM reverts to
+    address 0 after 3 s) while the board model runs."""
+    for _ in range(int(seconds / 0.5)):
+        clock.advance(0.5)
+        emu.advance()
+        for address in addresses:
+            poll(emu, address)
+
+
 def hottest(emu, clock, seconds):
-    clock.advance(seconds)
+    keep_polling(emu, clock, seconds)
     temps = []
     for _ in range(80):
         pkt = poll(emu, 1)
@@ -137,7 +147,7 @@ def test_fan_stall_and_overheat():
     detect_all(emu)
     assert poll_until(emu, 1, T.STATUS).fields()["fan_rpm"] == 0
     assert poll_until(emu, 2, T.STATUS).fields()["fan_rpm"] == 6000
-    clock.advance(30)
+    keep_polling(emu, clock, 30, addresses=(1, 2))
     t1 = poll_until(emu, 1, T.STATUS).fields()["temperature_mm"]
     t2 = poll_until(emu, 2, T.STATUS).fields()["temperature_mm"]
     assert t1 > 40 and t2 > 40

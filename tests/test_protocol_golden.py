@@ -3,6 +3,9 @@
 Every expected value here is written out by hand from the spec or from reading cgminer's
 driver-avalon8.c, never produced by our encoder.
 """
+import binascii
+import struct
+
 import pytest
 
 from firmware_protocols import (PacketType as T, auc, crc16, decode_packet, encode_packet)
@@ -74,13 +77,19 @@ def test_set_851_defaults():
 
 
 def test_nonce_decode_from_hand_built_frame():
-    # decode_pkg() AVA8_P_NONCE: chip<<16 | miner, nonce2, ntime offset, nonce, job crc
-    # (big-endian), pool number low byte first.
-    data = bytes.fromhex("00070002" "00001234" "00000001" "DEADBEEF" "ABCD" "0100") + bytes(12)
-    frame = b"CN" + bytes([0x42, 0, 1, 1]) + data + crc16(data).to_bytes(2, "big")
+    # decode_pkg() AVA8_P_NONCE: chip<<16 | miner, nonce2, ntime offset (big-endian); the
+    # four nonce bytes are the block header's bytes 76..79 as they stand (cgminer reads them
+    # be32toh, stores htole32 into its word-swapped work, then flip80 restores the header):
+    # the genesis block's nNonce 2083236893 = 0x7c2bac1d travels as 1d ac 2b 7c.  Job crc
+    # big-endian, pool number low byte first.
+    header_nonce_bytes = struct.pack("<I", 2083236893)
+    assert header_nonce_bytes == bytes.fromhex("1dac2b7c")
+    data = bytes.fromhex("00070002" "00001234" "00000001") + header_nonce_bytes + \
+        bytes.fromhex("ABCD" "0100") + bytes(12)
+    frame = b"CN" + bytes([0x42, 0, 1, 1]) + data + binascii.crc_hqx(data, 0).to_bytes(2, "big")
     fields = decode_packet(frame).fields()
     assert fields == {"chip": 7, "miner": 2, "nonce2": 0x1234, "ntime_offset": 1,
-                      "nonce": 0xDEADBEEF, "job_crc": 0xABCD, "pool": 1}
+                      "nonce": 2083236893, "job_crc": 0xABCD, "pool": 1}
 
 
 def test_ackdetect_decode_from_hand_built_frame():
@@ -113,4 +122,9 @@ def test_auc_packets():
     detect = encode_packet(T.DETECT, {"module_id": 1})
     xfer = auc.build_xfer(0, detect, rlen=40)
     assert xfer[:8] == bytes.fromhex("300000A5" "28280000")  # 8 + 40, wlen 40, rlen 40, addr 0
-    assert xfer[8:48] == detect and xfer[48:] == bytes(16)
+    # cgminer writes wbuf[0] bytes of an XFER: 48 here, nothing padded
+    assert xfer[8:] == detect and len(xfer) == 48
+    assert xfer == bytes.fromhex("300000a528280000" "434e10000101") + bytes(28) + \
+        bytes.fromhex("00000001" "1021")
+    # the read-again of avalon8_iic_xfer_pkg: no write, rlen 40, 8 bytes in all
+    assert auc.build_xfer(3, b"", rlen=40) == bytes.fromhex("080000a500280003")

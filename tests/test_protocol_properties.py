@@ -153,16 +153,30 @@ def test_auc_xfer_round_trip(slave, write, rlen):
                           "write": write}
 
 
-@given(data=st.binary(max_size=60))
-def test_auc_reply_round_trip(data):
-    reply = auc.build_reply(data)
-    assert len(reply) == 64 and not auc.is_request(reply)
-    assert auc.reply_data(reply) == data
+@given(data=st.binary(max_size=60), trans=byte)
+def test_auc_reply_round_trip(data, trans):
+    reply = auc.build_reply(data, trans_id=trans)
+    # exactly its length byte, never padded (cdc_i2c.c sends respQ[..][0] bytes)
+    assert len(reply) == 4 + len(data) == reply[0] and not auc.is_request(reply)
+    assert reply[1] == trans and auc.reply_data(reply) == data
+
+
+@given(write=st.binary(max_size=56), pad=st.integers(0, 56))
+def test_auc_request_may_be_short_or_padded(write, pad):
+    """cgminer writes an XFER as its length byte says; other hosts pad to 64."""
+    packet = auc.build_xfer(2, write, 40)
+    padded = (packet + bytes(pad))[:64]
+    assert auc.decode_request(packet).fields["write"] == write
+    assert auc.decode_request(padded).fields["write"] == write
 
 
 def test_auc_bad_packets():
     with pytest.raises(FrameLengthError):
-        auc.decode_request(bytes(63))
+        auc.decode_request(bytes(3))
+    with pytest.raises(FrameLengthError):
+        auc.decode_request(bytes(65))
+    with pytest.raises(FrameLengthError):      # length byte says 48, only 20 arrived
+        auc.decode_request(auc.build_xfer(1, bytes(40), 40)[:20])
     with pytest.raises(UnknownTypeError):
         auc.decode_request(bytes([4, 0, 0, 0xB0]) + bytes(60))
     bad_len = bytearray(auc.build_xfer(1, bytes(40), 40))

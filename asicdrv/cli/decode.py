@@ -14,6 +14,7 @@ from typing import Iterable, Iterator
 from firmware_protocols import ProtocolError, describe_frame, parse_hex
 
 DIRECTIONS = {">": "host->device", "<": "device->host"}
+_FROM_DEVICE = {"host->device": False, "device->host": True}
 
 
 def add_parser(sub) -> None:
@@ -29,7 +30,10 @@ def run(args) -> int:
     status = 0
     for number, (direction, text) in enumerate(_frames(source), 1):
         try:
-            described = describe_frame(parse_hex(text))
+            frame = parse_hex(text)
+            if not frame:
+                raise ProtocolError("empty frame: give the frame's bytes in hex")
+            described = describe_frame(frame, _FROM_DEVICE.get(direction))
         except ProtocolError as exc:
             print(f"asicdrv decode: frame {number}: {exc}", file=sys.stderr)
             status = 2

@@ -11,7 +11,9 @@ The model (``physics``, ``work``) is kept apart from the wire (``firmware``, ``b
 from __future__ import annotations
 
 import random
+import threading
 import time
+import weakref
 from typing import IO, Callable
 
 from ..models import MODELS, ModelSpec
@@ -25,6 +27,7 @@ from .usb_backend import EmulatedAuc, EmulatedUsbBackend
 from .work import Scanner
 
 FIRMWARE_BUILD = "190314_4a27"   # version strings: model-build, 15 characters
+CHIP_TICK_S = 0.02                # how often the chip thread lets the boards catch up
 
 
 class Emulator:
@@ -33,7 +36,8 @@ class Emulator:
                  faults: str | list | tuple | None = None, *, ambient_c: float = 25.0,
                  hashrate: float = 50_000, nonces_per_work: int = 1 << 32,
                  thermal_tau_s: float = 2.0, log: IO[str] | None = None,
-                 clock: Callable[[], float] = time.monotonic):
+                 clock: Callable[[], float] = time.monotonic,
+                 chip_thread: bool | None = None):
         if not 1 <= modules <= 6:
             raise FaultSpecError(f"modules must be 1..6, got {modules}")
         if model not in MODELS:
@@ -58,9 +62,18 @@ class Emulator:
                           stall=rate("stall"))
         self.bridge = AucBridge(self.bus, lambda: self.modules[0].physics.ambient_c)
         self.auc = EmulatedAuc(self.bridge, self.traffic,
-                               disconnect_after=fault_value(self.faults, "disconnect", 1),
-                               stall_s=fault_value(self.faults, "stall", 1) or 0.0)
+                               disconnect_after=fault_value(self.faults, "disconnect", 1))
         self._backend: EmulatedUsbBackend | None = None
+        self.transfers = 0
+        # The chips hash on their own thread, whether or not the host polls.  With a
+        # caller's clock (tests stepping time) the caller drives them with advance().
+        self._stop = threading.Event()
+        self._thread = None
+        if chip_thread if chip_thread is not None else clock is time.monotonic:
+            self._thread = threading.Thread(target=_chip_loop,
+                                            args=(weakref.ref(self), self._stop),
+                                            name="emulator-chips", daemon=True)
+            self._thread.start()
 
     def _build_module(self, position, rng, nonce_mask, nonce_start, ambient_c, hashrate,
                       nonces_per_work, thermal_tau_s) -> MMFirmware:
@@ -79,11 +92,16 @@ class Emulator:
         return MMFirmware(position, spec, dna, version, physics, scanner,
                           random.Random(rng.random()), hashrate=hashrate,
                           bad_nonce_rate=fault_value(self.faults, "bad_nonce", position) or 0.0,
-                          initial_nonce_mask=nonce_mask)
+                          pinned_nonce_mask=nonce_mask)
 
     # --- ways in -------------------------------------------------------------------------------
     def i2c_xfer(self, address: int, write: bytes, rlen: int) -> bytes:
-        """The in-process link: one I2C transfer, as the AUC would make it."""
+        """The in-process link: one I2C transfer, as the AUC would make it.  A
+        ``disconnect`` fault unplugs the emulator after that many transfers."""
+        self.transfers += 1
+        limit = self.auc.disconnect_after
+        if limit is not None and self.transfers > limit:
+            self.auc.connected = False
         if write:
             self.traffic.record(">", write)
         reply = self.bus.xfer(address, write, rlen)
@@ -115,15 +133,40 @@ class Emulator:
                 module.reboot()
         self.auc.connected = True
         self.auc.disconnect_after = None
-        self.auc.replies.clear()
+        self.bridge.replies.clear()
 
     def set_ambient(self, celsius: float) -> None:
         for module in self.modules:
             module.physics.ambient_c = celsius
 
     def advance(self) -> None:
-        """Bring every module's board model up to now."""
+        """Bring every module's board model up to now (hashing included)."""
         self.bus.advance_all()
+
+    def close(self) -> None:
+        """Stop the chip thread (it also stops when the emulator is garbage)."""
+        self._stop.set()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout=2)
+
+    def __enter__(self) -> "Emulator":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def _chip_loop(emulator_ref, stop: threading.Event) -> None:
+    """The chips: every tick, each module hashes what its clock rate allows."""
+    while not stop.wait(CHIP_TICK_S):
+        emulator = emulator_ref()
+        if emulator is None:
+            return
+        try:
+            emulator.bus.advance_all()
+        except Exception:  # noqa: BLE001 - a board model bug must not kill the chips
+            emulator.chip_errors = getattr(emulator, "chip_errors", 0) + 1
+        del emulator
 
 
 __all__ = ["Emulator", "Fault", "FaultSpecError", "parse_faults"]

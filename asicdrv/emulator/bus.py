@@ -9,6 +9,7 @@ from __future__ import annotations
 import random
 import threading
 import time
+from collections import deque
 from typing import Callable
 
 from firmware_protocols import PacketType, auc
@@ -40,10 +41,13 @@ class I2CBus:
         return None
 
     def xfer(self, address: int, write: bytes, rlen: int) -> bytes:
-        """Write ``write`` (may be empty: a read-again) and read back at most ``rlen``."""
+        """Write ``write`` (may be empty: a read-again) and read back at most ``rlen``.
+        A reply that is not ready yet (a stalled module) stays pending for a read-again."""
         with self.lock:
             self.transfers += 1
             now = self.clock()
+            for module in self.modules:
+                module.check_idle(now)
             if write:
                 self._deliver(address, write, now)
             if not rlen:
@@ -82,15 +86,26 @@ class I2CBus:
         self._pending[address] = (now + self._stall(position), reply)
 
     def advance_all(self) -> None:
-        """Let every module catch up (for callers that watch the boards, not the wire)."""
-        with self.lock:
-            now = self.clock()
-            for module in self.modules:
+        """Let every module catch up: temperatures, hashing, idle timers (the chip thread
+        calls this; tests on a fake clock call it by hand).  The lock is taken per module,
+        so host transfers interleave with the hashing."""
+        for module in self.modules:
+            with self.lock:
+                now = self.clock()
+                module.check_idle(now)
                 module.advance(now)
+
+    def pending_ready(self, address: int) -> float | None:
+        """When the reply pending at ``address`` is ready (None: nothing pending)."""
+        with self.lock:
+            pending = self._pending.get(address)
+            return None if pending is None else pending[0]
 
 
 class AucBridge:
-    """The AUC: 64-byte USB packets in, 64-byte replies out, XFERs onto the I2C bus."""
+    """The AUC: USB packets in (4..64 bytes), exact-length replies out, XFERs onto the I2C
+    bus.  Replies wait in a queue of four slots, as in the firmware (``cdc_i2c.c``); a RESET
+    flushes it."""
 
     def __init__(self, bus: I2CBus, ambient_c: Callable[[], float]):
         self.bus = bus
@@ -99,19 +114,26 @@ class AucBridge:
         self.clock_hz = 0
         self.xfer_delay = 0
         self.bad_packets = 0
-        self.requests = 0
-        self.responses = 0
+        self.replies: deque[bytes] = deque()
+        self.replies_dropped = 0          # the host did not read and the queue was full
 
-    def handle(self, packet: bytes) -> bytes | None:
-        """One host packet; the reply the host will read, or None for garbage."""
+    def handle(self, packet: bytes) -> None:
+        """One host packet; its reply (if any) joins the reply queue."""
         try:
             request = auc.decode_request(packet)
+        except auc.UnknownTypeError:
+            self.bad_packets += 1
+            self._reply(b"", packet[1], packet[2], auc.AucStatus.INVALID_CMD)
+            return
         except Exception:  # noqa: BLE001 - a bridge never dies on what the host sends
             self.bad_packets += 1
-            return None
-        self.requests = (self.requests + 1) & 0xFF
+            if len(packet) >= auc.AUC_HEADER_SIZE:
+                self._reply(b"", packet[1], packet[2], auc.AucStatus.INVALID_PARAM)
+            return
+        status = auc.AucStatus.OK
         command = request.command
         if command is auc.AucCommand.RESET:
+            self.replies.clear()          # abort: pending replies are thrown away
             self.initialised = False
             data = b""
         elif command is auc.AucCommand.DEINIT:
@@ -120,17 +142,28 @@ class AucBridge:
         elif command is auc.AucCommand.INIT:
             self.initialised = True
             self.clock_hz = request.fields["clock_hz"]
-            self.xfer_delay = request.fields["xfer_delay"]
+            if request.fields["xfer_delay"]:      # 0 keeps the previous delay
+                self.xfer_delay = request.fields["xfer_delay"]
             data = AUC_VERSION
         elif command is auc.AucCommand.INFO:
             adc = celsius_to_auc_adc(self.ambient_c() + AUC_PCB_RISE_C)
-            data = auc.build_info_data(adc, self.requests, self.responses, 0,
-                                       int(self.initialised))
+            # queue depths: nothing waits to be sent; this reply will wait to be read
+            data = auc.build_info_data(adc, 0, min(len(self.replies) + 1, auc.QUEUE_SLOTS),
+                                       0, int(self.initialised))
+        elif not self.initialised:
+            data, status = b"", auc.AucStatus.ERROR
         else:  # XFER
-            if not self.initialised:
-                data = b""
-            else:
-                f = request.fields
-                data = self.bus.xfer(f["slave"], f["write"], f["rlen"])
-        self.responses = (self.responses + 1) & 0xFF
-        return auc.build_reply(data)
+            f = request.fields
+            data = self.bus.xfer(f["slave"], f["write"], f["rlen"])
+            if len(data) < f["rlen"]:
+                status = auc.AucStatus.PARTIAL_DATA if data else auc.AucStatus.SLAVE_NAK
+        self._reply(data, request.trans_id, request.session_id, status)
+
+    def _reply(self, data: bytes, trans_id: int, session_id: int, status: int) -> None:
+        if len(self.replies) >= auc.QUEUE_SLOTS:
+            self.replies.popleft()
+            self.replies_dropped += 1
+        self.replies.append(auc.build_reply(data, trans_id, session_id, status))
+
+    def next_reply(self) -> bytes | None:
+        return self.replies.popleft() if self.replies else None

@@ -1,8 +1,28 @@
 """The MM firmware of one module: takes MM packets off the wire, answers as a board does.
 
 Wire handling only; the board itself is :class:`ModulePhysics` (PLLs, voltage, fan,
-temperatures) and :class:`Scanner` (hashing).  Bad frames are dropped and counted as a
-firmware would (reported in STATUS ``crc_errors``), never raised.
+temperatures) and :class:`Scanner` (hashing, driven by the emulator's chip thread, not by the
+host's polls).  Bad frames are dropped and counted as a firmware would (reported in STATUS
+``crc_errors``), never raised.
+
+What the MM does, where the sources say (``../shared/spec/avalon-families.md``) and where we
+chose (marked *choice*; the A8 firmware is not public):
+
+- Nonces: the chips report what meets their mask; the MM forwards only nonces whose hash
+  meets the TARGET the host sent (MM4 ``miner.c``), into a bounded FIFO of
+  :data:`NONCE_FIFO_SIZE` (*choice*); when it is full a new nonce is dropped and ECMM bit 4
+  (APIFIFOOVERFLOW, the factory script's error bits) is set in the next STATUS.
+- A STATIC whose restart word is 1 (cgminer: a work restart) flushes the FIFO and the job at
+  once; 0 lets queued nonces of earlier jobs still go out.
+- RSTMMTX resets the I2C transmit FIFO (MM4 ``main.c``): the reply not yet read is gone; the
+  status rotation and the nonce FIFO are untouched.
+- No frame addressed to the module for :data:`IDLE_TIMEOUT_S` (MM4 ``IDLE_TIME``): it reverts
+  to address 0 and drops its job, so the next DETECT finds it again.  It keeps its settings
+  (*choice*: the MM4 powers its ASICs down; we keep the PLLs so a re-found board can be read).
+- At power-on the PLLs are off until the host sets them (*choice*), so a host can tell a
+  board that was just powered from one that runs.
+- After SYNC the status rotation starts from its beginning (*choice*), so the host reads the
+  module's STATUS_PLL within its first polls.
 """
 from __future__ import annotations
 
@@ -15,18 +35,23 @@ from firmware_protocols.encodings import (celsius_to_pvt_code, chip_volts_to_vou
                                           millivolts_to_pvt_code, pll_word_to_mhz,
                                           pwm_to_fan_percent, word_to_voltage_level)
 from firmware_protocols.payloads import STATUS_PVT_PER_CHIP
+from ..bitcoin import DIFF1_TARGET
 from ..models import MAX_MODULES, ModelSpec
 from .physics import VIN_VOLTS, ModulePhysics, chip_volts
 from .work import JobAssembler, JobIncomplete, Scanner
 
 PMU_VERSIONS = ["PM01", "PM01"]
-MAX_HASH_SLICE_S = 0.25   # the most hashing one poll may catch up on
+MAX_HASH_SLICE_S = 0.25     # the most hashing one step of the chip thread catches up on
+NONCE_FIFO_SIZE = 64        # choice: the A8 MM's FIFO depth is not public
+IDLE_TIMEOUT_S = 3.0        # MM4 system_config.h IDLE_TIME
+ASIC_STATUS_PER_ROUND = 13  # STATUS_ASIC chips sent per status round (a slice, choice)
+ECMM_API_FIFO_OVERFLOW = 1 << 4
 
 
 class MMFirmware:
     def __init__(self, position: int, spec: ModelSpec, dna: bytes, version: str,
                  physics: ModulePhysics, scanner: Scanner, rng: random.Random, *,
-                 hashrate: float, bad_nonce_rate: float = 0.0, initial_nonce_mask=None):
+                 hashrate: float, bad_nonce_rate: float = 0.0, pinned_nonce_mask=None):
         self.position = position          # 1-based place in the chain
         self.spec = spec
         self.dna = dna
@@ -36,11 +61,15 @@ class MMFirmware:
         self.rng = rng
         self.hashrate = hashrate          # hashes/s this module computes at nominal rate
         self.bad_nonce_rate = bad_nonce_rate
-        self.initial_nonce_mask = initial_nonce_mask
+        self.pinned_nonce_mask = pinned_nonce_mask   # test option: chips ignore SET's mask
         self.module_id: int | None = None
         self.boots = 0
         self.rx_crc_errors = 0            # frames received with a bad CRC (cumulative)
         self.rx_bad_frames = 0            # frames that were not MM packets at all
+        self.nonces_sent = 0              # NONCE frames handed to the wire
+        self.nonces_overflowed = 0        # dropped because the FIFO was full
+        self.nonces_flushed = 0           # dropped by a restart or an idle revert
+        self.idle_reverts = 0
         self._power_on()
 
     # --- state ------------------------------------------------------------------------------
@@ -48,20 +77,27 @@ class MMFirmware:
         self.module_id = None
         self.physics.reset()
         self.scanner.clear()
-        self.scanner.nonce_mask = self.initial_nonce_mask or self.spec.nonce_mask
+        self.scanner.nonce_mask = self.pinned_nonce_mask or self.spec.nonce_mask
         self.scanner.ntime_roll = 0
         self.jobs = JobAssembler()
-        self.nonces: deque[bytes] = deque()        # NONCE packets waiting for a poll
+        self.nonces: deque[bytes] = deque()        # the NONCE FIFO
         self.urgent: deque[bytes] = deque()        # TEST_RET / STATUS_VOLT on request
-        self._rotation: deque[bytes] = deque()
+        self._rotation: deque = deque()
+        self._asic_cursor = 0
         self._status_turn = 0
         self._miner_works = [0] * self.spec.miner_count
+        self._chip_works = [[0] * self.spec.asic_count for _ in range(self.spec.miner_count)]
         self._crc_reported = 0
+        self._error_bits = 0
         self._last_hash_time = None
+        self._last_addressed = None
         self._last_job = None
         self.led = 0
         self.settings_rounds = 0
         self.smart_speed = {}
+        self.power_mode = 0
+        self.miner_enable = (1 << self.spec.miner_count) - 1
+        self.set_fields: dict = {}
 
     def reboot(self) -> None:
         self.boots += 1
@@ -70,6 +106,20 @@ class MMFirmware:
     @property
     def detected(self) -> bool:
         return self.module_id is not None
+
+    def check_idle(self, now: float) -> None:
+        """Revert to address 0 when no frame was addressed to this module for a while."""
+        if (self.module_id is not None and self._last_addressed is not None
+                and now - self._last_addressed > IDLE_TIMEOUT_S):
+            self.module_id = None
+            self.idle_reverts += 1
+            self.scanner.clear()
+            self._flush_nonces()
+            self.urgent.clear()
+
+    def _flush_nonces(self) -> None:
+        self.nonces_flushed += len(self.nonces)
+        self.nonces.clear()
 
     # --- the wire ------------------------------------------------------------------------------
     def receive(self, frame: bytes, *, broadcast: bool, now: float) -> bytes | None:
@@ -82,14 +132,15 @@ class MMFirmware:
         except ProtocolError:
             self.rx_bad_frames += 1
             return None
-        self.advance(now)
+        if not broadcast:
+            self._last_addressed = now
         handler = self._HANDLERS.get(pkt.type)
         if handler is None:             # a packet a module does not take (e.g. a reply type)
             self.rx_bad_frames += 1
             return None
         try:
             return handler(self, pkt, broadcast)
-        except (ProtocolError, KeyError, IndexError, ValueError):
+        except (ProtocolError, KeyError, IndexError, ValueError, OverflowError):
             self.rx_bad_frames += 1    # well-framed but nonsensical: ignore like firmware
             return None
 
@@ -100,23 +151,34 @@ class MMFirmware:
             self._last_hash_time = now
             return
         elapsed = min(now - self._last_hash_time, MAX_HASH_SLICE_S)
+        if elapsed <= 0:
+            return
         self._last_hash_time = now
         share = self.physics.ghs() / (self.physics.nominal_ghs() or 1)
         budget = int(elapsed * self.hashrate * share)
+        job = self.scanner.job
+        if job is None or budget <= 0:
+            return
+        target = int.from_bytes(job.target, "little") or DIFF1_TARGET
         for found in self.scanner.scan(budget):
-            if not self.physics.chip_alive(found.miner, found.chip):
+            if not (self.physics.chip_alive(found.miner, found.chip)
+                    and self.miner_enable >> found.miner & 1):
                 continue
+            self._chip_works[found.miner][found.chip] += 1
+            self._miner_works[found.miner] += 1
+            if found.hash_value > target:
+                continue                # under the host's TARGET: counted, not sent
             nonce = found.nonce
             if self.bad_nonce_rate and self.rng.random() < self.bad_nonce_rate:
-                nonce ^= 0x00010000     # a chip with a flipped bit
-            self._miner_works[found.miner] += 1
-            job = self.scanner.job or self._last_job
+                nonce ^= 0x00010000     # fault: corrupted after the MM's own check
+            if len(self.nonces) >= NONCE_FIFO_SIZE:
+                self.nonces_overflowed += 1
+                self._error_bits |= ECMM_API_FIFO_OVERFLOW
+                continue
             self.nonces.append(encode_packet(T.NONCE, {
                 "chip": found.chip, "miner": found.miner, "nonce2": found.nonce2,
                 "ntime_offset": found.ntime_offset, "nonce": nonce,
-                "job_crc": job.job_crc, "pool": job.pool}))
-        if self.scanner.job is not None:
-            self._last_job = self.scanner.job
+                "job_crc": job.job_crc, "pool": job.pool}, opt=self.dna[-1]))
 
     # --- handlers ------------------------------------------------------------------------------
     def _detect(self, pkt, broadcast):
@@ -127,6 +189,7 @@ class MMFirmware:
                                            "asic_count": self.spec.total_asics})
 
     def _sync(self, pkt, broadcast):
+        self._rotation.clear()          # report a status round from its start
         return None
 
     def _polling(self, pkt, broadcast):
@@ -140,13 +203,13 @@ class MMFirmware:
         return reply
 
     def _rstmmtx(self, pkt, broadcast):
-        self.urgent.clear()
-        self._rotation.clear()
-        return None
+        return None                     # the bus drops the unread reply: the TX FIFO
 
     def _set(self, pkt, broadcast):
         f = pkt.fields()
-        self.scanner.nonce_mask = f["nonce_mask"]
+        self.set_fields = f
+        if self.pinned_nonce_mask is None:
+            self.scanner.nonce_mask = f["nonce_mask"]
         self.scanner.ntime_roll = 2 if f["flags"]["roll_enable"] else 0
         return None
 
@@ -172,6 +235,14 @@ class MMFirmware:
         self.settings_rounds += 1
         return None
 
+    def _set_power_mode(self, pkt, broadcast):
+        self.power_mode = pkt.fields()["mode"]
+        return None
+
+    def _set_miner_en(self, pkt, broadcast):
+        self.miner_enable = pkt.fields()["mask"] & ((1 << self.spec.miner_count) - 1)
+        return None
+
     def _ignore(self, pkt, broadcast):
         return None
 
@@ -183,7 +254,7 @@ class MMFirmware:
                          if self.physics.chip_alive(m, c))
             self.urgent.append(encode_packet(
                 T.TEST_RET, {"pass_bitmap": bitmap, "chips_tested": self.spec.asic_count},
-                idx=m + 1, cnt=self.spec.miner_count))
+                idx=m + 1, cnt=self.spec.miner_count, opt=self.dna[-1]))
         return None
 
     def _get_volt(self, pkt, broadcast):
@@ -192,7 +263,7 @@ class MMFirmware:
 
     # job packets (broadcast)
     def _static(self, pkt, broadcast):
-        self.jobs.begin(pkt.fields())
+        self.jobs.begin(pkt.fields())       # raises ValueError on counts a MM cannot hold
         return None
 
     def _target(self, pkt, broadcast):
@@ -205,16 +276,15 @@ class MMFirmware:
         return None
 
     def _coinbase(self, pkt, broadcast):
-        self.jobs.coinbase[pkt.idx] = pkt.data
-        self.jobs.coinbase_count = pkt.cnt
+        self.jobs.add_coinbase(pkt.idx, pkt.cnt, pkt.data)
         return None
 
     def _merkles(self, pkt, broadcast):
-        self.jobs.merkles[pkt.idx] = pkt.data
+        self.jobs.add_merkle(pkt.idx, pkt.data)
         return None
 
     def _header(self, pkt, broadcast):
-        self.jobs.header[pkt.idx] = pkt.data
+        self.jobs.add_header(pkt.idx, pkt.data)
         return None
 
     def _job_fin(self, pkt, broadcast):
@@ -223,6 +293,8 @@ class MMFirmware:
         except JobIncomplete:
             self.rx_bad_frames += 1
             return None
+        if job.clean:                   # a work restart: what is queued is worthless
+            self._flush_nonces()
         self.scanner.set_job(job, part=(self.module_id or 1) - 1, parts=MAX_MODULES)
         self._last_job = job
         return None
@@ -231,7 +303,10 @@ class MMFirmware:
         T.DETECT: _detect, T.SYNC: _sync, T.POLLING: _polling, T.RSTMMTX: _rstmmtx,
         T.SET: _set, T.SET_VOLT: _set_volt, T.SET_PLL: _set_pll, T.SET_SS: _set_ss,
         T.SET_FIN: _set_fin, T.SET_PMU: _ignore, T.SET_FAC: _ignore, T.SET_OC: _ignore,
-        T.SET_ASIC_OTP: _ignore, T.TEST: _test, T.GET_VOLT: _get_volt, T.STATIC: _static,
+        T.SET_ASIC_OTP: _ignore, T.SET_ASIC_OTP_2A: _ignore, T.SET_ADJ_FAC_UP: _ignore,
+        T.SET_ADJ_FAC_DOWN: _ignore, T.SET_ADJ_CONTROL: _ignore,
+        T.SET_POWER_MODE: _set_power_mode, T.SET_MINER_EN: _set_miner_en,
+        T.TEST: _test, T.GET_VOLT: _get_volt, T.STATIC: _static,
         T.TARGET: _target, T.JOB_ID: _job_id, T.COINBASE: _coinbase, T.MERKLES: _merkles,
         T.HEADER: _header, T.JOB_FIN: _job_fin,
     }
@@ -245,6 +320,7 @@ class MMFirmware:
             return self.urgent.popleft()
         self._status_turn ^= 1
         if self.nonces and self._status_turn:
+            self.nonces_sent += 1
             return self.nonces.popleft()
         if not self._rotation:
             self._rotation.extend(self._status_rotation())
@@ -252,7 +328,8 @@ class MMFirmware:
         return build(arg)
 
     def _status_rotation(self) -> list:
-        """One round of status: per miner STATUS and STATUS_PLL, then VOLT, PMU, PVT."""
+        """One round of status: per miner STATUS and STATUS_PLL, then VOLT, PMU, every
+        chip's PVT and a slice of the chips' STATUS_ASIC."""
         out = []
         for miner in range(self.spec.miner_count):
             out += [(self._status, miner), (self._status_pll, miner)]
@@ -260,10 +337,18 @@ class MMFirmware:
         pvt_count = (self.spec.asic_count if self.spec.name == "851"
                      else self.spec.total_asics)
         out += [(self._status_pvt, i) for i in range(pvt_count)]
+        total = self.spec.total_asics
+        for _ in range(min(ASIC_STATUS_PER_ROUND, total)):
+            out.append((self._status_asic, self._asic_cursor))
+            self._asic_cursor = (self._asic_cursor + 1) % total
         return out
 
+    def _encode(self, ptype, fields=None, *, data=None, idx=1, cnt=1) -> bytes:
+        """A reply: the last DNA byte in OPT, as MM4 does and A4 hosts check."""
+        return encode_packet(ptype, fields, data=data, idx=idx, cnt=cnt, opt=self.dna[-1])
+
     def _status_pll(self, miner: int) -> bytes:
-        return encode_packet(T.STATUS_PLL, {
+        return self._encode(T.STATUS_PLL, {
             "lock_counts": self.physics.lock_counts(miner),
             "frequencies_mhz": self.physics.frequencies[miner]},
             idx=miner, cnt=self.spec.miner_count)
@@ -272,21 +357,33 @@ class MMFirmware:
         crc_now = self.rx_crc_errors
         crc_add, self._crc_reported = crc_now - self._crc_reported, crc_now
         works, self._miner_works[miner] = self._miner_works[miner], 0
+        errors, self._error_bits = self._error_bits, 0
         data = {"temperature_mm": round(self.physics.mm_temp_c()),
                 "fan_rpm": self.physics.fan_rpm(), "local_works": works, "hw_errors": 0,
-                "miner_error_code": 0, "module_error_code": 0, "crc_errors": crc_add}
-        return encode_packet(T.STATUS, data, idx=miner, cnt=self.spec.miner_count,
-                             opt=self.dna[-1])
+                "miner_error_code": 0, "module_error_code": errors, "crc_errors": crc_add}
+        return self._encode(T.STATUS, data, idx=miner, cnt=self.spec.miner_count)
+
+    def _status_asic(self, index: int) -> bytes:
+        """idx = miner * asic_count + chip: the chip's work count, cores per PLL and (851)
+        the frequency each PLL runs."""
+        miner, chip = divmod(index, self.spec.asic_count)
+        alive = self.physics.chip_alive(miner, chip)
+        freqs = self.physics.frequencies[miner]
+        counts = self.physics.chip_lock_counts(miner) if alive else [0] * 4
+        return self._encode(T.STATUS_ASIC, {
+            "works": self._chip_works[miner][chip], "errors": 0, "pll_counts": counts,
+            "frequencies_mhz": freqs if self.spec.name == "851" else [0] * 4},
+            idx=index, cnt=self.spec.total_asics)
 
     def _status_volt(self) -> bytes:
         raws = [chip_volts_to_vout_raw(chip_volts(level), self.spec.vout_adc_ratio,
                                        self.spec.asic_count)
                 for level in self.physics.voltage_levels]
-        return encode_packet(T.STATUS_VOLT, {"vout_raw": raws + [0] * (8 - len(raws))})
+        return self._encode(T.STATUS_VOLT, {"vout_raw": raws + [0] * (8 - len(raws))})
 
     def _status_pmu(self) -> bytes:
         vin = round(VIN_VOLTS * 100 * 1000 / self.spec.vin_adc_ratio)
-        return encode_packet(T.STATUS_PMU, {
+        return self._encode(T.STATUS_PMU, {
             "vin_raw": [vin] * 4, "power_good": (1 << self.spec.miner_count) - 1,
             "pmu_versions": PMU_VERSIONS})
 
@@ -304,9 +401,9 @@ class MMFirmware:
 
         if spec.name == "851":
             pairs = [codes(m, index) for m in range(spec.miner_count)]
-            return encode_packet(T.STATUS_PVT, {"sensors": [
+            return self._encode(T.STATUS_PVT, {"sensors": [
                 {"temp_code": t, "volt_code": v} for t, v in pairs]},
                 idx=index, cnt=spec.asic_count)
         temp, volt = codes(*divmod(index, spec.asic_count))
-        return encode_packet(T.STATUS_PVT, data=STATUS_PVT_PER_CHIP.build(
+        return self._encode(T.STATUS_PVT, data=STATUS_PVT_PER_CHIP.build(
             {"temp_code": temp, "volt_codes": [volt] * 8}), idx=index, cnt=spec.total_asics)

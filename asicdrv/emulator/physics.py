@@ -44,9 +44,9 @@ class ModulePhysics:
         self._last = None
 
     def reset(self) -> None:
-        """Power-on state: model defaults, fan at full until the host says otherwise."""
-        self.frequencies = [list(self.spec.default_frequencies_mhz)
-                            for _ in range(self.spec.miner_count)]
+        """Power-on state: PLLs off until the host sets them, default voltage, fan at full
+        until the host says otherwise."""
+        self.frequencies = [[0] * PLL_COUNT for _ in range(self.spec.miner_count)]
         self.voltage_levels = [self.spec.default_voltage_level] * self.spec.miner_count
         self.fan_percent = 100
 
@@ -60,13 +60,18 @@ class ModulePhysics:
     def working_chips(self, miner: int) -> int:
         return sum(self.chip_alive(miner, c) for c in range(self.spec.asic_count))
 
-    def lock_counts(self, miner: int) -> list[int]:
-        """Cores locked per PLL (what STATUS_PLL reports); cores split over running PLLs."""
+    def chip_lock_counts(self, miner: int) -> list[int]:
+        """One working chip's cores locked per PLL (STATUS_ASIC): split over running PLLs."""
         running = [f > 0 for f in self.frequencies[miner]]
         if not any(running):
             return [0] * PLL_COUNT
-        per_pll = CORES_PER_ASIC // sum(running) * self.working_chips(miner)
+        per_pll = CORES_PER_ASIC // sum(running)
         return [per_pll if r else 0 for r in running]
+
+    def lock_counts(self, miner: int) -> list[int]:
+        """Cores locked per PLL over the miner's working chips (what STATUS_PLL reports)."""
+        working = self.working_chips(miner)
+        return [count * working for count in self.chip_lock_counts(miner)]
 
     def ghs(self) -> float:
         """Hash rate the way cgminer computes it: sum(locked cores x MHz) / 1000."""

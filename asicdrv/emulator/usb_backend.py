@@ -10,7 +10,6 @@ from __future__ import annotations
 import errno
 import threading
 import time
-from collections import deque
 from types import SimpleNamespace
 
 import usb.backend
@@ -35,19 +34,17 @@ class EmulatedAuc:
     """One AUC on the virtual bus."""
 
     def __init__(self, bridge: AucBridge, traffic: TrafficLog, *, bus: int = 1,
-                 address: int = 7, disconnect_after: int | None = None,
-                 stall_s: float = 0.0):
+                 address: int = 7, disconnect_after: int | None = None):
         self.bridge = bridge
         self.traffic = traffic
         self.bus = bus
         self.address = address
         self.connected = True
         self.disconnect_after = disconnect_after
-        self.stall_s = stall_s
         self.transfers = 0
-        self.replies: deque[bytes] = deque()
         self.lock = threading.Lock()
-        self.configuration = 0
+        # enumerated by the operating system: it arrives configured
+        self.configuration = auc.USB_CONFIGURATION
         self.claimed: set[int] = set()
 
     def descriptor(self):
@@ -66,32 +63,36 @@ class EmulatedAuc:
             self.connected = False
             raise _no_device()
 
+    @property
+    def replies(self):
+        return self.bridge.replies
+
     def write(self, ep: int, data: bytes) -> int:
+        """A bulk OUT transfer: 64-byte USB packets, each an AUC request of its own (a
+        short one is a whole request too: cgminer writes XFERs at their length)."""
         with self.lock:
             self._count_transfer()
             if ep != auc.EP_OUT:
                 raise usb.core.USBError("Pipe error", -9, errno.EPIPE)
             self.traffic.record(">", data)
-            for i in range(0, len(data), auc.AUC_PACKET_SIZE):
-                reply = self.bridge.handle(bytes(data[i:i + auc.AUC_PACKET_SIZE]))
-                if reply is not None:
-                    self.replies.append(reply)
+            for i in range(0, max(len(data), 1), auc.AUC_PACKET_SIZE):
+                self.bridge.handle(bytes(data[i:i + auc.AUC_PACKET_SIZE]))
             return len(data)
 
     def read(self, ep: int, size: int, timeout_ms: int) -> bytes:
+        """A bulk IN transfer: the next reply, exactly as long as its length byte."""
         with self.lock:
             self._count_transfer()
             if ep != auc.EP_IN:
                 raise usb.core.USBError("Pipe error", -9, errno.EPIPE)
-            reply = self.replies.popleft() if self.replies else None
-        wait_s = timeout_ms / 1000 if timeout_ms else 1.0
-        if reply is None or self.stall_s >= wait_s:
-            time.sleep(min(self.stall_s, wait_s) if reply is not None else wait_s)
+            reply = self.bridge.next_reply()
+        if reply is None:
+            time.sleep(timeout_ms / 1000 if timeout_ms else 1.0)
             raise usb.core.USBTimeoutError("Operation timed out", -7, errno.ETIMEDOUT)
-        if self.stall_s:
-            time.sleep(self.stall_s)
+        if len(reply) > size:           # libusb: the device sent more than was asked for
+            raise usb.core.USBError("Overflow", -8, errno.EOVERFLOW)
         self.traffic.record("<", reply)
-        return reply[:size]
+        return reply
 
 
 class EmulatedUsbBackend(usb.backend.IBackend):

@@ -18,6 +18,9 @@ from .. import sha256
 from ..bitcoin import swap_words
 
 HEADER_BIN_SIZE = 128
+MAX_MERKLES = 30                 # AVA8_P_MERKLES_COUNT
+MAX_COINBASE = 6 * 1024 + 64     # AVA8_P_COINBASE_SIZE: what the MM's buffer holds
+MAX_COINBASE_PACKETS = 1 + (MAX_COINBASE - 64) // 32 + 1
 
 
 @dataclass
@@ -60,9 +63,33 @@ class JobAssembler:
     header: dict[int, bytes] = field(default_factory=dict)
 
     def begin(self, static: dict) -> None:
-        """STATIC opens a job; JOB_ID and TARGET persist across jobs (sent on change)."""
+        """STATIC opens a job; JOB_ID and TARGET persist across jobs (sent on change).
+        Counts a MM cannot hold are refused (ValueError), whatever the CRC says."""
+        if static["merkle_count"] > MAX_MERKLES:
+            raise ValueError(f"merkle count {static['merkle_count']} > {MAX_MERKLES}")
+        if not 0 < static["coinbase_len"] <= MAX_COINBASE:
+            raise ValueError(f"coinbase length {static['coinbase_len']}")
+        if not 1 <= static["nonce2_size"] <= 4 or \
+                static["nonce2_offset"] + static["nonce2_size"] > static["coinbase_len"]:
+            raise ValueError("nonce2 outside the coinbase")
         self.static = static
         self.coinbase, self.merkles, self.header = {}, {}, {}
+
+    def add_coinbase(self, idx: int, cnt: int, chunk: bytes) -> None:
+        if not 1 <= idx <= cnt <= MAX_COINBASE_PACKETS:
+            raise IndexError(f"COINBASE {idx}/{cnt}")
+        self.coinbase[idx] = chunk
+        self.coinbase_count = cnt
+
+    def add_merkle(self, idx: int, branch: bytes) -> None:
+        if not 1 <= idx <= MAX_MERKLES:
+            raise IndexError(f"MERKLES {idx}")
+        self.merkles[idx] = branch
+
+    def add_header(self, idx: int, chunk: bytes) -> None:
+        if not 1 <= idx <= 4:
+            raise IndexError(f"HEADER {idx}")
+        self.header[idx] = chunk
 
     def finish(self) -> Job:
         s = self.static
@@ -96,6 +123,7 @@ class Found:
     nonce: int
     miner: int
     chip: int
+    hash_value: int               # the SHA-256d read as a number (what targets compare)
 
 
 class Scanner:
@@ -158,10 +186,10 @@ class Scanner:
             left = self.nonces_per_work - self._done_in_work
             n = min(budget, left)
             start = (self.nonce_start + self._done_in_work) & 0xFFFFFFFF
-            for nonce in self._hash_range(start, n):
+            for nonce, value in self._hash_range(start, n):
                 index = nonce % self.total_chips
                 found.append(Found(self._nonce2, self._ntime_offset, nonce,
-                                   index // self.asic_count, index % self.asic_count))
+                                   index // self.asic_count, index % self.asic_count, value))
             self._done_in_work += n
             self.hashes_done += n
             budget -= n
@@ -183,7 +211,7 @@ class Scanner:
                 return
         self._prepare()
 
-    def _hash_range(self, start: int, count: int) -> list[int]:
+    def _hash_range(self, start: int, count: int) -> list[tuple[int, int]]:
         """The hot loop: ~1.4 M SHA-256d/s on one core (benchmarks/bench_emulator.py)."""
         copy, tail, sha = self._base.copy, self._tail, hashlib.sha256
         mask = self.nonce_mask
@@ -198,7 +226,7 @@ class Scanner:
             # digest read little-endian is the hash value: leading zeros are its last bytes
             if d[31] == 0 or whole == 0:
                 if _meets_mask(d, whole, rest, limit):
-                    hits.append(nonce)
+                    hits.append((nonce, int.from_bytes(d, "little")))
         if end > 1 << 32:                       # wrap around the 32-bit nonce space
             hits.extend(self._hash_range(0, end - (1 << 32)))
         return hits

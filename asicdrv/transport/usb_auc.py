@@ -1,6 +1,11 @@
 """The AUC (USB -> I2C bridge) over pyusb, as cgminer's avalon8 driver drives it:
-reset, deinit, init (tried twice); XFERs with a short wait; one read-again on a short reply
-(not for DETECT)."""
+reset, deinit, init (tried twice); XFERs written at their own length with a short wait; a
+short reply is read again (an XFER with nothing to write) until the module's reply is there
+or the USB timeout has passed.
+
+Every request carries a transaction id that the AUC echoes; a reply with another id is one
+an earlier, timed-out request left behind, and is skipped rather than taken for this one's.
+"""
 from __future__ import annotations
 
 import errno
@@ -58,6 +63,8 @@ class AucLink:
         self.name = f"usb://{device.bus}:{device.address}"
         self.version = ""
         self.short_replies = 0
+        self.stale_replies = 0            # replies to an earlier request, skipped
+        self._trans_id = 0
         try:
             if device.is_kernel_driver_active(auc.USB_INTERFACE):
                 device.detach_kernel_driver(auc.USB_INTERFACE)
@@ -76,34 +83,53 @@ class AucLink:
                 last = exc
         raise last
 
-    def _call(self, packet: bytes, what: str) -> bytes:
+    def _next_id(self) -> int:
+        self._trans_id = self._trans_id % 255 + 1       # 1..255; 0 is cgminer's
+        return self._trans_id
+
+    def _call(self, build, what: str) -> bytes:
+        """Write the packet ``build(trans_id)`` makes, read its reply, return its data."""
+        trans_id = self._next_id()
         try:
-            self.device.write(auc.EP_OUT, packet, self.timeout_ms)
+            self.device.write(auc.EP_OUT, build(trans_id), self.timeout_ms)
             if self.wait_s:
                 time.sleep(self.wait_s)
-            reply = bytes(self.device.read(auc.EP_IN, auc.AUC_PACKET_SIZE, self.timeout_ms))
+            for _ in range(auc.QUEUE_SLOTS + 1):
+                reply = bytes(self.device.read(auc.EP_IN, auc.AUC_PACKET_SIZE,
+                                               self.timeout_ms))
+                if len(reply) < auc.AUC_HEADER_SIZE or reply[1] == trans_id:
+                    break
+                self.stale_replies += 1
         except usb.core.USBError as exc:
             raise translate_usb_error(exc, what) from exc
         return auc.reply_data(reply)
 
     def _init_bridge(self, clock_hz: int, xfer_delay: int) -> None:
-        self._call(auc.build_reset(), "AUC reset")
-        self._call(auc.build_deinit(), "AUC deinit")
-        version = self._call(auc.build_init(clock_hz, xfer_delay), "AUC init")
+        self._call(lambda t: auc.build_reset(t), "AUC reset")
+        self._call(lambda t: auc.build_deinit(t), "AUC deinit")
+        version = self._call(lambda t: auc.build_init(clock_hz, xfer_delay, t), "AUC init")
         self.version = version.decode("ascii", "replace")
 
     def xfer(self, address: int, frame: bytes, read: bool) -> bytes | None:
         rlen = PACKET_SIZE if read else 0
-        data = self._call(auc.build_xfer(address, frame, rlen), "AUC XFER")
-        if read and len(data) < PACKET_SIZE and frame[2] != PacketType.DETECT:
-            self.short_replies += 1       # read again once, with an empty write
-            data = self._call(auc.build_xfer(address, b"", rlen), "AUC XFER (read again)")
+        data = self._call(lambda t: auc.build_xfer(address, frame, rlen, t), "AUC XFER")
+        if read and len(data) < PACKET_SIZE:
+            # the module had nothing ready yet: read again until the USB timeout has passed
+            # (DETECT gets less time: an empty id is the normal end of a detection round)
+            self.short_replies += 1
+            budget = self.timeout_ms / 1000 / (2 if frame[2] == PacketType.DETECT else 1)
+            deadline = time.monotonic() + budget
+            while len(data) < PACKET_SIZE and time.monotonic() < deadline:
+                if not self.wait_s:
+                    time.sleep(0.002)
+                data = self._call(lambda t: auc.build_xfer(address, b"", rlen, t),
+                                  "AUC XFER (read again)")
         if not read or len(data) < PACKET_SIZE:
             return None
         return data[:PACKET_SIZE]
 
     def info(self) -> dict:
-        data = self._call(auc.build_info(), "AUC info")
+        data = self._call(lambda t: auc.build_info(t), "AUC info")
         result = auc.decode_info(data)
         result["version"] = self.version
         return result
