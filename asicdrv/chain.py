@@ -2,35 +2,55 @@
 
 One background thread polls every module (``polling_delay`` apart, cgminer's 20 ms), folds
 replies into status, verifies nonces into shares, runs the fan PID every 2 s, re-detects every
-30 s and guards the boards: overheat cutoff at 105 degC (PLLs off, fan 100 %) with resume 10
-degC below, fan forced to 100 % when a fan stalls.  API calls validate every value against the
-model's limits before a frame is built, then send under the same link lock.
+30 s (every 4 s while a module is lost or missing) and guards the boards: overheat cutoff at
+105 degC (PLLs off, fan 100 %) with resume 10 degC below, fan forced to 100 % when a fan
+stalls or the chip temperatures are too old to trust, and cut off when they stay so.  API
+calls validate every value against the model's limits before a frame is built, then send
+under the same link lock.
+
+Detection (cgminer's ``detect_modules``, made to survive lost replies): DETECT ids 1..6,
+passing over an id nobody answered (a module may have taken it and lost its reply) and
+stopping after two in a row; SYNC each new module; dedupe by DNA (a module that comes back
+under another id is the same board).  At open, an address that answers polls but not DETECT
+belongs to a module an earlier host left detected: the chain waits out the MM's 3 s idle
+timeout, after which the module answers DETECT again.
+
+Settings at open: a board that was just powered (its STATUS_PLL reports every PLL off) gets
+the requested settings (model defaults unless given); a board that is already running keeps
+what it runs, and the host adopts its frequencies, unless ``apply_settings=True`` or explicit
+``frequency``/``voltage_level`` options ask otherwise.
 """
 from __future__ import annotations
 
+import math
 import queue
 import threading
 import time
 from collections import Counter
+from dataclasses import replace
 from typing import Iterator, Sequence
 
 from firmware_protocols import PacketType as T, ProtocolError, decode_packet, encode_packet
 from firmware_protocols.encodings import (asic_timeout, fan_percent_to_pwm, mhz_to_pll_word,
                                           voltage_level_to_word)
-from .errors import (AsicError, ChainClosed, DeviceGone, DeviceNotFound, LimitError,
-                     ModuleLost, TransportError)
+from .errors import (AsicError, ChainClosed, DeviceGone, DeviceNotFound, JobError, LimitError,
+                     ModuleLost, PollerStopped, TransportError)
 from .fan import FanPid
 from .jobs import build_job_packets
 from .models import (DETECT_INTERVAL_S, FAN_ADJUST_INTERVAL_S, FAN_MAX_PERCENT,
-                     MAX_FAILED_POLLS, MAX_MODULES, OVERHEAT_C,
-                     OVERHEAT_HYSTERESIS_C, PLL_COUNT, POLLING_DELAY_S, TEMP_TARGET_C,
-                     ModelSpec, model_for_version)
-from .shares import NonceVerifier, Share
+                     MAX_FAILED_POLLS, MAX_MODULES, MM_IDLE_TIMEOUT_S, OVERHEAT_C,
+                     OVERHEAT_HYSTERESIS_C, PLL_COUNT, POLLING_DELAY_MAX_S, POLLING_DELAY_S,
+                     RECOVER_INTERVAL_S, STALE_ROUNDS_CUTOFF, STALE_ROUNDS_FAN, TEMP_TARGET_C,
+                     model_for_version)
+from .shares import HW_ERROR_REASONS, NonceVerifier, Share
 from .status import (STATE_CUTOFF, STATE_LOST, STATE_OK, ChainStatus, Module,
-                     ModuleReadings, ModuleStatus)
+                     ModuleReadings, ModuleStatus, error_names)
 from .stratum import StratumJob
 
 PLL_OFF = [0, 0, 0, 0]
+PLAIN_POLL = encode_packet(T.POLLING, {})     # no LED, no fan change, no reboot
+DETECT_PATIENCE_S = 0.08      # read-again budget for DETECT: an empty id ends a round
+PROBE_PATIENCE_S = 0.03       # ... for the probe of addresses nobody was detected at
 
 
 class _ModuleRuntime:
@@ -44,7 +64,8 @@ class _ModuleRuntime:
         self.frequencies = [list(frequencies or spec.default_frequencies_mhz)
                             for _ in range(spec.miner_count)]
         level = spec.default_voltage_level if voltage_level is None else voltage_level
-        self.voltage_levels = [level] * spec.miner_count
+        self.voltage_levels: list[int | None] = [level] * spec.miner_count
+        self.settings_source = "host"
         self.pid = FanPid(temp_target, spec.fan_min_percent, spec.fan_max_percent)
         self.auto_fan = True
         self.manual_fan = FAN_MAX_PERCENT
@@ -52,65 +73,103 @@ class _ModuleRuntime:
         self.fan_pending = True
         self.state = STATE_OK
         self.cutoff = False
-        self.cutoffs = 0                        # times the overheat cutoff tripped
+        self.cutoff_reason = ""
+        self.cutoffs = 0                        # times a cutoff tripped
         self.fan_failed = False
+        self.stale = False                      # chip temperatures too old to trust
         self.failed_polls = 0
         self.bad_replies = 0
         self.reboot_pending = False
         self.host_hw_errors: Counter = Counter()   # (miner, chip) -> count
         self.rejected: Counter = Counter()
         self.shares = 0
+        self.redetections = 0
 
     @property
     def id(self) -> int:
         return self.info.id
 
 
+def _number(name: str, value, low: float, high: float) -> float:
+    """A finite number in [low, high], or a LimitError naming the option and the range."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or \
+            not math.isfinite(value):
+        raise LimitError(f"{name} {value!r} is not a number (range {low:g}..{high:g})")
+    if not low <= value <= high:
+        raise LimitError(f"{name} {value!r} out of range {low:g}..{high:g}")
+    return float(value)
+
+
+def _whole(name: str, value, low: int, high: int) -> int:
+    """A whole number in [low, high], or a LimitError naming the option and the range."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise LimitError(f"{name} {value!r} is not a whole number (range {low}..{high})")
+    if not low <= value <= high:
+        raise LimitError(f"{name} {value} out of range {low}..{high}")
+    return value
+
+
 class Chain:
-    def __init__(self, link, *, emulator=None, url: str | None = None,
-                 polling_delay: float = POLLING_DELAY_S, nonce_mask: int | None = None,
-                 detect_interval: float = DETECT_INTERVAL_S,
+    def __init__(self, link, *, emulator=None, owns_emulator: bool = False,
+                 url: str | None = None, polling_delay: float = POLLING_DELAY_S,
+                 nonce_mask: int | None = None, detect_interval: float = DETECT_INTERVAL_S,
                  fan_interval: float = FAN_ADJUST_INTERVAL_S,
                  temp_target: float = TEMP_TARGET_C, overheat_c: float = OVERHEAT_C,
                  smart_speed: bool = True, roll_enable: bool = True,
-                 voltage_level: int | None = None, frequency=None, start: bool = True):
-        if voltage_level is not None:
-            voltage_level_to_word(voltage_level)   # LimitError before any frame goes out
-        if overheat_c > OVERHEAT_C:
-            raise LimitError(f"overheat cutoff {overheat_c} degC is above the "
-                             f"{OVERHEAT_C} degC limit")
+                 voltage_level: int | None = None, frequency=None,
+                 apply_settings: bool | None = None, start: bool = True):
+        try:
+            self.polling_delay = _number("polling_delay", polling_delay, 0.001,
+                                         POLLING_DELAY_MAX_S)
+            self.detect_interval = _number("detect_interval", detect_interval, 0.01, 86400)
+            self.fan_interval = _number("fan_interval", fan_interval, 0.01, 3600)
+            self.overheat_c = _number("overheat_c", overheat_c, 60, OVERHEAT_C)
+            self.temp_target = _number("temp_target", temp_target, 50, self.overheat_c - 5)
+            if nonce_mask is not None:
+                _whole("nonce_mask", nonce_mask, 1, 32)
+            if voltage_level is not None:
+                _whole("voltage_level", voltage_level, -15, 15)
+                voltage_level_to_word(voltage_level)  # LimitError before any frame goes out
+            self._frequency = self._pll_list(frequency) if frequency is not None else None
+            if apply_settings not in (None, True, False):
+                raise LimitError(f"apply_settings must be true, false or unset, "
+                                 f"got {apply_settings!r}")
+        except LimitError:
+            link.close()
+            raise
         self.link = link
         self.emulator = emulator
+        self._owns_emulator = owns_emulator
         self.url = url or link.name
-        self.polling_delay = polling_delay
-        self.detect_interval = detect_interval
-        self.fan_interval = fan_interval
-        self.temp_target = temp_target
-        self.overheat_c = overheat_c
-        self.smart_speed = smart_speed
-        self.roll_enable = roll_enable
+        self.smart_speed = bool(smart_speed)
+        self.roll_enable = bool(roll_enable)
+        self.apply_settings = apply_settings
         self._nonce_mask = nonce_mask
         self._voltage_level = voltage_level
-        self._frequency = self._pll_list(frequency) if frequency is not None else None
         self._lock = threading.RLock()
-        self._modules: dict[int, _ModuleRuntime] = {}
+        self._modules: dict[int, _ModuleRuntime] = {}      # address -> module
+        self._by_dna: dict[str, _ModuleRuntime] = {}       # every module ever found
+        self._missing: dict[int, str] = {}                 # address -> why unknown
         self._shares: queue.Queue[Share] = queue.Queue()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._gone: AsicError | None = None
         self._closed = False
         self._last_job_key = None
-        self.verifier = NonceVerifier(nonce_mask or 32)
+        self._last_job: tuple[str, int] | None = None        # (prevhash, pool)
+        self.verifier = NonceVerifier()
         self.poll_count = 0
         self._auc_info: dict = {}
-        with self._lock:
-            self._detect_round()
+        try:
+            with self._lock:
+                self._open_detection()
+        except BaseException:
+            self._release()
+            raise
         if not self._active():
-            self.link.close()
+            self._release()
             raise DeviceNotFound(f"{self.link.name}: the link is up but no module answered "
                                  f"DETECT (power, cabling, or all ids taken?)")
-        first = next(iter(self._modules.values()))
-        self.verifier.nonce_mask = nonce_mask or first.spec.nonce_mask
         if start:
             self.start()
 
@@ -122,12 +181,18 @@ class Chain:
             self._thread.start()
 
     def close(self) -> None:
+        """Stop polling and release the link.  The boards keep running as they are."""
         self._closed = True
         self._stop.set()
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(timeout=5)
         with self._lock:
-            self.link.close()
+            self._release()
+
+    def _release(self) -> None:
+        self.link.close()
+        if self._owns_emulator and self.emulator is not None:
+            self.emulator.close()
 
     def __enter__(self) -> "Chain":
         return self
@@ -138,7 +203,7 @@ class Chain:
     @property
     def modules(self) -> list[Module]:
         with self._lock:
-            return [rt.info for rt in self._modules.values() if rt.state != STATE_LOST]
+            return [rt.info for rt in self._active()]
 
     # --- settings --------------------------------------------------------------------------------
     def set_fan(self, percent: int, module: int | None = None) -> None:
@@ -148,17 +213,14 @@ class Chain:
         with self._lock:
             targets = self._select(module)
             for rt in targets:
-                low, high = rt.spec.fan_min_percent, rt.spec.fan_max_percent
-                if not low <= percent <= high:
-                    raise LimitError(f"fan {percent}% out of range {low}..{high}")
+                _whole("fan percent", percent, rt.spec.fan_min_percent, rt.spec.fan_max_percent)
             for rt in targets:
                 rt.auto_fan, rt.manual_fan, rt.fan_pending = False, percent, True
 
     def set_auto_fan(self, target_c: float = TEMP_TARGET_C, module: int | None = None) -> None:
         """cgminer's PID on the hottest chip (the default)."""
         self._check_open()
-        if not 50 <= target_c <= self.overheat_c - 5:
-            raise LimitError(f"fan target {target_c} degC out of range 50..{self.overheat_c - 5}")
+        _number("fan target degC", target_c, 50, self.overheat_c - 5)
         with self._lock:
             for rt in self._select(module):
                 rt.pid = FanPid(target_c, rt.spec.fan_min_percent, rt.spec.fan_max_percent)
@@ -187,51 +249,71 @@ class Chain:
         self._check_open()
         with self._lock:
             targets = [(rt, self._miners(rt, miner)) for rt in self._select(module)]
-            for rt, _ in targets:
-                if not rt.spec.voltage_level_min <= level <= rt.spec.voltage_level_max:
-                    raise LimitError(f"voltage level {level} out of range "
-                                     f"{rt.spec.voltage_level_min}..{rt.spec.voltage_level_max}")
+            for rt, miners in targets:
+                _whole("voltage level", level, rt.spec.voltage_level_min,
+                       rt.spec.voltage_level_max)
+                others = [m for m in range(rt.spec.miner_count) if m not in miners]
+                if any(rt.voltage_levels[m] is None for m in others):
+                    raise LimitError(
+                        f"module {rt.id} was configured before this host opened it and a "
+                        f"board does not report its voltage levels: set every miner at once "
+                        f"(leave out --miner)")
             for rt, miners in targets:
                 for m in miners:
                     rt.voltage_levels[m] = level
                 self._send_volt(rt)
 
     def settings(self) -> dict[int, dict]:
-        """What the host has set per module (not what the module reports):
-        {module: {"frequencies_mhz": [[4 PLLs] per miner], "voltage_levels": [...]}}."""
+        """What the host set or adopted per module: {module: {"frequencies_mhz": [[4 PLLs]
+        per miner], "voltage_levels": [level or None (not known) per miner], "source":
+        "host" or "board"}}."""
         with self._lock:
             return {rt.id: {"frequencies_mhz": [list(f) for f in rt.frequencies],
-                            "voltage_levels": list(rt.voltage_levels)}
+                            "voltage_levels": list(rt.voltage_levels),
+                            "source": rt.settings_source}
                     for rt in self._active()}
 
     def reboot(self, module: int) -> None:
+        self._check_open()
         with self._lock:
             for rt in self._select(module):
                 rt.reboot_pending = True
 
     # --- work ----------------------------------------------------------------------------------------
     def submit(self, job: StratumJob, extranonce2_start: int = 0,
-               extranonce2_range: int | None = None, pool: int = 0) -> None:
+               extranonce2_range: int | None = None, pool: int = 0,
+               restart: bool | None = None) -> None:
         """Send a job to every module (broadcast).  Its nonces verify for the next three
-        jobs too; a clean job makes the MMs restart work."""
+        jobs too.  ``restart`` is the STATIC work-restart word: the MMs drop what they have
+        queued and the host counts late nonces of earlier jobs as stale.  By default it is
+        set as cgminer sets it, on a work restart: a clean job for a new block or from
+        another pool, not every ``clean_jobs`` notify."""
         self._check_open()
+        if not isinstance(job, StratumJob):
+            raise JobError(f"submit() takes a StratumJob, not {type(job).__name__}")
         job.validate()
+        pool = _whole("pool", pool, 0, 0xFFFF)
         limit = 1 << (8 * job.mm_nonce2_size)
-        if not 0 <= extranonce2_start < limit:
-            raise LimitError(f"extranonce2_start {extranonce2_start} does not fit "
-                             f"{job.mm_nonce2_size} bytes")
+        _whole("extranonce2_start", extranonce2_start, 0, limit - 1)
+        if extranonce2_range is not None:
+            _whole("extranonce2_range", extranonce2_range, 0, limit - 1)
+        if restart is None:
+            restart = job.clean and self._last_job != (job.prevhash, pool)
         with self._lock:
             key = (job.job_crc, pool)
             packets = build_job_packets(job, nonce2_start=extranonce2_start,
-                                        nonce2_range=extranonce2_range, clean=job.clean,
+                                        nonce2_range=extranonce2_range, clean=bool(restart),
                                         pool=pool, send_job_id=key != self._last_job_key)
-            self.verifier.add_job(job, pool)
+            self.verifier.add_job(job, pool, restart=bool(restart))
             for frame in packets:
                 self._xfer(0, frame, read=False)
             self._last_job_key = key
+            self._last_job = (job.prevhash, pool)
 
     def next_share(self, timeout: float | None = None) -> Share | None:
         """The next verified share, or None after ``timeout`` seconds."""
+        if timeout is not None:
+            timeout = _number("timeout", timeout, 0, 1e9)
         try:
             return self._shares.get(timeout=timeout)
         except queue.Empty:
@@ -248,12 +330,15 @@ class Chain:
     # --- status and diagnostics -----------------------------------------------------------------
     def status(self) -> ChainStatus:
         with self._lock:
-            modules = [self._module_status(rt) for rt in self._modules.values()]
+            modules = sorted((self._module_status(rt) for rt in self._by_dna.values()),
+                             key=lambda m: m.id)
+            missing = dict(self._missing)
         return ChainStatus(self.url, self._gone is None and not self._closed, modules,
-                           dict(self._auc_info))
+                           dict(self._auc_info), missing)
 
     def refresh(self, timeout: float = 5.0) -> ChainStatus:
         """Wait until every module has sent a full round of status since this call."""
+        timeout = _number("timeout", timeout, 0, 1e6)
         with self._lock:
             marks = {rt.id: dict(rt.readings.seen) for rt in self._active()}
         deadline = time.monotonic() + timeout
@@ -264,6 +349,7 @@ class Chain:
             if done:
                 break
             time.sleep(0.02)
+        self._raise_if_gone()
         return self.status()
 
     @staticmethod
@@ -275,8 +361,10 @@ class Chain:
                 and seen[T.STATUS_PMU] - mark.get(T.STATUS_PMU, 0) >= 1)
 
     def test_chips(self, module: int | None = None, timeout: float = 5.0) -> dict:
-        """Run the chip test (TEST / TEST_RET); {module: {miner: [failing chips]}}."""
+        """Run the chip test (TEST / TEST_RET); {module: {miner: [failing chips]}}.  A miner
+        whose result never arrived is left out (a link fault, not a chip fault)."""
         self._check_open()
+        timeout = _number("timeout", timeout, 0, 1e6)
         with self._lock:
             targets = self._select(module)
             for rt in targets:
@@ -291,27 +379,36 @@ class Chain:
         return {rt.id: self._failing_chips(rt) for rt in targets}
 
     def auc_info(self) -> dict:
+        self._check_open()
         with self._lock:
-            self._auc_info = self.link.info()
+            try:
+                self._auc_info = self.link.info()
+            except DeviceGone as exc:
+                self._mark_gone(exc)
+                raise
         return dict(self._auc_info)
 
     # --- internals: the link ---------------------------------------------------------------------
-    def _xfer(self, address: int, frame: bytes, read: bool) -> bytes | None:
+    def _xfer(self, address: int, frame: bytes, read: bool,
+              patience: float | None = None) -> bytes | None:
         self._raise_if_gone()
         try:
-            return self.link.xfer(address, frame, read)
+            return self.link.xfer(address, frame, read, patience=patience)
         except DeviceGone as exc:
             self._mark_gone(exc)
             raise
 
     def _mark_gone(self, exc: AsicError) -> None:
         self._gone = exc
-        for rt in self._modules.values():
+        for rt in self._by_dna.values():
             rt.state = STATE_LOST
 
     def _raise_if_gone(self) -> None:
-        if self._gone is not None:
-            raise DeviceGone(f"{self.link.name}: device lost ({self._gone}); reopen the chain")
+        if self._gone is None:
+            return
+        if isinstance(self._gone, PollerStopped):
+            raise PollerStopped(str(self._gone))
+        raise DeviceGone(f"{self.link.name}: device lost ({self._gone}); reopen the chain")
 
     def _check_open(self) -> None:
         if self._closed:
@@ -324,6 +421,7 @@ class Chain:
     def _select(self, module: int | None) -> list[_ModuleRuntime]:
         if module is None:
             return self._active()
+        _whole("module", module, 0, 0x7F)
         rt = self._modules.get(module)
         if rt is None:
             raise LimitError(f"no module {module}; modules are "
@@ -336,52 +434,140 @@ class Chain:
     def _miners(rt: _ModuleRuntime, miner: int | None) -> range | list[int]:
         if miner is None:
             return range(rt.spec.miner_count)
-        if not 0 <= miner < rt.spec.miner_count:
-            raise LimitError(f"miner {miner} out of range 0..{rt.spec.miner_count - 1}")
+        _whole("miner", miner, 0, rt.spec.miner_count - 1)
         return [miner]
 
     @staticmethod
     def _pll_list(mhz) -> list[int]:
-        plls = [mhz] * PLL_COUNT if isinstance(mhz, int) else list(mhz)
+        if isinstance(mhz, (int, float, str, bytes)) or mhz is None:
+            plls = [mhz] * PLL_COUNT
+        else:
+            try:
+                plls = list(mhz)
+            except TypeError:
+                raise LimitError(f"frequency {mhz!r} is not a number of MHz") from None
         if len(plls) != PLL_COUNT:
             raise LimitError(f"give one frequency or {PLL_COUNT} (one per PLL), got {len(plls)}")
         for f in plls:
-            if not isinstance(f, int):
+            if isinstance(f, bool) or not isinstance(f, int):
                 raise LimitError(f"frequency {f!r} is not a whole number of MHz")
             mhz_to_pll_word(f)   # raises LimitError with the allowed range
         return plls
 
     # --- internals: detection and settings ----------------------------------------------------------
-    def _detect_round(self) -> None:
-        """cgminer detect_modules(): DETECT ids 1..6 until nobody answers."""
+    def _open_detection(self) -> None:
+        """Detection at open, with the wait that re-finds modules an earlier host left
+        holding their addresses; then each new module's settings."""
+        found = self._detect_round()
+        orphans = self._probe_orphans()
+        if orphans:
+            for rt in found:
+                del self._modules[rt.id], self._by_dna[rt.info.dna]
+            time.sleep(MM_IDLE_TIMEOUT_S + 0.5)     # no traffic: every MM reverts to id 0
+            found = self._detect_round()
+            for address in self._probe_orphans():
+                self._missing[address] = ("a module answers polls here but never completed "
+                                          "DETECT (its replies are lost or corrupted)")
+        for rt in found:
+            self._configure_new(rt)
+
+    def _probe_orphans(self) -> list[int]:
+        """Addresses nobody was detected at that still answer a poll."""
+        if not self.link.multi_module:
+            return []
+        held = {rt.id for rt in self._active()}
+        return [address for address in range(1, MAX_MODULES + 1) if address not in held
+                and self._xfer(address, PLAIN_POLL, read=True, patience=PROBE_PATIENCE_S,
+                               ) is not None]
+
+    def _detect_round(self) -> list[_ModuleRuntime]:
+        """DETECT each free id; returns the modules seen for the first time (to configure).
+        Modules seen before (same DNA) are re-attached at their new id and get the host's
+        settings again."""
+        new: list[_ModuleRuntime] = []
+        empty_run = 0
         ids = range(1, MAX_MODULES + 1) if self.link.multi_module else [1]
         for module_id in ids:
             current = self._modules.get(module_id)
             if current is not None and current.state != STATE_LOST:
                 continue
-            reply = self._xfer(0, encode_packet(T.DETECT, {"module_id": module_id}), read=True)
+            reply = self._xfer(0, encode_packet(T.DETECT, {"module_id": module_id}),
+                               read=True, patience=DETECT_PATIENCE_S)
             if reply is None:
-                break
+                empty_run += 1
+                if empty_run >= 2:
+                    break
+                continue
+            empty_run = 0
             try:
-                ack = decode_packet(reply)
-            except ProtocolError:
+                ack = decode_packet(reply, from_device=True)
+            except ProtocolError as exc:
+                self._missing[module_id] = f"ACKDETECT unreadable ({exc})"
                 continue
             if ack.type != T.ACKDETECT:
-                break
-            f = ack.fields()
-            if any(rt.info.dna == f["dna"].hex() for rt in self._active()):
+                self._missing[module_id] = f"answered DETECT with {ack.name}"
                 continue
+            f = ack.fields()
             try:
                 spec = model_for_version(f["version"])
-            except DeviceNotFound:
-                break
-            info = Module(module_id, f["dna"].hex(), f["version"], spec.name,
-                          spec.miner_count, spec.asic_count)
+            except DeviceNotFound as exc:
+                self._missing[module_id] = str(exc)
+                continue
+            self._missing.pop(module_id, None)
+            dna = f["dna"].hex()
+            self._xfer(module_id, encode_packet(T.SYNC, {"dna": f["dna"]}), read=True,
+                       patience=0)
+            rt = self._by_dna.get(dna)
+            if rt is not None:                     # the same board, back (maybe at a new id)
+                if self._modules.get(rt.id) is rt:
+                    del self._modules[rt.id]
+                rt.info = replace(rt.info, id=module_id)
+                rt.state = STATE_CUTOFF if rt.cutoff else STATE_OK
+                rt.failed_polls, rt.fan_pending = 0, True
+                rt.redetections += 1
+                self._modules[module_id] = rt
+                self._settings_round(rt)
+                continue
+            info = Module(module_id, dna, f["version"], spec.name, spec.miner_count,
+                          spec.asic_count)
             rt = _ModuleRuntime(info, spec, self.temp_target, self._voltage_level,
                                 self._frequency)
-            self._modules[module_id] = rt
-            self._xfer(module_id, encode_packet(T.SYNC, {"dna": f["dna"]}), read=True)
+            self._modules[module_id] = self._by_dna[dna] = rt
+            new.append(rt)
+        return new
+
+    def _configure_new(self, rt: _ModuleRuntime) -> None:
+        """A module seen for the first time: apply settings to a board that was just
+        powered (or when asked); adopt what a running board runs."""
+        explicit = self._frequency is not None or self._voltage_level is not None
+        if self.apply_settings or (explicit and self.apply_settings is None):
             self._settings_round(rt)
+            return
+        running = self._read_running_plls(rt)
+        if running is None or not any(f for plls in running for f in plls):
+            if self.apply_settings is None:
+                self._settings_round(rt)     # just powered (or silent): the requested setup
+            return
+        rt.frequencies = [list(p) for p in running]
+        rt.voltage_levels = [None] * rt.spec.miner_count
+        rt.settings_source = "board"
+        rt.fan_pending = False               # leave its fan alone until the PID's first step
+
+    def _read_running_plls(self, rt: _ModuleRuntime) -> list[list[int]] | None:
+        """Poll the module until every miner's STATUS_PLL has come (SYNC restarts the MM's
+        status round, so they are among the first replies)."""
+        pending, rt.fan_pending = rt.fan_pending, False
+        try:
+            for _ in range(4 * rt.spec.miner_count + 8):
+                if all(f is not None for f in rt.readings.reported_frequencies):
+                    break
+                self._poll(rt, adjust_fan=False)
+                if rt.state == STATE_LOST:
+                    return None
+        finally:
+            rt.fan_pending = pending
+        reported = rt.readings.reported_frequencies
+        return None if any(f is None for f in reported) else reported
 
     def _settings_round(self, rt: _ModuleRuntime) -> None:
         """cgminer's order: SET, SET_VOLT, SET_ASIC_OTP, SET_PLL per miner, SET_SS, SET_FIN."""
@@ -396,7 +582,7 @@ class Chain:
         self._send_volt(rt)
         self._xfer(rt.id, encode_packet(T.SET_ASIC_OTP, {}), read=False)
         for m in range(spec.miner_count):
-            self._send_pll(rt, m, rt.frequencies[m])
+            self._send_pll(rt, m, PLL_OFF if rt.cutoff else rt.frequencies[m])
         if self.smart_speed:
             self._xfer(rt.id, encode_packet(T.SET_SS, {
                 "th_pass": spec.th_pass, "th_fail": spec.th_fail, "th_init": spec.th_init,
@@ -411,6 +597,8 @@ class Chain:
             read=False)
 
     def _send_volt(self, rt: _ModuleRuntime) -> None:
+        if any(level is None for level in rt.voltage_levels):
+            return          # adopted from a running board: its levels are not known
         words = [voltage_level_to_word(level) for level in rt.voltage_levels]
         self._xfer(rt.id, encode_packet(T.SET_VOLT, {
             "voltage_words": words + [0] * (8 - len(words))}), read=False)
@@ -421,10 +609,15 @@ class Chain:
         try:
             while not self._stop.is_set():
                 now = time.monotonic()
-                if now - last_detect >= self.detect_interval or not self._active():
+                recovering = self._missing or any(rt.state == STATE_LOST
+                                                  for rt in self._by_dna.values())
+                interval = (min(self.detect_interval, RECOVER_INTERVAL_S) if recovering
+                            else self.detect_interval)
+                if now - last_detect >= interval or not self._active():
                     last_detect = now
                     with self._lock:
-                        self._detect_round()
+                        for rt in self._detect_round():
+                            self._configure_new(rt)
                 adjust_fan = now - last_fan >= self.fan_interval
                 if adjust_fan:
                     last_fan = now
@@ -442,19 +635,26 @@ class Chain:
             return   # recorded by _xfer; API calls now raise
         except AsicError as exc:      # never let the poller die silently
             self._mark_gone(exc)
+        except Exception as exc:  # noqa: BLE001 - a bug here must still stop every call
+            self._mark_gone(PollerStopped(f"the poller stopped: {type(exc).__name__}: {exc}"))
 
     def _poll(self, rt: _ModuleRuntime, adjust_fan: bool) -> None:
-        fields: dict = {"led": 0}
-        if adjust_fan or rt.fan_pending:
-            rt.fan_percent = self._fan_target(rt, adjust_fan)
-            fields["fan"] = {"change": True, "pwm": fan_percent_to_pwm(rt.fan_percent)}
-            rt.fan_pending = False
-        if rt.reboot_pending:
-            fields["reboot"], rt.reboot_pending = 1, False
+        if adjust_fan or rt.fan_pending or rt.reboot_pending:
+            fields: dict = {"led": 0}
+            if adjust_fan or rt.fan_pending:
+                rt.fan_percent = self._fan_target(rt, adjust_fan)
+                fields["fan"] = {"change": True, "pwm": fan_percent_to_pwm(rt.fan_percent)}
+                rt.fan_pending = False
+            if rt.reboot_pending:
+                fields["reboot"], rt.reboot_pending = 1, False
+            frame = encode_packet(T.POLLING, fields)
+        else:
+            frame = PLAIN_POLL
         self.poll_count += 1
+        rt.readings.polls += 1
         try:
-            reply = self._xfer(rt.id, encode_packet(T.POLLING, fields), read=True)
-            pkt = decode_packet(reply) if reply is not None else None
+            reply = self._xfer(rt.id, frame, read=True)
+            pkt = decode_packet(reply, from_device=True) if reply is not None else None
         except ProtocolError:
             rt.bad_replies += 1
             pkt = None
@@ -483,7 +683,7 @@ class Chain:
         except TransportError:
             pass
         if rt.failed_polls >= MAX_FAILED_POLLS:
-            rt.state = STATE_LOST            # found again by the next DETECT round
+            rt.state = STATE_LOST            # re-found once it answers DETECT again
 
     def _take_nonce(self, rt: _ModuleRuntime, nonce: dict) -> None:
         if nonce["miner"] >= rt.spec.miner_count:
@@ -495,11 +695,11 @@ class Chain:
             self._shares.put(share)
             return
         rt.rejected[reason] += 1
-        if reason in ("bad_hash", "unknown_job"):
+        if reason in HW_ERROR_REASONS:
             rt.host_hw_errors[(nonce["miner"], nonce["chip"])] += 1
 
     def _fan_target(self, rt: _ModuleRuntime, step_pid: bool) -> int:
-        if rt.cutoff or rt.fan_failed:
+        if rt.cutoff or rt.fan_failed or rt.stale:
             return FAN_MAX_PERCENT
         if not rt.auto_fan:
             return rt.manual_fan
@@ -509,18 +709,29 @@ class Chain:
         return int(rt.pid.u + 0.5) if rt.pid.started else rt.fan_percent
 
     def _protect(self, rt: _ModuleRuntime) -> None:
-        """Overheat cutoff / resume and fan-stall handling, after every poll."""
+        """Overheat and stale-reading cutoff / resume and fan-stall handling, after every
+        poll.  Temperatures too old to trust count as hot: fan first, then cutoff."""
         hottest = rt.readings.hottest_c()
-        if hottest is not None:
-            if not rt.cutoff and hottest >= self.overheat_c:
-                rt.cutoff, rt.state, rt.fan_pending = True, STATE_CUTOFF, True
-                rt.cutoffs += 1
-                for m in range(rt.spec.miner_count):
-                    self._send_pll(rt, m, PLL_OFF)
-            elif rt.cutoff and hottest <= self.overheat_c - OVERHEAT_HYSTERESIS_C:
-                rt.cutoff, rt.state, rt.fan_pending = False, STATE_OK, True
-                for m in range(rt.spec.miner_count):
-                    self._send_pll(rt, m, rt.frequencies[m])
+        staleness = rt.readings.temperature_staleness()
+        stale = staleness >= STALE_ROUNDS_FAN
+        if stale != rt.stale:
+            rt.stale, rt.fan_pending = stale, True
+        reason = ""
+        if hottest is not None and hottest >= self.overheat_c:
+            reason = f"overheat ({hottest:.0f} degC)"
+        elif staleness >= STALE_ROUNDS_CUTOFF:
+            reason = "chip temperatures not read for too long"
+        if not rt.cutoff and reason:
+            rt.cutoff, rt.cutoff_reason, rt.state, rt.fan_pending = True, reason, \
+                STATE_CUTOFF, True
+            rt.cutoffs += 1
+            for m in range(rt.spec.miner_count):
+                self._send_pll(rt, m, PLL_OFF)
+        elif rt.cutoff and not stale and hottest is not None and \
+                hottest <= self.overheat_c - OVERHEAT_HYSTERESIS_C:
+            rt.cutoff, rt.cutoff_reason, rt.state, rt.fan_pending = False, "", STATE_OK, True
+            for m in range(rt.spec.miner_count):
+                self._send_pll(rt, m, rt.frequencies[m])
         rpm = rt.readings.fan_rpm
         stalled = rpm == 0 and rt.fan_percent > 0
         if rpm is not None and stalled != rt.fan_failed:
@@ -534,6 +745,9 @@ class Chain:
             r.power_good & ((1 << rt.spec.miner_count) - 1) == (1 << rt.spec.miner_count) - 1
         freqs = [list(f) if f is not None else list(rt.frequencies[m])
                  for m, f in enumerate(r.reported_frequencies)]
+        codes = r.module_error_code
+        for code in r.error_codes:
+            codes |= code
         return ModuleStatus(
             id=rt.id, dna=rt.info.dna, model=rt.spec.name, version=rt.info.version,
             state=rt.state, temperature_c=r.temperature_mm, hottest_chip_c=r.hottest_c(),
@@ -544,7 +758,9 @@ class Chain:
             hashrate_ghs=0.0 if rt.state == STATE_LOST else r.hashrate_ghs(rt.frequencies),
             hw_errors=hw, crc_errors=sum(r.crc_errors) + rt.bad_replies, shares=rt.shares,
             rejected=dict(rt.rejected), failed_polls=rt.failed_polls, cutoffs=rt.cutoffs,
-            chip_test=self._failing_chips(rt))
+            chip_test=self._failing_chips(rt), reading_ages_s=r.ages(),
+            stale_temperatures=rt.stale, fifo_overflows=r.fifo_overflows,
+            errors=error_names(codes), settings_source=rt.settings_source)
 
     @staticmethod
     def _failing_chips(rt: _ModuleRuntime) -> dict:

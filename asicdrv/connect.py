@@ -13,6 +13,7 @@ detect_interval, temp_target, ...).  ``backend=`` gives pyusb a backend for usb:
 """
 from __future__ import annotations
 
+import math
 from urllib.parse import parse_qsl, urlsplit
 
 from .chain import Chain
@@ -27,13 +28,24 @@ EMULATOR_OPTIONS = {"modules": int, "model": str, "seed": int, "nonce_mask": int
                     "nonces_per_work": int, "thermal_tau_s": float}
 CHAIN_OPTIONS = {"polling_delay": float, "detect_interval": float, "fan_interval": float,
                  "temp_target": float, "overheat_c": float, "nonce_mask": int,
-                 "voltage_level": int}
+                 "voltage_level": int, "apply_settings": "bool"}
+# keywords open() passes on as they are (not URL query options)
+CHAIN_KEYWORDS = {"frequency", "smart_speed", "roll_enable", "start", "backend",
+                  "auc_wait_s", "emulator", "link", "baud"}
 LINK_OPTIONS = {"usb": {}, "serial": {"baud": int}}
 ALIASES = {"ambient": "ambient_c"}
 
 
 def open(url: str = "usb://", **options) -> Chain:   # noqa: A001 - the natural name
     """Open a chain of modules.  Use as a context manager or call ``close()``."""
+    if not isinstance(url, str):
+        raise DeviceNotFound(f"a device URL is a string such as 'usb://', got {url!r}")
+    known = set(CHAIN_OPTIONS) | CHAIN_KEYWORDS | set(EMULATOR_OPTIONS) | set(ALIASES)
+    unknown = set(options) - known
+    if unknown:
+        raise LimitError(f"unknown option(s) {', '.join(sorted(unknown))}; known: "
+                         f"{', '.join(sorted(known))}")
+    options = {ALIASES.get(k, k): v for k, v in options.items()}
     parts = urlsplit(url)
     query = {ALIASES.get(k, k): v for k, v in parse_qsl(parts.query)}
     scheme = parts.scheme
@@ -46,6 +58,11 @@ def open(url: str = "usb://", **options) -> Chain:   # noqa: A001 - the natural 
     unknown = set(query) - set(CHAIN_OPTIONS) - set(link_kinds)
     if unknown:
         raise LimitError(f"unknown {scheme}:// option(s): {', '.join(sorted(unknown))}")
+    emulator_only = {k for k in options if k in EMULATOR_OPTIONS and k not in CHAIN_OPTIONS}
+    emulator_only |= {"emulator", "link"} & set(options)
+    if emulator_only:
+        raise LimitError(f"option(s) {', '.join(sorted(emulator_only))} belong to emu:// "
+                         f"URLs, not {scheme}://")
     link_options = _typed({k: v for k, v in query.items() if k in link_kinds}, link_kinds)
     chain_options = _typed({k: v for k, v in query.items() if k in CHAIN_OPTIONS},
                            CHAIN_OPTIONS)
@@ -84,10 +101,13 @@ def _open_emulator(url: str, query: dict, options: dict) -> Chain:
     for key in list(options):
         if key in EMULATOR_OPTIONS and key not in CHAIN_OPTIONS:
             emu_options[key] = options.pop(key)
+    if "nonce_mask" in query:        # in an emu:// URL it is the emulator's chip option
+        emu_options["nonce_mask"] = chain_options.pop("nonce_mask")
     chain_options.update(options)
-    if "nonce_mask" in emu_options:          # the host's SET carries the same mask
-        chain_options.setdefault("nonce_mask", emu_options["nonce_mask"])
-    emulator = chain_options.pop("emulator", None) or Emulator(**emu_options)
+    emulator = chain_options.pop("emulator", None)
+    owns = emulator is None
+    if owns:
+        emulator = Emulator(**emu_options)
     if link_kind == "inprocess":
         link = EmulatorLink(emulator)
     elif link_kind == "usb":
@@ -101,15 +121,42 @@ def _open_emulator(url: str, query: dict, options: dict) -> Chain:
             raise
         link.server = server
     else:
+        if owns:
+            emulator.close()
         raise LimitError(f"emu:// link must be inprocess, usb or serial, not {link_kind!r}")
-    return Chain(link, emulator=emulator, url=url, **chain_options)
+    return Chain(link, emulator=emulator, owns_emulator=owns, url=url, **chain_options)
 
 
 def _typed(values: dict, kinds: dict) -> dict:
+    """URL query strings -> typed values; a value given as a keyword must have the type."""
     out = {}
     for key, value in values.items():
-        try:
-            out[key] = kinds[key](value) if isinstance(value, str) else value
-        except ValueError:
-            raise LimitError(f"option {key}={value!r} is not a {kinds[key].__name__}") from None
+        kind = kinds[key]
+        if kind == "bool":
+            out[key] = _boolean(key, value)
+            continue
+        if isinstance(value, str):
+            try:
+                value = kind(value)
+            except ValueError:
+                raise LimitError(f"option {key}={value!r} is not a "
+                                 f"{'whole number' if kind is int else kind.__name__}") from None
+        wanted = (int, float) if kind is float else kind
+        if isinstance(value, bool) or not isinstance(value, wanted):
+            raise LimitError(f"option {key}={value!r} is not a "
+                             f"{'whole number' if kind is int else kind.__name__}")
+        if kind is float and not math.isfinite(value):
+            raise LimitError(f"option {key}={value!r} is not a finite number")
+        out[key] = value
     return out
+
+
+def _boolean(key: str, value) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    raise LimitError(f"option {key}={value!r} is not true or false")

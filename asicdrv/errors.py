@@ -17,6 +17,7 @@ catches everything either package raises.
     ├── ModuleLost                       a module stopped answering and was detached
     ├── JobError                         a stratum job the MM cannot take
     └── ChainClosed                      the chain was closed
+        └── PollerStopped                its poller stopped on an unexpected error
 """
 from firmware_protocols.errors import (AsicError, BadHeaderError, CrcError, FrameLengthError,
                                        LimitError, PayloadError, ProtocolError,
@@ -59,9 +60,14 @@ class ChainClosed(AsicError):
     """The chain was closed; reopen it."""
 
 
+class PollerStopped(ChainClosed):
+    """The chain's poller stopped on an error it could not handle; reopen the chain."""
+
+
 __all__ = [
     "AsicError", "BadHeaderError", "ChainClosed", "CrcError", "DeviceGone", "DeviceNotFound",
     "FrameLengthError", "JobError", "LimitError", "ModuleLost", "PayloadError",
-    "PermissionDenied", "PortBusy", "ProtocolError", "Timeout", "TransportError",
+    "PermissionDenied", "PollerStopped", "PortBusy", "ProtocolError", "Timeout",
+    "TransportError",
     "UnknownTypeError",
 ]

@@ -18,6 +18,11 @@ FAN_ADJUST_INTERVAL_S = 2.0
 DETECT_INTERVAL_S = 30.0
 POLLING_DELAY_S = 0.020
 MAX_FAILED_POLLS = 10
+MM_IDLE_TIMEOUT_S = 3.0  # an MM not polled this long reverts to address 0 (MM4 IDLE_TIME)
+RECOVER_INTERVAL_S = 4.0  # re-detect this often while a module is lost or missing
+STALE_ROUNDS_FAN = 3     # chip temperatures this many status rounds old: fan to 100 %
+STALE_ROUNDS_CUTOFF = 6  # ... this many: PLLs off, as for an overheat
+POLLING_DELAY_MAX_S = 65.535   # cgminer's pdelay: 1..65535 ms
 CORES_PER_ASIC = 172     # what STATUS_PLL lock counts add up to per chip (GHSmm / Freq)
 
 

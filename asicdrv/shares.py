@@ -1,19 +1,32 @@
 """Host-side nonce verification: every NONCE the MM sends is rebuilt into a header and
 hashed; what passes becomes a :class:`Share`, everything else is counted with a reason.
 
-The last four jobs stay valid (cgminer keeps the current pool job and three copies).
+The last four jobs stay valid (cgminer keeps the current pool job and three copies).  Jobs
+the host retired on purpose (older than that, or flushed by a work restart) are remembered a
+while longer, so their late nonces count as ``stale``, not as hardware errors.
+
+A nonce is a hardware error when its hash misses the TARGET the host sent the MM (the MM
+must forward nothing else), or when its job is one the host never sent.
 """
 from __future__ import annotations
 
 from collections import Counter, OrderedDict, deque
 from dataclasses import dataclass, field
 
-from .bitcoin import (DIFF1_TARGET, display_hash, hash_value, mask_target, merkle_root,
-                      sha256d, build_header)
+from .bitcoin import (DIFF1_TARGET, build_header, display_hash, hash_value, merkle_root,
+                      sha256d, target_for_difficulty)
 from .stratum import StratumJob
 
 JOBS_KEPT = 4
+RETIRED_KEPT = 256
 SEEN_KEPT = 100_000
+DEVICE_DIFFICULTY_CAP = 2700       # AVA8_DRV_DIFFMAX: the TARGET sent is capped at this
+HW_ERROR_REASONS = ("bad_hash", "unknown_job")
+
+
+def device_target(difficulty: float) -> int:
+    """The target the MM filters by for a job of ``difficulty`` (TARGET packet)."""
+    return target_for_difficulty(min(difficulty, DEVICE_DIFFICULTY_CAP))
 
 
 @dataclass(frozen=True)
@@ -38,6 +51,7 @@ class Share:
 class _JobEntry:
     job: StratumJob
     pool: int
+    target: int
     roots: OrderedDict = field(default_factory=OrderedDict)   # nonce2 -> merkle root
 
     def merkle(self, nonce2: int) -> bytes:
@@ -52,19 +66,38 @@ class _JobEntry:
 
 class NonceVerifier:
     """Turns NONCE payloads into shares.  Rejections are counted in :attr:`rejected`:
-    ``unknown_job`` (matches none of the last four jobs), ``bad_hash`` (fails the nonce
-    mask: a hardware error), ``duplicate``, ``below_target`` (valid, but under the job's
-    difficulty: counted, not delivered)."""
+    ``unknown_job`` (a job the host never sent: a hardware error), ``stale`` (a job the host
+    retired), ``bad_hash`` (misses the TARGET sent: a hardware error), ``duplicate``,
+    ``below_target`` (valid, but under the job's difficulty: counted, not delivered)."""
 
-    def __init__(self, nonce_mask: int):
-        self.nonce_mask = nonce_mask
+    def __init__(self):
         self._jobs: deque[tuple[tuple[int, int], _JobEntry]] = deque(maxlen=JOBS_KEPT)
+        self._retired: OrderedDict = OrderedDict()        # (crc, pool) -> None
         self._seen: OrderedDict = OrderedDict()
         self.rejected: Counter = Counter()
         self.accepted = 0
 
-    def add_job(self, job: StratumJob, pool: int = 0) -> None:
-        self._jobs.append(((job.job_crc, pool), _JobEntry(job, pool)))
+    def add_job(self, job: StratumJob, pool: int = 0, restart: bool = False) -> None:
+        """A job sent to the MMs; ``restart`` (a work restart) retires every earlier one."""
+        if restart:
+            while self._jobs:
+                self._retire(self._jobs.popleft()[0])
+        elif len(self._jobs) == JOBS_KEPT:
+            self._retire(self._jobs[0][0])
+        key = (job.job_crc, pool)
+        self._retired.pop(key, None)
+        self._jobs.append((key, _JobEntry(job, pool, device_target(job.difficulty))))
+
+    def retire_all(self) -> None:
+        """Every job so far is stale (the pool went away, the boards were idled)."""
+        while self._jobs:
+            self._retire(self._jobs.popleft()[0])
+
+    def _retire(self, key) -> None:
+        self._retired[key] = None
+        self._retired.move_to_end(key)
+        if len(self._retired) > RETIRED_KEPT:
+            self._retired.popitem(last=False)
 
     def find_job(self, job_crc: int, pool: int) -> _JobEntry | None:
         for key, entry in reversed(self._jobs):
@@ -76,7 +109,8 @@ class NonceVerifier:
         """``nonce`` is a decoded NONCE payload.  Returns (share, None) or (None, reason)."""
         entry = self.find_job(nonce["job_crc"], nonce["pool"])
         if entry is None:
-            return self._reject("unknown_job")
+            stale = (nonce["job_crc"], nonce["pool"]) in self._retired
+            return self._reject("stale" if stale else "unknown_job")
         job = entry.job
         key = (job.job_id, nonce["nonce2"], nonce["ntime_offset"], nonce["nonce"])
         if key in self._seen:
@@ -86,7 +120,7 @@ class NonceVerifier:
                               ntime, job.nbits, nonce["nonce"])
         digest = sha256d(header)
         value = hash_value(digest)
-        if value > mask_target(self.nonce_mask):
+        if value > entry.target:
             return self._reject("bad_hash")
         self._seen[key] = None
         if len(self._seen) > SEEN_KEPT:

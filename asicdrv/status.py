@@ -13,6 +13,20 @@ from .models import ModelSpec
 
 STATE_OK, STATE_CUTOFF, STATE_LOST = "ok", "cutoff", "lost"
 
+# ECHU / ECMM error-code bits (Avalon-extras avalon8-core-test.py; spec 5.8.5)
+ERROR_BITS = ("idle", "MM CRC failed", "no fan", "lock", "API FIFO overflow",
+              "RB overflow", "too hot", "hot before", "loop failed", "core test failed",
+              "invalid MCU", "power good failed", "NTC error", "voltage error",
+              "core voltage error", "PMU CRC failed", "invalid PLL value", "HU failed")
+ECMM_API_FIFO_OVERFLOW = 1 << 4
+
+
+def error_names(code: int) -> list[str]:
+    """The named bits of an ECHU/ECMM error code."""
+    return [name for bit, name in enumerate(ERROR_BITS) if code >> bit & 1] + \
+        ([f"bit(s) 0x{code >> len(ERROR_BITS) << len(ERROR_BITS):x}"]
+         if code >> len(ERROR_BITS) else [])
+
 
 @dataclass(frozen=True)
 class Module:
@@ -46,13 +60,25 @@ class ModuleReadings:
         self.module_error_code = 0
         self.test_results: dict[int, int] = {}    # miner -> pass bitmap
         self.seen: Counter = Counter()            # packet type -> count
-        self.last_reply = time.monotonic()
+        self.fifo_overflows = 0                   # STATUS reports of a full nonce FIFO
+        self.asic_pll_counts = [[None] * a for _ in range(m)]   # STATUS_ASIC, per chip
+        self.asic_frequencies = [[None] * a for _ in range(m)]
+        # ages: when each kind of reading last arrived, and the poll count then (the poll
+        # count measures staleness in status rounds, whatever the link's speed)
+        now = time.monotonic()
+        self.received_at: dict[int, float] = {}   # packet type -> time
+        pvt_slots = a if spec.name == "851" else m * a
+        self.pvt_at = [now] * pvt_slots
+        self.pvt_poll = [0] * pvt_slots
+        self.polls = 0
+        self.last_reply = now
 
     def apply(self, pkt: MMPacket) -> None:
         """Fold one status-type packet into the readings (NONCE is handled elsewhere)."""
         spec = self.spec
         self.seen[pkt.type] += 1
-        self.last_reply = time.monotonic()
+        self.last_reply = now = time.monotonic()
+        self.received_at[pkt.type] = now
         if pkt.type == T.STATUS:
             f = pkt.fields()
             self.temperature_mm = f["temperature_mm"]
@@ -63,6 +89,14 @@ class ModuleReadings:
                 self.crc_errors[pkt.idx] += f["crc_errors"]
                 self.error_codes[pkt.idx] = f["miner_error_code"]
             self.module_error_code = f["module_error_code"]
+            if f["module_error_code"] & ECMM_API_FIFO_OVERFLOW:
+                self.fifo_overflows += 1
+        elif pkt.type == T.STATUS_ASIC and pkt.idx < spec.total_asics:
+            f = pkt.fields()
+            miner, chip = divmod(pkt.idx, spec.asic_count)
+            self.asic_pll_counts[miner][chip] = f["pll_counts"]
+            if spec.name == "851":
+                self.asic_frequencies[miner][chip] = f["frequencies_mhz"]
         elif pkt.type == T.STATUS_PLL and pkt.idx < spec.miner_count:
             f = pkt.fields()
             self.lock_counts[pkt.idx] = f["lock_counts"]
@@ -92,9 +126,35 @@ class ModuleReadings:
             if pkt.idx < spec.asic_count:
                 for m, sensor in enumerate(pkt.fields()["sensors"][:spec.miner_count]):
                     self.chip_temps[m][pkt.idx] = celsius(sensor["temp_code"])
+                self._pvt_seen(pkt.idx)
         elif pkt.idx < spec.total_asics:
             miner, chip = divmod(pkt.idx, spec.asic_count)
             self.chip_temps[miner][chip] = celsius(pkt.fields(per_chip_pvt=True)["temp_code"])
+            self._pvt_seen(pkt.idx)
+
+    def _pvt_seen(self, slot: int) -> None:
+        self.pvt_at[slot] = time.monotonic()
+        self.pvt_poll[slot] = self.polls
+
+    def round_polls(self) -> int:
+        """Polls one status round takes when every reply arrives (a nonce may answer every
+        other poll, hence the factor 2)."""
+        return 2 * (2 * self.spec.miner_count + 2 + len(self.pvt_at) + 13)
+
+    def temperature_staleness(self) -> float:
+        """How many status rounds the oldest chip temperature has missed (0 when fresh)."""
+        return (self.polls - min(self.pvt_poll)) / self.round_polls()
+
+    def ages(self) -> dict[str, float | None]:
+        """Seconds since each kind of reading arrived (None: never)."""
+        now = time.monotonic()
+        out = {name: (None if ptype not in self.received_at
+                      else round(now - self.received_at[ptype], 3))
+               for name, ptype in (("status", T.STATUS), ("pll", T.STATUS_PLL),
+                                   ("volt", T.STATUS_VOLT), ("pmu", T.STATUS_PMU))}
+        out["chip_temperatures"] = (None if T.STATUS_PVT not in self.received_at
+                                    else round(now - min(self.pvt_at), 3))
+        return out
 
     def hottest_c(self) -> float | None:
         """cgminer's get_temp_max: the hottest chip, or the MM if that is hotter."""
@@ -104,7 +164,16 @@ class ModuleReadings:
         return max(values) if values else None
 
     def hashrate_ghs(self, frequencies: list[list[int]]) -> float:
-        """sum(locked cores x MHz) / 1000, as cgminer's GHSmm."""
+        """sum(locked cores x MHz) / 1000, as cgminer's GHSmm: on an 851 from every chip's
+        STATUS_ASIC (its counts and PLL frequencies) once all have arrived, otherwise from
+        the miners' STATUS_PLL."""
+        if self.spec.name == "851" and all(c is not None for row in self.asic_pll_counts
+                                           for c in row):
+            return sum(count * freq
+                       for m in range(self.spec.miner_count)
+                       for c in range(self.spec.asic_count)
+                       for count, freq in zip(self.asic_pll_counts[m][c],
+                                              self.asic_frequencies[m][c])) / 1000.0
         total = 0
         for m in range(self.spec.miner_count):
             freqs = self.reported_frequencies[m] or frequencies[m]
@@ -139,6 +208,11 @@ class ModuleStatus:
     failed_polls: int
     cutoffs: int                            # overheat cutoffs since detection
     chip_test: dict                         # miner -> list of failing chips (after a test)
+    reading_ages_s: dict = field(default_factory=dict)   # kind -> seconds since it came
+    stale_temperatures: bool = False        # chip temperatures too old to trust
+    fifo_overflows: int = 0                 # times the MM reported a full nonce FIFO
+    errors: list = field(default_factory=list)   # named ECMM / ECHU bits now set
+    settings_source: str = "host"           # host: set by us; board: adopted as it ran
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -150,6 +224,7 @@ class ChainStatus:
     connected: bool
     modules: list = field(default_factory=list)
     auc: dict = field(default_factory=dict)
+    missing: dict = field(default_factory=dict)   # address -> why no module is known there
 
     @property
     def hashrate_ghs(self) -> float:
@@ -157,5 +232,5 @@ class ChainStatus:
 
     def to_dict(self) -> dict:
         return {"link": self.link, "connected": self.connected, "auc": self.auc,
-                "hashrate_ghs": self.hashrate_ghs,
+                "hashrate_ghs": self.hashrate_ghs, "missing": dict(self.missing),
                 "modules": [m.to_dict() for m in self.modules]}

@@ -6,12 +6,15 @@ from typing import Protocol
 
 class Link(Protocol):
     """One transfer = write an MM packet to an I2C address (0 = broadcast) and, when
-    ``read`` is set, return the 40-byte reply (or None when the module sent nothing)."""
+    ``read`` is set, return the 40-byte reply (or None when the module sent nothing).
+    A reply that is late is waited for up to ``patience`` seconds (None: the link's
+    own timeout)."""
 
     name: str
     multi_module: bool        # False for a serial line: one module, no addresses
 
-    def xfer(self, address: int, frame: bytes, read: bool) -> bytes | None: ...
+    def xfer(self, address: int, frame: bytes, read: bool,
+             patience: float | None = None) -> bytes | None: ...
 
     def info(self) -> dict: ...
 

@@ -9,7 +9,8 @@ import time
 
 import serial
 
-from ..errors import DeviceGone, DeviceNotFound, PermissionDenied, PortBusy, TransportError
+from ..errors import (CrcError, DeviceGone, DeviceNotFound, LimitError, PermissionDenied,
+                      PortBusy, TransportError)
 from .framing import FrameSync
 
 
@@ -17,6 +18,10 @@ class SerialLink:
     multi_module = False
 
     def __init__(self, port: str, *, baudrate: int = 115200, timeout_s: float = 0.2):
+        if isinstance(baudrate, bool) or not isinstance(baudrate, int) or \
+                not 50 <= baudrate <= 4_000_000:
+            raise LimitError(f"baud rate must be a whole number from 50 to 4000000, "
+                             f"got {baudrate!r}")
         self.name = f"serial://{port}"
         self.timeout_s = timeout_s
         self.sync = FrameSync()
@@ -25,7 +30,11 @@ class SerialLink:
         except serial.SerialException as exc:
             raise _translate(exc, port) from exc
 
-    def xfer(self, address: int, frame: bytes, read: bool) -> bytes | None:
+    def xfer(self, address: int, frame: bytes, read: bool,
+             patience: float | None = None) -> bytes | None:
+        """Write a packet; with ``read``, the first good frame back within ``patience``
+        (default 200 ms).  When only corrupted frames came, that is a :class:`CrcError`
+        (the chain counts it), not a silent timeout."""
         try:
             if read:
                 self.port.reset_input_buffer()
@@ -33,12 +42,17 @@ class SerialLink:
             self.port.write(frame)
             if not read:
                 return None
-            deadline = time.monotonic() + self.timeout_s
+            crc_before = self.sync.crc_errors
+            deadline = time.monotonic() + (self.timeout_s if patience is None
+                                           else max(patience, 0.05))
             while time.monotonic() < deadline:
                 chunk = self.port.read(self.port.in_waiting or 40)
                 packets = self.sync.feed(chunk) if chunk else []
                 if packets:
                     return packets[0].to_bytes()
+            if self.sync.crc_errors > crc_before:
+                raise CrcError(f"{self.name}: only corrupted replies "
+                               f"({self.sync.crc_errors - crc_before} with a bad CRC)")
             return None
         except serial.SerialException as exc:
             raise DeviceGone(f"{self.name}: the serial port failed ({exc})") from exc

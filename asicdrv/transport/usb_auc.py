@@ -14,7 +14,7 @@ import time
 import usb.core
 import usb.util
 
-from firmware_protocols import PACKET_SIZE, PacketType, auc
+from firmware_protocols import PACKET_SIZE, auc
 from ..errors import DeviceGone, DeviceNotFound, PermissionDenied, PortBusy, Timeout, \
     TransportError
 
@@ -110,14 +110,15 @@ class AucLink:
         version = self._call(lambda t: auc.build_init(clock_hz, xfer_delay, t), "AUC init")
         self.version = version.decode("ascii", "replace")
 
-    def xfer(self, address: int, frame: bytes, read: bool) -> bytes | None:
+    def xfer(self, address: int, frame: bytes, read: bool,
+             patience: float | None = None) -> bytes | None:
+        """One XFER; a short reply (the module had nothing ready yet) is read again until
+        ``patience`` seconds (default: the USB timeout) have passed."""
         rlen = PACKET_SIZE if read else 0
         data = self._call(lambda t: auc.build_xfer(address, frame, rlen, t), "AUC XFER")
         if read and len(data) < PACKET_SIZE:
-            # the module had nothing ready yet: read again until the USB timeout has passed
-            # (DETECT gets less time: an empty id is the normal end of a detection round)
             self.short_replies += 1
-            budget = self.timeout_ms / 1000 / (2 if frame[2] == PacketType.DETECT else 1)
+            budget = self.timeout_ms / 1000 if patience is None else patience
             deadline = time.monotonic() + budget
             while len(data) < PACKET_SIZE and time.monotonic() < deadline:
                 if not self.wait_s:
