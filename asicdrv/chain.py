@@ -286,8 +286,9 @@ class Chain:
         """Send a job to every module (broadcast).  Its nonces verify for the next three
         jobs too.  ``restart`` is the STATIC work-restart word: the MMs drop what they have
         queued and the host counts late nonces of earlier jobs as stale.  By default it is
-        set as cgminer sets it, on a work restart: a clean job for a new block or from
-        another pool, not every ``clean_jobs`` notify."""
+        set as cgminer sets it: cgminer.c ``test_work_current`` turns every ``clean_jobs``
+        notify of the current pool into ``restart_threads()`` (new block or not), and a job
+        from another pool restarts work too."""
         self._check_open()
         if not isinstance(job, StratumJob):
             raise JobError(f"submit() takes a StratumJob, not {type(job).__name__}")
@@ -298,7 +299,7 @@ class Chain:
         if extranonce2_range is not None:
             _whole("extranonce2_range", extranonce2_range, 0, limit - 1)
         if restart is None:
-            restart = job.clean and self._last_job != (job.prevhash, pool)
+            restart = job.clean or (self._last_job is not None and self._last_job[1] != pool)
         with self._lock:
             key = (job.job_crc, pool)
             packets = build_job_packets(job, nonce2_start=extranonce2_start,
@@ -485,7 +486,7 @@ class Chain:
         Modules seen before (same DNA) are re-attached at their new id and get the host's
         settings again."""
         new: list[_ModuleRuntime] = []
-        empty_run = 0
+        silent: list[int] = []
         ids = range(1, MAX_MODULES + 1) if self.link.multi_module else [1]
         for module_id in ids:
             current = self._modules.get(module_id)
@@ -494,11 +495,14 @@ class Chain:
             reply = self._xfer(0, encode_packet(T.DETECT, {"module_id": module_id}),
                                read=True, patience=DETECT_PATIENCE_S)
             if reply is None:
-                empty_run += 1
-                if empty_run >= 2:
-                    break
+                silent.append(module_id)
+                if len(silent) >= 2 and silent[-2] == module_id - 1:
+                    break                          # two empty ids in a row: the end
                 continue
-            empty_run = 0
+            for gap in silent:      # an earlier id got no reply, yet this one was taken
+                self._missing[gap] = ("no reply to DETECT while a later id was taken: a "
+                                      "module here took the id and its reply was lost")
+            silent.clear()
             try:
                 ack = decode_packet(reply, from_device=True)
             except ProtocolError as exc:
@@ -534,6 +538,8 @@ class Chain:
                                 self._frequency)
             self._modules[module_id] = self._by_dna[dna] = rt
             new.append(rt)
+        for module_id in silent:        # nothing answered here nor after: nobody there
+            self._missing.pop(module_id, None)
         return new
 
     def _configure_new(self, rt: _ModuleRuntime) -> None:

@@ -10,6 +10,7 @@ The model (``physics``, ``work``) is kept apart from the wire (``firmware``, ``b
 """
 from __future__ import annotations
 
+import math
 import random
 import threading
 import time
@@ -38,15 +39,21 @@ class Emulator:
                  thermal_tau_s: float = 2.0, log: IO[str] | None = None,
                  clock: Callable[[], float] = time.monotonic,
                  chip_thread: bool | None = None):
-        if not 1 <= modules <= 6:
-            raise FaultSpecError(f"modules must be 1..6, got {modules}")
+        _check_whole("modules", modules, 1, 6)
         if model not in MODELS:
             raise FaultSpecError(f"model must be one of {', '.join(MODELS)}, got {model!r}")
-        if nonce_mask is not None and not 1 <= nonce_mask <= 64:
-            raise FaultSpecError(f"nonce_mask must be 1..64, got {nonce_mask}")
+        _check_whole("seed", seed, -(1 << 63), 1 << 63)
+        if nonce_mask is not None:
+            _check_whole("nonce_mask", nonce_mask, 1, 64)
+        _check_whole("nonce_start", nonce_start, 0, 0xFFFFFFFF)
+        _check_whole("nonces_per_work", nonces_per_work, 1, 1 << 32)
+        _check_number("hashrate", hashrate, 0, 1e9)
+        _check_number("thermal_tau_s", thermal_tau_s, 1e-3, 1e6, low_open=True)
+        _check_number("ambient_c", ambient_c, -40, 80)
         self.spec: ModelSpec = MODELS[model]
         self.seed = seed
-        self.faults: tuple[Fault, ...] = parse_faults(faults)
+        self.module_count = modules
+        self.faults: tuple[Fault, ...] = self._checked_faults(faults)
         self.clock = clock
         self.traffic = TrafficLog(log)
         rng = random.Random(seed)
@@ -80,19 +87,49 @@ class Emulator:
         spec = self.spec
         dna = bytes(rng.getrandbits(8) for _ in range(8))
         version = f"{spec.name}-{FIRMWARE_BUILD}"
-        dead = fault_value(self.faults, "dead_chip", position)
-        physics = ModulePhysics(
-            spec, random.Random(rng.random()), ambient_c=ambient_c,
-            dead_chips={dead} if dead else set(),
-            fan_stall=bool(fault_value(self.faults, "fan_stall", position)),
-            overheat_c=fault_value(self.faults, "overheat", position) or 0.0,
-            thermal_tau_s=thermal_tau_s)
+        physics = ModulePhysics(spec, random.Random(rng.random()), ambient_c=ambient_c,
+                                thermal_tau_s=thermal_tau_s)
         scanner = Scanner(miner_count=spec.miner_count, asic_count=spec.asic_count,
                           nonce_start=nonce_start, nonces_per_work=nonces_per_work)
-        return MMFirmware(position, spec, dna, version, physics, scanner,
-                          random.Random(rng.random()), hashrate=hashrate,
-                          bad_nonce_rate=fault_value(self.faults, "bad_nonce", position) or 0.0,
-                          pinned_nonce_mask=nonce_mask)
+        module = MMFirmware(position, spec, dna, version, physics, scanner,
+                            random.Random(rng.random()), hashrate=hashrate,
+                            pinned_nonce_mask=nonce_mask)
+        self._apply_module_faults(module)
+        return module
+
+    def _checked_faults(self, spec) -> tuple[Fault, ...]:
+        """Parse faults and check their values against this chain and model."""
+        faults = parse_faults(spec)
+        for fault in faults:
+            if fault.module is not None and not 1 <= fault.module <= self.module_count:
+                raise FaultSpecError(f"fault {fault.name}@{fault.module}: there are modules "
+                                     f"1..{self.module_count}")
+            if fault.name == "dead_chip":
+                miner, chip = fault.value
+                if not (0 <= miner < self.spec.miner_count and
+                        0 <= chip < self.spec.asic_count):
+                    raise FaultSpecError(
+                        f"fault dead_chip:{miner}.{chip}: the {self.spec.name} has miners "
+                        f"0..{self.spec.miner_count - 1}, chips 0..{self.spec.asic_count - 1}")
+        return faults
+
+    def _apply_module_faults(self, module: MMFirmware) -> None:
+        position, physics = module.position, module.physics
+        dead = fault_value(self.faults, "dead_chip", position)
+        physics.dead_chips = {dead} if dead else set()
+        physics.fan_stall = bool(fault_value(self.faults, "fan_stall", position))
+        physics.overheat_c = fault_value(self.faults, "overheat", position) or 0.0
+        module.bad_nonce_rate = fault_value(self.faults, "bad_nonce", position) or 0.0
+        module.pvt_silent = bool(fault_value(self.faults, "pvt_silent", position))
+
+    def set_faults(self, faults: str | list | tuple | None) -> None:
+        """Replace the injected faults while running (a cable pulled, a sensor gone)."""
+        checked = self._checked_faults(faults)
+        with self.bus.lock:
+            self.faults = checked
+            for module in self.modules:
+                self._apply_module_faults(module)
+            self.auc.disconnect_after = fault_value(self.faults, "disconnect", 1)
 
     # --- ways in -------------------------------------------------------------------------------
     def i2c_xfer(self, address: int, write: bytes, rlen: int) -> bytes:
@@ -117,7 +154,8 @@ class Emulator:
 
     def serve_serial(self) -> SerialServer:
         """A pty serving module 1 as bare MM packets; use as a context manager."""
-        return SerialServer(self.bus, self.traffic)
+        return SerialServer(self.bus, self.traffic,
+                            disconnect_after=fault_value(self.faults, "disconnect", 1))
 
     # --- the bench -------------------------------------------------------------------------------
     def disconnect(self) -> None:
@@ -154,6 +192,20 @@ class Emulator:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def _check_whole(name: str, value, low: int, high: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise FaultSpecError(f"{name} must be a whole number from {low} to {high}, "
+                             f"got {value!r}")
+
+
+def _check_number(name: str, value, low: float, high: float, low_open: bool = False) -> None:
+    ok = (not isinstance(value, bool) and isinstance(value, (int, float))
+          and math.isfinite(value) and low <= value <= high)
+    if not ok:
+        raise FaultSpecError(f"{name} must be a number from {low:g} to {high:g}, "
+                             f"got {value!r}")
 
 
 def _chip_loop(emulator_ref, stop: threading.Event) -> None:

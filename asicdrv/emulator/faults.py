@@ -8,18 +8,22 @@
     stall[:SECONDS]      replies come that late (default 0.3, past the AUC's 200 ms)
     disconnect[:N]       the USB device vanishes after N transfers (default 200)
     bad_nonce[:RATE]     that share of nonces do not verify (default 0.2)
+    pvt_silent           the MM stops sending chip temperatures (STATUS_PVT)
 
 ``@N`` limits a fault to module N (its position in the chain, 1-based); without it a fault
 applies to every module.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from ..errors import AsicError
 
 DEFAULTS = {"dead_chip": "1.7", "fan_stall": None, "overheat": 45.0, "crc_errors": 0.05,
-            "drop": 0.05, "stall": 0.3, "disconnect": 200, "bad_nonce": 0.2}
+            "drop": 0.05, "stall": 0.3, "disconnect": 200, "bad_nonce": 0.2,
+            "pvt_silent": None}
+FLAGS = ("fan_stall", "pvt_silent")      # faults that take no value
 
 
 class FaultSpecError(AsicError, ValueError):
@@ -61,26 +65,40 @@ def parse_faults(spec: str | list | tuple | None) -> tuple[Fault, ...]:
 
 def _value(name: str, raw: str):
     default = DEFAULTS[name]
-    if not raw:
+    if not raw and name not in FLAGS:
         raw = default
     if name == "dead_chip":
-        miner, _, chip = str(raw).partition(".")
-        return (_number(miner, int, name), _number(chip or "0", int, name))
-    if name == "fan_stall":
+        miner, dot, chip = str(raw).partition(".")
+        if not dot or not miner or not chip:
+            raise FaultSpecError(f"fault dead_chip takes MINER.CHIP (e.g. 1.7), got {raw!r}")
+        return (_number(miner, int, name), _number(chip, int, name))
+    if name in FLAGS:
+        if raw:
+            raise FaultSpecError(f"fault {name} takes no value, got {raw!r}")
         return None
     if name == "disconnect":
-        return _number(raw, int, name)
+        value = _number(raw, int, name)
+        if value < 1:
+            raise FaultSpecError(f"fault disconnect:{value}: give the number of transfers "
+                                 f"after which the device vanishes (1 or more)")
+        return value
     value = _number(raw, float, name)
-    if name in ("crc_errors", "drop", "bad_nonce") and not 0 <= value <= 1:
+    if not math.isfinite(value) or value < 0:
+        raise FaultSpecError(f"fault {name}: {raw!r} must be a finite number, 0 or more")
+    if name in ("crc_errors", "drop", "bad_nonce") and value > 1:
         raise FaultSpecError(f"fault {name} rate {value} must be between 0 and 1")
     return value
 
 
 def _number(text, kind, name):
+    text = str(text).strip()
+    if not text.isascii():
+        raise FaultSpecError(f"fault {name}: {text!r} is not a number")
     try:
         return kind(text)
     except (TypeError, ValueError):
-        raise FaultSpecError(f"fault {name}: {text!r} is not a number") from None
+        raise FaultSpecError(f"fault {name}: {text!r} is not a "
+                             f"{'whole ' if kind is int else ''}number") from None
 
 
 def fault_value(faults: tuple[Fault, ...], name: str, position: int):

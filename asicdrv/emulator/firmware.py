@@ -62,6 +62,7 @@ class MMFirmware:
         self.hashrate = hashrate          # hashes/s this module computes at nominal rate
         self.bad_nonce_rate = bad_nonce_rate
         self.pinned_nonce_mask = pinned_nonce_mask   # test option: chips ignore SET's mask
+        self.pvt_silent = False           # fault: no STATUS_PVT in the rotation
         self.module_id: int | None = None
         self.boots = 0
         self.rx_crc_errors = 0            # frames received with a bad CRC (cumulative)
@@ -139,10 +140,13 @@ class MMFirmware:
             self.rx_bad_frames += 1
             return None
         try:
-            return handler(self, pkt, broadcast)
+            reply = handler(self, pkt, broadcast)
         except (ProtocolError, KeyError, IndexError, ValueError, OverflowError):
             self.rx_bad_frames += 1    # well-framed but nonsensical: ignore like firmware
             return None
+        if pkt.type == T.DETECT and reply is not None:
+            self._last_addressed = now  # the idle timer starts with the new address
+        return reply
 
     def advance(self, now: float) -> None:
         """Catch the board up to ``now``: temperatures and the hashing done meanwhile."""
@@ -336,7 +340,8 @@ class MMFirmware:
         out += [(lambda _: self._status_volt(), None), (lambda _: self._status_pmu(), None)]
         pvt_count = (self.spec.asic_count if self.spec.name == "851"
                      else self.spec.total_asics)
-        out += [(self._status_pvt, i) for i in range(pvt_count)]
+        if not self.pvt_silent:
+            out += [(self._status_pvt, i) for i in range(pvt_count)]
         total = self.spec.total_asics
         for _ in range(min(ASIC_STATUS_PER_ROUND, total)):
             out.append((self._status_asic, self._asic_cursor))

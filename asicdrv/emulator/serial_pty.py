@@ -14,10 +14,16 @@ from .traffic import TrafficLog
 
 
 class SerialServer:
-    def __init__(self, bus: I2CBus, traffic: TrafficLog):
+    """Serves module 1.  A stalled module's reply goes out when it is ready; a
+    ``disconnect`` fault closes the line after that many frames (the host sees EIO)."""
+
+    def __init__(self, bus: I2CBus, traffic: TrafficLog, disconnect_after: int | None = None):
         self.bus = bus
         self.module = bus.modules[0]
         self.traffic = traffic
+        self.disconnect_after = disconnect_after
+        self.frames = 0
+        self._sent_to = 0                     # where the last frame went (its reply waits)
         self.master, self.slave = os.openpty()
         tty.setraw(self.slave)
         self.path = os.ttyname(self.slave)
@@ -33,8 +39,9 @@ class SerialServer:
 
     def serve_forever(self) -> None:
         while not self._stop.is_set():
-            ready, _, _ = select.select([self.master], [], [], 0.05)
+            ready, _, _ = select.select([self.master], [], [], 0.005)
             if not ready:
+                self._send_late_reply()
                 continue
             try:
                 data = os.read(self.master, 4096)
@@ -42,16 +49,38 @@ class SerialServer:
                 break
             for packet in self.sync.feed(data):
                 self._answer(packet.to_bytes())
+                if self.disconnect_after is not None and self.frames >= self.disconnect_after:
+                    self._unplug()
+                    return
+
+    def _address(self) -> int:
+        return self.module.module_id or 0
 
     def _answer(self, frame: bytes) -> None:
+        self.frames += 1
         self.traffic.record(">", frame)
         if frame[2] == PacketType.DETECT:
             self.module.module_id = None      # one module per line: DETECT always answers
-        address = self.module.module_id or 0
-        reply = self.bus.xfer(address, frame, PACKET_SIZE)
+        self._sent_to = self._address()
+        self._write(self.bus.xfer(self._sent_to, frame, PACKET_SIZE))
+
+    def _send_late_reply(self) -> None:
+        address = self._sent_to
+        ready_at = self.bus.pending_ready(address)
+        if ready_at is not None and ready_at <= self.bus.clock():
+            self._write(self.bus.xfer(address, b"", PACKET_SIZE))
+
+    def _write(self, reply: bytes) -> None:
         if reply:
             self.traffic.record("<", reply)
             os.write(self.master, reply)
+
+    def _unplug(self) -> None:
+        try:
+            os.close(self.master)
+        except OSError:
+            pass
+        self.master = -1
 
     def inject(self, data: bytes) -> None:
         """Write raw bytes onto the line, as line noise would."""
@@ -62,6 +91,8 @@ class SerialServer:
         if self._thread is not None:
             self._thread.join(timeout=2)
         for fd in (self.master, self.slave):
+            if fd < 0:
+                continue
             try:
                 os.close(fd)
             except OSError:
