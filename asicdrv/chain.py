@@ -358,6 +358,7 @@ class Chain:
         seen, spec = rt.readings.seen, rt.spec
         pvt = spec.asic_count if spec.name == "851" else spec.total_asics
         return (seen[T.STATUS] - mark.get(T.STATUS, 0) >= spec.miner_count
+                and seen[T.STATUS_PLL] - mark.get(T.STATUS_PLL, 0) >= spec.miner_count
                 and seen[T.STATUS_PVT] - mark.get(T.STATUS_PVT, 0) >= pvt
                 and seen[T.STATUS_PMU] - mark.get(T.STATUS_PMU, 0) >= 1)
 
@@ -597,6 +598,7 @@ class Chain:
         self._xfer(rt.id, encode_packet(T.SET_FIN, {}), read=False)
 
     def _send_pll(self, rt: _ModuleRuntime, miner: int, plls: list[int]) -> None:
+        rt.readings.forget_pll(miner)
         self._xfer(rt.id, encode_packet(T.SET_PLL, {
             "pll_words": [mhz_to_pll_word(f) for f in plls], "pll_param": 100,
             "asic_timeout": asic_timeout(plls)}, idx=miner + 1, cnt=rt.spec.miner_count),
@@ -766,7 +768,8 @@ class Chain:
             rejected=dict(rt.rejected), failed_polls=rt.failed_polls, cutoffs=rt.cutoffs,
             chip_test=self._failing_chips(rt), reading_ages_s=r.ages(),
             stale_temperatures=rt.stale, fifo_overflows=r.fifo_overflows,
-            errors=error_names(codes), settings_source=rt.settings_source)
+            errors=error_names(codes), settings_source=rt.settings_source,
+            chip_sensors_unread=r.unread_sensors())
 
     @staticmethod
     def _failing_chips(rt: _ModuleRuntime) -> dict:

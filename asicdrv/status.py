@@ -70,6 +70,7 @@ class ModuleReadings:
         pvt_slots = a if spec.name == "851" else m * a
         self.pvt_at = [now] * pvt_slots
         self.pvt_poll = [0] * pvt_slots
+        self.pvt_received = [False] * pvt_slots
         self.polls = 0
         self.last_reply = now
 
@@ -132,9 +133,28 @@ class ModuleReadings:
             self.chip_temps[miner][chip] = celsius(pkt.fields(per_chip_pvt=True)["temp_code"])
             self._pvt_seen(pkt.idx)
 
+    def forget_pll(self, miner: int) -> None:
+        """The host just changed this miner's PLLs: what the module reported before is
+        out of date until it reports again."""
+        if 0 <= miner < self.spec.miner_count:
+            self.reported_frequencies[miner] = None
+            self.asic_pll_counts[miner] = [None] * self.spec.asic_count
+            self.asic_frequencies[miner] = [None] * self.spec.asic_count
+
     def _pvt_seen(self, slot: int) -> None:
         self.pvt_at[slot] = time.monotonic()
         self.pvt_poll[slot] = self.polls
+        self.pvt_received[slot] = True
+
+    def unread_sensors(self) -> list[list[int]]:
+        """[miner, chip] of every chip whose temperature never arrived (a link matter,
+        unlike a sensor that reads 0)."""
+        spec = self.spec
+        if spec.name == "851":
+            return [[m, c] for c in range(spec.asic_count) if not self.pvt_received[c]
+                    for m in range(spec.miner_count)]
+        return [list(divmod(slot, spec.asic_count))
+                for slot, seen in enumerate(self.pvt_received) if not seen]
 
     def round_polls(self) -> int:
         """Polls one status round takes when every reply arrives (a nonce may answer every
@@ -213,6 +233,7 @@ class ModuleStatus:
     fifo_overflows: int = 0                 # times the MM reported a full nonce FIFO
     errors: list = field(default_factory=list)   # named ECMM / ECHU bits now set
     settings_source: str = "host"           # host: set by us; board: adopted as it ran
+    chip_sensors_unread: list = field(default_factory=list)  # [miner, chip] never read
 
     def to_dict(self) -> dict:
         return asdict(self)

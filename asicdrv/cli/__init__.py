@@ -6,6 +6,7 @@ import sys
 from typing import Sequence
 
 from ..errors import AsicError
+from .common import AUTO
 from . import decode, emulate, mine, monitor, scan, selftest, set, status
 
 COMMANDS = [scan, status, set, selftest, monitor, mine, decode, emulate]
@@ -14,6 +15,8 @@ COMMANDS = [scan, status, set, selftest, monitor, mine, decode, emulate]
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="asicdrv", description="Avalon hash-board driver and bench diagnostics.")
+    parser.add_argument("--device", dest="global_device", default=None, metavar="URL",
+                        help="the device, for any command (also accepted after it)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for command in COMMANDS:
         command.add_parser(sub)
@@ -23,15 +26,25 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.global_device is not None and hasattr(args, "device"):
+        if args.device not in (AUTO, args.global_device):
+            parser.error("--device given twice with different URLs")
+        args.device = args.global_device
     try:
         return args.run(args)
     except AsicError as exc:
         print(f"asicdrv {args.command}: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:          # a file or port the command was pointed at
+        print(f"asicdrv {args.command}: {exc.strerror or exc}"
+              f"{': ' + str(exc.filename) if exc.filename else ''}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         return 130
-    except BrokenPipeError:
-        return 0
+    except Exception as exc:  # noqa: BLE001 - a technician gets one line, never a traceback
+        print(f"asicdrv {args.command}: internal error ({type(exc).__name__}: {exc}); "
+              f"please report it", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

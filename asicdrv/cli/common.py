@@ -2,7 +2,11 @@
 and plain-text tables."""
 from __future__ import annotations
 
+import argparse
 import json
+import math
+import re
+import shutil
 import sys
 
 from .. import connect
@@ -11,6 +15,41 @@ from ..status import STATE_OK, ModuleStatus
 
 AUTO = "auto"
 EMULATOR_URL = "emu://"
+
+
+def add_command(sub, name: str, doc: str, help_text: str):
+    """A subcommand whose --help shows its whole docstring, as written."""
+    return sub.add_parser(name, help=help_text, description=doc,
+                          formatter_class=argparse.RawDescriptionHelpFormatter)
+
+
+def positive_number(text: str) -> float:
+    """argparse type: a finite number above zero."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: give a finite number above 0")
+    return value
+
+
+def whole_number(text: str, low: int | None = None) -> int:
+    """A whole number written in ASCII digits (int() would take other scripts' digits)."""
+    if not re.fullmatch(r"[+-]?[0-9]+", text.strip()):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number")
+    value = int(text)
+    if low is not None and value < low:
+        raise argparse.ArgumentTypeError(f"{text!r}: give {low} or more")
+    return value
+
+
+def count_type(text: str) -> int:
+    return whole_number(text, low=1)
+
+
+def terminal_width() -> int:
+    return shutil.get_terminal_size((80, 24)).columns
 
 
 def add_device_args(parser, json_flag: bool = True) -> None:
@@ -42,18 +81,32 @@ def findings(m: ModuleStatus) -> list[str]:
     """What a technician must look at on this module (empty = healthy)."""
     out = []
     if m.state != STATE_OK:
-        out.append({"cutoff": "overheat cutoff", "lost": "module lost"}.get(m.state, m.state))
+        out.append({"cutoff": "cutoff (PLLs off)", "lost": "module lost"}.get(m.state,
+                                                                               m.state))
+    if m.stale_temperatures:
+        out.append("chip temperatures not read recently (link?): fan forced to 100%")
+    if m.fifo_overflows:
+        out.append(f"nonce FIFO overflowed {m.fifo_overflows} time(s): shares lost on "
+                   f"the board (poll faster or raise the difficulty)")
+    out += [f"MM reports: {name}" for name in m.errors if name != "API FIFO overflow"]
     if m.fan_failed:
         out.append("fan stalled (0 RPM)")
     if m.power_good is False:
         out.append("power not good")
-    silent = sum(t is None for row in m.chip_temperatures_c for t in row)
+    unread = {tuple(x) for x in m.chip_sensors_unread}
+    silent = sum(t is None and (miner, chip) not in unread
+                 for miner, row in enumerate(m.chip_temperatures_c)
+                 for chip, t in enumerate(row))
     if m.state == STATE_OK and silent and m.hottest_chip_c is not None:
         out.append(f"{silent} chip sensor(s) silent")
     for miner, chips in m.chip_test.items():
         if chips:
             out.append(f"miner {miner}: chip(s) {', '.join(map(str, chips))} failed the test")
     return out
+
+
+def missing_findings(status) -> list[str]:
+    return [f"address {address}: {why}" for address, why in sorted(status.missing.items())]
 
 
 def table(headers: list[str], rows: list[list]) -> str:

@@ -1,8 +1,9 @@
-"""``asicdrv decode``: captured MM frames and AUC packets, as text or JSON lines.
+"""asicdrv decode: captured MM frames and AUC packets, as text or JSON lines.
 
 Input: one hex frame per argument, or lines on stdin.  A stdin line may be a traffic-log
-line (``SECONDS > HEX`` / ``SECONDS < HEX``, what the emulator's log writes); ``#`` starts a
-comment.  Exit status: 0 every frame decoded with a good CRC, 1 a CRC mismatch was seen
+line ("SECONDS > HEX" / "SECONDS < HEX", what the emulator's log writes); "#" starts a
+comment.  A traffic-log line's direction names type 0x50 (SET_ASIC_OTP from the host,
+STATUS_MINER_EN from the module).  Exit status: 0 every frame decoded with a good CRC, 1 a CRC mismatch was seen
 (still printed), 2 some input was not a frame.
 """
 from __future__ import annotations
@@ -12,14 +13,14 @@ import sys
 from typing import Iterable, Iterator
 
 from firmware_protocols import ProtocolError, describe_frame, parse_hex
+from .common import add_command
 
 DIRECTIONS = {">": "host->device", "<": "device->host"}
 _FROM_DEVICE = {"host->device": False, "device->host": True}
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("decode", help="decode captured MM frames / AUC packets",
-                       description=__doc__.split("\n\n")[0])
+    p = add_command(sub, "decode", __doc__, "decode captured MM frames / AUC packets")
     p.add_argument("frames", nargs="*", metavar="HEX", help="frames in hex (default: stdin)")
     p.add_argument("--json", action="store_true", help="one JSON object per frame")
     p.set_defaults(run=run)

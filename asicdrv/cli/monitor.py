@@ -1,22 +1,28 @@
 """``asicdrv monitor``: a live view, refreshed every second until Ctrl-C: hash rate,
 temperatures, fans, errors.  On a terminal the screen is redrawn; otherwise (a pipe, a
-log) one block of lines per refresh.  ``--count N`` stops after N refreshes."""
+log) one block of lines per refresh.  ``--count N`` stops after N refreshes.
+
+Exit status: 0 all healthy, 1 a finding was seen, 2 the device went away (or another
+error), said on one line."""
 from __future__ import annotations
 
 import sys
 import time
 
-from .common import add_device_args, emit_json, findings, open_chain, table
+from ..errors import DeviceGone
+from .common import (add_command, add_device_args, count_type, emit_json, findings,
+                     missing_findings, open_chain, positive_number, table)
 
 CLEAR = "\x1b[H\x1b[2J"
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("monitor", help="live view until Ctrl-C",
-                       description=__doc__.split("\n\n")[0])
+    p = add_command(sub, "monitor", __doc__, "live view until Ctrl-C")
     add_device_args(p)
-    p.add_argument("--interval", type=float, default=1.0, help="seconds between refreshes")
-    p.add_argument("--count", type=int, default=None, help="stop after this many refreshes")
+    p.add_argument("--interval", type=positive_number, default=1.0,
+                   help="seconds between refreshes (default 1)")
+    p.add_argument("--count", type=count_type, default=None,
+                   help="stop after this many refreshes")
     p.set_defaults(run=run)
 
 
@@ -29,14 +35,18 @@ def run(args) -> int:
         try:
             while args.count is None or n < args.count:
                 status = chain.status()
+                if not status.connected:
+                    chain.next_share(timeout=0)      # raises the reason it went away
+                    raise DeviceGone(f"{status.link}: the device went away")
                 problems = {m.id: findings(m) for m in status.modules}
-                worst = max(worst, 1 if any(problems.values()) else 0)
+                missing = missing_findings(status)
+                worst = max(worst, 1 if any(problems.values()) or missing else 0)
                 if args.json:
                     emit_json({"time": round(time.time(), 3), **status.to_dict()})
                 else:
                     if redraw:
                         sys.stdout.write(CLEAR)
-                    print(render(status, problems, chain), flush=True)
+                    print(render(status, problems, chain, missing), flush=True)
                 n += 1
                 if args.count is None or n < args.count:
                     time.sleep(args.interval)
@@ -45,11 +55,15 @@ def run(args) -> int:
     return worst
 
 
-def render(status, problems, chain) -> str:
-    rows = [[m.id, m.state, f"{m.hashrate_ghs / 1000:.2f}", m.temperature_c, m.hottest_chip_c,
-             f"{m.fan_percent}%", m.fan_rpm, m.hw_errors, m.crc_errors, m.shares,
-             "; ".join(problems[m.id]) or "-"] for m in status.modules]
+def render(status, problems, chain, missing=()) -> str:
+    rows = [[m.id, m.state, f"{m.hashrate_ghs / 1000:.2f}", m.temperature_c,
+             m.hottest_chip_c, f"{m.fan_percent}%", m.fan_rpm, m.hw_errors, m.crc_errors,
+             m.shares] for m in status.modules]
     head = (f"{time.strftime('%H:%M:%S')}  {status.link}  total "
             f"{status.hashrate_ghs / 1000:.2f} TH/s  shares {chain.verifier.accepted}")
-    return head + "\n" + table(["module", "state", "TH/s", "MM degC", "hot chip", "fan",
-                                "RPM", "HW err", "CRC err", "shares", "findings"], rows)
+    lines = [head, table(["module", "state", "TH/s", "MM C", "chip C", "fan", "RPM",
+                          "HW err", "CRC err", "shares"], rows)]
+    lines += [f"FINDING module {module_id}: {item}"
+              for module_id, items in problems.items() for item in items]
+    lines += [f"FINDING {item}" for item in missing]
+    return "\n".join(lines)

@@ -1,5 +1,9 @@
 """``asicdrv scan``: AUC bridges on USB (bus, address, AUC version, the modules behind each)
-and serial ports whose module answers DETECT.  Exit 1 when nothing is found."""
+and serial ports whose module answers DETECT.
+
+Exit status: 0 something was found, 1 nothing is attached (it says so; the emulator is
+scanned only when named: --device emu://), 2 the device named with --device cannot be
+opened (one line saying why)."""
 from __future__ import annotations
 
 import sys
@@ -9,14 +13,14 @@ from serial.tools import list_ports
 from .. import connect
 from ..errors import AsicError, DeviceNotFound
 from ..transport.usb_auc import find_aucs
-from .common import AUTO, EMULATOR_URL, add_device_args, emit_json, table
+from .common import AUTO, add_command, add_device_args, emit_json, table
 
 PROLIFIC = (0x067B, 0x2303)    # the USB-serial bridge of Avalon 2/3
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("scan", help="find AUC bridges, serial modules and what is behind them",
-                       description=__doc__.split("\n\n")[0])
+    p = add_command(sub, "scan", __doc__,
+                    "find AUC bridges, serial modules and what is behind them")
     add_device_args(p)
     p.add_argument("--all-serial", action="store_true",
                    help="probe every serial port, not only Prolific (067b:2303) ones")
@@ -25,23 +29,23 @@ def add_parser(sub) -> None:
 
 def run(args) -> int:
     if args.device != AUTO:
-        found = [_describe(args.device)]
+        found = [_describe(args.device, strict=True)]
     else:
-        found = _scan_usb() + _scan_serial(args.all_serial)
-        if not found:
-            print("note: no AUC or serial module found -> showing the built-in EMULATOR",
-                  file=sys.stderr)
-            found = [_describe(EMULATOR_URL)]
-    found = [f for f in found if f]
+        found = [f for f in _scan_usb() + _scan_serial(args.all_serial) if f]
     if args.json:
         emit_json({"devices": found})
-    else:
+    elif found:
         rows = [[d["url"], d.get("auc_version") or "-", m["id"], m["dna"], m["model"],
                  m["version"]] for d in found for m in d["modules"]]
-        rows += [[d["url"], d.get("auc_version") or "-", "-", "-", "-", d.get("error", "")]
-                 for d in found if not d["modules"]]
         print(table(["device", "AUC", "module", "dna", "model", "firmware"], rows))
-    return 0 if any(d["modules"] for d in found) else 1
+        for d in found:
+            if d.get("error"):
+                print(f"{d['url']}: {d['error']}", file=sys.stderr)
+    if not any(d["modules"] for d in found):
+        print("no AUC or serial module found (USB 29f1:33f2, Prolific serial); "
+              "--device emu:// scans the built-in emulator", file=sys.stderr)
+        return 1
+    return 0
 
 
 def _scan_usb() -> list[dict]:
@@ -60,13 +64,17 @@ def _scan_serial(all_ports: bool) -> list[dict]:
     return [d for d in out if d and d["modules"]]
 
 
-def _describe(url: str, quiet: bool = False) -> dict | None:
+def _describe(url: str, quiet: bool = False, strict: bool = False) -> dict | None:
+    """What is behind ``url``; ``strict`` lets the error out (a named device that cannot be
+    opened is an error, exit 2), ``quiet`` drops a probe that found nothing."""
     try:
         with connect.open(url, start=False) as chain:
             info = chain.auc_info() if chain.link.name.startswith("usb") else {}
             return {"url": url, "auc_version": info.get("version"),
                     "modules": [m.__dict__ for m in chain.modules]}
     except AsicError as exc:
+        if strict:
+            raise
         if quiet:
             return None
         return {"url": url, "modules": [], "error": str(exc)}

@@ -11,16 +11,16 @@ import time
 
 from ..known_blocks import BLOCK_170, notify_params
 from ..stratum import StratumJob
-from .common import add_device_args, emit_json, findings, open_chain
+from .common import (add_command, add_device_args, emit_json, findings, missing_findings,
+                     open_chain, positive_number)
 
 KAT_LEAD = 20_000        # emulator: start this many nonces before the known one
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("selftest", help="bench self-test with a verdict",
-                       description=__doc__.split("\n\n")[0])
+    p = add_command(sub, "selftest", __doc__, "bench self-test with a verdict")
     add_device_args(p)
-    p.add_argument("--kat-seconds", type=float, default=15.0,
+    p.add_argument("--kat-seconds", type=positive_number, default=15.0,
                    help="how long to wait for the known-answer hash")
     p.set_defaults(run=run)
 
@@ -29,12 +29,24 @@ class Report:
     def __init__(self):
         self.checks: list[dict] = []
 
-    def add(self, name: str, ok: bool, detail: str = "", module: int | None = None) -> None:
-        self.checks.append({"check": name, "module": module, "ok": bool(ok), "detail": detail})
+    def add(self, name: str, ok: bool, detail: str = "", module: int | None = None,
+            fault: str = "board") -> None:
+        """``fault`` says whom a failure blames: the board, or the link to it (replies that
+        never arrived say nothing about the chips)."""
+        self.checks.append({"check": name, "module": module, "ok": bool(ok), "detail": detail,
+                            "fault": None if ok else fault})
 
     @property
     def ok(self) -> bool:
         return all(c["ok"] for c in self.checks)
+
+    def verdict(self) -> str:
+        kinds = {c["fault"] for c in self.checks if not c["ok"]}
+        if not kinds:
+            return "healthy"
+        if kinds == {"link"}:
+            return "LINK FAULTS (the board could not be fully judged)"
+        return "FAULTS FOUND" + (" (and link faults)" if "link" in kinds else "")
 
 
 def run(args) -> int:
@@ -44,6 +56,8 @@ def run(args) -> int:
         modules = chain.modules
         report.add("detect", bool(modules), f"{len(modules)} module(s): " + ", ".join(
             f"{m.id}={m.model} {m.dna}" for m in modules))
+        for item in missing_findings(chain.status()):
+            report.add("detect", False, item, fault="link")
         _auc(chain, report)
         _round_trip(chain, report)
         status = chain.refresh(timeout=10)
@@ -57,10 +71,14 @@ def run(args) -> int:
                                for c in range(spec.asic_count))
                 for miner in range(spec.miner_count)}
             bad = {miner: chips for miner, chips in failing.items() if chips}
-            report.add("chip test", not bad and len(failing) == spec.miner_count,
-                       "all chips pass" if not bad else "; ".join(
-                           f"miner {mi}: chip(s) {', '.join(map(str, c))} FAIL"
-                           for mi, c in bad.items()), module_id)
+            report.add("chip test", not bad, "all tested chips pass" if not bad else "; ".join(
+                f"miner {mi}: chip(s) {', '.join(map(str, c))} FAIL" for mi, c in bad.items()),
+                module_id)
+            unanswered = [mi for mi in range(spec.miner_count) if mi not in failing]
+            if unanswered:
+                report.add("chip test", False, f"no TEST_RET from miner(s) "
+                           f"{', '.join(map(str, unanswered))}: not tested",
+                           module_id, fault="link")
         _known_answer(chain, report, args.kat_seconds)
         for m in chain.status().modules:
             report.add("thermal", not m.cutoffs and m.state != "cutoff",
@@ -72,7 +90,8 @@ def run(args) -> int:
             if extra:
                 report.add("module state", False, "; ".join(extra), m.id)
     if args.json:
-        emit_json({"ok": report.ok, "checks": report.checks, "chip_maps": chip_maps})
+        emit_json({"ok": report.ok, "verdict": report.verdict(), "checks": report.checks,
+                   "chip_maps": chip_maps})
     else:
         for c in report.checks:
             where = f"module {c['module']}: " if c["module"] is not None else ""
@@ -81,7 +100,7 @@ def run(args) -> int:
             print(f"chip map, module {module_id} ('.' pass, 'X' fail):")
             for miner, row in maps.items():
                 print(f"  miner {miner}  {row}")
-        print("VERDICT:", "healthy" if report.ok else "FAULTS FOUND")
+        print("VERDICT:", report.verdict())
     return 0 if report.ok else 1
 
 
@@ -115,13 +134,20 @@ def _round_trip(chain, report: Report) -> None:
 
 
 def _sensors(m, report: Report) -> None:
+    """A sensor read as 0 is the board's fault; one whose reading never arrived is the
+    link's."""
+    unread = {tuple(x) for x in m.chip_sensors_unread}
     silent = [f"{miner}.{chip}" for miner, row in enumerate(m.chip_temperatures_c)
-              for chip, t in enumerate(row) if t is None]
+              for chip, t in enumerate(row) if t is None and (miner, chip) not in unread]
     ok = not silent and m.temperature_c is not None and m.power_good is not False
     detail = (f"MM {m.temperature_c} degC, hottest chip {m.hottest_chip_c:.1f} degC"
-              if ok else f"silent chip sensor(s) {', '.join(silent) or '-'}; "
-                         f"MM {m.temperature_c}; power good {m.power_good}")
+              if ok and m.hottest_chip_c is not None
+              else f"silent chip sensor(s) {', '.join(silent) or '-'}; "
+                   f"MM {m.temperature_c}; power good {m.power_good}")
     report.add("sensors", ok, detail, m.id)
+    if unread:
+        report.add("sensors", False, f"{len(unread)} chip temperature(s) never arrived "
+                   f"(replies lost on the link)", m.id, fault="link")
 
 
 def _known_answer(chain, report: Report, seconds: float) -> None:

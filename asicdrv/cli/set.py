@@ -1,23 +1,29 @@
-"""``asicdrv set fan|freq|volt VALUE``: change a setting within the model's limits, then
-print what the module reports back.
+"""asicdrv set fan|freq|volt VALUE: change a setting within the model's limits, then
+print what the module reports back.  The board keeps it: later commands read what it runs
+and do not reset it.
 
-    asicdrv set fan 60 --module 1          fan percent (5..100); ``auto`` = PID on
-    asicdrv set freq 800 --miner 2         MHz for all four PLLs, or A:B:C:D
-    asicdrv set volt -2                    voltage level (-15..15)
+    asicdrv set fan 60 --module 1     fan duty in percent (5..100); auto = PID on, 90 degC
+    asicdrv set freq 800 --miner 2    PLL frequency in MHz, 25 MHz steps (0..1200; 0 = off),
+                                      one value for all four PLLs or A:B:C:D
+    asicdrv set volt -2               voltage level, a step of the regulator (-15..15)
 """
 from __future__ import annotations
 
+import argparse
+
 from ..errors import LimitError
-from .common import add_device_args, emit_json, open_chain, table
+from .common import add_command, add_device_args, emit_json, open_chain, table, whole_number
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("set", help="set fan, frequency or voltage level",
-                       description=__doc__.split("\n\n")[0])
-    p.add_argument("what", choices=["fan", "freq", "volt"])
-    p.add_argument("value")
-    p.add_argument("--module", type=int, default=None, help="module id (default: all)")
-    p.add_argument("--miner", type=int, default=None, help="miner 0..3 (default: all)")
+    p = add_command(sub, "set", __doc__, "set fan (%%), frequency (MHz) or voltage level")
+    p.add_argument("what", choices=["fan", "freq", "volt"],
+                   help="fan: percent; freq: MHz; volt: level")
+    p.add_argument("value", help="the new value (see above for units and ranges)")
+    p.add_argument("--module", type=whole_number, default=None,
+                   help="module id 1..6 (default: all)")
+    p.add_argument("--miner", type=whole_number, default=None,
+                   help="miner 0..3 (default: all)")
     add_device_args(p)
     p.set_defaults(run=run)
 
@@ -59,6 +65,6 @@ def run(args) -> int:
 
 def _int(text: str, what: str) -> int:
     try:
-        return int(text)
-    except ValueError:
+        return whole_number(text)
+    except argparse.ArgumentTypeError:
         raise LimitError(f"{what} {text!r} is not a whole number") from None

@@ -1,13 +1,14 @@
 """``asicdrv status``: temperatures, fans, voltages, PLLs, power, hash rate and errors per
-module and miner.  Exit 1 when a module has a finding (cutoff, lost, fan, power, sensors)."""
+module and miner.  Exit 1 when a module has a finding (cutoff, lost, fan, power, sensors,
+stale readings) or an address answers but no module could be identified there."""
 from __future__ import annotations
 
-from .common import add_device_args, emit_json, findings, open_chain, table
+from .common import (add_command, add_device_args, emit_json, findings, missing_findings,
+                     open_chain, table)
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("status", help="show module and miner status",
-                       description=__doc__.split("\n\n")[0])
+    p = add_command(sub, "status", __doc__, "show module and miner status")
     add_device_args(p)
     p.set_defaults(run=run)
 
@@ -16,24 +17,30 @@ def run(args) -> int:
     with open_chain(args) as chain:
         status = chain.refresh(timeout=10)
     problems = {m.id: findings(m) for m in status.modules}
+    missing = missing_findings(status)
     if args.json:
         data = status.to_dict()
         for m in data["modules"]:
             m["findings"] = problems[m["id"]]
+        data["findings"] = missing
         emit_json(data)
     else:
-        print(render(status, problems))
-    return 1 if any(problems.values()) else 0
+        print(render(status, problems, missing))
+    return 1 if any(problems.values()) or missing else 0
 
 
-def render(status, problems) -> str:
-    rows = [[m.id, m.model, m.dna, m.state, m.temperature_c, m.hottest_chip_c,
+def render(status, problems, missing=()) -> str:
+    """Three tables that fit 80 columns: identity, module state, miners."""
+    out = [f"device {status.link}  {'connected' if status.connected else 'DISCONNECTED'}",
+           table(["module", "model", "dna", "firmware", "settings"],
+                 [[m.id, m.model, m.dna, m.version, m.settings_source]
+                  for m in status.modules]), ""]
+    rows = [[m.id, m.state, m.temperature_c, m.hottest_chip_c,
              f"{m.fan_percent}%{' auto' if m.auto_fan else ''}", m.fan_rpm,
              f"{m.hashrate_ghs / 1000:.2f}", m.hw_errors, m.crc_errors, m.shares]
             for m in status.modules]
-    out = [f"device {status.link}  {'connected' if status.connected else 'DISCONNECTED'}",
-           table(["module", "model", "dna", "state", "MM degC", "hot chip", "fan", "RPM",
-                  "TH/s", "HW err", "CRC err", "shares"], rows), ""]
+    out += [table(["module", "state", "MM C", "chip C", "fan", "RPM", "TH/s", "HW err",
+                   "CRC err", "shares"], rows), ""]
     miner_rows = []
     for m in status.modules:
         for i in range(len(m.frequencies_mhz)):
@@ -42,11 +49,13 @@ def render(status, problems) -> str:
                                "/".join(str(f) for f in m.frequencies_mhz[i]),
                                m.voltage_levels[i], _volts(m.voltages_v[i]),
                                _volts(m.vin_v[i]), m.power_good])
-    out.append(table(["module", "miner", "hot chip", "PLL MHz", "volt lvl", "core V", "Vin",
+    out.append(table(["module", "miner", "chip C", "PLL MHz", "volt lvl", "core V", "Vin",
                       "power ok"], miner_rows))
     for module_id, items in problems.items():
         for item in items:
             out.append(f"FINDING module {module_id}: {item}")
+    for item in missing:
+        out.append(f"FINDING {item}")
     return "\n".join(out)
 
 
