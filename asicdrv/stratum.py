@@ -7,6 +7,7 @@ is word-swapped, and cgminer's ``header_bin`` is the real header word-swapped.
 """
 from __future__ import annotations
 
+import math
 import struct
 from dataclasses import dataclass
 from functools import cached_property
@@ -42,17 +43,24 @@ class StratumJob:
     def from_notify(cls, params: Sequence, *, extranonce1: str, extranonce2_size: int,
                     difficulty: float = 1.0) -> "StratumJob":
         """From ``mining.notify`` params: job_id, prevhash, coinb1, coinb2, merkle_branch,
-        version, nbits, ntime, clean_jobs."""
-        if len(params) < 9:
-            raise JobError(f"mining.notify has 9 params, got {len(params)}")
+        version, nbits, ntime, clean_jobs.  Anything malformed is a :class:`JobError`."""
+        if not isinstance(params, (list, tuple)) or len(params) < 9:
+            raise JobError(f"mining.notify needs a list of 9 params, got {params!r:.60}")
         job_id, prevhash, coinb1, coinb2, branch, version, nbits, ntime, clean = params[:9]
-        try:
-            job = cls(str(job_id), prevhash.lower(), bytes.fromhex(coinb1),
-                      bytes.fromhex(coinb2), tuple(bytes.fromhex(b) for b in branch),
-                      int(version, 16), int(nbits, 16), int(ntime, 16), bool(clean),
-                      bytes.fromhex(extranonce1), int(extranonce2_size), float(difficulty))
-        except (ValueError, TypeError, AttributeError) as exc:
-            raise JobError(f"malformed mining.notify params: {exc}") from None
+        if not isinstance(job_id, (str, int)) or isinstance(job_id, bool) or \
+                not str(job_id):
+            raise JobError(f"job_id must be a non-empty string, got {job_id!r:.40}")
+        if not isinstance(branch, (list, tuple)):
+            raise JobError(f"merkle_branch must be a list, got {branch!r:.40}")
+        if isinstance(extranonce2_size, bool) or not isinstance(extranonce2_size, int):
+            raise JobError(f"extranonce2_size must be a whole number, "
+                           f"got {extranonce2_size!r}")
+        job = cls(str(job_id), _hex(prevhash, "prevhash", 32).hex(),
+                  _hex(coinb1, "coinb1"), _hex(coinb2, "coinb2"),
+                  tuple(_hex(b, "merkle branch", 32) for b in branch),
+                  _word(version, "version"), _word(nbits, "nbits"), _word(ntime, "ntime"),
+                  bool(clean), _hex(extranonce1, "extranonce1"), extranonce2_size,
+                  _difficulty(difficulty))
         job.validate()
         return job
 
@@ -71,8 +79,14 @@ class StratumJob:
             raise JobError(f"coinbase after the midstate is "
                            f"{self.coinbase_len - self.prehash_length} bytes; the MM "
                            f"takes at most {MAX_COINBASE_POSTHASH}")
-        if self.difficulty <= 0:
-            raise JobError(f"difficulty must be positive, got {self.difficulty}")
+        if not (isinstance(self.difficulty, (int, float)) and math.isfinite(self.difficulty)
+                and self.difficulty > 0):
+            raise JobError(f"difficulty must be a finite number above 0, "
+                           f"got {self.difficulty!r}")
+        for name in ("version", "nbits", "ntime"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or not 0 <= value <= 0xFFFFFFFF:
+                raise JobError(f"{name} must fit 32 bits, got {value!r}")
 
     # --- coinbase ----------------------------------------------------------------------------
     @property
@@ -138,3 +152,37 @@ class StratumJob:
         """``mining.submit`` params: worker, job_id, extranonce2, ntime, nonce."""
         return [worker, self.job_id, self.extranonce2(nonce2).hex(),
                 f"{(self.ntime + ntime_offset) & 0xFFFFFFFF:08x}", f"{nonce:08x}"]
+
+
+def _hex(text, name: str, size: int | None = None) -> bytes:
+    """Hex from a pool, strictly: a string of byte pairs (of ``size`` bytes if given)."""
+    if not isinstance(text, str):
+        raise JobError(f"{name} must be a hex string, got {text!r:.40}")
+    try:
+        raw = bytes.fromhex(text)
+    except ValueError:
+        raise JobError(f"{name} is not hex (an odd length or a stray character): "
+                       f"{text!r:.40}") from None
+    if size is not None and len(raw) != size:
+        raise JobError(f"{name} must be {size} bytes, got {len(raw)}")
+    return raw
+
+
+def _word(text, name: str) -> int:
+    """A 32-bit field as stratum sends it: 8 hex digits."""
+    raw = _hex(text, name)
+    if len(raw) != 4:
+        raise JobError(f"{name} must be 4 bytes (8 hex digits), got {text!r:.40}")
+    return int.from_bytes(raw, "big")
+
+
+def _difficulty(value) -> float:
+    if isinstance(value, bool):
+        raise JobError(f"difficulty must be a number, got {value!r}")
+    try:
+        difficulty = float(value)
+    except (TypeError, ValueError):
+        raise JobError(f"difficulty must be a number, got {value!r:.40}") from None
+    if not math.isfinite(difficulty) or difficulty <= 0:
+        raise JobError(f"difficulty must be a finite number above 0, got {value!r}")
+    return difficulty

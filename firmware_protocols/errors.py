@@ -28,7 +28,7 @@ class BadHeaderError(ProtocolError):
 class CrcError(ProtocolError):
     """The CRC-16 in a frame does not match its data."""
 
-    def __init__(self, message: str, expected: int, actual: int):
+    def __init__(self, message: str, expected: int | None = None, actual: int | None = None):
         super().__init__(message)
         self.expected = expected
         self.actual = actual

@@ -67,7 +67,7 @@ def test_bad_notify_params_are_job_errors():
         StratumJob.from_notify(params, extranonce1=en1, extranonce2_size=2)
     bad = list(params)
     bad[2] = "zz"
-    with pytest.raises(JobError, match="malformed"):
+    with pytest.raises(JobError, match="coinb1 is not hex"):
         StratumJob.from_notify(bad, extranonce1=en1, extranonce2_size=size)
     bad = list(params)
     bad[4] = ["00" * 32] * 31
@@ -87,3 +87,32 @@ def test_fan_pid_steps():
     # e0 = -9, e1 = -10: u = 80 + 2*1 + 5*(-9)/100 = 81.55 -> 82
     assert pid.update(81) == 82
     assert pid.update(81) == 81   # e0 = e1 = -9: only I acts: 81.55 - 0.45 = 81.10
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"params": None}, "list of 9 params"),
+    ({2: "abc"}, "coinb1 is not hex"),
+    ({5: "ffffffffff"}, "version must be 4 bytes"),
+    ({7: "-1"}, "ntime is not hex"),
+    ({6: "1d00ffff00"}, "nbits must be 4 bytes"),
+    ({1: "00" * 31}, "prevhash must be 32 bytes"),
+    ({4: "not a list"}, "merkle_branch must be a list"),
+    ({"difficulty": float("nan")}, "finite number above 0"),
+    ({"difficulty": 0}, "finite number above 0"),
+    ({"difficulty": float("inf")}, "finite number above 0"),
+    ({"extranonce2_size": "4"}, "whole number"),
+])
+def test_every_malformed_notify_is_one_job_error(change, message):
+    """The job is refused when it is made, never later inside submit()."""
+    params, en1, size, _ = notify_params(GENESIS)
+    params = list(params)
+    kwargs = {"extranonce1": en1, "extranonce2_size": size, "difficulty": 1.0}
+    for key, value in change.items():
+        if key == "params":
+            params = value
+        elif isinstance(key, int):
+            params[key] = value
+        else:
+            kwargs[key] = value
+    with pytest.raises(JobError, match=message):
+        StratumJob.from_notify(params, **kwargs)

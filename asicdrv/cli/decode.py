@@ -27,9 +27,16 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
-    source = args.frames if args.frames else sys.stdin
+    if args.frames:     # an argument is one frame, even an empty one (an error, said so)
+        frames = [(None, text) if not text.strip() else next(_frames([text]), (None, ""))
+                  for text in args.frames]
+    else:
+        frames = list(_frames(sys.stdin))
+        if not frames:
+            print("asicdrv decode: no frames on stdin", file=sys.stderr)
+            return 2
     status = 0
-    for number, (direction, text) in enumerate(_frames(source), 1):
+    for number, (direction, text) in enumerate(frames, 1):
         try:
             frame = parse_hex(text)
             if not frame:

@@ -1,0 +1,205 @@
+"""Nothing lost, nothing crashes, every bad input gets one clear line (issue: robustness).
+Commands run as subprocesses; the library through its public API."""
+import math
+import os
+import struct
+import subprocess
+import sys
+import time
+
+import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+import asicdrv
+from asicdrv import Emulator
+from asicdrv.cli import main
+from blocks import GENESIS, notify_params
+from conftest import FAST
+from firmware_protocols import PacketType as T, encode_packet
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+EMU = "emu://?polling_delay=0.005&thermal_tau_s=0.2"
+
+
+def run(*args, timeout=120):
+    result = subprocess.run([sys.executable, "-m", "asicdrv", *args], capture_output=True,
+                            text=True, timeout=timeout, cwd=ROOT)
+    assert "Traceback" not in result.stderr, result.stderr
+    return result
+
+
+def one_line_error(result):
+    return result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1
+
+
+def job(difficulty=2 ** -24, job_id="rb"):
+    params, en1, size, _ = notify_params(GENESIS, job_id=job_id)
+    return asicdrv.StratumJob.from_notify(params, extranonce1=en1, extranonce2_size=size,
+                                          difficulty=difficulty)
+
+
+# --- crashes and silent deaths ------------------------------------------------------------
+@pytest.mark.parametrize("argv", [
+    ["status", "--device", "emu://?hashrate=nan"],
+    ["status", "--device", "emu://?thermal_tau_s=0"],
+    ["status", "--device", "serial:///dev/ttyS0?baud=-9600"],
+    ["mine", "--notify", '{"params": null, "extranonce1": "00", "extranonce2_size": 4}',
+     "--device", EMU],
+    ["mine", "--job", "tools/jobs/block170.json", "--difficulty", "nan", "--device", EMU],
+    ["mine", "--job", "tools/jobs/block170.json", "--difficulty", "0", "--device", EMU],
+    ["mine", "--job", "tools/jobs/block170.json", "--difficulty", "inf", "--device", EMU],
+    ["mine", "--job", "tools/jobs/block170.json", "--seconds", "-1", "--device", EMU],
+    ["mine", "--job", "tools/jobs/block170.json", "--seconds", "nan", "--device", EMU],
+    ["monitor", "--interval", "nan", "--device", EMU],
+    ["monitor", "--count", "-1", "--device", EMU],
+    ["emulate", "--serial", "--log", "/no/such/dir/x", "--seconds", "1"],
+    ["status", "--device", "emu://?faults=dead_chip:9.99"],
+    ["status", "--device", "emu://?faults=stall:-1"],
+    ["status", "--device", "emu://?faults=disconnect:0"],
+    ["status", "--device", "emu://?faults=fan_stall@9"],
+    ["status", "--device", "emu://?hashrate=-5"],
+    ["status", "--device", "emu://?polling_delay=-1"],
+    ["status", "--device", "emu://?temp_target=-50"],
+    ["set", "freq", "\u0668\u0660\u0660", "--device", EMU],        # Arabic-Indic 800
+    ["decode", ""],
+    ["status", "--device", "bogus://x"],
+])
+def test_bad_input_is_one_line_and_exit_2(argv):
+    result = run(*argv)
+    assert one_line_error(result) or (result.returncode == 2 and "usage:" in result.stderr
+                                      and "error:" in result.stderr), result.stderr
+
+
+def test_device_option_works_before_the_command_too():
+    result = run("--device", EMU, "status", "--json")
+    assert result.returncode == 0 and '"connected": true' in result.stdout
+
+
+def test_help_texts_are_whole():
+    mine = run("mine", "--help").stdout
+    assert '"params": [job_id' in mine and "Exit status" in mine
+    assert "``" not in mine
+    set_help = run("set", "--help").stdout
+    assert "MHz" in set_help and "percent" in set_help and "-15..15" in set_help
+
+
+def test_public_api_raises_only_asic_errors_for_wrong_types():
+    calls = [
+        lambda: asicdrv.open(123),
+        lambda: asicdrv.open("emu://", modules="x"),
+        lambda: asicdrv.open("emu://", modules=2.5),
+        lambda: asicdrv.open("emu://", bogus=1),
+        lambda: asicdrv.open("emu://", polling_delay="x"),
+        lambda: asicdrv.open("emu://", hashrate=float("nan")),
+        lambda: asicdrv.open("serial:///dev/null?baud=-9600"),
+    ]
+    for call in calls:
+        with pytest.raises(asicdrv.AsicError):
+            call()
+    with asicdrv.open("emu://", start=False) as chain:
+        for call in (lambda: chain.set_frequency(800.0), lambda: chain.set_fan("50"),
+                     lambda: chain.set_voltage_level(4.5), lambda: chain.submit("notajob"),
+                     lambda: chain.next_share(timeout=-1), lambda: chain.set_fan(None),
+                     lambda: chain.set_frequency(None), lambda: chain.refresh(timeout="x"),
+                     lambda: chain.set_auto_fan(float("nan")),
+                     lambda: chain.submit(job(), extranonce2_start=-1)):
+            with pytest.raises(asicdrv.AsicError):
+                call()
+
+
+def test_a_poller_that_dies_makes_every_call_raise(mocker):
+    with asicdrv.open("emu://", **FAST) as chain:
+        mocker.patch.object(chain, "_protect", side_effect=ZeroDivisionError("boom"))
+        deadline = time.monotonic() + 5
+        while chain.status().connected and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert not chain.status().connected
+        for call in (lambda: chain.set_fan(50), lambda: chain.next_share(timeout=0.01),
+                     lambda: chain.refresh(timeout=1)):
+            with pytest.raises(asicdrv.PollerStopped, match="ZeroDivisionError"):
+                call()
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(count=st.one_of(st.integers(0, 40), st.integers(2 ** 24, 2 ** 32 - 1)),
+       coinbase=st.integers(0, 2 ** 32 - 1), idx=st.integers(0, 255), cnt=st.integers(0, 255),
+       n2size=st.integers(0, 8), offset=st.integers(0, 2 ** 32 - 1))
+def test_job_assembly_survives_any_valid_crc_counts(count, coinbase, idx, cnt, n2size, offset):
+    emu = Emulator(seed=1, chip_thread=False)
+    emu.i2c_xfer(0, encode_packet(T.DETECT, {"module_id": 1}), 40)
+    static = {"coinbase_len": coinbase, "nonce2_offset": offset, "nonce2_size": n2size,
+              "merkle_offset": 36, "merkle_count": count, "nonce2_start": 0,
+              "nonce2_range": 0xFFFFFFFF, "clean": 1}
+    frames = [encode_packet(T.STATIC, static),
+              encode_packet(T.COINBASE, data=bytes(32), idx=idx, cnt=cnt),
+              encode_packet(T.MERKLES, data=bytes(32), idx=idx, cnt=cnt),
+              encode_packet(T.HEADER, data=bytes(32), idx=idx % 6, cnt=4),
+              encode_packet(T.JOB_FIN, {})]
+    for frame in frames:
+        emu.i2c_xfer(0, frame, 0)
+    emu.advance()
+    assert emu.i2c_xfer(1, encode_packet(T.POLLING, {}), 40)      # still answers
+
+
+def test_serial_crc_errors_reach_module_status():
+    with asicdrv.open("emu://?link=serial&faults=crc_errors:0.3", **FAST) as chain:
+        deadline = time.monotonic() + 10
+        while chain.status().modules[0].crc_errors == 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert chain.status().modules[0].crc_errors > 0
+
+
+@pytest.mark.parametrize("link, transfers", [("inprocess", 300), ("usb", 1500),
+                                             ("serial", 300)])
+def test_disconnect_fault_works_on_every_link(link, transfers):
+    with asicdrv.open(f"emu://?link={link}&faults=disconnect:{transfers}", **FAST) as chain:
+        deadline = time.monotonic() + 15
+        while chain.status().connected and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not chain.status().connected
+        with pytest.raises(asicdrv.DeviceGone):
+            chain.set_fan(50)
+
+
+def test_mine_keeps_shares_found_before_the_device_went_away():
+    result = run("mine", "--job", "tools/jobs/block170.json", "--seconds", "20",
+                 "--difficulty", "1e-6", "--json", "--device",
+                 "emu://?nonce_mask=12&hashrate=150000&polling_delay=0.005&"
+                 "faults=disconnect:2500")
+    assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1
+    assert "gone" in result.stderr or "disconnected" in result.stderr
+    import json
+    data = json.loads(result.stdout.strip().splitlines()[-1])
+    assert data["shares"] and data["error"]
+
+
+def test_monitor_says_the_device_is_gone_and_exits_2():
+    result = run("monitor", "--interval", "0.2", "--device",
+                 "emu://?link=usb&polling_delay=0.005&faults=disconnect:600")
+    assert result.returncode == 2 and "device lost" in result.stderr
+
+
+def test_scan_with_nothing_attached_says_so_and_exits_1():
+    result = run("scan")
+    assert result.returncode == 1 and "no AUC" in result.stderr
+    assert "emu://" not in result.stdout
+
+
+@pytest.mark.parametrize("link", ["inprocess", "usb", "serial"])
+def test_short_soak_every_good_nonce_is_delivered_or_counted(link):
+    """With CRC errors and drops on the line, every NONCE the emulator handed to the link
+    with a good CRC ends up a share or a counted rejection."""
+    emu = Emulator(seed=21, nonce_mask=11, hashrate=120_000,
+                   faults="crc_errors:0.02,drop:0.02")
+    with asicdrv.open(f"emu://?link={link}", emulator=emu, **FAST) as chain:
+        chain.submit(job())
+        deadline = time.monotonic() + 6
+        shares = 0
+        while time.monotonic() < deadline:
+            if chain.next_share(timeout=0.1) is not None:
+                shares += 1
+        chain.close()
+        status = chain.status()
+    accounted = sum(m.shares + sum(m.rejected.values()) for m in status.modules)
+    assert shares > 10
+    assert accounted == emu.traffic.nonces_out
