@@ -71,6 +71,8 @@ class ModuleReadings:
         self.pvt_at = [now] * pvt_slots
         self.pvt_poll = [0] * pvt_slots
         self.pvt_received = [False] * pvt_slots
+        self._hottest: float | None = None
+        self._hottest_stale = True         # recomputed only after a temperature changed
         self.polls = 0
         self.last_reply = now
 
@@ -82,6 +84,8 @@ class ModuleReadings:
         self.received_at[pkt.type] = now
         if pkt.type == T.STATUS:
             f = pkt.fields()
+            if f["temperature_mm"] != self.temperature_mm:
+                self._hottest_stale = True
             self.temperature_mm = f["temperature_mm"]
             self.fan_rpm = f["fan_rpm"]
             if pkt.idx < spec.miner_count:
@@ -142,6 +146,7 @@ class ModuleReadings:
             self.asic_frequencies[miner] = [None] * self.spec.asic_count
 
     def _pvt_seen(self, slot: int) -> None:
+        self._hottest_stale = True
         self.pvt_at[slot] = time.monotonic()
         self.pvt_poll[slot] = self.polls
         self.pvt_received[slot] = True
@@ -178,10 +183,13 @@ class ModuleReadings:
 
     def hottest_c(self) -> float | None:
         """cgminer's get_temp_max: the hottest chip, or the MM if that is hotter."""
-        values = [t for row in self.chip_temps for t in row if t is not None]
-        if self.temperature_mm is not None:
-            values.append(self.temperature_mm)
-        return max(values) if values else None
+        if self._hottest_stale:
+            values = [t for row in self.chip_temps for t in row if t is not None]
+            if self.temperature_mm is not None:
+                values.append(self.temperature_mm)
+            self._hottest = max(values) if values else None
+            self._hottest_stale = False
+        return self._hottest
 
     def hashrate_ghs(self, frequencies: list[list[int]]) -> float:
         """sum(locked cores x MHz) / 1000, as cgminer's GHSmm: on an 851 from every chip's

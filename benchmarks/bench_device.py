@@ -51,7 +51,7 @@ def verification_rate(cached: bool = True) -> float:
     nonces = valid_nonces(job, 400)
     rates = []
     for _ in range(7):
-        verifier = NonceVerifier(8)
+        verifier = NonceVerifier()
         verifier.add_job(job)
         entry = verifier.find_job(job.job_crc, 0)
         start = time.perf_counter()

@@ -13,6 +13,7 @@ from construct import (Array, Bytes, Const, Container, Flag, Int8ub, Int16ub, Li
 from construct.core import ConstructError, Restreamed, Transformed
 
 from .crc import crc16
+from .fast import FAST_DECODERS
 from .errors import (BadHeaderError, CrcError, FrameLengthError, PayloadError,
                      UnknownTypeError)
 from .payloads import COMPILED, COMPILED_MINER_EN, COMPILED_PVT_PER_CHIP, PAYLOADS, Text
@@ -123,6 +124,8 @@ def decode_payload(ptype: int, data: bytes, *, per_chip_pvt: bool = False,
         layout = COMPILED_PVT_PER_CHIP
     elif ptype == STATUS_MINER_EN and from_device:
         layout = COMPILED_MINER_EN
+    elif ptype in FAST_DECODERS and len(data) == DATA_SIZE:
+        return FAST_DECODERS[ptype](data)       # same result, precompiled struct
     else:
         try:
             layout = COMPILED[PacketType(ptype)]

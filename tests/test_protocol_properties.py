@@ -200,3 +200,14 @@ def test_fast_decoder_agrees_with_the_construct_definition(ptype, opt, idx, cnt,
         pkt.type, pkt.opt, pkt.idx, pkt.cnt, pkt.data, pkt.crc)
     assert FRAME.build(dict(type=ptype, opt=opt, idx=idx, cnt=cnt, data=data,
                             crc=crc16(data))) == frame
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=data32)
+def test_fast_payload_readers_agree_with_the_construct_definitions(data):
+    """The struct readers used on every poll say exactly what the construct layouts say."""
+    from firmware_protocols.fast import FAST_DECODERS
+    from firmware_protocols.mm import _plain
+    from firmware_protocols.payloads import COMPILED
+    for ptype, fast in FAST_DECODERS.items():
+        assert fast(data) == _plain(COMPILED[ptype].parse(data)), ptype
