@@ -203,3 +203,26 @@ def test_short_soak_every_good_nonce_is_delivered_or_counted(link):
     accounted = sum(m.shares + sum(m.rejected.values()) for m in status.modules)
     assert shares > 10
     assert accounted == emu.traffic.nonces_out
+
+
+def test_selftest_names_missing_modules_and_link_faults():
+    result = run("selftest", "--expect", "2", "--json", "--device",
+                 "emu://?modules=2&polling_delay=0.005&faults=drop:1.0@2")
+    import json
+    data = json.loads(result.stdout.strip().splitlines()[-1])
+    assert result.returncode == 1 and not data["ok"]
+    detect = [c for c in data["checks"] if c["check"] == "detect"]
+    assert not detect[0]["ok"] and "1 module(s) of 2 expected" in detect[0]["detail"]
+    result = run("selftest", "--json", "--device",
+                 "emu://?modules=2&polling_delay=0.005&faults=crc_errors:1.0@2")
+    data = json.loads(result.stdout.strip().splitlines()[-1])
+    assert result.returncode == 1
+    assert any(c["fault"] == "link" and "address 2" in c["detail"] for c in data["checks"])
+
+
+def test_tables_fit_80_columns():
+    for argv in (["status"], ["monitor", "--count", "1"]):
+        result = run(*argv, "--device", "emu://?modules=6&polling_delay=0.005")
+        widths = [len(line.rstrip()) for line in result.stdout.splitlines()
+                  if not line.startswith(("device ", "FINDING"))]
+        assert max(widths) <= 80, result.stdout

@@ -35,6 +35,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except AsicError as exc:
         print(f"asicdrv {args.command}: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:         # output piped into head and the like
+        return 0
     except OSError as exc:          # a file or port the command was pointed at
         print(f"asicdrv {args.command}: {exc.strerror or exc}"
               f"{': ' + str(exc.filename) if exc.filename else ''}", file=sys.stderr)

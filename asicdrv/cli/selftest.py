@@ -11,8 +11,8 @@ import time
 
 from ..known_blocks import BLOCK_170, notify_params
 from ..stratum import StratumJob
-from .common import (add_command, add_device_args, emit_json, findings, missing_findings,
-                     open_chain, positive_number)
+from .common import (add_command, add_device_args, count_type, emit_json, findings,
+                     missing_findings, open_chain, positive_number)
 
 KAT_LEAD = 20_000        # emulator: start this many nonces before the known one
 
@@ -20,6 +20,9 @@ KAT_LEAD = 20_000        # emulator: start this many nonces before the known one
 def add_parser(sub) -> None:
     p = add_command(sub, "selftest", __doc__, "bench self-test with a verdict")
     add_device_args(p)
+    p.add_argument("--expect", type=count_type, default=None, metavar="N",
+                   help="modules that should answer (a module whose every reply is lost "
+                        "cannot be seen otherwise)")
     p.add_argument("--kat-seconds", type=positive_number, default=15.0,
                    help="how long to wait for the known-answer hash")
     p.set_defaults(run=run)
@@ -54,8 +57,10 @@ def run(args) -> int:
     chip_maps: dict = {}
     with open_chain(args) as chain:
         modules = chain.modules
-        report.add("detect", bool(modules), f"{len(modules)} module(s): " + ", ".join(
-            f"{m.id}={m.model} {m.dna}" for m in modules))
+        expected = args.expect or 1
+        report.add("detect", len(modules) >= expected, f"{len(modules)} module(s)"
+                   f"{'' if args.expect is None else f' of {args.expect} expected'}: "
+                   + ", ".join(f"{m.id}={m.model} {m.dna}" for m in modules))
         for item in missing_findings(chain.status()):
             report.add("detect", False, item, fault="link")
         _auc(chain, report)
