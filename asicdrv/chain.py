@@ -41,7 +41,7 @@ from .models import (DETECT_INTERVAL_S, FAN_ADJUST_INTERVAL_S, FAN_MAX_PERCENT,
                      MAX_FAILED_POLLS, MAX_MODULES, MM_IDLE_TIMEOUT_S, OVERHEAT_C,
                      OVERHEAT_HYSTERESIS_C, PLL_COUNT, POLLING_DELAY_MAX_S, POLLING_DELAY_S,
                      RECOVER_INTERVAL_S, STALE_ROUNDS_CUTOFF, STALE_ROUNDS_FAN, TEMP_TARGET_C,
-                     model_for_version)
+                     ModelSpec, model_for_version)
 from .shares import HW_ERROR_REASONS, NonceVerifier, Share
 from .status import (STATE_CUTOFF, STATE_LOST, STATE_OK, ChainStatus, Module,
                      ModuleReadings, ModuleStatus, error_names)

@@ -1,13 +1,11 @@
 """The device layer against the emulator, through each way in."""
-import time
-
 import pytest
 
 import asicdrv
 from asicdrv import Emulator, LimitError, StratumJob
 from asicdrv.bitcoin import hash_value
 from blocks import BLOCK_170, GENESIS, notify_params
-from conftest import FAST
+from conftest import FAST, wait_for
 from firmware_protocols import PacketType as T, decode_packet
 
 LINKS = ["inprocess", "usb", "serial"]
@@ -19,13 +17,6 @@ def job_for(block, difficulty=1.0, job_id="b1"):
                                   difficulty=difficulty), nonce2
 
 
-def wait_for(predicate, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.01)
-    return False
 
 
 def sent_types(emu):

@@ -1,9 +1,12 @@
 """``asicdrv decode`` run as a technician runs it: a subprocess."""
 import json
+import os
 import subprocess
 import sys
 
 from firmware_protocols import PacketType, auc, encode_packet
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def run_decode(*args, stdin=None):
@@ -71,3 +74,12 @@ def test_bad_input_gives_one_line_and_no_traceback():
         assert needle in result.stderr
         assert "Traceback" not in result.stderr
         assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_the_readme_decode_example_runs_as_printed():
+    import re
+    readme = open(os.path.join(ROOT, "README.md")).read()
+    command = re.search(r"^\$ asicdrv decode (\S+)$", readme, re.M).group(1)
+    result = subprocess.run([sys.executable, "-m", "asicdrv", "decode", command],
+                            capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert result.returncode == 0 and "DETECT (0x10)" in result.stdout

@@ -7,16 +7,9 @@ import pytest
 import asicdrv
 from asicdrv import Emulator
 from blocks import BLOCK_170, GENESIS, notify_params
-from conftest import FAST
+from conftest import FAST, wait_for
 
 
-def wait_for(predicate, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.02)
-    return False
 
 
 def job_for(block, difficulty=2 ** -24, job_id="r1", clean=False, prevhash=None):

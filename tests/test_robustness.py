@@ -1,10 +1,6 @@
 """Nothing lost, nothing crashes, every bad input gets one clear line (issue: robustness).
 Commands run as subprocesses; the library through its public API."""
-import math
-import os
-import struct
-import subprocess
-import sys
+import json
 import time
 
 import pytest
@@ -12,20 +8,13 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 import asicdrv
 from asicdrv import Emulator
-from asicdrv.cli import main
 from blocks import GENESIS, notify_params
-from conftest import FAST
+from conftest import FAST, run
 from firmware_protocols import PacketType as T, encode_packet
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EMU = "emu://?polling_delay=0.005&thermal_tau_s=0.2"
 
 
-def run(*args, timeout=120):
-    result = subprocess.run([sys.executable, "-m", "asicdrv", *args], capture_output=True,
-                            text=True, timeout=timeout, cwd=ROOT)
-    assert "Traceback" not in result.stderr, result.stderr
-    return result
 
 
 def one_line_error(result):
@@ -168,7 +157,6 @@ def test_mine_keeps_shares_found_before_the_device_went_away():
                  "faults=disconnect:2500")
     assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1
     assert "gone" in result.stderr or "disconnected" in result.stderr
-    import json
     data = json.loads(result.stdout.strip().splitlines()[-1])
     assert data["shares"] and data["error"]
 
@@ -208,7 +196,6 @@ def test_short_soak_every_good_nonce_is_delivered_or_counted(link):
 def test_selftest_names_missing_modules_and_link_faults():
     result = run("selftest", "--expect", "2", "--json", "--device",
                  "emu://?modules=2&polling_delay=0.005&faults=drop:1.0@2")
-    import json
     data = json.loads(result.stdout.strip().splitlines()[-1])
     assert result.returncode == 1 and not data["ok"]
     detect = [c for c in data["checks"] if c["check"] == "detect"]

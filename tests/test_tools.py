@@ -6,15 +6,11 @@ import sys
 
 import pytest
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from conftest import ROOT, run
+
 FAST = "polling_delay=0.005&thermal_tau_s=0.2"
 
 
-def run(*args, timeout=120):
-    result = subprocess.run([sys.executable, "-m", "asicdrv", *args], capture_output=True,
-                            text=True, timeout=timeout, cwd=ROOT)
-    assert "Traceback" not in result.stderr, result.stderr
-    return result
 
 
 def run_json(*args):
