@@ -181,13 +181,15 @@ class Chain:
             self._thread.start()
 
     def close(self) -> None:
-        """Stop polling and release the link.  The boards keep running as they are."""
-        self._closed = True
+        """Stop polling and release the link (once; closing again does nothing).  The
+        boards keep running as they are."""
+        already, self._closed = self._closed, True
         self._stop.set()
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(timeout=5)
-        with self._lock:
-            self._release()
+        if not already:
+            with self._lock:
+                self._release()
 
     def _release(self) -> None:
         self.link.close()

@@ -213,3 +213,16 @@ def test_tables_fit_80_columns():
         widths = [len(line.rstrip()) for line in result.stdout.splitlines()
                   if not line.startswith(("device ", "FINDING"))]
         assert max(widths) <= 80, result.stdout
+
+
+@pytest.mark.parametrize("link", ["inprocess", "usb", "serial"])
+def test_closing_twice_closes_nothing_else(link, tmp_path):
+    """A second close() must not close a descriptor number that another file now has."""
+    chain = asicdrv.open(f"emu://?link={link}", **FAST)
+    chain.close()
+    with open(tmp_path / "other", "w") as other:     # may get the pty's old number
+        chain.close()
+        with chain:
+            pass
+        other.write("still open")
+    assert (tmp_path / "other").read_text() == "still open"

@@ -76,21 +76,24 @@ class SerialServer:
             os.write(self.master, reply)
 
     def _unplug(self) -> None:
+        fd, self.master = self.master, -1
         try:
-            os.close(self.master)
+            os.close(fd)
         except OSError:
             pass
-        self.master = -1
 
     def inject(self, data: bytes) -> None:
         """Write raw bytes onto the line, as line noise would."""
         os.write(self.master, data)
 
     def close(self) -> None:
+        """Stop serving and close the pty, once: closing a descriptor twice would close
+        whatever file has been given its number since."""
         self._stop.set()
-        if self._thread is not None:
+        if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(timeout=2)
-        for fd in (self.master, self.slave):
+        fds, self.master, self.slave = (self.master, self.slave), -1, -1
+        for fd in fds:
             if fd < 0:
                 continue
             try:

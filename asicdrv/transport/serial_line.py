@@ -67,8 +67,8 @@ class SerialLink:
             self.port.close()
         except (serial.SerialException, OSError):
             pass
-        server = getattr(self, "server", None)   # an emulator pty opened for this link
-        if server is not None:
+        server, self.server = getattr(self, "server", None), None
+        if server is not None:                   # an emulator pty opened for this link
             server.close()
 
 
