@@ -100,7 +100,7 @@ def _open_emulator(url: str, query: dict, options: dict) -> Chain:
         raise LimitError(f"unknown emu:// option(s): {', '.join(sorted(unknown))}")
     for key in list(options):
         if key in EMULATOR_OPTIONS and key not in CHAIN_OPTIONS:
-            emu_options[key] = options.pop(key)
+            emu_options.update(_typed({key: options.pop(key)}, EMULATOR_OPTIONS))
     if "nonce_mask" in query:        # in an emu:// URL it is the emulator's chip option
         emu_options["nonce_mask"] = chain_options.pop("nonce_mask")
     chain_options.update(options)

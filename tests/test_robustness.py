@@ -226,3 +226,47 @@ def test_closing_twice_closes_nothing_else(link, tmp_path):
             pass
         other.write("still open")
     assert (tmp_path / "other").read_text() == "still open"
+
+
+_values = st.one_of(st.none(), st.booleans(), st.integers(-10**12, 10**12),
+                    st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=8),
+                    st.lists(st.integers(0, 2000), max_size=5))
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(options=st.dictionaries(
+    st.sampled_from(["polling_delay", "detect_interval", "temp_target", "overheat_c",
+                     "nonce_mask", "voltage_level", "frequency", "apply_settings", "modules",
+                     "hashrate", "seed", "faults", "ambient", "bogus"]),
+    _values, max_size=3))
+def test_open_gives_a_chain_or_an_asic_error_never_anything_else(options):
+    try:
+        chain = asicdrv.open("emu://", start=False, **options)
+    except asicdrv.AsicError:
+        return
+    chain.close()
+
+
+@settings(max_examples=40, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(argv=st.one_of(
+    st.tuples(st.just("set"), st.sampled_from(["fan", "freq", "volt", "x"]),
+              st.text(min_size=1, max_size=6)),
+    st.tuples(st.just("monitor"), st.just("--interval"), st.text(min_size=1, max_size=6),
+              st.just("--count"), st.sampled_from(["1", "0", "-1", "x"])),
+    st.tuples(st.just("mine"), st.just("--notify"), st.text(max_size=30))))
+def test_the_cli_answers_bad_arguments_with_one_line(argv, capsys):
+    from asicdrv.cli import main
+    capsys.readouterr()                 # each example reads only its own output
+    argv = list(argv) + ["--device", "emu://?polling_delay=0.005"]
+    try:
+        code = main(argv)
+    except SystemExit as exc:           # argparse: usage line + one error line, exit 2
+        assert exc.code == 2
+        err = capsys.readouterr().err
+        assert "error:" in err and "Traceback" not in err
+        return
+    err = capsys.readouterr().err
+    assert code in (0, 1, 2) and "Traceback" not in err
+    if code == 2:
+        assert len(err.strip().splitlines()) == 1, err
