@@ -53,3 +53,22 @@ def notify_params(block, job_id="b1", clean=True):
               clean]
     nonce2 = int.from_bytes(cb[split + 4:split + 8], "little")
     return params, cb[split:split + 4].hex(), 4, nonce2
+
+
+# The self-test's known answer: block 170's header with its ntime rolled forward 207 s (what a
+# board does itself when ntime rolling is on).  Nonce 396850 then hashes to 30 leading zero
+# bits, found by a search over ntime offsets and checked by tests/test_known_answer.py with
+# hashlib alone.  Its nonce is small, so any board that hashes from nonce 0 reaches it in
+# seconds, an emulator at 50 kH/s included; a real block's nonce would take it hours.
+KNOWN_ANSWER = dict(block=BLOCK_170, ntime_delta=207, nonce=396850,
+                    hash="00000003b2737eb4ea08745bec1ee1b0c4b89f2a67937a1d10e8b4dc894ffca0",
+                    difficulty=2 ** -6)
+
+
+def known_answer_params(job_id: str = "selftest"):
+    """notify params (and extranonce1, size, nonce2) of :data:`KNOWN_ANSWER`'s job."""
+    block = KNOWN_ANSWER["block"]
+    params, en1, size, nonce2 = notify_params(block, job_id=job_id)
+    params = list(params)
+    params[7] = f"{block['ntime'] + KNOWN_ANSWER['ntime_delta']:08x}"
+    return params, en1, size, nonce2

@@ -270,3 +270,21 @@ def test_the_cli_answers_bad_arguments_with_one_line(argv, capsys):
     assert code in (0, 1, 2) and "Traceback" not in err
     if code == 2:
         assert len(err.strip().splitlines()) == 1, err
+
+
+def test_selftest_passes_a_healthy_board_behind_a_separate_process():
+    """asicdrv emulate --serial runs in its own process: no shortcut reaches it, and the
+    known answer must still come within the test's time."""
+    import subprocess
+    import sys
+    from conftest import ROOT
+    server = subprocess.Popen([sys.executable, "-m", "asicdrv", "emulate", "--serial",
+                               "--seconds", "120"], stdout=subprocess.PIPE, text=True, cwd=ROOT)
+    try:
+        path = server.stdout.readline().strip()
+        result = run("selftest", "--device", f"serial://{path}")
+        assert result.returncode == 0, result.stdout
+        assert "VERDICT: healthy" in result.stdout and "PASS  known answer" in result.stdout
+    finally:
+        server.terminate()
+        server.wait(timeout=10)

@@ -8,7 +8,7 @@ import pytest
 
 from conftest import ROOT, run
 
-FAST = "polling_delay=0.005&thermal_tau_s=0.2"
+FAST = "polling_delay=0.005&thermal_tau_s=0.2&hashrate=200000"
 
 
 
