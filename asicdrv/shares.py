@@ -19,7 +19,6 @@ from .stratum import StratumJob
 
 JOBS_KEPT = 4
 RETIRED_KEPT = 256
-SEEN_KEPT = 100_000
 DEVICE_DIFFICULTY_CAP = 2700       # AVA8_DRV_DIFFMAX: the TARGET sent is capped at this
 HW_ERROR_REASONS = ("bad_hash", "unknown_job")
 
@@ -53,6 +52,9 @@ class _JobEntry:
     pool: int
     target: int
     roots: OrderedDict = field(default_factory=OrderedDict)   # nonce2 -> merkle root
+    # nonces already verified for this job: kept only while the job is (a retired job's
+    # nonces are refused before the duplicate check), so memory stays bounded
+    seen: set = field(default_factory=set)
 
     def merkle(self, nonce2: int) -> bytes:
         root = self.roots.get(nonce2)
@@ -73,7 +75,6 @@ class NonceVerifier:
     def __init__(self):
         self._jobs: deque[tuple[tuple[int, int], _JobEntry]] = deque(maxlen=JOBS_KEPT)
         self._retired: OrderedDict = OrderedDict()        # (crc, pool) -> None
-        self._seen: OrderedDict = OrderedDict()
         self.rejected: Counter = Counter()
         self.accepted = 0
 
@@ -112,8 +113,8 @@ class NonceVerifier:
             stale = (nonce["job_crc"], nonce["pool"]) in self._retired
             return self._reject("stale" if stale else "unknown_job")
         job = entry.job
-        key = (job.job_id, nonce["nonce2"], nonce["ntime_offset"], nonce["nonce"])
-        if key in self._seen:
+        key = (nonce["nonce2"], nonce["ntime_offset"], nonce["nonce"])
+        if key in entry.seen:
             return self._reject("duplicate")
         ntime = (job.ntime + nonce["ntime_offset"]) & 0xFFFFFFFF
         header = build_header(job.version, job.prevhash_internal, entry.merkle(nonce["nonce2"]),
@@ -122,9 +123,7 @@ class NonceVerifier:
         value = hash_value(digest)
         if value > entry.target:
             return self._reject("bad_hash")
-        self._seen[key] = None
-        if len(self._seen) > SEEN_KEPT:
-            self._seen.popitem(last=False)
+        entry.seen.add(key)
         difficulty = DIFF1_TARGET / max(value, 1)
         if difficulty < job.difficulty:
             return self._reject("below_target")

@@ -56,7 +56,7 @@ def verification_rate(cached: bool = True) -> float:
         entry = verifier.find_job(job.job_crc, 0)
         start = time.perf_counter()
         for _ in range(25):
-            verifier._seen.clear()
+            entry.seen.clear()
             for nonce in nonces:
                 if not cached:
                     entry.roots.clear()

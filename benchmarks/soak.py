@@ -75,16 +75,19 @@ def main() -> int:
     samples = []
     while any(t.is_alive() for t in threads):
         samples.append(rss_mib())
-        threads[0].join(timeout=30)
-    for t in threads:
-        t.join()
+        deadline = time.monotonic() + 30
+        for t in threads:
+            t.join(timeout=max(0.0, deadline - time.monotonic()))
     print(f"soak {args.minutes:g} min, faults {args.faults}")
     for link, r in results.items():
         print(f"  {link:<9} sent {r['sent']:>7}  delivered {r['delivered']:>7}  "
               f"rejected {r['rejected'] or '{}'}  unaccounted {r['unaccounted']}  "
               f"(host CRC errors {r['crc_errors']}, {r['jobs']} jobs)")
-    print(f"RSS: {start_rss:.1f} MiB before the chains; while mining (every 30 s): "
-          f"{', '.join(f'{x:.1f}' for x in samples[1:])} MiB; {rss_mib():.1f} MiB at end")
+    mining = samples[1:] or samples
+    half = mining[len(mining) // 2:]
+    print(f"RSS: {start_rss:.1f} MiB before the chains; while mining (every 30 s): first "
+          f"{mining[0]:.1f}, second half {min(half):.1f}..{max(half):.1f}, last "
+          f"{mining[-1]:.1f} MiB; {rss_mib():.1f} MiB at end")
     return 0 if all(r["unaccounted"] == 0 for r in results.values()) else 1
 
 
