@@ -7,6 +7,7 @@
         chain.submit(job)
         share = chain.next_share(timeout=10)
 """
+from ._version import VERSION
 from .chain import Chain
 from .connect import open  # noqa: A004
 from .emulator import Emulator
@@ -17,6 +18,6 @@ from .shares import Share
 from .status import ChainStatus, Module, ModuleStatus
 from .stratum import StratumJob
 
-__version__ = "0.1.0"
+__version__ = VERSION
 __all__ = [*_errors_all, "Chain", "ChainStatus", "Emulator", "MODELS", "ModelSpec", "Module",
            "ModuleStatus", "Share", "StratumJob", "__version__", "open"]

@@ -48,6 +48,7 @@ from .status import (STATE_CUTOFF, STATE_LOST, STATE_OK, ChainStatus, Module,
 from .stratum import StratumJob
 
 PLL_OFF = [0, 0, 0, 0]
+IDLE_FAN_PERCENT = 50         # idle(): PLLs off, chips near ambient; air for the DC-DC stage
 PLAIN_POLL = encode_packet(T.POLLING, {})     # no LED, no fan change, no reboot
 DETECT_PATIENCE_S = 0.08      # read-again budget for DETECT: an empty id ends a round
 PROBE_PATIENCE_S = 0.03       # ... for the probe of addresses nobody was detected at
@@ -73,6 +74,8 @@ class _ModuleRuntime:
         self.fan_pending = True
         self.state = STATE_OK
         self.cutoff = False
+        self.idle = False                       # idled by the host (PLLs off on purpose)
+        self.saved_fan: tuple[bool, int] | None = None   # fan mode before idle()
         self.cutoff_reason = ""
         self.cutoffs = 0                        # times a cutoff tripped
         self.fan_failed = False
@@ -156,6 +159,7 @@ class Chain:
         self._gone: AsicError | None = None
         self._closed = False
         self._last_job_key = None
+        self._idle_fan: int | None = None                  # set while idle() holds
         self._last_job: tuple[str, int] | None = None        # (prevhash, pool)
         self.verifier = NonceVerifier()
         self.poll_count = 0
@@ -243,7 +247,7 @@ class Chain:
             for rt, miners in targets:
                 for m in miners:
                     rt.frequencies[m] = list(plls)
-                    if not rt.cutoff:
+                    if not (rt.cutoff or rt.idle):
                         self._send_pll(rt, m, plls)
 
     def set_voltage_level(self, level: int, module: int | None = None,
@@ -274,6 +278,56 @@ class Chain:
                             "voltage_levels": list(rt.voltage_levels),
                             "source": rt.settings_source}
                     for rt in self._active()}
+
+    def idle(self, fan_percent: int = IDLE_FAN_PERCENT, timeout: float = 2.0) -> None:
+        """Stop hashing and leave the boards safe: every PLL off (sent before this returns)
+        and the fan at ``fan_percent`` (sent with the next poll; this waits up to
+        ``timeout`` seconds for it).  Protection stays on; :meth:`resume` undoes it."""
+        self._check_open()
+        timeout = _number("timeout", timeout, 0, 1e6)
+        with self._lock:
+            targets = self._active()
+            for rt in targets:
+                _whole("fan percent", fan_percent, rt.spec.fan_min_percent,
+                       rt.spec.fan_max_percent)
+            self._idle_fan = fan_percent
+            for rt in targets:
+                self._hold_idle(rt, fan_percent)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and not self._stop.is_set():
+            with self._lock:
+                if not any(rt.fan_pending for rt in targets if rt.state != STATE_LOST):
+                    return
+            time.sleep(self.polling_delay)
+        self._raise_if_gone()
+
+    def _hold_idle(self, rt: _ModuleRuntime, fan_percent: int) -> None:
+        if not rt.idle:
+            rt.saved_fan = (rt.auto_fan, rt.manual_fan)
+        rt.idle, rt.auto_fan, rt.manual_fan, rt.fan_pending = True, False, fan_percent, True
+        for m in range(rt.spec.miner_count):
+            self._send_pll(rt, m, PLL_OFF)
+
+    def resume(self) -> None:
+        """Undo :meth:`idle`: the frequencies and fan mode from before (a cutoff still
+        holds its PLLs off until the board has cooled)."""
+        self._check_open()
+        with self._lock:
+            self._idle_fan = None
+            for rt in self._by_dna.values():
+                if not rt.idle:
+                    continue
+                rt.idle, rt.fan_pending = False, True
+                if rt.saved_fan is not None:
+                    rt.auto_fan, rt.manual_fan = rt.saved_fan
+                if rt.state != STATE_LOST and not rt.cutoff:
+                    for m in range(rt.spec.miner_count):
+                        self._send_pll(rt, m, rt.frequencies[m])
+
+    @property
+    def idled(self) -> bool:
+        """True while :meth:`idle` holds the boards."""
+        return self._idle_fan is not None
 
     def reboot(self, module: int) -> None:
         self._check_open()
@@ -548,6 +602,11 @@ class Chain:
     def _configure_new(self, rt: _ModuleRuntime) -> None:
         """A module seen for the first time: apply settings to a board that was just
         powered (or when asked); adopt what a running board runs."""
+        self._configure_settings(rt)
+        if self._idle_fan is not None:                     # found while the chain idles
+            self._hold_idle(rt, self._idle_fan)
+
+    def _configure_settings(self, rt: _ModuleRuntime) -> None:
         explicit = self._frequency is not None or self._voltage_level is not None
         if self.apply_settings or (explicit and self.apply_settings is None):
             self._settings_round(rt)
@@ -591,7 +650,7 @@ class Chain:
         self._send_volt(rt)
         self._xfer(rt.id, encode_packet(T.SET_ASIC_OTP, {}), read=False)
         for m in range(spec.miner_count):
-            self._send_pll(rt, m, PLL_OFF if rt.cutoff else rt.frequencies[m])
+            self._send_pll(rt, m, PLL_OFF if rt.cutoff or rt.idle else rt.frequencies[m])
         if self.smart_speed:
             self._xfer(rt.id, encode_packet(T.SET_SS, {
                 "th_pass": spec.th_pass, "th_fail": spec.th_fail, "th_init": spec.th_init,
@@ -741,7 +800,7 @@ class Chain:
                 hottest <= self.overheat_c - OVERHEAT_HYSTERESIS_C:
             rt.cutoff, rt.cutoff_reason, rt.state, rt.fan_pending = False, "", STATE_OK, True
             for m in range(rt.spec.miner_count):
-                self._send_pll(rt, m, rt.frequencies[m])
+                self._send_pll(rt, m, PLL_OFF if rt.idle else rt.frequencies[m])
         rpm = rt.readings.fan_rpm
         stalled = rpm == 0 and rt.fan_percent > 0
         if rpm is not None and stalled != rt.fan_failed:
@@ -768,6 +827,7 @@ class Chain:
             hashrate_ghs=0.0 if rt.state == STATE_LOST else r.hashrate_ghs(rt.frequencies),
             hw_errors=hw, crc_errors=sum(r.crc_errors) + rt.bad_replies, shares=rt.shares,
             rejected=dict(rt.rejected), failed_polls=rt.failed_polls, cutoffs=rt.cutoffs,
+            idle=rt.idle,
             chip_test=self._failing_chips(rt), reading_ages_s=r.ages(),
             stale_temperatures=rt.stale, fifo_overflows=r.fifo_overflows,
             errors=error_names(codes), settings_source=rt.settings_source,

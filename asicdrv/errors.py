@@ -16,6 +16,8 @@ catches everything either package raises.
     │   └── Timeout                      no reply in time
     ├── ModuleLost                       a module stopped answering and was detached
     ├── JobError                         a stratum job the MM cannot take
+    ├── PoolError                        a stratum pool refused us or broke the protocol
+    ├── ConfigError                      a controller configuration that cannot be used
     └── ChainClosed                      the chain was closed
         └── PollerStopped                its poller stopped on an unexpected error
 """
@@ -56,6 +58,14 @@ class JobError(AsicError):
     """A job the MM cannot take (coinbase too long, too many merkle branches, ...)."""
 
 
+class PoolError(AsicError):
+    """A stratum pool refused us, broke the protocol or went away."""
+
+
+class ConfigError(AsicError):
+    """A controller configuration (file or arguments) that cannot be used."""
+
+
 class ChainClosed(AsicError):
     """The chain was closed; reopen it."""
 
@@ -65,9 +75,10 @@ class PollerStopped(ChainClosed):
 
 
 __all__ = [
-    "AsicError", "BadHeaderError", "ChainClosed", "CrcError", "DeviceGone", "DeviceNotFound",
+    "AsicError", "BadHeaderError", "ChainClosed", "ConfigError", "CrcError", "DeviceGone",
+    "DeviceNotFound",
     "FrameLengthError", "JobError", "LimitError", "ModuleLost", "PayloadError",
-    "PermissionDenied", "PollerStopped", "PortBusy", "ProtocolError", "Timeout",
+    "PermissionDenied", "PollerStopped", "PoolError", "PortBusy", "ProtocolError", "Timeout",
     "TransportError",
     "UnknownTypeError",
 ]

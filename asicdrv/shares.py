@@ -10,6 +10,7 @@ must forward nothing else), or when its job is one the host never sent.
 """
 from __future__ import annotations
 
+import time
 from collections import Counter, OrderedDict, deque
 from dataclasses import dataclass, field
 
@@ -40,6 +41,9 @@ class Share:
     module: int
     miner: int
     chip: int
+    pool: int = 0          # the pool index the job was submitted with
+    job_difficulty: float = 0.0   # the pool's difficulty for its job (the share meets it)
+    verified_at: float = field(default=0.0, compare=False, repr=False)   # perf_counter()
 
     def submit_params(self, worker: str) -> list[str]:
         """The ``mining.submit`` params: worker, job_id, extranonce2, ntime, nonce."""
@@ -130,7 +134,8 @@ class NonceVerifier:
         self.accepted += 1
         return Share(job.job_id, job.extranonce2(nonce["nonce2"]).hex(), ntime, nonce["nonce"],
                      display_hash(digest), difficulty, value <= job.block_target, module,
-                     nonce["miner"], nonce["chip"]), None
+                     nonce["miner"], nonce["chip"], entry.pool, job.difficulty,
+                     time.perf_counter()), None
 
     def _reject(self, reason: str):
         self.rejected[reason] += 1

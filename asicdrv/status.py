@@ -242,6 +242,7 @@ class ModuleStatus:
     errors: list = field(default_factory=list)   # named ECMM / ECHU bits now set
     settings_source: str = "host"           # host: set by us; board: adopted as it ran
     chip_sensors_unread: list = field(default_factory=list)  # [miner, chip] never read
+    idle: bool = False                      # PLLs off on purpose (Chain.idle())
 
     def to_dict(self) -> dict:
         return asdict(self)

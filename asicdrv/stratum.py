@@ -60,7 +60,7 @@ class StratumJob:
                   tuple(_hex(b, "merkle branch", 32) for b in branch),
                   _word(version, "version"), _word(nbits, "nbits"), _word(ntime, "ntime"),
                   bool(clean), _hex(extranonce1, "extranonce1"), extranonce2_size,
-                  _difficulty(difficulty))
+                  parse_difficulty(difficulty))
         job.validate()
         return job
 
@@ -176,7 +176,8 @@ def _word(text, name: str) -> int:
     return int.from_bytes(raw, "big")
 
 
-def _difficulty(value) -> float:
+def parse_difficulty(value) -> float:
+    """A pool's share difficulty: a finite number above 0 (JobError otherwise)."""
     if isinstance(value, bool):
         raise JobError(f"difficulty must be a number, got {value!r}")
     try:

@@ -7,9 +7,9 @@ from typing import Sequence
 
 from ..errors import AsicError
 from .common import AUTO
-from . import decode, emulate, mine, monitor, scan, selftest, set, status
+from . import decode, emulate, mine, monitor, run, scan, selftest, set, status
 
-COMMANDS = [scan, status, set, selftest, monitor, mine, decode, emulate]
+COMMANDS = [run, scan, status, set, selftest, monitor, mine, decode, emulate]
 
 
 def build_parser() -> argparse.ArgumentParser:

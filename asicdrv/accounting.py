@@ -1,0 +1,111 @@
+"""Share accounting for the controller: counts per pool and per module, and hash rate from
+verified shares.
+
+A verified share of difficulty D stands for D * 2**32 hashes on average, so the hash rate a
+board really delivers is the difficulty of its shares over time (cgminer's "GHS 5s" and
+"GHS av" are the same idea).  :class:`RateMeter` keeps one bucket per second for 15 minutes:
+bounded memory, exact window sums.
+"""
+from __future__ import annotations
+
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+
+HASHES_PER_DIFF1 = 2 ** 32
+WINDOWS_S = {"5s": 5, "1m": 60, "15m": 900}
+
+
+class RateMeter:
+    """Hashes per second over the last 5 s, 1 min and 15 min, and since it started."""
+
+    def __init__(self, now: float | None = None, span_s: int = 900):
+        self.started = time.monotonic() if now is None else now
+        self.span = span_s
+        self._buckets = [0.0] * span_s
+        self._second = int(self.started)
+        self.total = 0.0
+
+    def add(self, difficulty: float, now: float | None = None) -> None:
+        now = time.monotonic() if now is None else now
+        self._advance(now)
+        hashes = difficulty * HASHES_PER_DIFF1
+        self._buckets[self._second % self.span] += hashes
+        self.total += hashes
+
+    def _advance(self, now: float) -> None:
+        second = int(now)
+        if second <= self._second:
+            return
+        for s in range(self._second + 1, min(second, self._second + self.span) + 1):
+            self._buckets[s % self.span] = 0.0
+        self._second = second
+
+    def rate(self, window_s: float, now: float | None = None) -> float:
+        """Hashes/s over the last ``window_s`` seconds (less while younger than that)."""
+        now = time.monotonic() if now is None else now
+        self._advance(now)
+        whole = max(1, min(int(window_s), self.span))
+        total = sum(self._buckets[(self._second - i) % self.span] for i in range(whole))
+        # the current second is partly over: count the time it has run
+        elapsed = min(whole - 1 + (now - int(now)), now - self.started)
+        return total / max(elapsed, 1e-3)
+
+    def average(self, now: float | None = None) -> float:
+        now = time.monotonic() if now is None else now
+        return self.total / max(now - self.started, 1e-3)
+
+    def rates_ghs(self, now: float | None = None) -> dict[str, float]:
+        now = time.monotonic() if now is None else now
+        rates = {name: self.rate(s, now) / 1e9 for name, s in WINDOWS_S.items()}
+        rates["av"] = self.average(now) / 1e9
+        return rates
+
+
+@dataclass
+class ShareCounts:
+    """What happened to shares: ``found`` (verified by the host), ``submitted``, then
+    ``accepted`` or ``rejected`` by reason; ``stale`` were never submitted (their job was
+    flushed or their pool is no longer the one mining), also by reason."""
+    found: int = 0
+    submitted: int = 0
+    accepted: int = 0
+    rejected: Counter = field(default_factory=Counter)
+    stale: Counter = field(default_factory=Counter)
+    accepted_difficulty: float = 0.0          # difficulty-weighted accepted work
+    rejected_difficulty: float = 0.0
+    best_difficulty: float = 0.0
+    last_share_time: float | None = None      # wall clock of the last accepted share
+
+    def result(self, accepted: bool, reason: str | None, difficulty: float,
+               share_difficulty: float) -> None:
+        if accepted:
+            self.accepted += 1
+            self.accepted_difficulty += difficulty
+            self.best_difficulty = max(self.best_difficulty, share_difficulty)
+            self.last_share_time = time.time()
+        else:
+            self.rejected[reason or "rejected"] += 1
+            self.rejected_difficulty += difficulty
+
+    def to_dict(self) -> dict:
+        return {"found": self.found, "submitted": self.submitted, "accepted": self.accepted,
+                "rejected": dict(self.rejected), "stale": dict(self.stale),
+                "accepted_difficulty": self.accepted_difficulty,
+                "rejected_difficulty": self.rejected_difficulty,
+                "best_difficulty": self.best_difficulty,
+                "last_share_time": self.last_share_time}
+
+
+@dataclass
+class ModuleAccount:
+    counts: ShareCounts = field(default_factory=ShareCounts)
+    meter: RateMeter = field(default_factory=RateMeter)
+
+
+@dataclass
+class PoolAccount:
+    counts: ShareCounts = field(default_factory=ShareCounts)
+    jobs: int = 0
+    clean_jobs: int = 0
+    switches_to: int = 0                       # times it became the mining pool

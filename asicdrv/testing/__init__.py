@@ -1,0 +1,16 @@
+"""Test without hardware: a stratum pool that checks shares on its own (:class:`TestPool`)
+and pytest fixtures (``asicdrv_emulator``, ``asicdrv_chain``, ``stratum_pool``) that the
+package registers as a pytest plugin.  See README, "Testing your controller without
+hardware"."""
+from .pool import PoolJob, SubmittedShare, TestPool
+
+EASY_NONCE_MASK = 12
+
+
+def easy_difficulty(nonce_mask: int = EASY_NONCE_MASK) -> float:
+    """A pool difficulty every nonce of an emulated chip with ``nonce_mask`` meets (the
+    chips report hashes with that many leading zero bits; difficulty 1 needs 32)."""
+    return 2.0 ** (nonce_mask - 33)
+
+
+__all__ = ["EASY_NONCE_MASK", "PoolJob", "SubmittedShare", "TestPool", "easy_difficulty"]

@@ -1,0 +1,447 @@
+"""A stratum v1 pool for tests: it serves jobs and checks every submitted share itself.
+
+    with TestPool(difficulty=2 ** -21) as pool:      # 127.0.0.1, a free port
+        run_your_controller(pool.url, user="test.worker")
+        pool.wait_for_shares(10)
+        assert not pool.rejected
+
+Shares are verified with ``hashlib`` only (coinbase, merkle root, header, SHA-256d against
+the difficulty the connection had when the job was sent), never with asicdrv's own code, so
+a test against it judges the driver rather than agreeing with it.  The pool can change
+difficulty, send clean jobs, ask clients to reconnect, drop them, send raw lines, refuse
+authorization, reject or delay replies, and stop and start again on the same port.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import socket
+import socketserver
+import struct
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
+
+DIFF1_TARGET = 0xFFFF << 208
+JOBS_KEPT = 8
+
+
+def _sha256d(data: bytes) -> bytes:
+    return hashlib.sha256(hashlib.sha256(data).digest()).digest()
+
+
+@dataclass
+class PoolJob:
+    job_id: str
+    prevhash: bytes            # internal byte order
+    coinb1: bytes
+    coinb2: bytes
+    branches: list
+    version: int
+    nbits: int
+    ntime: int
+    clean: bool
+
+    def notify_params(self) -> list:
+        swapped = b"".join(self.prevhash[i:i + 4][::-1] for i in range(0, 32, 4))
+        return [self.job_id, swapped.hex(), self.coinb1.hex(), self.coinb2.hex(),
+                [b.hex() for b in self.branches], f"{self.version:08x}",
+                f"{self.nbits:08x}", f"{self.ntime:08x}", self.clean]
+
+    def share_hash(self, extranonce1: bytes, extranonce2: bytes, ntime: int,
+                   nonce: int) -> bytes:
+        root = _sha256d(self.coinb1 + extranonce1 + extranonce2 + self.coinb2)
+        for branch in self.branches:
+            root = _sha256d(root + branch)
+        header = (struct.pack("<I", self.version) + self.prevhash + root
+                  + struct.pack("<III", ntime, self.nbits, nonce))
+        return _sha256d(header)
+
+
+@dataclass
+class SubmittedShare:
+    worker: str
+    job_id: str
+    extranonce2: str
+    ntime: int
+    nonce: int
+    difficulty: float          # the share's own difficulty
+    target_difficulty: float   # what the connection had to meet
+    accepted: bool
+    reason: str | None = None
+    # for a share of a flushed job: the client had already processed the clean job that
+    # flushed it (a stale share it should never have sent)
+    sent_after_clean: bool = False
+    received: float = field(default_factory=time.monotonic)
+
+
+class _Client(socketserver.StreamRequestHandler):
+    server: "_Server"
+
+    def setup(self):
+        super().setup()
+        self.lock = threading.Lock()
+        self.extranonce1 = b""
+        self.session = ""
+        self.subscribed = False
+        self.authorized: set[str] = set()
+        self.fenced: set[str] = set()     # clean jobs this client has surely processed
+        self.difficulty = self.server.pool.difficulty      # for the next job
+        self.job_difficulty: dict[str, float] = {}
+        self.pool = self.server.pool
+        self.pool._joined(self)
+
+    def handle(self):
+        while True:
+            try:
+                line = self.rfile.readline(1 << 20)
+            except OSError:
+                return
+            if not line:
+                return
+            self.pool.lines_received += 1
+            try:
+                message = json.loads(line)
+                if "method" not in message:          # a reply to our fence request
+                    self.pool._fence_reply(self, message.get("id"))
+                    continue
+                method, params, request = message["method"], message.get("params", []), \
+                    message.get("id")
+            except (ValueError, KeyError, TypeError, AttributeError):
+                self.pool.bad_lines += 1
+                continue
+            self.pool._handle(self, method, params if isinstance(params, list) else [],
+                              request)
+
+    def finish(self):
+        self.pool._left(self)
+        try:
+            super().finish()
+        except OSError:
+            pass
+
+    def send(self, message) -> None:
+        data = message if isinstance(message, bytes) else \
+            (json.dumps(message) + "\n").encode()
+        with self.lock:
+            try:
+                self.wfile.write(data)
+                self.wfile.flush()
+            except (OSError, ValueError):           # the connection is gone
+                pass
+
+    def drop(self) -> None:
+        try:
+            self.connection.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+
+class _Server(socketserver.ThreadingTCPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, address, pool: "TestPool"):
+        self.pool = pool
+        super().__init__(address, _Client)
+
+
+class TestPool:
+    """A local stratum pool (see the module doc).  Knobs, all settable while it runs:
+    ``authorize`` (False refuses every worker), ``reject`` (None, or a (code, message)
+    every submit gets), ``reply_delay`` (seconds before a submit's reply), ``send_jobs``
+    (False: it stays silent after subscribe)."""
+
+    __test__ = False                # not a pytest test class
+
+    def __init__(self, *, difficulty: float = 1.0, extranonce2_size: int = 4,
+                 host: str = "127.0.0.1", port: int = 0, job_interval: float | None = None,
+                 authorize: bool = True, seed: int | None = None):
+        self.difficulty = float(difficulty)
+        self.extranonce2_size = extranonce2_size
+        self.host, self.port = host, port
+        self.job_interval = job_interval
+        self.authorize = authorize
+        self.reject: tuple[int, str] | None = None
+        self.reply_delay = 0.0
+        self.send_jobs = True
+        self.shares: list[SubmittedShare] = []
+        self.subscriptions: list[list] = []          # subscribe params, per connection
+        self.connections = 0
+        self.lines_received = 0
+        self.bad_lines = 0
+        self.methods: list[str] = []                 # every method a client called
+        self._clients: list[_Client] = []
+        self._jobs: OrderedDict[str, PoolJob] = OrderedDict()
+        self._seen: set = set()
+        self._flushed_by: dict[str, str] = {}       # job id -> the clean job that flushed it
+        self._sessions: dict[str, bytes] = {}
+        self._lock = threading.RLock()
+        self._job_counter = 0
+        self._random = os.urandom if seed is None else _seeded(seed)
+        self._server: _Server | None = None
+        self._ticker: threading.Thread | None = None
+        self._stop = threading.Event()
+        self.new_job(clean=True, broadcast=False)
+
+    # --- lifecycle --------------------------------------------------------------------------
+    def start(self) -> "TestPool":
+        self._server = _Server((self.host, self.port), self)
+        self.port = self._server.server_address[1]
+        threading.Thread(target=self._server.serve_forever, daemon=True,
+                         name="testpool").start()
+        self._stop.clear()
+        if self.job_interval and self._ticker is None:
+            self._ticker = threading.Thread(target=self._tick, daemon=True)
+            self._ticker.start()
+        return self
+
+    def stop(self) -> None:
+        """Close the listening socket and every connection (the port can be reused)."""
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+        self.drop_clients()
+
+    def close(self) -> None:
+        self._stop.set()
+        self.stop()
+
+    def __enter__(self) -> "TestPool":
+        return self.start() if self._server is None else self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    @property
+    def url(self) -> str:
+        return f"stratum+tcp://{self.host}:{self.port}"
+
+    # --- what a test does to the pool ---------------------------------------------------------
+    def new_job(self, clean: bool = False, broadcast: bool = True) -> PoolJob:
+        with self._lock:
+            self._job_counter += 1
+            job = PoolJob(f"{self._job_counter:x}", self._random(32),
+                          bytes.fromhex("01000000010000000000000000000000000000000000000000"
+                                        "000000000000000000000000ffffffff20")
+                          + self._random(8),
+                          self._random(12) + bytes.fromhex("ffffffff01"
+                                                           "00f2052a010000001976a914")
+                          + self._random(20) + bytes.fromhex("88ac00000000"),
+                          [self._random(32) for _ in range(2)], 0x20000000, 0x1d00ffff,
+                          int(time.time()), clean)
+            if clean:
+                for old in self._jobs:
+                    self._flushed_by[old] = job.job_id
+                self._jobs.clear()
+            self._jobs[job.job_id] = job
+            while len(self._jobs) > JOBS_KEPT:
+                self._jobs.popitem(last=False)
+            clients = list(self._clients)
+        if broadcast and self.send_jobs:
+            for client in clients:
+                self._send_job(client, job)
+        return job
+
+    @property
+    def job(self) -> PoolJob:
+        with self._lock:
+            return next(reversed(self._jobs.values()))
+
+    def set_difficulty(self, difficulty: float, new_job: bool = True) -> None:
+        """New difficulty to every client; it applies from the next job (sent now unless
+        ``new_job`` is False)."""
+        self.difficulty = float(difficulty)
+        for client in self.clients():
+            client.difficulty = self.difficulty
+            client.send({"id": None, "method": "mining.set_difficulty",
+                         "params": [self.difficulty]})
+        if new_job:
+            self.new_job(clean=False)
+
+    def reconnect(self, port: int | None = None, wait: int = 0) -> None:
+        for client in self.clients():
+            client.send({"id": None, "method": "client.reconnect",
+                         "params": [self.host, port or self.port, wait]})
+
+    def show_message(self, text: str) -> None:
+        for client in self.clients():
+            client.send({"id": None, "method": "client.show_message", "params": [text]})
+
+    def send_raw(self, data: bytes) -> None:
+        for client in self.clients():
+            client.send(data)
+
+    def drop_clients(self) -> None:
+        for client in self.clients():
+            client.drop()
+
+    def clients(self) -> list[_Client]:
+        with self._lock:
+            return list(self._clients)
+
+    # --- results ------------------------------------------------------------------------------
+    @property
+    def accepted(self) -> list[SubmittedShare]:
+        return [s for s in self.shares if s.accepted]
+
+    @property
+    def rejected(self) -> list[SubmittedShare]:
+        return [s for s in self.shares if not s.accepted]
+
+    def wait_for_shares(self, count: int, timeout: float = 30.0,
+                        accepted_only: bool = True) -> list[SubmittedShare]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            shares = self.accepted if accepted_only else list(self.shares)
+            if len(shares) >= count:
+                return shares
+            time.sleep(0.02)
+        raise TimeoutError(f"{len(self.accepted)} accepted shares of {count} after "
+                           f"{timeout:g} s ({len(self.rejected)} rejected)")
+
+    def wait_for_clients(self, count: int = 1, timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if sum(1 for c in self.clients() if c.authorized) >= count:
+                return
+            time.sleep(0.02)
+        raise TimeoutError(f"{len(self.clients())} client(s) after {timeout:g} s")
+
+    # --- protocol -----------------------------------------------------------------------------
+    def _joined(self, client: _Client) -> None:
+        with self._lock:
+            self._clients.append(client)
+            self.connections += 1
+
+    def _left(self, client: _Client) -> None:
+        with self._lock:
+            if client in self._clients:
+                self._clients.remove(client)
+
+    def _send_job(self, client: _Client, job: PoolJob) -> None:
+        if not client.subscribed:
+            return
+        client.job_difficulty[job.job_id] = client.difficulty
+        client.send({"id": None, "method": "mining.notify", "params": job.notify_params()})
+        if job.clean:
+            # a request right behind the notify: its reply proves the client read the
+            # notify first (stratum clients answer in order), so a share of a flushed job
+            # arriving after that reply is one the client knew was stale
+            client.send({"id": f"fence-{job.job_id}", "method": "client.get_version",
+                         "params": []})
+
+    def _fence_reply(self, client: _Client, request) -> None:
+        if isinstance(request, str) and request.startswith("fence-"):
+            client.fenced.add(request[len("fence-"):])
+
+    def _handle(self, client: _Client, method: str, params: list, request) -> None:
+        self.methods.append(method)
+        if method == "mining.subscribe":
+            session = params[1] if len(params) > 1 and isinstance(params[1], str) else None
+            with self._lock:
+                self.subscriptions.append(list(params))
+                if session in self._sessions:
+                    client.session, client.extranonce1 = session, self._sessions[session]
+                else:
+                    client.session = self._random(8).hex()
+                    client.extranonce1 = self._random(4)
+                    self._sessions[client.session] = client.extranonce1
+            client.subscribed = True
+            client.send({"id": request, "error": None, "result": [
+                [["mining.set_difficulty", client.session],
+                 ["mining.notify", client.session]],
+                client.extranonce1.hex(), self.extranonce2_size]})
+            client.send({"id": None, "method": "mining.set_difficulty",
+                         "params": [client.difficulty]})
+            if self.send_jobs:
+                self._send_job(client, self.job)
+        elif method == "mining.authorize":
+            worker = params[0] if params and isinstance(params[0], str) else ""
+            if self.authorize and worker:
+                client.authorized.add(worker)
+                client.send({"id": request, "result": True, "error": None})
+            else:
+                client.send({"id": request, "result": False,
+                             "error": [24, "Unauthorized worker", None]})
+        elif method == "mining.extranonce.subscribe":
+            client.send({"id": request, "result": True, "error": None})
+        elif method == "mining.submit":
+            verdict = self._check(client, params)
+            if self.reply_delay:
+                threading.Timer(self.reply_delay, client.send, args=(
+                    _reply(request, verdict),)).start()
+            else:
+                client.send(_reply(request, verdict))
+        else:
+            client.send({"id": request, "result": None,
+                         "error": [20, "Method not found", None]})
+
+    def _check(self, client: _Client, params: list) -> tuple[int, str] | None:
+        """None for a good share, else (code, message) as pools answer."""
+        try:
+            worker, job_id, extranonce2, ntime, nonce = params[:5]
+            en2 = bytes.fromhex(extranonce2)
+            ntime_value, nonce_value = int(ntime, 16), int(nonce, 16)
+        except (ValueError, TypeError):
+            return self._record(client, params, None, 0, 0, (20, "Malformed submit"))
+        if worker not in client.authorized:
+            return self._record(client, params, None, 0, 0, (24, "Unauthorized worker"))
+        with self._lock:
+            job = self._jobs.get(job_id)
+        target_difficulty = client.job_difficulty.get(job_id, client.difficulty)
+        if job is None:
+            knew = self._flushed_by.get(job_id) in client.fenced
+            return self._record(client, params, None, 0, target_difficulty,
+                                (21, "Job not found (stale)"), knew)
+        if len(en2) != self.extranonce2_size:
+            return self._record(client, params, None, 0, target_difficulty,
+                                (20, "Incorrect size of extranonce2"))
+        if not job.ntime <= ntime_value <= job.ntime + 7200:
+            return self._record(client, params, None, 0, target_difficulty,
+                                (20, "ntime out of range"))
+        digest = job.share_hash(client.extranonce1, en2, ntime_value, nonce_value)
+        value = int.from_bytes(digest, "little")
+        difficulty = DIFF1_TARGET / max(value, 1)
+        key = (client.extranonce1, job_id, en2, ntime_value, nonce_value)
+        with self._lock:
+            duplicate = key in self._seen
+            self._seen.add(key)
+        if duplicate:
+            return self._record(client, params, None, difficulty, target_difficulty,
+                                (22, "Duplicate share"))
+        if value > DIFF1_TARGET / target_difficulty:
+            return self._record(client, params, None, difficulty, target_difficulty,
+                                (23, "Low difficulty share"))
+        return self._record(client, params, job, difficulty, target_difficulty, self.reject)
+
+    def _record(self, client, params, job, difficulty, target, verdict, knew=False):
+        worker, job_id, en2, ntime, nonce = (list(params) + [""] * 5)[:5]
+        try:
+            ntime_value, nonce_value = int(ntime, 16), int(nonce, 16)
+        except (TypeError, ValueError):
+            ntime_value = nonce_value = -1
+        self.shares.append(SubmittedShare(str(worker), str(job_id), str(en2), ntime_value,
+                                          nonce_value, difficulty, target, verdict is None,
+                                          None if verdict is None else verdict[1], knew))
+        return verdict
+
+    def _tick(self) -> None:
+        while not self._stop.wait(self.job_interval):
+            if self._server is not None:
+                self.new_job(clean=False)
+
+
+def _reply(request, verdict) -> dict:
+    if verdict is None:
+        return {"id": request, "result": True, "error": None}
+    return {"id": request, "result": False, "error": [verdict[0], verdict[1], None]}
+
+
+def _seeded(seed: int):
+    import random
+    rng = random.Random(seed)
+    return lambda n: bytes(rng.getrandbits(8) for _ in range(n))
