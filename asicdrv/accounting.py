@@ -13,7 +13,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 HASHES_PER_DIFF1 = 2 ** 32
-WINDOWS_S = {"5s": 5, "1m": 60, "15m": 900}
+WINDOWS_S = {"5s": 5, "1m": 60, "5m": 300, "15m": 900}
 
 
 class RateMeter:

@@ -83,6 +83,8 @@ class _ModuleRuntime:
         self.failed_polls = 0
         self.bad_replies = 0
         self.reboot_pending = False
+        self.led = False                        # identify LED, sent with every poll
+        self.detected_at = time.monotonic()
         self.host_hw_errors: Counter = Counter()   # (miner, chip) -> count
         self.rejected: Counter = Counter()
         self.shares = 0
@@ -329,6 +331,20 @@ class Chain:
         """True while :meth:`idle` holds the boards."""
         return self._idle_fan is not None
 
+    def set_led(self, on: bool, module: int | None = None) -> None:
+        """The identify LED (cgminer's fault light): it rides on every poll, as cgminer
+        sends it."""
+        self._check_open()
+        if not isinstance(on, bool):
+            raise LimitError(f"led takes True or False, got {on!r}")
+        with self._lock:
+            for rt in self._select(module):
+                rt.led = on
+
+    def set_polling_delay(self, seconds: float) -> None:
+        """Time between polls (cgminer's pdelay: 1..65535 ms)."""
+        self.polling_delay = _number("polling_delay", seconds, 0.001, POLLING_DELAY_MAX_S)
+
     def reboot(self, module: int) -> None:
         self._check_open()
         with self._lock:
@@ -375,12 +391,19 @@ class Chain:
             return self._shares.get(timeout=timeout)
         except queue.Empty:
             self._raise_if_gone()
+            if self._closed:
+                raise ChainClosed("the chain is closed") from None
             return None
 
     def shares(self, timeout: float = 0.5) -> Iterator[Share]:
         """Shares as they come, until the chain is closed."""
         while not self._closed:
-            share = self.next_share(timeout)
+            try:
+                share = self.next_share(timeout)
+            except ChainClosed:
+                if self._gone is not None:
+                    raise
+                return
             if share is not None:
                 yield share
 
@@ -708,8 +731,8 @@ class Chain:
             self._mark_gone(PollerStopped(f"the poller stopped: {type(exc).__name__}: {exc}"))
 
     def _poll(self, rt: _ModuleRuntime, adjust_fan: bool) -> None:
-        if adjust_fan or rt.fan_pending or rt.reboot_pending:
-            fields: dict = {"led": 0}
+        if adjust_fan or rt.fan_pending or rt.reboot_pending or rt.led:
+            fields: dict = {"led": int(rt.led)}
             if adjust_fan or rt.fan_pending:
                 rt.fan_percent = self._fan_target(rt, adjust_fan)
                 fields["fan"] = {"change": True, "pwm": fan_percent_to_pwm(rt.fan_percent)}
@@ -827,7 +850,12 @@ class Chain:
             hashrate_ghs=0.0 if rt.state == STATE_LOST else r.hashrate_ghs(rt.frequencies),
             hw_errors=hw, crc_errors=sum(r.crc_errors) + rt.bad_replies, shares=rt.shares,
             rejected=dict(rt.rejected), failed_polls=rt.failed_polls, cutoffs=rt.cutoffs,
-            idle=rt.idle,
+            idle=rt.idle, led=rt.led, elapsed_s=time.monotonic() - rt.detected_at,
+            miner_hashrates_ghs=[0.0] * rt.spec.miner_count if rt.state == STATE_LOST
+            else r.miner_hashrates_ghs(rt.frequencies),
+            local_works=list(r.local_works), miner_hw_errors=list(r.mm_hw_errors),
+            miner_crc_errors=list(r.crc_errors), miner_error_codes=list(r.error_codes),
+            module_error_code=r.module_error_code,
             chip_test=self._failing_chips(rt), reading_ages_s=r.ages(),
             stale_temperatures=rt.stale, fifo_overflows=r.fifo_overflows,
             errors=error_names(codes), settings_source=rt.settings_source,

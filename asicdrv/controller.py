@@ -77,6 +77,7 @@ class ChainSlot:
         self.opens = 0
         self.failures = 0
         self.final_status = None         # the chain's last status, kept when it closes
+        self.restart_requested = False
         self.thread: threading.Thread | None = None
 
     @property
@@ -99,13 +100,13 @@ class Controller:
         self.chain_retry_max = chain_retry_max
         self.retry_min = retry_min
         self.slots = [ChainSlot(i, d) for i, d in enumerate(devices)]
-        self.pools = [Pool(i, p, on_job=self._pool_job, on_result=self._share_result,
-                           on_state=self._pool_state, no_work_timeout=no_work_timeout,
-                           retry_min=retry_min, retry_max=retry_max,
-                           connect_timeout=connect_timeout, reply_timeout=reply_timeout)
-                      for i, p in enumerate(pools)]
+        self._pool_options = dict(no_work_timeout=no_work_timeout, retry_min=retry_min,
+                                  retry_max=retry_max, connect_timeout=connect_timeout,
+                                  reply_timeout=reply_timeout)
+        self.pools: list[Pool] = [self._new_pool(i, p) for i, p in enumerate(pools)]
+        self.priority: list[Pool] = list(self.pools)   # failover order (switchpool changes it)
         self.active: Pool | None = None
-        self.pool_accounts = [PoolAccount() for _ in self.pools]
+        self.soft_off = False
         self.module_accounts: dict[tuple[int, int], ModuleAccount] = {}
         self._valid_jobs: OrderedDict[str, StratumJob] = OrderedDict()   # of the active pool
         self._live: list[ChainSlot] = []               # chains taking work, in slot order
@@ -114,6 +115,16 @@ class Controller:
         self.dispatch_seconds: list[float] = []        # notify -> frames handed to links
         self.submit_seconds: list[float] = []          # share from a chain -> submit written
         self._running = False
+
+    def _new_pool(self, number: int, config: PoolConfig) -> Pool:
+        pool = Pool(number, config, on_job=self._pool_job, on_result=self._share_result,
+                    on_state=self._pool_state, **self._pool_options)
+        pool.account = PoolAccount()
+        return pool
+
+    @property
+    def pool_accounts(self) -> list[PoolAccount]:
+        return [p.account for p in self.pools]
 
     # --- lifecycle ----------------------------------------------------------------------------
     def start(self) -> "Controller":
@@ -199,7 +210,7 @@ class Controller:
         except BaseException:
             chain.close()
             raise
-        if not self.pools:
+        if not self.pools or self.soft_off:
             chain.idle()                   # nothing to mine: keep the boards cool
         slot.chain, slot.state, slot.failures = chain, "mining", 0
         slot.opens += 1
@@ -255,7 +266,12 @@ class Controller:
     def _lose_chain(self, slot: ChainSlot, exc: Exception) -> None:
         if self._stopping.is_set():
             return
-        log.error("chain %d %s: lost (%s); the others keep mining", slot.index, slot.url, exc)
+        if slot.restart_requested:
+            slot.restart_requested = False
+            log.warning("chain %d %s: restarting", slot.index, slot.url)
+        else:
+            log.error("chain %d %s: lost (%s); the others keep mining", slot.index,
+                      slot.url, exc)
         slot.state, slot.last_error = "gone", str(exc)
         self._drain(slot)
         self._close_chain(slot)
@@ -276,7 +292,7 @@ class Controller:
             return
         with self._lock:
             best = None
-            for pool in self.pools:
+            for pool in self.priority:
                 if pool.ready:
                     best = pool
                     break
@@ -291,7 +307,7 @@ class Controller:
                 log.error("no pool is ready (was pool %d); shares found now are not "
                           "submitted", old.index if old else -1)
                 return
-            self.pool_accounts[best.index].switches_to += 1
+            best.account.switches_to += 1
             log.info("mining on pool %d %s%s", best.index, best.url,
                      f" (was pool {old.index})" if old else "")
             if best.job is not None:
@@ -302,7 +318,7 @@ class Controller:
         received = client.line_received if client is not None and client.line_received \
             else time.perf_counter()
         with self._lock:
-            account = self.pool_accounts[pool.index]
+            account = pool.account
             account.jobs += 1
             account.clean_jobs += bool(job.clean)
             if pool is not self.active:
@@ -359,8 +375,8 @@ class Controller:
             account.counts.found += 1
             account.meter.add(share.job_difficulty or share.difficulty)
             pool = self.active
-            owner = self.pool_accounts[share.pool].counts \
-                if share.pool < len(self.pool_accounts) else None
+            owner = self.pools[share.pool].account.counts \
+                if share.pool < len(self.pools) else None
             if owner is not None:
                 owner.found += 1
             reason = None
@@ -377,26 +393,25 @@ class Controller:
                 return
             account.counts.submitted += 1
             owner.submitted += 1
-        if not pool.submit(share, (slot.index, share.module, pool.index)):
+        if not pool.submit(share, (slot.index, share.module, pool)):
             with self._lock:
                 account.counts.submitted -= 1
                 account.counts.stale["pool disconnected"] += 1
-                counts = self.pool_accounts[pool.index].counts
+                counts = pool.account.counts
                 counts.submitted -= 1
                 counts.stale["pool disconnected"] += 1
             return
         self._record(self.submit_seconds, time.perf_counter() - taken)
 
     def _share_result(self, tag, share: Share, accepted: bool, reason: str | None) -> None:
-        slot_index, module, pool_index = tag
+        slot_index, module, pool = tag
         difficulty = share.job_difficulty or share.difficulty
         with self._lock:
             self._module_account(slot_index, module).counts.result(
                 accepted, reason, difficulty, share.difficulty)
-            self.pool_accounts[pool_index].counts.result(accepted, reason, difficulty,
-                                                         share.difficulty)
+            pool.account.counts.result(accepted, reason, difficulty, share.difficulty)
         if not accepted:
-            log.warning("pool %d rejected a share of module %d (chain %d): %s", pool_index,
+            log.warning("pool %d rejected a share of module %d (chain %d): %s", pool.index,
                         module, slot_index, reason)
 
     def _module_account(self, slot: int, module: int) -> ModuleAccount:
@@ -411,6 +426,78 @@ class Controller:
         samples.append(value)
         if len(samples) > 10_000:
             del samples[:5_000]
+
+    # --- control (the API's ascset/pool commands) ---------------------------------------------
+    def set_soft_off(self, off: bool) -> None:
+        """Soft off: every module idle (PLLs off, fan safe), pools stay connected; soft on
+        resumes the frequencies and fan mode from before."""
+        with self._lock:
+            self.soft_off = bool(off)
+            chains = [s.chain for s in self.slots if s.chain is not None]
+        for chain in chains:
+            if off:
+                chain.idle()
+            else:
+                chain.resume()
+        log.warning("soft %s: the boards %s", "off" if off else "on",
+                    "are idle" if off else "hash again")
+
+    def switch_pool(self, number: int) -> Pool:
+        """Make pool ``number`` the first priority (cgminer's switchpool under failover)."""
+        with self._lock:
+            pool = self._pool(number)
+            self.priority.remove(pool)
+            self.priority.insert(0, pool)
+            pool.set_enabled(True)
+        self.choose_pool()
+        return pool
+
+    def enable_pool(self, number: int, enabled: bool) -> Pool:
+        with self._lock:
+            pool = self._pool(number)
+            pool.set_enabled(enabled)
+        self.choose_pool()
+        return pool
+
+    def add_pool(self, config: PoolConfig) -> Pool:
+        with self._lock:
+            pool = self._new_pool(len(self.pools), config)
+            self.pools.append(pool)
+            self.priority.append(pool)
+        if self._running:
+            pool.start()
+        return pool
+
+    def remove_pool(self, number: int) -> Pool:
+        """Remove a pool that is not mining; the later pools are renumbered (as cgminer)."""
+        with self._lock:
+            pool = self._pool(number)
+            if pool is self.active:
+                raise LimitError(f"pool {number} is mining; switch away from it first")
+            self.pools.remove(pool)
+            self.priority.remove(pool)
+            for n, other in enumerate(self.pools):
+                other.index = n
+        pool.stop()
+        return pool
+
+    def _pool(self, number: int) -> Pool:
+        if isinstance(number, bool) or not isinstance(number, int) or \
+                not 0 <= number < len(self.pools):
+            raise LimitError(f"no pool {number!r}; pools are 0..{len(self.pools) - 1}")
+        return self.pools[number]
+
+    def restart(self) -> None:
+        """A soft restart: every chain closed and reopened, every pool reconnected."""
+        for slot in self.slots:
+            chain = slot.chain
+            if chain is not None:
+                slot.restart_requested = True
+                chain.close()                 # its keeper sees ChainClosed and reopens it
+        for pool in list(self.pools):
+            client = pool.client
+            if client is not None:
+                client.close("restart requested")
 
     # --- status -------------------------------------------------------------------------------
     def status(self) -> dict:
@@ -430,15 +517,19 @@ class Controller:
                              "hashrate_ghs": acct.meter.rates_ghs()}
                        for key, acct in sorted(self.module_accounts.items())}
             pools = [{"index": p.index, "url": p.url, "user": p.config.user,
+                      "priority": self.priority.index(p),
                       "state": p.state, "ready": p.ready, "active": p is self.active,
                       "enabled": p.enabled, "difficulty": p.difficulty,
                       "error": p.last_error, "connects": p.connects,
-                      "jobs": acct.jobs, "clean_jobs": acct.clean_jobs,
-                      "switches_to": acct.switches_to, "counts": acct.counts.to_dict()}
-                     for p, acct in zip(self.pools, self.pool_accounts)]
+                      "failures": p.failures, "last_job_time": p.last_job_wall,
+                      "jobs": p.account.jobs, "clean_jobs": p.account.clean_jobs,
+                      "switches_to": p.account.switches_to,
+                      "counts": p.account.counts.to_dict()}
+                     for p in self.pools]
         total = {name: sum(m["hashrate_ghs"][name] for m in modules.values())
-                 for name in ("5s", "1m", "15m", "av")}
+                 for name in ("5s", "1m", "5m", "15m", "av")}
         return {"uptime_s": time.monotonic() - self.started, "pools": pools,
+                "soft_off": self.soft_off,
                 "chains": chains, "modules": modules, "hashrate_ghs": total,
                 "active_pool": self.active.index if self.active else None}
 

@@ -494,6 +494,8 @@ class Pool:
         self.difficulty = 0.0
         self.connects = 0
         self.connected_at = 0.0
+        self.last_job_wall: float | None = None
+        self.account = None                # the controller's PoolAccount
         self.failures = 0                 # connection attempts failed in a row
         self.client: StratumClient | None = None
         self._session_id: str | None = None
@@ -641,6 +643,7 @@ class Pool:
 
     def _job(self, job: StratumJob) -> None:
         self.job = job
+        self.last_job_wall = time.time()
         self.difficulty = job.difficulty
         if self.state == "alive":
             self._on_job(self, job)

@@ -195,18 +195,22 @@ class ModuleReadings:
         """sum(locked cores x MHz) / 1000, as cgminer's GHSmm: on an 851 from every chip's
         STATUS_ASIC (its counts and PLL frequencies) once all have arrived, otherwise from
         the miners' STATUS_PLL."""
-        if self.spec.name == "851" and all(c is not None for row in self.asic_pll_counts
-                                           for c in row):
-            return sum(count * freq
-                       for m in range(self.spec.miner_count)
-                       for c in range(self.spec.asic_count)
-                       for count, freq in zip(self.asic_pll_counts[m][c],
-                                              self.asic_frequencies[m][c])) / 1000.0
-        total = 0
-        for m in range(self.spec.miner_count):
+        return sum(self.miner_hashrates_ghs(frequencies))
+
+    def miner_hashrates_ghs(self, frequencies: list[list[int]]) -> list[float]:
+        """The same per miner (what later firmware reports as MGHS)."""
+        spec = self.spec
+        if spec.name == "851" and all(c is not None for row in self.asic_pll_counts
+                                      for c in row):
+            return [sum(count * freq for c in range(spec.asic_count)
+                        for count, freq in zip(self.asic_pll_counts[m][c],
+                                               self.asic_frequencies[m][c])) / 1000.0
+                    for m in range(spec.miner_count)]
+        rates = []
+        for m in range(spec.miner_count):
             freqs = self.reported_frequencies[m] or frequencies[m]
-            total += sum(c * f for c, f in zip(self.lock_counts[m], freqs))
-        return total / 1000.0
+            rates.append(sum(c * f for c, f in zip(self.lock_counts[m], freqs)) / 1000.0)
+        return rates
 
 
 @dataclass(frozen=True)
@@ -243,6 +247,14 @@ class ModuleStatus:
     settings_source: str = "host"           # host: set by us; board: adopted as it ran
     chip_sensors_unread: list = field(default_factory=list)  # [miner, chip] never read
     idle: bool = False                      # PLLs off on purpose (Chain.idle())
+    led: bool = False                       # identify LED as the host sets it
+    miner_hashrates_ghs: list = field(default_factory=list)   # [miner] from PLL locks
+    local_works: list = field(default_factory=list)          # [miner] MM-counted works
+    miner_hw_errors: list = field(default_factory=list)      # [miner] MM-counted
+    miner_crc_errors: list = field(default_factory=list)     # [miner] MM saw bad frames
+    miner_error_codes: list = field(default_factory=list)    # [miner] ECHU words
+    module_error_code: int = 0                               # ECMM word
+    elapsed_s: float = 0.0                                   # since first detected
 
     def to_dict(self) -> dict:
         return asdict(self)
