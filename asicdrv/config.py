@@ -41,7 +41,7 @@ except ModuleNotFoundError:          # Python 3.10
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
 TOP_KEYS = {"log_level", "status_interval", "no_work_timeout", "retry_min", "retry_max",
-            "pool", "device"}
+            "pool", "device", "api_listen", "api_allow", "metrics_listen", "metrics_per_chip"}
 POOL_KEYS = {"url", "user", "password"}
 SETTING_KEYS = {"frequency", "voltage_level", "fan", "temp_target"}
 DEVICE_KEYS = SETTING_KEYS | {"url", "modules"}
@@ -56,6 +56,10 @@ class RunConfig:
     no_work_timeout: float = 120.0
     retry_min: float = 1.0
     retry_max: float = 60.0
+    api_listen: str = "127.0.0.1:4028"          # or "off"
+    api_allow: str = "R:127.0.0.1"
+    metrics_listen: str | None = None            # off unless given
+    metrics_per_chip: bool = False
 
 
 def load_file(path: str) -> RunConfig:
@@ -82,6 +86,16 @@ def from_dict(data: dict, where: str = "config") -> RunConfig:
             setattr(config, key, _number(f"{where}: {key}", data[key], low, high))
     if config.retry_max < config.retry_min:
         raise ConfigError(f"{where}: retry_max is below retry_min")
+    for key in ("api_listen", "api_allow", "metrics_listen"):
+        if key in data:
+            if not isinstance(data[key], str):
+                raise ConfigError(f"{where}: {key} must be text such as \"0.0.0.0:4028\"")
+            setattr(config, key, data[key])
+    if "metrics_per_chip" in data:
+        if not isinstance(data["metrics_per_chip"], bool):
+            raise ConfigError(f"{where}: metrics_per_chip must be true or false")
+        config.metrics_per_chip = data["metrics_per_chip"]
+    check_servers(config, where)
     for n, pool in enumerate(_tables(data.get("pool", []), f"{where}: pool")):
         _known(pool, POOL_KEYS, f"{where}: pool {n + 1}")
         if "url" not in pool or "user" not in pool:
@@ -91,6 +105,19 @@ def from_dict(data: dict, where: str = "config") -> RunConfig:
     for n, device in enumerate(_tables(data.get("device", []), f"{where}: device")):
         config.devices.append(device_config(device, f"{where}: device {n + 1}"))
     return config
+
+
+def check_servers(config: RunConfig, where: str = "command line") -> None:
+    """The API and metrics addresses and the access rules, before anything starts."""
+    from .api import Access, parse_listen
+    try:
+        if config.api_listen != "off":
+            parse_listen(config.api_listen)
+        Access(config.api_allow)
+        if config.metrics_listen:
+            parse_listen(config.metrics_listen, default_port=9184)
+    except ConfigError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
 
 
 def device_config(data: dict, where: str) -> DeviceConfig:

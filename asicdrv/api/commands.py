@@ -92,6 +92,9 @@ class ApiCommands:
             return handler(parameter)
         except AsicError as exc:          # a device or limit error: a status, never a crash
             return error(120 if command == "ascset" else 23, str(exc))
+        finally:
+            if command in PRIVILEGED:
+                self._snapshot = None     # the next report shows the change
 
     # --- read-only -------------------------------------------------------------------------
     def cmd_version(self, _param) -> Reply:
@@ -358,7 +361,6 @@ class ApiCommands:
             extra = setter(self, value)
         except (AsicError, ValueError) as exc:
             return error(120, f"ASC 0 set failed: {exc}")
-        self._snapshot = None
         return ok(119, "ASC 0 set OK" + (f": {extra}" if extra else ""))
 
     def _targets(self, address: str) -> list:

@@ -29,7 +29,9 @@ import threading
 import time
 
 from .. import config as cfg
+from ..api import ApiCommands, ApiServer, parse_listen
 from ..controller import Controller, DeviceConfig
+from ..metrics import DEFAULT_PORT as METRICS_PORT, serve_metrics
 from ..errors import ConfigError
 from ..pool import PoolConfig
 from ..testing import EASY_NONCE_MASK, TestPool, easy_difficulty
@@ -63,6 +65,17 @@ def add_parser(sub) -> None:
     p.add_argument("--retry-min", type=positive_number, default=None, metavar="S",
                    help="first reconnect delay (default 1; doubles up to --retry-max)")
     p.add_argument("--retry-max", type=positive_number, default=None, metavar="S")
+    p.add_argument("--api-listen", default=None, metavar="[HOST:]PORT|off",
+                   help="cgminer-compatible API (default 127.0.0.1:4028; off to disable)")
+    p.add_argument("--api-allow", default=None, metavar="RULES",
+                   help="cgminer's syntax: W:addr[/mask] privileged, R:addr read-only, "
+                        "comma-separated (default R:127.0.0.1)")
+    p.add_argument("--metrics-listen", nargs="?", const=f"127.0.0.1:{METRICS_PORT}",
+                   default=None, metavar="[HOST:]PORT",
+                   help=f"Prometheus metrics (off by default; port {METRICS_PORT} when "
+                        f"given without a value)")
+    p.add_argument("--metrics-per-chip", action="store_true", default=None,
+                   help="also per-chip temperature series (104 per module)")
     p.add_argument("--log-level", choices=cfg.LOG_LEVELS, default=None)
     p.add_argument("--seconds", type=positive_number, default=None,
                    help="stop (safely, as on SIGTERM) after this many seconds")
@@ -96,12 +109,14 @@ def build_config(args) -> cfg.RunConfig:
     for device in config.devices:
         for key in overrides:
             setattr(device, key, getattr(checked, key))
-    for key in ("status_interval", "no_work_timeout", "retry_min", "retry_max", "log_level"):
+    for key in ("status_interval", "no_work_timeout", "retry_min", "retry_max", "log_level",
+                "api_listen", "api_allow", "metrics_listen", "metrics_per_chip"):
         value = getattr(args, key)
         if value is not None:
             setattr(config, key, value)
     if config.retry_max < config.retry_min:
         raise ConfigError("--retry-max is below --retry-min")
+    cfg.check_servers(config)
     if not config.devices:
         aucs = find_aucs()
         if not aucs:
@@ -172,14 +187,27 @@ def _run(args) -> int:
                             retry_min=config.retry_min, retry_max=config.retry_max)
     stop = threading.Event()
     caught = []
+    api = None
+    if config.api_listen != "off":
+        host, port = parse_listen(config.api_listen)
+        api = ApiServer(ApiCommands(controller, on_quit=lambda: (caught.append("quit"),
+                                                                 stop.set())),
+                        host, port, config.api_allow)
 
     def on_signal(number, _frame):
         caught.append(signal.Signals(number).name)
         stop.set()
 
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    metrics = None
     try:
         controller.start()
+        if api is not None:
+            api.start()
+        if config.metrics_listen:
+            host, port = parse_listen(config.metrics_listen, default_port=METRICS_PORT)
+            metrics = serve_metrics(controller, host, port, config.metrics_per_chip)
+            log.info("metrics on http://%s:%d/metrics", host, metrics[0].server_port)
         deadline = None if args.seconds is None else time.monotonic() + args.seconds
         while not stop.is_set():
             wait = config.status_interval
@@ -196,6 +224,10 @@ def _run(args) -> int:
         log.info("stopped: %s", totals_line(controller.status()))
     finally:
         controller.stop()
+        if api is not None:
+            api.close()
+        if metrics is not None:
+            metrics[0].shutdown()
         for number, handler in previous.items():
             signal.signal(number, handler)
     return 0
