@@ -50,8 +50,9 @@ class ControllerCollector:
         fan_rpm = GaugeMetricFamily("asicdrv_module_fan_rpm", "Fan speed", labels=m_labels)
         fan_duty = GaugeMetricFamily("asicdrv_module_fan_duty_ratio", "Fan PWM duty (0..1)",
                                      labels=m_labels)
-        freq = GaugeMetricFamily("asicdrv_miner_frequency_hertz",
-                                 "Mean PLL frequency per miner", labels=m_labels + ["miner"])
+        freq = GaugeMetricFamily("asicdrv_pll_frequency_hertz",
+                                 "Frequency of each PLL of each miner, as the module reports "
+                                 "it (0: off)", labels=m_labels + ["miner", "pll"])
         volts = GaugeMetricFamily("asicdrv_miner_voltage_volts", "Measured chip core voltage",
                                   labels=m_labels + ["miner"])
         rate = GaugeMetricFamily("asicdrv_module_hashrate_hashes_per_second",
@@ -95,7 +96,8 @@ class ControllerCollector:
                     fan_rpm.add_metric(base, m.fan_rpm)
                 fan_duty.add_metric(base, m.fan_percent / 100)
                 for n, plls in enumerate(m.frequencies_mhz):
-                    freq.add_metric(base + [str(n)], sum(plls) / max(1, len(plls)) * 1e6)
+                    for p, mhz in enumerate(plls):
+                        freq.add_metric(base + [str(n), str(p)], mhz * 1e6)
                 for n, v in enumerate(m.voltages_v or []):
                     if v is not None:
                         volts.add_metric(base + [str(n)], v)

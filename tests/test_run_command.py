@@ -16,7 +16,7 @@ from firmware_protocols.encodings import pll_word_to_mhz, pwm_to_fan_percent
 
 def start_run(*args):
     return subprocess.Popen([sys.executable, "-m", "asicdrv", "run", "--status-interval",
-                             "1", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             "1", "--api-listen", "127.0.0.1:0", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, cwd=ROOT)
 
 
@@ -96,8 +96,12 @@ def test_sigterm_leaves_the_board_idle_on_the_wire(serial_board):
      "frequency"),
     ([], '[[device]]\nurl = "DEV"\n[device.modules.9]\nfan = 50\n', "module id '9'"),
     ([], "this is not toml", "not valid TOML"),
+    (["--api-listen", "127.0.0.1:99999"], None, "listen address"),
+    (["--api-allow", "W:not-an-address"], None, "--api-allow"),
+    ([], 'metrics_listen = "x:y"\n', "listen address"),
 ], ids=["scheme", "no-port", "no-user", "frequency", "fan", "unknown-key",
-        "file-frequency", "module-id", "not-toml"])
+        "file-frequency", "module-id", "not-toml", "api-listen", "api-allow",
+        "metrics-listen"])
 def test_bad_configuration_is_one_line_and_no_frame(serial_board, tmp_path, args, config,
                                                      message):
     url, log = serial_board
@@ -151,3 +155,35 @@ def test_demo_mines_without_hardware_or_network():
     last = result.stderr.strip().splitlines()[-1]
     assert last.startswith("demo pool: ") and " 0 rejected" in last
     assert int(last.split()[2]) > 0
+
+
+def test_no_pool_keeps_the_boards_idle_and_serves_the_api():
+    import json
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, "-m", "asicdrv", "run", "--device",
+                             "emu://?modules=2", "--api-listen", f"127.0.0.1:{port}"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            cwd=ROOT)
+
+    def estats():
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+                s.sendall(b'{"command": "estats"}')
+                data = b""
+                while chunk := s.recv(65536):
+                    data += chunk
+            return json.loads(data.rstrip(b"\0"))["STATS"][0]
+        except (OSError, ValueError):
+            return None
+    try:
+        assert wait_for(lambda: (estats() or {}).get("MM Count") == 2, 30)
+        stats = estats()
+        assert "GHSmm[0.00]" in stats["MM ID0"] and "FanR[50%]" in stats["MM ID1"]
+    finally:
+        proc.terminate()
+        out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    assert "no pool configured" in err

@@ -467,7 +467,10 @@ def mm_string(m, with_board_hashrate: bool) -> str:
     firmware and pyasic read (``Fan1``, ``TAvg``, ``MGHS``, ``MTmax``, ``MTavg``,
     ``PVT_T0..``)."""
     def ints(values):
-        return " ".join(str(int(round(v))) for v in values)
+        return " ".join(str(int(round(v))) if v is not None else "0" for v in values)
+
+    def scaled(values, factor):
+        return ints(None if v is None else v * factor for v in values or [])
 
     chips = m.chip_temperatures_c or []
     flat = [t for row in chips for t in row if t is not None]
@@ -484,8 +487,7 @@ def mm_string(m, with_board_hashrate: bool) -> str:
         f"MH[{ints(m.miner_hw_errors)}]", f"HW[{m.hw_errors}]",
         f"Temp[{int(temp)}]", f"TMax[{int(max(flat + [temp]))}]",
         f"Fan[{m.fan_rpm or 0}]", f"FanR[{m.fan_percent}%]",
-        f"Vi[{ints(v * 100 for v in (m.vin_v or []))}]",
-        f"Vo[{ints(v * 10000 for v in (m.voltages_v or []))}]",
+        f"Vi[{scaled(m.vin_v, 100)}]", f"Vo[{scaled(m.voltages_v, 10000)}]",
         f"GHSmm[{ghs:.2f}]", f"Freq[{freq:.2f}]",
         f"PG[{0 if m.power_good is None else 15 if m.power_good else 0}]",
         f"Led[{int(m.led)}]", f"TA[{asics}]",

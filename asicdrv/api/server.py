@@ -154,7 +154,7 @@ class ApiServer:
                 elif multi and command not in JOINABLE:
                     reply = Reply("E", 45, f"Access denied to '{command}' command")
                 else:
-                    reply = self.commands.run(command, parameter, level)
+                    reply = self._run(command, parameter, level)
                 replies.append((command, reply))
         if not is_json:
             text = "".join(to_text(r) for _, r in replies)
@@ -165,6 +165,15 @@ class ApiServer:
             body = {command: [to_json(reply)] for command, reply in replies}
             body["id"] = 1
         return json.dumps(body, separators=(",", ":")).encode() + b"\0"
+
+
+    def _run(self, command: str, parameter, level: str) -> Reply:
+        try:
+            return self.commands.run(command, parameter, level)
+        except Exception as exc:  # noqa: BLE001 - a bug gets a status, not a dropped client
+            log.exception("API: %s failed", command)
+            return Reply("E", 14 if command == "" else 23,
+                         f"internal error in '{command}': {type(exc).__name__}")
 
 
 class _Handler(socketserver.BaseRequestHandler):
