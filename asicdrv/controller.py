@@ -45,6 +45,7 @@ VALID_JOBS_KEPT = 16
 RESEND_REGIONS = {3: 4, 4: 64}
 RESENT_JOBS_KEPT = 256
 DRAIN_TIMEOUT_S = 3.0
+FIFO_SETTLE_S = 0.3          # at stop: polls enough to read what the MM FIFOs still hold
 Frequency = Union[int, Sequence[int], None]
 
 
@@ -163,23 +164,27 @@ class Controller:
                 except AsicError as exc:
                     log.warning("chain %d %s: could not idle the boards: %s", slot.index,
                                 slot.url, exc)
-        for slot in self.slots:
-            self._drain(slot)
+        # nonces already in the MMs' FIFOs come with the next polls; then the pollers stop
+        # and everything verified is taken from the chains' queues
+        time.sleep(FIFO_SETTLE_S)
+        closed = [(slot, self._close_chain(slot)) for slot in self.slots]
+        for slot, chain in closed:
+            self._drain(slot, chain)
         deadline = time.monotonic() + drain_timeout
         while time.monotonic() < deadline and any(p.pending_submits() for p in self.pools):
             time.sleep(0.02)
         for pool in self.pools:
             pool.stop()
-        for slot in self.slots:
-            self._close_chain(slot)
         self._running = False
 
-    def _drain(self, slot: ChainSlot) -> None:
-        chain = slot.chain
+    def _drain(self, slot: ChainSlot, chain: Chain | None = None) -> None:
+        """Take every share the chain has verified (a closed or lost chain still gives up
+        its queue)."""
+        chain = chain or slot.chain
         if chain is None:
             return
         try:
-            while (share := chain.next_share(timeout=0.1)) is not None:
+            while (share := chain.next_share(timeout=0)) is not None:
                 self._share(slot, share, draining=True)
         except AsicError:
             pass
@@ -222,14 +227,15 @@ class Controller:
                 if self._running:
                     self._recut()
 
-    def _close_chain(self, slot: ChainSlot) -> None:
+    def _close_chain(self, slot: ChainSlot) -> Chain | None:
         chain, slot.chain = slot.chain, None
         if chain is not None:
+            chain.close()
             try:
                 slot.final_status = chain.status()
             except AsicError:
                 pass
-            chain.close()
+        return chain
 
     def _keep_chain(self, slot: ChainSlot) -> None:
         """Pump the chain's shares; reopen it with backoff when its device goes away."""
@@ -273,8 +279,7 @@ class Controller:
             log.error("chain %d %s: lost (%s); the others keep mining", slot.index,
                       slot.url, exc)
         slot.state, slot.last_error = "gone", str(exc)
-        self._drain(slot)
-        self._close_chain(slot)
+        self._drain(slot, self._close_chain(slot))
         with self._lock:
             self._live = [s for s in self.slots if s.chain is not None]
             self._recut()

@@ -21,18 +21,12 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+sys.path.insert(0, os.path.dirname(__file__))
+from _timing import rss_mib  # noqa: E402
 from asicdrv import Emulator  # noqa: E402
 from asicdrv.controller import Controller, DeviceConfig  # noqa: E402
 from asicdrv.pool import PoolConfig  # noqa: E402
 from asicdrv.testing import TestPool, easy_difficulty  # noqa: E402
-
-
-def rss_mib() -> float:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 def pct(samples, q):
@@ -68,7 +62,7 @@ def soak(minutes: float, faults: str, job_seconds: float) -> int:
     links = ["inprocess", "usb"]
     start_rss = rss_mib()
     samples = []
-    with TestPool(difficulty=easy_difficulty(11)) as pool:
+    with TestPool(difficulty=easy_difficulty(11), keep=1000) as pool:
         controller = Controller([PoolConfig(pool.url, "soak.1")],
                                 [DeviceConfig(url=f"emu://?link={link}",
                                               options={"emulator": emu})
@@ -107,8 +101,7 @@ def soak(minutes: float, faults: str, job_seconds: float) -> int:
         print(f"  {link:<9} sent {sent}  chain: verified {verified}, counted {counted}  "
               f"controller: submitted {submitted} (accepted {accepted}, rejected "
               f"{rejected}), stale {stale}  unaccounted {unaccounted + lost_in_controller}")
-    print(f"  pool: accepted {len(pool.accepted)}, rejected "
-          f"{[s.reason for s in pool.rejected][:5]} ({len(pool.rejected)})")
+    print(f"  pool: {dict(pool.counts)}")
     half = samples[len(samples) // 2:] or samples
     print(f"RSS: {start_rss:.1f} MiB at start; first sample {samples[0]:.1f}, second half "
           f"{min(half):.1f}..{max(half):.1f} MiB")

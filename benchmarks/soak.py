@@ -14,17 +14,11 @@ import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+sys.path.insert(0, os.path.dirname(__file__))
+from _timing import rss_mib  # noqa: E402
 import asicdrv  # noqa: E402
 from asicdrv import Emulator  # noqa: E402
 from asicdrv.known_blocks import GENESIS, notify_params  # noqa: E402
-
-
-def rss_mib() -> float:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 def soak(link: str, seconds: float, faults: str, job_seconds: float, results: dict) -> None:

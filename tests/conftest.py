@@ -27,3 +27,25 @@ def wait_for(predicate, timeout=10.0):
             return True
         time.sleep(0.01)
     return False
+
+
+def api_request(port: int, request: bytes, timeout: float = 10.0) -> bytes:
+    """One raw request to an API on 127.0.0.1:``port``; everything it sends until it closes."""
+    import socket
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+        s.sendall(request)
+        data = b""
+        while chunk := s.recv(65536):
+            data += chunk
+    return data
+
+
+def api_command(port: int, command: str, parameter=None) -> dict:
+    """A JSON command; the decoded reply (its NUL checked)."""
+    import json
+    request = {"command": command}
+    if parameter is not None:
+        request["parameter"] = parameter
+    raw = api_request(port, json.dumps(request).encode())
+    assert raw.endswith(b"\0"), raw[-20:]
+    return json.loads(raw[:-1])

@@ -13,25 +13,10 @@ from asicdrv.api import ApiCommands, ApiServer, parse_request
 from asicdrv.controller import Controller, DeviceConfig
 from asicdrv.pool import PoolConfig
 from asicdrv.testing import EASY_NONCE_MASK, TestPool, easy_difficulty
-from conftest import wait_for
+from conftest import api_command, api_request, wait_for
 
 
-def ask(port, request: bytes, timeout=10.0) -> bytes:
-    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
-        s.sendall(request)
-        data = b""
-        while chunk := s.recv(65536):
-            data += chunk
-    return data
-
-
-def command(port, name, parameter=None) -> dict:
-    request = {"command": name}
-    if parameter is not None:
-        request["parameter"] = parameter
-    raw = ask(port, json.dumps(request).encode())
-    assert raw.endswith(b"\0")
-    return json.loads(raw[:-1])
+ask, command = api_request, api_command
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,6 @@
 """/metrics scraped over HTTP and parsed with prometheus_client's own text parser."""
+import os
+import re
 import urllib.request
 
 from prometheus_client.parser import text_string_to_metric_families
@@ -8,7 +10,7 @@ from asicdrv.controller import Controller, DeviceConfig
 from asicdrv.metrics import serve_metrics
 from asicdrv.pool import PoolConfig
 from asicdrv.testing import EASY_NONCE_MASK, TestPool, easy_difficulty
-from conftest import wait_for
+from conftest import ROOT, wait_for
 
 
 def scrape(port):
@@ -62,3 +64,9 @@ def test_metrics_describe_modules_and_pools():
     assert samples(families["asicdrv_pool_up"], pool="0")[0].value == 1
     assert "asicdrv_chip_temperature_celsius" not in families
     assert len(samples(with_chips["asicdrv_chip_temperature_celsius"])) == 2 * 104
+    # every series the shipped dashboard and alerts use is one we serve
+    served = {s.name for f in with_chips.values() for s in f.samples}
+    for name in ("grafana-dashboard.json", "asicdrv-alerts.yml"):
+        with open(os.path.join(ROOT, "contrib", name)) as f:
+            used = set(re.findall(r"asicdrv_[a-z_]+", f.read())) - {"asicdrv_overview"}
+        assert used and used <= served, used - served

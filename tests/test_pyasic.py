@@ -6,7 +6,6 @@ subprocess on the emulator, mining for a test pool, and compares what pyasic see
 ``asicdrv status``-style data says (the controller's own API replies and the device layer).
 """
 import asyncio
-import json
 import re
 import socket
 import subprocess
@@ -17,7 +16,7 @@ import pytest
 pyasic = pytest.importorskip("pyasic")
 
 from asicdrv.testing import TestPool, easy_difficulty  # noqa: E402
-from conftest import ROOT, wait_for  # noqa: E402
+from conftest import ROOT, api_command, wait_for  # noqa: E402
 
 
 def free_port() -> int:
@@ -26,16 +25,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def api(port, command, parameter=None):
-    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
-        request = {"command": command}
-        if parameter is not None:
-            request["parameter"] = parameter
-        s.sendall(json.dumps(request).encode())
-        data = b""
-        while chunk := s.recv(65536):
-            data += chunk
-    return json.loads(data.rstrip(b"\0"))
+api = api_command
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ import time
 import pytest
 
 from asicdrv.testing import TestPool, easy_difficulty
-from conftest import ROOT, run, wait_for
+from conftest import ROOT, api_command, run, wait_for
 from firmware_protocols import PacketType as T, decode_packet
 from firmware_protocols.encodings import pll_word_to_mhz, pwm_to_fan_percent
 
@@ -158,7 +158,6 @@ def test_demo_mines_without_hardware_or_network():
 
 
 def test_no_pool_keeps_the_boards_idle_and_serves_the_api():
-    import json
     import socket
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -170,13 +169,8 @@ def test_no_pool_keeps_the_boards_idle_and_serves_the_api():
 
     def estats():
         try:
-            with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
-                s.sendall(b'{"command": "estats"}')
-                data = b""
-                while chunk := s.recv(65536):
-                    data += chunk
-            return json.loads(data.rstrip(b"\0"))["STATS"][0]
-        except (OSError, ValueError):
+            return api_command(port, "estats")["STATS"][0]
+        except (OSError, ValueError, AssertionError):
             return None
     try:
         assert wait_for(lambda: (estats() or {}).get("MM Count") == 2, 30)

@@ -21,7 +21,7 @@ import socketserver
 import struct
 import threading
 import time
-from collections import OrderedDict
+from collections import Counter, OrderedDict, deque
 from dataclasses import dataclass, field
 
 DIFF1_TARGET = 0xFFFF << 208
@@ -158,7 +158,7 @@ class TestPool:
 
     def __init__(self, *, difficulty: float = 1.0, extranonce2_size: int = 4,
                  host: str = "127.0.0.1", port: int = 0, job_interval: float | None = None,
-                 authorize: bool = True, seed: int | None = None):
+                 authorize: bool = True, seed: int | None = None, keep: int | None = None):
         self.difficulty = float(difficulty)
         self.extranonce2_size = extranonce2_size
         self.host, self.port = host, port
@@ -167,16 +167,18 @@ class TestPool:
         self.reject: tuple[int, str] | None = None
         self.reply_delay = 0.0
         self.send_jobs = True
-        self.shares: list[SubmittedShare] = []
+        # every submitted share, or the last ``keep`` (a long soak); ``counts`` has them all
+        self.shares: list[SubmittedShare] | deque = [] if keep is None else deque(maxlen=keep)
+        self.counts: Counter = Counter()      # "accepted" and each reject message
         self.subscriptions: list[list] = []          # subscribe params, per connection
         self.connections = 0
         self.lines_received = 0
         self.bad_lines = 0
-        self.methods: list[str] = []                 # every method a client called
+        self.methods: Counter = Counter()            # every method a client called
         self._clients: list[_Client] = []
         self._jobs: OrderedDict[str, PoolJob] = OrderedDict()
-        self._seen: set = set()
-        self._flushed_by: dict[str, str] = {}       # job id -> the clean job that flushed it
+        self._seen: dict[str, set] = {}              # job id -> shares seen (while it lives)
+        self._flushed_by: OrderedDict[str, str] = OrderedDict()   # job -> clean job after it
         self._sessions: dict[str, bytes] = {}
         self._lock = threading.RLock()
         self._job_counter = 0
@@ -236,10 +238,13 @@ class TestPool:
             if clean:
                 for old in self._jobs:
                     self._flushed_by[old] = job.job_id
+                    self._seen.pop(old, None)
                 self._jobs.clear()
+                while len(self._flushed_by) > 1000:
+                    self._flushed_by.popitem(last=False)
             self._jobs[job.job_id] = job
             while len(self._jobs) > JOBS_KEPT:
-                self._jobs.popitem(last=False)
+                self._seen.pop(self._jobs.popitem(last=False)[0], None)
             clients = list(self._clients)
         if broadcast and self.send_jobs:
             for client in clients:
@@ -326,6 +331,8 @@ class TestPool:
         if not client.subscribed:
             return
         client.job_difficulty[job.job_id] = client.difficulty
+        while len(client.job_difficulty) > 4 * JOBS_KEPT:
+            client.job_difficulty.pop(next(iter(client.job_difficulty)))
         client.send({"id": None, "method": "mining.notify", "params": job.notify_params()})
         if job.clean:
             # a request right behind the notify: its reply proves the client read the
@@ -339,7 +346,7 @@ class TestPool:
             client.fenced.add(request[len("fence-"):])
 
     def _handle(self, client: _Client, method: str, params: list, request) -> None:
-        self.methods.append(method)
+        self.methods[method] += 1
         if method == "mining.subscribe":
             session = params[1] if len(params) > 1 and isinstance(params[1], str) else None
             with self._lock:
@@ -406,10 +413,11 @@ class TestPool:
         digest = job.share_hash(client.extranonce1, en2, ntime_value, nonce_value)
         value = int.from_bytes(digest, "little")
         difficulty = DIFF1_TARGET / max(value, 1)
-        key = (client.extranonce1, job_id, en2, ntime_value, nonce_value)
+        key = (client.extranonce1, en2, ntime_value, nonce_value)
         with self._lock:
-            duplicate = key in self._seen
-            self._seen.add(key)
+            seen = self._seen.setdefault(job_id, set())
+            duplicate = key in seen
+            seen.add(key)
         if duplicate:
             return self._record(client, params, None, difficulty, target_difficulty,
                                 (22, "Duplicate share"))
@@ -424,6 +432,7 @@ class TestPool:
             ntime_value, nonce_value = int(ntime, 16), int(nonce, 16)
         except (TypeError, ValueError):
             ntime_value = nonce_value = -1
+        self.counts["accepted" if verdict is None else verdict[1]] += 1
         self.shares.append(SubmittedShare(str(worker), str(job_id), str(en2), ntime_value,
                                           nonce_value, difficulty, target, verdict is None,
                                           None if verdict is None else verdict[1], knew))
