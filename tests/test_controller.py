@@ -260,3 +260,18 @@ def test_rejected_shares_are_counted_by_reason(stratum_pool):
     assert set(counts["rejected"]) == {"low difficulty share"}
     assert counts["accepted"] == len(stratum_pool.accepted)
     assert counts["rejected"]["low difficulty share"] == len(stratum_pool.rejected)
+
+
+def test_set_extranonce_applies_from_the_next_job(stratum_pool):
+    controller = controller_for([stratum_pool], emulators(1)).start()
+    try:
+        stratum_pool.wait_for_shares(3)
+        assert "mining.extranonce.subscribe" in stratum_pool.methods
+        stratum_pool.set_extranonce(extranonce2_size=8)
+        job = stratum_pool.job
+        wait_for(lambda: sum(s.job_id == job.job_id for s in stratum_pool.accepted) >= 5, 30)
+    finally:
+        controller.stop()
+    assert not [s for s in stratum_pool.rejected if s.reason != "Job not found (stale)"]
+    assert all(len(s.extranonce2) == 16 for s in stratum_pool.accepted
+               if s.job_id == job.job_id)

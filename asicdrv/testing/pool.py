@@ -272,6 +272,19 @@ class TestPool:
             client.send({"id": None, "method": "client.reconnect",
                          "params": [self.host, port or self.port, wait]})
 
+    def set_extranonce(self, extranonce2_size: int | None = None) -> None:
+        """A new extranonce1 for every client (``mining.set_extranonce``), then a clean job:
+        shares must use the new one from that job on."""
+        size = self.extranonce2_size if extranonce2_size is None else extranonce2_size
+        self.extranonce2_size = size
+        for client in self.clients():
+            client.extranonce1 = self._random(4)
+            with self._lock:
+                self._sessions[client.session] = client.extranonce1
+            client.send({"id": None, "method": "mining.set_extranonce",
+                         "params": [client.extranonce1.hex(), size]})
+        self.new_job(clean=True)
+
     def show_message(self, text: str) -> None:
         for client in self.clients():
             client.send({"id": None, "method": "client.show_message", "params": [text]})
