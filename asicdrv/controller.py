@@ -406,7 +406,8 @@ class Controller:
                 counts.submitted -= 1
                 counts.stale["pool disconnected"] += 1
             return
-        self._record(self.submit_seconds, time.perf_counter() - taken)
+        if not draining:           # shares drained at stop waited on purpose
+            self._record(self.submit_seconds, time.perf_counter() - taken)
 
     def _share_result(self, tag, share: Share, accepted: bool, reason: str | None) -> None:
         slot_index, module, pool = tag
