@@ -154,7 +154,7 @@ def test_mine_keeps_shares_found_before_the_device_went_away():
     result = run("mine", "--job", "tools/jobs/block170.json", "--seconds", "20",
                  "--difficulty", "1e-6", "--json", "--device",
                  "emu://?nonce_mask=12&hashrate=150000&polling_delay=0.005&"
-                 "faults=disconnect:2500")
+                 "faults=disconnect:1000")
     assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1
     assert "gone" in result.stderr or "disconnected" in result.stderr
     data = json.loads(result.stdout.strip().splitlines()[-1])
@@ -181,7 +181,7 @@ def test_short_soak_every_good_nonce_is_delivered_or_counted(link):
                    faults="crc_errors:0.02,drop:0.02")
     with asicdrv.open(f"emu://?link={link}", emulator=emu, **FAST) as chain:
         chain.submit(job())
-        deadline = time.monotonic() + 6
+        deadline = time.monotonic() + 3
         shares = 0
         while time.monotonic() < deadline:
             if chain.next_share(timeout=0.1) is not None:
