@@ -851,6 +851,9 @@ class Chain:
             hw_errors=hw, crc_errors=sum(r.crc_errors) + rt.bad_replies, shares=rt.shares,
             rejected=dict(rt.rejected), failed_polls=rt.failed_polls, cutoffs=rt.cutoffs,
             idle=rt.idle, led=rt.led, elapsed_s=time.monotonic() - rt.detected_at,
+            chip_hw_errors=[[rt.host_hw_errors.get((m, c), 0)
+                             for c in range(rt.spec.asic_count)]
+                            for m in range(rt.spec.miner_count)],
             miner_hashrates_ghs=[0.0] * rt.spec.miner_count if rt.state == STATE_LOST
             else r.miner_hashrates_ghs(rt.frequencies),
             local_works=list(r.local_works), miner_hw_errors=list(r.mm_hw_errors),

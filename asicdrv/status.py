@@ -255,6 +255,7 @@ class ModuleStatus:
     miner_error_codes: list = field(default_factory=list)    # [miner] ECHU words
     module_error_code: int = 0                               # ECMM word
     elapsed_s: float = 0.0                                   # since first detected
+    chip_hw_errors: list = field(default_factory=list)       # [miner][chip] host-verified
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -10,6 +10,11 @@ FAST = dict(polling_delay=0.002, detect_interval=0.3, fan_interval=0.05)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
+# selftest and burnin record every run in the repair history: keep the tests' runs (in this
+# process and its subprocesses) out of the user's own history
+import tempfile  # noqa: E402
+os.environ["XDG_DATA_HOME"] = tempfile.mkdtemp(prefix="asicdrv-test-data-")
+
 
 def run(*args, timeout=120):
     """``asicdrv ARGS`` as a subprocess; a traceback on stderr fails the test."""

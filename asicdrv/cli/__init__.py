@@ -7,9 +7,10 @@ from typing import Sequence
 
 from ..errors import AsicError
 from .common import AUTO
-from . import decode, emulate, mine, monitor, run, scan, selftest, set, status
+from . import (burnin, decode, emulate, history, mine, monitor, run, scan, selftest, set,
+               status)
 
-COMMANDS = [run, scan, status, set, selftest, monitor, mine, decode, emulate]
+COMMANDS = [run, scan, status, set, selftest, burnin, history, monitor, mine, decode, emulate]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -4,21 +4,27 @@
 The known answer is block 170's header with its ntime rolled 207 s: nonce 396850 hashes to
 30 leading zero bits, so a board hashing from nonce 0 returns it within seconds (the
 emulator too, at 50 kH/s, on any link).  Exit 1 if a chip, fan, sensor or the link fails,
-saying which: the verdict tells board faults from link faults.
+saying which: the verdict tells board faults from link faults.  --report FILE.html writes
+a self-contained report with chip maps (FILE.json: its data); every run is recorded in the
+repair history (--db, see asicdrv history).
 """
 from __future__ import annotations
 
 import time
 
+from .._version import VERSION
+from ..burnin import module_identity
 from ..known_blocks import KNOWN_ANSWER, known_answer_params
 from ..stratum import StratumJob
 from .common import (add_command, add_device_args, count_type, emit_json, findings,
                      missing_findings, open_chain, positive_number)
+from .reporting import add_report_args, finish_report
 
 
 def add_parser(sub) -> None:
     p = add_command(sub, "selftest", __doc__, "bench self-test with a verdict")
     add_device_args(p)
+    add_report_args(p)
     p.add_argument("--expect", type=count_type, default=None, metavar="N",
                    help="modules that should answer (a module whose every reply is lost "
                         "cannot be seen otherwise)")
@@ -54,6 +60,8 @@ class Report:
 def run(args) -> int:
     report = Report()
     chip_maps: dict = {}
+    tests: dict = {}
+    started, t0 = time.time(), time.monotonic()
     with open_chain(args) as chain:
         modules = chain.modules
         expected = args.expect or 1
@@ -67,7 +75,7 @@ def run(args) -> int:
         status = chain.refresh(timeout=10)
         for m in status.modules:
             _sensors(m, report)
-        tests = chain.test_chips()
+        tests.update(chain.test_chips())
         for module_id, failing in tests.items():
             spec = next(m for m in modules if m.id == module_id)
             chip_maps[module_id] = {
@@ -93,6 +101,9 @@ def run(args) -> int:
                      if "chip" not in f and "fan" not in f and "overheat" not in f]
             if extra:
                 report.add("module state", False, "; ".join(extra), m.id)
+        final = chain.status()
+        data = report_data(report, chain, final, tests, started, time.monotonic() - t0)
+    finish_report(args, data)
     if args.json:
         emit_json({"ok": report.ok, "verdict": report.verdict(), "checks": report.checks,
                    "chip_maps": chip_maps})
@@ -106,6 +117,35 @@ def run(args) -> int:
                 print(f"  miner {miner}  {row}")
         print("VERDICT:", report.verdict())
     return 0 if report.ok else 1
+
+
+def report_data(report: Report, chain, status, tests: dict, started: float,
+                seconds: float) -> dict:
+    """The self-test as report data (the same shape a burn-in gives)."""
+    modules = []
+    for m in status.modules:
+        failing = tests.get(m.id, {})
+        miners, asics = len(m.chip_temperatures_c), len(m.chip_temperatures_c[0])
+        chip_test = [[None if mi not in failing else c not in failing[mi]
+                      for c in range(asics)] for mi in range(miners)]
+        module_findings = [c["detail"] for c in report.checks
+                           if c["module"] == m.id and not c["ok"]]
+        modules.append({**module_identity(m), "miners": miners, "asics": asics,
+                        "chip_test": chip_test, "temperatures": m.chip_temperatures_c,
+                        "hw_errors": m.chip_hw_errors,
+                        "dead_chips": [[mi, c] for mi, chips in failing.items()
+                                       for c in chips],
+                        "weak_chips": [], "fan_rpm": m.fan_rpm,
+                        "fan_percent": m.fan_percent, "hottest_c": m.hottest_chip_c,
+                        "findings": module_findings})
+    return {"kind": "selftest", "tool": f"asicdrv {VERSION}", "device": chain.url,
+            "started": started, "seconds": round(seconds, 1), "auc": dict(status.auc),
+            "settings": {str(k): v for k, v in chain.settings().items()},
+            "ok": report.ok, "verdict": report.verdict(), "checks": report.checks,
+            "findings": [f"{'module ' + str(c['module']) + ': ' if c['module'] else ''}"
+                         f"{c['check']}: {c['detail']}" for c in report.checks
+                         if not c["ok"]],
+            "modules": modules, "timeline": []}
 
 
 def _auc(chain, report: Report) -> None:

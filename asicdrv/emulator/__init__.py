@@ -19,7 +19,7 @@ from typing import IO, Callable
 
 from ..models import MODELS, ModelSpec
 from .bus import AucBridge, I2CBus
-from .faults import Fault, FaultSpecError, fault_value, parse_faults
+from .faults import CHIP_FAULTS, Fault, FaultSpecError, fault_value, parse_faults
 from .firmware import MMFirmware
 from .physics import ModulePhysics
 from .serial_pty import SerialServer
@@ -104,12 +104,12 @@ class Emulator:
             if fault.module is not None and not 1 <= fault.module <= self.module_count:
                 raise FaultSpecError(f"fault {fault.name}@{fault.module}: there are modules "
                                      f"1..{self.module_count}")
-            if fault.name == "dead_chip":
+            if fault.name in CHIP_FAULTS:
                 miner, chip = fault.value
                 if not (0 <= miner < self.spec.miner_count and
                         0 <= chip < self.spec.asic_count):
                     raise FaultSpecError(
-                        f"fault dead_chip:{miner}.{chip}: the {self.spec.name} has miners "
+                        f"fault {fault.name}:{miner}.{chip}: the {self.spec.name} has miners "
                         f"0..{self.spec.miner_count - 1}, chips 0..{self.spec.asic_count - 1}")
         return faults
 
@@ -121,6 +121,12 @@ class Emulator:
         physics.overheat_c = fault_value(self.faults, "overheat", position) or 0.0
         module.bad_nonce_rate = fault_value(self.faults, "bad_nonce", position) or 0.0
         module.pvt_silent = bool(fault_value(self.faults, "pvt_silent", position))
+        module.slow_chips = {f.value for f in self.faults
+                             if f.name == "slow_chip" and f.applies_to(position)}
+        module.stuck_sensors = {f.value: None for f in self.faults
+                                if f.name == "stuck_sensor" and f.applies_to(position)}
+        module.zero_sensors = {f.value for f in self.faults
+                               if f.name == "zero_sensor" and f.applies_to(position)}
 
     def set_faults(self, faults: str | list | tuple | None) -> None:
         """Replace the injected faults while running (a cable pulled, a sensor gone)."""

@@ -9,6 +9,9 @@
     disconnect[:N]       the USB device vanishes after N transfers (default 200)
     bad_nonce[:RATE]     that share of nonces do not verify (default 0.2)
     pvt_silent           the MM stops sending chip temperatures (STATUS_PVT)
+    slow_chip[:M.C]      chip C of miner M finds a fifth of its nonces (default 2.3)
+    stuck_sensor[:M.C]   that chip's temperature sensor reads one value forever (default 0.5)
+    zero_sensor[:M.C]    that chip's temperature sensor reads 0 degC (default 3.11)
 
 ``@N`` limits a fault to module N (its position in the chain, 1-based); without it a fault
 applies to every module.
@@ -22,7 +25,9 @@ from ..errors import AsicError
 
 DEFAULTS = {"dead_chip": "1.7", "fan_stall": None, "overheat": 45.0, "crc_errors": 0.05,
             "drop": 0.05, "stall": 0.3, "disconnect": 200, "bad_nonce": 0.2,
-            "pvt_silent": None}
+            "pvt_silent": None, "slow_chip": "2.3", "stuck_sensor": "0.5",
+            "zero_sensor": "3.11"}
+CHIP_FAULTS = ("dead_chip", "slow_chip", "stuck_sensor", "zero_sensor")   # take MINER.CHIP
 FLAGS = ("fan_stall", "pvt_silent")      # faults that take no value
 
 
@@ -67,10 +72,10 @@ def _value(name: str, raw: str):
     default = DEFAULTS[name]
     if not raw and name not in FLAGS:
         raw = default
-    if name == "dead_chip":
+    if name in CHIP_FAULTS:
         miner, dot, chip = str(raw).partition(".")
         if not dot or not miner or not chip:
-            raise FaultSpecError(f"fault dead_chip takes MINER.CHIP (e.g. 1.7), got {raw!r}")
+            raise FaultSpecError(f"fault {name} takes MINER.CHIP (e.g. 1.7), got {raw!r}")
         return (_number(miner, int, name), _number(chip, int, name))
     if name in FLAGS:
         if raw:

@@ -63,6 +63,9 @@ class MMFirmware:
         self.bad_nonce_rate = bad_nonce_rate
         self.pinned_nonce_mask = pinned_nonce_mask   # test option: chips ignore SET's mask
         self.pvt_silent = False           # fault: no STATUS_PVT in the rotation
+        self.slow_chips: set = set()      # fault: (miner, chip) keeping a fifth of nonces
+        self.stuck_sensors: dict = {}     # fault: (miner, chip) -> the code it is stuck at
+        self.zero_sensors: set = set()    # fault: (miner, chip) reading 0 degC
         self.module_id: int | None = None
         self.boots = 0
         self.rx_crc_errors = 0            # frames received with a bad CRC (cumulative)
@@ -168,6 +171,8 @@ class MMFirmware:
             if not (self.physics.chip_alive(found.miner, found.chip)
                     and self.miner_enable >> found.miner & 1):
                 continue
+            if (found.miner, found.chip) in self.slow_chips and self.rng.random() >= 0.2:
+                continue                # fault: a slow chip does a fifth of the work
             self._chip_works[found.miner][found.chip] += 1
             self._miner_works[found.miner] += 1
             if found.hash_value > target:
@@ -402,7 +407,13 @@ class MMFirmware:
             if not phys.chip_alive(m, c):
                 return 0, 0
             mv = chip_volts(phys.voltage_levels[m]) * 1000
-            return celsius_to_pvt_code(phys.temps[m][c]), millivolts_to_pvt_code(mv)
+            temp = celsius_to_pvt_code(phys.temps[m][c])
+            if (m, c) in self.zero_sensors:
+                temp = celsius_to_pvt_code(0.0)
+            elif (m, c) in self.stuck_sensors:          # frozen at its first reading
+                temp = self.stuck_sensors.setdefault((m, c), temp) or temp
+                self.stuck_sensors[(m, c)] = temp
+            return temp, millivolts_to_pvt_code(mv)
 
         if spec.name == "851":
             pairs = [codes(m, index) for m in range(spec.miner_count)]

@@ -1,0 +1,50 @@
+"""asicdrv burnin --minutes N [--frequency MHZ] [--voltage-level L] [--report FILE]
+
+The factory core test: the chip test, then built-in known work (block 170, no pool needed)
+on every chip for N minutes, counting each chip's nonces against its miner's median, with
+temperatures and fans sampled every second.  Findings: dead chips, weak chips (under half
+their miner's median), chips with hardware errors, sensors reading 0 or stuck, a stalled
+fan, overheat or stale-sensor cutoffs.  The run is recorded in the repair history (--db).
+
+Exit status: 0 pass, 1 a finding, 2 an error.
+"""
+from __future__ import annotations
+
+import sys
+
+from ..burnin import run_burnin
+from .common import add_command, add_device_args, emit_json, open_chain, positive_number
+from .reporting import add_report_args, finish_report
+
+
+def add_parser(sub) -> None:
+    p = add_command(sub, "burnin", __doc__, "factory core test with per-chip findings")
+    p.add_argument("--minutes", type=positive_number, required=True)
+    p.add_argument("--frequency", type=int, default=None, metavar="MHZ")
+    p.add_argument("--voltage-level", type=int, default=None, metavar="L")
+    add_report_args(p)
+    add_device_args(p)
+    p.set_defaults(run=run)
+
+
+def run(args) -> int:
+    with open_chain(args) as chain:
+        def progress(done, total):
+            if sys.stderr.isatty():
+                print(f"\rburn-in {done:5.0f} / {total:.0f} s", end="", file=sys.stderr)
+        result = run_burnin(chain, args.minutes * 60, frequency=args.frequency,
+                            voltage_level=args.voltage_level, progress=progress)
+    finish_report(args, result)
+    if args.json:
+        emit_json({k: v for k, v in result.items() if k != "timeline"})
+    else:
+        for m in result["modules"]:
+            nonces = sum(map(sum, m["nonces"]))
+            print(f"module {m['id']} {m['model']} {m['dna']}: {nonces} nonces, "
+                  f"hottest {'-' if m['hottest_c'] is None else format(m['hottest_c'], '.1f')}"
+                  f" degC, "
+                  f"fan {m['fan_rpm']} RPM")
+        for finding in result["findings"]:
+            print(f"FINDING {finding}")
+        print("VERDICT:", result["verdict"])
+    return 0 if result["ok"] else 1

@@ -1,0 +1,27 @@
+"""What selftest and burnin share: --report FILE and the repair history (--db)."""
+from __future__ import annotations
+
+import sys
+
+from ..history import History, HistoryError, default_path
+from ..views import write_report
+
+
+def add_report_args(parser) -> None:
+    parser.add_argument("--report", metavar="FILE.html|FILE.json", action="append",
+                        default=[], help="write a self-contained report (HTML) or its data "
+                                         "(JSON); give it twice for both")
+    parser.add_argument("--db", default=None, metavar="FILE",
+                        help=f"repair history database (default {default_path()})")
+
+
+def finish_report(args, report: dict) -> None:
+    """Write the report if asked, and record the run in the history (a history that cannot
+    be used is said on stderr; the verdict stands)."""
+    for path in args.report:
+        write_report(path, report)
+    try:
+        with History(args.db) as history:
+            history.record(report)
+    except HistoryError as exc:
+        print(f"asicdrv {args.command}: {exc}", file=sys.stderr)
