@@ -101,6 +101,7 @@ class ShareCounts:
 class ModuleAccount:
     counts: ShareCounts = field(default_factory=ShareCounts)
     meter: RateMeter = field(default_factory=RateMeter)
+    chip_shares: Counter = field(default_factory=Counter)   # (miner, chip) -> verified
 
 
 @dataclass

@@ -41,7 +41,8 @@ except ModuleNotFoundError:          # Python 3.10
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
 TOP_KEYS = {"log_level", "status_interval", "no_work_timeout", "retry_min", "retry_max",
-            "pool", "device", "api_listen", "api_allow", "metrics_listen", "metrics_per_chip"}
+            "pool", "device", "api_listen", "api_allow", "metrics_listen", "metrics_per_chip",
+            "web"}
 POOL_KEYS = {"url", "user", "password"}
 SETTING_KEYS = {"frequency", "voltage_level", "fan", "temp_target"}
 DEVICE_KEYS = SETTING_KEYS | {"url", "modules"}
@@ -60,6 +61,7 @@ class RunConfig:
     api_allow: str = "R:127.0.0.1"
     metrics_listen: str | None = None            # off unless given
     metrics_per_chip: bool = False
+    web: str | None = None                       # the live page, off unless given
 
 
 def load_file(path: str) -> RunConfig:
@@ -86,7 +88,7 @@ def from_dict(data: dict, where: str = "config") -> RunConfig:
             setattr(config, key, _number(f"{where}: {key}", data[key], low, high))
     if config.retry_max < config.retry_min:
         raise ConfigError(f"{where}: retry_max is below retry_min")
-    for key in ("api_listen", "api_allow", "metrics_listen"):
+    for key in ("api_listen", "api_allow", "metrics_listen", "web"):
         if key in data:
             if not isinstance(data[key], str):
                 raise ConfigError(f"{where}: {key} must be text such as \"0.0.0.0:4028\"")
@@ -116,6 +118,8 @@ def check_servers(config: RunConfig, where: str = "command line") -> None:
         Access(config.api_allow)
         if config.metrics_listen:
             parse_listen(config.metrics_listen, default_port=9184)
+        if config.web:
+            parse_listen(config.web, default_port=8080)
     except ConfigError as exc:
         raise ConfigError(f"{where}: {exc}") from None
 

@@ -378,6 +378,7 @@ class Controller:
         with self._lock:
             account = self._module_account(slot.index, share.module)
             account.counts.found += 1
+            account.chip_shares[(share.miner, share.chip)] += 1
             account.meter.add(share.job_difficulty or share.difficulty)
             pool = self.active
             owner = self.pools[share.pool].account.counts \
@@ -520,7 +521,8 @@ class Controller:
                            "status": chain_status})
         with self._lock:
             modules = {key: {"counts": acct.counts.to_dict(),
-                             "hashrate_ghs": acct.meter.rates_ghs()}
+                             "hashrate_ghs": acct.meter.rates_ghs(),
+                             "chip_shares": dict(acct.chip_shares)}
                        for key, acct in sorted(self.module_accounts.items())}
             pools = [{"index": p.index, "url": p.url, "user": p.config.user,
                       "priority": self.priority.index(p),

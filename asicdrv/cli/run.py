@@ -32,6 +32,9 @@ from .. import config as cfg
 from ..api import ApiCommands, ApiServer, parse_listen
 from ..controller import Controller, DeviceConfig
 from ..metrics import DEFAULT_PORT as METRICS_PORT, serve_metrics
+from ..views.web import LivePage
+
+WEB_PORT = 8080
 from ..errors import ConfigError
 from ..pool import PoolConfig
 from ..testing import EASY_NONCE_MASK, TestPool, easy_difficulty
@@ -76,6 +79,9 @@ def add_parser(sub) -> None:
                         f"given without a value)")
     p.add_argument("--metrics-per-chip", action="store_true", default=None,
                    help="also per-chip temperature series (104 per module)")
+    p.add_argument("--web", default=None, metavar="[HOST:]PORT",
+                   help="serve the live page (off by default; 127.0.0.1 unless a host is "
+                        "given)")
     p.add_argument("--log-level", choices=cfg.LOG_LEVELS, default=None)
     p.add_argument("--seconds", type=positive_number, default=None,
                    help="stop (safely, as on SIGTERM) after this many seconds")
@@ -110,7 +116,7 @@ def build_config(args) -> cfg.RunConfig:
         for key in overrides:
             setattr(device, key, getattr(checked, key))
     for key in ("status_interval", "no_work_timeout", "retry_min", "retry_max", "log_level",
-                "api_listen", "api_allow", "metrics_listen", "metrics_per_chip"):
+                "api_listen", "api_allow", "metrics_listen", "metrics_per_chip", "web"):
         value = getattr(args, key)
         if value is not None:
             setattr(config, key, value)
@@ -199,11 +205,14 @@ def _run(args) -> int:
         stop.set()
 
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
-    metrics = None
+    metrics = web = None
     try:
         controller.start()
         if api is not None:
             api.start()
+        if config.web:
+            host, port = parse_listen(config.web, default_port=WEB_PORT)
+            web = LivePage(controller, host, port).start()
         if config.metrics_listen:
             host, port = parse_listen(config.metrics_listen, default_port=METRICS_PORT)
             metrics = serve_metrics(controller, host, port, config.metrics_per_chip)
@@ -228,6 +237,8 @@ def _run(args) -> int:
             api.close()
         if metrics is not None:
             metrics[0].shutdown()
+        if web is not None:
+            web.close()
         for number, handler in previous.items():
             signal.signal(number, handler)
     return 0

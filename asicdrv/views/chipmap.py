@@ -24,7 +24,10 @@ KINDS = {
     "temperature": "temperature, degC",
     "nonces": "nonces against the miner's median",
     "errors": "hardware errors",
+    "health": "chip health",
 }
+HEALTH_FILL = {"ok": "#2ea043", "weak": "#e6be28", "failed": "#d23228", "hot": "#e67e22",
+               "unknown": "#bbbbbb"}
 
 
 def _mix(a: tuple, b: tuple, t: float) -> str:
@@ -54,6 +57,9 @@ def cell_style(kind: str, value) -> tuple[str, str, str]:
         fill = _mix(RED, YELLOW, value * 2) if value < 0.5 else _mix(YELLOW, GREEN,
                                                                       (value - 0.5) * 2)
         return fill, "weak" if value < 0.5 else "ok", f"{value:.0%} of the miner's median"
+    if kind == "health":                # value: (state, text), judged by the caller
+        state, text = value
+        return HEALTH_FILL[state], state, text
     if kind == "errors":
         if value == 0:
             return "#2ea043", "ok", "0 errors"
@@ -70,6 +76,7 @@ LEGENDS = {
     "nonces": [("#d23228", "none"), (_mix(RED, YELLOW, 1), "50 %"), (_mix(YELLOW, GREEN, 1),
                                                                      "100 % of median")],
     "errors": [("#2ea043", "0"), (_mix(YELLOW, RED, 0.25), "5"), (_mix(YELLOW, RED, 1), "20+")],
+    "health": [(HEALTH_FILL[s], s) for s in ("ok", "weak", "hot", "failed", "unknown")],
 }
 
 
