@@ -13,8 +13,6 @@ from ..errors import DeviceGone
 from .common import (add_command, add_device_args, count_type, emit_json, findings,
                      missing_findings, open_chain, positive_number, table)
 
-CLEAR = "\x1b[H\x1b[2J"
-
 
 def add_parser(sub) -> None:
     p = add_command(sub, "monitor", __doc__, "live view until Ctrl-C")
@@ -29,9 +27,16 @@ def add_parser(sub) -> None:
 def run(args) -> int:
     redraw = sys.stdout.isatty() and not args.json
     worst = 0
+    live = None
     with open_chain(args) as chain:
         chain.refresh(timeout=10)
         n = 0
+        if redraw:                       # a live rich table on a terminal
+            from rich.live import Live
+
+            from .rich_view import console, status_view
+            live = Live(console=console(), auto_refresh=False)
+            live.start()
         try:
             while args.count is None or n < args.count:
                 status = chain.status()
@@ -43,15 +48,18 @@ def run(args) -> int:
                 worst = max(worst, 1 if any(problems.values()) or missing else 0)
                 if args.json:
                     emit_json({"time": round(time.time(), 3), **status.to_dict()})
+                elif live is not None:
+                    live.update(status_view(status, problems, missing), refresh=True)
                 else:
-                    if redraw:
-                        sys.stdout.write(CLEAR)
                     print(render(status, problems, chain, missing), flush=True)
                 n += 1
                 if args.count is None or n < args.count:
                     time.sleep(args.interval)
         except KeyboardInterrupt:
             pass
+        finally:
+            if live is not None:
+                live.stop()
     return worst
 
 

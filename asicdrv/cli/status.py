@@ -3,6 +3,8 @@ module and miner.  Exit 1 when a module has a finding (cutoff, lost, fan, power,
 stale readings) or an address answers but no module could be identified there."""
 from __future__ import annotations
 
+import sys
+
 from .common import (add_command, add_device_args, emit_json, findings, missing_findings,
                      open_chain, table)
 
@@ -24,6 +26,9 @@ def run(args) -> int:
             m["findings"] = problems[m["id"]]
         data["findings"] = missing
         emit_json(data)
+    elif sys.stdout.isatty():
+        from .rich_view import console, status_view
+        console().print(status_view(status, problems, missing))
     else:
         print(render(status, problems, missing))
     return 1 if any(problems.values()) or missing else 0
