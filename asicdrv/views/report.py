@@ -28,7 +28,7 @@ def write_report(path: str, report: dict) -> None:
 
 
 def render_html(report: dict) -> str:
-    kind = report.get("kind", "report")
+    kind = {"burnin": "burn-in", "selftest": "self-test"}.get(report.get("kind"), "report")
     ok = report.get("ok")
     title = f"asicdrv {kind}: {report.get('verdict', '')}"
     parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>{escape(title)}"
@@ -59,7 +59,8 @@ def render_html(report: dict) -> str:
         parts.append(_table([("firmware", m.get("version")),
                              ("settings", json.dumps(report.get("settings", {})
                                                      .get(str(m["id"]), {}))),
-                             ("hottest chip", m.get("hottest_c")),
+                             ("hottest chip", "-" if m.get("hottest_c") is None
+                              else f"{m['hottest_c']:.1f} degC"),
                              ("fan", f"{m.get('fan_rpm')} RPM at {m.get('fan_percent')} %"),
                              ("findings", "; ".join(m.get("findings", [])) or "none")]))
         maps = [("test", m.get("chip_test"), "chip test"),
