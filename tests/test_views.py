@@ -45,6 +45,7 @@ def test_selftest_report_marks_the_dead_chip_in_its_place(tmp_path):
     module = report["modules"][0]
     assert module["dead_chips"] == [[2, 5]] and module["chip_test"][2][5] is False
     assert report["kind"] == "selftest" and not report["ok"]
+    assert len(report["timeline"]) >= 4 and "class=\"timeline\"" in text
     # both runs are in the history, under the module's DNA, with the failed chip
     listing = run("history", module["dna"], "--db", str(db), "--json")
     runs = json.loads(listing.stdout)

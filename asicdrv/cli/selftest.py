@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 
 from .._version import VERSION
-from ..burnin import module_identity
+from ..burnin import module_identity, sample
 from ..known_blocks import KNOWN_ANSWER, known_answer_params
 from ..stratum import StratumJob
 from .common import (add_command, add_device_args, count_type, emit_json, findings,
@@ -71,11 +71,14 @@ def run(args) -> int:
         for item in missing_findings(chain.status()):
             report.add("detect", False, item, fault="link")
         _auc(chain, report)
+        timeline = [sample(chain.status(), 0.0)]
         _round_trip(chain, report)
         status = chain.refresh(timeout=10)
+        timeline.append(sample(status, time.monotonic() - t0))
         for m in status.modules:
             _sensors(m, report)
         tests.update(chain.test_chips())
+        timeline.append(sample(chain.status(), time.monotonic() - t0))
         for module_id, failing in tests.items():
             spec = next(m for m in modules if m.id == module_id)
             chip_maps[module_id] = {
@@ -92,6 +95,7 @@ def run(args) -> int:
                            f"{', '.join(map(str, unanswered))}: not tested",
                            module_id, fault="link")
         _known_answer(chain, report, args.kat_seconds)
+        timeline.append(sample(chain.status(), time.monotonic() - t0))
         for m in chain.status().modules:
             report.add("thermal", not m.cutoffs and m.state != "cutoff",
                        f"hottest chip {m.hottest_chip_c:.1f} degC, {m.cutoffs} overheat "
@@ -103,6 +107,7 @@ def run(args) -> int:
                 report.add("module state", False, "; ".join(extra), m.id)
         final = chain.status()
         data = report_data(report, chain, final, tests, started, time.monotonic() - t0)
+        data["timeline"] = timeline
     finish_report(args, data)
     if args.json:
         emit_json({"ok": report.ok, "verdict": report.verdict(), "checks": report.checks,
