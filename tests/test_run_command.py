@@ -124,6 +124,7 @@ def test_a_config_file_runs_with_per_module_settings(tmp_path):
         path.write_text(f'''
 log_level = "info"
 status_interval = 1
+api_listen = "127.0.0.1:0"
 [[pool]]
 url = "{pool.url}"
 user = "cfg.worker"
@@ -134,7 +135,7 @@ fan = 60
 [device.modules.2]
 frequency = 650
 ''')
-        result = run("run", "--config", str(path), "--seconds", "4", timeout=60)
+        result = run("run", "--config", str(path), "--seconds", "2.5", timeout=60)
     assert result.returncode == 0, result.stderr
     assert pool.accepted and not pool.rejected
     assert {s.worker for s in pool.shares} == {"cfg.worker"}
@@ -149,7 +150,8 @@ def test_the_shipped_example_config_loads():
 
 
 def test_demo_mines_without_hardware_or_network():
-    result = run("run", "--demo", "--seconds", "4", timeout=60)
+    result = run("run", "--demo", "--seconds", "2.5", "--api-listen", "127.0.0.1:0",
+                 timeout=60)
     assert result.returncode == 0, result.stderr
     assert "demo: the built-in EMULATOR" in result.stderr
     last = result.stderr.strip().splitlines()[-1]

@@ -59,7 +59,7 @@ def test_burnin_names_dead_slow_and_sensor_faults_and_passes_a_healthy_board(tmp
     device = ("emu://?nonce_mask=6&hashrate=200000&polling_delay=0.001"
               f"&thermal_tau_s=3&faults={faults}")
     report = tmp_path / "b.json"
-    result = run("burnin", "--minutes", "0.25", "--device", device, "--report", str(report),
+    result = run("burnin", "--minutes", "0.2", "--device", device, "--report", str(report),
                  "--db", str(tmp_path / "h.sqlite"), timeout=120)
     assert result.returncode == 1, result.stdout
     data = json.loads(report.read_text())
@@ -69,7 +69,7 @@ def test_burnin_names_dead_slow_and_sensor_faults_and_passes_a_healthy_board(tmp
     assert "sensor reads 0: miner 3 chip 11" in " ".join(first["findings"])
     assert len(first["findings"]) == 4
     assert "FINDING module 1: weak chip: miner 2 chip 3" in result.stdout
-    healthy = run("burnin", "--minutes", "0.1", "--device",
+    healthy = run("burnin", "--minutes", "0.05", "--device",
                   "emu://?nonce_mask=8&polling_delay=0.002", "--db",
                   str(tmp_path / "h.sqlite"))
     assert healthy.returncode == 0 and "VERDICT: PASS" in healthy.stdout
