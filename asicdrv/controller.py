@@ -45,6 +45,7 @@ VALID_JOBS_KEPT = 16
 RESEND_REGIONS = {3: 4, 4: 64}
 RESENT_JOBS_KEPT = 256
 DRAIN_TIMEOUT_S = 3.0
+POOL_STOP_WAIT_S = 2.0       # at stop, for every pool thread together
 FIFO_SETTLE_S = 0.3          # at stop: polls enough to read what the MM FIFOs still hold
 Frequency = Union[int, Sequence[int], None]
 
@@ -173,8 +174,9 @@ class Controller:
         deadline = time.monotonic() + drain_timeout
         while time.monotonic() < deadline and any(p.pending_submits() for p in self.pools):
             time.sleep(0.02)
+        deadline = time.monotonic() + POOL_STOP_WAIT_S      # a pool may be mid-connect
         for pool in self.pools:
-            pool.stop()
+            pool.stop(wait=max(0.0, deadline - time.monotonic()))
         self._running = False
 
     def _drain(self, slot: ChainSlot, chain: Chain | None = None) -> None:

@@ -531,14 +531,16 @@ class Pool:
         self._thread.start()
         return self
 
-    def stop(self) -> None:
+    def stop(self, wait: float | None = None) -> None:
+        """Close the connection and stop reconnecting; waits up to ``wait`` seconds (default:
+        a connection attempt) for the thread, which is a daemon and never blocks an exit."""
         self._stop.set()
         self._wake.set()
         client = self.client
         if client is not None:
             client.close("controller stopped")
         if self._thread.ident is not None:
-            self._thread.join(timeout=self.connect_timeout + 2)
+            self._thread.join(timeout=self.connect_timeout + 2 if wait is None else wait)
 
     def set_enabled(self, enabled: bool) -> None:
         self.enabled = bool(enabled)

@@ -183,3 +183,16 @@ def test_no_pool_keeps_the_boards_idle_and_serves_the_api():
         out, err = proc.communicate(timeout=30)
     assert proc.returncode == 0, err
     assert "no pool configured" in err
+
+
+def test_sigterm_is_prompt_while_a_pool_is_still_connecting():
+    # a black-hole address: the connect hangs (or fails at once where there is no route)
+    proc = start_run("--pool", "stratum+tcp://10.255.255.1:3333", "--user", "u",
+                     "--device", "emu://?modules=1")
+    time.sleep(3)
+    t0 = time.monotonic()
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    assert time.monotonic() - t0 < 8
+    assert "stopped:" in err

@@ -196,9 +196,16 @@ def _run(args) -> int:
     api = None
     if config.api_listen != "off":
         host, port = parse_listen(config.api_listen)
-        api = ApiServer(ApiCommands(controller, on_quit=lambda: (caught.append("quit"),
-                                                                 stop.set())),
-                        host, port, config.api_allow)
+        commands = ApiCommands(controller, on_quit=lambda: (caught.append("quit"), stop.set()))
+        try:
+            api = ApiServer(commands, host, port, config.api_allow)
+        except ConfigError:
+            if not (args.demo and args.api_listen is None):
+                raise
+            # a demo must run on a machine where a miner already holds 4028
+            log.warning("demo: %s:%d is taken; the API listens on a free port instead",
+                        host, port)
+            api = ApiServer(commands, host, 0, config.api_allow)
 
     def on_signal(number, _frame):
         caught.append(signal.Signals(number).name)
