@@ -833,6 +833,8 @@ class Chain:
     def _module_status(self, rt: _ModuleRuntime) -> ModuleStatus:
         r = rt.readings
         hw = sum(r.mm_hw_errors) + sum(rt.host_hw_errors.values())
+        miner_rates = [0.0] * rt.spec.miner_count if rt.state == STATE_LOST \
+            else r.miner_hashrates_ghs(rt.frequencies)
         pg = None if r.power_good is None else \
             r.power_good & ((1 << rt.spec.miner_count) - 1) == (1 << rt.spec.miner_count) - 1
         freqs = [list(f) if f is not None else list(rt.frequencies[m])
@@ -847,15 +849,13 @@ class Chain:
             fan_percent=rt.fan_percent, auto_fan=rt.auto_fan, fan_failed=rt.fan_failed,
             frequencies_mhz=freqs, voltage_levels=list(rt.voltage_levels),
             voltages_v=list(r.chip_volts), vin_v=list(r.vin_volts), power_good=pg,
-            hashrate_ghs=0.0 if rt.state == STATE_LOST else r.hashrate_ghs(rt.frequencies),
+            hashrate_ghs=sum(miner_rates), miner_hashrates_ghs=miner_rates,
             hw_errors=hw, crc_errors=sum(r.crc_errors) + rt.bad_replies, shares=rt.shares,
             rejected=dict(rt.rejected), failed_polls=rt.failed_polls, cutoffs=rt.cutoffs,
             idle=rt.idle, led=rt.led, elapsed_s=time.monotonic() - rt.detected_at,
             chip_hw_errors=[[rt.host_hw_errors.get((m, c), 0)
                              for c in range(rt.spec.asic_count)]
                             for m in range(rt.spec.miner_count)],
-            miner_hashrates_ghs=[0.0] * rt.spec.miner_count if rt.state == STATE_LOST
-            else r.miner_hashrates_ghs(rt.frequencies),
             local_works=list(r.local_works), miner_hw_errors=list(r.mm_hw_errors),
             miner_crc_errors=list(r.crc_errors), miner_error_codes=list(r.error_codes),
             module_error_code=r.module_error_code,

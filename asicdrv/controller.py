@@ -30,7 +30,7 @@ from typing import Callable, Sequence, Union
 from . import connect
 from .accounting import ModuleAccount, PoolAccount
 from .chain import Chain
-from .errors import AsicError, ChainClosed, DeviceGone, LimitError
+from .errors import AsicError, LimitError
 from .pool import CONNECT_TIMEOUT_S, REPLY_TIMEOUT_S, Pool, PoolConfig
 from .shares import Share
 from .stratum import StratumJob
@@ -111,7 +111,6 @@ class Controller:
         self.soft_off = False
         self.module_accounts: dict[tuple[int, int], ModuleAccount] = {}
         self._valid_jobs: OrderedDict[str, StratumJob] = OrderedDict()   # of the active pool
-        self._live: list[ChainSlot] = []               # chains taking work, in slot order
         self._sends: OrderedDict[tuple, int] = OrderedDict()   # job -> times dispatched
         self.started = time.monotonic()
         self.dispatch_seconds: list[float] = []        # notify -> frames handed to links
@@ -123,10 +122,6 @@ class Controller:
                     on_state=self._pool_state, **self._pool_options)
         pool.account = PoolAccount()
         return pool
-
-    @property
-    def pool_accounts(self) -> list[PoolAccount]:
-        return [p.account for p in self.pools]
 
     # --- lifecycle ----------------------------------------------------------------------------
     def start(self) -> "Controller":
@@ -224,10 +219,8 @@ class Controller:
         log.info("chain %d %s: %d module(s): %s", slot.index, slot.url, len(chain.modules),
                  ", ".join(f"{m.id}:{m.model}" for m in chain.modules))
         with self._lock:
-            if not self._stopping.is_set():
-                self._live = [s for s in self.slots if s.chain is not None]
-                if self._running:
-                    self._recut()
+            if self._running and not self._stopping.is_set():
+                self._recut()
 
     def _close_chain(self, slot: ChainSlot) -> Chain | None:
         chain, slot.chain = slot.chain, None
@@ -262,10 +255,7 @@ class Controller:
                 continue
             try:
                 share = chain.next_share(timeout=0.2)
-            except (DeviceGone, ChainClosed) as exc:
-                self._lose_chain(slot, exc)
-                continue
-            except AsicError as exc:
+            except AsicError as exc:             # gone, closed, or its poller stopped
                 self._lose_chain(slot, exc)
                 continue
             if share is not None:
@@ -283,7 +273,6 @@ class Controller:
         slot.state, slot.last_error = "gone", str(exc)
         self._drain(slot, self._close_chain(slot))
         with self._lock:
-            self._live = [s for s in self.slots if s.chain is not None]
             self._recut()
 
     # --- pools --------------------------------------------------------------------------------
@@ -345,7 +334,7 @@ class Controller:
         self._valid_jobs.move_to_end(job.job_id)
         while len(self._valid_jobs) > VALID_JOBS_KEPT:
             self._valid_jobs.popitem(last=False)
-        live = self._live
+        live = [slot for slot in self.slots if slot.chain is not None]   # in slot order
         if not live:
             return
         key = (self.active.index, job.job_id, job.extranonce1, job.extranonce2_size)

@@ -107,7 +107,6 @@ class StratumClient:
 
     def __init__(self, config: PoolConfig, *, on_job: Callable[[StratumJob], None],
                  on_result: Callable[[object, Share, bool, str | None], None],
-                 on_closed: Callable[[str], None] | None = None,
                  on_reconnect: Callable[[str, int, float], None] | None = None,
                  session_id: str | None = None, connect_timeout: float = CONNECT_TIMEOUT_S,
                  reply_timeout: float = REPLY_TIMEOUT_S):
@@ -115,7 +114,6 @@ class StratumClient:
         self.host, self.port = config.address
         self._on_job = on_job
         self._on_result = on_result
-        self._on_closed = on_closed
         self._on_reconnect = on_reconnect
         self.session_id = session_id
         self.connect_timeout = connect_timeout
@@ -192,8 +190,6 @@ class StratumClient:
                 pending.done.set()
             elif pending.share is not None:
                 self._on_result(pending.tag, pending.share, False, "connection lost")
-        if self._on_closed is not None:
-            self._on_closed(reason)
 
     @property
     def alive(self) -> bool:
@@ -341,14 +337,12 @@ class StratumClient:
 
     def _take_subscription(self, result) -> None:
         try:
-            subscriptions, extranonce1, size = result[0], result[1], result[2]
-            bytes.fromhex(extranonce1)
-            if isinstance(size, bool) or not isinstance(size, int) or not 1 <= size <= 16:
-                raise ValueError("extranonce2 size")
-        except (TypeError, ValueError, IndexError, KeyError):
+            subscriptions, extranonce = result[0], _extranonce(result[1], result[2])
+        except (TypeError, IndexError, KeyError):
             return
-        self.extranonce1, self.extranonce2_size = extranonce1, size
-        self.session_id = _session_id(subscriptions) or self.session_id
+        if extranonce is not None:
+            self.extranonce1, self.extranonce2_size = extranonce
+            self.session_id = _session_id(subscriptions) or self.session_id
 
     def _handle_request(self, method: str, params, request) -> bool:
         if not isinstance(params, list):
@@ -365,17 +359,13 @@ class StratumClient:
                      self.difficulty)
             return True
         if method == "mining.set_extranonce":
-            try:
-                extranonce1, size = params[0], params[1]
-                bytes.fromhex(extranonce1)
-                if isinstance(size, bool) or not isinstance(size, int) or not 1 <= size <= 16:
-                    raise ValueError
-            except (IndexError, TypeError, ValueError):
+            extranonce = _extranonce(*params[:2]) if len(params) >= 2 else None
+            if extranonce is None:
                 self._bad("bad set_extranonce", repr(params).encode())
                 return False
-            self.extranonce1, self.extranonce2_size = extranonce1, size
+            self.extranonce1, self.extranonce2_size = extranonce
             log.info("pool %s: extranonce1 %s, extranonce2 size %d from the next job",
-                     self.config.url, extranonce1, size)
+                     self.config.url, *extranonce)
             return True
         if method == "client.reconnect":
             return self._reconnect_request(params)
@@ -430,6 +420,17 @@ class StratumClient:
             self._write({"id": request, "result": result, "error": error})
         except PoolError:
             pass
+
+
+def _extranonce(extranonce1, size) -> tuple[str, int] | None:
+    """(extranonce1, extranonce2 size) as a pool sends them, or None if unusable."""
+    try:
+        bytes.fromhex(extranonce1)
+    except (TypeError, ValueError):
+        return None
+    if isinstance(size, bool) or not isinstance(size, int) or not 1 <= size <= 16:
+        return None
+    return extranonce1, size
 
 
 def _session_id(subscriptions) -> str | None:
@@ -499,7 +500,7 @@ class Pool:
         self.failures = 0                 # connection attempts failed in a row
         self.client: StratumClient | None = None
         self._session_id: str | None = None
-        self._redirect: tuple[int, float] | None = None      # (port, wait) from the pool
+        self._redirect_wait: float | None = None     # client.reconnect: wait this long
         self._port = config.address[1]
         self._stop = threading.Event()
         self._wake = threading.Event()
@@ -586,8 +587,8 @@ class Pool:
                 self.failures += 1
             if self._stop.is_set():
                 break
-            redirect, self._redirect = self._redirect, None
-            delay = redirect[1] if redirect else self._backoff()
+            redirect, self._redirect_wait = self._redirect_wait, None
+            delay = redirect if redirect is not None else self._backoff()
             self._wake.wait(delay)
             self._wake.clear()
         self._set_state("dead" if self.enabled else "disabled", "stopped")
@@ -652,7 +653,7 @@ class Pool:
 
     def _reconnect(self, host: str, port: int, wait: float) -> None:
         self._port = port
-        self._redirect = (port, wait)
+        self._redirect_wait = wait
         client = self.client
         if client is not None:
             threading.Thread(target=client.close, args=("client.reconnect",),

@@ -191,14 +191,10 @@ class ModuleReadings:
             self._hottest_stale = False
         return self._hottest
 
-    def hashrate_ghs(self, frequencies: list[list[int]]) -> float:
-        """sum(locked cores x MHz) / 1000, as cgminer's GHSmm: on an 851 from every chip's
-        STATUS_ASIC (its counts and PLL frequencies) once all have arrived, otherwise from
-        the miners' STATUS_PLL."""
-        return sum(self.miner_hashrates_ghs(frequencies))
-
     def miner_hashrates_ghs(self, frequencies: list[list[int]]) -> list[float]:
-        """The same per miner (what later firmware reports as MGHS)."""
+        """Per miner, sum(locked cores x MHz) / 1000 (later firmware's MGHS; their sum is
+        cgminer's GHSmm): on an 851 from every chip's STATUS_ASIC (its counts and PLL
+        frequencies) once all have arrived, otherwise from the miners' STATUS_PLL."""
         spec = self.spec
         if spec.name == "851" and all(c is not None for row in self.asic_pll_counts
                                       for c in row):

@@ -62,10 +62,8 @@ class ApiCommands:
     def __init__(self, controller, on_quit: Callable[[], None] | None = None):
         self.controller = controller
         self.on_quit = on_quit
-        self.started = time.time()
         self._snapshot: tuple[float, dict] | None = None
         self._snapshot_lock = threading.Lock()
-        self.calls = 0
 
     # --- the controller's state, cached so a burst of requests costs one snapshot ---------
     def state(self) -> dict:
@@ -82,10 +80,9 @@ class ApiCommands:
                 for m in chain["status"].modules]
 
     def run(self, command: str, parameter: str | None, level: str) -> Reply:
-        self.calls += 1
         if command not in COMMANDS:
             return Reply("E", 14, "Invalid command")
-        if command in PRIVILEGED and level != "W" or command == "privileged" and level != "W":
+        if level != "W" and (command in PRIVILEGED or command == "privileged"):
             return error(45, f"Access denied to '{command}' command")
         handler = getattr(self, "cmd_" + command)
         try:
