@@ -33,6 +33,7 @@ from .chain import Chain
 from .errors import AsicError, LimitError
 from .pool import CONNECT_TIMEOUT_S, REPLY_TIMEOUT_S, Pool, PoolConfig
 from .shares import Share
+from .status import ModuleStatus
 from .stratum import StratumJob
 
 log = logging.getLogger("asicdrv.controller")
@@ -113,6 +114,8 @@ class Controller:
         self._valid_jobs: OrderedDict[str, StratumJob] = OrderedDict()   # of the active pool
         self._sends: OrderedDict[tuple, int] = OrderedDict()   # job -> times dispatched
         self.started = time.monotonic()
+        self._snapshot: tuple[float, dict] | None = None
+        self._snapshot_lock = threading.Lock()
         self.dispatch_seconds: list[float] = []        # notify -> frames handed to links
         self.submit_seconds: list[float] = []          # share from a chain -> submit written
         self._running = False
@@ -498,8 +501,18 @@ class Controller:
                 client.close("restart requested")
 
     # --- status -------------------------------------------------------------------------------
+    def snapshot(self, max_age: float) -> dict:
+        """:meth:`status`, reused while at most ``max_age`` seconds old, so that many
+        readers (API clients, live pages) cost one read of the chains."""
+        with self._snapshot_lock:
+            now = time.monotonic()
+            if self._snapshot is None or now - self._snapshot[0] > max_age:
+                self._snapshot = (now, self.status())
+            return self._snapshot[1]
+
     def status(self) -> dict:
-        """A snapshot for status lines, the API and metrics."""
+        """A snapshot for status lines, the API and metrics.  ``totals`` sums the pools'
+        share counts; :func:`mining_modules` lists the modules of the chains mining."""
         chains = []
         for slot in self.slots:
             chain = slot.chain
@@ -527,10 +540,22 @@ class Controller:
                      for p in self.pools]
         total = {name: sum(m["hashrate_ghs"][name] for m in modules.values())
                  for name in ("5s", "1m", "5m", "15m", "av")}
+        counts = [p["counts"] for p in pools]
+        totals = {"found": sum(c["found"] for c in counts),
+                  "accepted": sum(c["accepted"] for c in counts),
+                  "rejected": sum(sum(c["rejected"].values()) for c in counts),
+                  "stale": sum(sum(c["stale"].values()) for c in counts)}
         return {"uptime_s": time.monotonic() - self.started, "pools": pools,
-                "soft_off": self.soft_off,
+                "soft_off": self.soft_off, "totals": totals,
                 "chains": chains, "modules": modules, "hashrate_ghs": total,
                 "active_pool": self.active.index if self.active else None}
+
+
+def mining_modules(status: dict) -> list[tuple[dict, ModuleStatus]]:
+    """(chain, module) for every module of the chains mining, in chain and module order."""
+    return [(chain, m) for chain in status["chains"]
+            if chain["status"] is not None and chain["state"] == "mining"
+            for m in chain["status"].modules]
 
 
 def _apply_fan(chain: Chain, settings: ModuleSettings, module: int | None) -> None:

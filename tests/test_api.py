@@ -251,7 +251,11 @@ def test_fuzzed_requests_get_a_reply_and_never_an_exception(request_bytes):
         def status(self):
             return {"uptime_s": 1.0, "pools": [], "chains": [], "modules": {},
                     "hashrate_ghs": dict.fromkeys(("5s", "1m", "5m", "15m", "av"), 0.0),
+                    "totals": dict.fromkeys(("found", "accepted", "rejected", "stale"), 0),
                     "active_pool": None, "soft_off": False}
+
+        def snapshot(self, max_age):
+            return self.status()
     server = ApiServer.__new__(ApiServer)
     from asicdrv.api import Access
     server.commands, server.access = ApiCommands(Idle()), Access("R:127.0.0.1")

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from .._version import VERSION
+from ..controller import mining_modules
 from ..errors import AsicError, ConfigError
 from ..models import FAN_MAX_PERCENT, FAN_MIN_PERCENT, POLLING_DELAY_MAX_S
 from ..pool import PoolConfig
@@ -62,22 +63,17 @@ class ApiCommands:
     def __init__(self, controller, on_quit: Callable[[], None] | None = None):
         self.controller = controller
         self.on_quit = on_quit
-        self._snapshot: tuple[float, dict] | None = None
-        self._snapshot_lock = threading.Lock()
+        self._refresh = False             # after a change, the next report reads afresh
 
     # --- the controller's state, cached so a burst of requests costs one snapshot ---------
     def state(self) -> dict:
-        with self._snapshot_lock:
-            now = time.monotonic()
-            if self._snapshot is None or now - self._snapshot[0] > SNAPSHOT_MAX_AGE_S:
-                self._snapshot = (now, self.controller.status())
-            return self._snapshot[1]
+        max_age, self._refresh = (0.0 if self._refresh else SNAPSHOT_MAX_AGE_S), False
+        return self.controller.snapshot(max_age)
 
-    def modules(self, state: dict) -> list:
+    @staticmethod
+    def modules(state: dict) -> list:
         """(chain, ModuleStatus) over every chain, in MM ID order."""
-        return [(chain, m) for chain in state["chains"]
-                if chain["status"] is not None and chain["state"] == "mining"
-                for m in chain["status"].modules]
+        return mining_modules(state)
 
     def run(self, command: str, parameter: str | None, level: str) -> Reply:
         if command not in COMMANDS:
@@ -91,7 +87,7 @@ class ApiCommands:
             return error(120 if command == "ascset" else 23, str(exc))
         finally:
             if command in PRIVILEGED:
-                self._snapshot = None     # the next report shows the change
+                self._refresh = True      # the next report shows the change
 
     # --- read-only -------------------------------------------------------------------------
     def cmd_version(self, _param) -> Reply:
@@ -119,8 +115,7 @@ class ApiCommands:
         modules = self.modules(state)
         rates = state["hashrate_ghs"]
         counts = [p["counts"] for p in state["pools"]]
-        accepted = sum(c["accepted"] for c in counts)
-        rejected = sum(sum(c["rejected"].values()) for c in counts)
+        accepted, rejected = state["totals"]["accepted"], state["totals"]["rejected"]
         hw = sum(m.hw_errors for _, m in modules)
         diff_acc = sum(c["accepted_difficulty"] for c in counts)
         diff_rej = sum(c["rejected_difficulty"] for c in counts)
@@ -162,8 +157,7 @@ class ApiCommands:
         state = self.state()
         device = self._device(state)
         pools = state["pools"]
-        stale = sum(sum(p["counts"]["stale"].values()) for p in pools)
-        found = sum(p["counts"]["found"] for p in pools)
+        stale, found = state["totals"]["stale"], state["totals"]["found"]
         accepted, rejected = device["Accepted"], device["Rejected"]
         return ok(11, "Summary", SUMMARY=[{
             "Elapsed": device["Device Elapsed"], "MHS av": device["MHS av"],

@@ -30,7 +30,7 @@ import time
 
 from .. import config as cfg
 from ..api import ApiCommands, ApiServer, parse_listen
-from ..controller import Controller, DeviceConfig
+from ..controller import Controller, DeviceConfig, mining_modules
 from ..metrics import DEFAULT_PORT as METRICS_PORT, serve_metrics
 from ..views.web import LivePage
 
@@ -260,18 +260,15 @@ def format_rate(ghs: float) -> str:
 
 
 def totals_line(status: dict) -> str:
-    accepted = sum(p["counts"]["accepted"] for p in status["pools"])
-    rejected = sum(sum(p["counts"]["rejected"].values()) for p in status["pools"])
-    stale = sum(sum(p["counts"]["stale"].values()) for p in status["pools"])
-    return f"accepted {accepted} rejected {rejected} stale {stale}"
+    t = status["totals"]
+    return f"accepted {t['accepted']} rejected {t['rejected']} stale {t['stale']}"
 
 
 def status_line(status: dict) -> str:
     """One line: hash rate (5 s / 1 min / 15 min from verified shares, and what the modules
     report), shares, pool, hottest chip, fans."""
     rates = status["hashrate_ghs"]
-    modules = [m for c in status["chains"] if c["status"] is not None
-               and c["state"] == "mining" for m in c["status"].modules]
+    modules = [m for _, m in mining_modules(status)]
     reported = sum(m.hashrate_ghs for m in modules)
     hottest = max((m.hottest_chip_c for m in modules if m.hottest_chip_c is not None),
                   default=None)
@@ -279,10 +276,8 @@ def status_line(status: dict) -> str:
     fan = "-" if not fans else str(fans[0]) if len(fans) == 1 else f"{fans[0]}-{fans[-1]}"
     pool = next((p for p in status["pools"] if p["active"]), None)
     chains_up = sum(1 for c in status["chains"] if c["state"] == "mining")
-    counts = [p["counts"] for p in status["pools"]]
-    shares = (f"A {sum(c['accepted'] for c in counts)} "
-              f"R {sum(sum(c['rejected'].values()) for c in counts)} "
-              f"S {sum(sum(c['stale'].values()) for c in counts)}")
+    t = status["totals"]
+    shares = f"A {t['accepted']} R {t['rejected']} S {t['stale']}"
     return (f"5s {format_rate(rates['5s'])}, 1m {format_rate(rates['1m'])}, "
             f"15m {format_rate(rates['15m'])} (reported {format_rate(reported)}) | "
             f"{shares} | pool {pool['index'] if pool else 'none'} | hottest "

@@ -18,6 +18,7 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from .._version import VERSION
+from ..controller import mining_modules
 from ..errors import ConfigError
 from .chipmap import chip_map_svg
 
@@ -133,37 +134,28 @@ class LivePage:
             return self._snapshot[1]
 
     def _status(self) -> dict:
-        state = self.controller.status()
-        pools = state["pools"]
-        active = next((p for p in pools if p["active"]), None)
+        state = self.controller.snapshot(SNAPSHOT_MAX_AGE_S)
+        active = next((p for p in state["pools"] if p["active"]), None)
         modules = []
-        for chain in state["chains"]:
-            status = chain["status"]
-            if status is None or chain["state"] != "mining":
-                continue
-            for m in status.modules:
-                account = state["modules"].get((chain["index"], m.id), {})
-                shares = account.get("chip_shares", {})
-                errors = f"{m.hw_errors} hardware, {m.crc_errors} CRC"
-                modules.append({
-                    "key": f"{chain['index']}-{m.id}",
-                    "title": f"chain {chain['index']} module {m.id}: AvalonMiner {m.model} "
-                             f"{m.dna}",
-                    "reported_hs": m.hashrate_ghs * 1e9,
-                    "shares_hs": account.get("hashrate_ghs", {}).get("1m", 0.0) * 1e9,
-                    "hottest": "-" if m.hottest_chip_c is None
-                    else f"{m.hottest_chip_c:.1f} degC",
-                    "hot": m.hottest_chip_c is not None and m.hottest_chip_c >= 95,
-                    "board": "-" if m.temperature_c is None else f"{m.temperature_c} degC",
-                    "fan": f"{m.fan_rpm} RPM at {m.fan_percent} %",
-                    "fan_failed": m.fan_failed, "errors": errors,
-                    "state": "idle" if m.idle else m.state,
-                    "svg": chip_map_svg(chip_health(m, shares), "health")})
-        counts = [p["counts"] for p in pools]
-        return {"uptime_s": state["uptime_s"],
-                "accepted": sum(c["accepted"] for c in counts),
-                "rejected": sum(sum(c["rejected"].values()) for c in counts),
-                "stale": sum(sum(c["stale"].values()) for c in counts),
+        for chain, m in mining_modules(state):
+            account = state["modules"].get((chain["index"], m.id), {})
+            shares = account.get("chip_shares", {})
+            errors = f"{m.hw_errors} hardware, {m.crc_errors} CRC"
+            modules.append({
+                "key": f"{chain['index']}-{m.id}",
+                "title": f"chain {chain['index']} module {m.id}: AvalonMiner {m.model} "
+                         f"{m.dna}",
+                "reported_hs": m.hashrate_ghs * 1e9,
+                "shares_hs": account.get("hashrate_ghs", {}).get("1m", 0.0) * 1e9,
+                "hottest": "-" if m.hottest_chip_c is None
+                else f"{m.hottest_chip_c:.1f} degC",
+                "hot": m.hottest_chip_c is not None and m.hottest_chip_c >= 95,
+                "board": "-" if m.temperature_c is None else f"{m.temperature_c} degC",
+                "fan": f"{m.fan_rpm} RPM at {m.fan_percent} %",
+                "fan_failed": m.fan_failed, "errors": errors,
+                "state": "idle" if m.idle else m.state,
+                "svg": chip_map_svg(chip_health(m, shares), "health")})
+        return {"uptime_s": state["uptime_s"], **state["totals"],
                 "pool": f"{active['index']} {active['url']}" if active else "none",
                 "hashrate_hs": state["hashrate_ghs"]["1m"] * 1e9, "modules": modules}
 
