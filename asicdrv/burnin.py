@@ -44,8 +44,23 @@ def known_job(job_id: str = "burnin") -> StratumJob:
                                   difficulty=BURNIN_DIFFICULTY)
 
 
-def module_identity(m) -> dict:
-    return {"id": m.id, "dna": m.dna, "model": m.model, "version": m.version}
+def module_record(m, failing: dict) -> dict:
+    """What every report holds for a module: identity, shape, the chip test (True pass,
+    False fail, None not tested: ``failing`` is ``Chain.test_chips()``'s answer for it) and
+    its last readings."""
+    miners = len(m.chip_temperatures_c)
+    asics = len(m.chip_temperatures_c[0]) if miners else 0
+    return {"id": m.id, "dna": m.dna, "model": m.model, "version": m.version,
+            "miners": miners, "asics": asics,
+            "chip_test": [[None if mi not in failing else c not in failing[mi]
+                           for c in range(asics)] for mi in range(miners)],
+            "temperatures": m.chip_temperatures_c, "hw_errors": m.chip_hw_errors,
+            "fan_rpm": m.fan_rpm, "fan_percent": m.fan_percent, "hottest_c": m.hottest_chip_c}
+
+
+def report_settings(chain) -> dict:
+    """``Chain.settings()`` keyed by module id as text (as JSON keys are)."""
+    return {str(k): v for k, v in chain.settings().items()}
 
 
 def sample(status, t: float) -> dict:
@@ -83,7 +98,7 @@ def run_burnin(chain, seconds: float, frequency=None, voltage_level: int | None 
     timeline.append(sample(status, time.monotonic() - t0))
     result = {"kind": "burnin", "tool": f"asicdrv {VERSION}", "device": chain.url,
               "started": started, "seconds": round(time.monotonic() - t0, 1),
-              "auc": dict(status.auc), "settings": _settings(chain), "timeline": timeline,
+              "auc": dict(status.auc), "settings": report_settings(chain), "timeline": timeline,
               "modules": [], "findings": []}
     for m in status.modules:
         judged = judge_module(m, counts.get(m.id), tests.get(m.id, {}), timeline)
@@ -94,15 +109,9 @@ def run_burnin(chain, seconds: float, frequency=None, voltage_level: int | None 
     return result
 
 
-def _settings(chain) -> dict:
-    return {str(k): v for k, v in chain.settings().items()}
-
-
 def judge_module(m, counts, failing: dict, timeline: list) -> dict:
-    miners, asics = len(m.chip_temperatures_c), len(m.chip_temperatures_c[0]) \
-        if m.chip_temperatures_c else 0
-    chip_test = [[None if mi not in failing else c not in failing[mi] for c in range(asics)]
-                 for mi in range(miners)]
+    record = module_record(m, failing)
+    miners, asics, chip_test = record["miners"], record["asics"], record["chip_test"]
     counts = counts or [[0] * asics for _ in range(miners)]
     findings = []
     ratios = []
@@ -124,7 +133,7 @@ def judge_module(m, counts, failing: dict, timeline: list) -> dict:
     findings += [f"dead chip: miner {mi} chip {c}" for mi, c in dead]
     findings += [f"weak chip: miner {mi} chip {c} ({counts[mi][c]} nonces, miner median "
                  f"{statistics.median(counts[mi]):.0f})" for mi, c in weak]
-    hw = m.chip_hw_errors or [[0] * asics for _ in range(miners)]
+    hw = record["hw_errors"]
     findings += [f"hardware errors: miner {mi} chip {c} ({hw[mi][c]})"
                  for mi in range(miners) for c in range(asics) if hw[mi][c] >= HW_ERROR_LIMIT]
     sensors = _sensor_findings(str(m.id), miners, asics, timeline,
@@ -136,11 +145,8 @@ def judge_module(m, counts, failing: dict, timeline: list) -> dict:
         findings.append("fan: 0 RPM with the fan driven (stalled or unplugged)")
     if m.cutoffs:
         findings.append(f"{m.cutoffs} cutoff(s) during the run (overheat or stale sensors)")
-    return {**module_identity(m), "miners": miners, "asics": asics, "chip_test": chip_test,
-            "nonces": counts, "nonce_ratio": ratios, "hw_errors": hw,
-            "temperatures": m.chip_temperatures_c, "dead_chips": dead, "weak_chips": weak,
-            "fan_rpm": m.fan_rpm, "fan_percent": m.fan_percent,
-            "hottest_c": m.hottest_chip_c, "findings": findings}
+    return {**record, "nonces": counts, "nonce_ratio": ratios, "dead_chips": dead,
+            "weak_chips": weak, "findings": findings}
 
 
 def poisson_cdf(k: int, mean: float) -> float:

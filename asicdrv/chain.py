@@ -95,6 +95,25 @@ class _ModuleRuntime:
         return self.info.id
 
 
+def pll_frequencies(mhz) -> list[int]:
+    """One frequency for all four PLLs, or four: whole MHz within the encodable range
+    (LimitError otherwise).  A model's own ceiling is checked where the model is known."""
+    if isinstance(mhz, (int, float, str, bytes)) or mhz is None:
+        plls = [mhz] * PLL_COUNT
+    else:
+        try:
+            plls = list(mhz)
+        except TypeError:
+            raise LimitError(f"frequency {mhz!r} is not a number of MHz") from None
+    if len(plls) != PLL_COUNT:
+        raise LimitError(f"give one frequency or {PLL_COUNT} (one per PLL), got {len(plls)}")
+    for f in plls:
+        if isinstance(f, bool) or not isinstance(f, int):
+            raise LimitError(f"frequency {f!r} is not a whole number of MHz")
+        mhz_to_pll_word(f)   # raises LimitError with the allowed range
+    return plls
+
+
 def _number(name: str, value, low: float, high: float) -> float:
     """A finite number in [low, high], or a LimitError naming the option and the range."""
     if isinstance(value, bool) or not isinstance(value, (int, float)) or \
@@ -135,7 +154,7 @@ class Chain:
             if voltage_level is not None:
                 _whole("voltage_level", voltage_level, -15, 15)
                 voltage_level_to_word(voltage_level)  # LimitError before any frame goes out
-            self._frequency = self._pll_list(frequency) if frequency is not None else None
+            self._frequency = pll_frequencies(frequency) if frequency is not None else None
             if apply_settings not in (None, True, False):
                 raise LimitError(f"apply_settings must be true, false or unset, "
                                  f"got {apply_settings!r}")
@@ -239,7 +258,7 @@ class Chain:
         """One frequency for all four PLLs, or a list of four (0 = PLL off); MHz in 25 MHz
         steps up to the model's limit."""
         self._check_open()
-        plls = self._pll_list(mhz)
+        plls = pll_frequencies(mhz)
         with self._lock:
             targets = [(rt, self._miners(rt, miner)) for rt in self._select(module)]
             for rt, _ in targets:
@@ -517,23 +536,6 @@ class Chain:
             return range(rt.spec.miner_count)
         _whole("miner", miner, 0, rt.spec.miner_count - 1)
         return [miner]
-
-    @staticmethod
-    def _pll_list(mhz) -> list[int]:
-        if isinstance(mhz, (int, float, str, bytes)) or mhz is None:
-            plls = [mhz] * PLL_COUNT
-        else:
-            try:
-                plls = list(mhz)
-            except TypeError:
-                raise LimitError(f"frequency {mhz!r} is not a number of MHz") from None
-        if len(plls) != PLL_COUNT:
-            raise LimitError(f"give one frequency or {PLL_COUNT} (one per PLL), got {len(plls)}")
-        for f in plls:
-            if isinstance(f, bool) or not isinstance(f, int):
-                raise LimitError(f"frequency {f!r} is not a whole number of MHz")
-            mhz_to_pll_word(f)   # raises LimitError with the allowed range
-        return plls
 
     # --- internals: detection and settings ----------------------------------------------------------
     def _open_detection(self) -> None:

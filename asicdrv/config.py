@@ -27,11 +27,12 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from firmware_protocols.encodings import mhz_to_pll_word, voltage_level_to_word
+from firmware_protocols.encodings import voltage_level_to_word
 
+from .chain import pll_frequencies
 from .controller import DeviceConfig, ModuleSettings
 from .errors import ConfigError, LimitError
-from .models import FAN_MAX_PERCENT, FAN_MIN_PERCENT, MAX_MODULES, OVERHEAT_C, PLL_COUNT
+from .models import FAN_MAX_PERCENT, FAN_MIN_PERCENT, MAX_MODULES, OVERHEAT_C
 from .pool import PoolConfig
 
 try:
@@ -173,16 +174,11 @@ def module_settings(data: dict, where: str) -> ModuleSettings:
 
 
 def check_frequency(value, where: str):
-    values = value if isinstance(value, list) else [value]
-    if len(values) not in (1, PLL_COUNT):
-        raise ConfigError(f"{where}: frequency is one value or {PLL_COUNT} (one per PLL)")
-    for f in values:
-        if isinstance(f, bool) or not isinstance(f, int):
-            raise ConfigError(f"{where}: frequency {f!r} is not a whole number of MHz")
-        try:
-            mhz_to_pll_word(f)
-        except LimitError as exc:
-            raise ConfigError(f"{where}: {exc}") from None
+    """As the device layer checks it (:func:`asicdrv.chain.pll_frequencies`)."""
+    try:
+        pll_frequencies(value)
+    except LimitError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
     return value
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 
 from .._version import VERSION
-from ..burnin import module_identity, sample
+from ..burnin import module_record, report_settings, sample
 from ..known_blocks import KNOWN_ANSWER, known_answer_params
 from ..stratum import StratumJob
 from .common import (add_command, add_device_args, count_type, emit_json, findings,
@@ -130,22 +130,14 @@ def report_data(report: Report, chain, status, tests: dict, started: float,
     modules = []
     for m in status.modules:
         failing = tests.get(m.id, {})
-        miners, asics = len(m.chip_temperatures_c), len(m.chip_temperatures_c[0])
-        chip_test = [[None if mi not in failing else c not in failing[mi]
-                      for c in range(asics)] for mi in range(miners)]
-        module_findings = [c["detail"] for c in report.checks
-                           if c["module"] == m.id and not c["ok"]]
-        modules.append({**module_identity(m), "miners": miners, "asics": asics,
-                        "chip_test": chip_test, "temperatures": m.chip_temperatures_c,
-                        "hw_errors": m.chip_hw_errors,
+        modules.append({**module_record(m, failing),
                         "dead_chips": [[mi, c] for mi, chips in failing.items()
-                                       for c in chips],
-                        "weak_chips": [], "fan_rpm": m.fan_rpm,
-                        "fan_percent": m.fan_percent, "hottest_c": m.hottest_chip_c,
-                        "findings": module_findings})
+                                       for c in chips], "weak_chips": [],
+                        "findings": [c["detail"] for c in report.checks
+                                     if c["module"] == m.id and not c["ok"]]})
     return {"kind": "selftest", "tool": f"asicdrv {VERSION}", "device": chain.url,
             "started": started, "seconds": round(seconds, 1), "auc": dict(status.auc),
-            "settings": {str(k): v for k, v in chain.settings().items()},
+            "settings": report_settings(chain),
             "ok": report.ok, "verdict": report.verdict(), "checks": report.checks,
             "findings": [f"{'module ' + str(c['module']) + ': ' if c['module'] else ''}"
                          f"{c['check']}: {c['detail']}" for c in report.checks

@@ -411,8 +411,9 @@ class MMFirmware:
             if (m, c) in self.zero_sensors:
                 temp = celsius_to_pvt_code(0.0)
             elif (m, c) in self.stuck_sensors:          # frozen at its first reading
-                temp = self.stuck_sensors.setdefault((m, c), temp) or temp
-                self.stuck_sensors[(m, c)] = temp
+                if self.stuck_sensors[(m, c)] is None:
+                    self.stuck_sensors[(m, c)] = temp
+                temp = self.stuck_sensors[(m, c)]
             return temp, millivolts_to_pvt_code(mv)
 
         if spec.name == "851":
