@@ -22,6 +22,10 @@ class HistoryError(AsicError):
     """The history database cannot be used (damaged, foreign, unwritable)."""
 
 
+class HistoryMissing(HistoryError):
+    """Reading a history that was never written."""
+
+
 def default_path() -> str:
     base = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local",
                                                            "share")
@@ -29,8 +33,13 @@ def default_path() -> str:
 
 
 class History:
-    def __init__(self, path: str | None = None):
+    """``create=False`` (reading) never makes a file or folder: a missing one is a
+    :class:`HistoryMissing`."""
+
+    def __init__(self, path: str | None = None, create: bool = True):
         self.path = path or default_path()
+        if not create and not os.path.exists(self.path):
+            raise HistoryMissing(f"no recorded runs: {self.path} does not exist")
         directory = os.path.dirname(os.path.abspath(self.path))
         try:
             os.makedirs(directory, exist_ok=True)

@@ -121,3 +121,16 @@ def test_a_foreign_database_is_refused(tmp_path):
         History(str(path))
     assert path.read_bytes() == before
     assert os.path.getsize(path) == len(before)
+
+
+def test_a_bad_report_name_is_refused_before_the_test_and_history_is_read_only(tmp_path):
+    db = tmp_path / "none" / "h.sqlite"
+    for name, message in (("r.txt", "name it .html or .json"),
+                          ("no/such/dir/r.html", "does not exist")):
+        result = run("burnin", "--minutes", "30", "--device", "emu://", "--report",
+                     str(tmp_path / name), "--db", str(db), timeout=30)
+        assert result.returncode == 2 and message in result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1
+    listing = run("history", "--db", str(db))
+    assert listing.returncode == 0 and "does not exist" in listing.stdout
+    assert not (tmp_path / "none").exists()          # reading created nothing

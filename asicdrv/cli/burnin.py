@@ -14,7 +14,7 @@ import sys
 
 from ..burnin import run_burnin
 from .common import add_command, add_device_args, emit_json, open_chain, positive_number
-from .reporting import add_report_args, finish_report
+from .reporting import add_report_args, check_report_args, finish_report
 
 
 def add_parser(sub) -> None:
@@ -28,13 +28,15 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
+    check_report_args(args)
     with open_chain(args) as chain:
         def progress(done, total):
             if sys.stderr.isatty():
                 print(f"\rburn-in {done:5.0f} / {total:.0f} s", end="", file=sys.stderr)
         result = run_burnin(chain, args.minutes * 60, frequency=args.frequency,
                             voltage_level=args.voltage_level, progress=progress)
-    finish_report(args, result)
+    if sys.stderr.isatty():
+        print(file=sys.stderr)                # end the progress line
     if args.json:
         emit_json({k: v for k, v in result.items() if k != "timeline"})
     else:
@@ -47,4 +49,5 @@ def run(args) -> int:
         for finding in result["findings"]:
             print(f"FINDING {finding}")
         print("VERDICT:", result["verdict"])
+    finish_report(args, result)           # after the verdict is out: a full disk loses nothing
     return 0 if result["ok"] else 1

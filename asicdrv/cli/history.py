@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import time
 
-from ..history import History, default_path
+from ..history import History, HistoryMissing, default_path
 from .common import add_command, emit_json, table
 
 
@@ -21,7 +21,12 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
-    with History(args.db) as history:
+    try:
+        history = History(args.db, create=False)
+    except HistoryMissing as exc:        # nothing recorded yet (or a mistyped --db)
+        print(exc)
+        return 0
+    with history:
         runs = history.runs(args.dna)
     if args.json:
         emit_json(runs)

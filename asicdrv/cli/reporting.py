@@ -4,7 +4,7 @@ from __future__ import annotations
 import sys
 
 from ..history import History, HistoryError, default_path
-from ..views import write_report
+from ..views import check_report_path, write_report
 
 
 def add_report_args(parser) -> None:
@@ -15,13 +15,19 @@ def add_report_args(parser) -> None:
                         help=f"repair history database (default {default_path()})")
 
 
-def finish_report(args, report: dict) -> None:
-    """Write the report if asked, and record the run in the history (a history that cannot
-    be used is said on stderr; the verdict stands)."""
+def check_report_args(args) -> None:
+    """Before the test: every --report name usable (a typo must not cost a burn-in)."""
     for path in args.report:
-        write_report(path, report)
+        check_report_path(path)
+
+
+def finish_report(args, report: dict) -> None:
+    """Record the run in the history (one that cannot be used is said on stderr; the
+    verdict stands), then write the reports asked for."""
     try:
         with History(args.db) as history:
             history.record(report)
     except HistoryError as exc:
         print(f"asicdrv {args.command}: {exc}", file=sys.stderr)
+    for path in args.report:
+        write_report(path, report)

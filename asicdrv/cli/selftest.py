@@ -18,7 +18,7 @@ from ..known_blocks import KNOWN_ANSWER, known_answer_params
 from ..stratum import StratumJob
 from .common import (add_command, add_device_args, count_type, emit_json, findings,
                      missing_findings, open_chain, positive_number)
-from .reporting import add_report_args, finish_report
+from .reporting import add_report_args, check_report_args, finish_report
 
 
 def add_parser(sub) -> None:
@@ -62,6 +62,7 @@ def run(args) -> int:
     chip_maps: dict = {}
     tests: dict = {}
     started, t0 = time.time(), time.monotonic()
+    check_report_args(args)
     with open_chain(args) as chain:
         modules = chain.modules
         expected = args.expect or 1
@@ -108,7 +109,6 @@ def run(args) -> int:
         final = chain.status()
         data = report_data(report, chain, final, tests, started, time.monotonic() - t0)
         data["timeline"] = timeline
-    finish_report(args, data)
     if args.json:
         emit_json({"ok": report.ok, "verdict": report.verdict(), "checks": report.checks,
                    "chip_maps": chip_maps})
@@ -121,6 +121,7 @@ def run(args) -> int:
             for miner, row in maps.items():
                 print(f"  miner {miner}  {row}")
         print("VERDICT:", report.verdict())
+    finish_report(args, data)             # after the verdict is out: a full disk loses nothing
     return 0 if report.ok else 1
 
 

@@ -17,11 +17,21 @@ table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:3px 8px;text-
 .maps{display:flex;flex-wrap:wrap;gap:18px}svg.chipmap{background:#fafafa}"""
 
 
-def write_report(path: str, report: dict) -> None:
-    """``.html`` or ``.json`` by the file's extension."""
+def check_report_path(path: str) -> str:
+    """The report's format from its name (``.html``/``.htm`` or ``.json``), checked with
+    its folder before a test starts, so a long burn-in never ends on a bad name."""
     ext = os.path.splitext(path)[1].lower()
     if ext not in (".html", ".htm", ".json"):
         raise LimitError(f"report {path!r}: name it .html or .json")
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise LimitError(f"report {path!r}: the folder {folder} does not exist")
+    return ext
+
+
+def write_report(path: str, report: dict) -> None:
+    """``.html`` or ``.json`` by the file's extension."""
+    ext = check_report_path(path)
     text = json.dumps(report, indent=1, default=str) if ext == ".json" else render_html(report)
     with open(path, "w", encoding="utf-8") as f:
         f.write(text)
