@@ -89,7 +89,9 @@ class _Client(socketserver.StreamRequestHandler):
         self.authorized: set[str] = set()
         self.fenced: set[str] = set()     # clean jobs this client has surely processed
         self.difficulty = self.server.pool.difficulty      # for the next job
-        self.job_difficulty: dict[str, float] = {}
+        # what each job was sent under: (difficulty, extranonce1, extranonce2 size); a
+        # change (set_difficulty, set_extranonce) applies from the next job, as stratum says
+        self.job_terms: dict[str, tuple[float, bytes, int]] = {}
         self.pool = self.server.pool
         self.pool._joined(self)
 
@@ -343,9 +345,10 @@ class TestPool:
     def _send_job(self, client: _Client, job: PoolJob) -> None:
         if not client.subscribed:
             return
-        client.job_difficulty[job.job_id] = client.difficulty
-        while len(client.job_difficulty) > 4 * JOBS_KEPT:
-            client.job_difficulty.pop(next(iter(client.job_difficulty)))
+        client.job_terms[job.job_id] = (client.difficulty, client.extranonce1,
+                                        self.extranonce2_size)
+        while len(client.job_terms) > 4 * JOBS_KEPT:
+            client.job_terms.pop(next(iter(client.job_terms)))
         client.send({"id": None, "method": "mining.notify", "params": job.notify_params()})
         if job.clean:
             # a request right behind the notify: its reply proves the client read the
@@ -412,21 +415,22 @@ class TestPool:
             return self._record(client, params, None, 0, 0, (24, "Unauthorized worker"))
         with self._lock:
             job = self._jobs.get(job_id)
-        target_difficulty = client.job_difficulty.get(job_id, client.difficulty)
+        target_difficulty, extranonce1, en2_size = client.job_terms.get(
+            job_id, (client.difficulty, client.extranonce1, self.extranonce2_size))
         if job is None:
             knew = self._flushed_by.get(job_id) in client.fenced
             return self._record(client, params, None, 0, target_difficulty,
                                 (21, "Job not found (stale)"), knew)
-        if len(en2) != self.extranonce2_size:
+        if len(en2) != en2_size:
             return self._record(client, params, None, 0, target_difficulty,
                                 (20, "Incorrect size of extranonce2"))
         if not job.ntime <= ntime_value <= job.ntime + 7200:
             return self._record(client, params, None, 0, target_difficulty,
                                 (20, "ntime out of range"))
-        digest = job.share_hash(client.extranonce1, en2, ntime_value, nonce_value)
+        digest = job.share_hash(extranonce1, en2, ntime_value, nonce_value)
         value = int.from_bytes(digest, "little")
         difficulty = DIFF1_TARGET / max(value, 1)
-        key = (client.extranonce1, en2, ntime_value, nonce_value)
+        key = (extranonce1, en2, ntime_value, nonce_value)
         with self._lock:
             seen = self._seen.setdefault(job_id, set())
             duplicate = key in seen
