@@ -31,23 +31,22 @@ from dataclasses import replace
 from typing import Iterator, Sequence
 
 from firmware_protocols import PacketType as T, ProtocolError, decode_packet, encode_packet
-from firmware_protocols.encodings import (asic_timeout, fan_percent_to_pwm, mhz_to_pll_word,
-                                          voltage_level_to_word)
+from firmware_protocols.encodings import fan_percent_to_pwm
 from .errors import (AsicError, ChainClosed, DeviceGone, DeviceNotFound, JobError, LimitError,
                      ModuleLost, PollerStopped, TransportError)
 from .fan import FanPid
+from .generations import generation_of
 from .jobs import build_job_packets
 from .models import (DETECT_INTERVAL_S, FAN_ADJUST_INTERVAL_S, FAN_MAX_PERCENT,
-                     MAX_FAILED_POLLS, MAX_MODULES, MM_IDLE_TIMEOUT_S, OVERHEAT_C,
-                     OVERHEAT_HYSTERESIS_C, PLL_COUNT, POLLING_DELAY_MAX_S, POLLING_DELAY_S,
-                     RECOVER_INTERVAL_S, STALE_ROUNDS_CUTOFF, STALE_ROUNDS_FAN, TEMP_TARGET_C,
+                     MAX_FAILED_POLLS, MAX_MODULES, MM_IDLE_TIMEOUT_S, MODELS, OVERHEAT_C,
+                     OVERHEAT_HYSTERESIS_C, POLLING_DELAY_MAX_S, POLLING_DELAY_S,
+                     RECOVER_INTERVAL_S, STALE_ROUNDS_CUTOFF, STALE_ROUNDS_FAN,
                      ModelSpec, model_for_version)
 from .shares import HW_ERROR_REASONS, NonceVerifier, Share
 from .status import (STATE_CUTOFF, STATE_LOST, STATE_OK, ChainStatus, Module,
                      ModuleReadings, ModuleStatus, error_names)
 from .stratum import StratumJob
 
-PLL_OFF = [0, 0, 0, 0]
 IDLE_FAN_PERCENT = 50         # idle(): PLLs off, chips near ambient; air for the DC-DC stage
 PLAIN_POLL = encode_packet(T.POLLING, {})     # no LED, no fan change, no reboot
 DETECT_PATIENCE_S = 0.08      # read-again budget for DETECT: an empty id ends a round
@@ -61,6 +60,7 @@ class _ModuleRuntime:
                  voltage_level: int | None, frequencies: list[int] | None):
         self.info = info
         self.spec = spec
+        self.generation = generation_of(spec)
         self.readings = ModuleReadings(spec)
         self.frequencies = [list(frequencies or spec.default_frequencies_mhz)
                             for _ in range(spec.miner_count)]
@@ -95,23 +95,29 @@ class _ModuleRuntime:
         return self.info.id
 
 
-def pll_frequencies(mhz) -> list[int]:
-    """One frequency for all four PLLs, or four: whole MHz within the encodable range
-    (LimitError otherwise).  A model's own ceiling is checked where the model is known."""
-    if isinstance(mhz, (int, float, str, bytes)) or mhz is None:
-        plls = [mhz] * PLL_COUNT
-    else:
+def pll_frequencies(mhz, spec: ModelSpec | None = None) -> int | list[int]:
+    """A frequency option: one whole MHz for every PLL, or one per PLL.  With ``spec`` it
+    is checked against that model (its PLL count and table) and expanded to a list per
+    PLL; without, it must suit at least one known model (a LimitError naming the
+    models' tables otherwise) and comes back as given."""
+    if not (isinstance(mhz, (int, float, str, bytes)) or mhz is None):
         try:
-            plls = list(mhz)
+            mhz = list(mhz)
         except TypeError:
             raise LimitError(f"frequency {mhz!r} is not a number of MHz") from None
-    if len(plls) != PLL_COUNT:
-        raise LimitError(f"give one frequency or {PLL_COUNT} (one per PLL), got {len(plls)}")
-    for f in plls:
+    if spec is not None:
+        return spec.check_frequencies(mhz)
+    for f in mhz if isinstance(mhz, list) else [mhz]:
         if isinstance(f, bool) or not isinstance(f, int):
             raise LimitError(f"frequency {f!r} is not a whole number of MHz")
-        mhz_to_pll_word(f)   # raises LimitError with the allowed range
-    return plls
+    reasons: dict[str, None] = {}        # distinct reasons, in model-table order
+    for model in MODELS.values():
+        try:
+            model.check_frequencies(mhz)
+            return mhz
+        except LimitError as exc:
+            reasons[str(exc).split(": ", 1)[-1]] = None
+    raise LimitError(f"frequency {mhz!r} suits no supported model: " + "; ".join(reasons))
 
 
 def _number(name: str, value, low: float, high: float) -> float:
@@ -138,7 +144,7 @@ class Chain:
                  url: str | None = None, polling_delay: float = POLLING_DELAY_S,
                  nonce_mask: int | None = None, detect_interval: float = DETECT_INTERVAL_S,
                  fan_interval: float = FAN_ADJUST_INTERVAL_S,
-                 temp_target: float = TEMP_TARGET_C, overheat_c: float = OVERHEAT_C,
+                 temp_target: float | None = None, overheat_c: float = OVERHEAT_C,
                  smart_speed: bool = True, roll_enable: bool = True,
                  voltage_level: int | None = None, frequency=None,
                  apply_settings: bool | None = None, start: bool = True):
@@ -148,12 +154,13 @@ class Chain:
             self.detect_interval = _number("detect_interval", detect_interval, 0.01, 86400)
             self.fan_interval = _number("fan_interval", fan_interval, 0.01, 3600)
             self.overheat_c = _number("overheat_c", overheat_c, 60, OVERHEAT_C)
-            self.temp_target = _number("temp_target", temp_target, 50, self.overheat_c - 5)
+            # None: each model's own target (Avalon 8: 90 degC, Avalon 9: 87)
+            self.temp_target = (None if temp_target is None else
+                                _number("temp_target", temp_target, 50, self.overheat_c - 5))
             if nonce_mask is not None:
                 _whole("nonce_mask", nonce_mask, 1, 32)
-            if voltage_level is not None:
-                _whole("voltage_level", voltage_level, -15, 15)
-                voltage_level_to_word(voltage_level)  # LimitError before any frame goes out
+            if voltage_level is not None:   # its model's range is checked once it is known
+                _whole("voltage_level", voltage_level, -15, 35)
             self._frequency = pll_frequencies(frequency) if frequency is not None else None
             if apply_settings not in (None, True, False):
                 raise LimitError(f"apply_settings must be true, false or unset, "
@@ -244,28 +251,29 @@ class Chain:
             for rt in targets:
                 rt.auto_fan, rt.manual_fan, rt.fan_pending = False, percent, True
 
-    def set_auto_fan(self, target_c: float = TEMP_TARGET_C, module: int | None = None) -> None:
-        """cgminer's PID on the hottest chip (the default)."""
+    def set_auto_fan(self, target_c: float | None = None, module: int | None = None) -> None:
+        """cgminer's PID on the hottest chip (the default), aiming at ``target_c`` (None:
+        the model's own target)."""
         self._check_open()
-        _number("fan target degC", target_c, 50, self.overheat_c - 5)
+        if target_c is not None:
+            _number("fan target degC", target_c, 50, self.overheat_c - 5)
         with self._lock:
             for rt in self._select(module):
-                rt.pid = FanPid(target_c, rt.spec.fan_min_percent, rt.spec.fan_max_percent)
+                target = rt.spec.temp_target_c if target_c is None else target_c
+                rt.pid = FanPid(min(target, self.overheat_c - 5), rt.spec.fan_min_percent,
+                                rt.spec.fan_max_percent)
                 rt.auto_fan, rt.fan_pending = True, True
 
     def set_frequency(self, mhz: int | Sequence[int], module: int | None = None,
                       miner: int | None = None) -> None:
-        """One frequency for all four PLLs, or a list of four (0 = PLL off); MHz in 25 MHz
-        steps up to the model's limit."""
+        """One frequency for every PLL, or one per PLL, in MHz the model's PLL table holds
+        (Avalon 8: 0 = off or 25 MHz steps to 1200; Avalon 7: six PLLs, 12 MHz steps from
+        24 to 1404; see ``asicdrv.MODELS``).  Every target module is checked first."""
         self._check_open()
-        plls = pll_frequencies(mhz)
         with self._lock:
-            targets = [(rt, self._miners(rt, miner)) for rt in self._select(module)]
-            for rt, _ in targets:
-                if max(plls) > rt.spec.frequency_max_mhz:
-                    raise LimitError(f"frequency {max(plls)} MHz above the {rt.spec.name} "
-                                     f"limit of {rt.spec.frequency_max_mhz} MHz")
-            for rt, miners in targets:
+            targets = [(rt, self._miners(rt, miner), pll_frequencies(mhz, rt.spec))
+                       for rt in self._select(module)]
+            for rt, miners, plls in targets:
                 for m in miners:
                     rt.frequencies[m] = list(plls)
                     if not (rt.cutoff or rt.idle):
@@ -277,8 +285,7 @@ class Chain:
         with self._lock:
             targets = [(rt, self._miners(rt, miner)) for rt in self._select(module)]
             for rt, miners in targets:
-                _whole("voltage level", level, rt.spec.voltage_level_min,
-                       rt.spec.voltage_level_max)
+                rt.spec.check_voltage_level(level)
                 others = [m for m in range(rt.spec.miner_count) if m not in miners]
                 if any(rt.voltage_levels[m] is None for m in others):
                     raise LimitError(
@@ -327,7 +334,7 @@ class Chain:
             rt.saved_fan = (rt.auto_fan, rt.manual_fan)
         rt.idle, rt.auto_fan, rt.manual_fan, rt.fan_pending = True, False, fan_percent, True
         for m in range(rt.spec.miner_count):
-            self._send_pll(rt, m, PLL_OFF)
+            self._send_pll(rt, m, rt.spec.idle_frequencies)
 
     def resume(self) -> None:
         """Undo :meth:`idle`: the frequencies and fan mode from before (a cutoff still
@@ -393,9 +400,11 @@ class Chain:
             restart = job.clean or (self._last_job is not None and self._last_job[1] != pool)
         with self._lock:
             key = (job.job_crc, pool)
+            caps = [rt.spec.diffmax for rt in self._active()]
             packets = build_job_packets(job, nonce2_start=extranonce2_start,
                                         nonce2_range=extranonce2_range, clean=bool(restart),
-                                        pool=pool, send_job_id=key != self._last_job_key)
+                                        pool=pool, send_job_id=key != self._last_job_key,
+                                        difficulty_cap=min(caps) if caps else None)
             self.verifier.add_job(job, pool, restart=bool(restart))
             for frame in packets:
                 self._xfer(0, frame, read=False)
@@ -454,7 +463,7 @@ class Chain:
     @staticmethod
     def _round_seen(rt: _ModuleRuntime, mark: dict) -> bool:
         seen, spec = rt.readings.seen, rt.spec
-        pvt = spec.asic_count if spec.name == "851" else spec.total_asics
+        pvt = len(rt.readings.pvt_at)
         return (seen[T.STATUS] - mark.get(T.STATUS, 0) >= spec.miner_count
                 and seen[T.STATUS_PLL] - mark.get(T.STATUS_PLL, 0) >= spec.miner_count
                 and seen[T.STATUS_PVT] - mark.get(T.STATUS_PVT, 0) >= pvt
@@ -586,7 +595,7 @@ class Chain:
                                       "module here took the id and its reply was lost")
             silent.clear()
             try:
-                ack = decode_packet(reply, from_device=True)
+                ack = decode_packet(reply, from_device=True)     # every generation: big-endian
             except ProtocolError as exc:
                 self._missing[module_id] = f"ACKDETECT unreadable ({exc})"
                 continue
@@ -614,10 +623,21 @@ class Chain:
                 self._modules[module_id] = rt
                 self._settings_round(rt)
                 continue
+            try:
+                frequencies = (None if self._frequency is None
+                               else pll_frequencies(self._frequency, spec))
+                if self._voltage_level is not None:
+                    spec.check_voltage_level(self._voltage_level)
+            except LimitError as exc:
+                if self._thread is None:      # at open: the caller's settings are wrong
+                    raise
+                self._missing[module_id] = f"not configured: {exc}"
+                continue
             info = Module(module_id, dna, f["version"], spec.name, spec.miner_count,
                           spec.asic_count)
-            rt = _ModuleRuntime(info, spec, self.temp_target, self._voltage_level,
-                                self._frequency)
+            target = spec.temp_target_c if self.temp_target is None else self.temp_target
+            rt = _ModuleRuntime(info, spec, min(target, self.overheat_c - 5),
+                                self._voltage_level, frequencies)
             self._modules[module_id] = self._by_dna[dna] = rt
             new.append(rt)
         for module_id in silent:        # nothing answered here nor after: nobody there
@@ -663,39 +683,30 @@ class Chain:
         return None if any(f is None for f in reported) else reported
 
     def _settings_round(self, rt: _ModuleRuntime) -> None:
-        """cgminer's order: SET, SET_VOLT, SET_ASIC_OTP, SET_PLL per miner, SET_SS, SET_FIN."""
+        """The generation's configuration burst (cgminer's order: SET, SET_VOLT,
+        SET_ASIC_OTP, SET_PLL per miner, SET_SS, SET_FIN), every frame built before the
+        first is sent."""
         spec = rt.spec
-        self._xfer(rt.id, encode_packet(T.SET, {
-            "freq_sel": spec.freq_sel, "nonce_mask": self._nonce_mask or spec.nonce_mask,
-            "flags": {"smart_speed": self.smart_speed, "nonce_check": True,
-                      "roll_enable": self.roll_enable},
-            "mux_l2h": spec.mux_l2h, "mux_h2l": spec.mux_h2l,
-            "h2ltime0_spd": spec.h2ltime0_spd, "spdlow": spec.spdlow,
-            "spdhigh": spec.spdhigh}), read=False)
-        self._send_volt(rt)
-        self._xfer(rt.id, encode_packet(T.SET_ASIC_OTP, {}), read=False)
+        levels = None if any(v is None for v in rt.voltage_levels) else rt.voltage_levels
+        frequencies = [spec.idle_frequencies if rt.cutoff or rt.idle else rt.frequencies[m]
+                       for m in range(spec.miner_count)]
+        frames = rt.generation.settings_burst(
+            spec, levels=levels, frequencies=frequencies, nonce_mask=self._nonce_mask,
+            smart_speed=self.smart_speed, roll_enable=self.roll_enable)
         for m in range(spec.miner_count):
-            self._send_pll(rt, m, PLL_OFF if rt.cutoff or rt.idle else rt.frequencies[m])
-        if self.smart_speed:
-            self._xfer(rt.id, encode_packet(T.SET_SS, {
-                "th_pass": spec.th_pass, "th_fail": spec.th_fail, "th_init": spec.th_init,
-                "th_ms": spec.th_ms, "th_timeout": spec.th_timeout, "th_add": spec.th_add}),
-                read=False)
-        self._xfer(rt.id, encode_packet(T.SET_FIN, {}), read=False)
+            rt.readings.forget_pll(m)
+        for frame in frames:
+            self._xfer(rt.id, frame, read=False)
 
     def _send_pll(self, rt: _ModuleRuntime, miner: int, plls: list[int]) -> None:
+        frame = rt.generation.pll_frame(rt.spec, miner, plls)
         rt.readings.forget_pll(miner)
-        self._xfer(rt.id, encode_packet(T.SET_PLL, {
-            "pll_words": [mhz_to_pll_word(f) for f in plls], "pll_param": 100,
-            "asic_timeout": asic_timeout(plls)}, idx=miner + 1, cnt=rt.spec.miner_count),
-            read=False)
+        self._xfer(rt.id, frame, read=False)
 
     def _send_volt(self, rt: _ModuleRuntime) -> None:
         if any(level is None for level in rt.voltage_levels):
             return          # adopted from a running board: its levels are not known
-        words = [voltage_level_to_word(level) for level in rt.voltage_levels]
-        self._xfer(rt.id, encode_packet(T.SET_VOLT, {
-            "voltage_words": words + [0] * (8 - len(words))}), read=False)
+        self._xfer(rt.id, rt.generation.volt_frame(rt.spec, rt.voltage_levels), read=False)
 
     # --- internals: the poller ------------------------------------------------------------------------
     def _run(self) -> None:
@@ -748,7 +759,8 @@ class Chain:
         rt.readings.polls += 1
         try:
             reply = self._xfer(rt.id, frame, read=True)
-            pkt = decode_packet(reply, from_device=True) if reply is not None else None
+            pkt = (decode_packet(reply, from_device=True, dialect=rt.generation.dialect)
+                   if reply is not None else None)
         except ProtocolError:
             rt.bad_replies += 1
             pkt = None
@@ -820,12 +832,13 @@ class Chain:
                 STATE_CUTOFF, True
             rt.cutoffs += 1
             for m in range(rt.spec.miner_count):
-                self._send_pll(rt, m, PLL_OFF)
+                self._send_pll(rt, m, rt.spec.idle_frequencies)
         elif rt.cutoff and not stale and hottest is not None and \
                 hottest <= self.overheat_c - OVERHEAT_HYSTERESIS_C:
             rt.cutoff, rt.cutoff_reason, rt.state, rt.fan_pending = False, "", STATE_OK, True
             for m in range(rt.spec.miner_count):
-                self._send_pll(rt, m, PLL_OFF if rt.idle else rt.frequencies[m])
+                self._send_pll(rt, m, rt.spec.idle_frequencies if rt.idle
+                               else rt.frequencies[m])
         rpm = rt.readings.fan_rpm
         stalled = rpm == 0 and rt.fan_percent > 0
         if rpm is not None and stalled != rt.fan_failed:
@@ -864,7 +877,8 @@ class Chain:
             chip_test=self._failing_chips(rt), reading_ages_s=r.ages(),
             stale_temperatures=rt.stale, fifo_overflows=r.fifo_overflows,
             errors=error_names(codes), settings_source=rt.settings_source,
-            chip_sensors_unread=r.unread_sensors())
+            chip_sensors_unread=r.unread_sensors(), generation=rt.spec.generation,
+            miner_temperatures_c=list(r.miner_temps), voltage_unit=rt.spec.voltage_codec.unit)
 
     @staticmethod
     def _failing_chips(rt: _ModuleRuntime) -> dict:

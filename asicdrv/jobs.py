@@ -21,7 +21,10 @@ def nonce2_range_for(job: StratumJob, start: int) -> int:
 
 def build_job_packets(job: StratumJob, *, nonce2_start: int = 0,
                       nonce2_range: int | None = None, clean: bool = False, pool: int = 0,
-                      send_job_id: bool = True) -> list[bytes]:
+                      send_job_id: bool = True,
+                      difficulty_cap: int | None = None) -> list[bytes]:
+    """``difficulty_cap``: the TARGET cap of the modules that get the job (DIFFMAX: Avalon 7
+    500, Avalon 8 and later 2700; default the Avalon 8's)."""
     if nonce2_range is None:
         nonce2_range = nonce2_range_for(job, nonce2_start)
     template = job.coinbase_template
@@ -31,7 +34,8 @@ def build_job_packets(job: StratumJob, *, nonce2_start: int = 0,
         "nonce2_size": job.mm_nonce2_size, "merkle_offset": MERKLE_OFFSET,
         "merkle_count": len(job.merkle_branch), "nonce2_start": nonce2_start,
         "nonce2_range": nonce2_range, "clean": int(clean)})]
-    target = target_for_difficulty(min(job.difficulty, TARGET_DIFFICULTY_CAP))
+    cap = TARGET_DIFFICULTY_CAP if difficulty_cap is None else difficulty_cap
+    target = target_for_difficulty(min(job.difficulty, cap))
     packets.append(encode_packet(T.TARGET, {"target": target_to_bytes_le(target)}))
     if send_job_id:
         packets.append(encode_packet(T.JOB_ID, {"job_crc": job.job_crc, "pool": pool}))

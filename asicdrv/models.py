@@ -1,13 +1,23 @@
-"""One place for each MM model's limits and defaults (cgminer ``driver-avalon8.h``)."""
+"""The model table: one row per Avalon module model, everything the host and the emulator
+need to know about it (``../shared/spec/avalon-families.md`` 5.7-5.9 and the cgminer
+drivers named there).  Adding a model is adding a row; where the wire differs, the
+generation's :class:`~asicdrv.generations.Generation` and
+:class:`~firmware_protocols.dialects.Dialect` carry it.
+
+A module says what it is in its ACKDETECT version string; :func:`model_for_version`
+matches the longest model prefix ("910S" before "910"), as cgminer's drivers do.
+"""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from firmware_protocols.encodings import PLL_MAX_MHZ, VOLTAGE_LEVEL_MAX, VOLTAGE_LEVEL_MIN
+from firmware_protocols.errors import LimitError
+from firmware_protocols.tables import (A3210_PLL, A3212_PLL, A9_PLL, VOLTAGE_CODECS, PllTable,
+                                       VoltageCodec)
 
 from .errors import DeviceNotFound
 
-PLL_COUNT = 4
+PLL_COUNT = 4            # the Avalon 8's; a model's own count is ModelSpec.pll_count
 MAX_MODULES = 6          # per AUC, ids 1..6
 FAN_MIN_PERCENT = 5
 FAN_MAX_PERCENT = 100
@@ -23,64 +33,160 @@ RECOVER_INTERVAL_S = 4.0  # re-detect this often while a module is lost or missi
 STALE_ROUNDS_FAN = 3     # chip temperatures this many status rounds old: fan to 100 %
 STALE_ROUNDS_CUTOFF = 6  # ... this many: PLLs off, as for an overheat
 POLLING_DELAY_MAX_S = 65.535   # cgminer's pdelay: 1..65535 ms
-CORES_PER_ASIC = 172     # what STATUS_PLL lock counts add up to per chip (GHSmm / Freq)
+CORES_PER_ASIC = 172     # A3210: what STATUS_PLL lock counts add up to per chip
+
+# How a generation reports chip temperatures (STATUS_PVT):
+PVT_BY_ASIC = "by_asic"      # idx = chip; one (temperature, voltage) per miner (851, A9, LC3)
+PVT_BY_CHIP = "by_chip"      # idx = miner * asic_count + chip (821, 831, 841)
+PVT_BY_MODULE = "by_module"  # one frame, a hottest reading per miner (A7)
 
 
 @dataclass(frozen=True)
 class ModelSpec:
-    name: str
+    name: str                # the version-string prefix that names it
+    generation: str          # asicdrv.generations / firmware_protocols.dialects key
     miner_count: int
     asic_count: int
-    default_frequencies_mhz: tuple[int, int, int, int]
+    default_frequencies_mhz: tuple[int, ...]   # one per PLL
     default_voltage_level: int
+    voltage_level_min: int
+    voltage_level_max: int
     nonce_mask: int
-    vin_adc_ratio: int      # cgminer stores both ratios as uint16_t
-    vout_adc_ratio: int
-    spdlow: int
-    th_pass: int
-    th_fail: int
-    th_timeout: int
-    # limits, identical across Avalon 8 models today but kept per model on purpose
-    frequency_max_mhz: int = PLL_MAX_MHZ
-    voltage_level_min: int = VOLTAGE_LEVEL_MIN
-    voltage_level_max: int = VOLTAGE_LEVEL_MAX
+    pll_table: PllTable = A3210_PLL
+    voltage_codec: VoltageCodec = VOLTAGE_CODECS["signed"]
+    diffmax: int = 2700      # the TARGET difficulty cap the MM is given
+    cores_per_asic: int = CORES_PER_ASIC
+    pvt_layout: str = PVT_BY_CHIP
+    asic_frequencies: bool = False       # STATUS_ASIC carries each chip's PLL MHz
+    pll_status_frequencies: bool = True  # STATUS_PLL carries the MHz the PLLs run
+    vin_adc_ratio: int = 0   # STATUS_PMU input-voltage ratio (0: not reported)
+    vout_adc_ratio: int = 0  # STATUS_VOLT per-miner ratio (0: one raw module reading)
+    temp_target_c: float = TEMP_TARGET_C
     fan_min_percent: int = FAN_MIN_PERCENT   # cgminer's default floor; protects the board
     fan_max_percent: int = FAN_MAX_PERCENT
-    # SET defaults (avalon8_init_setting)
+    # SET (avalonX_init_setting) and SET_SS defaults
     freq_sel: int = 3
     mux_l2h: int = 0
     mux_h2l: int = 1
     h2ltime0_spd: int = 3
+    spdlow: int = 0
     spdhigh: int = 3
+    th_pass: int = 0
+    th_fail: int = 0
     th_init: int = 32767
     th_ms: int = 5
+    th_timeout: int = 0
     th_add: int = 1
+    extra: dict = field(default_factory=dict, compare=False)
 
     @property
     def total_asics(self) -> int:
         return self.miner_count * self.asic_count
 
+    @property
+    def pll_count(self) -> int:
+        return len(self.default_frequencies_mhz)
 
-_VIN_RATIO = int(3.3 / 4095.0 * 25.62 / 5.62 * 1000.0 * 100.0)
-_VOUT_RATIO_8X1 = int(3.3 / 4095.0 * 63.0 / 20.0 * 10000.0 * 100.0)
-_VOUT_RATIO_851 = int(3.3 / 4095.0 * 72.3 / 20.0 * 10000.0 * 100.0)
+    @property
+    def frequency_max_mhz(self) -> int:
+        return self.pll_table.highest_mhz
 
-MODELS: dict[str, ModelSpec] = {
-    "821": ModelSpec("821", 4, 26, (0, 0, 0, 650), 5, 24, _VIN_RATIO, _VOUT_RATIO_8X1,
-                     0, 160, 8000, 20000),
-    "831": ModelSpec("831", 4, 26, (0, 0, 0, 725), 5, 24, _VIN_RATIO, _VOUT_RATIO_8X1,
-                     0, 160, 8000, 20000),
-    "841": ModelSpec("841", 4, 26, (0, 0, 0, 775), 5, 24, _VIN_RATIO, _VOUT_RATIO_8X1,
-                     0, 160, 8000, 20000),
-    "851": ModelSpec("851", 4, 26, (0, 0, 0, 850), 5, 27, _VIN_RATIO, _VOUT_RATIO_851,
-                     2, 200, 7000, 16000),
-}
+    @property
+    def idle_frequencies(self) -> list[int]:
+        """What a cutoff or idle() sets: every PLL off, or at its lowest where the
+        generation has no off word (A7)."""
+        return [self.pll_table.idle_mhz] * self.pll_count
+
+    def check_frequencies(self, mhz) -> list[int]:
+        """One frequency for every PLL, or one per PLL, each a value this model's PLL table
+        holds; a LimitError naming the model otherwise."""
+        if isinstance(mhz, (list, tuple)):
+            plls = list(mhz)
+            if len(plls) != self.pll_count:
+                raise LimitError(f"the {self.name} has {self.pll_count} PLLs: give one "
+                                 f"frequency or {self.pll_count}, got {len(plls)}")
+        else:
+            plls = [mhz] * self.pll_count
+        for f in plls:
+            if isinstance(f, bool) or not isinstance(f, int):
+                raise LimitError(f"frequency {f!r} is not a whole number of MHz")
+            try:
+                self.pll_table.word(f)
+            except LimitError as exc:
+                raise LimitError(f"{self.name}: {exc}") from None
+        return plls
+
+    def check_voltage_level(self, level) -> int:
+        if isinstance(level, bool) or not isinstance(level, int):
+            raise LimitError(f"voltage level {level!r} is not a whole number (the "
+                             f"{self.name} takes {self.voltage_level_min}.."
+                             f"{self.voltage_level_max})")
+        if not self.voltage_level_min <= level <= self.voltage_level_max:
+            raise LimitError(f"voltage level {level} out of range {self.voltage_level_min}.."
+                             f"{self.voltage_level_max} for the {self.name}")
+        self.voltage_codec.encode(level)
+        return level
+
+
+_A8_VIN = int(3.3 / 4095.0 * 25.62 / 5.62 * 1000.0 * 100.0)           # 367
+_A8_VOUT_8X1 = int(3.3 / 4095.0 * 63.0 / 20.0 * 10000.0 * 100.0)      # 2538
+_A8_VOUT_851 = int(3.3 / 4095.0 * 72.3 / 20.0 * 10000.0 * 100.0)      # 2913
+_A7_VIN = int(3.3 / 1024.0 * 27.15 / 7.15 * 1000.0 * 100.0)           # 1223
+_A7_VIN_761 = int(3.3 / 1024.0 * 26.0 / 6.0 * 1000.0 * 100.0)         # 1396
+_A7_VOUT = {"711": 9368, "721": 9368, "741": 10151, "761": 13964}
+
+
+def _a7(name: str, asics: int, level: int) -> ModelSpec:
+    # driver-avalon7.c/.h: 4 miners, 6 PLLs 600..780 MHz, mV = 3889 + 78 * level
+    # (4981 mV = level 14 on 711/721, 4825 mV = level 12 on 741/761), DIFFMAX 500,
+    # SET freq_sel 0, nonce_mask 29, the rest of SET zero; SET_SS without th_add.
+    return ModelSpec(
+        name, "avalon7", 4, asics, (600, 636, 672, 708, 744, 780), level, 0, 15, 29,
+        pll_table=A3212_PLL, voltage_codec=VOLTAGE_CODECS["a7"], diffmax=500,
+        cores_per_asic=128, pvt_layout=PVT_BY_MODULE, pll_status_frequencies=False,
+        vin_adc_ratio=_A7_VIN_761 if name == "761" else _A7_VIN, vout_adc_ratio=_A7_VOUT[name],
+        freq_sel=0, mux_h2l=0, h2ltime0_spd=0, spdhigh=0,
+        th_pass=162, th_fail=10921, th_ms=1, th_timeout=0, th_add=0)
+
+
+def _a8(name: str, freq: int, nonce_mask: int, vout: int, spdlow: int, ss: tuple) -> ModelSpec:
+    th_pass, th_fail, th_timeout = ss
+    return ModelSpec(
+        name, "avalon8", 4, 26, (0, 0, 0, freq), 5, -15, 15, nonce_mask,
+        pvt_layout=PVT_BY_ASIC if name == "851" else PVT_BY_CHIP,
+        asic_frequencies=name == "851", vin_adc_ratio=_A8_VIN, vout_adc_ratio=vout,
+        spdlow=spdlow, th_pass=th_pass, th_fail=th_fail, th_timeout=th_timeout)
+
+
+def _a9(name: str, freqs: tuple) -> ModelSpec:
+    # Canaan avalon911 driver-avalon9.c: 6 miners x 34, raw level 0..35 (26), target 87 degC
+    return ModelSpec(
+        name, "avalon9", 6, 34, freqs, 26, 0, 35, 24, pll_table=A9_PLL,
+        voltage_codec=VOLTAGE_CODECS["raw"], pvt_layout=PVT_BY_ASIC, asic_frequencies=True,
+        temp_target_c=87, spdlow=1, th_pass=10, th_fail=1000, th_ms=2, th_timeout=1550000,
+        th_add=0)
+
+
+MODELS: dict[str, ModelSpec] = {spec.name: spec for spec in (
+    _a7("711", 18, 14), _a7("721", 18, 14), _a7("741", 22, 12), _a7("761", 26, 12),
+    _a8("821", 650, 24, _A8_VOUT_8X1, 0, (160, 8000, 20000)),
+    _a8("831", 725, 27, _A8_VOUT_8X1, 2, (200, 7000, 16000)),
+    _a8("841", 775, 24, _A8_VOUT_8X1, 0, (160, 8000, 20000)),
+    _a8("851", 850, 27, _A8_VOUT_851, 2, (200, 7000, 16000)),
+    _a9("910", (0, 475, 525, 575)), _a9("911", (0, 462, 512, 562)),
+    _a9("910S", (0, 462, 512, 562)),
+    # Canaan avalonlc3 driver-avalonlc3.c: 4 x 34, raw level 0..31 (5), 500 MHz
+    ModelSpec("LC3", "avalonlc3", 4, 34, (0, 0, 0, 500), 5, 0, 31, 27,
+              voltage_codec=VOLTAGE_CODECS["raw"], pvt_layout=PVT_BY_ASIC,
+              asic_frequencies=True, spdlow=2, th_pass=200, th_fail=7000, th_timeout=16000),
+)}
+_BY_PREFIX = sorted(MODELS, key=len, reverse=True)
 
 
 def model_for_version(version: str) -> ModelSpec:
-    """The model a firmware version string names in its first three characters."""
-    try:
-        return MODELS[version[:3]]
-    except KeyError:
-        raise DeviceNotFound(f"module firmware {version!r} is not a supported model "
-                             f"({', '.join(MODELS)})") from None
+    """The model an ACKDETECT version string names by its prefix."""
+    for prefix in _BY_PREFIX:
+        if version.startswith(prefix):
+            return MODELS[prefix]
+    raise DeviceNotFound(f"module firmware {version!r} is not a supported model "
+                         f"({', '.join(MODELS)})")

@@ -9,7 +9,8 @@ from dataclasses import asdict, dataclass, field
 from firmware_protocols import MMPacket, PacketType as T
 from firmware_protocols.encodings import (pvt_code_to_celsius, vin_raw_to_volts,
                                           vout_raw_to_chip_volts)
-from .models import ModelSpec
+from firmware_protocols.tables import a7_pvt_code_to_celsius
+from .models import PVT_BY_ASIC, PVT_BY_CHIP, PVT_BY_MODULE, ModelSpec
 
 STATE_OK, STATE_CUTOFF, STATE_LOST = "ok", "cutoff", "lost"
 
@@ -48,11 +49,14 @@ class ModuleReadings:
         self.temperature_mm: float | None = None
         self.fan_rpm: int | None = None
         self.chip_temps: list[list[float | None]] = [[None] * a for _ in range(m)]
-        self.lock_counts = [[0] * 4 for _ in range(m)]
+        self.miner_temps: list[float | None] = [None] * m   # A7: hottest per miner
+        self.lock_counts = [[0] * spec.pll_count for _ in range(m)]
         self.reported_frequencies: list[list[int] | None] = [None] * m
         self.chip_volts: list[float | None] = [None] * m
         self.vin_volts: list[float | None] = [None] * m
         self.power_good: int | None = None
+        self.module_vout_raw: int | None = None    # A9/LC3: one raw STATUS_VOLT reading
+        self.power_supply: list[int] | None = None  # A9/LC3 STATUS_POWER
         self.local_works = [0] * m
         self.mm_hw_errors = [0] * m
         self.crc_errors = [0] * m          # CRC errors the MM saw in what we sent
@@ -67,7 +71,7 @@ class ModuleReadings:
         # count measures staleness in status rounds, whatever the link's speed)
         now = time.monotonic()
         self.received_at: dict[int, float] = {}   # packet type -> time
-        pvt_slots = a if spec.name == "851" else m * a
+        pvt_slots = {PVT_BY_ASIC: a, PVT_BY_CHIP: m * a, PVT_BY_MODULE: 1}[spec.pvt_layout]
         self.pvt_at = [now] * pvt_slots
         self.pvt_poll = [0] * pvt_slots
         self.pvt_received = [False] * pvt_slots
@@ -100,19 +104,27 @@ class ModuleReadings:
             f = pkt.fields()
             miner, chip = divmod(pkt.idx, spec.asic_count)
             self.asic_pll_counts[miner][chip] = f["pll_counts"]
-            if spec.name == "851":
+            if spec.asic_frequencies:
                 self.asic_frequencies[miner][chip] = f["frequencies_mhz"]
         elif pkt.type == T.STATUS_PLL and pkt.idx < spec.miner_count:
             f = pkt.fields()
             self.lock_counts[pkt.idx] = f["lock_counts"]
-            self.reported_frequencies[pkt.idx] = f["frequencies_mhz"]
+            if spec.pll_status_frequencies:
+                self.reported_frequencies[pkt.idx] = f["frequencies_mhz"]
         elif pkt.type == T.STATUS_VOLT:
             raws = pkt.fields()["vout_raw"]
+            if not spec.vout_adc_ratio:          # one raw reading for the module
+                self.module_vout_raw = raws
+                return
             self.chip_volts = [vout_raw_to_chip_volts(raws[m], spec.vout_adc_ratio,
                                                       spec.asic_count)
                                for m in range(spec.miner_count)]
         elif pkt.type == T.STATUS_PMU:
             f = pkt.fields()
+            if not spec.vin_adc_ratio:           # A9/LC3: STATUS_POWER
+                if f["valid"]:
+                    self.power_supply = f["power_supply"]
+                return
             self.power_good = f["power_good"]
             self.vin_volts = [vin_raw_to_volts(f["vin_raw"][m], spec.vin_adc_ratio)
                               for m in range(spec.miner_count)]
@@ -127,7 +139,12 @@ class ModuleReadings:
         def celsius(code):
             return None if code == 0 else pvt_code_to_celsius(code)   # 0: sensor silent
 
-        if spec.name == "851":
+        if spec.pvt_layout == PVT_BY_MODULE:
+            for m, miner in enumerate(pkt.fields()["miners"][:spec.miner_count]):
+                code = miner["temp_codes"][1]     # cgminer's temp[3], what drives its fan
+                self.miner_temps[m] = None if code == 0 else a7_pvt_code_to_celsius(code)
+            self._pvt_seen(0)
+        elif spec.pvt_layout == PVT_BY_ASIC:
             if pkt.idx < spec.asic_count:
                 for m, sensor in enumerate(pkt.fields()["sensors"][:spec.miner_count]):
                     self.chip_temps[m][pkt.idx] = celsius(sensor["temp_code"])
@@ -155,7 +172,9 @@ class ModuleReadings:
         """[miner, chip] of every chip whose temperature never arrived (a link matter,
         unlike a sensor that reads 0)."""
         spec = self.spec
-        if spec.name == "851":
+        if spec.pvt_layout == PVT_BY_MODULE:     # no per-chip sensors to miss
+            return []
+        if spec.pvt_layout == PVT_BY_ASIC:
             return [[m, c] for c in range(spec.asic_count) if not self.pvt_received[c]
                     for m in range(spec.miner_count)]
         return [list(divmod(slot, spec.asic_count))
@@ -185,6 +204,7 @@ class ModuleReadings:
         """cgminer's get_temp_max: the hottest chip, or the MM if that is hotter."""
         if self._hottest_stale:
             values = [t for row in self.chip_temps for t in row if t is not None]
+            values += [t for t in self.miner_temps if t is not None]
             if self.temperature_mm is not None:
                 values.append(self.temperature_mm)
             self._hottest = max(values) if values else None
@@ -196,7 +216,7 @@ class ModuleReadings:
         cgminer's GHSmm): on an 851 from every chip's STATUS_ASIC (its counts and PLL
         frequencies) once all have arrived, otherwise from the miners' STATUS_PLL."""
         spec = self.spec
-        if spec.name == "851" and all(c is not None for row in self.asic_pll_counts
+        if spec.asic_frequencies and all(c is not None for row in self.asic_pll_counts
                                       for c in row):
             return [sum(count * freq for c in range(spec.asic_count)
                         for count, freq in zip(self.asic_pll_counts[m][c],
@@ -252,6 +272,9 @@ class ModuleStatus:
     module_error_code: int = 0                               # ECMM word
     elapsed_s: float = 0.0                                   # since first detected
     chip_hw_errors: list = field(default_factory=list)       # [miner][chip] host-verified
+    generation: str = "avalon8"
+    miner_temperatures_c: list = field(default_factory=list)  # A7: a hottest per miner
+    voltage_unit: str = ""                                   # what a voltage level is
 
     def to_dict(self) -> dict:
         return asdict(self)

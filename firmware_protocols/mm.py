@@ -13,6 +13,7 @@ from construct import (Array, Bytes, Const, Container, Flag, Int8ub, Int16ub, Li
 from construct.core import ConstructError, Restreamed, Transformed
 
 from .crc import crc16
+from .dialects import AVALON8, DIALECTS, Dialect
 from .fast import FAST_DECODERS
 from .errors import (BadHeaderError, CrcError, FrameLengthError, PayloadError,
                      UnknownTypeError)
@@ -53,6 +54,7 @@ class MMPacket:
     crc: int
     crc_ok: bool = True
     from_device: bool | None = None
+    dialect: str = "avalon8"
 
     @property
     def name(self) -> str:
@@ -61,20 +63,25 @@ class MMPacket:
     def fields(self, *, per_chip_pvt: bool = False) -> dict[str, Any]:
         """The payload as a plain dict of named fields (see :mod:`.payloads`)."""
         return decode_payload(self.type, self.data, per_chip_pvt=per_chip_pvt,
-                              from_device=self.from_device)
+                              from_device=self.from_device, dialect=self.dialect)
 
     def to_bytes(self) -> bytes:
+        order = DIALECTS[self.dialect].device_crc_order if self.from_device else "big"
         return bytes((0x43, 0x4E, self.type, self.opt, self.idx, self.cnt)) + self.data + \
-            self.crc.to_bytes(2, "big")
+            self.crc.to_bytes(2, order)
 
 
 def decode_packet(frame: bytes, *, verify_crc: bool = True,
-                  from_device: bool | None = None) -> MMPacket:
+                  from_device: bool | None = None,
+                  dialect: str | Dialect = AVALON8) -> MMPacket:
     """Parse a 40-byte frame; raise a :class:`ProtocolError` subclass if it is not one.
 
     With ``verify_crc=False`` a CRC mismatch is reported in ``crc_ok`` instead of raised.
-    ``from_device`` is the direction, when the caller knows it.
+    ``from_device`` is the direction, when the caller knows it; with the generation's
+    ``dialect`` it says the CRC's byte order (device frames of the Avalon 4 carry it low
+    byte first) and how payloads read.
     """
+    dialect = _dialect(dialect)
     if len(frame) != PACKET_SIZE:
         raise FrameLengthError(f"MM frame is {len(frame)} bytes, expected {PACKET_SIZE}")
     if frame[:2] != HEADER:
@@ -82,18 +89,24 @@ def decode_packet(frame: bytes, *, verify_crc: bool = True,
     _, ptype, opt, idx, cnt, data, crc = _FRAME_STRUCT.unpack(frame)
     if ptype not in _KNOWN_TYPES:
         raise UnknownTypeError(f"unknown MM packet type 0x{ptype:02x}")
+    if from_device and dialect.device_crc_order == "little":
+        crc = (crc >> 8) | (crc & 0xFF) << 8
     expected = crc16(data)
     if expected != crc and verify_crc:
         raise CrcError(f"CRC mismatch in {packet_name(ptype, from_device)}: frame says "
                        f"0x{crc:04x}, data gives 0x{expected:04x}", expected, crc)
-    return MMPacket(ptype, opt, idx, cnt, data, crc, expected == crc, from_device)
+    return MMPacket(ptype, opt, idx, cnt, data, crc, expected == crc, from_device,
+                    dialect.name)
 
 
 def encode_packet(ptype: int, fields: Mapping[str, Any] | None = None, *,
-                  data: bytes | None = None, idx: int = 1, cnt: int = 1, opt: int = 0) -> bytes:
-    """Build a 40-byte frame from named payload ``fields`` or from raw ``data``."""
+                  data: bytes | None = None, idx: int = 1, cnt: int = 1, opt: int = 0,
+                  dialect: str | Dialect = AVALON8, from_device: bool = False) -> bytes:
+    """Build a 40-byte frame from named payload ``fields`` or from raw ``data``
+    (``from_device``: as the MM sends it, with the generation's CRC byte order)."""
+    dialect = _dialect(dialect)
     if data is None:
-        data = encode_payload(ptype, fields or {})
+        data = encode_payload(ptype, fields or {}, dialect=dialect)
     elif len(data) > DATA_SIZE:
         raise PayloadError(f"payload is {len(data)} bytes, at most {DATA_SIZE} fit")
     else:
@@ -101,13 +114,26 @@ def encode_packet(ptype: int, fields: Mapping[str, Any] | None = None, *,
     for name, value in (("type", ptype), ("opt", opt), ("idx", idx), ("cnt", cnt)):
         if not 0 <= value <= 0xFF:
             raise PayloadError(f"{name} {value} does not fit in one byte")
-    return bytes((0x43, 0x4E, ptype, opt, idx, cnt)) + data + crc16(data).to_bytes(2, "big")
+    order = dialect.device_crc_order if from_device else "big"
+    return bytes((0x43, 0x4E, ptype, opt, idx, cnt)) + data + crc16(data).to_bytes(2, order)
 
 
-def encode_payload(ptype: int, fields: Mapping[str, Any]) -> bytes:
-    """The 32 data bytes for ``ptype`` from its named fields (missing fields are 0)."""
+def _dialect(dialect: str | Dialect) -> Dialect:
+    if isinstance(dialect, Dialect):
+        return dialect
     try:
-        layout = COMPILED[PacketType(ptype)]
+        return DIALECTS[dialect]
+    except KeyError:
+        raise UnknownTypeError(f"unknown generation {dialect!r}; known: "
+                               f"{', '.join(DIALECTS)}") from None
+
+
+def encode_payload(ptype: int, fields: Mapping[str, Any], *,
+                   dialect: str | Dialect = AVALON8) -> bytes:
+    """The 32 data bytes for ``ptype`` from its named fields (missing fields are 0)."""
+    dialect = _dialect(dialect)
+    try:
+        layout = dialect.compiled.get(ptype) or COMPILED[PacketType(ptype)]
     except ValueError:
         raise UnknownTypeError(f"unknown MM packet type 0x{ptype:02x}") from None
     try:
@@ -117,10 +143,14 @@ def encode_payload(ptype: int, fields: Mapping[str, Any]) -> bytes:
 
 
 def decode_payload(ptype: int, data: bytes, *, per_chip_pvt: bool = False,
-                   from_device: bool | None = None) -> dict[str, Any]:
+                   from_device: bool | None = None,
+                   dialect: str | Dialect = AVALON8) -> dict[str, Any]:
     """Named fields of a payload.  ``per_chip_pvt`` selects the pre-851 STATUS_PVT layout;
-    ``from_device`` reads 0x50 as STATUS_MINER_EN."""
-    if ptype == PacketType.STATUS_PVT and per_chip_pvt:
+    ``from_device`` reads 0x50 as STATUS_MINER_EN; ``dialect`` names the generation."""
+    dialect = _dialect(dialect)
+    if ptype in dialect.compiled:
+        layout = dialect.compiled[ptype]
+    elif ptype == PacketType.STATUS_PVT and per_chip_pvt:
         layout = COMPILED_PVT_PER_CHIP
     elif ptype == STATUS_MINER_EN and from_device:
         layout = COMPILED_MINER_EN
@@ -183,3 +213,5 @@ def _default_value(sc):
 
 
 _DEFAULTS = {id(COMPILED[t]): _defaults_for(PAYLOADS[t]) for t in PAYLOADS}
+_DEFAULTS.update({id(d.compiled[t]): _defaults_for(d.overrides[t])
+                  for d in DIALECTS.values() for t in d.overrides})

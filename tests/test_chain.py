@@ -293,12 +293,23 @@ def test_settings_reports_what_the_host_set():
 
 def test_open_options_are_checked_before_any_frame():
     emu = Emulator(seed=1)
-    for options, message in (({"voltage_level": 20}, "-15..15"),
+    for options, message in (({"voltage_level": 40}, "-15..35"),
                              ({"frequency": 1300}, "0..1200"),
                              ({"overheat_c": 120}, "out of range 60..105")):
         with pytest.raises(LimitError, match=message):
             asicdrv.open("emu://", emulator=emu, **options)
     assert len(emu.traffic.frames) == 0
+
+
+def test_open_options_valid_for_another_model_are_refused_before_any_setting():
+    """Level 20 suits an Avalon 9, not this 851: the model is known only after DETECT,
+    and the refusal comes before any settings frame is built."""
+    emu = Emulator(seed=1)
+    with pytest.raises(LimitError, match="-15..15 for the 851"):
+        asicdrv.open("emu://", emulator=emu, voltage_level=20)
+    sent = [frame[2] for _, direction, frame in emu.traffic.frames if direction == ">"]
+    assert sent and set(sent) <= {0x10, 0x31}          # DETECT and SYNC only
+    assert emu.modules[0].settings_rounds == 0
 
 
 def test_serial_url_with_baud_reaches_an_emulated_line():

@@ -1,6 +1,10 @@
-"""A software Avalon 8 module chain: the device side of the MM and AUC protocols.
+"""A software chain of Avalon MM modules: the device side of the MM and AUC protocols.
 
     emu = Emulator(modules=2, model="851", seed=1, nonce_mask=12, faults="dead_chip")
+    emu = Emulator(modules=3, model="741,851,LC3")   # a mixed chain, one model per module
+
+Every model of :data:`asicdrv.MODELS` (Avalon 7, 8, 9, LC3) speaks its generation's
+frames (:mod:`asicdrv.generations`).
     emu.i2c_xfer(address, frame, rlen)        # in-process link (fastest)
     backend = emu.usb_backend()               # pyusb backend: the AUC on a virtual bus
     with emu.serve_serial() as server: ...    # a pty carrying bare MM packets (module 1)
@@ -40,8 +44,13 @@ class Emulator:
                  clock: Callable[[], float] = time.monotonic,
                  chip_thread: bool | None = None):
         _check_whole("modules", modules, 1, 6)
-        if model not in MODELS:
-            raise FaultSpecError(f"model must be one of {', '.join(MODELS)}, got {model!r}")
+        names = [m.strip() for m in model.split(",")] if isinstance(model, str) else [model]
+        for name in names:
+            if name not in MODELS:
+                raise FaultSpecError(f"model must be one of {', '.join(MODELS)}, got {name!r}")
+        if len(names) not in (1, modules):
+            raise FaultSpecError(f"give one model, or one per module ({modules}), not "
+                                 f"{len(names)}")
         _check_whole("seed", seed, -(1 << 63), 1 << 63)
         if nonce_mask is not None:
             _check_whole("nonce_mask", nonce_mask, 1, 64)
@@ -50,7 +59,8 @@ class Emulator:
         _check_number("hashrate", hashrate, 0, 1e9)
         _check_number("thermal_tau_s", thermal_tau_s, 1e-3, 1e6, low_open=True)
         _check_number("ambient_c", ambient_c, -40, 80)
-        self.spec: ModelSpec = MODELS[model]
+        self.specs: list[ModelSpec] = [MODELS[n] for n in names] * (modules // len(names))
+        self.spec: ModelSpec = self.specs[0]
         self.seed = seed
         self.module_count = modules
         self.faults: tuple[Fault, ...] = self._checked_faults(faults)
@@ -84,7 +94,7 @@ class Emulator:
 
     def _build_module(self, position, rng, nonce_mask, nonce_start, ambient_c, hashrate,
                       nonces_per_work, thermal_tau_s) -> MMFirmware:
-        spec = self.spec
+        spec = self.specs[position - 1]
         dna = bytes(rng.getrandbits(8) for _ in range(8))
         version = f"{spec.name}-{FIRMWARE_BUILD}"
         physics = ModulePhysics(spec, random.Random(rng.random()), ambient_c=ambient_c,
@@ -106,11 +116,12 @@ class Emulator:
                                      f"1..{self.module_count}")
             if fault.name in CHIP_FAULTS:
                 miner, chip = fault.value
-                if not (0 <= miner < self.spec.miner_count and
-                        0 <= chip < self.spec.asic_count):
-                    raise FaultSpecError(
-                        f"fault {fault.name}:{miner}.{chip}: the {self.spec.name} has miners "
-                        f"0..{self.spec.miner_count - 1}, chips 0..{self.spec.asic_count - 1}")
+                specs = self.specs if fault.module is None else [self.specs[fault.module - 1]]
+                for spec in specs:
+                    if not (0 <= miner < spec.miner_count and 0 <= chip < spec.asic_count):
+                        raise FaultSpecError(
+                            f"fault {fault.name}:{miner}.{chip}: the {spec.name} has miners "
+                            f"0..{spec.miner_count - 1}, chips 0..{spec.asic_count - 1}")
         return faults
 
     def _apply_module_faults(self, module: MMFirmware) -> None:

@@ -29,14 +29,14 @@ from __future__ import annotations
 import random
 from collections import deque
 
-from firmware_protocols import (CrcError, PacketType as T, ProtocolError, decode_packet,
-                                encode_packet)
+from firmware_protocols import CrcError, PacketType as T, ProtocolError, decode_packet
 from firmware_protocols.encodings import (celsius_to_pvt_code, chip_volts_to_vout_raw,
-                                          millivolts_to_pvt_code, pll_word_to_mhz,
-                                          pwm_to_fan_percent, word_to_voltage_level)
+                                          millivolts_to_pvt_code, pwm_to_fan_percent)
 from firmware_protocols.payloads import STATUS_PVT_PER_CHIP
+from firmware_protocols.tables import celsius_to_a7_pvt_code
 from ..bitcoin import DIFF1_TARGET
-from ..models import MAX_MODULES, ModelSpec
+from ..generations import generation_of
+from ..models import MAX_MODULES, PVT_BY_ASIC, PVT_BY_MODULE, ModelSpec
 from .physics import VIN_VOLTS, ModulePhysics, chip_volts
 from .work import JobAssembler, JobIncomplete, Scanner
 
@@ -54,6 +54,7 @@ class MMFirmware:
                  hashrate: float, bad_nonce_rate: float = 0.0, pinned_nonce_mask=None):
         self.position = position          # 1-based place in the chain
         self.spec = spec
+        self.generation = generation_of(spec)   # its wire dialect and frame meanings
         self.dna = dna
         self.version = version
         self.physics = physics
@@ -129,7 +130,7 @@ class MMFirmware:
     def receive(self, frame: bytes, *, broadcast: bool, now: float) -> bytes | None:
         """One frame from the host; returns the reply frame, if this packet has one."""
         try:
-            pkt = decode_packet(frame)
+            pkt = decode_packet(frame, dialect=self.generation.dialect)
         except CrcError:
             self.rx_crc_errors += 1
             return None
@@ -184,18 +185,19 @@ class MMFirmware:
                 self.nonces_overflowed += 1
                 self._error_bits |= ECMM_API_FIFO_OVERFLOW
                 continue
-            self.nonces.append(encode_packet(T.NONCE, {
+            self.nonces.append(self._encode(T.NONCE, {
                 "chip": found.chip, "miner": found.miner, "nonce2": found.nonce2,
                 "ntime_offset": found.ntime_offset, "nonce": nonce,
-                "job_crc": job.job_crc, "pool": job.pool}, opt=self.dna[-1]))
+                "job_crc": job.job_crc, "pool": job.pool}))
 
     # --- handlers ------------------------------------------------------------------------------
     def _detect(self, pkt, broadcast):
         if self.detected:
             return None                 # a detected module stays quiet
         self.module_id = pkt.fields()["module_id"]
-        return encode_packet(T.ACKDETECT, {"dna": self.dna, "version": self.version,
-                                           "asic_count": self.spec.total_asics})
+        return self.generation.encode(T.ACKDETECT, {
+            "dna": self.dna, "version": self.version, "asic_count": self.spec.total_asics},
+            from_device=True)
 
     def _sync(self, pkt, broadcast):
         self._rotation.clear()          # report a status round from its start
@@ -223,8 +225,9 @@ class MMFirmware:
         return None
 
     def _set_volt(self, pkt, broadcast):
-        words = pkt.fields()["voltage_words"][:self.spec.miner_count]
-        levels = [word_to_voltage_level(w) for w in words]   # all or nothing
+        levels = self.generation.levels_from(self.spec, pkt.fields())   # all or nothing
+        for level in levels:
+            self.spec.check_voltage_level(level)
         self.physics.voltage_levels = levels
         return None
 
@@ -232,8 +235,8 @@ class MMFirmware:
         miner = pkt.idx - 1
         if not 0 <= miner < self.spec.miner_count:
             raise IndexError(miner)
-        words = pkt.fields()["pll_words"]
-        self.physics.frequencies[miner] = [pll_word_to_mhz(w) for w in words]
+        self.physics.frequencies[miner] = self.generation.frequencies_from(self.spec,
+                                                                           pkt.fields())
         return None
 
     def _set_ss(self, pkt, broadcast):
@@ -261,9 +264,9 @@ class MMFirmware:
         for m in miners:
             bitmap = sum(1 << c for c in range(self.spec.asic_count)
                          if self.physics.chip_alive(m, c))
-            self.urgent.append(encode_packet(
+            self.urgent.append(self._encode(
                 T.TEST_RET, {"pass_bitmap": bitmap, "chips_tested": self.spec.asic_count},
-                idx=m + 1, cnt=self.spec.miner_count, opt=self.dna[-1]))
+                idx=m + 1, cnt=self.spec.miner_count))
         return None
 
     def _get_volt(self, pkt, broadcast):
@@ -343,8 +346,8 @@ class MMFirmware:
         for miner in range(self.spec.miner_count):
             out += [(self._status, miner), (self._status_pll, miner)]
         out += [(lambda _: self._status_volt(), None), (lambda _: self._status_pmu(), None)]
-        pvt_count = (self.spec.asic_count if self.spec.name == "851"
-                     else self.spec.total_asics)
+        pvt_count = {PVT_BY_ASIC: self.spec.asic_count,
+                     PVT_BY_MODULE: 1}.get(self.spec.pvt_layout, self.spec.total_asics)
         if not self.pvt_silent:
             out += [(self._status_pvt, i) for i in range(pvt_count)]
         total = self.spec.total_asics
@@ -355,13 +358,14 @@ class MMFirmware:
 
     def _encode(self, ptype, fields=None, *, data=None, idx=1, cnt=1) -> bytes:
         """A reply: the last DNA byte in OPT, as MM4 does and A4 hosts check."""
-        return encode_packet(ptype, fields, data=data, idx=idx, cnt=cnt, opt=self.dna[-1])
+        return self.generation.encode(ptype, fields, data=data, idx=idx, cnt=cnt,
+                                      opt=self.dna[-1], from_device=True)
 
     def _status_pll(self, miner: int) -> bytes:
-        return self._encode(T.STATUS_PLL, {
-            "lock_counts": self.physics.lock_counts(miner),
-            "frequencies_mhz": self.physics.frequencies[miner]},
-            idx=miner, cnt=self.spec.miner_count)
+        fields = {"lock_counts": self.physics.lock_counts(miner)}
+        if self.spec.pll_status_frequencies:
+            fields["frequencies_mhz"] = self.physics.frequencies[miner]
+        return self._encode(T.STATUS_PLL, fields, idx=miner, cnt=self.spec.miner_count)
 
     def _status(self, miner: int) -> bytes:
         crc_now = self.rx_crc_errors
@@ -379,19 +383,28 @@ class MMFirmware:
         miner, chip = divmod(index, self.spec.asic_count)
         alive = self.physics.chip_alive(miner, chip)
         freqs = self.physics.frequencies[miner]
-        counts = self.physics.chip_lock_counts(miner) if alive else [0] * 4
-        return self._encode(T.STATUS_ASIC, {
-            "works": self._chip_works[miner][chip], "errors": 0, "pll_counts": counts,
-            "frequencies_mhz": freqs if self.spec.name == "851" else [0] * 4},
-            idx=index, cnt=self.spec.total_asics)
+        counts = (self.physics.chip_lock_counts(miner) if alive
+                  else [0] * self.spec.pll_count)
+        if self.spec.generation == "avalon7":       # A7 layout: speed counters, 6 PLLs
+            fields = {"spd_pass": self._chip_works[miner][chip], "pll_counts": counts}
+        else:
+            fields = {"works": self._chip_works[miner][chip], "errors": 0,
+                      "pll_counts": counts,
+                      "frequencies_mhz": freqs if self.spec.asic_frequencies else [0] * 4}
+        return self._encode(T.STATUS_ASIC, fields, idx=index, cnt=self.spec.total_asics)
 
     def _status_volt(self) -> bytes:
-        raws = [chip_volts_to_vout_raw(chip_volts(level), self.spec.vout_adc_ratio,
-                                       self.spec.asic_count)
-                for level in self.physics.voltage_levels]
+        volts = [chip_volts(level, self.spec) for level in self.physics.voltage_levels]
+        if not self.spec.vout_adc_ratio:     # A9/LC3: one reading (choice: mV per chip)
+            return self._encode(T.STATUS_VOLT, {"vout_raw": round(max(volts) * 1000)})
+        raws = [chip_volts_to_vout_raw(v, self.spec.vout_adc_ratio, self.spec.asic_count)
+                for v in volts]
         return self._encode(T.STATUS_VOLT, {"vout_raw": raws + [0] * (8 - len(raws))})
 
     def _status_pmu(self) -> bytes:
+        if not self.spec.vin_adc_ratio:      # A9/LC3: STATUS_POWER (choice: 12 V in mV)
+            return self._encode(T.STATUS_PMU, {"power_supply": [round(VIN_VOLTS * 1000)] * 6,
+                                               "valid": 1})
         vin = round(VIN_VOLTS * 100 * 1000 / self.spec.vin_adc_ratio)
         return self._encode(T.STATUS_PMU, {
             "vin_raw": [vin] * 4, "power_good": (1 << self.spec.miner_count) - 1,
@@ -406,7 +419,7 @@ class MMFirmware:
         def codes(m, c):
             if not phys.chip_alive(m, c):
                 return 0, 0
-            mv = chip_volts(phys.voltage_levels[m]) * 1000
+            mv = chip_volts(phys.voltage_levels[m], spec) * 1000
             temp = celsius_to_pvt_code(phys.temps[m][c])
             if (m, c) in self.zero_sensors:
                 temp = celsius_to_pvt_code(0.0)
@@ -416,7 +429,10 @@ class MMFirmware:
                 temp = self.stuck_sensors[(m, c)]
             return temp, millivolts_to_pvt_code(mv)
 
-        if spec.name == "851":
+        if spec.pvt_layout == PVT_BY_MODULE:
+            return self._encode(T.STATUS_PVT, {"miners": [
+                self._a7_miner_pvt(m) for m in range(spec.miner_count)]})
+        if spec.pvt_layout == PVT_BY_ASIC:
             pairs = [codes(m, index) for m in range(spec.miner_count)]
             return self._encode(T.STATUS_PVT, {"sensors": [
                 {"temp_code": t, "volt_code": v} for t, v in pairs]},
@@ -424,3 +440,17 @@ class MMFirmware:
         temp, volt = codes(*divmod(index, spec.asic_count))
         return self._encode(T.STATUS_PVT, data=STATUS_PVT_PER_CHIP.build(
             {"temp_code": temp, "volt_codes": [volt] * 8}), idx=index, cnt=spec.total_asics)
+
+    def _a7_miner_pvt(self, miner: int) -> dict:
+        """A7: the coolest and hottest chip of a miner (their indices and codes) and the
+        mean, in the order cgminer reads them (the second code drives its fan).  Which
+        readings the A7 MM puts there is not public; this is our choice."""
+        alive = [(t, c) for c, t in enumerate(self.physics.temps[miner])
+                 if self.physics.chip_alive(miner, c)]
+        if not alive:
+            return {"ids": [0, 0], "temp_codes": [0, 0, 0]}
+        (low, low_chip), (high, high_chip) = min(alive), max(alive)
+        mean = sum(t for t, _ in alive) / len(alive)
+        return {"ids": [low_chip, high_chip], "temp_codes": [
+            celsius_to_a7_pvt_code(low), celsius_to_a7_pvt_code(high),
+            celsius_to_a7_pvt_code(mean)]}

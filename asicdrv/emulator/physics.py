@@ -10,8 +10,7 @@ from __future__ import annotations
 import math
 import random
 
-from firmware_protocols.encodings import PLL_MAX_MHZ
-from ..models import CORES_PER_ASIC, PLL_COUNT, ModelSpec
+from ..models import ModelSpec
 
 FAN_MAX_RPM = 6000
 RISE_AT_FULL_FAN_C = 40.0    # hottest-chip rise over ambient at nominal power, fan 100 %
@@ -22,8 +21,11 @@ VIN_VOLTS = 12.0
 COOLING_STILL_AIR = 0.55     # share of full-fan cooling the heatsinks manage with no airflow
 
 
-def chip_volts(level: int) -> float:
-    return VOLTS_AT_LEVEL_0 + VOLTS_PER_LEVEL * level
+def chip_volts(level: int, spec: ModelSpec | None = None) -> float:
+    """Per-chip core volts at a voltage level; levels count from the model's default,
+    which runs at the 851's level-5 voltage (every model's scale is its own)."""
+    offset = 0 if spec is None else spec.default_voltage_level - 5
+    return VOLTS_AT_LEVEL_0 + VOLTS_PER_LEVEL * (level - offset)
 
 
 class ModulePhysics:
@@ -46,7 +48,7 @@ class ModulePhysics:
     def reset(self) -> None:
         """Power-on state: PLLs off until the host sets them, default voltage, fan at full
         until the host says otherwise."""
-        self.frequencies = [[0] * PLL_COUNT for _ in range(self.spec.miner_count)]
+        self.frequencies = [[0] * self.spec.pll_count for _ in range(self.spec.miner_count)]
         self.voltage_levels = [self.spec.default_voltage_level] * self.spec.miner_count
         self.fan_percent = 100
 
@@ -64,8 +66,8 @@ class ModulePhysics:
         """One working chip's cores locked per PLL (STATUS_ASIC): split over running PLLs."""
         running = [f > 0 for f in self.frequencies[miner]]
         if not any(running):
-            return [0] * PLL_COUNT
-        per_pll = CORES_PER_ASIC // sum(running)
+            return [0] * self.spec.pll_count
+        per_pll = self.spec.cores_per_asic // sum(running)
         return [per_pll if r else 0 for r in running]
 
     def lock_counts(self, miner: int) -> list[int]:
@@ -80,7 +82,7 @@ class ModulePhysics:
 
     def nominal_ghs(self) -> float:
         top = max(self.spec.default_frequencies_mhz)
-        return CORES_PER_ASIC * self.spec.total_asics * top / 1000.0
+        return self.spec.cores_per_asic * self.spec.total_asics * top / 1000.0
 
     def mm_temp_c(self) -> float:
         hottest = max(max(row) for row in self.temps)
@@ -109,7 +111,7 @@ class ModulePhysics:
     def _chip_power(self, miner: int) -> float:
         """Power relative to nominal (default frequency, level 5): f x V^2."""
         top = max(self.frequencies[miner])
-        nominal_f = max(self.spec.default_frequencies_mhz) or PLL_MAX_MHZ
-        v = chip_volts(self.voltage_levels[miner])
-        v0 = chip_volts(self.spec.default_voltage_level)
+        nominal_f = max(self.spec.default_frequencies_mhz) or self.spec.frequency_max_mhz
+        v = chip_volts(self.voltage_levels[miner], self.spec)
+        v0 = chip_volts(self.spec.default_voltage_level, self.spec)
         return IDLE_POWER + (1 - IDLE_POWER) * (top / nominal_f) * (v / v0) ** 2
