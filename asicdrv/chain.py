@@ -41,7 +41,7 @@ from .models import (DETECT_INTERVAL_S, FAN_ADJUST_INTERVAL_S, FAN_MAX_PERCENT,
                      MAX_FAILED_POLLS, MAX_MODULES, MM_IDLE_TIMEOUT_S, MODELS, OVERHEAT_C,
                      OVERHEAT_HYSTERESIS_C, POLLING_DELAY_MAX_S, POLLING_DELAY_S,
                      RECOVER_INTERVAL_S, STALE_ROUNDS_CUTOFF, STALE_ROUNDS_FAN,
-                     ModelSpec, model_for_version)
+                     PVT_BY_MODULE, ModelSpec, model_for_version)
 from .shares import HW_ERROR_REASONS, NonceVerifier, Share
 from .status import (STATE_CUTOFF, STATE_LOST, STATE_OK, ChainStatus, Module,
                      ModuleReadings, ModuleStatus, error_names)
@@ -878,7 +878,8 @@ class Chain:
             stale_temperatures=rt.stale, fifo_overflows=r.fifo_overflows,
             errors=error_names(codes), settings_source=rt.settings_source,
             chip_sensors_unread=r.unread_sensors(), generation=rt.spec.generation,
-            miner_temperatures_c=list(r.miner_temps), voltage_unit=rt.spec.voltage_codec.unit)
+            miner_temperatures_c=list(r.miner_temps), voltage_unit=rt.spec.voltage_codec.unit,
+            per_chip_sensors=rt.spec.pvt_layout != PVT_BY_MODULE, vout_raw=r.module_vout_raw)
 
     @staticmethod
     def _failing_chips(rt: _ModuleRuntime) -> dict:

@@ -131,7 +131,8 @@ class ModuleReadings:
         elif pkt.type == T.STATUS_PVT:
             self._apply_pvt(pkt)
         elif pkt.type == T.TEST_RET and 1 <= pkt.idx <= spec.miner_count:
-            self.test_results[pkt.idx - 1] = pkt.fields()["pass_bitmap"]
+            f = pkt.fields()
+            self.test_results[pkt.idx - 1] = f["pass_bitmap"] | f["pass_bitmap_high"] << 32
 
     def _apply_pvt(self, pkt: MMPacket) -> None:
         spec = self.spec
@@ -274,6 +275,8 @@ class ModuleStatus:
     chip_hw_errors: list = field(default_factory=list)       # [miner][chip] host-verified
     generation: str = "avalon8"
     miner_temperatures_c: list = field(default_factory=list)  # A7: a hottest per miner
+    per_chip_sensors: bool = True           # False: the model reports per miner (A7)
+    vout_raw: int | None = None             # A9/LC3: one raw core-voltage reading
     voltage_unit: str = ""                                   # what a voltage level is
 
     def to_dict(self) -> dict:

@@ -20,7 +20,7 @@ _EIGHT_U32 = struct.Struct(">8I")
 _EIGHT_U16 = struct.Struct(">8H")
 _ASIC = struct.Struct(">II4B4H")
 _PMU = struct.Struct(">8x4HB7x4s4s")
-_TEST_RET = struct.Struct(">II")
+_TEST_RET = struct.Struct(">III")
 
 
 def _text(raw: bytes) -> str:
@@ -69,8 +69,8 @@ def _pmu(data: bytes) -> dict:
 
 
 def _test_ret(data: bytes) -> dict:
-    bitmap, tested = _TEST_RET.unpack_from(data)
-    return {"pass_bitmap": bitmap, "chips_tested": tested}
+    bitmap, tested, high = _TEST_RET.unpack_from(data)
+    return {"pass_bitmap": bitmap, "chips_tested": tested, "pass_bitmap_high": high}
 
 
 FAST_DECODERS: dict[int, Callable[[bytes], dict]] = {

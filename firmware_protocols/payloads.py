@@ -106,8 +106,10 @@ PAYLOADS = {
     T.NONCE: Struct("chip" / Int16ub, "miner" / Int16ub, "nonce2" / Int32ub,
                     "ntime_offset" / Int32ub, "nonce" / Int32ul, "job_crc" / Int16ub,
                     "pool" / Int16ul, Padding(12)),
-    # Ours: bitmap of chips that passed (bit k = chip k), how many were tested.
-    T.TEST_RET: Struct("pass_bitmap" / Int32ub, "chips_tested" / Int32ub, Padding(24)),
+    # Ours: bitmap of chips that passed (bit k = chip k), how many were tested, and the
+    # bitmap of chips 32..63 (Avalon 9 and LC3 miners have 34 chips).
+    T.TEST_RET: Struct("pass_bitmap" / Int32ub, "chips_tested" / Int32ub,
+                       "pass_bitmap_high" / Int32ub, Padding(20)),
     # decode_pkg() AVA8_P_STATUS_VOLT: raw ADC per miner.
     T.STATUS_VOLT: Struct("vout_raw" / Array(8, Int32ub)),
     # decode_pkg() AVA8_P_STATUS_PMU

@@ -23,7 +23,8 @@ from typing import Callable
 from .._version import VERSION
 from ..controller import mining_modules
 from ..errors import AsicError, ConfigError
-from ..models import FAN_MAX_PERCENT, FAN_MIN_PERCENT, POLLING_DELAY_MAX_S
+from ..models import (CORES_PER_ASIC, FAN_MAX_PERCENT, FAN_MIN_PERCENT, MODELS,
+                      POLLING_DELAY_MAX_S)
 from ..pool import PoolConfig
 
 API_VERSION = "3.7"
@@ -466,12 +467,15 @@ def mm_string(m, with_board_hashrate: bool) -> str:
     chips = m.chip_temperatures_c or []
     flat = [t for row in chips for t in row if t is not None]
     miner_max = [max([t for t in row if t is not None] or [0]) for row in chips]
+    if not m.per_chip_sensors:          # A7: the module's per-miner readings
+        miner_max = [t or 0 for t in m.miner_temperatures_c]
     miner_avg = [sum(v) / len(v) if (v := [t for t in row if t is not None]) else 0
                  for row in chips]
     temp = m.temperature_c or 0
     ghs = m.hashrate_ghs
     asics = sum(len(row) for row in chips) or 1
-    freq = ghs * 1000 / (asics * 172) if ghs else 0.0
+    cores = MODELS[m.model].cores_per_asic if m.model in MODELS else CORES_PER_ASIC
+    freq = ghs * 1000 / (asics * cores) if ghs else 0.0
     tokens = [
         f"Ver[{m.version}]", f"DNA[{m.dna}]", f"Elapsed[{int(m.elapsed_s)}]",
         f"MW[{ints(m.local_works)}]", f"LW[{sum(m.local_works)}]",

@@ -97,7 +97,7 @@ def findings(m: ModuleStatus) -> list[str]:
     silent = sum(t is None and (miner, chip) not in unread
                  for miner, row in enumerate(m.chip_temperatures_c)
                  for chip, t in enumerate(row))
-    if m.state == STATE_OK and silent and m.hottest_chip_c is not None:
+    if m.state == STATE_OK and silent and m.hottest_chip_c is not None and m.per_chip_sensors:
         out.append(f"{silent} chip sensor(s) silent")
     for miner, chips in m.chip_test.items():
         if chips:

@@ -12,6 +12,7 @@ import sys
 import threading
 
 from ..emulator import Emulator
+from ..models import MODELS
 from .common import add_command, positive_number, whole_number
 
 
@@ -21,7 +22,8 @@ def add_parser(sub) -> None:
                    help="serve on a pseudo-terminal (the only way out of process)")
     p.add_argument("--modules", type=whole_number, default=1,
                    help="modules to emulate (a serial line reaches the first)")
-    p.add_argument("--model", default="851", choices=["821", "831", "841", "851"])
+    p.add_argument("--model", default="851", help=f"one of {', '.join(MODELS)}, or one per "
+                   f"module separated by commas (a mixed chain)")
     p.add_argument("--seed", type=whole_number, default=0)
     p.add_argument("--nonce-mask", type=whole_number, default=None,
                    help="the chips report hashes with this many leading zero bits")

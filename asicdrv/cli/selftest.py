@@ -169,8 +169,12 @@ def _round_trip(chain, report: Report) -> None:
     status = chain.refresh(timeout=10)
     for m in status.modules:
         want = settings[m.id][0]
-        report.add("settings", m.frequencies_mhz == want and all(m.voltages_v),
-                   f"PLLs {m.frequencies_mhz[0]}, core {m.voltages_v[0]} V", m.id)
+        if m.vout_raw is not None:        # A9/LC3: one raw reading for the module
+            powered, core = m.vout_raw > 0, f"core reading {m.vout_raw} (raw)"
+        else:
+            powered, core = all(m.voltages_v), f"core {m.voltages_v[0]} V"
+        report.add("settings", m.frequencies_mhz == want and powered,
+                   f"PLLs {m.frequencies_mhz[0]}, {core}", m.id)
         report.add("fan", bool(m.fan_rpm), f"{m.fan_rpm} RPM at 100 %", m.id)
     chain.set_auto_fan()
 
@@ -180,7 +184,8 @@ def _sensors(m, report: Report) -> None:
     link's."""
     unread = {tuple(x) for x in m.chip_sensors_unread}
     silent = [f"{miner}.{chip}" for miner, row in enumerate(m.chip_temperatures_c)
-              for chip, t in enumerate(row) if t is None and (miner, chip) not in unread]
+              for chip, t in enumerate(row) if t is None and (miner, chip) not in unread
+              and m.per_chip_sensors]
     ok = not silent and m.temperature_c is not None and m.power_good is not False
     detail = (f"MM {m.temperature_c} degC, hottest chip {m.hottest_chip_c:.1f} degC"
               if ok and m.hottest_chip_c is not None

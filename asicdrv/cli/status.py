@@ -50,6 +50,8 @@ def render(status, problems, missing=()) -> str:
     for m in status.modules:
         for i in range(len(m.frequencies_mhz)):
             temps = [t for t in m.chip_temperatures_c[i] if t is not None]
+            if not m.per_chip_sensors and m.miner_temperatures_c[i] is not None:
+                temps = [m.miner_temperatures_c[i]]        # A7: one reading per miner
             miner_rows.append([m.id, i, max(temps) if temps else None,
                                "/".join(str(f) for f in m.frequencies_mhz[i]),
                                m.voltage_levels[i], _volts(m.voltages_v[i]),

@@ -96,7 +96,7 @@ class Emulator:
                       nonces_per_work, thermal_tau_s) -> MMFirmware:
         spec = self.specs[position - 1]
         dna = bytes(rng.getrandbits(8) for _ in range(8))
-        version = f"{spec.name}-{FIRMWARE_BUILD}"
+        version = f"{spec.name}-{FIRMWARE_BUILD}"[:15]    # the ACKDETECT field holds 15
         physics = ModulePhysics(spec, random.Random(rng.random()), ambient_c=ambient_c,
                                 thermal_tau_s=thermal_tau_s)
         scanner = Scanner(miner_count=spec.miner_count, asic_count=spec.asic_count,

@@ -265,7 +265,9 @@ class MMFirmware:
             bitmap = sum(1 << c for c in range(self.spec.asic_count)
                          if self.physics.chip_alive(m, c))
             self.urgent.append(self._encode(
-                T.TEST_RET, {"pass_bitmap": bitmap, "chips_tested": self.spec.asic_count},
+                T.TEST_RET, {"pass_bitmap": bitmap & 0xFFFFFFFF,
+                             "chips_tested": self.spec.asic_count,
+                             "pass_bitmap_high": bitmap >> 32},
                 idx=m + 1, cnt=self.spec.miner_count))
         return None
 
