@@ -30,13 +30,15 @@ from collections import Counter
 from dataclasses import replace
 from typing import Iterator, Sequence
 
-from firmware_protocols import PacketType as T, ProtocolError, decode_packet, encode_packet
+from firmware_protocols import (CrcError, PacketType as T, ProtocolError, decode_packet,
+                                encode_packet)
+from firmware_protocols.dialects import AVALON4, DIALECTS
 from firmware_protocols.encodings import fan_percent_to_pwm
 from .errors import (AsicError, ChainClosed, DeviceGone, DeviceNotFound, JobError, LimitError,
                      ModuleLost, PollerStopped, TransportError)
 from .fan import FanPid
-from .generations import generation_of
-from .jobs import build_job_packets
+from .generations import GENERATIONS, generation_of
+from .jobs import TARGET_DIFFICULTY_CAP as DEFAULT_DIFFMAX
 from .models import (DETECT_INTERVAL_S, FAN_ADJUST_INTERVAL_S, FAN_MAX_PERCENT,
                      MAX_FAILED_POLLS, MAX_MODULES, MM_IDLE_TIMEOUT_S, MODELS, OVERHEAT_C,
                      OVERHEAT_HYSTERESIS_C, POLLING_DELAY_MAX_S, POLLING_DELAY_S,
@@ -57,11 +59,13 @@ class _ModuleRuntime:
     """Everything the host keeps for one detected module."""
 
     def __init__(self, info: Module, spec: ModelSpec, temp_target: float,
-                 voltage_level: int | None, frequencies: list[int] | None):
+                 voltage_level: int | None, frequencies: list[int] | None, options):
         self.info = info
         self.spec = spec
+        self.options = options                  # the chain: nonce_mask, smart_speed, ...
         self.generation = generation_of(spec)
-        self.readings = ModuleReadings(spec)
+        self.readings = self.generation.readings_class(spec)
+        self.nonce2_window: tuple[int, int] | None = None   # the last job's (start, range)
         self.frequencies = [list(frequencies or spec.default_frequencies_mhz)
                             for _ in range(spec.miner_count)]
         level = spec.default_voltage_level if voltage_level is None else voltage_level
@@ -118,6 +122,15 @@ def pll_frequencies(mhz, spec: ModelSpec | None = None) -> int | list[int]:
         except LimitError as exc:
             reasons[str(exc).split(": ", 1)[-1]] = None
     raise LimitError(f"frequency {mhz!r} suits no supported model: " + "; ".join(reasons))
+
+
+def _decode_ackdetect(reply: bytes):
+    """ACKDETECT comes before the module's generation is known: its CRC is high byte
+    first from an Avalon 7 or later, low byte first from an Avalon 4 (spec section 1)."""
+    try:
+        return decode_packet(reply, from_device=True)
+    except CrcError:
+        return decode_packet(reply, from_device=True, dialect=AVALON4)
 
 
 def _number(name: str, value, low: float, high: float) -> float:
@@ -235,6 +248,11 @@ class Chain:
         self.close()
 
     @property
+    def nonce_mask(self) -> int | None:
+        """The SET nonce_mask option (None: each model's default)."""
+        return self._nonce_mask
+
+    @property
     def modules(self) -> list[Module]:
         with self._lock:
             return [rt.info for rt in self._active()]
@@ -276,8 +294,8 @@ class Chain:
             for rt, miners, plls in targets:
                 for m in miners:
                     rt.frequencies[m] = list(plls)
-                    if not (rt.cutoff or rt.idle):
-                        self._send_pll(rt, m, plls)
+                if not (rt.cutoff or rt.idle):
+                    self._send_plls(rt, miners)
 
     def set_voltage_level(self, level: int, module: int | None = None,
                           miner: int | None = None) -> None:
@@ -333,8 +351,7 @@ class Chain:
         if not rt.idle:
             rt.saved_fan = (rt.auto_fan, rt.manual_fan)
         rt.idle, rt.auto_fan, rt.manual_fan, rt.fan_pending = True, False, fan_percent, True
-        for m in range(rt.spec.miner_count):
-            self._send_pll(rt, m, rt.spec.idle_frequencies)
+        self._send_plls(rt)
 
     def resume(self) -> None:
         """Undo :meth:`idle`: the frequencies and fan mode from before (a cutoff still
@@ -349,8 +366,7 @@ class Chain:
                 if rt.saved_fan is not None:
                     rt.auto_fan, rt.manual_fan = rt.saved_fan
                 if rt.state != STATE_LOST and not rt.cutoff:
-                    for m in range(rt.spec.miner_count):
-                        self._send_pll(rt, m, rt.frequencies[m])
+                    self._send_plls(rt)
 
     @property
     def idled(self) -> bool:
@@ -400,14 +416,16 @@ class Chain:
             restart = job.clean or (self._last_job is not None and self._last_job[1] != pool)
         with self._lock:
             key = (job.job_crc, pool)
-            caps = [rt.spec.diffmax for rt in self._active()]
-            packets = build_job_packets(job, nonce2_start=extranonce2_start,
-                                        nonce2_range=extranonce2_range, clean=bool(restart),
-                                        pool=pool, send_job_id=key != self._last_job_key,
-                                        difficulty_cap=min(caps) if caps else None)
-            self.verifier.add_job(job, pool, restart=bool(restart))
-            for frame in packets:
-                self._xfer(0, frame, read=False)
+            active = self._active()
+            cap = min((rt.spec.diffmax for rt in active), default=DEFAULT_DIFFMAX)
+            generation = active[0].generation if active else GENERATIONS["avalon8"]
+            frames = generation.job_frames(
+                job, active, nonce2_start=extranonce2_start, nonce2_range=extranonce2_range,
+                clean=bool(restart), pool=pool, send_job_id=key != self._last_job_key,
+                difficulty_cap=cap)
+            self.verifier.add_job(job, pool, restart=bool(restart), difficulty_cap=cap)
+            for address, frame in frames:
+                self._xfer(address, frame, read=False)
             self._last_job_key = key
             self._last_job = (job.prevhash, pool)
 
@@ -453,21 +471,13 @@ class Chain:
         while time.monotonic() < deadline:
             self._raise_if_gone()
             with self._lock:
-                done = all(self._round_seen(rt, marks.get(rt.id, {})) for rt in self._active())
+                done = all(rt.readings.round_complete(marks.get(rt.id, {}))
+                           for rt in self._active())
             if done:
                 break
             time.sleep(0.02)
         self._raise_if_gone()
         return self.status()
-
-    @staticmethod
-    def _round_seen(rt: _ModuleRuntime, mark: dict) -> bool:
-        seen, spec = rt.readings.seen, rt.spec
-        pvt = len(rt.readings.pvt_at)
-        return (seen[T.STATUS] - mark.get(T.STATUS, 0) >= spec.miner_count
-                and seen[T.STATUS_PLL] - mark.get(T.STATUS_PLL, 0) >= spec.miner_count
-                and seen[T.STATUS_PVT] - mark.get(T.STATUS_PVT, 0) >= pvt
-                and seen[T.STATUS_PMU] - mark.get(T.STATUS_PMU, 0) >= 1)
 
     def test_chips(self, module: int | None = None, timeout: float = 5.0) -> dict:
         """Run the chip test (TEST / TEST_RET); {module: {miner: [failing chips]}}.  A miner
@@ -544,6 +554,9 @@ class Chain:
         if miner is None:
             return range(rt.spec.miner_count)
         _whole("miner", miner, 0, rt.spec.miner_count - 1)
+        if not rt.spec.per_miner_settings:
+            raise LimitError(f"the {rt.spec.name} (module {rt.id}) sets frequency and "
+                             f"voltage for the whole module: leave out the miner")
         return [miner]
 
     # --- internals: detection and settings ----------------------------------------------------------
@@ -595,7 +608,7 @@ class Chain:
                                       "module here took the id and its reply was lost")
             silent.clear()
             try:
-                ack = decode_packet(reply, from_device=True)     # every generation: big-endian
+                ack = _decode_ackdetect(reply)
             except ProtocolError as exc:
                 self._missing[module_id] = f"ACKDETECT unreadable ({exc})"
                 continue
@@ -608,10 +621,23 @@ class Chain:
             except DeviceNotFound as exc:
                 self._missing[module_id] = str(exc)
                 continue
+            if generation_of(spec).dialect.device_crc_order != \
+                    DIALECTS[ack.dialect].device_crc_order:
+                self._missing[module_id] = (f"a {spec.name} answered DETECT with its CRC in "
+                                            f"the wrong byte order")
+                continue
+            family = {rt.generation.job_family for rt in self._active()}
+            if family and generation_of(spec).job_family not in family:
+                self._missing[module_id] = (
+                    f"a {spec.name} cannot share a chain with "
+                    f"{', '.join(sorted({rt.spec.name for rt in self._active()}))}: their "
+                    f"generations take different job frames")
+                continue
             self._missing.pop(module_id, None)
             dna = f["dna"].hex()
-            self._xfer(module_id, encode_packet(T.SYNC, {"dna": f["dna"]}), read=True,
-                       patience=0)
+            if generation_of(spec).sends_sync:
+                self._xfer(module_id, encode_packet(T.SYNC, {"dna": f["dna"]}), read=True,
+                           patience=0)
             rt = self._by_dna.get(dna)
             if rt is not None:                     # the same board, back (maybe at a new id)
                 if self._modules.get(rt.id) is rt:
@@ -637,7 +663,7 @@ class Chain:
                           spec.asic_count)
             target = spec.temp_target_c if self.temp_target is None else self.temp_target
             rt = _ModuleRuntime(info, spec, min(target, self.overheat_c - 5),
-                                self._voltage_level, frequencies)
+                                self._voltage_level, frequencies, options=self)
             self._modules[module_id] = self._by_dna[dna] = rt
             new.append(rt)
         for module_id in silent:        # nothing answered here nor after: nobody there
@@ -687,26 +713,27 @@ class Chain:
         SET_ASIC_OTP, SET_PLL per miner, SET_SS, SET_FIN), every frame built before the
         first is sent."""
         spec = rt.spec
-        levels = None if any(v is None for v in rt.voltage_levels) else rt.voltage_levels
-        frequencies = [spec.idle_frequencies if rt.cutoff or rt.idle else rt.frequencies[m]
-                       for m in range(spec.miner_count)]
-        frames = rt.generation.settings_burst(
-            spec, levels=levels, frequencies=frequencies, nonce_mask=self._nonce_mask,
-            smart_speed=self.smart_speed, roll_enable=self.roll_enable)
+        frames = rt.generation.settings_burst(rt)
         for m in range(spec.miner_count):
             rt.readings.forget_pll(m)
         for frame in frames:
             self._xfer(rt.id, frame, read=False)
 
-    def _send_pll(self, rt: _ModuleRuntime, miner: int, plls: list[int]) -> None:
-        frame = rt.generation.pll_frame(rt.spec, miner, plls)
-        rt.readings.forget_pll(miner)
-        self._xfer(rt.id, frame, read=False)
+    def _send_plls(self, rt: _ModuleRuntime, miners=None) -> None:
+        """The PLL frames for ``miners`` (all by default) as the module should run now:
+        its model's idle setting while cut off or idled."""
+        miners = range(rt.spec.miner_count) if miners is None else miners
+        frames = rt.generation.pll_frames(rt, miners)
+        for m in miners:
+            rt.readings.forget_pll(m)
+        for frame in frames:
+            self._xfer(rt.id, frame, read=False)
 
     def _send_volt(self, rt: _ModuleRuntime) -> None:
         if any(level is None for level in rt.voltage_levels):
             return          # adopted from a running board: its levels are not known
-        self._xfer(rt.id, rt.generation.volt_frame(rt.spec, rt.voltage_levels), read=False)
+        for frame in rt.generation.volt_frames(rt):
+            self._xfer(rt.id, frame, read=False)
 
     # --- internals: the poller ------------------------------------------------------------------------
     def _run(self) -> None:
@@ -772,11 +799,12 @@ class Chain:
             self._poll_failed(rt)
             return
         rt.failed_polls = 0
-        if pkt.type == T.STATUS and pkt.opt != int(rt.info.dna[-2:], 16):
+        if pkt.opt != int(rt.info.dna[-2:], 16) and (
+                pkt.type == T.STATUS or rt.generation.checks_opt_every_reply):
             rt.state = STATE_LOST          # another module answers at this address
             return
         if pkt.type == T.NONCE:
-            self._take_nonce(rt, pkt.fields())
+            self._take_nonce(rt, rt.generation.nonce_fields(rt.spec, pkt.fields()))
         else:
             rt.readings.apply(pkt)
 
@@ -796,6 +824,8 @@ class Chain:
             rt.rejected["bad_miner"] += 1
             return
         share, reason = self.verifier.verify(nonce, rt.id)
+        if not rt.spec.lock_counts and reason in (None, "below_target"):
+            rt.readings.add_work(nonce["miner"], self.verifier.last_device_work)
         if share is not None:
             rt.shares += 1
             self._shares.put(share)
@@ -823,7 +853,8 @@ class Chain:
         if stale != rt.stale:
             rt.stale, rt.fan_pending = stale, True
         reason = ""
-        if hottest is not None and hottest >= self.overheat_c:
+        overheat_c = min(self.overheat_c, rt.spec.overheat_c)
+        if hottest is not None and hottest >= overheat_c:
             reason = f"overheat ({hottest:.0f} degC)"
         elif staleness >= STALE_ROUNDS_CUTOFF:
             reason = "chip temperatures not read for too long"
@@ -831,14 +862,11 @@ class Chain:
             rt.cutoff, rt.cutoff_reason, rt.state, rt.fan_pending = True, reason, \
                 STATE_CUTOFF, True
             rt.cutoffs += 1
-            for m in range(rt.spec.miner_count):
-                self._send_pll(rt, m, rt.spec.idle_frequencies)
+            self._send_plls(rt)
         elif rt.cutoff and not stale and hottest is not None and \
-                hottest <= self.overheat_c - OVERHEAT_HYSTERESIS_C:
+                hottest <= overheat_c - OVERHEAT_HYSTERESIS_C:
             rt.cutoff, rt.cutoff_reason, rt.state, rt.fan_pending = False, "", STATE_OK, True
-            for m in range(rt.spec.miner_count):
-                self._send_pll(rt, m, rt.spec.idle_frequencies if rt.idle
-                               else rt.frequencies[m])
+            self._send_plls(rt)
         rpm = rt.readings.fan_rpm
         stalled = rpm == 0 and rt.fan_percent > 0
         if rpm is not None and stalled != rt.fan_failed:

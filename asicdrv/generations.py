@@ -1,9 +1,14 @@
-"""Each MM generation's configuration frames, as a plug-in the device layer calls.
+"""Each MM generation's frames, as a plug-in the device layer calls.
 
-:class:`Chain` asks a module's generation for its settings burst, its SET_PLL and SET_VOLT
-frames and its status layouts; it never branches on a model.  The emulator uses the same
-objects the other way round (frame -> values).  Sources: ``../shared/spec/avalon-families.md``
-5.4 (configuration burst), 5.7.1-5.7.3 (SET, SET_VOLT, SET_PLL).
+:class:`Chain` asks a module's generation for its configuration frames, its job frames,
+how to read a NONCE and which readings class folds its status; it never branches on a
+model.  The emulator uses the same objects the other way round (frame -> values).
+Sources: ``../shared/spec/avalon-families.md`` 5.3-5.9 and the cgminer drivers named there.
+
+Frame builders take the module's runtime (``rt``: its spec, the host's frequencies and
+voltage levels, cutoff and idle flags, and ``rt.options``, the chain's SET options:
+``nonce_mask``, ``smart_speed``, ``roll_enable``), so what they build is what the module
+should run now: a cutoff or an idle module gets its model's idle PLLs.
 """
 from __future__ import annotations
 
@@ -11,14 +16,25 @@ from firmware_protocols import PacketType as T, encode_packet
 from firmware_protocols.dialects import DIALECTS, Dialect
 from firmware_protocols.encodings import asic_timeout
 
+from .jobs import build_job_packets
 from .models import ModelSpec
+from .status import ModuleReadings
+from .stratum import StratumJob
+
+
+def effective_frequencies(rt, miner: int) -> list[int]:
+    return rt.spec.idle_frequencies if rt.cutoff or rt.idle else rt.frequencies[miner]
 
 
 class Generation:
     """The Avalon 8 (cgminer ``driver-avalon8.c``); other generations override."""
     name = "avalon8"
+    job_family = "avalon7+"         # modules of one family can share a chain's jobs
+    sends_sync = True               # SYNC after ACKDETECT (A7 and later)
     sends_asic_otp = True           # SET_ASIC_OTP in the configuration burst
+    checks_opt_every_reply = False  # A4 hosts detach a module whose reply OPT != DNA[7]
     max_volt_words = 8
+    readings_class = ModuleReadings
 
     @property
     def dialect(self) -> Dialect:
@@ -27,13 +43,13 @@ class Generation:
     def encode(self, ptype: int, fields=None, **kw) -> bytes:
         return encode_packet(ptype, fields, dialect=self.dialect, **kw)
 
-    # --- host -> MM ----------------------------------------------------------------------
-    def set_frame(self, spec: ModelSpec, *, nonce_mask: int | None, smart_speed: bool,
-                  roll_enable: bool) -> bytes:
+    # --- host -> MM: configuration ---------------------------------------------------------
+    def set_frame(self, rt) -> bytes:
+        spec, options = rt.spec, rt.options
         return self.encode(T.SET, {
-            "freq_sel": spec.freq_sel, "nonce_mask": nonce_mask or spec.nonce_mask,
-            "flags": {"smart_speed": smart_speed, "nonce_check": True,
-                      "roll_enable": roll_enable},
+            "freq_sel": spec.freq_sel, "nonce_mask": options.nonce_mask or spec.nonce_mask,
+            "flags": {"smart_speed": options.smart_speed, "nonce_check": True,
+                      "roll_enable": options.roll_enable},
             "mux_l2h": spec.mux_l2h, "mux_h2l": spec.mux_h2l,
             "h2ltime0_spd": spec.h2ltime0_spd, "spdlow": spec.spdlow, "spdhigh": spec.spdhigh})
 
@@ -41,40 +57,54 @@ class Generation:
         words = [spec.voltage_codec.encode(level) for level in levels]
         return {"voltage_words": words + [0] * (self.max_volt_words - len(words))}
 
-    def volt_frame(self, spec: ModelSpec, levels: list[int]) -> bytes:
-        return self.encode(T.SET_VOLT, self.volt_fields(spec, levels))
+    def volt_frames(self, rt) -> list[bytes]:
+        return [self.encode(T.SET_VOLT, self.volt_fields(rt.spec, rt.voltage_levels))]
 
     def pll_fields(self, spec: ModelSpec, miner: int, plls: list[int]) -> dict:
         return {"pll_words": [spec.pll_table.word(f) for f in plls], "pll_param": 100,
                 "asic_timeout": asic_timeout(plls)}
 
-    def pll_frame(self, spec: ModelSpec, miner: int, plls: list[int]) -> bytes:
-        return self.encode(T.SET_PLL, self.pll_fields(spec, miner, plls), idx=miner + 1,
-                           cnt=spec.miner_count)
+    def pll_frames(self, rt, miners) -> list[bytes]:
+        spec = rt.spec
+        return [self.encode(T.SET_PLL, self.pll_fields(spec, m, effective_frequencies(rt, m)),
+                            idx=m + 1, cnt=spec.miner_count) for m in miners]
 
     def ss_frame(self, spec: ModelSpec) -> bytes:
         return self.encode(T.SET_SS, {
             "th_pass": spec.th_pass, "th_fail": spec.th_fail, "th_init": spec.th_init,
             "th_ms": spec.th_ms, "th_timeout": spec.th_timeout, "th_add": spec.th_add})
 
-    def settings_burst(self, spec: ModelSpec, *, levels: list[int] | None,
-                       frequencies: list[list[int]], nonce_mask: int | None,
-                       smart_speed: bool, roll_enable: bool) -> list[bytes]:
+    def settings_burst(self, rt) -> list[bytes]:
         """cgminer's order: SET, SET_VOLT, SET_ASIC_OTP (A8 and later), SET_PLL per miner,
-        SET_SS (smart speed on), SET_FIN.  ``levels`` None: voltage left as it is."""
-        frames = [self.set_frame(spec, nonce_mask=nonce_mask, smart_speed=smart_speed,
-                                 roll_enable=roll_enable)]
-        if levels is not None:
-            frames.append(self.volt_frame(spec, levels))
+        SET_SS (smart speed on), SET_FIN.  Voltage is left alone when a level is unknown
+        (adopted from a running board)."""
+        spec = rt.spec
+        frames = [self.set_frame(rt)]
+        if all(level is not None for level in rt.voltage_levels):
+            frames += self.volt_frames(rt)
         if self.sends_asic_otp:
             frames.append(self.encode(T.SET_ASIC_OTP, {}))
-        frames += [self.pll_frame(spec, m, plls) for m, plls in enumerate(frequencies)]
-        if smart_speed:
+        frames += self.pll_frames(rt, range(spec.miner_count))
+        if rt.options.smart_speed:
             frames.append(self.ss_frame(spec))
         frames.append(self.encode(T.SET_FIN, {}))
         return frames
 
-    # --- MM side: what the frames say ------------------------------------------------------
+    # --- host -> MM: jobs --------------------------------------------------------------------
+    def job_frames(self, job: StratumJob, modules, *, nonce2_start: int,
+                   nonce2_range: int | None, clean: bool, pool: int, send_job_id: bool,
+                   difficulty_cap: int) -> list[tuple[int, bytes]]:
+        """(address, frame) pairs; address 0 is the broadcast."""
+        return [(0, f) for f in build_job_packets(
+            job, nonce2_start=nonce2_start, nonce2_range=nonce2_range, clean=clean, pool=pool,
+            send_job_id=send_job_id, difficulty_cap=difficulty_cap)]
+
+    # --- MM -> host ---------------------------------------------------------------------------
+    def nonce_fields(self, spec: ModelSpec, fields: dict) -> dict:
+        """A decoded NONCE in the verifier's terms (``nonce`` = the header's nNonce)."""
+        return fields
+
+    # --- the MM side: what host frames say ------------------------------------------------------
     def levels_from(self, spec: ModelSpec, fields: dict) -> list[int]:
         return [spec.voltage_codec.decode(w) for w in fields["voltage_words"][:spec.miner_count]]
 
@@ -116,5 +146,14 @@ GENERATIONS: dict[str, Generation] = {g.name: g for g in (Avalon7(), Generation(
                                                           AvalonLC3())}
 
 
+def register(generation: Generation) -> Generation:
+    """Add a generation (a plug-in module calls this at import)."""
+    GENERATIONS[generation.name] = generation
+    return generation
+
+
 def generation_of(spec: ModelSpec) -> Generation:
     return GENERATIONS[spec.generation]
+
+
+from . import avalon4  # noqa: E402,F401  - registers the Avalon 4 generation

@@ -27,8 +27,6 @@ def build_job_packets(job: StratumJob, *, nonce2_start: int = 0,
     500, Avalon 8 and later 2700; default the Avalon 8's)."""
     if nonce2_range is None:
         nonce2_range = nonce2_range_for(job, nonce2_start)
-    template = job.coinbase_template
-    prehash = job.prehash_length
     packets = [encode_packet(T.STATIC, {
         "coinbase_len": job.coinbase_len, "nonce2_offset": job.nonce2_offset,
         "nonce2_size": job.mm_nonce2_size, "merkle_offset": MERKLE_OFFSET,
@@ -39,11 +37,21 @@ def build_job_packets(job: StratumJob, *, nonce2_start: int = 0,
     packets.append(encode_packet(T.TARGET, {"target": target_to_bytes_le(target)}))
     if send_job_id:
         packets.append(encode_packet(T.JOB_ID, {"job_crc": job.job_crc, "pool": pool}))
+    packets += job_body_packets(job)
+    packets.append(encode_packet(T.JOB_FIN, {}))
+    return packets
+
+
+def job_body_packets(job: StratumJob) -> list[bytes]:
+    """COINBASE (midstate, then 32-byte chunks), MERKLES, HEADER x 4: the same in every
+    MM generation (``avalon4_stratum_pkgs`` .. ``avalon8_stratum_pkgs``)."""
+    template = job.coinbase_template
+    prehash = job.prehash_length
     tail = template[prehash:]
     chunks = [tail[i:i + 32] for i in range(0, len(tail), 32)]
     count = 1 + len(chunks)
-    packets.append(encode_packet(T.COINBASE, data=sha256.midstate(template[:prehash]),
-                                 idx=1, cnt=count))
+    packets = [encode_packet(T.COINBASE, data=sha256.midstate(template[:prehash]),
+                             idx=1, cnt=count)]
     packets += [encode_packet(T.COINBASE, data=chunk, idx=i, cnt=count)
                 for i, chunk in enumerate(chunks, 2)]
     n = len(job.merkle_branch)
@@ -52,5 +60,4 @@ def build_job_packets(job: StratumJob, *, nonce2_start: int = 0,
     header = job.header_bin
     packets += [encode_packet(T.HEADER, data=header[i * 32:(i + 1) * 32], idx=i + 1, cnt=4)
                 for i in range(4)]
-    packets.append(encode_packet(T.JOB_FIN, {}))
     return packets

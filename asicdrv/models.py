@@ -12,8 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from firmware_protocols.errors import LimitError
-from firmware_protocols.tables import (A3210_PLL, A3212_PLL, A9_PLL, VOLTAGE_CODECS, PllTable,
-                                       VoltageCodec)
+from firmware_protocols.tables import (A3210_PLL, A3212_PLL, A4_PLL, A9_PLL, MM60_PLL,
+                                       VOLTAGE_CODECS, PllTable, VoltageCodec)
 
 from .errors import DeviceNotFound
 
@@ -62,6 +62,10 @@ class ModelSpec:
     vin_adc_ratio: int = 0   # STATUS_PMU input-voltage ratio (0: not reported)
     vout_adc_ratio: int = 0  # STATUS_VOLT per-miner ratio (0: one raw module reading)
     temp_target_c: float = TEMP_TARGET_C
+    overheat_c: float = OVERHEAT_C          # this model's cutoff (the chain's may be lower)
+    nonce_correction: int = 0               # the host subtracts this from a NONCE's nonce
+    per_miner_settings: bool = True         # False: frequency and voltage are module-wide
+    lock_counts: bool = True                # STATUS_PLL reports locked cores (hash rate)
     fan_min_percent: int = FAN_MIN_PERCENT   # cgminer's default floor; protects the board
     fan_max_percent: int = FAN_MAX_PERCENT
     # SET (avalonX_init_setting) and SET_SS defaults
@@ -77,7 +81,12 @@ class ModelSpec:
     th_ms: int = 5
     th_timeout: int = 0
     th_add: int = 1
+    prefix: str = ""         # the version-string prefix, when not the name ("40" = MM40)
     extra: dict = field(default_factory=dict, compare=False)
+
+    @property
+    def version_prefix(self) -> str:
+        return self.prefix or self.name
 
     @property
     def total_asics(self) -> int:
@@ -136,6 +145,22 @@ _A7_VIN_761 = int(3.3 / 1024.0 * 26.0 / 6.0 * 1000.0 * 100.0)         # 1396
 _A7_VOUT = {"711": 9368, "721": 9368, "741": 10151, "761": 13964}
 
 
+def _a4(name: str, miners: int, asics: int) -> ModelSpec:
+    # driver-avalon4.c: 3 PLLs at 200 MHz, 0.6875 V (in 0.1 mV, steps of 12.5 mV), DIFFMAX
+    # 1024, nonce - 0x4000 except on the MM60; target/overheat clamped to 42/65 degC (65/85
+    # on the MM60); fan 10..100 %; voltage and frequency per module in SET.  No nonce_mask
+    # goes to an MM4: 24 is what the emulated chips report at.
+    mm60 = name == "60"
+    return ModelSpec(
+        f"MM{name}", "avalon4", miners, asics, (200, 200, 200), 6875, 4000, 9000, 24,
+        pll_table=MM60_PLL if mm60 else A4_PLL,
+        voltage_codec=VOLTAGE_CODECS["adp3208d" if name == "40" else "ncp5392p"],
+        diffmax=1024, pvt_layout=PVT_BY_MODULE, pll_status_frequencies=False,
+        temp_target_c=65 if mm60 else 42, overheat_c=85 if mm60 else 65,
+        nonce_correction=0 if mm60 else 0x4000, per_miner_settings=False, lock_counts=False,
+        fan_min_percent=10, prefix=name)
+
+
 def _a7(name: str, asics: int, level: int) -> ModelSpec:
     # driver-avalon7.c/.h: 4 miners, 6 PLLs 600..780 MHz, mV = 3889 + 78 * level
     # (4981 mV = level 14 on 711/721, 4825 mV = level 12 on 741/761), DIFFMAX 500,
@@ -168,6 +193,7 @@ def _a9(name: str, freqs: tuple) -> ModelSpec:
 
 
 MODELS: dict[str, ModelSpec] = {spec.name: spec for spec in (
+    _a4("40", 10, 4), _a4("41", 10, 4), _a4("50", 2, 16), _a4("60", 2, 40),
     _a7("711", 18, 14), _a7("721", 18, 14), _a7("741", 22, 12), _a7("761", 26, 12),
     _a8("821", 650, 24, _A8_VOUT_8X1, 0, (160, 8000, 20000)),
     _a8("831", 725, 27, _A8_VOUT_8X1, 2, (200, 7000, 16000)),
@@ -180,13 +206,14 @@ MODELS: dict[str, ModelSpec] = {spec.name: spec for spec in (
               voltage_codec=VOLTAGE_CODECS["raw"], pvt_layout=PVT_BY_ASIC,
               asic_frequencies=True, spdlow=2, th_pass=200, th_fail=7000, th_timeout=16000),
 )}
-_BY_PREFIX = sorted(MODELS, key=len, reverse=True)
+_BY_PREFIX = sorted(MODELS.values(), key=lambda s: len(s.version_prefix), reverse=True)
 
 
 def model_for_version(version: str) -> ModelSpec:
-    """The model an ACKDETECT version string names by its prefix."""
-    for prefix in _BY_PREFIX:
-        if version.startswith(prefix):
-            return MODELS[prefix]
+    """The model an ACKDETECT version string names by its prefix (MM4: "40", "41", "50",
+    "60" then the build date, e.g. ``411507-bcf9f610``)."""
+    for spec in _BY_PREFIX:
+        if version.startswith(spec.version_prefix):
+            return spec
     raise DeviceNotFound(f"module firmware {version!r} is not a supported model "
                          f"({', '.join(MODELS)})")

@@ -24,9 +24,10 @@ DEVICE_DIFFICULTY_CAP = 2700       # AVA8_DRV_DIFFMAX: the TARGET sent is capped
 HW_ERROR_REASONS = ("bad_hash", "unknown_job")
 
 
-def device_target(difficulty: float) -> int:
-    """The target the MM filters by for a job of ``difficulty`` (TARGET packet)."""
-    return target_for_difficulty(min(difficulty, DEVICE_DIFFICULTY_CAP))
+def device_target(difficulty: float, cap: float = DEVICE_DIFFICULTY_CAP) -> int:
+    """The target the MM filters by for a job of ``difficulty`` (TARGET packet), with the
+    generation's cap (DIFFMAX: A4 1024, A7 500, A8 and later 2700)."""
+    return target_for_difficulty(min(difficulty, cap))
 
 
 @dataclass(frozen=True)
@@ -81,9 +82,12 @@ class NonceVerifier:
         self._retired: OrderedDict = OrderedDict()        # (crc, pool) -> None
         self.rejected: Counter = Counter()
         self.accepted = 0
+        self.last_device_work = 0.0    # hashes the last nonce that met its target stands for
 
-    def add_job(self, job: StratumJob, pool: int = 0, restart: bool = False) -> None:
-        """A job sent to the MMs; ``restart`` (a work restart) retires every earlier one."""
+    def add_job(self, job: StratumJob, pool: int = 0, restart: bool = False,
+                difficulty_cap: float = DEVICE_DIFFICULTY_CAP) -> None:
+        """A job sent to the MMs; ``restart`` (a work restart) retires every earlier one;
+        ``difficulty_cap`` is the TARGET cap the job went out with."""
         if restart:
             while self._jobs:
                 self._retire(self._jobs.popleft()[0])
@@ -91,7 +95,8 @@ class NonceVerifier:
             self._retire(self._jobs[0][0])
         key = (job.job_crc, pool)
         self._retired.pop(key, None)
-        self._jobs.append((key, _JobEntry(job, pool, device_target(job.difficulty))))
+        self._jobs.append((key, _JobEntry(job, pool,
+                                          device_target(job.difficulty, difficulty_cap))))
 
     def retire_all(self) -> None:
         """Every job so far is stale (the pool went away, the boards were idled)."""
@@ -127,6 +132,7 @@ class NonceVerifier:
         value = hash_value(digest)
         if value > entry.target:
             return self._reject("bad_hash")
+        self.last_device_work = DIFF1_TARGET / entry.target * 2 ** 32
         entry.seen.add(key)
         difficulty = DIFF1_TARGET / max(value, 1)
         if difficulty < job.difficulty:

@@ -3,7 +3,7 @@ snapshots it hands out (:class:`ModuleStatus`, :class:`ChainStatus`)."""
 from __future__ import annotations
 
 import time
-from collections import Counter
+from collections import Counter, deque
 from dataclasses import asdict, dataclass, field
 
 from firmware_protocols import MMPacket, PacketType as T
@@ -78,7 +78,28 @@ class ModuleReadings:
         self._hottest: float | None = None
         self._hottest_stale = True         # recomputed only after a temperature changed
         self.polls = 0
-        self.last_reply = now
+        self.last_reply = self.first_reply = now
+        # models without lock counts (Avalon 4): hashes the verified nonces stand for
+        self.work: list[deque] = [deque() for _ in range(m)]   # (time, hashes) per miner
+
+    WORK_WINDOW_S = 60.0
+
+    def add_work(self, miner: int, hashes: float) -> None:
+        """A nonce that met the device target: about ``hashes`` were done to find it."""
+        now = time.monotonic()
+        window = self.work[miner]
+        window.append((now, hashes))
+        while window and now - window[0][0] > self.WORK_WINDOW_S:
+            window.popleft()
+
+    def round_complete(self, mark: dict) -> bool:
+        """Every kind of status has arrived at least once since ``mark`` (a copy of
+        :attr:`seen`): a full round, what :meth:`Chain.refresh` waits for."""
+        spec, seen = self.spec, self.seen
+        return (seen[T.STATUS] - mark.get(T.STATUS, 0) >= spec.miner_count
+                and seen[T.STATUS_PLL] - mark.get(T.STATUS_PLL, 0) >= spec.miner_count
+                and seen[T.STATUS_PVT] - mark.get(T.STATUS_PVT, 0) >= len(self.pvt_at)
+                and seen[T.STATUS_PMU] - mark.get(T.STATUS_PMU, 0) >= 1)
 
     def apply(self, pkt: MMPacket) -> None:
         """Fold one status-type packet into the readings (NONCE is handled elsewhere)."""
@@ -217,6 +238,11 @@ class ModuleReadings:
         cgminer's GHSmm): on an 851 from every chip's STATUS_ASIC (its counts and PLL
         frequencies) once all have arrived, otherwise from the miners' STATUS_PLL."""
         spec = self.spec
+        if not spec.lock_counts:        # from the verified nonces of the last minute
+            now = time.monotonic()
+            span = min(self.WORK_WINDOW_S, max(now - self.first_reply, 1.0))
+            return [sum(h for t, h in window if now - t <= span) / span / 1e9
+                    for window in self.work]
         if spec.asic_frequencies and all(c is not None for row in self.asic_pll_counts
                                       for c in row):
             return [sum(count * freq for c in range(spec.asic_count)

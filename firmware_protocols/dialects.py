@@ -15,7 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Mapping
 
-from construct import Array, Int8ub, Int16ub, Int32ub, Padding, Struct
+from construct import (Array, BitsInteger, BitStruct, Flag, Int8ub, Int16ub, Int32sb, Int32ub,
+                       Padding, Struct)
 
 from .types import PacketType as T
 
@@ -58,6 +59,37 @@ _A9_STATUS_PVT = Struct("sensors" / Array(6, Struct("temp_code" / Int16ub,
 _SINGLE_VOLT = Struct("vout_raw" / Int16ub, Padding(30))
 _STATUS_POWER = Struct("power_supply" / Array(6, Int16ub), "valid" / Int8ub, Padding(19))
 
+# Avalon 4 / 4.1 / 5 / 6 (cgminer driver-avalon4.c; MM4 firmware main.c).  Device frames
+# carry their CRC low byte first.  STATIC ends with the pool difficulty and number; JOB_ID is
+# the job tag alone; the per-module SET carries the voltage word, three PLL frequencies in
+# MHz (f0 | f1 << 10 | f2 << 20) and the nonce2 window; NONCE and STATUS have their own order.
+_A4_STATIC = Struct("coinbase_len" / Int32ub, "nonce2_offset" / Int32ub,
+                    "nonce2_size" / Int32ub, "merkle_offset" / Int32ub,
+                    "merkle_count" / Int32ub, "difficulty" / Int32ub, "pool" / Int32ub,
+                    Padding(4))
+_A4_JOB_ID = Struct("job_crc" / Int16ub, Padding(30))
+_A4_SET = Struct("ntime_roll" / Int32ub, "voltage_word" / Int32ub,
+                 "frequencies" / BitStruct(Padding(2), "f2" / BitsInteger(10),
+                                           "f1" / BitsInteger(10), "f0" / BitsInteger(10)),
+                 "nonce2_start" / Int32ub, "nonce2_range" / Int32ub,
+                 "flags" / BitStruct(Padding(6), "nonce_check" / Flag, "smart_speed" / Flag),
+                 "speed_bingo" / Int8ub, "speed_error" / Int8ub, Padding(9))
+_A4_NONCE = Struct("chip" / Int16ub, "miner" / Int16ub, "pool" / Int32ub, "nonce2" / Int32ub,
+                   "ntime_offset" / Int32ub, "nonce_raw" / Int32ub, "job_crc" / Int16ub,
+                   Padding(10))
+_A4_STATUS = Struct("temperature_mm" / Int32sb, "fan_rpm" / Int32ub, "frequency" / Int32ub,
+                    "voltage_word" / Int32ub, "local_works" / Int32ub, "hw_errors" / Int32ub,
+                    "power_good" / Int32ub, "error_code" / Int32ub)
+# A4 0x48 is STATUS_M: six ADC readings (NTC 1-4, 12 V, 3.3 V), LED, PLL selection counts
+_A4_STATUS_M = Struct("adc" / Array(6, Int16ub), "led" / Int32ub,
+                      "pll_select" / Array(7, Int16ub), Padding(2))
+# A4 SET_VOLT: one BE16 code per miner at permuted slots (OPT = save << 4 | mode)
+_A4_SET_VOLT = Struct("codes" / Array(16, Int16ub))
+
+AVALON4 = Dialect("avalon4", {T.STATIC: _A4_STATIC, T.JOB_ID: _A4_JOB_ID, T.SET: _A4_SET,
+                              T.NONCE: _A4_NONCE, T.STATUS: _A4_STATUS,
+                              T.STATUS_PMU: _A4_STATUS_M, T.SET_VOLT: _A4_SET_VOLT},
+                  device_crc_order="little")
 AVALON7 = Dialect("avalon7", {T.SET_PLL: _A7_SET_PLL, T.STATUS_PLL: _A7_STATUS_PLL,
                               T.STATUS_PVT: _A7_STATUS_PVT, T.STATUS_ASIC: _A7_STATUS_ASIC})
 AVALON8 = Dialect("avalon8")
@@ -66,4 +98,4 @@ AVALON9 = Dialect("avalon9", {T.SET_VOLT: _A9_SET_VOLT, T.SET_PLL: _A9_SET_PLL,
                               T.STATUS_PMU: _STATUS_POWER})
 AVALONLC3 = Dialect("avalonlc3", {T.STATUS_VOLT: _SINGLE_VOLT, T.STATUS_PMU: _STATUS_POWER})
 
-DIALECTS = {d.name: d for d in (AVALON7, AVALON8, AVALON9, AVALONLC3)}
+DIALECTS = {d.name: d for d in (AVALON4, AVALON7, AVALON8, AVALON9, AVALONLC3)}

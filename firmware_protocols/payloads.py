@@ -6,7 +6,7 @@ TEST and TEST_RET have no builder or parser in cgminer; their layout here is our
 (see README, "Protocol notes").
 """
 from construct import (Adapter, Array, BitStruct, BitsInteger, Bytes, Flag, Int8sb, Int8ub, Int16ub,
-                       Int16ul, Int32sb, Int32ub, Int32ul, Padding, Struct)
+                       Int16ul, Int24ub, Int32sb, Int32ub, Int32ul, Padding, Struct)
 
 from .types import PacketType as T
 
@@ -57,6 +57,9 @@ PAYLOADS = {
     T.SET_FIN: EMPTY,
     # avalon8_set_voltage_level(): one word per miner (up to 8).
     T.SET_VOLT: Struct("voltage_words" / Array(8, Int32ub)),
+    # Avalon 4 only (driver-avalon4.c avalon4_set_freq): three PLL words, the miner (1-based,
+    # 0 = all); OPT carries the chip.  Layout here; asicdrv sets frequencies with SET.
+    T.SET_FREQ: Struct("pll_words" / Array(3, Int32ub), "miner" / Int8ub, Padding(19)),
     # SET_PMU: no builder in the avalon8 driver; carried raw.
     T.SET_PMU: Struct("raw" / Bytes(32)),
     # avalon8_set_freq(): four cpm words, the constant 100, the ASIC timeout.
@@ -110,6 +113,11 @@ PAYLOADS = {
     # bitmap of chips 32..63 (Avalon 9 and LC3 miners have 34 chips).
     T.TEST_RET: Struct("pass_bitmap" / Int32ub, "chips_tested" / Int32ub,
                        "pass_bitmap_high" / Int32ub, Padding(20)),
+    # Avalon 4 decode_pkg(): STATUS_LW / STATUS_HW, a 24-bit count per miner (up to 10);
+    # STATUS_MA, one moving-average error byte per ASIC (OPT = miner).
+    T.STATUS_LW: Struct("counts" / Array(10, Int24ub), Padding(2)),
+    T.STATUS_HW: Struct("counts" / Array(10, Int24ub), Padding(2)),
+    T.STATUS_MA: Struct("errors" / Bytes(32)),
     # decode_pkg() AVA8_P_STATUS_VOLT: raw ADC per miner.
     T.STATUS_VOLT: Struct("vout_raw" / Array(8, Int32ub)),
     # decode_pkg() AVA8_P_STATUS_PMU

@@ -111,7 +111,12 @@ A9_PLL = PllTable(
            **{A9_POINT_FIRST_MHZ + i * PLL_STEP_MHZ: w for i, w in enumerate(A9_POINT_WORDS)}},
     0, f"a multiple of {PLL_STEP_MHZ} in 0..1200, 0 = off, or an x.5 MHz point: 412, 437, "
        f".. 787 for 412.5 .. 787.5")
-PLL_TABLES = {t.name: t for t in (A3210_PLL, A3212_PLL, A9_PLL)}
+# Avalon 4 / 4.1 / 5: SET carries each PLL's MHz as a 10-bit number and the MM picks the
+# PLL setting itself; cgminer's option range is 100..1000 (MM60: at most 500).  No off
+# word: a cutoff is 100 MHz at voltage 0 (driver-avalon4.c).
+A4_PLL = PllTable("MM4", {f: f for f in range(100, 1001)}, None, "whole MHz in 100..1000")
+MM60_PLL = PllTable("MM60", {f: f for f in range(100, 501)}, None, "whole MHz in 100..500")
+PLL_TABLES = {t.name: t for t in (A3210_PLL, A3212_PLL, A9_PLL, A4_PLL, MM60_PLL)}
 
 
 @dataclass(frozen=True)
@@ -152,6 +157,52 @@ def a7_word_to_level(word: int) -> int:
     return word & 0xF
 
 
+def rev8(byte: int) -> int:
+    """The 8 bits of ``byte`` in reverse order (the VID lines are wired LSB first)."""
+    return int(f"{byte & 0xFF:08b}"[::-1], 2)
+
+
+A4_VOLT_STEP = 125          # 0.1 mV units: 125 = 12.5 mV, one VID step
+
+
+def _vid_units(v: int) -> int:
+    if v % A4_VOLT_STEP:
+        raise LimitError(f"voltage {v} (0.1 mV units) is not a multiple of {A4_VOLT_STEP}")
+    return v // A4_VOLT_STEP
+
+
+def adp3208d_word(v: int) -> int:
+    """MM40 (and Avalon 2/3) VID: ``rev8(((0x78 - v/125) << 1) | 1) << 8``, v in 0.1 mV."""
+    code = 0x78 - _vid_units(v)
+    if not 0 <= code <= 0x7F:
+        raise LimitError(f"voltage {v} (0.1 mV units) is outside the ADP3208D range 0..15000")
+    return rev8(code << 1 | 1) << 8
+
+
+def adp3208d_volts(word: int) -> int:
+    if word & ~0xFF00:
+        raise PayloadError(f"0x{word:08x} is not an ADP3208D voltage word")
+    return (0x78 - (rev8(word >> 8) >> 1)) * A4_VOLT_STEP
+
+
+def ncp5392p_word(v: int) -> int:
+    """MM41/50/60: 0 -> 0xff00 (off); else ``rev8(((0x59 - (v - 5000)/125) << 1) | 1) << 8``."""
+    if v == 0:
+        return 0xFF00
+    code = 0x59 - (_vid_units(v) - 5000 // A4_VOLT_STEP)
+    if not 0 <= code <= 0x7F:
+        raise LimitError(f"voltage {v} (0.1 mV units) is outside the NCP5392P range")
+    return rev8(code << 1 | 1) << 8
+
+
+def ncp5392p_volts(word: int) -> int:
+    if word == 0xFF00:
+        return 0
+    if word & ~0xFF00:
+        raise PayloadError(f"0x{word:08x} is not an NCP5392P voltage word")
+    return 5000 + (0x59 - (rev8(word >> 8) >> 1)) * A4_VOLT_STEP
+
+
 VOLTAGE_CODECS = {
     "signed": VoltageCodec("signed", voltage_level_to_word, word_to_voltage_level,
                            "level (0x8000 | level, 0x8080 | -level below 0)"),
@@ -159,6 +210,10 @@ VOLTAGE_CODECS = {
     "a7": VoltageCodec("a7", a7_level_to_word, a7_word_to_level,
                        "step of 78 mV above 3889 mV",
                        lambda level: A7_MV_BASE + A7_MV_STEP * level),
+    "adp3208d": VoltageCodec("adp3208d", adp3208d_word, adp3208d_volts,
+                             "0.1 mV (6875 = 0.6875 V), steps of 125", lambda v: v / 10),
+    "ncp5392p": VoltageCodec("ncp5392p", ncp5392p_word, ncp5392p_volts,
+                             "0.1 mV (6875 = 0.6875 V), steps of 125", lambda v: v / 10),
 }
 
 

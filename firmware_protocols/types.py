@@ -24,6 +24,7 @@ class PacketType(IntEnum):
     SET = 0x20
     SET_FIN = 0x21
     SET_VOLT = 0x22
+    SET_FREQ = 0x23        # Avalon 4 only
     SET_PMU = 0x24
     SET_PLL = 0x25
     SET_SS = 0x26
@@ -49,7 +50,10 @@ class PacketType(IntEnum):
     STATUS = 0x41
     NONCE = 0x42
     TEST_RET = 0x43
+    STATUS_LW = 0x44       # Avalon 4 only: local works per miner
+    STATUS_HW = 0x45       # Avalon 4 only: hardware errors per miner
     STATUS_VOLT = 0x46
+    STATUS_MA = 0x47       # Avalon 4 (MM50): per-ASIC moving-average errors
     STATUS_PMU = 0x48
     STATUS_PLL = 0x49
     STATUS_LOG = 0x4A

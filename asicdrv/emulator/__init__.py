@@ -25,6 +25,7 @@ from ..models import MODELS, ModelSpec
 from .bus import AucBridge, I2CBus
 from .faults import CHIP_FAULTS, Fault, FaultSpecError, fault_value, parse_faults
 from .firmware import MMFirmware
+from .mm4 import MM4Firmware
 from .physics import ModulePhysics
 from .serial_pty import SerialServer
 from .traffic import TrafficLog
@@ -33,6 +34,7 @@ from .work import Scanner
 
 FIRMWARE_BUILD = "190314_4a27"   # version strings: model-build, 15 characters
 CHIP_TICK_S = 0.02                # how often the chip thread lets the boards catch up
+FIRMWARE = {"avalon4": MM4Firmware}   # generation -> its MM firmware (default MMFirmware)
 
 
 class Emulator:
@@ -96,12 +98,13 @@ class Emulator:
                       nonces_per_work, thermal_tau_s) -> MMFirmware:
         spec = self.specs[position - 1]
         dna = bytes(rng.getrandbits(8) for _ in range(8))
-        version = f"{spec.name}-{FIRMWARE_BUILD}"[:15]    # the ACKDETECT field holds 15
+        firmware = FIRMWARE.get(spec.generation, MMFirmware)
+        version = firmware.version_for(spec, FIRMWARE_BUILD)
         physics = ModulePhysics(spec, random.Random(rng.random()), ambient_c=ambient_c,
                                 thermal_tau_s=thermal_tau_s)
         scanner = Scanner(miner_count=spec.miner_count, asic_count=spec.asic_count,
                           nonce_start=nonce_start, nonces_per_work=nonces_per_work)
-        module = MMFirmware(position, spec, dna, version, physics, scanner,
+        module = firmware(position, spec, dna, version, physics, scanner,
                             random.Random(rng.random()), hashrate=hashrate,
                             pinned_nonce_mask=nonce_mask)
         self._apply_module_faults(module)

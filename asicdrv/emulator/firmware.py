@@ -185,10 +185,18 @@ class MMFirmware:
                 self.nonces_overflowed += 1
                 self._error_bits |= ECMM_API_FIFO_OVERFLOW
                 continue
-            self.nonces.append(self._encode(T.NONCE, {
-                "chip": found.chip, "miner": found.miner, "nonce2": found.nonce2,
-                "ntime_offset": found.ntime_offset, "nonce": nonce,
-                "job_crc": job.job_crc, "pool": job.pool}))
+            self.nonces.append(self._nonce_frame(found, nonce, job))
+
+    def _nonce_frame(self, found, nonce: int, job) -> bytes:
+        return self._encode(T.NONCE, {
+            "chip": found.chip, "miner": found.miner, "nonce2": found.nonce2,
+            "ntime_offset": found.ntime_offset, "nonce": nonce, "job_crc": job.job_crc,
+            "pool": job.pool})
+
+    @staticmethod
+    def version_for(spec: ModelSpec, build: str) -> str:
+        """The ACKDETECT version string (15 characters at most): model, then build."""
+        return f"{spec.version_prefix}-{build}"[:15]
 
     # --- handlers ------------------------------------------------------------------------------
     def _detect(self, pkt, broadcast):

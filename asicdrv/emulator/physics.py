@@ -21,9 +21,15 @@ VIN_VOLTS = 12.0
 COOLING_STILL_AIR = 0.55     # share of full-fan cooling the heatsinks manage with no airflow
 
 
+ABSOLUTE_VOLTAGE_CODECS = ("adp3208d", "ncp5392p")   # Avalon 4: the level is 0.1 mV
+
+
 def chip_volts(level: int, spec: ModelSpec | None = None) -> float:
-    """Per-chip core volts at a voltage level; levels count from the model's default,
-    which runs at the 851's level-5 voltage (every model's scale is its own)."""
+    """Per-chip core volts at a voltage level.  An Avalon 4 level is the voltage itself
+    (0.1 mV); elsewhere levels count from the model's default, which runs at the 851's
+    level-5 voltage (every model's scale is its own)."""
+    if spec is not None and spec.voltage_codec.name in ABSOLUTE_VOLTAGE_CODECS:
+        return level / 10000
     offset = 0 if spec is None else spec.default_voltage_level - 5
     return VOLTS_AT_LEVEL_0 + VOLTS_PER_LEVEL * (level - offset)
 
@@ -65,7 +71,7 @@ class ModulePhysics:
     def chip_lock_counts(self, miner: int) -> list[int]:
         """One working chip's cores locked per PLL (STATUS_ASIC): split over running PLLs."""
         running = [f > 0 for f in self.frequencies[miner]]
-        if not any(running):
+        if not any(running) or chip_volts(self.voltage_levels[miner], self.spec) <= 0:
             return [0] * self.spec.pll_count
         per_pll = self.spec.cores_per_asic // sum(running)
         return [per_pll if r else 0 for r in running]

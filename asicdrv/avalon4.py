@@ -1,0 +1,166 @@
+"""The Avalon 4 / 4.1 / 5 / 6 generation (MM40, MM41, MM50, MM60): cgminer
+``driver-avalon4.c`` and the public MM4 firmware, as spec sections 5.2-5.9 read them.
+
+What differs from the Avalon 7 and later, and lives only here:
+
+- Device frames carry their CRC low byte first (the dialect says so).
+- No SYNC after ACKDETECT; every reply must carry the module's last DNA byte in OPT.
+- Voltage (one word for the module) and three PLL frequencies in MHz travel in SET, sent
+  to each module with every job together with the nonce2 window; FINISH (0x21, broadcast)
+  then starts the work.  A settings change outside a job is one SET (the MM applies it at
+  once, MM4 ``main.c``); a cutoff or idle sends 100 MHz at voltage 0, as cgminer's cutoff.
+- STATIC ends with the pool difficulty and number, JOB_ID is the bare job tag (sent with
+  every job), the TARGET cap (DIFFMAX) is 1024.
+- NONCE: pool, nonce2, ntime offset, then the raw nonce; the host subtracts 0x4000 (not on
+  the MM60).
+- Status: STATUS (temperature, fan, frequency, voltage, works, power good, error code),
+  STATUS_LW / STATUS_HW per miner, STATUS_M (NTC and rail ADCs).  No lock counts: the hash
+  rate is the work the verified nonces stand for.
+"""
+from __future__ import annotations
+
+import math
+import time
+
+from firmware_protocols import PacketType as T, encode_packet
+from firmware_protocols.dialects import AVALON4
+
+from .bitcoin import target_for_difficulty, target_to_bytes_le
+from .generations import Generation, effective_frequencies, register
+from .jobs import job_body_packets, nonce2_range_for
+from .models import ModelSpec
+from .status import ModuleReadings
+from .stratum import MERKLE_OFFSET
+
+NTC_B = 3450           # driver-avalon4.c default B value (option --avalon4-ntc-b)
+SPEED_BINGO, SPEED_ERROR = 255, 3
+
+
+def bswap32(value: int) -> int:
+    return int.from_bytes((value & 0xFFFFFFFF).to_bytes(4, "big"), "little")
+
+
+def ntc_adc_to_celsius(adc: int) -> float | None:
+    """driver-avalon4.c: R = 10000 / (1023 / adc - 1), B = 3450, 25 degC nominal."""
+    if not 0 < adc < 1023:
+        return None
+    resistance = 10000.0 / (1023.0 / adc - 1)
+    return 1.0 / (math.log(resistance / 10000.0) / NTC_B + 1.0 / 298.15) - 273.15
+
+
+def celsius_to_ntc_adc(celsius: float) -> int:
+    resistance = 10000.0 * math.exp(NTC_B * (1.0 / (celsius + 273.15) - 1.0 / 298.15))
+    return round(1023.0 / (1 + 10000.0 / resistance))
+
+
+class Avalon4Readings(ModuleReadings):
+    """What an MM4 reports: one temperature for the module (its cutoff input), per-miner
+    work and error counts, the voltage and frequency it runs, NTC readings."""
+
+    def __init__(self, spec: ModelSpec):
+        super().__init__(spec)
+        self.reported_voltage: int | None = None     # 0.1 mV, from STATUS
+        self.reported_clock: float | None = None     # MHz as cgminer derives it
+        self.ntc_c: list[float | None] = []
+        self.mm4_error_code = 0
+
+    def apply(self, pkt) -> None:
+        spec = self.spec
+        if pkt.type not in (T.STATUS, T.STATUS_LW, T.STATUS_HW, T.STATUS_PMU):
+            super().apply(pkt)          # TEST_RET and what the A7+ code paths share
+            return
+        self.seen[pkt.type] += 1
+        self.last_reply = now = time.monotonic()
+        self.received_at[pkt.type] = now
+        f = pkt.fields()
+        if pkt.type == T.STATUS:
+            self.temperature_mm = f["temperature_mm"]
+            self.miner_temps = [f["temperature_mm"]] * spec.miner_count
+            self.fan_rpm = f["fan_rpm"]
+            self.power_good = f["power_good"]
+            self.mm4_error_code = f["error_code"]
+            try:
+                self.reported_voltage = spec.voltage_codec.decode(f["voltage_word"])
+            except ValueError:
+                self.reported_voltage = None
+            volts = None if self.reported_voltage is None else self.reported_voltage / 10000
+            self.chip_volts = [volts] * spec.miner_count
+            clock = f["frequency"]
+            self.reported_clock = (clock / spec.total_asics if spec.name == "MM60"
+                                   else clock * 3968 / 65)
+            self._pvt_seen(0)           # the module's one temperature is fresh
+        elif pkt.type in (T.STATUS_LW, T.STATUS_HW):
+            target = self.local_works if pkt.type == T.STATUS_LW else self.mm_hw_errors
+            for m, count in enumerate(f["counts"][:spec.miner_count]):
+                target[m] += count
+        else:                           # 0x48 is STATUS_M on the MM4
+            self.ntc_c = [ntc_adc_to_celsius(a) for a in f["adc"][:4]]
+
+    def round_complete(self, mark: dict) -> bool:
+        seen = self.seen
+        return all(seen[t] - mark.get(t, 0) >= 1
+                   for t in (T.STATUS, T.STATUS_LW, T.STATUS_HW, T.STATUS_PMU))
+
+
+class Avalon4(Generation):
+    name = "avalon4"
+    job_family = "avalon4"
+    sends_sync = False
+    sends_asic_otp = False
+    checks_opt_every_reply = True
+    readings_class = Avalon4Readings
+
+    def set_fields(self, rt) -> dict:
+        spec, options = rt.spec, rt.options
+        idle = rt.cutoff or rt.idle
+        f0, f1, f2 = effective_frequencies(rt, 0)
+        start, span = getattr(rt, "nonce2_window", None) or (0, 0xFFFFFFFF)
+        return {"ntime_roll": 0,
+                "voltage_word": spec.voltage_codec.encode(0 if idle else rt.voltage_levels[0]),
+                "frequencies": {"f0": f0, "f1": f1, "f2": f2},
+                "nonce2_start": start, "nonce2_range": span,
+                "flags": {"smart_speed": options.smart_speed, "nonce_check": True},
+                "speed_bingo": SPEED_BINGO, "speed_error": SPEED_ERROR}
+
+    def set_frame(self, rt) -> bytes:
+        return self.encode(T.SET, self.set_fields(rt))
+
+    def settings_burst(self, rt) -> list[bytes]:
+        return [self.set_frame(rt)]
+
+    def pll_frames(self, rt, miners) -> list[bytes]:
+        return [self.set_frame(rt)]           # frequency and voltage are module-wide
+
+    def volt_frames(self, rt) -> list[bytes]:
+        return [self.set_frame(rt)]
+
+    def job_frames(self, job, modules, *, nonce2_start, nonce2_range, clean, pool,
+                   send_job_id, difficulty_cap) -> list[tuple[int, bytes]]:
+        """avalon4_update: STATIC, TARGET, JOB_ID (always), COINBASE, MERKLES, HEADER,
+        then SET to each module and FINISH to all."""
+        if nonce2_range is None:
+            nonce2_range = nonce2_range_for(job, nonce2_start)
+        target = target_for_difficulty(min(job.difficulty, difficulty_cap))
+        frames = [self.encode(T.STATIC, {
+            "coinbase_len": job.coinbase_len, "nonce2_offset": job.nonce2_offset,
+            "nonce2_size": job.mm_nonce2_size, "merkle_offset": MERKLE_OFFSET,
+            "merkle_count": len(job.merkle_branch), "difficulty": int(job.difficulty),
+            "pool": pool}),
+            encode_packet(T.TARGET, {"target": target_to_bytes_le(target)}),
+            self.encode(T.JOB_ID, {"job_crc": job.job_crc})]
+        out = [(0, f) for f in frames + job_body_packets(job)]
+        for rt in modules:
+            rt.nonce2_window = (nonce2_start, nonce2_range)
+            out.append((rt.id, self.set_frame(rt)))
+        out.append((0, self.encode(T.SET_FIN, {})))       # 0x21: FINISH on the MM4
+        return out
+
+    def nonce_fields(self, spec, fields) -> dict:
+        nonce = bswap32(fields["nonce_raw"] - spec.nonce_correction)
+        return {"chip": fields["chip"], "miner": fields["miner"], "nonce2": fields["nonce2"],
+                "ntime_offset": fields["ntime_offset"], "nonce": nonce,
+                "job_crc": fields["job_crc"], "pool": fields["pool"]}
+
+
+register(Avalon4())
+assert AVALON4.device_crc_order == "little"

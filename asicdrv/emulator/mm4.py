@@ -1,0 +1,126 @@
+"""The MM4 firmware (Avalon 4 / 4.1 / 5 / 6 modules), as the public MM ``avalon4`` branch
+and cgminer ``driver-avalon4.c`` describe it; everything else as :class:`MMFirmware`.
+
+- Replies carry their CRC low byte first and the last DNA byte in OPT; ACKDETECT leaves
+  the ASIC count 0 (MM4 ``main.c``).
+- STATIC stops work generation and opens a job (its last words: pool difficulty, pool
+  number); JOB_ID is the job tag; SET applies voltage (0 = off) and the three PLL
+  frequencies at once and gives the nonce2 window; FINISH (0x21) starts the job.
+- A poll returns a queued nonce or the next of STATUS, STATUS_LW, STATUS_HW, STATUS_M;
+  LW/HW counts are cleared when reported.
+- NONCE carries the raw nonce: what the host's nNonce is, byte-swapped, plus the model's
+  nonce correction (0x4000; 0 on the MM60), which the host subtracts.
+"""
+from __future__ import annotations
+
+from firmware_protocols import PacketType as T
+
+from ..avalon4 import bswap32, celsius_to_ntc_adc
+from ..models import MAX_MODULES, ModelSpec
+from .firmware import MMFirmware
+from .work import JobIncomplete
+
+FIRMWARE_DATE = "1507"      # MM4 version: prefix, YYMM, "-", git id, flags (15 chars)
+
+
+class MM4Firmware(MMFirmware):
+    @staticmethod
+    def version_for(spec: ModelSpec, build: str) -> str:
+        return f"{spec.version_prefix}{FIRMWARE_DATE}-4a27d610"[:15]
+
+    def _power_on(self) -> None:
+        super()._power_on()
+        self.nonce2_window = (0, 0xFFFFFFFF)
+        self.ntime_offset = self.spec.asic_count
+        self.new_stratum = False
+
+    def _detect(self, pkt, broadcast):
+        if self.detected:
+            return None
+        self.module_id = pkt.fields()["module_id"]
+        return self.generation.encode(T.ACKDETECT, {"dna": self.dna, "version": self.version,
+                                                    "asic_count": 0}, from_device=True)
+
+    def _static(self, pkt, broadcast):
+        f = pkt.fields()
+        self.new_stratum = False                 # g_new_stratum = 0: no new work
+        self.scanner.clear()
+        self.jobs.begin({**f, "nonce2_start": 0, "nonce2_range": 0, "clean": 0})
+        self.jobs.pool = f["pool"]
+        return None
+
+    def _job_id(self, pkt, broadcast):
+        self.jobs.job_crc = pkt.fields()["job_crc"]
+        return None
+
+    def _set(self, pkt, broadcast):
+        f = pkt.fields()
+        if f["ntime_roll"] & 0x80000000:
+            self.ntime_offset = f["ntime_roll"] & 0x7FFFFFFF
+        level = self.spec.voltage_codec.decode(f["voltage_word"])
+        if level:
+            self.spec.check_voltage_level(level)
+        freqs = [f["frequencies"][k] for k in ("f0", "f1", "f2")]
+        self.physics.voltage_levels = [level] * self.spec.miner_count
+        self.physics.frequencies = [list(freqs) for _ in range(self.spec.miner_count)]
+        self.nonce2_window = (f["nonce2_start"], f["nonce2_range"])
+        self.set_fields = f
+        self.settings_rounds += 1
+        return None
+
+    def _set_fin(self, pkt, broadcast):
+        """0x21 is FINISH on the MM4: the job is complete, start work."""
+        if self.jobs.static is None:
+            return None
+        start, span = self.nonce2_window
+        self.jobs.static = {**self.jobs.static, "nonce2_start": start, "nonce2_range": span}
+        try:
+            job = self.jobs.finish()
+        except JobIncomplete:
+            self.rx_bad_frames += 1
+            return None
+        self.new_stratum = True
+        self.scanner.set_job(job, part=(self.module_id or 1) - 1, parts=MAX_MODULES)
+        self._last_job = job
+        return None
+
+    _HANDLERS = {**MMFirmware._HANDLERS, T.DETECT: _detect, T.STATIC: _static,
+                 T.JOB_ID: _job_id, T.SET: _set, T.SET_FIN: _set_fin,
+                 T.SET_VOLT: MMFirmware._ignore, T.SET_FREQ: MMFirmware._ignore}
+
+    # --- replies ---------------------------------------------------------------------------
+    def _status_rotation(self) -> list:
+        return [(lambda _: self._mm4_status(), None), (self._counts, T.STATUS_LW),
+                (self._counts, T.STATUS_HW), (lambda _: self._status_m(), None)]
+
+    def _mm4_status(self) -> bytes:
+        spec, phys = self.spec, self.physics
+        clock = sum(phys.frequencies[0]) / len(phys.frequencies[0])
+        errors, self._error_bits = self._error_bits, 0
+        return self._encode(T.STATUS, {
+            "temperature_mm": round(phys.mm_temp_c()), "fan_rpm": phys.fan_rpm(),
+            "frequency": round(clock * spec.total_asics) if spec.name == "MM60"
+            else round(clock * 65 / 3968),
+            "voltage_word": spec.voltage_codec.encode(phys.voltage_levels[0]),
+            "local_works": sum(self._miner_works), "hw_errors": 0,
+            "power_good": (1 << spec.miner_count) - 1, "error_code": errors})
+
+    def _counts(self, ptype) -> bytes:
+        if ptype == T.STATUS_LW:
+            counts, self._miner_works = self._miner_works, [0] * self.spec.miner_count
+        else:
+            counts = [0] * self.spec.miner_count
+        counts = [min(c, 0xFFFFFF) for c in counts][:10]
+        return self._encode(ptype, {"counts": counts + [0] * (10 - len(counts))})
+
+    def _status_m(self) -> bytes:
+        hottest = max(max(row) for row in self.physics.temps)
+        adc = [celsius_to_ntc_adc(hottest)] * 4 + [0, 0]
+        return self._encode(T.STATUS_PMU, {"adc": adc, "led": self.led, "pll_select": [0] * 7})
+
+    def _nonce_frame(self, found, nonce: int, job) -> bytes:
+        raw = (bswap32(nonce) + self.spec.nonce_correction) & 0xFFFFFFFF
+        return self._encode(T.NONCE, {
+            "chip": found.chip, "miner": found.miner, "pool": job.pool,
+            "nonce2": found.nonce2, "ntime_offset": found.ntime_offset, "nonce_raw": raw,
+            "job_crc": job.job_crc})
