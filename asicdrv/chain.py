@@ -194,6 +194,7 @@ class Chain:
         self._modules: dict[int, _ModuleRuntime] = {}      # address -> module
         self._by_dna: dict[str, _ModuleRuntime] = {}       # every module ever found
         self._missing: dict[int, str] = {}                 # address -> why unknown
+        self._refused: set[int] = set()                    # ... answered but not driven
         self._shares: queue.Queue[Share] = queue.Queue()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -576,11 +577,17 @@ class Chain:
         for rt in found:
             self._configure_new(rt)
 
+    def _refuse(self, address: int, why: str) -> None:
+        """A module answered DETECT at ``address`` but will not be driven (unknown model,
+        settings it cannot take, another job family): known, so no orphan."""
+        self._missing[address] = why
+        self._refused.add(address)
+
     def _probe_orphans(self) -> list[int]:
         """Addresses nobody was detected at that still answer a poll."""
         if not self.link.multi_module:
             return []
-        held = {rt.id for rt in self._active()}
+        held = {rt.id for rt in self._active()} | self._refused
         return [address for address in range(1, MAX_MODULES + 1) if address not in held
                 and self._xfer(address, PLAIN_POLL, read=True, patience=PROBE_PATIENCE_S,
                                ) is not None]
@@ -619,21 +626,22 @@ class Chain:
             try:
                 spec = model_for_version(f["version"])
             except DeviceNotFound as exc:
-                self._missing[module_id] = str(exc)
+                self._refuse(module_id, str(exc))
                 continue
             if generation_of(spec).dialect.device_crc_order != \
                     DIALECTS[ack.dialect].device_crc_order:
-                self._missing[module_id] = (f"a {spec.name} answered DETECT with its CRC in "
-                                            f"the wrong byte order")
+                self._refuse(module_id, f"a {spec.name} answered DETECT with its CRC in the "
+                                        f"wrong byte order")
                 continue
             family = {rt.generation.job_family for rt in self._active()}
             if family and generation_of(spec).job_family not in family:
-                self._missing[module_id] = (
+                self._refuse(module_id, (
                     f"a {spec.name} cannot share a chain with "
                     f"{', '.join(sorted({rt.spec.name for rt in self._active()}))}: their "
-                    f"generations take different job frames")
+                    f"generations take different job frames"))
                 continue
             self._missing.pop(module_id, None)
+            self._refused.discard(module_id)
             dna = f["dna"].hex()
             if generation_of(spec).sends_sync:
                 self._xfer(module_id, encode_packet(T.SYNC, {"dna": f["dna"]}), read=True,
@@ -657,7 +665,7 @@ class Chain:
             except LimitError as exc:
                 if self._thread is None:      # at open: the caller's settings are wrong
                     raise
-                self._missing[module_id] = f"not configured: {exc}"
+                self._refuse(module_id, f"not configured: {exc}")
                 continue
             info = Module(module_id, dna, f["version"], spec.name, spec.miner_count,
                           spec.asic_count)

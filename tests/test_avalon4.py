@@ -1,0 +1,169 @@
+"""Avalon 4 / 4.1 / 5 / 6 (MM40, MM41, MM50, MM60): frames built by hand from
+../shared/spec/avalon-families.md (cgminer driver-avalon4.c, MM avalon4 firmware), checked
+with the bitwise CRC of tests/test_generations.py; device frames carry the CRC low byte
+first."""
+import struct
+
+import pytest
+
+import asicdrv
+from asicdrv import LimitError
+from asicdrv.emulator import Emulator
+from asicdrv.models import model_for_version
+from asicdrv.stratum import StratumJob
+from blocks import BLOCK_170, notify_params
+from conftest import FAST, wait_for
+from firmware_protocols import PacketType as T
+from test_generations import be32, frame, sent, xmodem
+
+
+def a4_set(voltage_word, freqs, start=0, span=0xFFFFFFFF, flags=0x03):
+    """driver-avalon4.c avalon4_stratum_set: ntime word 0 (roll = ASIC count), voltage
+    word, f0 | f1 << 10 | f2 << 20, nonce2 start and range, flags (bit0 smart speed, bit1
+    nonce check), speed_bingo 255, speed_error 3."""
+    f0, f1, f2 = freqs
+    return frame(0x20, be32(0, voltage_word, f0 | f1 << 10 | f2 << 20, start, span)
+                 + bytes((flags, 255, 3)))
+
+
+def block_job(difficulty=1 / 65536):
+    params, en1, size, nonce2 = notify_params(BLOCK_170)
+    return StratumJob.from_notify(params, extranonce1=en1, extranonce2_size=size,
+                                  difficulty=difficulty), nonce2
+
+
+def test_mm4_version_strings_name_the_model():
+    """ACKDETECT versions "TTYYMM-gitid..": the first two characters (spec 5.3)."""
+    assert model_for_version("401412-39242210").name == "MM40"
+    assert model_for_version("411507-bcf9f610").name == "MM41"
+    assert model_for_version("501509-00000000").name == "MM50"
+    assert model_for_version("601601-00000000").name == "MM60"
+
+
+@pytest.mark.parametrize("model, word", [("MM40", 0xC100), ("MM41", 0xA900)])
+def test_settings_go_in_one_module_wide_set(model, word):
+    """0.6875 V: MM40 ADP3208D rev8(((0x78 - 6875/125) << 1) | 1) << 8 = 0xc100; MM41
+    NCP5392P rev8((((0x59 - (6875 - 5000)/125)) << 1) | 1) << 8 = 0xa900."""
+    emu = Emulator(model=model, seed=2)
+    with asicdrv.open("emu://", emulator=emu, start=False, **FAST) as chain:
+        assert sent(emu, T.SYNC) == []                 # the A4 host sends no SYNC
+        assert sent(emu, T.SET) == [a4_set(word, (200, 200, 200))]
+        chain.set_frequency([250, 275, 300])
+        assert sent(emu, T.SET)[-1] == a4_set(word, (250, 275, 300))
+        with pytest.raises(LimitError, match="whole module"):
+            chain.set_frequency(300, miner=1)
+        with pytest.raises(LimitError, match="multiple of 125"):
+            chain.set_voltage_level(6870)
+        with pytest.raises(LimitError, match="4000..9000"):
+            chain.set_voltage_level(9125)
+        with pytest.raises(LimitError, match="100..1000"):
+            chain.set_frequency(1100)
+        chain.set_voltage_level(7000)
+        chain.idle(timeout=0)
+        # idle as cgminer's cutoff: 100 MHz at voltage 0 (NCP5392P: the off word 0xff00;
+        # ADP3208D: rev8(((0x78 - 0) << 1) | 1) = rev8(0xf1) = 0x8f)
+        off = 0xFF00 if model == "MM41" else 0x8F00
+        assert sent(emu, T.SET)[-1] == a4_set(off, (100, 100, 100))
+    assert emu.modules[0].physics.frequencies == [[100] * 3] * emu.spec.miner_count
+
+
+def test_job_frames_in_the_avalon4_order():
+    """avalon4_update: STATIC (pool difficulty and number at the end), TARGET capped at
+    1024, JOB_ID (tag only, always), COINBASE, MERKLES, HEADER, SET per module, FINISH."""
+    job, nonce2 = block_job(difficulty=4096)
+    emu = Emulator(model="MM41", modules=2, seed=2)
+    with asicdrv.open("emu://", emulator=emu, start=False, **FAST) as chain:
+        before = len(emu.traffic.frames)
+        chain.submit(job, extranonce2_start=16, pool=3)
+    frames = [f for _, d, f in list(emu.traffic.frames)[before:] if d == ">"]
+    types = [f[2] for f in frames]
+    assert types[:3] == [0x11, 0x16, 0x12] and types[-3:] == [0x20, 0x20, 0x21]
+    static = frames[0]
+    assert static[6 + 20:6 + 28] == be32(4096, 3) and static[6 + 28:38] == bytes(4)
+    from asicdrv.bitcoin import target_for_difficulty, target_to_bytes_le
+    assert frames[1] == frame(0x16, target_to_bytes_le(target_for_difficulty(1024)))
+    assert frames[2] == frame(0x12, struct.pack(">H", job.job_crc))
+    assert frames[-1] == frame(0x21, b"")
+    assert frames[-2] == a4_set(0xA900, (200, 200, 200), start=16,
+                                span=0xFFFFFFFF - 16)
+
+
+def hand_nonce(model_correction, nonce2, opt):
+    """A4 NONCE (driver-avalon4.c:479-556): (chip << 16) | miner, pool, nonce2, ntime
+    offset, the raw nonce, the job tag; CRC low byte first.  The raw nonce is the header's
+    four nonce bytes read big-endian plus the correction the host subtracts."""
+    job, _ = block_job()
+    raw = int.from_bytes(struct.pack("<I", BLOCK_170["nonce"]), "big") + model_correction
+    data = be32(5 << 16 | 1, 0, nonce2, 0, raw) + struct.pack(">H", job.job_crc)
+    return frame(0x42, data, opt=opt, crc_order="little")
+
+
+@pytest.mark.parametrize("model, correction", [("MM41", 0x4000), ("MM60", 0)])
+def test_a_hand_built_nonce_becomes_the_block(model, correction):
+    """The device's NONCE, queued in the emulated MM as it would send it: the host takes
+    the little-endian CRC, subtracts the model's correction and finds block 170."""
+    job, nonce2 = block_job()
+    emu = Emulator(model=model, seed=2, hashrate=0)
+    with asicdrv.open("emu://", emulator=emu, **FAST) as chain:
+        chain.submit(job, extranonce2_start=nonce2, extranonce2_range=0)
+        emu.modules[0].nonces.append(hand_nonce(correction, nonce2, emu.modules[0].dna[-1]))
+        share = chain.next_share(timeout=10)
+    assert share is not None and share.hash == BLOCK_170["hash"]
+    assert (share.miner, share.chip) == (1, 5)
+
+
+def test_a_big_endian_crc_from_an_avalon4_is_a_bad_reply():
+    job, nonce2 = block_job()
+    emu = Emulator(model="MM41", seed=2, hashrate=0)
+    with asicdrv.open("emu://", emulator=emu, **FAST) as chain:
+        chain.submit(job, extranonce2_start=nonce2, extranonce2_range=0)
+        good = hand_nonce(0x4000, nonce2, emu.modules[0].dna[-1])
+        emu.modules[0].nonces.append(good[:38] + good[38:][::-1])     # CRC swapped
+        wait_for(lambda: chain.status().modules[0].crc_errors >= 1)
+        assert chain.next_share(timeout=0.5) is None
+
+
+def test_the_status_frame_reads_as_cgminer_reads_it():
+    """STATUS (driver-avalon4.c:557-606): temperature, fan, frequency (x 3968/65), voltage
+    word, works, HW, power good, error code, all BE32; LW/HW 24-bit per miner."""
+    from asicdrv.avalon4 import Avalon4Readings
+    from asicdrv.models import MODELS
+    from firmware_protocols import decode_packet
+    readings = Avalon4Readings(MODELS["MM41"])
+    status = frame(0x41, be32(47, 2400, 13, 0xA900, 9, 1, 0x3FF, 0), opt=7, crc_order="little")
+    readings.apply(decode_packet(status, from_device=True, dialect="avalon4"))
+    lw = frame(0x44, b"".join(m.to_bytes(3, "big") for m in range(10)), crc_order="little")
+    readings.apply(decode_packet(lw, from_device=True, dialect="avalon4"))
+    assert readings.temperature_mm == 47 and readings.fan_rpm == 2400
+    assert readings.reported_voltage == 6875 and readings.chip_volts[0] == 0.6875
+    assert readings.reported_clock == pytest.approx(13 * 3968 / 65)
+    assert readings.local_works == list(range(10)) and readings.hottest_c() == 47
+    assert xmodem(status[6:38]) == int.from_bytes(status[38:], "little")
+
+
+def test_every_avalon4_model_mines_block_170_on_its_emulator():
+    for model in ("MM40", "MM41", "MM50", "MM60"):
+        job, nonce2 = block_job()
+        url = f"emu://?model={model}&nonce_start={BLOCK_170['nonce']}&nonce_mask=32"
+        with asicdrv.open(url, **FAST) as chain:
+            chain.submit(job, extranonce2_start=nonce2, extranonce2_range=0)
+            share = chain.next_share(timeout=20)
+            status = chain.refresh(timeout=10)
+        assert share is not None and share.hash == BLOCK_170["hash"], model
+        assert status.modules[0].hashrate_ghs > 0, model   # from the verified work
+        assert status.modules[0].voltages_v[0] == 0.6875
+
+
+def test_an_avalon4_and_an_avalon8_do_not_share_a_chain():
+    emu = Emulator(model="MM41,851", modules=2, seed=2)
+    with asicdrv.open("emu://", emulator=emu, start=False, **FAST) as chain:
+        assert [m.model for m in chain.modules] == ["MM41"]
+        assert "different job frames" in chain.status().missing[2]
+
+
+def test_overheat_cuts_an_mm41_off_at_its_own_limit():
+    """MM40/41/50 overheat at 65 degC (cgminer clamps them), far below the chain's 105."""
+    emu = Emulator(model="MM41", seed=2, faults="overheat:120", thermal_tau_s=0.05)
+    with asicdrv.open("emu://", emulator=emu, **FAST) as chain:
+        wait_for(lambda: chain.status().modules[0].cutoffs >= 1, timeout=15)
+    assert sent(emu, T.SET)[-1][6 + 4:6 + 12] == be32(0xFF00, 100 | 100 << 10 | 100 << 20)
