@@ -107,8 +107,11 @@ class Avalon4(Generation):
     job_family = "avalon4"
     sends_sync = False
     sends_asic_otp = False
-    checks_opt_every_reply = True
     readings_class = Avalon4Readings
+
+    def from_another_module(self, rt, pkt) -> bool:
+        """The A4 host checks OPT == DNA[7] on every reply."""
+        return pkt.opt != int(rt.info.dna[-2:], 16)
 
     def set_fields(self, rt) -> dict:
         spec, options = rt.spec, rt.options

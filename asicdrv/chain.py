@@ -40,7 +40,7 @@ from .fan import FanPid
 from .generations import GENERATIONS, generation_of
 from .jobs import TARGET_DIFFICULTY_CAP as DEFAULT_DIFFMAX
 from .models import (DETECT_INTERVAL_S, FAN_ADJUST_INTERVAL_S, FAN_MAX_PERCENT,
-                     MAX_FAILED_POLLS, MAX_MODULES, MM_IDLE_TIMEOUT_S, MODELS, OVERHEAT_C,
+                     MAX_FAILED_POLLS, MM_IDLE_TIMEOUT_S, MODELS, OVERHEAT_C,
                      OVERHEAT_HYSTERESIS_C, POLLING_DELAY_MAX_S, POLLING_DELAY_S,
                      RECOVER_INTERVAL_S, STALE_ROUNDS_CUTOFF, STALE_ROUNDS_FAN,
                      PVT_BY_MODULE, ModelSpec, model_for_version)
@@ -50,7 +50,6 @@ from .status import (STATE_CUTOFF, STATE_LOST, STATE_OK, ChainStatus, Module,
 from .stratum import StratumJob
 
 IDLE_FAN_PERCENT = 50         # idle(): PLLs off, chips near ambient; air for the DC-DC stage
-PLAIN_POLL = encode_packet(T.POLLING, {})     # no LED, no fan change, no reboot
 DETECT_PATIENCE_S = 0.08      # read-again budget for DETECT: an empty id ends a round
 PROBE_PATIENCE_S = 0.03       # ... for the probe of addresses nobody was detected at
 
@@ -124,9 +123,12 @@ def pll_frequencies(mhz, spec: ModelSpec | None = None) -> int | list[int]:
     raise LimitError(f"frequency {mhz!r} suits no supported model: " + "; ".join(reasons))
 
 
-def _decode_ackdetect(reply: bytes):
-    """ACKDETECT comes before the module's generation is known: its CRC is high byte
-    first from an Avalon 7 or later, low byte first from an Avalon 4 (spec section 1)."""
+def _decode_ackdetect(reply: bytes, line):
+    """ACKDETECT comes before the module's generation is known: on an AUC or I2C bus its
+    CRC is high byte first from an Avalon 7 or later, low byte first from an Avalon 4
+    (spec section 1); an "AV" serial line speaks its own dialect."""
+    if line.dialect.magic != b"CN":
+        return decode_packet(reply, from_device=True, dialect=line.dialect)
     try:
         return decode_packet(reply, from_device=True)
     except CrcError:
@@ -182,6 +184,9 @@ class Chain:
             link.close()
             raise
         self.link = link
+        # the generation a line speaks before any module is known: "AV" serial lines
+        # name theirs (family=avalon2); AUC and I2C buses start with the "CN" frames
+        self._line_generation = GENERATIONS[getattr(link, "family", None) or "avalon8"]
         self.emulator = emulator
         self._owns_emulator = owns_emulator
         self.url = url or link.name
@@ -489,7 +494,7 @@ class Chain:
             targets = self._select(module)
             for rt in targets:
                 rt.readings.test_results.clear()
-                self._xfer(rt.id, encode_packet(T.TEST, {"miner": 0xFF}), read=False)
+                self._xfer(rt.id, rt.generation.test_frame(rt), read=False)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             self._raise_if_gone()
@@ -584,13 +589,16 @@ class Chain:
         self._refused.add(address)
 
     def _probe_orphans(self) -> list[int]:
-        """Addresses nobody was detected at that still answer a poll."""
-        if not self.link.multi_module:
+        """Addresses nobody was detected at that still answer a poll (only where modules
+        take their address from DETECT)."""
+        generation = self._line_generation
+        if not self.link.multi_module or not generation.adopts_addresses:
             return []
         held = {rt.id for rt in self._active()} | self._refused
-        return [address for address in range(1, MAX_MODULES + 1) if address not in held
-                and self._xfer(address, PLAIN_POLL, read=True, patience=PROBE_PATIENCE_S,
-                               ) is not None]
+        poll = generation.encode(T.POLLING, {})
+        return [address for address in range(1, generation.max_modules + 1)
+                if address not in held
+                and self._xfer(address, poll, read=True, patience=PROBE_PATIENCE_S) is not None]
 
     def _detect_round(self) -> list[_ModuleRuntime]:
         """DETECT each free id; returns the modules seen for the first time (to configure).
@@ -598,13 +606,14 @@ class Chain:
         settings again."""
         new: list[_ModuleRuntime] = []
         silent: list[int] = []
-        ids = range(1, MAX_MODULES + 1) if self.link.multi_module else [1]
+        line = self._line_generation
+        ids = range(1, line.max_modules + 1) if self.link.multi_module else [1]
         for module_id in ids:
             current = self._modules.get(module_id)
             if current is not None and current.state != STATE_LOST:
                 continue
-            reply = self._xfer(0, encode_packet(T.DETECT, {"module_id": module_id}),
-                               read=True, patience=DETECT_PATIENCE_S)
+            reply = self._xfer(0, line.detect_frame(module_id), read=True,
+                               patience=DETECT_PATIENCE_S)
             if reply is None:
                 silent.append(module_id)
                 if len(silent) >= 2 and silent[-2] == module_id - 1:
@@ -615,7 +624,7 @@ class Chain:
                                       "module here took the id and its reply was lost")
             silent.clear()
             try:
-                ack = _decode_ackdetect(reply)
+                ack = _decode_ackdetect(reply, line)
             except ProtocolError as exc:
                 self._missing[module_id] = f"ACKDETECT unreadable ({exc})"
                 continue
@@ -642,10 +651,10 @@ class Chain:
                 continue
             self._missing.pop(module_id, None)
             self._refused.discard(module_id)
-            dna = f["dna"].hex()
-            if generation_of(spec).sends_sync:
-                self._xfer(module_id, encode_packet(T.SYNC, {"dna": f["dna"]}), read=True,
-                           patience=0)
+            generation = generation_of(spec)
+            dna = generation.identity(module_id, f)
+            if generation.sends_sync:
+                self._xfer(module_id, generation.sync_frame(f), read=True, patience=0)
             rt = self._by_dna.get(dna)
             if rt is not None:                     # the same board, back (maybe at a new id)
                 if self._modules.get(rt.id) is rt:
@@ -690,7 +699,8 @@ class Chain:
         if self.apply_settings or (explicit and self.apply_settings is None):
             self._settings_round(rt)
             return
-        running = self._read_running_plls(rt)
+        # a model whose status does not carry its PLLs cannot say whether it runs
+        running = self._read_running_plls(rt) if rt.spec.pll_status_frequencies else None
         if running is None or not any(f for plls in running for f in plls):
             if self.apply_settings is None:
                 self._settings_round(rt)     # just powered (or silent): the requested setup
@@ -716,11 +726,20 @@ class Chain:
         reported = rt.readings.reported_frequencies
         return None if any(f is None for f in reported) else reported
 
+    def _settings_later(self, rt: _ModuleRuntime) -> bool:
+        """Generations whose settings travel with the next poll (Avalon 2/3): mark it."""
+        if rt.generation.settings_ride_on_poll:
+            rt.fan_pending = True
+            return True
+        return False
+
     def _settings_round(self, rt: _ModuleRuntime) -> None:
         """The generation's configuration burst (cgminer's order: SET, SET_VOLT,
         SET_ASIC_OTP, SET_PLL per miner, SET_SS, SET_FIN), every frame built before the
         first is sent."""
         spec = rt.spec
+        if self._settings_later(rt):
+            return
         frames = rt.generation.settings_burst(rt)
         for m in range(spec.miner_count):
             rt.readings.forget_pll(m)
@@ -731,6 +750,8 @@ class Chain:
         """The PLL frames for ``miners`` (all by default) as the module should run now:
         its model's idle setting while cut off or idled."""
         miners = range(rt.spec.miner_count) if miners is None else miners
+        if self._settings_later(rt):
+            return
         frames = rt.generation.pll_frames(rt, miners)
         for m in miners:
             rt.readings.forget_pll(m)
@@ -740,6 +761,8 @@ class Chain:
     def _send_volt(self, rt: _ModuleRuntime) -> None:
         if any(level is None for level in rt.voltage_levels):
             return          # adopted from a running board: its levels are not known
+        if self._settings_later(rt):
+            return
         for frame in rt.generation.volt_frames(rt):
             self._xfer(rt.id, frame, read=False)
 
@@ -779,17 +802,13 @@ class Chain:
             self._mark_gone(PollerStopped(f"the poller stopped: {type(exc).__name__}: {exc}"))
 
     def _poll(self, rt: _ModuleRuntime, adjust_fan: bool) -> None:
-        if adjust_fan or rt.fan_pending or rt.reboot_pending or rt.led:
-            fields: dict = {"led": int(rt.led)}
-            if adjust_fan or rt.fan_pending:
-                rt.fan_percent = self._fan_target(rt, adjust_fan)
-                fields["fan"] = {"change": True, "pwm": fan_percent_to_pwm(rt.fan_percent)}
-                rt.fan_pending = False
-            if rt.reboot_pending:
-                fields["reboot"], rt.reboot_pending = 1, False
-            frame = encode_packet(T.POLLING, fields)
-        else:
-            frame = PLAIN_POLL
+        fan_pwm = None
+        if adjust_fan or rt.fan_pending:
+            rt.fan_percent = self._fan_target(rt, adjust_fan)
+            fan_pwm = fan_percent_to_pwm(rt.fan_percent)
+            rt.fan_pending = False
+        reboot, rt.reboot_pending = rt.reboot_pending, False
+        frame = rt.generation.poll_frame(rt, led=rt.led, fan_pwm=fan_pwm, reboot=reboot)
         self.poll_count += 1
         rt.readings.polls += 1
         try:
@@ -807,8 +826,7 @@ class Chain:
             self._poll_failed(rt)
             return
         rt.failed_polls = 0
-        if pkt.opt != int(rt.info.dna[-2:], 16) and (
-                pkt.type == T.STATUS or rt.generation.checks_opt_every_reply):
+        if rt.generation.from_another_module(rt, pkt):
             rt.state = STATE_LOST          # another module answers at this address
             return
         if pkt.type == T.NONCE:
@@ -818,8 +836,10 @@ class Chain:
 
     def _poll_failed(self, rt: _ModuleRuntime) -> None:
         rt.failed_polls += 1
+        frame = rt.generation.reset_tx_frame(rt)
         try:
-            self._xfer(rt.id, encode_packet(T.RSTMMTX, {}), read=False)
+            if frame is not None:
+                self._xfer(rt.id, frame, read=False)
         except DeviceGone:
             raise
         except TransportError:

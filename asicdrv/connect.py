@@ -2,11 +2,15 @@
 
     usb://                 the first AUC (0x29f1:0x33f2)
     usb://BUS:ADDR         the AUC at that bus and address
+    i2c:///dev/i2c-1       modules on the controller's own I2C bus (no AUC)
     serial:///dev/ttyUSB0  bare MM packets on a serial line (one module); ?baud=115200
+    serial:///dev/ttyUSB0?family=avalon2
+                           an Avalon 2/3 line (MM2/MM3 modules, "AV" frames); a serial
+                           port cannot say what is on it, so the family is named
     emu://?modules=2&nonce_mask=12&faults=dead_chip
                            the built-in emulator; every Emulator option as a query
-                           parameter, and link=inprocess (default), usb or serial to reach it
-                           through pyusb or a pty instead
+                           parameter, and link=inprocess (default), usb, i2c or serial to
+                           reach it through pyusb, the I2C link or a pty instead
 
 Options that are not link options go to :class:`Chain` (polling_delay, nonce_mask,
 detect_interval, temp_target, ...).  ``backend=`` gives pyusb a backend for usb:// URLs.
@@ -20,6 +24,7 @@ from .chain import Chain
 from .emulator import Emulator
 from .errors import DeviceNotFound, LimitError
 from .transport.emulated import EmulatorLink
+from .transport.i2c_linux import I2CLink, LinuxI2CBus
 from .transport.serial_line import SerialLink
 from .transport.usb_auc import AucLink, find_aucs
 
@@ -32,7 +37,7 @@ CHAIN_OPTIONS = {"polling_delay": float, "detect_interval": float, "fan_interval
 # keywords open() passes on as they are (not URL query options)
 CHAIN_KEYWORDS = {"frequency", "smart_speed", "roll_enable", "start", "backend",
                   "auc_wait_s", "emulator", "link", "baud"}
-LINK_OPTIONS = {"usb": {}, "serial": {"baud": int}}
+LINK_OPTIONS = {"usb": {}, "serial": {"baud": int, "family": str}, "i2c": {}}
 ALIASES = {"ambient": "ambient_c"}
 
 
@@ -52,8 +57,8 @@ def open(url: str = "usb://", **options) -> Chain:   # noqa: A001 - the natural 
     if scheme == "emu":
         return _open_emulator(url, query, options)
     if scheme not in LINK_OPTIONS:
-        raise DeviceNotFound(f"unknown device URL {url!r}: use usb://, serial:///dev/... "
-                             f"or emu://")
+        raise DeviceNotFound(f"unknown device URL {url!r}: use usb://, i2c:///dev/i2c-N, "
+                             f"serial:///dev/... or emu://")
     link_kinds = LINK_OPTIONS[scheme]
     unknown = set(query) - set(CHAIN_OPTIONS) - set(link_kinds)
     if unknown:
@@ -71,8 +76,14 @@ def open(url: str = "usb://", **options) -> Chain:   # noqa: A001 - the natural 
         backend = chain_options.pop("backend", None)
         wait_s = chain_options.pop("auc_wait_s", None)
         return Chain(_open_auc(parts.netloc, backend, wait_s), url=url, **chain_options)
+    if scheme == "i2c":
+        if not parts.path:
+            raise DeviceNotFound(f"{url!r}: name the bus, e.g. i2c:///dev/i2c-1")
+        return Chain(I2CLink(LinuxI2CBus(parts.path), f"i2c://{parts.path}"), url=url,
+                     **chain_options)
     baud = link_options.get("baud", chain_options.pop("baud", 115200))
-    return Chain(SerialLink(parts.path, baudrate=baud), url=url, **chain_options)
+    return Chain(SerialLink(parts.path, baudrate=baud, family=link_options.get("family")),
+                 url=url, **chain_options)
 
 
 def _open_auc(where: str, backend, wait_s) -> AucLink:
@@ -90,7 +101,7 @@ def _open_auc(where: str, backend, wait_s) -> AucLink:
 
 
 def _open_emulator(url: str, query: dict, options: dict) -> Chain:
-    link_kind = query.pop("link", options.pop("link", "inprocess"))
+    link_kind = query.pop("link", options.pop("link", None))
     emu_options = _typed({k: v for k, v in query.items() if k in EMULATOR_OPTIONS},
                          EMULATOR_OPTIONS)
     chain_options = _typed({k: v for k, v in query.items() if k in CHAIN_OPTIONS},
@@ -108,14 +119,24 @@ def _open_emulator(url: str, query: dict, options: dict) -> Chain:
     owns = emulator is None
     if owns:
         emulator = Emulator(**emu_options)
+    if emulator.serial_family:               # an Avalon 2/3 line is a serial line
+        if link_kind not in (None, "serial"):
+            if owns:
+                emulator.close()
+            raise LimitError(f"an Avalon 2/3 line (MM2, MM3) is reached over serial, not "
+                             f"{link_kind}")
+        link_kind = "serial"
+    link_kind = link_kind or "inprocess"
     if link_kind == "inprocess":
         link = EmulatorLink(emulator)
     elif link_kind == "usb":
         link = _open_auc("", emulator.usb_backend(), chain_options.pop("auc_wait_s", 0.0))
+    elif link_kind == "i2c":
+        link = I2CLink(emulator.i2c_device(), "emu i2c")
     elif link_kind == "serial":
         server = emulator.serve_serial().start()
         try:
-            link = SerialLink(server.path)
+            link = SerialLink(server.path, family=emulator.serial_family)
         except Exception:
             server.close()
             raise
@@ -123,7 +144,8 @@ def _open_emulator(url: str, query: dict, options: dict) -> Chain:
     else:
         if owns:
             emulator.close()
-        raise LimitError(f"emu:// link must be inprocess, usb or serial, not {link_kind!r}")
+        raise LimitError(f"emu:// link must be inprocess, usb, i2c or serial, not "
+                         f"{link_kind!r}")
     return Chain(link, emulator=emulator, owns_emulator=owns, url=url, **chain_options)
 
 

@@ -32,9 +32,11 @@ class Generation:
     job_family = "avalon7+"         # modules of one family can share a chain's jobs
     sends_sync = True               # SYNC after ACKDETECT (A7 and later)
     sends_asic_otp = True           # SET_ASIC_OTP in the configuration burst
-    checks_opt_every_reply = False  # A4 hosts detach a module whose reply OPT != DNA[7]
     max_volt_words = 8
     readings_class = ModuleReadings
+    max_modules = 6                 # ids 1..6 on an AUC or an I2C bus
+    adopts_addresses = True         # the MM takes its id from DETECT (and may keep it)
+    settings_ride_on_poll = False   # True: settings go out with the module's next poll
 
     @property
     def dialect(self) -> Dialect:
@@ -42,6 +44,43 @@ class Generation:
 
     def encode(self, ptype: int, fields=None, **kw) -> bytes:
         return encode_packet(ptype, fields, dialect=self.dialect, **kw)
+
+    # --- host -> MM: detection and polling ------------------------------------------------
+    def detect_frame(self, module_id: int) -> bytes:
+        return self.encode(T.DETECT, {"module_id": module_id})
+
+    def identity(self, module_id: int, fields: dict) -> str:
+        """The module's unique id as shown and deduplicated (the DNA)."""
+        return fields["dna"].hex()
+
+    def sync_frame(self, fields: dict) -> bytes:
+        return self.encode(T.SYNC, {"dna": fields["dna"]})
+
+    def poll_frame(self, rt, *, led: bool, fan_pwm: int | None, reboot: bool) -> bytes:
+        """POLLING: the LED word, the fan word (bit 31 = change it), the reboot byte."""
+        if not (led or reboot) and fan_pwm is None:
+            plain = self.__dict__.get("_plain_poll")
+            if plain is None:                      # most polls: built once
+                plain = self.__dict__["_plain_poll"] = self.encode(T.POLLING, {})
+            return plain
+        fields: dict = {"led": int(led)}
+        if fan_pwm is not None:
+            fields["fan"] = {"change": True, "pwm": fan_pwm}
+        if reboot:
+            fields["reboot"] = 1
+        return self.encode(T.POLLING, fields)
+
+    def reset_tx_frame(self, rt) -> bytes | None:
+        """RSTMMTX after a failed poll (None: the generation has none)."""
+        return self.encode(T.RSTMMTX, {})
+
+    def test_frame(self, rt) -> bytes:
+        return self.encode(T.TEST, {"miner": 0xFF})
+
+    def from_another_module(self, rt, pkt) -> bool:
+        """cgminer's duplicate-address check: a STATUS whose OPT is not the module's last
+        DNA byte came from another module at the same address."""
+        return pkt.type == T.STATUS and pkt.opt != int(rt.info.dna[-2:], 16)
 
     # --- host -> MM: configuration ---------------------------------------------------------
     def set_frame(self, rt) -> bytes:
@@ -156,4 +195,4 @@ def generation_of(spec: ModelSpec) -> Generation:
     return GENERATIONS[spec.generation]
 
 
-from . import avalon4  # noqa: E402,F401  - registers the Avalon 4 generation
+from . import avalon2, avalon4  # noqa: E402,F401  - they register their generations

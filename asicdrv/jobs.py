@@ -42,22 +42,25 @@ def build_job_packets(job: StratumJob, *, nonce2_start: int = 0,
     return packets
 
 
-def job_body_packets(job: StratumJob) -> list[bytes]:
+def job_body_packets(job: StratumJob, *, dialect="avalon8",
+                     whole_coinbase: bool = False) -> list[bytes]:
     """COINBASE (midstate, then 32-byte chunks), MERKLES, HEADER x 4: the same in every
-    MM generation (``avalon4_stratum_pkgs`` .. ``avalon8_stratum_pkgs``)."""
+    MM generation (``avalon4_stratum_pkgs`` .. ``avalon8_stratum_pkgs``).  With
+    ``whole_coinbase`` (Avalon 2/3, ``driver-avalon2.c``) the coinbase goes whole from
+    IDX 1, no midstate."""
     template = job.coinbase_template
-    prehash = job.prehash_length
+    prehash = 0 if whole_coinbase else job.prehash_length
     tail = template[prehash:]
     chunks = [tail[i:i + 32] for i in range(0, len(tail), 32)]
-    count = 1 + len(chunks)
-    packets = [encode_packet(T.COINBASE, data=sha256.midstate(template[:prehash]),
-                             idx=1, cnt=count)]
-    packets += [encode_packet(T.COINBASE, data=chunk, idx=i, cnt=count)
-                for i, chunk in enumerate(chunks, 2)]
+    if not whole_coinbase:
+        chunks.insert(0, sha256.midstate(template[:prehash]))
+    count = len(chunks)
+    packets = [encode_packet(T.COINBASE, data=chunk, idx=i, cnt=count, dialect=dialect)
+               for i, chunk in enumerate(chunks, 1)]
     n = len(job.merkle_branch)
-    packets += [encode_packet(T.MERKLES, data=branch, idx=i, cnt=n)
+    packets += [encode_packet(T.MERKLES, data=branch, idx=i, cnt=n, dialect=dialect)
                 for i, branch in enumerate(job.merkle_branch, 1)]
     header = job.header_bin
-    packets += [encode_packet(T.HEADER, data=header[i * 32:(i + 1) * 32], idx=i + 1, cnt=4)
-                for i in range(4)]
+    packets += [encode_packet(T.HEADER, data=header[i * 32:(i + 1) * 32], idx=i + 1, cnt=4,
+                              dialect=dialect) for i in range(4)]
     return packets

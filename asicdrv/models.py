@@ -12,8 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from firmware_protocols.errors import LimitError
-from firmware_protocols.tables import (A3210_PLL, A3212_PLL, A4_PLL, A9_PLL, MM60_PLL,
-                                       VOLTAGE_CODECS, PllTable, VoltageCodec)
+from firmware_protocols.tables import (A2_PLL, A3210_PLL, A3212_PLL, A4_PLL, A9_PLL,
+                                       MM60_PLL, VOLTAGE_CODECS, PllTable, VoltageCodec)
 
 from .errors import DeviceNotFound
 
@@ -145,6 +145,19 @@ _A7_VIN_761 = int(3.3 / 1024.0 * 26.0 / 6.0 * 1000.0 * 100.0)         # 1396
 _A7_VOUT = {"711": 9368, "721": 9368, "741": 10151, "761": 13964}
 
 
+def _a2(name: str, prefix: str, miners: int, mhz: int, voltage: int) -> ModelSpec:
+    # driver-avalon2.c/.h, BFG driver-avalonmm.c: one clock (300..2000 MHz) and one ADP3208D
+    # voltage (6000..11000, 0.1 mV) per module; nonce - 0x180; no TARGET cap; the MM2
+    # reports per miner (10 on an Avalon 2, 5 on an Avalon 3), not per chip; fan 10..100 %
+    # aiming at 70 degC (cgminer: linear from 60 to 80); voltage 0 from 98 degC.  The A3
+    # default 0.6660 V is not a VID step: cgminer's encode sends 0.6625 V, as BFG sets.
+    return ModelSpec(
+        name, "avalon2", miners, 1, (mhz,), voltage, 6000, 11000, 24, pll_table=A2_PLL,
+        voltage_codec=VOLTAGE_CODECS["adp3208d"], diffmax=1 << 32, pvt_layout=PVT_BY_MODULE,
+        pll_status_frequencies=False, temp_target_c=70, overheat_c=98, nonce_correction=0x180,
+        per_miner_settings=False, lock_counts=False, fan_min_percent=10, prefix=prefix)
+
+
 def _a4(name: str, miners: int, asics: int) -> ModelSpec:
     # driver-avalon4.c: 3 PLLs at 200 MHz, 0.6875 V (in 0.1 mV, steps of 12.5 mV), DIFFMAX
     # 1024, nonce - 0x4000 except on the MM60; target/overheat clamped to 42/65 degC (65/85
@@ -193,6 +206,7 @@ def _a9(name: str, freqs: tuple) -> ModelSpec:
 
 
 MODELS: dict[str, ModelSpec] = {spec.name: spec for spec in (
+    _a2("MM2", "20", 10, 1500, 10000), _a2("MM3", "33", 5, 450, 6625),
     _a4("40", 10, 4), _a4("41", 10, 4), _a4("50", 2, 16), _a4("60", 2, 40),
     _a7("711", 18, 14), _a7("721", 18, 14), _a7("741", 22, 12), _a7("761", 26, 12),
     _a8("821", 650, 24, _A8_VOUT_8X1, 0, (160, 8000, 20000)),

@@ -18,6 +18,7 @@ from typing import Mapping
 from construct import (Array, BitsInteger, BitStruct, Flag, Int8ub, Int16ub, Int32sb, Int32ub,
                        Padding, Struct)
 
+from .payloads import Text
 from .types import PacketType as T
 
 
@@ -26,12 +27,25 @@ class Dialect:
     name: str
     overrides: Mapping[int, Struct] = field(default_factory=dict)
     device_crc_order: str = "big"      # byte order of the CRC in frames from the MM
+    magic: bytes = b"CN"
+    has_opt: bool = True               # the Avalon 2/3 "AV" frame has no OPT byte
+    wire_codes: Mapping[int, int] = field(default_factory=dict)   # PacketType -> code
     compiled: Mapping[int, object] = field(init=False, repr=False, compare=False)
+    by_wire_code: Mapping[int, int] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self):
         assert all(s.sizeof() == 32 for s in self.overrides.values()), self.name
         object.__setattr__(self, "compiled",
                            {t: s.compile() for t, s in self.overrides.items()})
+        object.__setattr__(self, "by_wire_code",
+                           {code: t for t, code in self.wire_codes.items()})
+
+    @property
+    def frame_size(self) -> int:
+        return len(self.magic) + (4 if self.has_opt else 3) + 32 + 2
+
+    def wire_code(self, ptype: int) -> int:
+        return self.wire_codes.get(ptype, ptype) if self.wire_codes else ptype
 
 
 # A7: six PLLs; two ASIC timeout words ((0x2000000 / fmax) * 40 / 4 and ... * 98 / 100).
@@ -98,4 +112,31 @@ AVALON9 = Dialect("avalon9", {T.SET_VOLT: _A9_SET_VOLT, T.SET_PLL: _A9_SET_PLL,
                               T.STATUS_PMU: _STATUS_POWER})
 AVALONLC3 = Dialect("avalonlc3", {T.STATUS_VOLT: _SINGLE_VOLT, T.STATUS_PMU: _STATUS_POWER})
 
-DIALECTS = {d.name: d for d in (AVALON4, AVALON7, AVALON8, AVALON9, AVALONLC3)}
+# Avalon 2 / 3 (MM2/MM3 firmware; cgminer driver-avalon2.c, BFGMiner driver-avalonmm.c):
+# 39-byte "AV" frames without OPT, decimal type codes, device CRC low byte first, the
+# module id in the last data word of DETECT, POLLING and every device frame.
+AV_CODES = {T.DETECT: 10, T.STATIC: 11, T.JOB_ID: 12, T.COINBASE: 13, T.MERKLES: 14,
+            T.HEADER: 15, T.POLLING: 16, T.TARGET: 17, T.SYNC: 18, T.SET: 19, T.TEST: 20,
+            T.NONCE: 23, T.STATUS: 24, T.ACKDETECT: 25, T.TEST_RET: 26}
+_AV_ACKDETECT = Struct("version" / Text(15), Padding(13), "module_id" / Int32ub)
+_AV_POLLING = Struct("fan_pwm" / Int32ub, "voltage_word" / Int32ub, "frequency" / Int32ub,
+                     "led" / Int32ub, Padding(8), "apply" / Int32ub, "module_id" / Int32ub)
+_AV_SET = Struct("fan_pwm" / Int32ub, "voltage_word" / Int32ub, "frequency" / Int32ub,
+                 "nonce2_start" / Int32ub, "nonce2_range" / Int32ub, Padding(12))
+_AV_TEST = Struct("miner" / Int8ub, Padding(27), "module_id" / Int32ub)
+_AV_TEST_RET = Struct("pass_bitmap" / Int32ub, "chips_tested" / Int32ub,
+                      "pass_bitmap_high" / Int32ub, Padding(16), "module_id" / Int32ub)
+_AV_SYNC = Struct(Padding(28), "module_id" / Int32ub)
+_AV_NONCE = Struct("miner" / Int32ub, "pool" / Int32ub, "nonce2" / Int32ub,
+                   "ntime_offset" / Int32ub, "nonce_raw" / Int32ub, "job_crc" / Int16ub,
+                   Padding(6), "module_id" / Int32ub)
+_AV_STATUS = Struct("temperatures" / Array(2, Int16ub), "fans_rpm" / Array(2, Int16ub),
+                    "frequency" / Int32ub, "voltage_word" / Int32ub, "local_works" / Int32ub,
+                    "hw_errors" / Int32ub, "power_good" / Int32ub, "module_id" / Int32ub)
+AVALON2 = Dialect("avalon2", {T.ACKDETECT: _AV_ACKDETECT, T.POLLING: _AV_POLLING,
+                              T.SET: _AV_SET, T.TEST: _AV_TEST, T.TEST_RET: _AV_TEST_RET,
+                              T.SYNC: _AV_SYNC, T.NONCE: _AV_NONCE, T.STATUS: _AV_STATUS,
+                              T.STATIC: _A4_STATIC, T.JOB_ID: _A4_JOB_ID},
+                  device_crc_order="little", magic=b"AV", has_opt=False, wire_codes=AV_CODES)
+
+DIALECTS = {d.name: d for d in (AVALON2, AVALON4, AVALON7, AVALON8, AVALON9, AVALONLC3)}

@@ -66,8 +66,10 @@ class MMPacket:
                               from_device=self.from_device, dialect=self.dialect)
 
     def to_bytes(self) -> bytes:
-        order = DIALECTS[self.dialect].device_crc_order if self.from_device else "big"
-        return bytes((0x43, 0x4E, self.type, self.opt, self.idx, self.cnt)) + self.data + \
+        dialect = DIALECTS[self.dialect]
+        order = dialect.device_crc_order if self.from_device else "big"
+        head = (dialect.wire_code(self.type),) + ((self.opt,) if dialect.has_opt else ())
+        return dialect.magic + bytes(head + (self.idx, self.cnt)) + self.data + \
             self.crc.to_bytes(2, order)
 
 
@@ -82,6 +84,8 @@ def decode_packet(frame: bytes, *, verify_crc: bool = True,
     byte first) and how payloads read.
     """
     dialect = _dialect(dialect)
+    if dialect.magic != HEADER:
+        return _decode_other_frame(frame, verify_crc, from_device, dialect)
     if len(frame) != PACKET_SIZE:
         raise FrameLengthError(f"MM frame is {len(frame)} bytes, expected {PACKET_SIZE}")
     if frame[:2] != HEADER:
@@ -115,7 +119,33 @@ def encode_packet(ptype: int, fields: Mapping[str, Any] | None = None, *,
         if not 0 <= value <= 0xFF:
             raise PayloadError(f"{name} {value} does not fit in one byte")
     order = dialect.device_crc_order if from_device else "big"
+    if dialect.magic != HEADER:            # AV: no OPT, the generation's type codes
+        return dialect.magic + bytes((dialect.wire_code(ptype), idx, cnt)) + data + \
+            crc16(data).to_bytes(2, order)
     return bytes((0x43, 0x4E, ptype, opt, idx, cnt)) + data + crc16(data).to_bytes(2, order)
+
+
+def _decode_other_frame(frame: bytes, verify_crc: bool, from_device: bool | None,
+                        dialect: Dialect) -> MMPacket:
+    """A frame of a dialect with another magic and header (the Avalon 2/3 "AV" frame)."""
+    size = dialect.frame_size
+    if len(frame) != size:
+        raise FrameLengthError(f"{dialect.name} frame is {len(frame)} bytes, expected {size}")
+    magic = bytes(frame[:len(dialect.magic)])
+    if magic != dialect.magic:
+        raise BadHeaderError(f"{dialect.name} frame starts with {magic.hex()}, expected "
+                             f"{dialect.magic.hex()}")
+    code, idx, cnt = frame[2], frame[3], frame[4]
+    ptype = dialect.by_wire_code.get(code)
+    if ptype is None:
+        raise UnknownTypeError(f"unknown {dialect.name} packet type {code}")
+    data = bytes(frame[5:37])
+    crc = int.from_bytes(frame[37:39], dialect.device_crc_order if from_device else "big")
+    expected = crc16(data)
+    if expected != crc and verify_crc:
+        raise CrcError(f"CRC mismatch in {dialect.name} {PacketType(ptype).name}: frame says "
+                       f"0x{crc:04x}, data gives 0x{expected:04x}", expected, crc)
+    return MMPacket(ptype, 0, idx, cnt, data, crc, expected == crc, from_device, dialect.name)
 
 
 def _dialect(dialect: str | Dialect) -> Dialect:

@@ -116,7 +116,9 @@ A9_PLL = PllTable(
 # word: a cutoff is 100 MHz at voltage 0 (driver-avalon4.c).
 A4_PLL = PllTable("MM4", {f: f for f in range(100, 1001)}, None, "whole MHz in 100..1000")
 MM60_PLL = PllTable("MM60", {f: f for f in range(100, 501)}, None, "whole MHz in 100..500")
-PLL_TABLES = {t.name: t for t in (A3210_PLL, A3212_PLL, A9_PLL, A4_PLL, MM60_PLL)}
+# Avalon 2 / 3: one clock for the module, in MHz, in SET (driver-avalon2.h: 300..2000)
+A2_PLL = PllTable("MM2", {f: f for f in range(300, 2001)}, None, "whole MHz in 300..2000")
+PLL_TABLES = {t.name: t for t in (A3210_PLL, A3212_PLL, A9_PLL, A4_PLL, MM60_PLL, A2_PLL)}
 
 
 @dataclass(frozen=True)

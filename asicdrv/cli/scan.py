@@ -1,5 +1,6 @@
 """``asicdrv scan``: AUC bridges on USB (bus, address, AUC version, the modules behind each)
-and serial ports whose module answers DETECT.
+and serial ports whose modules answer DETECT: an Avalon 2/3 line ("AV" frames, up to four
+modules) is tried first, then a single module speaking bare "CN" packets.
 
 Exit status: 0 something was found, 1 nothing is attached (it says so; the emulator is
 scanned only when named: --device emu://), 2 the device named with --device cannot be
@@ -60,8 +61,12 @@ def _scan_serial(all_ports: bool) -> list[dict]:
     out = []
     for port in list_ports.comports():
         if all_ports or (port.vid, port.pid) == PROLIFIC:
-            out.append(_describe(f"serial://{port.device}", quiet=True))
-    return [d for d in out if d and d["modules"]]
+            for url in (f"serial://{port.device}?family=avalon2", f"serial://{port.device}"):
+                found = _describe(url, quiet=True)
+                if found and found["modules"]:
+                    out.append(found)
+                    break
+    return out
 
 
 def _describe(url: str, quiet: bool = False, strict: bool = False) -> dict | None:

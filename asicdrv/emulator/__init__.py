@@ -25,16 +25,17 @@ from ..models import MODELS, ModelSpec
 from .bus import AucBridge, I2CBus
 from .faults import CHIP_FAULTS, Fault, FaultSpecError, fault_value, parse_faults
 from .firmware import MMFirmware
+from .mm2 import MM2Firmware
 from .mm4 import MM4Firmware
 from .physics import ModulePhysics
-from .serial_pty import SerialServer
+from .serial_pty import AvLineServer, SerialServer
 from .traffic import TrafficLog
 from .usb_backend import EmulatedAuc, EmulatedUsbBackend
 from .work import Scanner
 
 FIRMWARE_BUILD = "190314_4a27"   # version strings: model-build, 15 characters
 CHIP_TICK_S = 0.02                # how often the chip thread lets the boards catch up
-FIRMWARE = {"avalon4": MM4Firmware}   # generation -> its MM firmware (default MMFirmware)
+FIRMWARE = {"avalon2": MM2Firmware, "avalon4": MM4Firmware}   # generation -> MM firmware
 
 
 class Emulator:
@@ -53,6 +54,12 @@ class Emulator:
         if len(names) not in (1, modules):
             raise FaultSpecError(f"give one model, or one per module ({modules}), not "
                                  f"{len(names)}")
+        lines = {MODELS[n].generation == "avalon2" for n in names}
+        if len(lines) > 1:
+            raise FaultSpecError("Avalon 2/3 modules (MM2, MM3) share a serial line only "
+                                 "with each other")
+        if True in lines and modules > 4:
+            raise FaultSpecError("an Avalon 2/3 line holds at most 4 modules")
         _check_whole("seed", seed, -(1 << 63), 1 << 63)
         if nonce_mask is not None:
             _check_whole("nonce_mask", nonce_mask, 1, 64)
@@ -172,10 +179,22 @@ class Emulator:
             self._backend = EmulatedUsbBackend([self.auc])
         return self._backend
 
+    def i2c_device(self) -> "EmulatedI2CDevice":
+        """The modules as a controller's own I2C bus sees them (no AUC): what
+        :class:`~asicdrv.transport.i2c_linux.I2CLink` drives in place of ``/dev/i2c-N``."""
+        return EmulatedI2CDevice(self)
+
+    @property
+    def serial_family(self) -> str | None:
+        """What a serial link to this emulator names as its family (None: bare CN)."""
+        return "avalon2" if self.spec.generation == "avalon2" else None
+
     def serve_serial(self) -> SerialServer:
-        """A pty serving module 1 as bare MM packets; use as a context manager."""
-        return SerialServer(self.bus, self.traffic,
-                            disconnect_after=fault_value(self.faults, "disconnect", 1))
+        """A pty: an Avalon 2/3 line with every module (MM2, MM3), or module 1 as bare CN
+        packets (other models); use as a context manager."""
+        server = AvLineServer if self.serial_family else SerialServer
+        return server(self.bus, self.traffic,
+                      disconnect_after=fault_value(self.faults, "disconnect", 1))
 
     # --- the bench -------------------------------------------------------------------------------
     def disconnect(self) -> None:
@@ -242,3 +261,27 @@ def _chip_loop(emulator_ref, stop: threading.Event) -> None:
 
 
 __all__ = ["Emulator", "Fault", "FaultSpecError", "parse_faults"]
+
+
+class EmulatedI2CDevice:
+    """An in-process I2C bus: a write is one transfer, a read another (as i2c-dev does
+    them); an address that has nothing to send reads as no acknowledge (b"")."""
+
+    def __init__(self, emulator: Emulator):
+        self.emulator = emulator
+
+    def _check(self) -> None:
+        if not self.emulator.auc.connected:
+            from ..errors import DeviceGone
+            raise DeviceGone("the emulated I2C bus was disconnected")
+
+    def write(self, address: int, data: bytes) -> None:
+        self._check()
+        self.emulator.i2c_xfer(address, data, 0)
+
+    def read(self, address: int, size: int) -> bytes:
+        self._check()
+        return self.emulator.i2c_xfer(address, b"", size)
+
+    def close(self) -> None:
+        pass

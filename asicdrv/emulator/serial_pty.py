@@ -8,6 +8,7 @@ import threading
 import tty
 
 from firmware_protocols import PACKET_SIZE, PacketType
+from firmware_protocols.dialects import AVALON2
 from ..transport.framing import FrameSync
 from .bus import I2CBus
 from .traffic import TrafficLog
@@ -106,3 +107,41 @@ class SerialServer:
 
     def __exit__(self, *exc):
         self.close()
+
+
+class AvLineServer(SerialServer):
+    """An Avalon 2/3 line: every module on one pty, 39-byte "AV" frames.  DETECT, POLLING,
+    TEST and REQUIRE go to the module whose id they carry (d[28..31]); job frames and SET
+    to all of them."""
+
+    TARGETED = (PacketType.DETECT, PacketType.POLLING, PacketType.TEST, PacketType.SYNC)
+
+    def __init__(self, bus: I2CBus, traffic: TrafficLog, disconnect_after: int | None = None):
+        super().__init__(bus, traffic, disconnect_after)
+        self.sync = FrameSync(AVALON2, from_device=False)
+
+    def serve_forever(self) -> None:
+        while not self._stop.is_set():
+            ready, _, _ = select.select([self.master], [], [], 0.005)
+            if not ready:
+                self._send_late_reply()
+                continue
+            try:
+                data = os.read(self.master, 4096)
+            except OSError:
+                break
+            for packet in self.sync.feed(data):
+                self._route(packet)
+                if self.disconnect_after is not None and self.frames >= self.disconnect_after:
+                    self._unplug()
+                    return
+
+    def _route(self, packet) -> None:
+        frame = packet.to_bytes()
+        self.frames += 1
+        self.traffic.record(">", frame)
+        if packet.type in self.TARGETED:
+            self._sent_to = int.from_bytes(packet.data[28:32], "big") + 1
+            self._write(self.bus.xfer(self._sent_to, frame, AVALON2.frame_size))
+        else:
+            self.bus.xfer(0, frame, 0)

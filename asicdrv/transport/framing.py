@@ -1,20 +1,23 @@
 """Finding MM frames in a byte stream (a serial line has no packet boundaries).
 
-Search for ``C N``, take 40 bytes, check the header, type and CRC; on failure slide on by
-one byte, so a frame that follows garbage or a corrupted frame is still found.
+Search for the magic (``C N``; ``A V`` on an Avalon 2/3 line), take a frame's length, check
+the header, type and CRC; on failure slide on by one byte, so a frame that follows garbage
+or a corrupted frame is still found.
 """
 from __future__ import annotations
 
-from firmware_protocols import PACKET_SIZE, MMPacket, ProtocolError, decode_packet
+from firmware_protocols import MMPacket, ProtocolError, decode_packet
+from firmware_protocols.dialects import AVALON8, Dialect
 from firmware_protocols.errors import CrcError
-
-HEADER = b"CN"
 
 
 class FrameSync:
-    """Feed bytes in, take decoded packets out; counts what it had to throw away."""
+    """Feed bytes in, take decoded packets out; counts what it had to throw away.
+    ``from_device``: the frames come from modules (their dialect's CRC byte order)."""
 
-    def __init__(self):
+    def __init__(self, dialect: Dialect = AVALON8, from_device: bool | None = None):
+        self.dialect = dialect
+        self.from_device = from_device
         self.buffer = bytearray()
         self.skipped_bytes = 0     # bytes that were not part of any good frame
         self.crc_errors = 0        # 40-byte candidates whose CRC failed
@@ -24,20 +27,22 @@ class FrameSync:
         self.buffer += data
         packets = []
         buf = self.buffer
+        magic, size = self.dialect.magic, self.dialect.frame_size
         while True:
-            start = buf.find(HEADER)
+            start = buf.find(magic)
             if start < 0:
-                keep = 1 if buf[-1:] == b"C" else 0   # a header may be split across reads
+                keep = 1 if buf[-1:] == magic[:1] else 0   # a magic split across reads
                 self.skipped_bytes += len(buf) - keep
                 del buf[:len(buf) - keep]
                 break
             if start:
                 self.skipped_bytes += start
                 del buf[:start]
-            if len(buf) < PACKET_SIZE:
+            if len(buf) < size:
                 break
             try:
-                packets.append(decode_packet(bytes(buf[:PACKET_SIZE])))
+                packets.append(decode_packet(bytes(buf[:size]), dialect=self.dialect,
+                                             from_device=self.from_device))
             except CrcError:
                 self.crc_errors += 1
                 self.skipped_bytes += 1
@@ -48,5 +53,5 @@ class FrameSync:
                 self.skipped_bytes += 1
                 del buf[:1]
                 continue
-            del buf[:PACKET_SIZE]
+            del buf[:size]
         return packets

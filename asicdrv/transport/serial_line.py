@@ -1,6 +1,10 @@
-"""Bare 40-byte MM packets over a serial line (Avalon 2/3 style), one module, via pyserial.
+"""MM packets over a serial line, via pyserial.
 
-Replies are found in the byte stream by :class:`FrameSync` (resynchronising on ``CN``).
+Without a family: bare 40-byte "CN" packets to one module (what ``asicdrv emulate
+--serial`` serves).  ``family="avalon2"`` (or ``avalon3``): the Avalon 2/3 line, 39-byte
+"AV" frames to up to four daisy-chained modules at 115200 8N1 (cgminer's PL2303 set-up;
+BFGMiner opens any tty the same way).  Replies are found in the byte stream by
+:class:`FrameSync` (resynchronising on the magic).
 """
 from __future__ import annotations
 
@@ -11,20 +15,29 @@ import serial
 
 from ..errors import (CrcError, DeviceGone, DeviceNotFound, LimitError, PermissionDenied,
                       PortBusy, TransportError)
+from firmware_protocols.dialects import DIALECTS
 from .framing import FrameSync
 
 
-class SerialLink:
-    multi_module = False
+FAMILIES = {"avalon2": "avalon2", "avalon3": "avalon2"}   # family option -> dialect
 
-    def __init__(self, port: str, *, baudrate: int = 115200, timeout_s: float = 0.2):
+
+class SerialLink:
+    def __init__(self, port: str, *, baudrate: int = 115200, timeout_s: float = 0.2,
+                 family: str | None = None):
         if isinstance(baudrate, bool) or not isinstance(baudrate, int) or \
                 not 50 <= baudrate <= 4_000_000:
             raise LimitError(f"baud rate must be a whole number from 50 to 4000000, "
                              f"got {baudrate!r}")
-        self.name = f"serial://{port}"
+        if family is not None and family not in FAMILIES:
+            raise LimitError(f"serial family must be one of {', '.join(FAMILIES)} (or none "
+                             f"for bare CN packets), got {family!r}")
+        self.family = FAMILIES.get(family)
+        self.multi_module = self.family is not None       # a daisy chain of modules
+        self.name = f"serial://{port}" + (f"?family={family}" if family else "")
         self.timeout_s = timeout_s
-        self.sync = FrameSync()
+        self.sync = (FrameSync(DIALECTS[self.family], from_device=True) if self.family
+                     else FrameSync())
         try:
             self.port = serial.Serial(port, baudrate, timeout=timeout_s, exclusive=True)
         except serial.SerialException as exc:
@@ -46,7 +59,7 @@ class SerialLink:
             deadline = time.monotonic() + (self.timeout_s if patience is None
                                            else max(patience, 0.05))
             while time.monotonic() < deadline:
-                chunk = self.port.read(self.port.in_waiting or 40)
+                chunk = self.port.read(self.port.in_waiting or self.sync.dialect.frame_size)
                 packets = self.sync.feed(chunk) if chunk else []
                 if packets:
                     return packets[0].to_bytes()

@@ -1,0 +1,152 @@
+"""The Avalon 2 / Avalon 3 generation (MM2, MM3 firmware) on a serial line: cgminer
+``driver-avalon2.c``, BFGMiner ``driver-avalonmm.c`` and the MM ``master`` firmware, as
+spec section 6 reads them.
+
+- 39-byte "AV" frames without OPT, decimal type codes, device CRC low byte first (the
+  ``avalon2`` dialect).  Up to four modules share one UART; their ids 0..3 are strapped in
+  hardware (the chain calls them 1..4), and every device frame ends with the id.  There is
+  no DNA: a module is known by its id.
+- A job: STATIC (pool difficulty clamped to 1..64, pool number), TARGET, JOB_ID (the job
+  tag), the whole coinbase from IDX 1 (up to 6144 bytes; longer ones go as a midstate as
+  in later generations), MERKLES (at most 20), HEADER, then SET to all: fan, voltage,
+  frequency and the nonce2 window; SET starts the work.
+- Settings between jobs: the MM2 firmware applies fan, voltage and frequency from a
+  POLLING whose d[24..27] is non-zero (MM ``master`` ``main.c``), so they ride on the
+  module's next poll and its reply is read as any poll's; cgminer only sends them in SET.
+- NONCE: the host subtracts 0x180 and submits with ntime offset 0 (cgminer ignores the
+  device's ntime).  STATUS: two temperatures and fans, clock, voltage word, works, power.
+"""
+from __future__ import annotations
+
+import time
+
+from firmware_protocols import PacketType as T
+from firmware_protocols.encodings import PWM_MAX, fan_percent_to_pwm
+
+from .avalon4 import bswap32
+from .bitcoin import target_for_difficulty, target_to_bytes_le
+from .errors import JobError
+from .generations import Generation, effective_frequencies, register
+from .jobs import job_body_packets, nonce2_range_for
+from .models import ModelSpec
+from .status import ModuleReadings
+from .stratum import MERKLE_OFFSET
+
+MAX_MERKLES = 20                 # AVA2_P_MERKLES_COUNT
+WHOLE_COINBASE_MAX = 6 * 1024    # AVA2_P_COINBASE_SIZE
+
+
+def wire_id(rt) -> int:
+    return rt.id - 1
+
+
+class Avalon2Readings(ModuleReadings):
+    def __init__(self, spec: ModelSpec):
+        super().__init__(spec)
+        self.reported_clock: float | None = None
+        self.temperatures: list[int] = []
+        self.fans_rpm: list[int] = []
+
+    def apply(self, pkt) -> None:
+        if pkt.type != T.STATUS:
+            super().apply(pkt)
+            return
+        spec = self.spec
+        self.seen[pkt.type] += 1
+        self.last_reply = now = time.monotonic()
+        self.received_at[pkt.type] = now
+        f = pkt.fields()
+        self.temperatures, self.fans_rpm = f["temperatures"], f["fans_rpm"]
+        self.temperature_mm = max(self.temperatures)
+        self.miner_temps = [self.temperature_mm] * spec.miner_count
+        self.fan_rpm = max(self.fans_rpm)
+        clock = f["frequency"]
+        self.reported_clock = clock * 768 / 65 if spec.name == "MM3" else clock
+        try:
+            volts = spec.voltage_codec.decode(f["voltage_word"]) / 10000
+        except ValueError:
+            volts = None
+        self.chip_volts = [volts] * spec.miner_count
+        self.local_works[0] += f["local_works"]
+        self.mm_hw_errors[0] += f["hw_errors"]
+        self.power_good = f["power_good"] >> 24
+        self._pvt_seen(0)
+
+    def round_complete(self, mark: dict) -> bool:
+        return self.seen[T.STATUS] - mark.get(T.STATUS, 0) >= 1
+
+
+class Avalon2(Generation):
+    name = "avalon2"
+    job_family = "avalon2"
+    sends_sync = False
+    sends_asic_otp = False
+    max_modules = 4
+    adopts_addresses = False
+    settings_ride_on_poll = True
+    readings_class = Avalon2Readings
+
+    def detect_frame(self, module_id: int) -> bytes:
+        return self.encode(T.DETECT, {"module_id": module_id - 1})
+
+    def identity(self, module_id: int, fields: dict) -> str:
+        return f"{fields['module_id']:016x}"        # no DNA: the strapped id
+
+    def _settings(self, rt) -> dict:
+        spec = rt.spec
+        idle = rt.cutoff or rt.idle
+        return {"voltage_word": spec.voltage_codec.encode(0 if idle else rt.voltage_levels[0]),
+                "frequency": effective_frequencies(rt, 0)[0]}
+
+    def poll_frame(self, rt, *, led: bool, fan_pwm: int | None, reboot: bool) -> bytes:
+        fields = {"led": int(led), "module_id": wire_id(rt)}
+        if fan_pwm is not None:                    # apply fan, voltage and clock now
+            fields.update(self._settings(rt), fan_pwm=fan_pwm, apply=1)
+        return self.encode(T.POLLING, fields)
+
+    def reset_tx_frame(self, rt):
+        return None
+
+    def test_frame(self, rt) -> bytes:
+        return self.encode(T.TEST, {"miner": 0xFF, "module_id": wire_id(rt)})
+
+    def from_another_module(self, rt, pkt) -> bool:
+        return pkt.fields().get("module_id", wire_id(rt)) != wire_id(rt)
+
+    def settings_burst(self, rt) -> list[bytes]:
+        return []
+
+    def job_frames(self, job, modules, *, nonce2_start, nonce2_range, clean, pool,
+                   send_job_id, difficulty_cap) -> list[tuple[int, bytes]]:
+        if len(job.merkle_branch) > MAX_MERKLES:
+            raise JobError(f"the Avalon 2/3 takes at most {MAX_MERKLES} merkle branches, "
+                           f"this job has {len(job.merkle_branch)}")
+        if nonce2_range is None:
+            nonce2_range = nonce2_range_for(job, nonce2_start)
+        target = target_for_difficulty(min(job.difficulty, difficulty_cap))
+        frames = [self.encode(T.STATIC, {
+            "coinbase_len": job.coinbase_len, "nonce2_offset": job.nonce2_offset,
+            "nonce2_size": job.mm_nonce2_size, "merkle_offset": MERKLE_OFFSET,
+            "merkle_count": len(job.merkle_branch),
+            "difficulty": min(max(int(job.difficulty), 1), 64), "pool": pool}),
+            self.encode(T.TARGET, {"target": target_to_bytes_le(target)}),
+            self.encode(T.JOB_ID, {"job_crc": job.job_crc})]
+        frames += job_body_packets(job, dialect=self.dialect,
+                                   whole_coinbase=job.coinbase_len <= WHOLE_COINBASE_MAX)
+        first = modules[0] if modules else None
+        settings = self._settings(first) if first is not None else {}
+        fan_pwm = fan_percent_to_pwm(first.fan_percent) if first is not None else PWM_MAX
+        frames.append(self.encode(T.SET, {
+            **settings, "fan_pwm": fan_pwm, "nonce2_start": nonce2_start,
+            "nonce2_range": nonce2_range}))
+        for rt in modules[1:]:             # each module's own settings with its next poll
+            rt.fan_pending = True
+        return [(0, f) for f in frames]
+
+    def nonce_fields(self, spec, fields) -> dict:
+        return {"chip": 0, "miner": fields["miner"], "nonce2": fields["nonce2"],
+                "ntime_offset": 0, "nonce": bswap32(fields["nonce_raw"] - spec.nonce_correction),
+                "job_crc": fields["job_crc"], "pool": fields["pool"]}
+
+
+register(Avalon2())
