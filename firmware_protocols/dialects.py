@@ -15,8 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Mapping
 
-from construct import (Array, BitsInteger, BitStruct, Flag, Int8ub, Int16ub, Int32sb, Int32ub,
-                       Padding, Struct)
+from construct import (Array, BitsInteger, BitStruct, Bytes, Flag, Int8ub, Int16ub, Int32sb,
+                       Int32ub, Padding, Struct)
 
 from .payloads import Text
 from .types import PacketType as T
@@ -30,6 +30,7 @@ class Dialect:
     magic: bytes = b"CN"
     has_opt: bool = True               # the Avalon 2/3 "AV" frame has no OPT byte
     wire_codes: Mapping[int, int] = field(default_factory=dict)   # PacketType -> code
+    names: Mapping[int, str] = field(default_factory=dict)        # code -> its own name
     compiled: Mapping[int, object] = field(init=False, repr=False, compare=False)
     by_wire_code: Mapping[int, int] = field(init=False, repr=False, compare=False)
 
@@ -139,4 +140,25 @@ AVALON2 = Dialect("avalon2", {T.ACKDETECT: _AV_ACKDETECT, T.POLLING: _AV_POLLING
                               T.STATIC: _A4_STATIC, T.JOB_ID: _A4_JOB_ID},
                   device_crc_order="little", magic=b"AV", has_opt=False, wire_codes=AV_CODES)
 
-DIALECTS = {d.name: d for d in (AVALON2, AVALON4, AVALON7, AVALON8, AVALON9, AVALONLC3)}
+# Avalon nano 2 ("3U") and Avalon4 mini (cgminer driver-avalon-miner.c; Avalon-nano
+# firmware): the "CN" frame, CRC high byte first both ways, over 40-byte HID reports.  The
+# host sends work (midstates), not stratum jobs; several codes mean other things here.
+_NANO_REPORT = Struct("work_id" / Int32ub, Padding(2), "chip" / Int8ub, "ntime" / Int8ub,
+                      "nonce_raw" / Int32ub, Padding(1), "usb_fifo" / Int8ub,
+                      "work_fifo" / Int8ub, "nonce_fifo" / Int8ub)
+AVALON_NANO = Dialect("avalon_nano", {
+    T.DETECT: Struct(Padding(32)),
+    T.SET_VOLT: Struct("voltage_code" / Int16ub, Padding(30)),
+    T.SET_FREQ: Struct("pll_words" / Array(3, Int32ub), Padding(20)),
+    T.SET_PMU: Struct("chunk" / Bytes(32)),                       # 0x24 WORK
+    T.SET_PLL: Struct("spi" / Int32ub, Padding(28)),              # 0x25 SETM
+    T.POLLING: Struct(Padding(32)),
+    T.RSTMMTX: Struct(Padding(32)),                               # 0x33 GET_FREQ
+    T.STATUS: Struct("words" / Array(8, Int32ub)),                # 0x41 STATUS_M
+    T.NONCE: Struct("reports" / Array(2, _NANO_REPORT)),          # 0x42 NONCE_M
+    T.STATUS_LW: Struct("pll_words" / Array(3, Int32ub), Padding(20)),   # 0x44 STATUS_FREQ
+}, names={0x24: "WORK", 0x25: "SETM", 0x33: "GET_FREQ", 0x41: "STATUS_M", 0x42: "NONCE_M",
+          0x44: "STATUS_FREQ"})
+
+DIALECTS = {d.name: d for d in (AVALON2, AVALON4, AVALON7, AVALON8, AVALON9, AVALONLC3,
+                                AVALON_NANO)}

@@ -58,7 +58,8 @@ class MMPacket:
 
     @property
     def name(self) -> str:
-        return packet_name(self.type, self.from_device)
+        return DIALECTS[self.dialect].names.get(self.type) or \
+            packet_name(self.type, self.from_device)
 
     def fields(self, *, per_chip_pvt: bool = False) -> dict[str, Any]:
         """The payload as a plain dict of named fields (see :mod:`.payloads`)."""

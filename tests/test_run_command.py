@@ -92,7 +92,8 @@ def test_sigterm_leaves_the_board_idle_on_the_wire(serial_board):
      "frequency"),
     (["--pool", "stratum+tcp://pool:3333", "--user", "u", "--fan", "2"], None, "fan"),
     ([], 'frequncy = 800\n', "unknown key(s) frequncy"),
-    ([], '[[pool]]\nurl = "stratum+tcp://p:1"\nuser = "u"\n[[device]]\nfrequency = 1500\n',
+    # 1500 MHz suits an Avalon 2 (300..2000); 2500 suits no model
+    ([], '[[pool]]\nurl = "stratum+tcp://p:1"\nuser = "u"\n[[device]]\nfrequency = 2500\n',
      "frequency"),
     ([], '[[device]]\nurl = "DEV"\n[device.modules.9]\nfan = 50\n', "module id '9'"),
     ([], "this is not toml", "not valid TOML"),
