@@ -43,7 +43,7 @@ from .models import (DETECT_INTERVAL_S, FAN_ADJUST_INTERVAL_S, FAN_MAX_PERCENT,
                      MAX_FAILED_POLLS, MM_IDLE_TIMEOUT_S, MODELS, OVERHEAT_C,
                      OVERHEAT_HYSTERESIS_C, POLLING_DELAY_MAX_S, POLLING_DELAY_S,
                      RECOVER_INTERVAL_S, STALE_ROUNDS_CUTOFF, STALE_ROUNDS_FAN,
-                     PVT_BY_MODULE, ModelSpec, model_for_version)
+                     PVT_BY_MODULE, ModelSpec)
 from .shares import HW_ERROR_REASONS, NonceVerifier, Share
 from .status import (STATE_CUTOFF, STATE_LOST, STATE_OK, ChainStatus, Module,
                      ModuleReadings, ModuleStatus, error_names)
@@ -491,7 +491,8 @@ class Chain:
         self._check_open()
         timeout = _number("timeout", timeout, 0, 1e6)
         with self._lock:
-            targets = self._select(module)
+            targets = [rt for rt in self._select(module)
+                       if rt.generation.test_frame(rt) is not None]   # sticks have no test
             for rt in targets:
                 rt.readings.test_results.clear()
                 self._xfer(rt.id, rt.generation.test_frame(rt), read=False)
@@ -633,7 +634,7 @@ class Chain:
                 continue
             f = ack.fields()
             try:
-                spec = model_for_version(f["version"])
+                spec = line.model_for(f["version"])
             except DeviceNotFound as exc:
                 self._refuse(module_id, str(exc))
                 continue
@@ -792,6 +793,8 @@ class Chain:
                         return
                     with self._lock:
                         if rt.state != STATE_LOST:
+                            for frame in rt.generation.work_frames(rt):
+                                self._xfer(rt.id, frame, read=False)
                             self._poll(rt, adjust_fan)
                             self._protect(rt)
         except DeviceGone:
@@ -830,7 +833,8 @@ class Chain:
             rt.state = STATE_LOST          # another module answers at this address
             return
         if pkt.type == T.NONCE:
-            self._take_nonce(rt, rt.generation.nonce_fields(rt.spec, pkt.fields()))
+            for nonce in rt.generation.nonces(rt, pkt):
+                self._take_nonce(rt, nonce)
         else:
             rt.readings.apply(pkt)
 

@@ -1,7 +1,9 @@
 """``asicdrv.open(url, **options)``: a link from a URL, then a :class:`Chain` on it.
 
-    usb://                 the first AUC (0x29f1:0x33f2)
-    usb://BUS:ADDR         the AUC at that bus and address
+    usb://                 the first AUC (0x29f1:0x33f2), else the first Avalon nano
+                           (0x29f1:0x33f3) or Avalon4 mini (0x29f1:0x40f1): told apart by
+                           their USB descriptors
+    usb://BUS:ADDR         the AUC or stick at that bus and address
     i2c:///dev/i2c-1       modules on the controller's own I2C bus (no AUC)
     serial:///dev/ttyUSB0  bare MM packets on a serial line (one module); ?baud=115200
     serial:///dev/ttyUSB0?family=avalon2
@@ -27,6 +29,7 @@ from .transport.emulated import EmulatorLink
 from .transport.i2c_linux import I2CLink, LinuxI2CBus
 from .transport.serial_line import SerialLink
 from .transport.usb_auc import AucLink, find_aucs
+from .transport.usb_hid import HidLink, find_sticks
 
 EMULATOR_OPTIONS = {"modules": int, "model": str, "seed": int, "nonce_mask": int,
                     "nonce_start": int, "faults": str, "ambient_c": float, "hashrate": float,
@@ -75,7 +78,7 @@ def open(url: str = "usb://", **options) -> Chain:   # noqa: A001 - the natural 
     if scheme == "usb":
         backend = chain_options.pop("backend", None)
         wait_s = chain_options.pop("auc_wait_s", None)
-        return Chain(_open_auc(parts.netloc, backend, wait_s), url=url, **chain_options)
+        return Chain(_open_usb(parts.netloc, backend, wait_s), url=url, **chain_options)
     if scheme == "i2c":
         if not parts.path:
             raise DeviceNotFound(f"{url!r}: name the bus, e.g. i2c:///dev/i2c-1")
@@ -86,7 +89,8 @@ def open(url: str = "usb://", **options) -> Chain:   # noqa: A001 - the natural 
                  url=url, **chain_options)
 
 
-def _open_auc(where: str, backend, wait_s) -> AucLink:
+def _open_usb(where: str, backend, wait_s) -> AucLink | HidLink:
+    """An AUC (its modules behind it) or, when there is none, a nano / 4-mini stick."""
     bus = address = None
     if where:
         try:
@@ -94,10 +98,14 @@ def _open_auc(where: str, backend, wait_s) -> AucLink:
         except ValueError:
             raise DeviceNotFound(f"usb://{where}: expected usb://BUS:ADDR") from None
     devices = find_aucs(backend, bus, address)
-    if not devices:
-        place = f" at {bus}:{address}" if where else ""
-        raise DeviceNotFound(f"no AUC (USB 29f1:33f2){place} found: is it plugged in?")
-    return AucLink(devices[0], wait_s=wait_s)
+    if devices:
+        return AucLink(devices[0], wait_s=wait_s)
+    sticks = find_sticks(backend, bus, address)
+    if sticks:
+        return HidLink(sticks[0])
+    place = f" at {bus}:{address}" if where else ""
+    raise DeviceNotFound(f"no AUC (USB 29f1:33f2) or Avalon nano / 4-mini (29f1:33f3, "
+                         f"29f1:40f1){place} found: is it plugged in?")
 
 
 def _open_emulator(url: str, query: dict, options: dict) -> Chain:
@@ -119,18 +127,19 @@ def _open_emulator(url: str, query: dict, options: dict) -> Chain:
     owns = emulator is None
     if owns:
         emulator = Emulator(**emu_options)
-    if emulator.serial_family:               # an Avalon 2/3 line is a serial line
-        if link_kind not in (None, "serial"):
+    only = "serial" if emulator.serial_family else \
+        "usb" if emulator.bridge is None else None        # the way in a family has
+    if only is not None:
+        if link_kind not in (None, only):
             if owns:
                 emulator.close()
-            raise LimitError(f"an Avalon 2/3 line (MM2, MM3) is reached over serial, not "
-                             f"{link_kind}")
-        link_kind = "serial"
+            raise LimitError(f"a {emulator.spec.name} is reached over {only}, not {link_kind}")
+        link_kind = only
     link_kind = link_kind or "inprocess"
     if link_kind == "inprocess":
         link = EmulatorLink(emulator)
     elif link_kind == "usb":
-        link = _open_auc("", emulator.usb_backend(), chain_options.pop("auc_wait_s", 0.0))
+        link = _open_usb("", emulator.usb_backend(), chain_options.pop("auc_wait_s", 0.0))
     elif link_kind == "i2c":
         link = I2CLink(emulator.i2c_device(), "emu i2c")
     elif link_kind == "serial":

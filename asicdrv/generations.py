@@ -17,7 +17,7 @@ from firmware_protocols.dialects import DIALECTS, Dialect
 from firmware_protocols.encodings import asic_timeout
 
 from .jobs import build_job_packets
-from .models import ModelSpec
+from .models import ModelSpec, model_for_version
 from .status import ModuleReadings
 from .stratum import StratumJob
 
@@ -46,6 +46,10 @@ class Generation:
         return encode_packet(ptype, fields, dialect=self.dialect, **kw)
 
     # --- host -> MM: detection and polling ------------------------------------------------
+    def model_for(self, version: str) -> ModelSpec:
+        """The model an ACKDETECT version names (DeviceNotFound if none)."""
+        return model_for_version(version)
+
     def detect_frame(self, module_id: int) -> bytes:
         return self.encode(T.DETECT, {"module_id": module_id})
 
@@ -138,9 +142,16 @@ class Generation:
             job, nonce2_start=nonce2_start, nonce2_range=nonce2_range, clean=clean, pool=pool,
             send_job_id=send_job_id, difficulty_cap=difficulty_cap)]
 
+    def work_frames(self, rt) -> list[bytes]:
+        """Frames to send before the next poll (the nano's work; MM generations: none)."""
+        return []
+
     # --- MM -> host ---------------------------------------------------------------------------
+    def nonces(self, rt, pkt) -> list[dict]:
+        """A NONCE in the verifier's terms (``nonce`` = the header's nNonce)."""
+        return [self.nonce_fields(rt.spec, pkt.fields())]
+
     def nonce_fields(self, spec: ModelSpec, fields: dict) -> dict:
-        """A decoded NONCE in the verifier's terms (``nonce`` = the header's nNonce)."""
         return fields
 
     # --- the MM side: what host frames say ------------------------------------------------------
@@ -195,4 +206,4 @@ def generation_of(spec: ModelSpec) -> Generation:
     return GENERATIONS[spec.generation]
 
 
-from . import avalon2, avalon4  # noqa: E402,F401  - they register their generations
+from . import avalon2, avalon4, avalon_nano  # noqa: E402,F401  - they register themselves

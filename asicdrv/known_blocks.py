@@ -65,10 +65,18 @@ KNOWN_ANSWER = dict(block=BLOCK_170, ntime_delta=207, nonce=396850,
                     difficulty=2 ** -6)
 
 
-def known_answer_params(job_id: str = "selftest"):
-    """notify params (and extranonce1, size, nonce2) of :data:`KNOWN_ANSWER`'s job."""
-    block = KNOWN_ANSWER["block"]
+# Chips that report only diff-1 nonces (the nano's A3233, the 4-mini's A3222: cgminer's
+# test_nonce) never return the 30-bit answer above: theirs is block 170 itself.  Its nonce
+# is large; a real stick reaches it in about a second, the emulated one only when told to
+# start near it (emu://?model=nano&nonce_start=1889418000).
+DIFF1_KNOWN_ANSWER = dict(block=BLOCK_170, ntime_delta=0, nonce=BLOCK_170["nonce"],
+                          hash=BLOCK_170["hash"], difficulty=1.0)
+
+
+def known_answer_params(job_id: str = "selftest", answer: dict = KNOWN_ANSWER):
+    """notify params (and extranonce1, size, nonce2) of a known answer's job."""
+    block = answer["block"]
     params, en1, size, nonce2 = notify_params(block, job_id=job_id)
     params = list(params)
-    params[7] = f"{block['ntime'] + KNOWN_ANSWER['ntime_delta']:08x}"
+    params[7] = f"{block['ntime'] + answer['ntime_delta']:08x}"
     return params, en1, size, nonce2

@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 
 from firmware_protocols.errors import LimitError
 from firmware_protocols.tables import (A2_PLL, A3210_PLL, A3212_PLL, A4_PLL, A9_PLL,
-                                       MM60_PLL, VOLTAGE_CODECS, PllTable, VoltageCodec)
+                                       MM60_PLL, NANO_PLL, VOLTAGE_CODECS, PllTable,
+                                       VoltageCodec)
 
 from .errors import DeviceNotFound
 
@@ -66,6 +67,7 @@ class ModelSpec:
     nonce_correction: int = 0               # the host subtracts this from a NONCE's nonce
     per_miner_settings: bool = True         # False: frequency and voltage are module-wide
     lock_counts: bool = True                # STATUS_PLL reports locked cores (hash rate)
+    has_fan: bool = True                    # False: a USB stick, cooled by its heatsink
     fan_min_percent: int = FAN_MIN_PERCENT   # cgminer's default floor; protects the board
     fan_max_percent: int = FAN_MAX_PERCENT
     # SET (avalonX_init_setting) and SET_SS defaults
@@ -145,6 +147,18 @@ _A7_VIN_761 = int(3.3 / 1024.0 * 26.0 / 6.0 * 1000.0 * 100.0)         # 1396
 _A7_VOUT = {"711": 9368, "721": 9368, "741": 10151, "761": 13964}
 
 
+def _nano(name: str, prefix: str, asics: int) -> ModelSpec:
+    # driver-avalon-miner.c: 3 PLLs at 200 MHz (100..400), 0.65 V (5000..9000, 0.1 mV),
+    # nonce - 0x4000, the device returns diff-1 nonces (cgminer's test_nonce): the TARGET
+    # cap is 1.  No fan of its own; a USB stick's NTC: target 65, cutoff 85 degC (ours).
+    return ModelSpec(
+        name, "avalon_nano", 1, asics, (200, 200, 200), 6500, 5000, 9000, 32,
+        pll_table=NANO_PLL, voltage_codec=VOLTAGE_CODECS["nano"], diffmax=1,
+        pvt_layout=PVT_BY_MODULE, pll_status_frequencies=False, temp_target_c=65,
+        overheat_c=85, nonce_correction=0x4000, per_miner_settings=False, lock_counts=False,
+        fan_min_percent=0, has_fan=False, prefix=prefix)
+
+
 def _a2(name: str, prefix: str, miners: int, mhz: int, voltage: int) -> ModelSpec:
     # driver-avalon2.c/.h, BFG driver-avalonmm.c: one clock (300..2000 MHz) and one ADP3208D
     # voltage (6000..11000, 0.1 mV) per module; nonce - 0x180; no TARGET cap; the MM2
@@ -219,6 +233,8 @@ MODELS: dict[str, ModelSpec] = {spec.name: spec for spec in (
     ModelSpec("LC3", "avalonlc3", 4, 34, (0, 0, 0, 500), 5, 0, 31, 27,
               voltage_codec=VOLTAGE_CODECS["raw"], pvt_layout=PVT_BY_ASIC,
               asic_frequencies=True, spdlow=2, th_pass=200, th_fail=7000, th_timeout=16000),
+    # Avalon nano 2 (one A3233; firmware "3U...") and Avalon4 mini (five A3222)
+    _nano("nano", "3U", 1), _nano("4-mini", "4M", 5),
 )}
 _BY_PREFIX = sorted(MODELS.values(), key=lambda s: len(s.version_prefix), reverse=True)
 

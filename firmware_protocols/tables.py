@@ -118,7 +118,21 @@ A4_PLL = PllTable("MM4", {f: f for f in range(100, 1001)}, None, "whole MHz in 1
 MM60_PLL = PllTable("MM60", {f: f for f in range(100, 501)}, None, "whole MHz in 100..500")
 # Avalon 2 / 3: one clock for the module, in MHz, in SET (driver-avalon2.h: 300..2000)
 A2_PLL = PllTable("MM2", {f: f for f in range(300, 2001)}, None, "whole MHz in 300..2000")
-PLL_TABLES = {t.name: t for t in (A3210_PLL, A3212_PLL, A9_PLL, A4_PLL, MM60_PLL, A2_PLL)}
+# Avalon nano / Avalon4 mini: cgminer driver-avalon-miner.c g_freq_array, 100..400 MHz in
+# 12.5 MHz steps (cgminer looks the MHz up in the table; we take exactly its values)
+NANO_FREQ_WORDS = (
+    (100, 0x1E678447), (113, 0x22688447), (125, 0x1C470447), (138, 0x2A6A8447),
+    (150, 0x22488447), (163, 0x326C8447), (175, 0x1A268447), (188, 0x1C270447),
+    (200, 0x1E278447), (213, 0x20280447), (225, 0x22288447), (238, 0x24290447),
+    (250, 0x26298447), (263, 0x282A0447), (275, 0x2A2A8447), (288, 0x2C2B0447),
+    (300, 0x2E2B8447), (313, 0x302C0447), (325, 0x322C8447), (338, 0x342D0447),
+    (350, 0x1A068447), (363, 0x382E0447), (375, 0x1C070447), (388, 0x3C2F0447),
+    (400, 0x1E078447),
+)
+NANO_PLL = PllTable("A3233/A3222", dict(NANO_FREQ_WORDS), None,
+                    "one of 100, 113, 125, 138, .. 388, 400 (12.5 MHz steps, rounded)")
+PLL_TABLES = {t.name: t for t in (A3210_PLL, A3212_PLL, A9_PLL, A4_PLL, MM60_PLL, A2_PLL,
+                                  NANO_PLL)}
 
 
 @dataclass(frozen=True)
@@ -205,6 +219,24 @@ def ncp5392p_volts(word: int) -> int:
     return 5000 + (0x59 - (rev8(word >> 8) >> 1)) * A4_VOLT_STEP
 
 
+def nano_voltage_code(v: int) -> int:
+    """driver-avalon-miner.c: ``((0x59 - (v - 5000)/125) & 0xff) << 1 | 1``, 0 -> 0xff."""
+    if v == 0:
+        return 0xFF
+    code = 0x59 - (_vid_units(v) - 5000 // A4_VOLT_STEP)
+    if not 0 <= code <= 0x7F:
+        raise LimitError(f"voltage {v} (0.1 mV units) is outside the nano's range")
+    return code << 1 | 1
+
+
+def nano_voltage(code: int) -> int:
+    if code == 0xFF:
+        return 0
+    if code > 0xFF or not code & 1:
+        raise PayloadError(f"0x{code:x} is not a nano voltage code")
+    return (0x59 - (code >> 1)) * A4_VOLT_STEP + 5000
+
+
 VOLTAGE_CODECS = {
     "signed": VoltageCodec("signed", voltage_level_to_word, word_to_voltage_level,
                            "level (0x8000 | level, 0x8080 | -level below 0)"),
@@ -216,6 +248,8 @@ VOLTAGE_CODECS = {
                              "0.1 mV (6875 = 0.6875 V), steps of 125", lambda v: v / 10),
     "ncp5392p": VoltageCodec("ncp5392p", ncp5392p_word, ncp5392p_volts,
                              "0.1 mV (6875 = 0.6875 V), steps of 125", lambda v: v / 10),
+    "nano": VoltageCodec("nano", nano_voltage_code, nano_voltage,
+                         "0.1 mV (6500 = 0.65 V), steps of 125", lambda v: v / 10),
 }
 
 

@@ -1,4 +1,5 @@
-"""``asicdrv scan``: AUC bridges on USB (bus, address, AUC version, the modules behind each)
+"""``asicdrv scan``: AUC bridges and Avalon nano / 4-mini sticks on USB (bus, address, AUC
+version, the modules behind each)
 and serial ports whose modules answer DETECT: an Avalon 2/3 line ("AV" frames, up to four
 modules) is tried first, then a single module speaking bare "CN" packets.
 
@@ -13,7 +14,8 @@ from serial.tools import list_ports
 
 from .. import connect
 from ..errors import AsicError, DeviceNotFound
-from ..transport.usb_auc import find_aucs
+from ..transport.usb_auc import AucLink, find_aucs
+from ..transport.usb_hid import find_sticks
 from .common import AUTO, add_command, add_device_args, emit_json, table
 
 PROLIFIC = (0x067B, 0x2303)    # the USB-serial bridge of Avalon 2/3
@@ -50,8 +52,9 @@ def run(args) -> int:
 
 
 def _scan_usb() -> list[dict]:
+    """AUCs and nano / 4-mini sticks, told apart by their USB ids."""
     try:
-        devices = find_aucs()
+        devices = find_aucs() + find_sticks()
     except DeviceNotFound:
         return []
     return [_describe(f"usb://{d.bus}:{d.address}") for d in devices]
@@ -74,7 +77,7 @@ def _describe(url: str, quiet: bool = False, strict: bool = False) -> dict | Non
     opened is an error, exit 2), ``quiet`` drops a probe that found nothing."""
     try:
         with connect.open(url, start=False) as chain:
-            info = chain.auc_info() if chain.link.name.startswith("usb") else {}
+            info = chain.auc_info() if isinstance(chain.link, AucLink) else {}
             return {"url": url, "auc_version": info.get("version"),
                     "modules": [m.__dict__ for m in chain.modules]}
     except AsicError as exc:

@@ -14,7 +14,8 @@ import time
 
 from .._version import VERSION
 from ..burnin import module_record, report_settings, sample
-from ..known_blocks import KNOWN_ANSWER, known_answer_params
+from ..known_blocks import DIFF1_KNOWN_ANSWER, KNOWN_ANSWER, known_answer_params
+from ..models import MODELS
 from ..stratum import StratumJob
 from .common import (add_command, add_device_args, count_type, emit_json, findings,
                      missing_findings, open_chain, positive_number)
@@ -147,7 +148,8 @@ def report_data(report: Report, chain, status, tests: dict, started: float,
 
 
 def _auc(chain, report: Report) -> None:
-    if not chain.link.name.startswith("usb"):
+    from ..transport.usb_auc import AucLink
+    if not isinstance(chain.link, AucLink):
         report.add("AUC info", True, f"n/a on {chain.link.name}")
         return
     from firmware_protocols.encodings import auc_adc_to_celsius
@@ -162,9 +164,13 @@ def _round_trip(chain, report: Report) -> None:
     settings = {module_id: (s["frequencies_mhz"], s["voltage_levels"])
                 for module_id, s in chain.settings().items()}
     for module_id, (freqs, levels) in settings.items():
-        for miner, plls in enumerate(freqs):
-            chain.set_frequency(plls, module=module_id, miner=miner)
-        chain.set_voltage_level(levels[0], module=module_id, miner=0)
+        if all(plls == freqs[0] for plls in freqs):     # one call: models that set the
+            chain.set_frequency(freqs[0], module=module_id)   # whole module take no miner
+        else:
+            for miner, plls in enumerate(freqs):
+                chain.set_frequency(plls, module=module_id, miner=miner)
+        if levels[0] is not None:
+            chain.set_voltage_level(levels[0], module=module_id)
         chain.set_fan(100, module=module_id)
     status = chain.refresh(timeout=10)
     for m in status.modules:
@@ -172,10 +178,14 @@ def _round_trip(chain, report: Report) -> None:
         if m.vout_raw is not None:        # A9/LC3: one raw reading for the module
             powered, core = m.vout_raw > 0, f"core reading {m.vout_raw} (raw)"
         else:
-            powered, core = all(m.voltages_v), f"core {m.voltages_v[0]} V"
+            powered = all(v is not None for v in m.voltages_v) and all(m.voltages_v)
+            core = f"core {m.voltages_v[0]:.3f} V" if powered else f"core {m.voltages_v[0]} V"
         report.add("settings", m.frequencies_mhz == want and powered,
                    f"PLLs {m.frequencies_mhz[0]}, {core}", m.id)
-        report.add("fan", bool(m.fan_rpm), f"{m.fan_rpm} RPM at 100 %", m.id)
+        if not MODELS[m.model].has_fan:
+            report.add("fan", True, f"n/a: the {m.model} has no fan of its own", m.id)
+        else:
+            report.add("fan", bool(m.fan_rpm), f"{m.fan_rpm} RPM at 100 %", m.id)
     chain.set_auto_fan()
 
 
@@ -198,10 +208,13 @@ def _sensors(m, report: Report) -> None:
 
 
 def _known_answer(chain, report: Report, seconds: float) -> None:
-    """Every module must return the known nonce of :data:`KNOWN_ANSWER` with its hash."""
-    params, en1, size, nonce2 = known_answer_params(job_id="selftest")
+    """Every module must return the known nonce of its answer (:data:`KNOWN_ANSWER`, or
+    block 170 itself for chips that report only diff-1 nonces) with its hash."""
+    diff1_only = any(MODELS[m.model].diffmax <= 1 for m in chain.modules)
+    answer = DIFF1_KNOWN_ANSWER if diff1_only else KNOWN_ANSWER
+    params, en1, size, nonce2 = known_answer_params(job_id="selftest", answer=answer)
     job = StratumJob.from_notify(params, extranonce1=en1, extranonce2_size=size,
-                                 difficulty=KNOWN_ANSWER["difficulty"])
+                                 difficulty=answer["difficulty"])
     answered: set = set()
     found = False
     duplicates = {m.id: m.rejected.get("duplicate", 0) for m in chain.status().modules}
@@ -211,7 +224,7 @@ def _known_answer(chain, report: Report, seconds: float) -> None:
     while time.monotonic() < deadline and answered != modules:
         share = chain.next_share(timeout=0.2)
         if share is not None and share.job_id == "selftest" and \
-                share.nonce == KNOWN_ANSWER["nonce"] and share.hash == KNOWN_ANSWER["hash"]:
+                share.nonce == answer["nonce"] and share.hash == answer["hash"]:
             answered.add(share.module)
             found = True
         if found:       # every module hashes the same work: the others' answer is a duplicate
@@ -219,6 +232,6 @@ def _known_answer(chain, report: Report, seconds: float) -> None:
                          if m.rejected.get("duplicate", 0) > duplicates.get(m.id, 0)}
     for module_id in sorted(modules):
         ok = module_id in answered
-        detail = (f"nonce {KNOWN_ANSWER['nonce']} found ({KNOWN_ANSWER['hash'][:16]}...)"
-                  if ok else f"nonce {KNOWN_ANSWER['nonce']} NOT found in {seconds:g} s")
+        detail = (f"nonce {answer['nonce']} found ({answer['hash'][:16]}...)"
+                  if ok else f"nonce {answer['nonce']} NOT found in {seconds:g} s")
         report.add("known answer", ok, detail, module_id)

@@ -21,12 +21,14 @@ import time
 import weakref
 from typing import IO, Callable
 
+from ..errors import LimitError
 from ..models import MODELS, ModelSpec
 from .bus import AucBridge, I2CBus
 from .faults import CHIP_FAULTS, Fault, FaultSpecError, fault_value, parse_faults
 from .firmware import MMFirmware
 from .mm2 import MM2Firmware
 from .mm4 import MM4Firmware
+from .nano import EmulatedNano, NanoDevice
 from .physics import ModulePhysics
 from .serial_pty import AvLineServer, SerialServer
 from .traffic import TrafficLog
@@ -60,6 +62,10 @@ class Emulator:
                                  "with each other")
         if True in lines and modules > 4:
             raise FaultSpecError("an Avalon 2/3 line holds at most 4 modules")
+        sticks = [n for n in names if MODELS[n].generation == "avalon_nano"]
+        if sticks and (modules != 1 or len(names) != 1):
+            raise FaultSpecError(f"a {sticks[0]} is one USB stick: modules=1 and no other "
+                                 f"model")
         _check_whole("seed", seed, -(1 << 63), 1 << 63)
         if nonce_mask is not None:
             _check_whole("nonce_mask", nonce_mask, 1, 64)
@@ -76,30 +82,57 @@ class Emulator:
         self.clock = clock
         self.traffic = TrafficLog(log)
         rng = random.Random(seed)
-        self.modules = [self._build_module(i + 1, rng, nonce_mask, nonce_start, ambient_c,
-                                           hashrate, nonces_per_work, thermal_tau_s)
-                        for i in range(modules)]
-
-        def rate(name):
-            return lambda position: fault_value(self.faults, name, position) or 0.0
-
-        self.bus = I2CBus(self.modules, random.Random(seed + 1), clock=clock,
-                          drop=rate("drop"), crc_errors=rate("crc_errors"),
-                          stall=rate("stall"))
-        self.bridge = AucBridge(self.bus, lambda: self.modules[0].physics.ambient_c)
-        self.auc = EmulatedAuc(self.bridge, self.traffic,
-                               disconnect_after=fault_value(self.faults, "disconnect", 1))
         self._backend: EmulatedUsbBackend | None = None
         self.transfers = 0
-        # The chips hash on their own thread, whether or not the host polls.  With a
-        # caller's clock (tests stepping time) the caller drives them with advance().
         self._stop = threading.Event()
         self._thread = None
+        if sticks:
+            self._build_stick(rng, nonce_mask, nonce_start, ambient_c, hashrate,
+                              nonces_per_work, thermal_tau_s)
+        else:
+            self._build_chain(rng, nonce_mask, nonce_start, ambient_c, hashrate,
+                              nonces_per_work, thermal_tau_s)
+        # The chips hash on their own thread, whether or not the host polls.  With a
+        # caller's clock (tests stepping time) the caller drives them with advance().
         if chip_thread if chip_thread is not None else clock is time.monotonic:
             self._thread = threading.Thread(target=_chip_loop,
                                             args=(weakref.ref(self), self._stop),
                                             name="emulator-chips", daemon=True)
             self._thread.start()
+
+    def _build_stick(self, rng, nonce_mask, nonce_start, ambient_c, hashrate,
+                     nonces_per_work, thermal_tau_s) -> None:
+        """A nano / 4-mini: one device on USB, reached through its HID endpoints."""
+        spec = self.spec
+        dna = bytes(rng.getrandbits(8) for _ in range(8))
+        physics = ModulePhysics(spec, random.Random(rng.random()), ambient_c=ambient_c,
+                                thermal_tau_s=thermal_tau_s)
+        dead = fault_value(self.faults, "dead_chip", 1)
+        physics.dead_chips = {dead} if dead else set()
+        stick = NanoDevice(spec, dna, physics, random.Random(rng.random()),
+                           hashrate=hashrate, nonce_mask=nonce_mask, nonce_start=nonce_start,
+                           nonces_per_work=nonces_per_work)
+        self.modules = [stick]
+        self.bus = _StickBus(stick, self.clock)
+        self.bridge = None
+        self.auc = EmulatedNano(stick, self.traffic,
+                                disconnect_after=fault_value(self.faults, "disconnect", 1))
+
+    def _build_chain(self, rng, nonce_mask, nonce_start, ambient_c, hashrate,
+                     nonces_per_work, thermal_tau_s) -> None:
+        self.modules = [self._build_module(i + 1, rng, nonce_mask, nonce_start, ambient_c,
+                                           hashrate, nonces_per_work, thermal_tau_s)
+                        for i in range(self.module_count)]
+
+        def rate(name):
+            return lambda position: fault_value(self.faults, name, position) or 0.0
+
+        self.bus = I2CBus(self.modules, random.Random(self.seed + 1), clock=self.clock,
+                          drop=rate("drop"), crc_errors=rate("crc_errors"),
+                          stall=rate("stall"))
+        self.bridge = AucBridge(self.bus, lambda: self.modules[0].physics.ambient_c)
+        self.auc = EmulatedAuc(self.bridge, self.traffic,
+                               disconnect_after=fault_value(self.faults, "disconnect", 1))
 
     def _build_module(self, position, rng, nonce_mask, nonce_start, ambient_c, hashrate,
                       nonces_per_work, thermal_tau_s) -> MMFirmware:
@@ -162,6 +195,8 @@ class Emulator:
     def i2c_xfer(self, address: int, write: bytes, rlen: int) -> bytes:
         """The in-process link: one I2C transfer, as the AUC would make it.  A
         ``disconnect`` fault unplugs the emulator after that many transfers."""
+        if self.bridge is None:
+            raise LimitError(f"a {self.spec.name} is a USB stick: reach it over usb, not I2C")
         self.transfers += 1
         limit = self.auc.disconnect_after
         if limit is not None and self.transfers > limit:
@@ -210,7 +245,8 @@ class Emulator:
                 module.reboot()
         self.auc.connected = True
         self.auc.disconnect_after = None
-        self.bridge.replies.clear()
+        if self.bridge is not None:
+            self.bridge.replies.clear()
 
     def set_ambient(self, celsius: float) -> None:
         for module in self.modules:
@@ -261,6 +297,18 @@ def _chip_loop(emulator_ref, stop: threading.Event) -> None:
 
 
 __all__ = ["Emulator", "Fault", "FaultSpecError", "parse_faults"]
+
+
+class _StickBus:
+    """What the chip thread and the bench calls see of a stick: one device to advance."""
+
+    def __init__(self, stick: NanoDevice, clock: Callable[[], float]):
+        self.stick, self.clock = stick, clock
+        self.lock = stick.lock
+        self.modules = [stick]
+
+    def advance_all(self) -> None:
+        self.stick.advance(self.clock())
 
 
 class EmulatedI2CDevice:

@@ -21,7 +21,7 @@ VIN_VOLTS = 12.0
 COOLING_STILL_AIR = 0.55     # share of full-fan cooling the heatsinks manage with no airflow
 
 
-ABSOLUTE_VOLTAGE_CODECS = ("adp3208d", "ncp5392p")   # Avalon 4: the level is 0.1 mV
+ABSOLUTE_VOLTAGE_CODECS = ("adp3208d", "ncp5392p", "nano")   # the level is 0.1 mV
 
 
 def chip_volts(level: int, spec: ModelSpec | None = None) -> float:

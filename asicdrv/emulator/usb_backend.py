@@ -25,7 +25,7 @@ _GET_DESCRIPTOR = 6
 _DESC_STRING = 3
 
 
-def _no_device() -> usb.core.USBError:
+def no_device() -> usb.core.USBError:
     return usb.core.USBError("No such device (it may have been disconnected)", -4,
                              errno.ENODEV)
 
@@ -47,6 +47,13 @@ class EmulatedAuc:
         self.configuration = auc.USB_CONFIGURATION
         self.claimed: set[int] = set()
 
+    strings = _STRINGS
+
+    def interfaces(self) -> dict[int, tuple[int, list]]:
+        """interface -> (class, [(endpoint address, attributes, max packet)]): the CDC
+        communication interface (no endpoint in use) and the data interface (bulk)."""
+        return {0: (0x02, []), 1: (0x0A, [(auc.EP_IN, 0x02, 64), (auc.EP_OUT, 0x02, 64)])}
+
     def descriptor(self):
         return SimpleNamespace(
             bLength=18, bDescriptorType=1, bcdUSB=0x0200, bDeviceClass=0x02,
@@ -57,11 +64,11 @@ class EmulatedAuc:
 
     def _count_transfer(self) -> None:
         if not self.connected:
-            raise _no_device()
+            raise no_device()
         self.transfers += 1
         if self.disconnect_after is not None and self.transfers > self.disconnect_after:
             self.connected = False
-            raise _no_device()
+            raise no_device()
 
     @property
     def replies(self):
@@ -98,7 +105,7 @@ class EmulatedAuc:
 class EmulatedUsbBackend(usb.backend.IBackend):
     """The backend: every method speaks for the devices of one emulator."""
 
-    def __init__(self, devices: list[EmulatedAuc]):
+    def __init__(self, devices: list):
         self.devices = devices
 
     # --- enumeration and descriptors ---------------------------------------------------------
@@ -114,36 +121,38 @@ class EmulatedUsbBackend(usb.backend.IBackend):
     def get_configuration_descriptor(self, dev, config):
         if config != 0:
             raise usb.core.USBError("Entity not found", -5, errno.ENOENT)
-        return SimpleNamespace(bLength=9, bDescriptorType=2, wTotalLength=9 + 9 + 9 + 7 + 7,
-                               bNumInterfaces=2, bConfigurationValue=auc.USB_CONFIGURATION,
-                               iConfiguration=0, bmAttributes=0x80, bMaxPower=50,
-                               extra_descriptors=[])
+        interfaces = dev.interfaces()
+        total = 9 + sum(9 + 7 * len(eps) for _, eps in interfaces.values())
+        return SimpleNamespace(bLength=9, bDescriptorType=2, wTotalLength=total,
+                               bNumInterfaces=len(interfaces),
+                               bConfigurationValue=dev.configuration or 1, iConfiguration=0,
+                               bmAttributes=0x80, bMaxPower=50, extra_descriptors=[])
 
     def get_interface_descriptor(self, dev, intf, alt, config):
-        if config != 0 or alt != 0 or intf not in (0, 1):
+        interfaces = dev.interfaces()
+        if config != 0 or alt != 0 or intf not in interfaces:
             raise usb.core.USBError("Entity not found", -5, errno.ENOENT)
-        if intf == 0:     # CDC communication interface, no endpoints in use
-            return SimpleNamespace(bLength=9, bDescriptorType=4, bInterfaceNumber=0,
-                                   bAlternateSetting=0, bNumEndpoints=0, bInterfaceClass=0x02,
-                                   bInterfaceSubClass=0x02, bInterfaceProtocol=0,
-                                   iInterface=0, extra_descriptors=[])
-        return SimpleNamespace(bLength=9, bDescriptorType=4, bInterfaceNumber=1,
-                               bAlternateSetting=0, bNumEndpoints=2, bInterfaceClass=0x0A,
-                               bInterfaceSubClass=0, bInterfaceProtocol=0, iInterface=0,
-                               extra_descriptors=[])
+        cls, eps = interfaces[intf]
+        return SimpleNamespace(bLength=9, bDescriptorType=4, bInterfaceNumber=intf,
+                               bAlternateSetting=0, bNumEndpoints=len(eps),
+                               bInterfaceClass=cls, bInterfaceSubClass=0x02 if cls == 2 else 0,
+                               bInterfaceProtocol=0, iInterface=0, extra_descriptors=[])
 
     def get_endpoint_descriptor(self, dev, ep, intf, alt, config):
-        if config != 0 or intf != 1 or alt != 0 or ep not in (0, 1):
+        interfaces = dev.interfaces()
+        if config != 0 or alt != 0 or intf not in interfaces or \
+                not 0 <= ep < len(interfaces[intf][1]):
             raise usb.core.USBError("Entity not found", -5, errno.ENOENT)
-        address = (auc.EP_IN, auc.EP_OUT)[ep]
+        address, attributes, size = interfaces[intf][1][ep]
         return SimpleNamespace(bLength=7, bDescriptorType=5, bEndpointAddress=address,
-                               bmAttributes=0x02, wMaxPacketSize=64, bInterval=0, bRefresh=0,
+                               bmAttributes=attributes, wMaxPacketSize=size,
+                               bInterval=1 if attributes == 0x03 else 0, bRefresh=0,
                                bSynchAddress=0, extra_descriptors=[])
 
     # --- handles -------------------------------------------------------------------------------
     def open_device(self, dev):
         if not dev.connected:
-            raise _no_device()
+            raise no_device()
         return dev
 
     def close_device(self, dev_handle):
@@ -151,12 +160,12 @@ class EmulatedUsbBackend(usb.backend.IBackend):
 
     def set_configuration(self, dev_handle, config_value):
         if not dev_handle.connected:
-            raise _no_device()
+            raise no_device()
         dev_handle.configuration = config_value
 
     def get_configuration(self, dev_handle):
         if not dev_handle.connected:
-            raise _no_device()
+            raise no_device()
         return dev_handle.configuration
 
     def set_interface_altsetting(self, dev_handle, intf, altsetting):
@@ -164,7 +173,7 @@ class EmulatedUsbBackend(usb.backend.IBackend):
 
     def claim_interface(self, dev_handle, intf):
         if not dev_handle.connected:
-            raise _no_device()
+            raise no_device()
         dev_handle.claimed.add(intf)
 
     def release_interface(self, dev_handle, intf):
@@ -184,7 +193,7 @@ class EmulatedUsbBackend(usb.backend.IBackend):
 
     def reset_device(self, dev_handle):
         if not dev_handle.connected:
-            raise _no_device()
+            raise no_device()
 
     # --- transfers -----------------------------------------------------------------------------
     def bulk_write(self, dev_handle, ep, intf, data, timeout):
@@ -195,16 +204,19 @@ class EmulatedUsbBackend(usb.backend.IBackend):
         buff[:len(data)] = type(buff)(buff.typecode, data)
         return len(data)
 
+    intr_write = bulk_write              # the nano's HID reports: interrupt endpoints
+    intr_read = bulk_read
+
     def ctrl_transfer(self, dev_handle, bmRequestType, bRequest, wValue, wIndex, data,
                       timeout):
         if not dev_handle.connected:
-            raise _no_device()
+            raise no_device()
         if bmRequestType & 0x80 and bRequest == _GET_DESCRIPTOR and wValue >> 8 == _DESC_STRING:
             index = wValue & 0xFF
             if index == 0:
                 raw = bytes((4, _DESC_STRING)) + _LANG_EN_US.to_bytes(2, "little")
-            elif index in _STRINGS:
-                text = _STRINGS[index].encode("utf-16-le")
+            elif index in dev_handle.strings:
+                text = dev_handle.strings[index].encode("utf-16-le")
                 raw = bytes((2 + len(text), _DESC_STRING)) + text
             else:
                 raise usb.core.USBError("Pipe error", -9, errno.EPIPE)

@@ -25,13 +25,13 @@ UDEV_HINT = ('add a udev rule, e.g. SUBSYSTEM=="usb", ATTR{idVendor}=="29f1", '
 
 def translate_usb_error(exc: usb.core.USBError, what: str) -> TransportError:
     if isinstance(exc, usb.core.USBTimeoutError) or exc.errno == errno.ETIMEDOUT:
-        return Timeout(f"{what}: no reply from the AUC in time")
+        return Timeout(f"{what}: no reply in time")
     if exc.errno in (errno.ENODEV, errno.ENXIO, errno.ENOENT):
-        return DeviceGone(f"{what}: the AUC disappeared ({exc.strerror or exc})")
+        return DeviceGone(f"{what}: the device disappeared ({exc.strerror or exc})")
     if exc.errno in (errno.EACCES, errno.EPERM):
         return PermissionDenied(f"{what}: permission denied on USB; {UDEV_HINT}")
     if exc.errno == errno.EBUSY:
-        return PortBusy(f"{what}: the AUC is in use by another program (cgminer?)")
+        return PortBusy(f"{what}: the device is in use by another program (cgminer?)")
     return TransportError(f"{what}: USB error: {exc}")
 
 

@@ -1,0 +1,154 @@
+"""Avalon nano 2 and Avalon4 mini: USB HID sticks that take work, not jobs (spec section 7,
+cgminer driver-avalon-miner.c).  Headers are built here with hashlib and struct alone, CRCs
+with the bitwise CRC-16/XMODEM of tests/test_generations.py."""
+import hashlib
+import struct
+import time
+
+import pytest
+import usb.core
+import usb.util
+
+import asicdrv
+from asicdrv import LimitError
+from asicdrv.emulator import Emulator
+from asicdrv.stratum import StratumJob
+from blocks import BLOCK_170, notify_params
+from conftest import FAST, run
+from firmware_protocols import PacketType as T
+from test_generations import be32, frame, sent, xmodem
+
+NEAR = BLOCK_170["nonce"] - 400          # where the emulated stick starts hashing
+
+
+def block_header(nonce=0):
+    """Block 170's header from its fields (hashlib for the merkle root, as in
+    tests/test_known_answer.py)."""
+    b = BLOCK_170
+    root = hashlib.sha256(hashlib.sha256(b["coinbase"]).digest()).digest()
+    for branch in b["branch"]:
+        root = hashlib.sha256(hashlib.sha256(root + branch).digest()).digest()
+    return (struct.pack("<I", b["version"]) + bytes.fromhex(b["prevhash"])[::-1] + root
+            + struct.pack("<III", b["ntime"], b["nbits"], nonce))
+
+
+def block_job():
+    params, en1, size, nonce2 = notify_params(BLOCK_170)
+    return StratumJob.from_notify(params, extranonce1=en1, extranonce2_size=size,
+                                  difficulty=1.0), nonce2
+
+
+def test_work_frames_carry_the_midstate_and_the_header_tail():
+    """WORK (0x24) frame 1: the SHA-256 state after the header's first 64 bytes, words
+    H7..H0; frame 2: the work id, then d[20..31] = nBits, nTime, merkle tail as in the
+    header.  Finishing the hash from what the frames carry gives block 170's hash."""
+    job, nonce2 = block_job()
+    emu = Emulator(model="nano", seed=6, hashrate=0)
+    with asicdrv.open("emu://", emulator=emu, **FAST) as chain:
+        chain.submit(job, extranonce2_start=nonce2, extranonce2_range=0)
+        deadline = time.monotonic() + 5
+        while len(sent(emu, 0x24)) < 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
+    first, second = sent(emu, 0x24)[:2]
+    header = block_header(BLOCK_170["nonce"])
+    assert first[2:6] == bytes((0x24, 0, 1, 2)) and second[2:6] == bytes((0x24, 0, 2, 2))
+    assert xmodem(first[6:38]) == int.from_bytes(first[38:], "big")
+    d = second[6:38]
+    assert d[0:4] == be32(1) and d[4:20] == bytes(16)
+    assert d[20:32] == header[72:76] + header[68:72] + header[64:68]
+    from asicdrv import sha256        # the stick's side: resume from the midstate
+    words = struct.unpack(">8I", first[6:38])
+    state = struct.pack(">8I", *reversed(words))
+    first_pass = sha256.finish(state, header[64:80], 64)
+    assert hashlib.sha256(first_pass).digest()[::-1].hex() == BLOCK_170["hash"]
+    assert hashlib.sha256(header[:64] + header[64:80]).digest() == first_pass
+
+
+def nonce_report(work_id, chip, nonce):
+    """One NONCE_M report: work id, 2 zero bytes, chip, ntime, the nonce + 0x4000 as the
+    host reads it (big-endian), reserved, three FIFO counts."""
+    raw = int.from_bytes(struct.pack("<I", nonce), "big") + 0x4000
+    return struct.pack(">IHBBIBBBB", work_id, 0, chip, 0, raw, 0, 1, 1, 1)
+
+
+@pytest.mark.parametrize("second", ["empty", "unknown work"])
+def test_a_hand_built_nonce_report_becomes_the_block(second):
+    job, nonce2 = block_job()
+    emu = Emulator(model="4-mini", seed=6, hashrate=0)
+    with asicdrv.open("emu://", emulator=emu, **FAST) as chain:
+        chain.submit(job, extranonce2_start=nonce2, extranonce2_range=0)
+        deadline = time.monotonic() + 5
+        while not sent(emu, 0x24) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        other = b"\xff" * 16 if second == "empty" else nonce_report(999, 1, 5)
+        emu.modules[0].nonces.append(nonce_report(1, 3, BLOCK_170["nonce"]))
+        emu.modules[0].nonces.append(other)
+        share = chain.next_share(timeout=10)
+        status = chain.status().modules[0]
+    assert share is not None and share.hash == BLOCK_170["hash"] and share.chip == 3
+    assert status.rejected.get("unknown_job", 0) == (second == "unknown work")
+
+
+def test_status_m_reads_as_cgminer_reads_it():
+    """nano ("3U") STATUS_M: clock, LED, -, core ADC (x 3.3/1023/0.5 V), ADC, the NTC ADC at
+    d[20], ADC, power."""
+    from asicdrv.avalon4 import ntc_adc_to_celsius
+    from asicdrv.avalon_nano import NanoReadings
+    from asicdrv.models import MODELS
+    from firmware_protocols import decode_packet
+    readings = NanoReadings(MODELS["nano"])
+    status = frame(0x41, be32(200, 0, 0xFFFFFFFF, 202, 0, 400, 0, 1))
+    readings.apply(decode_packet(status, from_device=True, dialect="avalon_nano"))
+    assert readings.chip_volts == [pytest.approx(202 * 3.3 / 1023 / 0.5)]
+    assert readings.temperature_mm == pytest.approx(ntc_adc_to_celsius(400), abs=0.05)
+    assert readings.reported_clock == 200 and readings.power_good == 1
+
+
+def test_settings_are_table_values_sent_to_every_asic():
+    """SET_FREQ (0x23): three g_freq_array words, OPT 0 (all ASICs); 263 MHz is 0x282a0447;
+    SET_VOLT (0x22): ((0x59 - (6500 - 5000)/125) << 1) | 1 = 0x9b as BE16."""
+    emu = Emulator(model="nano", seed=6, hashrate=0)
+    with asicdrv.open("emu://", emulator=emu, **FAST) as chain:
+        assert sent(emu, 0x22) == [frame(0x22, struct.pack(">H", 0x9B))]
+        chain.set_frequency(263)
+        with pytest.raises(LimitError, match="100, 113"):
+            chain.set_frequency(260)
+        with pytest.raises(LimitError, match="5000..9000"):
+            chain.set_voltage_level(9500)
+    assert sent(emu, 0x23)[-1] == frame(0x23, be32(*[0x282A0447] * 3))
+    assert emu.modules[0].physics.frequencies == [[263] * 3]
+
+
+@pytest.mark.parametrize("model, product, interface", [("nano", 0x33F3, 0),
+                                                       ("4-mini", 0x40F1, 1)])
+def test_sticks_are_told_apart_by_their_usb_ids(model, product, interface):
+    emu = Emulator(model=model, seed=6, hashrate=0)
+    device = usb.core.find(idVendor=0x29F1, idProduct=product, backend=emu.usb_backend())
+    assert device is not None and usb.util.get_string(device, device.iProduct) in (
+        "Avalon nano", "Avalon4 mini")
+    cfg = device.get_active_configuration()
+    intf = cfg[(interface, 0)]
+    assert intf.bInterfaceClass == 3
+    assert [(e.bEndpointAddress, e.bmAttributes, e.wMaxPacketSize) for e in intf] == \
+        [(0x81, 3, 40), (0x01, 3, 40)]
+    with asicdrv.open("usb://", backend=emu.usb_backend(), **FAST) as chain:
+        assert [m.model for m in chain.modules] == [model]
+    emu.close()
+
+
+@pytest.mark.parametrize("model", ["nano", "4-mini"])
+def test_every_stick_mines_block_170(model):
+    job, nonce2 = block_job()
+    with asicdrv.open(f"emu://?model={model}&nonce_start={NEAR}", **FAST) as chain:
+        chain.submit(job, extranonce2_start=nonce2, extranonce2_range=0)
+        share = chain.next_share(timeout=20)
+    assert share is not None and share.hash == BLOCK_170["hash"]
+
+
+def test_selftest_and_scan_on_a_stick():
+    url = f"emu://?model=nano&nonce_start={NEAR}"
+    out = run("selftest", "--device", url)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "nonce 1889418792 found" in out.stdout and "no fan of its own" in out.stdout
+    out = run("scan", "--device", "emu://?model=4-mini")
+    assert out.returncode == 0 and "4-mini" in out.stdout
