@@ -43,7 +43,7 @@ from .models import (DETECT_INTERVAL_S, FAN_ADJUST_INTERVAL_S, FAN_MAX_PERCENT,
                      MAX_FAILED_POLLS, MM_IDLE_TIMEOUT_S, MODELS, OVERHEAT_C,
                      OVERHEAT_HYSTERESIS_C, POLLING_DELAY_MAX_S, POLLING_DELAY_S,
                      RECOVER_INTERVAL_S, STALE_ROUNDS_CUTOFF, STALE_ROUNDS_FAN,
-                     PVT_BY_MODULE, ModelSpec)
+                     PVT_BY_MODULE, ModelSpec, check_voltage_level_any)
 from .shares import HW_ERROR_REASONS, NonceVerifier, Share
 from .status import (STATE_CUTOFF, STATE_LOST, STATE_OK, ChainStatus, Module,
                      ModuleReadings, ModuleStatus, error_names)
@@ -175,7 +175,7 @@ class Chain:
             if nonce_mask is not None:
                 _whole("nonce_mask", nonce_mask, 1, 32)
             if voltage_level is not None:   # its model's range is checked once it is known
-                _whole("voltage_level", voltage_level, -15, 35)
+                check_voltage_level_any(voltage_level)
             self._frequency = pll_frequencies(frequency) if frequency is not None else None
             if apply_settings not in (None, True, False):
                 raise LimitError(f"apply_settings must be true, false or unset, "

@@ -31,7 +31,8 @@ from dataclasses import dataclass, field
 from .chain import pll_frequencies
 from .controller import DeviceConfig, ModuleSettings
 from .errors import ConfigError, LimitError
-from .models import FAN_MAX_PERCENT, FAN_MIN_PERCENT, MAX_MODULES, MODELS, OVERHEAT_C
+from .models import (FAN_MAX_PERCENT, FAN_MIN_PERCENT, MAX_MODULES, OVERHEAT_C,
+                     check_voltage_level_any)
 from .pool import PoolConfig
 
 try:
@@ -154,12 +155,10 @@ def module_settings(data: dict, where: str) -> ModuleSettings:
         level = data["voltage_level"]
         if isinstance(level, bool) or not isinstance(level, int):
             raise ConfigError(f"{where}: voltage_level must be a whole number")
-        low = min(m.voltage_level_min for m in MODELS.values())
-        high = max(m.voltage_level_max for m in MODELS.values())
-        if not low <= level <= high:
-            raise ConfigError(f"{where}: voltage level {level} out of range {low}..{high} "
-                              f"(the widest of any model; each model's own range applies "
-                              f"once it is detected)")
+        try:
+            check_voltage_level_any(level)
+        except LimitError as exc:
+            raise ConfigError(f"{where}: {exc}") from None
         settings.voltage_level = level
     if "fan" in data:
         fan = data["fan"]

@@ -247,3 +247,16 @@ def model_for_version(version: str) -> ModelSpec:
             return spec
     raise DeviceNotFound(f"module firmware {version!r} is not a supported model "
                          f"({', '.join(MODELS)})")
+
+
+def check_voltage_level_any(level) -> int:
+    """A voltage level some model takes (before the model is known); its own range is
+    checked once the module is detected.  LimitError naming the ranges otherwise."""
+    ranges = sorted({(m.voltage_level_min, m.voltage_level_max) for m in MODELS.values()})
+    for spec in MODELS.values():
+        try:
+            return spec.check_voltage_level(level)
+        except LimitError:
+            continue
+    raise LimitError(f"voltage level {level!r} suits no supported model (ranges: "
+                     + ", ".join(f"{lo}..{hi}" for lo, hi in ranges) + ")")

@@ -15,6 +15,7 @@ from construct.core import ConstructError, Restreamed, Transformed
 from .crc import crc16
 from .dialects import AVALON8, DIALECTS, Dialect
 from .fast import FAST_DECODERS
+from .fast_dialects import FAST_BY_DIALECT
 from .errors import (BadHeaderError, CrcError, FrameLengthError, PayloadError,
                      UnknownTypeError)
 from .payloads import COMPILED, COMPILED_MINER_EN, COMPILED_PVT_PER_CHIP, PAYLOADS, Text
@@ -179,6 +180,9 @@ def decode_payload(ptype: int, data: bytes, *, per_chip_pvt: bool = False,
     """Named fields of a payload.  ``per_chip_pvt`` selects the pre-851 STATUS_PVT layout;
     ``from_device`` reads 0x50 as STATUS_MINER_EN; ``dialect`` names the generation."""
     dialect = _dialect(dialect)
+    fast = FAST_BY_DIALECT.get(dialect.name, {}).get(ptype)
+    if fast is not None and len(data) == DATA_SIZE:
+        return fast(data)                        # same result, precompiled struct
     if ptype in dialect.compiled:
         layout = dialect.compiled[ptype]
     elif ptype == PacketType.STATUS_PVT and per_chip_pvt:

@@ -44,6 +44,9 @@ def test_detection_and_job_frames_are_byte_exact():
     with asicdrv.open("emu://", emulator=emu, start=False, **FAST) as chain:
         assert [m.model for m in chain.modules] == ["MM2", "MM2"]
         chain.submit(job, extranonce2_start=nonce2, extranonce2_range=0, pool=1)
+        deadline = time.monotonic() + 5          # the line is a pty: let it be read
+        while not host_frames(emu, 19) and time.monotonic() < deadline:
+            time.sleep(0.01)
     assert host_frames(emu, 10)[:3] == [av(10, be32(0, 0, 0, 0, 0, 0, 0, i)) for i in range(3)]
     codes = [f[2] for _, d, f in emu.traffic.frames if d == ">" and f[2] not in (10, 16)]
     coinbase = job.coinbase_template

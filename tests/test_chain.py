@@ -292,8 +292,8 @@ def test_settings_reports_what_the_host_set():
 
 def test_open_options_are_checked_before_any_frame():
     emu = Emulator(seed=1)
-    for options, message in (({"voltage_level": 40}, "-15..35"),
-                             ({"frequency": 1300}, "0..1200"),
+    for options, message in (({"voltage_level": 40}, "suits no supported model"),
+                             ({"frequency": 2500}, "0..1200"),
                              ({"overheat_c": 120}, "out of range 60..105")):
         with pytest.raises(LimitError, match=message):
             asicdrv.open("emu://", emulator=emu, **options)

@@ -211,3 +211,16 @@ def test_fast_payload_readers_agree_with_the_construct_definitions(data):
     from firmware_protocols.payloads import COMPILED
     for ptype, fast in FAST_DECODERS.items():
         assert fast(data) == _plain(COMPILED[ptype].parse(data)), ptype
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=data32)
+def test_each_generations_fast_readers_agree_with_its_construct_layouts(data):
+    """The same for the other generations' poll-time payloads (firmware_protocols.dialects)."""
+    from firmware_protocols.dialects import DIALECTS
+    from firmware_protocols.fast_dialects import FAST_BY_DIALECT
+    from firmware_protocols.mm import _plain
+    for name, readers in FAST_BY_DIALECT.items():
+        layouts = DIALECTS[name].compiled
+        for ptype, fast in readers.items():
+            assert fast(data) == _plain(layouts[ptype].parse(data)), (name, ptype)

@@ -6,6 +6,10 @@ and do not reset it.
     asicdrv set freq 800 --miner 2    PLL frequency in MHz, 25 MHz steps (0..1200; 0 = off),
                                       one value for all four PLLs or A:B:C:D
     asicdrv set volt -2               voltage level, a step of the regulator (-15..15)
+
+Ranges above are the Avalon 8's; every model's own apply (a 741: six PLLs in 12 MHz steps
+from 24 to 1404 and levels 0..15; a 910: levels 0..35; an MM41 or a nano: frequency and
+voltage, in 0.1 mV, for the whole module).  `asicdrv status` names each module's model.
 """
 from __future__ import annotations
 

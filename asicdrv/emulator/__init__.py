@@ -227,6 +227,8 @@ class Emulator:
     def serve_serial(self) -> SerialServer:
         """A pty: an Avalon 2/3 line with every module (MM2, MM3), or module 1 as bare CN
         packets (other models); use as a context manager."""
+        if self.bridge is None:
+            raise LimitError(f"a {self.spec.name} is a USB stick: it has no serial line")
         server = AvLineServer if self.serial_family else SerialServer
         return server(self.bus, self.traffic,
                       disconnect_after=fault_value(self.faults, "disconnect", 1))
