@@ -23,14 +23,12 @@ import time
 from firmware_protocols import PacketType as T
 from firmware_protocols.encodings import PWM_MAX, fan_percent_to_pwm
 
-from .avalon4 import bswap32
-from .bitcoin import target_for_difficulty, target_to_bytes_le
+from .avalon4 import bswap32, job_head
 from .errors import JobError
 from .generations import Generation, effective_frequencies, register
 from .jobs import job_body_packets, nonce2_range_for
 from .models import ModelSpec
 from .status import ModuleReadings
-from .stratum import MERKLE_OFFSET
 
 MAX_MERKLES = 20                 # AVA2_P_MERKLES_COUNT
 WHOLE_COINBASE_MAX = 6 * 1024    # AVA2_P_COINBASE_SIZE
@@ -123,14 +121,9 @@ class Avalon2(Generation):
                            f"this job has {len(job.merkle_branch)}")
         if nonce2_range is None:
             nonce2_range = nonce2_range_for(job, nonce2_start)
-        target = target_for_difficulty(min(job.difficulty, difficulty_cap))
-        frames = [self.encode(T.STATIC, {
-            "coinbase_len": job.coinbase_len, "nonce2_offset": job.nonce2_offset,
-            "nonce2_size": job.mm_nonce2_size, "merkle_offset": MERKLE_OFFSET,
-            "merkle_count": len(job.merkle_branch),
-            "difficulty": min(max(int(job.difficulty), 1), 64), "pool": pool}),
-            self.encode(T.TARGET, {"target": target_to_bytes_le(target)}),
-            self.encode(T.JOB_ID, {"job_crc": job.job_crc})]
+        # cgminer clamps the STATIC difficulty to 1..64
+        frames = job_head(self, job, pool, min(max(int(job.difficulty), 1), 64),
+                          difficulty_cap)
         frames += job_body_packets(job, dialect=self.dialect,
                                    whole_coinbase=job.coinbase_len <= WHOLE_COINBASE_MAX)
         first = modules[0] if modules else None

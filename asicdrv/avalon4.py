@@ -22,7 +22,7 @@ from __future__ import annotations
 import math
 import time
 
-from firmware_protocols import PacketType as T, encode_packet
+from firmware_protocols import PacketType as T
 from firmware_protocols.dialects import AVALON4
 
 from .bitcoin import target_for_difficulty, target_to_bytes_le
@@ -51,6 +51,18 @@ def ntc_adc_to_celsius(adc: int) -> float | None:
 def celsius_to_ntc_adc(celsius: float) -> int:
     resistance = 10000.0 * math.exp(NTC_B * (1.0 / (celsius + 273.15) - 1.0 / 298.15))
     return round(1023.0 / (1 + 10000.0 / resistance))
+
+
+def job_head(generation, job, pool: int, difficulty: int, cap: float) -> list[bytes]:
+    """STATIC (ending with the pool difficulty and number), TARGET, JOB_ID (the bare tag,
+    with every job): how the Avalon 4 and the Avalon 2/3 open a job."""
+    target = target_for_difficulty(min(job.difficulty, cap))
+    return [generation.encode(T.STATIC, {
+        "coinbase_len": job.coinbase_len, "nonce2_offset": job.nonce2_offset,
+        "nonce2_size": job.mm_nonce2_size, "merkle_offset": MERKLE_OFFSET,
+        "merkle_count": len(job.merkle_branch), "difficulty": difficulty, "pool": pool}),
+        generation.encode(T.TARGET, {"target": target_to_bytes_le(target)}),
+        generation.encode(T.JOB_ID, {"job_crc": job.job_crc})]
 
 
 class Avalon4Readings(ModuleReadings):
@@ -143,14 +155,7 @@ class Avalon4(Generation):
         then SET to each module and FINISH to all."""
         if nonce2_range is None:
             nonce2_range = nonce2_range_for(job, nonce2_start)
-        target = target_for_difficulty(min(job.difficulty, difficulty_cap))
-        frames = [self.encode(T.STATIC, {
-            "coinbase_len": job.coinbase_len, "nonce2_offset": job.nonce2_offset,
-            "nonce2_size": job.mm_nonce2_size, "merkle_offset": MERKLE_OFFSET,
-            "merkle_count": len(job.merkle_branch), "difficulty": int(job.difficulty),
-            "pool": pool}),
-            encode_packet(T.TARGET, {"target": target_to_bytes_le(target)}),
-            self.encode(T.JOB_ID, {"job_crc": job.job_crc})]
+        frames = job_head(self, job, pool, int(job.difficulty), difficulty_cap)
         out = [(0, f) for f in frames + job_body_packets(job)]
         for rt in modules:
             rt.nonce2_window = (nonce2_start, nonce2_range)

@@ -128,7 +128,8 @@ def test_device_frames_of_each_generation_are_read_as_the_hosts_read_them():
     assert a9.module_vout_raw == 4321
 
 
-@pytest.mark.parametrize("model", ["711", "741", "761", "910", "910S", "LC3", "821"])
+@pytest.mark.parametrize("model", ["711", "721", "741", "761", "821", "831", "841", "851",
+                                   "910", "911", "910S", "LC3"])
 def test_every_model_mines_a_real_block_on_its_emulator(model):
     """Detect, settings, block 170 replayed, the share verified by the host."""
     params, en1, size, nonce2 = notify_params(BLOCK_170)
@@ -191,16 +192,26 @@ def test_idle_and_cutoff_on_an_avalon7_use_its_lowest_pll():
     assert emu.modules[0].physics.frequencies == [[600, 636, 672, 708, 744, 780]] * 4
 
 
-def test_selftest_and_scan_on_every_generation(tmp_path):
+@pytest.mark.parametrize("url, dead", [
+    ("emu://?model=741,LC3&modules=2&faults=dead_chip:1.33@2", (2, "1", 33)),
+    ("emu://?model=MM41&modules=2&faults=dead_chip:3.1@2", (2, "3", 1)),
+    ("emu://?model=MM3&modules=2&faults=dead_chip:4.0@1", (1, "4", 0)),
+])
+def test_selftest_and_scan_name_the_dead_chip_on_every_generation(url, dead):
+    """The known answer starts near its nonce (a test of the generations, not of speed)."""
+    import json
     from conftest import run
-    url = "emu://?model=741,910S,LC3&modules=3&faults=dead_chip:1.33@2"
+    url += "&nonce_start=396000"
     out = run("scan", "--device", url)
     assert out.returncode == 0
-    for model in ("741", "910S", "LC3"):
-        assert model in out.stdout
+    models = url.split("model=")[1].split("&")[0].split(",")
+    for model in models:
+        assert f" {model} " in out.stdout
     out = run("selftest", "--device", url, "--json")
-    import json
     data = json.loads(out.stdout)
-    failed = [(c["check"], c["module"]) for c in data["checks"] if not c["ok"]]
-    assert failed == [("sensors", 2), ("chip test", 2)]
-    assert data["chip_maps"]["2"]["1"][33] == "X"
+    failed = {(c["check"], c["module"]) for c in data["checks"] if not c["ok"]}
+    module, miner, chip = dead
+    assert ("chip test", module) in failed and failed <= {("chip test", module),
+                                                          ("sensors", module)}
+    assert data["chip_maps"][str(module)][miner][chip] == "X"
+    assert data["chip_maps"][str(module)][miner].count("X") == 1

@@ -31,7 +31,7 @@ from .. import sha256
 from ..avalon4 import bswap32, celsius_to_ntc_adc
 from ..models import ModelSpec
 from .physics import ModulePhysics, chip_volts
-from .usb_backend import no_device
+from .usb_backend import EmulatedUsbDevice
 
 MAX_HASHRATE = 5_000          # hashes/s: the first SHA-256 runs in Python here
 WORK_QUEUE = 5
@@ -186,7 +186,7 @@ class NanoDevice:
                                            len(self.works), len(self.nonces)))
 
 
-class EmulatedNano:
+class EmulatedNano(EmulatedUsbDevice):
     """The stick on the virtual USB bus: its descriptors and its interrupt endpoints."""
 
     PRODUCTS = {"nano": (0x33F3, "Avalon nano", 0), "4-mini": (0x40F1, "Avalon4 mini", 1)}
@@ -217,16 +217,8 @@ class EmulatedNano:
         hid = (0x03, [(0x81, 0x03, 40), (0x01, 0x03, 40)])
         return {0: hid} if self.interface == 0 else {0: (0x02, []), 1: hid}
 
-    def _count(self) -> None:
-        if not self.connected:
-            raise no_device()
-        self.transfers += 1
-        if self.disconnect_after is not None and self.transfers > self.disconnect_after:
-            self.connected = False
-            raise no_device()
-
     def write(self, ep: int, data: bytes) -> int:
-        self._count()
+        self._count_transfer()
         if ep != 0x01:
             raise usb.core.USBError("Pipe error", -9, errno.EPIPE)
         self.traffic.record(">", data)
@@ -236,7 +228,7 @@ class EmulatedNano:
         return len(data)
 
     def read(self, ep: int, size: int, timeout_ms: int) -> bytes:
-        self._count()
+        self._count_transfer()
         if ep != 0x81:
             raise usb.core.USBError("Pipe error", -9, errno.EPIPE)
         if not self.device.replies:

@@ -49,10 +49,13 @@ class SerialServer:
             except OSError:
                 break
             for packet in self.sync.feed(data):
-                self._answer(packet.to_bytes())
+                self._take(packet)
                 if self.disconnect_after is not None and self.frames >= self.disconnect_after:
                     self._unplug()
                     return
+
+    def _take(self, packet) -> None:
+        self._answer(packet.to_bytes())
 
     def _address(self) -> int:
         return self.module.module_id or 0
@@ -120,23 +123,7 @@ class AvLineServer(SerialServer):
         super().__init__(bus, traffic, disconnect_after)
         self.sync = FrameSync(AVALON2, from_device=False)
 
-    def serve_forever(self) -> None:
-        while not self._stop.is_set():
-            ready, _, _ = select.select([self.master], [], [], 0.005)
-            if not ready:
-                self._send_late_reply()
-                continue
-            try:
-                data = os.read(self.master, 4096)
-            except OSError:
-                break
-            for packet in self.sync.feed(data):
-                self._route(packet)
-                if self.disconnect_after is not None and self.frames >= self.disconnect_after:
-                    self._unplug()
-                    return
-
-    def _route(self, packet) -> None:
+    def _take(self, packet) -> None:
         frame = packet.to_bytes()
         self.frames += 1
         self.traffic.record(">", frame)

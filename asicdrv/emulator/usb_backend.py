@@ -30,7 +30,23 @@ def no_device() -> usb.core.USBError:
                              errno.ENODEV)
 
 
-class EmulatedAuc:
+class EmulatedUsbDevice:
+    """What every emulated USB device shares: plugged in or not, and the ``disconnect``
+    fault that unplugs it after so many transfers."""
+    connected = True
+    disconnect_after: int | None = None
+    transfers = 0
+
+    def _count_transfer(self) -> None:
+        if not self.connected:
+            raise no_device()
+        self.transfers += 1
+        if self.disconnect_after is not None and self.transfers > self.disconnect_after:
+            self.connected = False
+            raise no_device()
+
+
+class EmulatedAuc(EmulatedUsbDevice):
     """One AUC on the virtual bus."""
 
     def __init__(self, bridge: AucBridge, traffic: TrafficLog, *, bus: int = 1,
@@ -61,14 +77,6 @@ class EmulatedAuc:
             idVendor=auc.USB_VENDOR_ID, idProduct=auc.USB_PRODUCT_ID, bcdDevice=0x0100,
             iManufacturer=1, iProduct=2, iSerialNumber=3, bNumConfigurations=1,
             address=self.address, bus=self.bus, port_number=1, port_numbers=(1,), speed=3)
-
-    def _count_transfer(self) -> None:
-        if not self.connected:
-            raise no_device()
-        self.transfers += 1
-        if self.disconnect_after is not None and self.transfers > self.disconnect_after:
-            self.connected = False
-            raise no_device()
 
     @property
     def replies(self):

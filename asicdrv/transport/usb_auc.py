@@ -37,10 +37,14 @@ def translate_usb_error(exc: usb.core.USBError, what: str) -> TransportError:
 
 def find_aucs(backend=None, bus: int | None = None, address: int | None = None) -> list:
     """Every AUC on the bus (optionally the one at ``bus:address``)."""
+    return find_usb(backend, bus, address, idVendor=auc.USB_VENDOR_ID,
+                    idProduct=auc.USB_PRODUCT_ID)
+
+
+def find_usb(backend, bus: int | None, address: int | None, **match) -> list:
+    """USB devices matching ``match`` (pyusb's find), optionally the one at bus:address."""
     try:
-        found = usb.core.find(find_all=True, idVendor=auc.USB_VENDOR_ID,
-                              idProduct=auc.USB_PRODUCT_ID, backend=backend)
-        devices = list(found or [])
+        devices = list(usb.core.find(find_all=True, backend=backend, **match) or [])
     except usb.core.NoBackendError:
         raise DeviceNotFound("no USB backend: install libusb-1.0 (apt install libusb-1.0-0)")
     except usb.core.USBError as exc:

@@ -9,8 +9,7 @@ import usb.core
 import usb.util
 
 from firmware_protocols import PACKET_SIZE
-from ..errors import DeviceNotFound
-from .usb_auc import translate_usb_error
+from .usb_auc import find_usb, translate_usb_error
 
 VENDOR_ID = 0x29F1
 # product id -> (what it is, its HID interface)
@@ -21,17 +20,8 @@ TIMEOUT_MS = 300
 
 def find_sticks(backend=None, bus: int | None = None, address: int | None = None) -> list:
     """Every nano and 4-mini (optionally the one at ``bus:address``)."""
-    try:
-        found = usb.core.find(find_all=True, idVendor=VENDOR_ID, backend=backend,
-                              custom_match=lambda d: d.idProduct in STICKS)
-        devices = list(found or [])
-    except usb.core.NoBackendError:
-        raise DeviceNotFound("no USB backend: install libusb-1.0 (apt install libusb-1.0-0)")
-    except usb.core.USBError as exc:
-        raise translate_usb_error(exc, "USB enumeration") from exc
-    if bus is not None:
-        devices = [d for d in devices if d.bus == bus and d.address == address]
-    return devices
+    return find_usb(backend, bus, address, idVendor=VENDOR_ID,
+                    custom_match=lambda d: d.idProduct in STICKS)
 
 
 class HidLink:
