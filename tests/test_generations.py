@@ -193,7 +193,7 @@ def test_idle_and_cutoff_on_an_avalon7_use_its_lowest_pll():
 
 
 @pytest.mark.parametrize("url, dead", [
-    ("emu://?model=741,LC3&modules=2&faults=dead_chip:1.33@2", (2, "1", 33)),
+    ("emu://?model=741,851&modules=2&faults=dead_chip:1.25@2", (2, "1", 25)),
     ("emu://?model=MM41&modules=2&faults=dead_chip:3.1@2", (2, "3", 1)),
     ("emu://?model=MM3&modules=2&faults=dead_chip:4.0@1", (1, "4", 0)),
 ])
@@ -215,3 +215,9 @@ def test_selftest_and_scan_name_the_dead_chip_on_every_generation(url, dead):
                                                           ("sensors", module)}
     assert data["chip_maps"][str(module)][miner][chip] == "X"
     assert data["chip_maps"][str(module)][miner].count("X") == 1
+
+
+def test_the_chip_test_reads_chips_above_31():
+    """A9 and LC3 miners have 34 chips: TEST_RET carries chips 32..63 in d[8..11]."""
+    with asicdrv.open("emu://?model=LC3&faults=dead_chip:1.33", **FAST) as chain:
+        assert chain.test_chips() == {1: {0: [], 1: [33], 2: [], 3: []}}
