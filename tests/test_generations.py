@@ -201,7 +201,7 @@ def test_selftest_and_scan_name_the_dead_chip_on_every_generation(url, dead):
     """The known answer starts near its nonce (a test of the generations, not of speed)."""
     import json
     from conftest import run
-    url += "&nonce_start=396000"
+    url += "&nonce_start=396000&polling_delay=0.005"
     out = run("scan", "--device", url)
     assert out.returncode == 0
     models = url.split("model=")[1].split("&")[0].split(",")
@@ -221,3 +221,25 @@ def test_the_chip_test_reads_chips_above_31():
     """A9 and LC3 miners have 34 chips: TEST_RET carries chips 32..63 in d[8..11]."""
     with asicdrv.open("emu://?model=LC3&faults=dead_chip:1.33", **FAST) as chain:
         assert chain.test_chips() == {1: {0: [], 1: [33], 2: [], 3: []}}
+
+
+@pytest.mark.parametrize("url, models", [
+    ("emu://?model=741,851,910S,LC3&modules=4&polling_delay=0.003",
+     ["741", "851", "910S", "LC3"]),
+    ("emu://?model=MM41&modules=2", ["MM41"]),
+    ("emu://?model=MM3&modules=2", ["MM3"]),
+    ("emu://?model=nano", ["nano"]),
+])
+def test_status_reads_every_generation(url, models, capsys):
+    """`asicdrv status --json` (the CLI's entry point, in this process) on each family:
+    every module's model, its own PLL count, a temperature, state ok."""
+    import json
+    from asicdrv.cli import main
+    assert main(["status", "--json", "--device", url]) == 0
+    data = json.loads(capsys.readouterr().out)
+    got = [m["model"] for m in data["modules"]]
+    assert sorted(set(got)) == sorted(models)
+    for m in data["modules"]:
+        spec = MODELS[m["model"]]
+        assert all(len(plls) == spec.pll_count for plls in m["frequencies_mhz"])
+        assert m["temperature_c"] is not None and m["state"] == "ok"
