@@ -136,10 +136,12 @@ class Avalon2(Generation):
             rt.fan_pending = True
         return [(0, f) for f in frames]
 
-    def nonce_fields(self, spec, fields) -> dict:
-        return {"chip": 0, "miner": fields["miner"], "nonce2": fields["nonce2"],
-                "ntime_offset": 0, "nonce": bswap32(fields["nonce_raw"] - spec.nonce_correction),
-                "job_crc": fields["job_crc"], "pool": fields["pool"]}
+    def nonces(self, rt, pkt) -> list[dict]:
+        fields = pkt.fields()
+        nonce = bswap32(fields["nonce_raw"] - rt.spec.nonce_correction)
+        return [{"chip": 0, "miner": fields["miner"], "nonce2": fields["nonce2"],
+                 "ntime_offset": 0, "nonce": nonce, "job_crc": fields["job_crc"],
+                 "pool": fields["pool"]}]
 
 
 register(Avalon2())

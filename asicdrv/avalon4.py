@@ -129,7 +129,7 @@ class Avalon4(Generation):
         spec, options = rt.spec, rt.options
         idle = rt.cutoff or rt.idle
         f0, f1, f2 = effective_frequencies(rt, 0)
-        start, span = getattr(rt, "nonce2_window", None) or (0, 0xFFFFFFFF)
+        start, span = rt.nonce2_window or (0, 0xFFFFFFFF)
         return {"ntime_roll": 0,
                 "voltage_word": spec.voltage_codec.encode(0 if idle else rt.voltage_levels[0]),
                 "frequencies": {"f0": f0, "f1": f1, "f2": f2},
@@ -163,11 +163,12 @@ class Avalon4(Generation):
         out.append((0, self.encode(T.SET_FIN, {})))       # 0x21: FINISH on the MM4
         return out
 
-    def nonce_fields(self, spec, fields) -> dict:
-        nonce = bswap32(fields["nonce_raw"] - spec.nonce_correction)
-        return {"chip": fields["chip"], "miner": fields["miner"], "nonce2": fields["nonce2"],
+    def nonces(self, rt, pkt) -> list[dict]:
+        fields = pkt.fields()
+        nonce = bswap32(fields["nonce_raw"] - rt.spec.nonce_correction)
+        return [{"chip": fields["chip"], "miner": fields["miner"], "nonce2": fields["nonce2"],
                 "ntime_offset": fields["ntime_offset"], "nonce": nonce,
-                "job_crc": fields["job_crc"], "pool": fields["pool"]}
+                "job_crc": fields["job_crc"], "pool": fields["pool"]}]
 
 
 register(Avalon4())

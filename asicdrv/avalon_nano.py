@@ -27,6 +27,7 @@ from firmware_protocols import PacketType as T
 from . import sha256
 from .avalon4 import bswap32, ntc_adc_to_celsius
 from .generations import Generation, effective_frequencies, register
+from .jobs import nonce2_range_for
 from .models import MODELS, ModelSpec
 from .status import ModuleReadings
 
@@ -62,6 +63,24 @@ class WorkSource:
             return None
         nonce2, self.next = self.next, self.next + 1
         return nonce2 & 0xFFFFFFFF
+
+
+class StickWork:
+    """What the host keeps per stick: the job it draws work from, the work ids in flight
+    (id -> job tag, pool, nonce2), when the next batch is due."""
+
+    def __init__(self):
+        self.source: WorkSource | None = None
+        self.works: OrderedDict[int, tuple[int, int, int]] = OrderedDict()
+        self.last_id = 0
+        self.next_batch = 0.0
+
+    def issue(self, nonce2: int) -> int:
+        self.last_id = work_id = (self.last_id + 1) & 0xFFFFFFFF
+        self.works[work_id] = (self.source.job.job_crc, self.source.pool, nonce2)
+        if len(self.works) > WORKS_KEPT:
+            self.works.popitem(last=False)
+        return work_id
 
 
 class NanoReadings(ModuleReadings):
@@ -152,39 +171,34 @@ class AvalonNano(Generation):
         words = [rt.spec.pll_table.word(f) for f in effective_frequencies(rt, 0)]
         return [self.encode(T.SET_FREQ, {"pll_words": words}, opt=0)]   # OPT 0: every ASIC
 
+    def new_state(self) -> StickWork:
+        return StickWork()
+
     def job_frames(self, job, modules, *, nonce2_start, nonce2_range, clean, pool,
                    send_job_id, difficulty_cap) -> list[tuple[int, bytes]]:
-        from .jobs import nonce2_range_for
         span = nonce2_range_for(job, nonce2_start) if nonce2_range is None else nonce2_range
         for rt in modules:
-            rt.work_source = WorkSource(job, pool, nonce2_start, span)
-            rt.next_batch = 0.0                 # the new job goes out at once
+            rt.wire.source = WorkSource(job, pool, nonce2_start, span)
+            rt.wire.next_batch = 0.0            # the new job goes out at once
         return []
 
     def work_frames(self, rt) -> list[bytes]:
-        source = getattr(rt, "work_source", None)
-        now = time.monotonic()
-        if source is None or rt.cutoff or rt.idle or now < getattr(rt, "next_batch", 0.0):
+        state, now = rt.wire, time.monotonic()
+        if state.source is None or rt.cutoff or rt.idle or now < state.next_batch:
             return []
-        rt.next_batch = now + batch_delay_s(max(effective_frequencies(rt, 0)))
-        works = getattr(rt, "works", None)
-        if works is None:
-            works = rt.works = OrderedDict()
+        state.next_batch = now + batch_delay_s(max(effective_frequencies(rt, 0)))
         frames = []
         for _ in range(rt.spec.asic_count):
-            nonce2 = source.take()
+            nonce2 = state.source.take()
             if nonce2 is None:
                 break
-            rt.work_counter = work_id = (getattr(rt, "work_counter", 0) + 1) & 0xFFFFFFFF
-            works[work_id] = (source.job.job_crc, source.pool, nonce2)
-            if len(works) > WORKS_KEPT:
-                works.popitem(last=False)
-            frames += work_frames_for(self.encode, work_id, source.job.header(nonce2, 0, 0))
+            frames += work_frames_for(self.encode, state.issue(nonce2),
+                                      state.source.job.header(nonce2, 0, 0))
         return frames
 
     def nonces(self, rt, pkt) -> list[dict]:
         out = []
-        works = getattr(rt, "works", {})
+        works = rt.wire.works
         for i, report in enumerate(pkt.fields()["reports"]):
             if i and report["chip"] == NO_REPORT:
                 break                           # the second slot is empty

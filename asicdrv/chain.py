@@ -65,6 +65,7 @@ class _ModuleRuntime:
         self.generation = generation_of(spec)
         self.readings = self.generation.readings_class(spec)
         self.nonce2_window: tuple[int, int] | None = None   # the last job's (start, range)
+        self.wire = self.generation.new_state()              # the generation's own state
         self.frequencies = [list(frequencies or spec.default_frequencies_mhz)
                             for _ in range(spec.miner_count)]
         level = spec.default_voltage_level if voltage_level is None else voltage_level

@@ -45,6 +45,10 @@ class Generation:
     def encode(self, ptype: int, fields=None, **kw) -> bytes:
         return encode_packet(ptype, fields, dialect=self.dialect, **kw)
 
+    def new_state(self):
+        """What the host keeps per module for this generation's frames (``rt.wire``)."""
+        return None
+
     # --- host -> MM: detection and polling ------------------------------------------------
     def model_for(self, version: str) -> ModelSpec:
         """The model an ACKDETECT version names (DeviceNotFound if none)."""
@@ -149,10 +153,7 @@ class Generation:
     # --- MM -> host ---------------------------------------------------------------------------
     def nonces(self, rt, pkt) -> list[dict]:
         """A NONCE in the verifier's terms (``nonce`` = the header's nNonce)."""
-        return [self.nonce_fields(rt.spec, pkt.fields())]
-
-    def nonce_fields(self, spec: ModelSpec, fields: dict) -> dict:
-        return fields
+        return [pkt.fields()]
 
     # --- the MM side: what host frames say ------------------------------------------------------
     def levels_from(self, spec: ModelSpec, fields: dict) -> list[int]:
