@@ -625,32 +625,10 @@ class Chain:
                 self._missing[gap] = ("no reply to DETECT while a later id was taken: a "
                                       "module here took the id and its reply was lost")
             silent.clear()
-            try:
-                ack = _decode_ackdetect(reply, line)
-            except ProtocolError as exc:
-                self._missing[module_id] = f"ACKDETECT unreadable ({exc})"
+            found = self._identify(module_id, reply, line)
+            if found is None:
                 continue
-            if ack.type != T.ACKDETECT:
-                self._missing[module_id] = f"answered DETECT with {ack.name}"
-                continue
-            f = ack.fields()
-            try:
-                spec = line.model_for(f["version"])
-            except DeviceNotFound as exc:
-                self._refuse(module_id, str(exc))
-                continue
-            if generation_of(spec).dialect.device_crc_order != \
-                    DIALECTS[ack.dialect].device_crc_order:
-                self._refuse(module_id, f"a {spec.name} answered DETECT with its CRC in the "
-                                        f"wrong byte order")
-                continue
-            family = {rt.generation.job_family for rt in self._active()}
-            if family and generation_of(spec).job_family not in family:
-                self._refuse(module_id, (
-                    f"a {spec.name} cannot share a chain with "
-                    f"{', '.join(sorted({rt.spec.name for rt in self._active()}))}: their "
-                    f"generations take different job frames"))
-                continue
+            spec, f = found
             self._missing.pop(module_id, None)
             self._refused.discard(module_id)
             generation = generation_of(spec)
@@ -688,6 +666,36 @@ class Chain:
         for module_id in silent:        # nothing answered here nor after: nobody there
             self._missing.pop(module_id, None)
         return new
+
+    def _identify(self, module_id: int, reply: bytes, line) -> tuple[ModelSpec, dict] | None:
+        """The model and ACKDETECT fields of a reply to DETECT, or None with the reason
+        recorded (an unreadable reply, an unknown model, a module of another job family)."""
+        try:
+            ack = _decode_ackdetect(reply, line)
+        except ProtocolError as exc:
+            self._missing[module_id] = f"ACKDETECT unreadable ({exc})"
+            return None
+        if ack.type != T.ACKDETECT:
+            self._missing[module_id] = f"answered DETECT with {ack.name}"
+            return None
+        fields = ack.fields()
+        try:
+            spec = line.model_for(fields["version"])
+        except DeviceNotFound as exc:
+            self._refuse(module_id, str(exc))
+            return None
+        generation = generation_of(spec)
+        if generation.dialect.device_crc_order != DIALECTS[ack.dialect].device_crc_order:
+            self._refuse(module_id, f"a {spec.name} answered DETECT with its CRC in the wrong "
+                                    f"byte order")
+            return None
+        family = {rt.generation.job_family for rt in self._active()}
+        if family and generation.job_family not in family:
+            others = ", ".join(sorted({rt.spec.name for rt in self._active()}))
+            self._refuse(module_id, f"a {spec.name} cannot share a chain with {others}: their "
+                                    f"generations take different job frames")
+            return None
+        return spec, fields
 
     def _configure_new(self, rt: _ModuleRuntime) -> None:
         """A module seen for the first time: apply settings to a board that was just
