@@ -70,6 +70,11 @@ class Avalon2Readings(ModuleReadings):
         self.power_good = f["power_good"] >> 24
         self._pvt_seen(0)
 
+    def power_ok(self) -> bool | None:
+        """The MM2 reports power good in the top byte of d[24..27], one byte for the module
+        whatever its miner count (cgminer shows it as is): non-zero is good (inferred)."""
+        return None if self.power_good is None else self.power_good != 0
+
     def round_complete(self, mark: dict) -> bool:
         return self.seen[T.STATUS] - mark.get(T.STATUS, 0) >= 1
 

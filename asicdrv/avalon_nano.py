@@ -118,6 +118,10 @@ class NanoReadings(ModuleReadings):
         self.power_good = w[7]
         self._pvt_seen(0)
 
+    def power_ok(self) -> bool | None:
+        """STATUS_M d[28]: power enabled (non-zero) or not."""
+        return None if self.power_good is None else self.power_good != 0
+
     def round_complete(self, mark: dict) -> bool:
         return self.seen[T.STATUS] - mark.get(T.STATUS, 0) >= 1
 

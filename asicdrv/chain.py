@@ -919,8 +919,7 @@ class Chain:
         hw = sum(r.mm_hw_errors) + sum(rt.host_hw_errors.values())
         miner_rates = [0.0] * rt.spec.miner_count if rt.state == STATE_LOST \
             else r.miner_hashrates_ghs(rt.frequencies)
-        pg = None if r.power_good is None else \
-            r.power_good & ((1 << rt.spec.miner_count) - 1) == (1 << rt.spec.miner_count) - 1
+        pg = r.power_ok()
         freqs = [list(f) if f is not None else list(rt.frequencies[m])
                  for m, f in enumerate(r.reported_frequencies)]
         codes = r.module_error_code

@@ -92,6 +92,13 @@ class ModuleReadings:
         while window and now - window[0][0] > self.WORK_WINDOW_S:
             window.popleft()
 
+    def power_ok(self) -> bool | None:
+        """Power good: a bit per miner (STATUS_PMU), all set (None: not reported)."""
+        if self.power_good is None:
+            return None
+        every = (1 << self.spec.miner_count) - 1
+        return self.power_good & every == every
+
     def round_complete(self, mark: dict) -> bool:
         """Every kind of status has arrived at least once since ``mark`` (a copy of
         :attr:`seen`): a full round, what :meth:`Chain.refresh` waits for."""

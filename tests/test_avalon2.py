@@ -111,6 +111,7 @@ def test_every_avalon2_model_mines_block_170_on_its_line():
             status = chain.refresh(timeout=10)
         assert share is not None and share.hash == BLOCK_170["hash"], model
         assert status.modules[0].hashrate_ghs > 0 and status.modules[0].temperature_c
+        assert status.modules[0].power_good is True, model      # one byte, 10 miners
 
 
 def test_the_line_answers_bfgminers_back_to_back_detects():
