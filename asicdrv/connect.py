@@ -55,7 +55,8 @@ def open(url: str = "usb://", **options) -> Chain:   # noqa: A001 - the natural 
                          f"{', '.join(sorted(known))}")
     options = {ALIASES.get(k, k): v for k, v in options.items()}
     parts = urlsplit(url)
-    query = {ALIASES.get(k, k): v for k, v in parse_qsl(parts.query)}
+    # keep blank values: "modules=" is a mistake to report, not the default to assume
+    query = {ALIASES.get(k, k): v for k, v in parse_qsl(parts.query, keep_blank_values=True)}
     scheme = parts.scheme
     if scheme == "emu":
         return _open_emulator(url, query, options)
@@ -135,7 +136,7 @@ def _open_emulator(url: str, query: dict, options: dict) -> Chain:
                 emulator.close()
             raise LimitError(f"a {emulator.spec.name} is reached over {only}, not {link_kind}")
         link_kind = only
-    link_kind = link_kind or "inprocess"
+    link_kind = "inprocess" if link_kind is None else link_kind
     if link_kind == "inprocess":
         link = EmulatorLink(emulator)
     elif link_kind == "usb":

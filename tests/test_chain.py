@@ -321,3 +321,14 @@ def test_serial_url_with_baud_reaches_an_emulated_line():
         asicdrv.open("serial:///dev/ttyUSB0?speed=9600")
     with pytest.raises(LimitError, match="baud='fast' is not a whole number"):
         asicdrv.open("serial:///dev/ttyUSB0?baud=fast")
+
+
+@pytest.mark.parametrize("url, message", [
+    ("emu://?modules=", "modules='' is not a whole number"),
+    ("emu://?model=", "got ''"),
+    ("emu://?link=", "not ''"),
+    ("serial:///dev/null?baud=", "baud='' is not a whole number"),
+])
+def test_a_blank_url_option_is_refused_not_defaulted(url, message):
+    with pytest.raises(asicdrv.AsicError, match=message):
+        asicdrv.open(url)
