@@ -30,9 +30,9 @@ from collections import Counter
 from dataclasses import replace
 from typing import Iterator, Sequence
 
-from firmware_protocols import (CrcError, PacketType as T, ProtocolError, decode_packet,
-                                encode_packet)
-from firmware_protocols.dialects import AVALON4, DIALECTS
+from firmware_protocols import PacketType as T, ProtocolError, decode_packet, encode_packet
+from firmware_protocols.dialects import DIALECTS
+from firmware_protocols.mm import decode_device_frame
 from firmware_protocols.encodings import fan_percent_to_pwm
 from .errors import (AsicError, ChainClosed, DeviceGone, DeviceNotFound, JobError, LimitError,
                      ModuleLost, PollerStopped, TransportError)
@@ -130,10 +130,7 @@ def _decode_ackdetect(reply: bytes, line):
     (spec section 1); an "AV" serial line speaks its own dialect."""
     if line.dialect.magic != b"CN":
         return decode_packet(reply, from_device=True, dialect=line.dialect)
-    try:
-        return decode_packet(reply, from_device=True)
-    except CrcError:
-        return decode_packet(reply, from_device=True, dialect=AVALON4)
+    return decode_device_frame(reply)
 
 
 def _number(name: str, value, low: float, high: float) -> float:

@@ -105,6 +105,19 @@ def decode_packet(frame: bytes, *, verify_crc: bool = True,
                     dialect.name)
 
 
+def decode_device_frame(frame: bytes, dialects=("avalon8", "avalon4")) -> MMPacket:
+    """A frame from a module whose generation is not known yet: tried in each dialect's
+    CRC byte order in turn (on a CN link: high byte first from an Avalon 7 or later, low
+    byte first from an Avalon 4, spec section 1).  The last CrcError is raised."""
+    for i, dialect in enumerate(dialects):
+        try:
+            return decode_packet(frame, from_device=True, dialect=dialect)
+        except CrcError:
+            if i == len(dialects) - 1:
+                raise
+    raise ValueError("no dialect to decode with")
+
+
 def encode_packet(ptype: int, fields: Mapping[str, Any] | None = None, *,
                   data: bytes | None = None, idx: int = 1, cnt: int = 1, opt: int = 0,
                   dialect: str | Dialect = AVALON8, from_device: bool = False) -> bytes:

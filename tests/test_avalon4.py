@@ -167,3 +167,15 @@ def test_overheat_cuts_an_mm41_off_at_its_own_limit():
     with asicdrv.open("emu://", emulator=emu, **FAST) as chain:
         wait_for(lambda: chain.status().modules[0].cutoffs >= 1, timeout=15)
     assert sent(emu, T.SET)[-1][6 + 4:6 + 12] == be32(0xFF00, 100 | 100 << 10 | 100 << 20)
+
+
+def test_an_avalon4_on_a_bare_serial_line_is_read_in_its_crc_order():
+    """The serial link does not know the module's generation when frames arrive: an
+    Avalon 4's low-byte-first CRC is as good as a later module's high-byte-first one."""
+    job, nonce2 = block_job()
+    url = f"emu://?model=MM41&link=serial&nonce_start={BLOCK_170['nonce']}&nonce_mask=32"
+    with asicdrv.open(url, **FAST) as chain:
+        chain.submit(job, extranonce2_start=nonce2, extranonce2_range=0)
+        share = chain.next_share(timeout=20)
+        assert chain.status().modules[0].crc_errors == 0
+    assert share is not None and share.hash == BLOCK_170["hash"]

@@ -7,17 +7,22 @@ or a corrupted frame is still found.
 from __future__ import annotations
 
 from firmware_protocols import MMPacket, ProtocolError, decode_packet
+from firmware_protocols.mm import decode_device_frame
 from firmware_protocols.dialects import AVALON8, Dialect
 from firmware_protocols.errors import CrcError
 
 
 class FrameSync:
     """Feed bytes in, take decoded packets out; counts what it had to throw away.
-    ``from_device``: the frames come from modules (their dialect's CRC byte order)."""
+    ``from_device``: the frames come from modules (their dialect's CRC byte order);
+    ``any_crc_order``: from modules of a CN link whose generation is not known, so either
+    CRC byte order is good (an Avalon 4's low byte first)."""
 
-    def __init__(self, dialect: Dialect = AVALON8, from_device: bool | None = None):
+    def __init__(self, dialect: Dialect = AVALON8, from_device: bool | None = None,
+                 any_crc_order: bool = False):
         self.dialect = dialect
         self.from_device = from_device
+        self.any_crc_order = any_crc_order
         self.buffer = bytearray()
         self.skipped_bytes = 0     # bytes that were not part of any good frame
         self.crc_errors = 0        # 40-byte candidates whose CRC failed
@@ -41,7 +46,9 @@ class FrameSync:
             if len(buf) < size:
                 break
             try:
-                packets.append(decode_packet(bytes(buf[:size]), dialect=self.dialect,
+                frame = bytes(buf[:size])
+                packets.append(decode_device_frame(frame) if self.any_crc_order else
+                               decode_packet(frame, dialect=self.dialect,
                                              from_device=self.from_device))
             except CrcError:
                 self.crc_errors += 1

@@ -37,7 +37,7 @@ class SerialLink:
         self.name = f"serial://{port}" + (f"?family={family}" if family else "")
         self.timeout_s = timeout_s
         self.sync = (FrameSync(DIALECTS[self.family], from_device=True) if self.family
-                     else FrameSync())
+                     else FrameSync(from_device=True, any_crc_order=True))
         try:
             self.port = serial.Serial(port, baudrate, timeout=timeout_s, exclusive=True)
         except serial.SerialException as exc:
