@@ -80,8 +80,8 @@ def test_job_frames_in_the_avalon4_order():
     assert types[:3] == [0x11, 0x16, 0x12] and types[-3:] == [0x20, 0x20, 0x21]
     static = frames[0]
     assert static[6 + 20:6 + 28] == be32(4096, 3) and static[6 + 28:38] == bytes(4)
-    from asicdrv.bitcoin import target_for_difficulty, target_to_bytes_le
-    assert frames[1] == frame(0x16, target_to_bytes_le(target_for_difficulty(1024)))
+    # 0xFFFF * 2**208 / 1024 is exact: 0xFFFF << 198, little-endian (spec 5.5 TARGET)
+    assert frames[1] == frame(0x16, (0xFFFF << 198).to_bytes(32, "little"))
     assert frames[2] == frame(0x12, struct.pack(">H", job.job_crc))
     assert frames[-1] == frame(0x21, b"")
     assert frames[-2] == a4_set(0xA900, (200, 200, 200), start=16,

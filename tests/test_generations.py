@@ -170,16 +170,20 @@ def test_a_mixed_chain_gets_each_models_frames_and_limits():
 
 
 def test_mixed_chain_jobs_take_the_lowest_target_cap():
-    """A7 DIFFMAX is 500, A8 2700: a job for both is capped at 500 (spec 5.5 TARGET)."""
-    from asicdrv.bitcoin import target_for_difficulty, target_to_bytes_le
+    """A7 DIFFMAX is 500, A8 2700: a job for both is capped at 500 (spec 5.5 TARGET: the
+    256-bit floor(0xFFFF * 2**208 / diff), computed in doubles, little-endian)."""
     params, en1, size, _ = notify_params(BLOCK_170)
     job = StratumJob.from_notify(params, extranonce1=en1, extranonce2_size=size,
                                  difficulty=4096)
     emu = Emulator(modules=2, model="741,851", seed=5)
     with asicdrv.open("emu://", emulator=emu, start=False, **FAST) as chain:
         chain.submit(job)
-    target = target_to_bytes_le(target_for_difficulty(500))
-    assert sent(emu, T.TARGET)[-1] == frame(0x16, target)
+    got = sent(emu, T.TARGET)[-1]
+    assert got[:6] == bytes((0x43, 0x4E, 0x16, 0, 1, 1))
+    assert xmodem(got[6:38]) == int.from_bytes(got[38:], "big")
+    value, exact = int.from_bytes(got[6:38], "little"), (0xFFFF << 208) // 500
+    assert abs(value - exact) <= exact >> 50               # within a double's precision
+    assert abs(value - (0xFFFF << 208) // 2700) > exact // 2   # not the A8 cap
 
 
 def test_idle_and_cutoff_on_an_avalon7_use_its_lowest_pll():
