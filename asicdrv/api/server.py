@@ -18,6 +18,7 @@ import threading
 import time
 
 from ..errors import ConfigError
+from ..listen import bind_in_background
 from .access import DEFAULT_ALLOW, Access
 from .commands import DESCRIPTION, JOINABLE, ApiCommands, Reply
 
@@ -120,15 +121,10 @@ class ApiServer:
         self.refused = 0
         self._slots = threading.BoundedSemaphore(MAX_CLIENTS)
         server_cls = _Server6 if ":" in host else _Server
-        try:
-            self._server = server_cls((host, port), _Handler)
-        except OSError as exc:
-            raise ConfigError(f"API cannot listen on {host}:{port}: "
-                              f"{exc.strerror or exc}") from None
+        self._server, self._thread = bind_in_background(server_cls, host, port, _Handler,
+                                                        "API", "asicdrv-api")
         self._server.api = self
         self.host, self.port = self._server.server_address[:2]
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True,
-                                        name="asicdrv-api")
 
     def start(self) -> "ApiServer":
         self._thread.start()

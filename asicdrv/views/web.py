@@ -19,7 +19,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from .._version import VERSION
 from ..controller import mining_modules
-from ..errors import ConfigError
+from ..listen import bind_in_background
 from .chipmap import chip_map_svg
 
 log = logging.getLogger("asicdrv.web")
@@ -94,16 +94,11 @@ class LivePage:
         self._snapshot: tuple[float, bytes] | None = None
         self._lock = threading.Lock()
         self.requests = 0
-        try:
-            self._server = ThreadingHTTPServer((host, port), _Handler)
-        except OSError as exc:
-            raise ConfigError(f"web page cannot listen on {host}:{port}: "
-                              f"{exc.strerror or exc}") from None
+        self._server, self._thread = bind_in_background(
+            ThreadingHTTPServer, host, port, _Handler, "web page", "asicdrv-web")
         self._server.daemon_threads = True
         self._server.page = self
         self.host, self.port = self._server.server_address[:2]
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True,
-                                        name="asicdrv-web")
 
     def start(self) -> "LivePage":
         self._thread.start()
