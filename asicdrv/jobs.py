@@ -8,9 +8,10 @@ from __future__ import annotations
 from firmware_protocols import PacketType as T, encode_packet
 from . import sha256
 from .bitcoin import target_for_difficulty, target_to_bytes_le
+from .models import DIFFMAX_AVALON8
 from .stratum import MERKLE_OFFSET, StratumJob
 
-TARGET_DIFFICULTY_CAP = 2700     # AVA8_DRV_DIFFMAX (Canaan master; older forks used 1024)
+TARGET_DIFFICULTY_CAP = DIFFMAX_AVALON8
 
 
 def nonce2_range_for(job: StratumJob, start: int) -> int:

@@ -35,6 +35,8 @@ STALE_ROUNDS_FAN = 3     # chip temperatures this many status rounds old: fan to
 STALE_ROUNDS_CUTOFF = 6  # ... this many: PLLs off, as for an overheat
 POLLING_DELAY_MAX_S = 65.535   # cgminer's pdelay: 1..65535 ms
 CORES_PER_ASIC = 172     # A3210: what STATUS_PLL lock counts add up to per chip
+DIFFMAX_AVALON8 = 2700   # AVA8_DRV_DIFFMAX (Canaan master; older forks used 1024): the
+                         # TARGET cap of the Avalon 8 and later, and the default one
 
 # How a generation reports chip temperatures (STATUS_PVT):
 PVT_BY_ASIC = "by_asic"      # idx = chip; one (temperature, voltage) per miner (851, A9, LC3)
@@ -55,7 +57,7 @@ class ModelSpec:
     nonce_mask: int
     pll_table: PllTable = A3210_PLL
     voltage_codec: VoltageCodec = VOLTAGE_CODECS["signed"]
-    diffmax: int = 2700      # the TARGET difficulty cap the MM is given
+    diffmax: int = DIFFMAX_AVALON8   # the TARGET difficulty cap the MM is given
     cores_per_asic: int = CORES_PER_ASIC
     pvt_layout: str = PVT_BY_CHIP
     asic_frequencies: bool = False       # STATUS_ASIC carries each chip's PLL MHz

@@ -16,11 +16,12 @@ from dataclasses import dataclass, field
 
 from .bitcoin import (DIFF1_TARGET, build_header, display_hash, hash_value, merkle_root,
                       sha256d, target_for_difficulty)
+from .models import DIFFMAX_AVALON8
 from .stratum import StratumJob
 
 JOBS_KEPT = 4
 RETIRED_KEPT = 256
-DEVICE_DIFFICULTY_CAP = 2700       # AVA8_DRV_DIFFMAX: the TARGET sent is capped at this
+DEVICE_DIFFICULTY_CAP = DIFFMAX_AVALON8   # the TARGET sent is capped at this by default
 HW_ERROR_REASONS = ("bad_hash", "unknown_job")
 
 
