@@ -114,7 +114,8 @@ class Avalon2(Generation):
         return self.encode(T.TEST, {"miner": 0xFF, "module_id": wire_id(rt)})
 
     def from_another_module(self, rt, pkt) -> bool:
-        return pkt.fields().get("module_id", wire_id(rt)) != wire_id(rt)
+        """Every MM2 frame ends with its id (d[28..31])."""
+        return int.from_bytes(pkt.data[28:32], "big") != wire_id(rt)
 
     def settings_burst(self, rt) -> list[bytes]:
         return []

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 import time
+from dataclasses import dataclass
 
 from firmware_protocols import PacketType as T
 from firmware_protocols.dialects import AVALON4
@@ -114,6 +115,13 @@ class Avalon4Readings(ModuleReadings):
                    for t in (T.STATUS, T.STATUS_LW, T.STATUS_HW, T.STATUS_PMU))
 
 
+@dataclass
+class Mm4Wire:
+    """What the host keeps per MM4: the nonce2 window of the last job, which every SET
+    carries (a settings change between jobs repeats it)."""
+    nonce2_window: tuple[int, int] = (0, 0xFFFFFFFF)
+
+
 class Avalon4(Generation):
     name = "avalon4"
     job_family = "avalon4"
@@ -125,11 +133,14 @@ class Avalon4(Generation):
         """The A4 host checks OPT == DNA[7] on every reply."""
         return pkt.opt != int(rt.info.dna[-2:], 16)
 
+    def new_state(self) -> "Mm4Wire":
+        return Mm4Wire()
+
     def set_fields(self, rt) -> dict:
         spec, options = rt.spec, rt.options
         idle = rt.cutoff or rt.idle
         f0, f1, f2 = effective_frequencies(rt, 0)
-        start, span = rt.nonce2_window or (0, 0xFFFFFFFF)
+        start, span = rt.wire.nonce2_window
         return {"ntime_roll": 0,
                 "voltage_word": spec.voltage_codec.encode(0 if idle else rt.voltage_levels[0]),
                 "frequencies": {"f0": f0, "f1": f1, "f2": f2},
@@ -158,7 +169,7 @@ class Avalon4(Generation):
         frames = job_head(self, job, pool, int(job.difficulty), difficulty_cap)
         out = [(0, f) for f in frames + job_body_packets(job)]
         for rt in modules:
-            rt.nonce2_window = (nonce2_start, nonce2_range)
+            rt.wire.nonce2_window = (nonce2_start, nonce2_range)
             out.append((rt.id, self.set_frame(rt)))
         out.append((0, self.encode(T.SET_FIN, {})))       # 0x21: FINISH on the MM4
         return out

@@ -30,7 +30,7 @@ from collections import Counter
 from dataclasses import replace
 from typing import Iterator, Sequence
 
-from firmware_protocols import PacketType as T, ProtocolError, decode_packet, encode_packet
+from firmware_protocols import PacketType as T, ProtocolError, decode_packet
 from firmware_protocols.dialects import DIALECTS
 from firmware_protocols.mm import decode_device_frame
 from firmware_protocols.encodings import fan_percent_to_pwm
@@ -38,15 +38,14 @@ from .errors import (AsicError, ChainClosed, DeviceGone, DeviceNotFound, JobErro
                      ModuleLost, PollerStopped, TransportError)
 from .fan import FanPid
 from .generations import GENERATIONS, generation_of
-from .jobs import TARGET_DIFFICULTY_CAP as DEFAULT_DIFFMAX
 from .models import (DETECT_INTERVAL_S, FAN_ADJUST_INTERVAL_S, FAN_MAX_PERCENT,
                      MAX_FAILED_POLLS, MM_IDLE_TIMEOUT_S, MODELS, OVERHEAT_C,
                      OVERHEAT_HYSTERESIS_C, POLLING_DELAY_MAX_S, POLLING_DELAY_S,
-                     RECOVER_INTERVAL_S, STALE_ROUNDS_CUTOFF, STALE_ROUNDS_FAN,
+                     RECOVER_INTERVAL_S, STALE_ROUNDS_CUTOFF, STALE_ROUNDS_FAN, DIFFMAX_AVALON8,
                      PVT_BY_MODULE, ModelSpec, check_voltage_level_any)
 from .shares import HW_ERROR_REASONS, NonceVerifier, Share
 from .status import (STATE_CUTOFF, STATE_LOST, STATE_OK, ChainStatus, Module,
-                     ModuleReadings, ModuleStatus, error_names)
+                     ModuleStatus, error_names)
 from .stratum import StratumJob
 
 IDLE_FAN_PERCENT = 50         # idle(): PLLs off, chips near ambient; air for the DC-DC stage
@@ -64,7 +63,6 @@ class _ModuleRuntime:
         self.options = options                  # the chain: nonce_mask, smart_speed, ...
         self.generation = generation_of(spec)
         self.readings = self.generation.readings_class(spec)
-        self.nonce2_window: tuple[int, int] | None = None   # the last job's (start, range)
         self.wire = self.generation.new_state()              # the generation's own state
         self.frequencies = [list(frequencies or spec.default_frequencies_mhz)
                             for _ in range(spec.miner_count)]
@@ -421,7 +419,7 @@ class Chain:
         with self._lock:
             key = (job.job_crc, pool)
             active = self._active()
-            cap = min((rt.spec.diffmax for rt in active), default=DEFAULT_DIFFMAX)
+            cap = min((rt.spec.diffmax for rt in active), default=DIFFMAX_AVALON8)
             generation = active[0].generation if active else GENERATIONS["avalon8"]
             frames = generation.job_frames(
                 job, active, nonce2_start=extranonce2_start, nonce2_range=extranonce2_range,
@@ -489,11 +487,11 @@ class Chain:
         self._check_open()
         timeout = _number("timeout", timeout, 0, 1e6)
         with self._lock:
-            targets = [rt for rt in self._select(module)
-                       if rt.generation.test_frame(rt) is not None]   # sticks have no test
+            tests = {rt: rt.generation.test_frame(rt) for rt in self._select(module)}
+            targets = [rt for rt, frame in tests.items() if frame is not None]   # sticks: none
             for rt in targets:
                 rt.readings.test_results.clear()
-                self._xfer(rt.id, rt.generation.test_frame(rt), read=False)
+                self._xfer(rt.id, tests[rt], read=False)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             self._raise_if_gone()
@@ -594,10 +592,10 @@ class Chain:
         if not self.link.multi_module or not generation.adopts_addresses:
             return []
         held = {rt.id for rt in self._active()} | self._refused
-        poll = generation.encode(T.POLLING, {})
         return [address for address in range(1, generation.max_modules + 1)
-                if address not in held
-                and self._xfer(address, poll, read=True, patience=PROBE_PATIENCE_S) is not None]
+                if address not in held and self._xfer(
+                    address, generation.plain_poll, read=True,
+                    patience=PROBE_PATIENCE_S) is not None]
 
     def _detect_round(self) -> list[_ModuleRuntime]:
         """DETECT each free id; returns the modules seen for the first time (to configure).

@@ -12,6 +12,8 @@ should run now: a cutoff or an idle module gets its model's idle PLLs.
 """
 from __future__ import annotations
 
+from functools import cached_property
+
 from firmware_protocols import PacketType as T, encode_packet
 from firmware_protocols.dialects import DIALECTS, Dialect
 from firmware_protocols.encodings import asic_timeout
@@ -45,6 +47,11 @@ class Generation:
     def encode(self, ptype: int, fields=None, **kw) -> bytes:
         return encode_packet(ptype, fields, dialect=self.dialect, **kw)
 
+    @cached_property
+    def plain_poll(self) -> bytes:
+        """POLLING with nothing to change (no LED, fan or reboot)."""
+        return self.encode(T.POLLING, {})
+
     def new_state(self):
         """What the host keeps per module for this generation's frames (``rt.wire``)."""
         return None
@@ -67,10 +74,7 @@ class Generation:
     def poll_frame(self, rt, *, led: bool, fan_pwm: int | None, reboot: bool) -> bytes:
         """POLLING: the LED word, the fan word (bit 31 = change it), the reboot byte."""
         if not (led or reboot) and fan_pwm is None:
-            plain = self.__dict__.get("_plain_poll")
-            if plain is None:                      # most polls: built once
-                plain = self.__dict__["_plain_poll"] = self.encode(T.POLLING, {})
-            return plain
+            return self.plain_poll                 # most polls: built once
         fields: dict = {"led": int(led)}
         if fan_pwm is not None:
             fields["fan"] = {"change": True, "pwm": fan_pwm}
