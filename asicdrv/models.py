@@ -97,6 +97,12 @@ class ModelSpec:
         return self.miner_count * self.asic_count
 
     @property
+    def pvt_frames(self) -> int:
+        """STATUS_PVT frames in a full round: one per ASIC index, per chip, or one."""
+        return {PVT_BY_ASIC: self.asic_count, PVT_BY_CHIP: self.total_asics,
+                PVT_BY_MODULE: 1}[self.pvt_layout]
+
+    @property
     def pll_count(self) -> int:
         return len(self.default_frequencies_mhz)
 

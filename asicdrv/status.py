@@ -10,7 +10,7 @@ from firmware_protocols import MMPacket, PacketType as T
 from firmware_protocols.encodings import (pvt_code_to_celsius, vin_raw_to_volts,
                                           vout_raw_to_chip_volts)
 from firmware_protocols.tables import a7_pvt_code_to_celsius
-from .models import PVT_BY_ASIC, PVT_BY_CHIP, PVT_BY_MODULE, ModelSpec
+from .models import PVT_BY_ASIC, PVT_BY_MODULE, ModelSpec
 
 STATE_OK, STATE_CUTOFF, STATE_LOST = "ok", "cutoff", "lost"
 
@@ -71,7 +71,7 @@ class ModuleReadings:
         # count measures staleness in status rounds, whatever the link's speed)
         now = time.monotonic()
         self.received_at: dict[int, float] = {}   # packet type -> time
-        pvt_slots = {PVT_BY_ASIC: a, PVT_BY_CHIP: m * a, PVT_BY_MODULE: 1}[spec.pvt_layout]
+        pvt_slots = spec.pvt_frames
         self.pvt_at = [now] * pvt_slots
         self.pvt_poll = [0] * pvt_slots
         self.pvt_received = [False] * pvt_slots

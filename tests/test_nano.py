@@ -15,7 +15,6 @@ from asicdrv.emulator import Emulator
 from asicdrv.stratum import StratumJob
 from blocks import BLOCK_170, notify_params
 from conftest import FAST, run
-from firmware_protocols import PacketType as T
 from test_generations import be32, frame, sent, xmodem
 
 NEAR = BLOCK_170["nonce"] - 400          # where the emulated stick starts hashing

@@ -204,8 +204,13 @@ class MMFirmware:
             return None                 # a detected module stays quiet
         self.module_id = pkt.fields()["module_id"]
         return self.generation.encode(T.ACKDETECT, {
-            "dna": self.dna, "version": self.version, "asic_count": self.spec.total_asics},
+            "dna": self.dna, "version": self.version, "asic_count": self.ack_asic_count},
             from_device=True)
+
+    @property
+    def ack_asic_count(self) -> int:
+        """The ASIC count ACKDETECT reports."""
+        return self.spec.total_asics
 
     def _sync(self, pkt, broadcast):
         self._rotation.clear()          # report a status round from its start
@@ -356,10 +361,8 @@ class MMFirmware:
         for miner in range(self.spec.miner_count):
             out += [(self._status, miner), (self._status_pll, miner)]
         out += [(lambda _: self._status_volt(), None), (lambda _: self._status_pmu(), None)]
-        pvt_count = {PVT_BY_ASIC: self.spec.asic_count,
-                     PVT_BY_MODULE: 1}.get(self.spec.pvt_layout, self.spec.total_asics)
         if not self.pvt_silent:
-            out += [(self._status_pvt, i) for i in range(pvt_count)]
+            out += [(self._status_pvt, i) for i in range(self.spec.pvt_frames)]
         total = self.spec.total_asics
         for _ in range(min(ASIC_STATUS_PER_ROUND, total)):
             out.append((self._status_asic, self._asic_cursor))

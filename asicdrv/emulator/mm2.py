@@ -125,18 +125,9 @@ class MM2Firmware(MMFirmware):
                    midstate, tail, [jobs.merkles[i] for i in range(1, s["merkle_count"] + 1)],
                    b"".join(jobs.header[i] for i in range(1, 5)))
 
-    def _test(self, pkt, broadcast):
-        for m in range(self.spec.miner_count):
-            bitmap = sum(1 << c for c in range(self.spec.asic_count)
-                         if self.physics.chip_alive(m, c))
-            self.urgent.append(self._encode(
-                T.TEST_RET, {"pass_bitmap": bitmap, "chips_tested": self.spec.asic_count},
-                idx=m + 1, cnt=self.spec.miner_count))
-        return None
-
     _HANDLERS = {**MMFirmware._HANDLERS, T.DETECT: _detect, T.POLLING: _polling,
                  T.STATIC: _static, T.JOB_ID: _job_id, T.COINBASE: _coinbase, T.SET: _set,
-                 T.TEST: _test, T.SYNC: MMFirmware._ignore}
+                 T.SYNC: MMFirmware._ignore}
 
     def _status_rotation(self) -> list:
         return [(lambda _: self._mm2_status(), None)]

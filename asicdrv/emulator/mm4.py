@@ -34,12 +34,7 @@ class MM4Firmware(MMFirmware):
         self.ntime_offset = self.spec.asic_count
         self.new_stratum = False
 
-    def _detect(self, pkt, broadcast):
-        if self.detected:
-            return None
-        self.module_id = pkt.fields()["module_id"]
-        return self.generation.encode(T.ACKDETECT, {"dna": self.dna, "version": self.version,
-                                                    "asic_count": 0}, from_device=True)
+    ack_asic_count = 0          # the MM4 leaves ACKDETECT's count field 0 (main.c)
 
     def _static(self, pkt, broadcast):
         f = pkt.fields()
@@ -84,7 +79,7 @@ class MM4Firmware(MMFirmware):
         self._last_job = job
         return None
 
-    _HANDLERS = {**MMFirmware._HANDLERS, T.DETECT: _detect, T.STATIC: _static,
+    _HANDLERS = {**MMFirmware._HANDLERS, T.STATIC: _static,
                  T.JOB_ID: _job_id, T.SET: _set, T.SET_FIN: _set_fin,
                  T.SET_VOLT: MMFirmware._ignore, T.SET_FREQ: MMFirmware._ignore}
 
