@@ -70,6 +70,10 @@ class Avalon2Readings(ModuleReadings):
         self.power_good = f["power_good"] >> 24
         self._pvt_seen(0)
 
+    def extra(self) -> dict:
+        return {"clock_mhz": self.reported_clock, "temperatures_c": self.temperatures,
+                "fans_rpm": self.fans_rpm}
+
     def power_ok(self) -> bool | None:
         """The MM2 reports power good in the top byte of d[24..27], one byte for the module
         whatever its miner count (cgminer shows it as is): non-zero is good (inferred)."""

@@ -109,6 +109,10 @@ class Avalon4Readings(ModuleReadings):
         else:                           # 0x48 is STATUS_M on the MM4
             self.ntc_c = [ntc_adc_to_celsius(a) for a in f["adc"][:4]]
 
+    def extra(self) -> dict:
+        return {"clock_mhz": self.reported_clock, "ntc_c": self.ntc_c,
+                "error_code": self.mm4_error_code}
+
     def round_complete(self, mark: dict) -> bool:
         seen = self.seen
         return all(seen[t] - mark.get(t, 0) >= 1

@@ -87,7 +87,6 @@ class NanoReadings(ModuleReadings):
     def __init__(self, spec: ModelSpec):
         super().__init__(spec)
         self.reported_clock: int | None = None
-        self.words: list[int] = []
 
     def apply(self, pkt) -> None:
         if pkt.type not in (T.STATUS, T.STATUS_LW):
@@ -101,7 +100,7 @@ class NanoReadings(ModuleReadings):
         if pkt.type == T.STATUS_LW:                 # 0x44 STATUS_FREQ
             self.reported_frequencies = [[_mhz(spec, w) for w in f["pll_words"]]]
             return
-        w = self.words = f["words"]
+        w = f["words"]
         nano = spec.name == "nano"
         if nano:
             self.reported_clock = w[0]
@@ -117,6 +116,9 @@ class NanoReadings(ModuleReadings):
         self.miner_temps = [self.temperature_mm]
         self.power_good = w[7]
         self._pvt_seen(0)
+
+    def extra(self) -> dict:
+        return {} if self.reported_clock is None else {"clock_mhz": self.reported_clock}
 
     def power_ok(self) -> bool | None:
         """STATUS_M d[28]: power enabled (non-zero) or not."""

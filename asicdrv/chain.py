@@ -942,7 +942,8 @@ class Chain:
             errors=error_names(codes), settings_source=rt.settings_source,
             chip_sensors_unread=r.unread_sensors(), generation=rt.spec.generation,
             miner_temperatures_c=list(r.miner_temps), voltage_unit=rt.spec.voltage_codec.unit,
-            per_chip_sensors=rt.spec.pvt_layout != PVT_BY_MODULE, vout_raw=r.module_vout_raw)
+            per_chip_sensors=rt.spec.pvt_layout != PVT_BY_MODULE, vout_raw=r.module_vout_raw,
+            extra=r.extra())
 
     @staticmethod
     def _failing_chips(rt: _ModuleRuntime) -> dict:

@@ -92,6 +92,10 @@ class ModuleReadings:
         while window and now - window[0][0] > self.WORK_WINDOW_S:
             window.popleft()
 
+    def extra(self) -> dict:
+        """Readings only this generation reports, for ``ModuleStatus.extra``."""
+        return {} if self.power_supply is None else {"power_supply": self.power_supply}
+
     def power_ok(self) -> bool | None:
         """Power good: a bit per miner (STATUS_PMU), all set (None: not reported)."""
         if self.power_good is None:
@@ -311,6 +315,7 @@ class ModuleStatus:
     per_chip_sensors: bool = True           # False: the model reports per miner (A7)
     vout_raw: int | None = None             # A9/LC3: one raw core-voltage reading
     voltage_unit: str = ""                                   # what a voltage level is
+    extra: dict = field(default_factory=dict)     # readings only its generation reports
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -179,3 +179,10 @@ def test_an_avalon4_on_a_bare_serial_line_is_read_in_its_crc_order():
         share = chain.next_share(timeout=20)
         assert chain.status().modules[0].crc_errors == 0
     assert share is not None and share.hash == BLOCK_170["hash"]
+
+
+def test_status_carries_what_only_the_mm4_reports():
+    with asicdrv.open("emu://?model=MM41", **FAST) as chain:
+        extra = chain.refresh(timeout=10).modules[0].extra
+    assert extra["clock_mhz"] == pytest.approx(200, abs=20)   # clock * 65 / 3968, rounded
+    assert len(extra["ntc_c"]) == 4 and extra["error_code"] == 0
