@@ -1,7 +1,7 @@
 """``asicdrv scan``: AUC bridges and Avalon nano / 4-mini sticks on USB (bus, address, AUC
-version, the modules behind each)
-and serial ports whose modules answer DETECT: an Avalon 2/3 line ("AV" frames, up to four
-modules) is tried first, then a single module speaking bare "CN" packets.
+version, the modules behind each) and serial ports whose modules answer DETECT: an Avalon
+2/3 line ("AV" frames, up to four modules) is tried first, then a single module speaking
+bare "CN" packets.
 
 Exit status: 0 something was found, 1 nothing is attached (it says so; the emulator is
 scanned only when named: --device emu://), 2 the device named with --device cannot be

@@ -16,6 +16,7 @@ from .._version import VERSION
 from ..burnin import module_record, report_settings, sample
 from ..known_blocks import DIFF1_KNOWN_ANSWER, KNOWN_ANSWER, known_answer_params
 from ..models import MODELS
+from ..transport.usb_auc import AucLink
 from ..stratum import StratumJob
 from .common import (add_command, add_device_args, count_type, emit_json, findings,
                      missing_findings, open_chain, positive_number)
@@ -148,7 +149,6 @@ def report_data(report: Report, chain, status, tests: dict, started: float,
 
 
 def _auc(chain, report: Report) -> None:
-    from ..transport.usb_auc import AucLink
     if not isinstance(chain.link, AucLink):
         report.add("AUC info", True, f"n/a on {chain.link.name}")
         return
@@ -178,7 +178,7 @@ def _round_trip(chain, report: Report) -> None:
         if m.vout_raw is not None:        # A9/LC3: one raw reading for the module
             powered, core = m.vout_raw > 0, f"core reading {m.vout_raw} (raw)"
         else:
-            powered = all(v is not None for v in m.voltages_v) and all(m.voltages_v)
+            powered = all(m.voltages_v)                  # None or 0 V: not powered
             core = f"core {m.voltages_v[0]:.3f} V" if powered else f"core {m.voltages_v[0]} V"
         report.add("settings", m.frequencies_mhz == want and powered,
                    f"PLLs {m.frequencies_mhz[0]}, {core}", m.id)
