@@ -102,7 +102,7 @@ class Avalon2(Generation):
     def _settings(self, rt) -> dict:
         spec = rt.spec
         idle = rt.cutoff or rt.idle
-        return {"voltage_word": spec.voltage_codec.encode(0 if idle else rt.voltage_levels[0]),
+        return {"voltage_word": spec.voltage_word(None if idle else rt.voltage_levels[0]),
                 "frequency": effective_frequencies(rt, 0)[0]}
 
     def poll_frame(self, rt, *, led: bool, fan_pwm: int | None, reboot: bool) -> bytes:
@@ -113,6 +113,19 @@ class Avalon2(Generation):
 
     def reset_tx_frame(self, rt):
         return None
+
+    voltage_frame_types = (T.SET, T.POLLING)
+
+    def check_frame(self, spec, frame: bytes) -> None:
+        if frame[2:3] == bytes((self.dialect.wire_code(T.POLLING),)) and \
+                not any(frame[29:33]):
+            return                      # a plain poll (apply = 0): its settings are unused
+        super().check_frame(spec, frame)
+
+    def voltage_words(self, ptype, fields, spec) -> list[int]:
+        if ptype == T.SET or (ptype == T.POLLING and fields["apply"]):
+            return [fields["voltage_word"]]
+        return []
 
     def test_frame(self, rt) -> bytes:
         return self.encode(T.TEST, {"miner": 0xFF, "module_id": wire_id(rt)})

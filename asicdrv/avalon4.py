@@ -24,7 +24,9 @@ import time
 from dataclasses import dataclass
 
 from firmware_protocols import PacketType as T
-from firmware_protocols.dialects import AVALON4
+from firmware_protocols.dialects import AVALON4, a4_test_ret_chips, a4_test_ret_summary
+from firmware_protocols.errors import LimitError
+from firmware_protocols.tables import NANO_PLL
 
 from .bitcoin import target_for_difficulty, target_to_bytes_le
 from .generations import Generation, effective_frequencies, register
@@ -76,11 +78,39 @@ class Avalon4Readings(ModuleReadings):
         self.reported_clock: float | None = None     # MHz as cgminer derives it
         self.ntc_c: list[float | None] = []
         self.mm4_error_code = 0
+        self.test_frames = 0                         # TEST_RET frames since the TEST
+        self.test_failures: dict[int, list[int]] = {}   # miner -> failed works per chip
+        self.test_summary: tuple[int, int] | None = None  # (passed, all) test works
+
+    def start_test(self) -> None:
+        super().start_test()
+        self.test_frames, self.test_failures, self.test_summary = 0, {}, None
+
+    def _test_ret(self, pkt) -> None:
+        """api_asic_testcores: miner by miner, a frame per four chips, then the summary;
+        a miner's pass bitmap is complete with its last group."""
+        spec = self.spec
+        groups = -(-spec.asic_count // 4)
+        data = pkt.fields()["data"]
+        k, self.test_frames = self.test_frames, self.test_frames + 1
+        if k >= spec.miner_count * groups:
+            self.test_summary = a4_test_ret_summary(data)
+            return
+        miner, counts = a4_test_ret_chips(data)
+        if miner >= spec.miner_count:
+            return
+        row = self.test_failures.setdefault(miner, [])
+        row.extend(counts[:spec.asic_count - len(row)])
+        if len(row) == spec.asic_count:
+            self.test_results[miner] = sum(1 << c for c, n in enumerate(row) if n == 0)
 
     def apply(self, pkt) -> None:
         spec = self.spec
+        if pkt.type == T.TEST_RET:
+            self._test_ret(pkt)
+            return
         if pkt.type not in (T.STATUS, T.STATUS_LW, T.STATUS_HW, T.STATUS_PMU):
-            super().apply(pkt)          # TEST_RET and what the A7+ code paths share
+            super().apply(pkt)          # what the A7+ code paths share
             return
         self.seen[pkt.type] += 1
         self.last_reply = now = time.monotonic()
@@ -146,7 +176,7 @@ class Avalon4(Generation):
         f0, f1, f2 = effective_frequencies(rt, 0)
         start, span = rt.wire.nonce2_window
         return {"ntime_roll": 0,
-                "voltage_word": spec.voltage_codec.encode(0 if idle else rt.voltage_levels[0]),
+                "voltage_word": spec.voltage_word(None if idle else rt.voltage_levels[0]),
                 "frequencies": {"f0": f0, "f1": f1, "f2": f2},
                 "nonce2_start": start, "nonce2_range": span,
                 "flags": {"smart_speed": options.smart_speed, "nonce_check": True},
@@ -154,6 +184,35 @@ class Avalon4(Generation):
 
     def set_frame(self, rt) -> bytes:
         return self.encode(T.SET, self.set_fields(rt))
+
+    chip_test_seconds = 15.0        # the MM's watchdog while it tests (TEST_TIME)
+
+    def test_frame(self, rt) -> bytes | None:
+        """TEST at the firmware's own power-on test point (its model row), every value
+        checked against the model first: the MM switches both regulators to this word.
+        None where the model has no test point (the MM60)."""
+        spec = rt.spec
+        if spec.chip_test_voltage_level is None or spec.chip_test_frequency_mhz is None:
+            return None
+        mhz = spec.check_frequencies(spec.chip_test_frequency_mhz)
+        try:
+            cpm = NANO_PLL.word(mhz[0])     # cgminer's avalon4_get_cpm table
+        except LimitError:
+            raise LimitError(f"{spec.name}: no PLL word for a chip test at {mhz[0]} MHz")
+        return self.encode(T.TEST, {
+            "core_count": 0,                # the firmware's own TEST_CORE_COUNT (64)
+            "voltage_word": spec.voltage_word(spec.chip_test_voltage_level),
+            "frequencies": {"f0": mhz[0], "f1": mhz[1], "f2": mhz[2]},
+            "pll_words": [cpm] * 3})
+
+    voltage_frame_types = (T.SET, T.TEST, T.SET_VOLT)
+
+    def voltage_words(self, ptype: int, fields: dict, spec: ModelSpec) -> list[int]:
+        if ptype == T.SET_VOLT:         # not sent by us; a code per miner if it ever is
+            return list(fields["codes"][:spec.miner_count])
+        if ptype in (T.SET, T.TEST):
+            return [fields["voltage_word"]]
+        return []
 
     def settings_burst(self, rt) -> list[bytes]:
         return [self.set_frame(rt)]

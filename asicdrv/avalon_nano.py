@@ -12,9 +12,16 @@ the next nonce2) and a table of the work ids in flight.
 - A batch of one work per ASIC every ``100 * 703 / MHz / 4`` ms (cgminer's ``CAL_DELAY``).
 - NONCE_M holds two 16-byte reports (the second valid when its chip byte is not 0xff):
   work id, chip, ntime offset, the nonce + 0x4000 read big-endian.
-- STATUS_M: nano ("3U"): clock, LED, -, core voltage ADC (x 3.3 / 1023 / 0.5), ADCs,
-  power; 4-mini: SPI speed, LED, fan, voltage code, ADCs, power.  The stick's temperature
-  is the NTC ADC at d[20] (nano, as the spec says) or d[16] (4-mini, inferred).
+- STATUS_M, as the sticks' firmware fills it (Avalon-nano master b22b4ec, ``hid_main.c``):
+  nano ("3U"): clock MHz (its own thermal loop's), LED, -1, the 2.5 V rail ADC, the core
+  voltage ADC (d[16]), the TMP102 temperature in whole degC (d[20]), the 1.8/0.9 V ADCs,
+  power enabled (d[28]: 1 while it hashes, 0 when idle); 4-mini: SPI speed, LED, -1,
+  voltage code, the 12 V ADC (d[16]), the copper NTC (d[20]) and the fan-side NTC
+  (d[24]), power good.
+- The nano obeys only DETECT, WORK and POLLING: no SET_VOLT, SET_FREQ or GET_FREQ.  It
+  powers its chip on with WORK and off 3 s after the last frame it heard.  So the host
+  idles a nano (cutoff or :meth:`Chain.idle`) the way its firmware obeys: no work, and no
+  frame at all for :data:`QUIET_S`, until its STATUS_M says power is off.
 """
 from __future__ import annotations
 
@@ -32,6 +39,9 @@ from .models import MODELS, ModelSpec
 from .status import ModuleReadings
 
 WORKS_KEPT = 256                 # work ids remembered for late nonces
+STICK_IDLE_S = 3.0               # the firmware's IDLE_TIME: power off after this silence
+QUIET_S = STICK_IDLE_S + 0.5     # how long the host stays silent to idle a nano
+NANO_START_MHZ = 360             # the nano's clock loop starts here (A3233_FREQ_ADJMAX)
 ASIC_TIMEOUT_100M_MS = 703       # 2**32 nonces at 100 MHz (AVAM_ASIC_TIMEOUT_100M)
 SPI_SPEED = 1_000_000            # AVAM_DEFAULT_SPISPEED (4-mini SETM)
 NO_REPORT = 0xFF                 # a NONCE_M report slot that carries nothing
@@ -74,6 +84,7 @@ class StickWork:
         self.works: OrderedDict[int, tuple[int, int, int]] = OrderedDict()
         self.last_id = 0
         self.next_batch = 0.0
+        self.quiet_until: float | None = None    # a nano being idled: no frame until then
 
     def issue(self, nonce2: int) -> int:
         self.last_id = work_id = (self.last_id + 1) & 0xFFFFFFFF
@@ -87,6 +98,8 @@ class NanoReadings(ModuleReadings):
     def __init__(self, spec: ModelSpec):
         super().__init__(spec)
         self.reported_clock: int | None = None
+        self.power_enabled: bool | None = None      # the nano's d[28]
+        self.status_at = 0.0                         # when the last STATUS_M came
 
     def apply(self, pkt) -> None:
         if pkt.type not in (T.STATUS, T.STATUS_LW):
@@ -97,35 +110,49 @@ class NanoReadings(ModuleReadings):
         self.received_at[pkt.type] = now
         f = pkt.fields()
         spec = self.spec
-        if pkt.type == T.STATUS_LW:                 # 0x44 STATUS_FREQ
+        if pkt.type == T.STATUS_LW:                 # 0x44 STATUS_FREQ (4-mini)
             self.reported_frequencies = [[_mhz(spec, w) for w in f["pll_words"]]]
             return
+        self.status_at = now
         w = f["words"]
-        nano = spec.name == "nano"
-        if nano:
+        if spec.name == "nano":
             self.reported_clock = w[0]
-            volts = w[3] * 3.3 / 1023 / 0.5
+            self.reported_frequencies = [[w[0]] * spec.pll_count]
+            self.chip_volts = [w[4] * ADC_VOLTS]            # V_CORE, d[16]
+            temp = float(_signed(w[5]))                      # TMP102, whole degC
+            self.power_enabled = w[7] != 0
         else:
             try:
-                volts = spec.voltage_codec.decode(w[3] & 0xFF) / 10000
+                self.chip_volts = [spec.voltage_codec.decode(w[3] & 0xFF) / 10000]
             except ValueError:
-                volts = None
-        self.chip_volts = [volts]
-        temp = ntc_adc_to_celsius(w[5] if nano else w[4])
+                self.chip_volts = [None]
+            sensors = [ntc_adc_to_celsius(a) for a in (w[5], w[6])]   # copper, fan side
+            readable = [t for t in sensors if t is not None]
+            temp = max(readable) if readable else None
+            self.power_good = w[7]
         self.temperature_mm = None if temp is None else round(temp, 1)
         self.miner_temps = [self.temperature_mm]
-        self.power_good = w[7]
         self._pvt_seen(0)
 
     def extra(self) -> dict:
-        return {} if self.reported_clock is None else {"clock_mhz": self.reported_clock}
+        if self.reported_clock is None:
+            return {}
+        return {"clock_mhz": self.reported_clock, "power_enabled": self.power_enabled}
 
     def power_ok(self) -> bool | None:
-        """STATUS_M d[28]: power enabled (non-zero) or not."""
+        """The 4-mini's d[28] is power good; the nano reports none (its d[28] says whether
+        power is switched on, which is 0 whenever it is not hashing)."""
         return None if self.power_good is None else self.power_good != 0
 
     def round_complete(self, mark: dict) -> bool:
         return self.seen[T.STATUS] - mark.get(T.STATUS, 0) >= 1
+
+
+ADC_VOLTS = 3.3 / 1023          # the LPC11U14's 10-bit ADC against 3.3 V (core: no divider)
+
+
+def _signed(word: int) -> int:
+    return word - (1 << 32) if word & 0x80000000 else word
 
 
 def _mhz(spec: ModelSpec, word: int) -> int | None:
@@ -163,19 +190,61 @@ class AvalonNano(Generation):
     def from_another_module(self, rt, pkt) -> bool:
         return False                    # one device per USB port
 
+    voltage_frame_types = (T.SET_VOLT,)
+
+    def voltage_words(self, ptype, fields, spec) -> list[int]:
+        return [fields["voltage_code"]] if ptype == T.SET_VOLT else []
+
     def settings_burst(self, rt) -> list[bytes]:
-        frames = []
-        if rt.spec.name == "4-mini":
-            frames.append(self.encode(T.SET_PLL, {"spi": 0x80000000 | SPI_SPEED}))   # SETM
-        return frames + self.volt_frames(rt) + self.pll_frames(rt, [0])
+        if not rt.spec.takes_settings:
+            return []
+        spi = self.encode(T.SET_PLL, {"spi": 0x80000000 | SPI_SPEED})          # SETM
+        return [spi] + self.volt_frames(rt) + self.pll_frames(rt, [0])
 
     def volt_frames(self, rt) -> list[bytes]:
-        level = 0 if rt.cutoff or rt.idle else rt.voltage_levels[0]
-        return [self.encode(T.SET_VOLT, {"voltage_code": rt.spec.voltage_codec.encode(level)})]
+        if not rt.spec.takes_settings:
+            return []
+        level = None if rt.cutoff or rt.idle else rt.voltage_levels[0]
+        return [self.encode(T.SET_VOLT, {"voltage_code": rt.spec.voltage_word(level)})]
 
     def pll_frames(self, rt, miners) -> list[bytes]:
+        """The 4-mini's SET_FREQ (OPT 0: every ASIC).  The nano takes none: idling it
+        (cutoff or idle) starts the silence after which its firmware powers off."""
+        if not rt.spec.takes_settings:
+            if rt.cutoff or rt.idle:
+                self._go_quiet(rt)
+            return []
         words = [rt.spec.pll_table.word(f) for f in effective_frequencies(rt, 0)]
-        return [self.encode(T.SET_FREQ, {"pll_words": words}, opt=0)]   # OPT 0: every ASIC
+        return [self.encode(T.SET_FREQ, {"pll_words": words}, opt=0)]
+
+    @staticmethod
+    def _go_quiet(rt) -> None:
+        rt.wire.quiet_until = time.monotonic() + QUIET_S
+
+    def poll_due(self, rt) -> bool:
+        """A nano being idled hears nothing until its firmware has powered off: the
+        quiet lasts :data:`QUIET_S`, and again if a STATUS_M after it still says power
+        is on."""
+        state = rt.wire
+        if not (rt.cutoff or rt.idle) or rt.spec.takes_settings:
+            state.quiet_until = None
+            return True
+        if state.quiet_until is None:
+            self._go_quiet(rt)
+        now = time.monotonic()
+        if now < state.quiet_until:
+            return False
+        readings = rt.readings
+        if readings.power_enabled and readings.status_at > state.quiet_until:
+            self._go_quiet(rt)          # still powered after the silence: once more
+            return False
+        return True
+
+    def clock_mhz(self, rt) -> int:
+        """What the chips run now: the nano's own reported clock, else the host's."""
+        if not rt.spec.takes_settings:
+            return rt.readings.reported_clock or NANO_START_MHZ
+        return max(effective_frequencies(rt, 0))
 
     def new_state(self) -> StickWork:
         return StickWork()
@@ -192,7 +261,7 @@ class AvalonNano(Generation):
         state, now = rt.wire, time.monotonic()
         if state.source is None or rt.cutoff or rt.idle or now < state.next_batch:
             return []
-        state.next_batch = now + batch_delay_s(max(effective_frequencies(rt, 0)))
+        state.next_batch = now + batch_delay_s(self.clock_mhz(rt))
         frames = []
         for _ in range(rt.spec.asic_count):
             nonce2 = state.source.take()

@@ -69,6 +69,9 @@ class _ModuleRuntime:
         level = spec.default_voltage_level if voltage_level is None else voltage_level
         self.voltage_levels: list[int | None] = [level] * spec.miner_count
         self.settings_source = "host"
+        if not spec.takes_settings:             # the nano: its firmware sets its own
+            self.voltage_levels = [None] * spec.miner_count
+            self.settings_source = "firmware"
         self.pid = FanPid(temp_target, spec.fan_min_percent, spec.fan_max_percent)
         self.auto_fan = True
         self.manual_fan = FAN_MAX_PERCENT
@@ -129,6 +132,15 @@ def _decode_ackdetect(reply: bytes, line):
     if line.dialect.magic != b"CN":
         return decode_packet(reply, from_device=True, dialect=line.dialect)
     return decode_device_frame(reply)
+
+
+def _settable(spec: ModelSpec) -> ModelSpec:
+    """The model, if the host can set its frequency and voltage (LimitError if not)."""
+    if not spec.takes_settings:
+        raise LimitError(f"the {spec.name} takes no frequency or voltage: its firmware runs "
+                         f"a fixed core voltage and sets its own clock (it reports the "
+                         f"clock it runs, see status)")
+    return spec
 
 
 def _number(name: str, value, low: float, high: float) -> float:
@@ -291,7 +303,7 @@ class Chain:
         24 to 1404; see ``asicdrv.MODELS``).  Every target module is checked first."""
         self._check_open()
         with self._lock:
-            targets = [(rt, self._miners(rt, miner), pll_frequencies(mhz, rt.spec))
+            targets = [(rt, self._miners(rt, miner), pll_frequencies(mhz, _settable(rt.spec)))
                        for rt in self._select(module)]
             for rt, miners, plls in targets:
                 for m in miners:
@@ -305,7 +317,7 @@ class Chain:
         with self._lock:
             targets = [(rt, self._miners(rt, miner)) for rt in self._select(module)]
             for rt, miners in targets:
-                rt.spec.check_voltage_level(level)
+                _settable(rt.spec).check_voltage_level(level)
                 others = [m for m in range(rt.spec.miner_count) if m not in miners]
                 if any(rt.voltage_levels[m] is None for m in others):
                     raise LimitError(
@@ -481,16 +493,22 @@ class Chain:
         self._raise_if_gone()
         return self.status()
 
-    def test_chips(self, module: int | None = None, timeout: float = 5.0) -> dict:
+    def test_chips(self, module: int | None = None, timeout: float | None = None) -> dict:
         """Run the chip test (TEST / TEST_RET); {module: {miner: [failing chips]}}.  A miner
-        whose result never arrived is left out (a link fault, not a chip fault)."""
+        whose result never arrived is left out (a link fault, not a chip fault); a module
+        whose generation has no chip test (sticks, the MM60) is left out altogether.
+        ``timeout``: how long to wait for results (None: as long as the slowest
+        generation's test takes)."""
         self._check_open()
-        timeout = _number("timeout", timeout, 0, 1e6)
+        if timeout is not None:
+            timeout = _number("timeout", timeout, 0, 1e6)
         with self._lock:
             tests = {rt: rt.generation.test_frame(rt) for rt in self._select(module)}
-            targets = [rt for rt, frame in tests.items() if frame is not None]   # sticks: none
+            targets = [rt for rt, frame in tests.items() if frame is not None]
+            if timeout is None:
+                timeout = max((rt.generation.chip_test_seconds for rt in targets), default=0)
             for rt in targets:
-                rt.readings.test_results.clear()
+                rt.readings.start_test()
                 self._xfer(rt.id, tests[rt], read=False)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -514,11 +532,23 @@ class Chain:
     def _xfer(self, address: int, frame: bytes, read: bool,
               patience: float | None = None) -> bytes | None:
         self._raise_if_gone()
+        self._check_voltage(address, frame)
         try:
             return self.link.xfer(address, frame, read, patience=patience)
         except DeviceGone as exc:
             self._mark_gone(exc)
             raise
+
+    def _check_voltage(self, address: int, frame: bytes) -> None:
+        """The last check before the link: every module the frame reaches (all of them for
+        a broadcast) must be allowed the voltage words it carries (LimitError if not)."""
+        if address:
+            rt = self._modules.get(address)
+            if rt is not None:
+                rt.generation.check_frame(rt.spec, frame)
+            return
+        for rt in self._active():
+            rt.generation.check_frame(rt.spec, frame)
 
     def _mark_gone(self, exc: AsicError) -> None:
         self._gone = exc
@@ -642,6 +672,8 @@ class Chain:
                 self._settings_round(rt)
                 continue
             try:
+                if self._frequency is not None or self._voltage_level is not None:
+                    _settable(spec)
                 frequencies = (None if self._frequency is None
                                else pll_frequencies(self._frequency, spec))
                 if self._voltage_level is not None:
@@ -796,7 +828,7 @@ class Chain:
                     if self._stop.wait(self.polling_delay):
                         return
                     with self._lock:
-                        if rt.state != STATE_LOST:
+                        if rt.state != STATE_LOST and rt.generation.poll_due(rt):
                             for frame in rt.generation.work_frames(rt):
                                 self._xfer(rt.id, frame, read=False)
                             self._poll(rt, adjust_fan)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from functools import cached_property
 
-from firmware_protocols import PacketType as T, encode_packet
+from firmware_protocols import PacketType as T, decode_packet, encode_packet
 from firmware_protocols.dialects import DIALECTS, Dialect
 from firmware_protocols.encodings import asic_timeout
 
@@ -86,8 +86,35 @@ class Generation:
         """RSTMMTX after a failed poll (None: the generation has none)."""
         return self.encode(T.RSTMMTX, {})
 
-    def test_frame(self, rt) -> bytes:
+    chip_test_seconds = 5.0         # how long a chip test may take before results are due
+
+    def test_frame(self, rt) -> bytes | None:
+        """TEST for every miner (None: the generation has no chip test)."""
         return self.encode(T.TEST, {"miner": 0xFF})
+
+    # --- the last check before a frame leaves -------------------------------------------------
+    def voltage_words(self, ptype: int, fields: dict, spec: ModelSpec) -> list[int]:
+        """The voltage words a host frame of this type carries (for :func:`check_frame`)."""
+        if ptype == T.SET_VOLT:
+            return list(fields["voltage_words"][:spec.miner_count])
+        return []
+
+    @cached_property
+    def voltage_wire_codes(self) -> frozenset[int]:
+        """Wire codes of the host frames that can carry a voltage word."""
+        return frozenset(self.dialect.wire_code(t) for t in self.voltage_frame_types)
+
+    voltage_frame_types: tuple[int, ...] = (T.SET_VOLT,)
+
+    def check_frame(self, spec: ModelSpec, frame: bytes) -> None:
+        """Refuse (LimitError) a frame whose voltage word this model may not be sent:
+        whatever built it, a word outside the model's range (or its off word) never
+        reaches a regulator."""
+        if len(frame) < 3 or frame[2] not in self.voltage_wire_codes:
+            return
+        pkt = decode_packet(frame, from_device=False, dialect=self.dialect)
+        for word in self.voltage_words(pkt.type, pkt.fields(), spec):
+            spec.check_voltage_word(word)
 
     def from_another_module(self, rt, pkt) -> bool:
         """cgminer's duplicate-address check: a STATUS whose OPT is not the module's last
@@ -105,7 +132,7 @@ class Generation:
             "h2ltime0_spd": spec.h2ltime0_spd, "spdlow": spec.spdlow, "spdhigh": spec.spdhigh})
 
     def volt_fields(self, spec: ModelSpec, levels: list[int]) -> dict:
-        words = [spec.voltage_codec.encode(level) for level in levels]
+        words = [spec.voltage_word(level) for level in levels]
         return {"voltage_words": words + [0] * (self.max_volt_words - len(words))}
 
     def volt_frames(self, rt) -> list[bytes]:
@@ -149,6 +176,10 @@ class Generation:
         return [(0, f) for f in build_job_packets(
             job, nonce2_start=nonce2_start, nonce2_range=nonce2_range, clean=clean, pool=pool,
             send_job_id=send_job_id, difficulty_cap=difficulty_cap)]
+
+    def poll_due(self, rt) -> bool:
+        """Whether the module may be polled now (a nano being idled must hear nothing)."""
+        return True
 
     def work_frames(self, rt) -> list[bytes]:
         """Frames to send before the next poll (the nano's work; MM generations: none)."""

@@ -70,6 +70,7 @@ class ModelSpec:
     per_miner_settings: bool = True         # False: frequency and voltage are module-wide
     lock_counts: bool = True                # STATUS_PLL reports locked cores (hash rate)
     has_fan: bool = True                    # False: a USB stick, cooled by its heatsink
+    takes_settings: bool = True             # False: it runs its own clock and voltage
     fan_min_percent: int = FAN_MIN_PERCENT   # cgminer's default floor; protects the board
     fan_max_percent: int = FAN_MAX_PERCENT
     # SET (avalonX_init_setting) and SET_SS defaults
@@ -86,6 +87,10 @@ class ModelSpec:
     th_timeout: int = 0
     th_add: int = 1
     prefix: str = ""         # the version-string prefix, when not the name ("40" = MM40)
+    # where the chip test (TEST) carries settings of its own (the Avalon 4's does): the
+    # voltage level and frequency it runs at; None: the generation's TEST carries none
+    chip_test_voltage_level: int | None = None
+    chip_test_frequency_mhz: int | None = None
     extra: dict = field(default_factory=dict, compare=False)
 
     @property
@@ -146,6 +151,29 @@ class ModelSpec:
         self.voltage_codec.encode(level)
         return level
 
+    def voltage_word(self, level: int | None) -> int:
+        """The word a frame carries for ``level``: None or 0 is the regulator's off word
+        (or the lowest level where the codec has none); anything else must be in this
+        model's range.  Every frame builder takes its voltage words from here."""
+        if level is None or level == 0:
+            return self.voltage_codec.encode(0)
+        return self.voltage_codec.encode(self.check_voltage_level(level))
+
+    def check_voltage_word(self, word: int) -> int:
+        """The level a voltage word in an outgoing frame stands for, if this model may be
+        sent it (its range, or 0 = off); a LimitError otherwise.  The last check before a
+        frame leaves the host: a word our codec would read as 1.6 V never goes out."""
+        try:
+            level = self.voltage_codec.decode(word)
+        except ValueError:
+            raise LimitError(f"refused: voltage word 0x{word:04x} is not a {self.name} "
+                             f"voltage") from None
+        if level != 0 and not self.voltage_level_min <= level <= self.voltage_level_max:
+            raise LimitError(f"refused: voltage word 0x{word:04x} stands for level {level}, "
+                             f"outside the {self.name}'s {self.voltage_level_min}.."
+                             f"{self.voltage_level_max}")
+        return level
+
 
 _A8_VIN = int(3.3 / 4095.0 * 25.62 / 5.62 * 1000.0 * 100.0)           # 367
 _A8_VOUT_8X1 = int(3.3 / 4095.0 * 63.0 / 20.0 * 10000.0 * 100.0)      # 2538
@@ -158,13 +186,17 @@ _A7_VOUT = {"711": 9368, "721": 9368, "741": 10151, "761": 13964}
 def _nano(name: str, prefix: str, asics: int) -> ModelSpec:
     # driver-avalon-miner.c: 3 PLLs at 200 MHz (100..400), 0.65 V (5000..9000, 0.1 mV),
     # nonce - 0x4000, the device returns diff-1 nonces (cgminer's test_nonce): the TARGET
-    # cap is 1.  No fan of its own; a USB stick's NTC: target 65, cutoff 85 degC (ours).
+    # cap is 1.  No fan of its own.  Both sticks' firmware (Avalon-nano, master b22b4ec)
+    # slows or powers its chips off by itself at 65 degC (the nano's TMP102; the mini's
+    # copper NTC at ADC 200, about 66 degC): our cutoff, 70 degC, is the backstop above it.
+    # The nano takes no settings at all: its firmware has no SET_VOLT or SET_FREQ handler
+    # (nano/code/src/hid_main.c); it runs a fixed core voltage and its own clock loop.
     return ModelSpec(
         name, "avalon_nano", 1, asics, (200, 200, 200), 6500, 5000, 9000, 32,
         pll_table=NANO_PLL, voltage_codec=VOLTAGE_CODECS["nano"], diffmax=1,
         pvt_layout=PVT_BY_MODULE, pll_status_frequencies=False, temp_target_c=65,
-        overheat_c=85, nonce_correction=0x4000, per_miner_settings=False, lock_counts=False,
-        fan_min_percent=0, has_fan=False, prefix=prefix)
+        overheat_c=70, nonce_correction=0x4000, per_miner_settings=False, lock_counts=False,
+        fan_min_percent=0, has_fan=False, prefix=prefix, takes_settings=name != "nano")
 
 
 def _a2(name: str, prefix: str, miners: int, mhz: int, voltage: int) -> ModelSpec:
@@ -184,7 +216,10 @@ def _a4(name: str, miners: int, asics: int) -> ModelSpec:
     # driver-avalon4.c: 3 PLLs at 200 MHz, 0.6875 V (in 0.1 mV, steps of 12.5 mV), DIFFMAX
     # 1024, nonce - 0x4000 except on the MM60; target/overheat clamped to 42/65 degC (65/85
     # on the MM60); fan 10..100 %; voltage and frequency per module in SET.  No nonce_mask
-    # goes to an MM4: 24 is what the emulated chips report at.
+    # goes to an MM4: 24 is what the emulated chips report at.  The chip test runs at the
+    # firmware's own power-on test point (MM avalon4 system_config.h: ASIC_CORETEST_VOLT
+    # 0.7875 V, ASIC_FREQUENCY 200 MHz, 100 on the MM50); the MM60's firmware is not
+    # public, so it gets no TEST.
     mm60 = name == "60"
     return ModelSpec(
         f"MM{name}", "avalon4", miners, asics, (200, 200, 200), 6875, 4000, 9000, 24,
@@ -193,7 +228,9 @@ def _a4(name: str, miners: int, asics: int) -> ModelSpec:
         diffmax=1024, pvt_layout=PVT_BY_MODULE, pll_status_frequencies=False,
         temp_target_c=65 if mm60 else 42, overheat_c=85 if mm60 else 65,
         nonce_correction=0 if mm60 else 0x4000, per_miner_settings=False, lock_counts=False,
-        fan_min_percent=10, prefix=name)
+        fan_min_percent=10, prefix=name,
+        chip_test_voltage_level=None if mm60 else 7875,
+        chip_test_frequency_mhz=None if mm60 else 100 if name == "50" else 200)
 
 
 def _a7(name: str, asics: int, level: int) -> ModelSpec:

@@ -92,6 +92,10 @@ class ModuleReadings:
         while window and now - window[0][0] > self.WORK_WINDOW_S:
             window.popleft()
 
+    def start_test(self) -> None:
+        """A chip test was sent: forget the results of any earlier one."""
+        self.test_results.clear()
+
     def extra(self) -> dict:
         """Readings only this generation reports, for ``ModuleStatus.extra``."""
         return {} if self.power_supply is None else {"power_supply": self.power_supply}
@@ -298,7 +302,8 @@ class ModuleStatus:
     stale_temperatures: bool = False        # chip temperatures too old to trust
     fifo_overflows: int = 0                 # times the MM reported a full nonce FIFO
     errors: list = field(default_factory=list)   # named ECMM / ECHU bits now set
-    settings_source: str = "host"           # host: set by us; board: adopted as it ran
+    settings_source: str = "host"           # host: set by us; board: adopted as it ran;
+                                            # firmware: the device sets its own (nano)
     chip_sensors_unread: list = field(default_factory=list)  # [miner, chip] never read
     idle: bool = False                      # PLLs off on purpose (Chain.idle())
     led: bool = False                       # identify LED as the host sets it

@@ -83,9 +83,10 @@ _A4_STATIC = Struct("coinbase_len" / Int32ub, "nonce2_offset" / Int32ub,
                     "merkle_count" / Int32ub, "difficulty" / Int32ub, "pool" / Int32ub,
                     Padding(4))
 _A4_JOB_ID = Struct("job_crc" / Int16ub, Padding(30))
+_A4_FREQUENCIES = BitStruct(Padding(2), "f2" / BitsInteger(10), "f1" / BitsInteger(10),
+                            "f0" / BitsInteger(10))
 _A4_SET = Struct("ntime_roll" / Int32ub, "voltage_word" / Int32ub,
-                 "frequencies" / BitStruct(Padding(2), "f2" / BitsInteger(10),
-                                           "f1" / BitsInteger(10), "f0" / BitsInteger(10)),
+                 "frequencies" / _A4_FREQUENCIES,
                  "nonce2_start" / Int32ub, "nonce2_range" / Int32ub,
                  "flags" / BitStruct(Padding(6), "nonce_check" / Flag, "smart_speed" / Flag),
                  "speed_bingo" / Int8ub, "speed_error" / Int8ub, Padding(9))
@@ -100,10 +101,34 @@ _A4_STATUS_M = Struct("adc" / Array(6, Int16ub), "led" / Int32ub,
                       "pll_select" / Array(7, Int16ub), Padding(2))
 # A4 SET_VOLT: one BE16 code per miner at permuted slots (OPT = save << 4 | mode)
 _A4_SET_VOLT = Struct("codes" / Array(16, Int16ub))
+# A4 TEST (MM avalon4 main.c, case AVA4_P_TEST): cores to test per chip (0: the firmware's
+# 64), the voltage word both regulators are switched to for the test, the three
+# frequencies as in SET, and the three PLL (CPM) words every chip is given.  The MM
+# switches the voltage off again when the test is done.  Every field is used: a frame of
+# zeros runs the chips at the word 0x0000 (1.6 V on an NCP5392P) and 0 MHz.
+_A4_TEST = Struct("core_count" / Int32ub, "voltage_word" / Int32ub,
+                  "frequencies" / _A4_FREQUENCIES, "pll_words" / Array(3, Int32ub), Padding(8))
+# A4 TEST_RET (api.c api_asic_testcores): per miner, one frame per four chips, d[0] the
+# miner and then each chip's count of failed test works (BE32); then one summary frame,
+# d[0..3] the works that passed and d[4..7] all works.  Which is which follows from the
+# order, so the host reads the raw bytes (see a4_test_ret_chips/_summary).
+_A4_TEST_RET = Struct("data" / Bytes(32))
+
+
+def a4_test_ret_chips(data: bytes) -> tuple[int, list[int]]:
+    """A per-miner TEST_RET of the MM4: (miner, failed-work counts of its four chips)."""
+    return data[0], [int.from_bytes(data[1 + 4 * i:5 + 4 * i], "big") for i in range(4)]
+
+
+def a4_test_ret_summary(data: bytes) -> tuple[int, int]:
+    """The MM4's last TEST_RET: (test works that passed, all test works)."""
+    return int.from_bytes(data[0:4], "big"), int.from_bytes(data[4:8], "big")
+
 
 AVALON4 = Dialect("avalon4", {T.STATIC: _A4_STATIC, T.JOB_ID: _A4_JOB_ID, T.SET: _A4_SET,
                               T.NONCE: _A4_NONCE, T.STATUS: _A4_STATUS,
-                              T.STATUS_PMU: _A4_STATUS_M, T.SET_VOLT: _A4_SET_VOLT},
+                              T.STATUS_PMU: _A4_STATUS_M, T.SET_VOLT: _A4_SET_VOLT,
+                              T.TEST: _A4_TEST, T.TEST_RET: _A4_TEST_RET},
                   device_crc_order="little")
 AVALON7 = Dialect("avalon7", {T.SET_PLL: _A7_SET_PLL, T.STATUS_PLL: _A7_STATUS_PLL,
                               T.STATUS_PVT: _A7_STATUS_PVT, T.STATUS_ASIC: _A7_STATUS_ASIC})

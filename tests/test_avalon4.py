@@ -186,3 +186,105 @@ def test_status_carries_what_only_the_mm4_reports():
         extra = chain.refresh(timeout=10).modules[0].extra
     assert extra["clock_mhz"] == pytest.approx(200, abs=20)   # clock * 65 / 3968, rounded
     assert len(extra["ntc_c"]) == 4 and extra["error_code"] == 0
+
+
+# --- the chip test (G7, G8): MM avalon4 firmware main.c case AVA4_P_TEST, api.c ---------------
+def a4_test(voltage_word, mhz, cpm, cores=0):
+    """AVA4_P_TEST as the MM4 reads it: d[0..3] cores per chip (0: TEST_CORE_COUNT, 64),
+    d[4..7] the voltage word (set_voltage and set_voltage_i: both regulators), d[8..11]
+    the frequencies packed as in SET (pll[0] = bits 29..20 ...), d[12..23] three PLL words
+    (set_asic_freq_i: every chip)."""
+    return frame(0x32, be32(cores, voltage_word, mhz | mhz << 10 | mhz << 20, cpm, cpm, cpm))
+
+
+@pytest.mark.parametrize("model, word, mhz, cpm", [
+    # system_config.h: ASIC_CORETEST_VOLT (0.7875 V) 0xa100 on the MM41/MM50 (NCP5392P)
+    # and 0xce00 on the MM40 (ADP3208D); ASIC_FREQUENCY 200 MHz with ASIC_PLL 0x1e278447
+    # (MM40/41), 100 MHz with 0x1e678447 (MM50)
+    ("MM41", 0xA100, 200, 0x1E278447), ("MM40", 0xCE00, 200, 0x1E278447),
+    ("MM50", 0xA100, 100, 0x1E678447)])
+def test_the_chip_test_runs_at_the_firmwares_own_test_point(model, word, mhz, cpm):
+    """G7: the TEST we sent was d[0] = 0xff and zeros: the MM4 read it as 0xff000000 cores
+    at voltage word 0x0000 (1.6125 V on an NCP5392P) and 0 MHz.  Now every field is the
+    firmware's own power-on test point, checked against the model."""
+    emu = Emulator(model=model, seed=2, faults="dead_chip:1.2")
+    with asicdrv.open("emu://", emulator=emu, **FAST) as chain:
+        failing = chain.test_chips()
+    assert sent(emu, T.TEST) == [a4_test(word, mhz, cpm)]
+    module = emu.modules[0]
+    assert module.unsafe_frames == [] and module.tested_at == (7875, [mhz] * 3)
+    assert module.physics.voltage_levels[0] == 0          # switched off after the test
+    assert failing == {1: {m: ([2] if m == 1 else []) for m in range(emu.spec.miner_count)}}
+
+
+def test_a_frame_with_a_voltage_word_outside_the_model_never_leaves_the_host():
+    """The last check before the link: whatever builds a frame, a voltage word the model's
+    table would not send (0x0000 = 1.6125 V on an MM41) is refused and nothing is sent."""
+    from asicdrv.avalon4 import Avalon4
+    from asicdrv.generations import generation_of
+    from asicdrv.models import MODELS
+    old_test = frame(0x32, bytes((0xFF,)))            # what we sent before the fix
+    with pytest.raises(LimitError, match="0x0000 stands for level 16125"):
+        generation_of(MODELS["MM41"]).check_frame(MODELS["MM41"], old_test)
+    generation_of(MODELS["MM41"]).check_frame(MODELS["MM41"], a4_test(0xA100, 200, 1))
+    emu = Emulator(model="MM41", seed=2)
+    with asicdrv.open("emu://", emulator=emu, **FAST) as chain:
+        original = Avalon4.test_frame
+        Avalon4.test_frame = lambda self, rt: old_test
+        try:
+            with pytest.raises(LimitError, match="refused: voltage word 0x0000"):
+                chain.test_chips()
+        finally:
+            Avalon4.test_frame = original
+        assert chain.status().modules[0].state == "ok"
+    assert sent(emu, T.TEST) == [] and emu.modules[0].unsafe_frames == []
+
+
+def test_the_emulated_mm4_judges_a_test_frame_as_its_firmware_would_run_it():
+    """The old all-zero TEST, sent by hand to the emulated MM41: the firmware would switch
+    its regulators to word 0x0000 and then divide by zero (set_asic_timeout)."""
+    emu = Emulator(model="MM41", seed=2)
+    module = emu.modules[0]
+    module.receive(frame(0x32, be32(0, 0, 200 | 200 << 10 | 200 << 20, 1, 1, 1)),
+                   broadcast=True, now=0.0)
+    assert "16125" in module.unsafe_frames[0]
+    module.receive(frame(0x32, bytes((0xFF,))), broadcast=True, now=0.0)
+    assert "divides by zero" in module.unsafe_frames[1] and module.boots == 1
+
+
+def test_test_ret_is_read_as_api_asic_testcores_sends_it():
+    """G8: per miner, one TEST_RET per four chips: d[0] the miner, d[1..16] four failed-work
+    counts (BE32); then the summary (passed, all).  One dead chip, miner 3 chip 1 (64
+    failed works), reads as exactly that (it read as "miner 0 chips 0-3 fail")."""
+    from asicdrv.avalon4 import Avalon4Readings
+    from asicdrv.models import MODELS
+    from firmware_protocols import decode_packet
+    readings = Avalon4Readings(MODELS["MM41"])
+    readings.start_test()
+    for miner in range(10):
+        counts = [64 if (miner, chip) == (3, 1) else 0 for chip in range(4)]
+        data = bytes((miner,)) + be32(*counts)
+        readings.apply(decode_packet(frame(0x43, data, crc_order="little"),
+                                     from_device=True, dialect="avalon4"))
+    summary = be32(10 * 4 * 64 - 64, 10 * 4 * 64)
+    readings.apply(decode_packet(frame(0x43, summary, crc_order="little"),
+                                 from_device=True, dialect="avalon4"))
+    failing = {m: [c for c in range(4) if not bits >> c & 1]
+               for m, bits in readings.test_results.items()}
+    assert failing == {m: ([1] if m == 3 else []) for m in range(10)}
+    assert readings.test_summary == (2496, 2560)
+
+
+def test_the_mm60_gets_no_chip_test_and_selftest_says_so():
+    """No public MM60 firmware says what its TEST reads: none is sent, and the self-test
+    shows the check as skipped, never as passed."""
+    import json
+    from conftest import run
+    emu = Emulator(model="MM60", seed=2)
+    with asicdrv.open("emu://", emulator=emu, **FAST) as chain:
+        assert chain.test_chips() == {}
+    assert sent(emu, T.TEST) == []
+    out = run("selftest", "--device", f"emu://?model=MM60&nonce_start={BLOCK_170['nonce']}",
+              "--json")
+    checks = [c for c in json.loads(out.stdout)["checks"] if c["check"] == "chip test"]
+    assert [c["skipped"] for c in checks] == [True]

@@ -14,7 +14,7 @@ from asicdrv import LimitError
 from asicdrv.emulator import Emulator
 from asicdrv.stratum import StratumJob
 from blocks import BLOCK_170, notify_params
-from conftest import FAST, run
+from conftest import FAST, run, wait_for
 from test_generations import be32, frame, sent, xmodem
 
 NEAR = BLOCK_170["nonce"] - 400          # where the emulated stick starts hashing
@@ -88,25 +88,50 @@ def test_a_hand_built_nonce_report_becomes_the_block(second):
     assert status.rejected.get("unknown_job", 0) == (second == "unknown work")
 
 
-def test_status_m_reads_as_cgminer_reads_it():
-    """nano ("3U") STATUS_M: clock, LED, -, core ADC (x 3.3/1023/0.5 V), ADC, the NTC ADC at
-    d[20], ADC, power."""
-    from asicdrv.avalon4 import ntc_adc_to_celsius
+def test_nano_status_m_reads_as_its_firmware_fills_it():
+    """Avalon-nano master b22b4ec, nano/code/src/hid_main.c (AVAM_P_POLLING, STATUS_M):
+    d[0] a3233_freqneeded (MHz), d[4] LED, d[8] -1, d[12] the V_25 ADC, d[16] the V_CORE
+    ADC, d[20] i2c_readtemp() (TMP102, whole degC, signed), d[24] V18 << 16 | V09, d[28]
+    a3233_power_isenable().  (cgminer reads d[12] as the core and d[20] as an NTC: 25 degC
+    would read as 164 degC.)"""
     from asicdrv.avalon_nano import NanoReadings
     from asicdrv.models import MODELS
     from firmware_protocols import decode_packet
     readings = NanoReadings(MODELS["nano"])
-    status = frame(0x41, be32(200, 0, 0xFFFFFFFF, 202, 0, 400, 0, 1))
+    status = frame(0x41, be32(280, 0, 0xFFFFFFFF, 512, 209, 25, 558 << 16 | 279, 1))
     readings.apply(decode_packet(status, from_device=True, dialect="avalon_nano"))
-    assert readings.chip_volts == [pytest.approx(202 * 3.3 / 1023 / 0.5)]
-    assert readings.temperature_mm == pytest.approx(ntc_adc_to_celsius(400), abs=0.05)
-    assert readings.reported_clock == 200 and readings.power_good == 1
+    assert readings.chip_volts == [pytest.approx(209 * 3.3 / 1023)]      # 0.674 V
+    assert readings.temperature_mm == 25.0
+    assert readings.reported_clock == 280 and readings.reported_frequencies == [[280] * 3]
+    assert readings.power_enabled is True and readings.power_ok() is None
+    cold = frame(0x41, be32(360, 0, 0xFFFFFFFF, 512, 0, (-5) & 0xFFFFFFFF, 0, 0))
+    readings.apply(decode_packet(cold, from_device=True, dialect="avalon_nano"))
+    assert readings.temperature_mm == -5.0 and readings.power_enabled is False
+    assert readings.power_ok() is None          # idle power off is not a power fault
 
 
-def test_settings_are_table_values_sent_to_every_asic():
+def test_mini_status_m_reads_the_copper_ntc():
+    """mini/code/src/hid_main.c STATUS_M: d[16] the 12 V ADC, d[20] the copper NTC, d[24]
+    the fan-side NTC, d[28] power good; the firmware's own cut is at copper ADC 200."""
+    import math
+    from asicdrv.avalon_nano import NanoReadings
+    from asicdrv.models import MODELS
+    from firmware_protocols import decode_packet
+
+    def ntc(adc):       # driver-avalon4.c: R = 10k / (1023 / adc - 1), B 3450, 25 degC
+        r = 10000.0 / (1023.0 / adc - 1)
+        return 1 / (math.log(r / 10000) / 3450 + 1 / 298.15) - 273.15
+    readings = NanoReadings(MODELS["4-mini"])
+    status = frame(0x41, be32(1000000, 0, 0xFFFFFFFF, 0x9B, 745, 200, 600, 1))
+    readings.apply(decode_packet(status, from_device=True, dialect="avalon_nano"))
+    assert readings.temperature_mm == pytest.approx(ntc(200), abs=0.05)     # 66.5 degC
+    assert 66 < readings.temperature_mm < 67 and readings.power_ok() is True
+
+
+def test_mini_settings_are_table_values_sent_to_every_asic():
     """SET_FREQ (0x23): three g_freq_array words, OPT 0 (all ASICs); 263 MHz is 0x282a0447;
     SET_VOLT (0x22): ((0x59 - (6500 - 5000)/125) << 1) | 1 = 0x9b as BE16."""
-    emu = Emulator(model="nano", seed=6, hashrate=0)
+    emu = Emulator(model="4-mini", seed=6, hashrate=0)
     with asicdrv.open("emu://", emulator=emu, **FAST) as chain:
         assert sent(emu, 0x22) == [frame(0x22, struct.pack(">H", 0x9B))]
         chain.set_frequency(263)
@@ -116,6 +141,66 @@ def test_settings_are_table_values_sent_to_every_asic():
             chain.set_voltage_level(9500)
     assert sent(emu, 0x23)[-1] == frame(0x23, be32(*[0x282A0447] * 3))
     assert emu.modules[0].physics.frequencies == [[263] * 3]
+
+
+def test_the_nano_is_sent_no_settings_and_set_refuses_them():
+    """The nano's firmware has no SET_VOLT, SET_FREQ or GET_FREQ handler: nothing of the
+    kind goes out, and set says so instead of printing values the stick never runs."""
+    emu = Emulator(model="nano", seed=6, hashrate=0)
+    with asicdrv.open("emu://", emulator=emu, **FAST) as chain:
+        for call in (lambda: chain.set_frequency(200), lambda: chain.set_voltage_level(6500)):
+            with pytest.raises(LimitError, match="takes no frequency or voltage"):
+                call()
+        assert chain.settings()[1]["source"] == "firmware"
+        assert wait_for(lambda: chain.status().modules[0].extra.get("clock_mhz") == 360)
+        assert chain.status().modules[0].frequencies_mhz == [[360] * 3]
+    assert not [f for f in sent(emu, 0x22) + sent(emu, 0x23) + sent(emu, 0x25)]
+    assert not emu.modules[0].ignored
+    with pytest.raises(LimitError, match="takes no frequency"):
+        asicdrv.open("emu://?model=nano", frequency=200, **FAST)
+    out = run("set", "--device", "emu://?model=nano", "freq", "200")
+    assert out.returncode == 2 and "takes no frequency or voltage" in out.stderr
+
+
+def test_an_idled_nano_hears_nothing_until_its_firmware_powers_off():
+    """How its firmware obeys: no WORK, then no frame at all for more than IDLE_TIME (3 s);
+    its chip powers off and its STATUS_M says so; WORK again powers it on."""
+    job, nonce2 = block_job()
+    emu = Emulator(model="nano", seed=6, nonce_start=NEAR)
+    stick = emu.modules[0]
+    with asicdrv.open("emu://", emulator=emu, **FAST) as chain:
+        chain.submit(job, extranonce2_start=nonce2, extranonce2_range=5)
+        assert wait_for(lambda: stick.power_enabled, 5)
+        chain.idle(timeout=0)
+        idled_at = time.monotonic()
+        assert wait_for(lambda: not stick.power_enabled, 6)
+        off_after = time.monotonic() - idled_at
+        # no frame reached the stick from the moment it was idled until it powered off
+        assert stick.last_frame < idled_at + 0.05
+        assert wait_for(lambda: chain.status().modules[0].extra["power_enabled"] is False, 3)
+        assert not stick.power_enabled                 # polls again, still off
+        chain.resume()
+        chain.submit(job, extranonce2_start=nonce2, extranonce2_range=5)
+        assert wait_for(lambda: stick.power_enabled, 5)
+    assert 3.0 <= off_after < 4.5
+
+
+def test_a_hot_nano_is_cut_off_by_silence():
+    """Past the cutoff (70 degC, above the firmware's own 65 degC loop) the host stops
+    work and polls until the stick has powered itself off."""
+    emu = Emulator(model="nano", seed=6, hashrate=0)
+    stick = emu.modules[0]
+    job, nonce2 = block_job()
+    with asicdrv.open("emu://", emulator=emu, **FAST) as chain:
+        chain.submit(job, extranonce2_start=nonce2, extranonce2_range=5)
+        assert wait_for(lambda: stick.power_enabled, 5)
+        stick.physics.temps = [[75.0]]
+        stick.physics.thermal_tau_s = 1e9           # hold the heat where it is
+        assert wait_for(lambda: chain.status().modules[0].state == "cutoff", 3)
+        cut_at = time.monotonic()
+        assert wait_for(lambda: not stick.power_enabled, 6)
+        assert stick.last_frame < cut_at + 0.05
+        assert chain.status().modules[0].power_good is None
 
 
 @pytest.mark.parametrize("model, product, interface", [("nano", 0x33F3, 0),

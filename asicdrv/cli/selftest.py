@@ -44,7 +44,13 @@ class Report:
         """``fault`` says whom a failure blames: the board, or the link to it (replies that
         never arrived say nothing about the chips)."""
         self.checks.append({"check": name, "module": module, "ok": bool(ok), "detail": detail,
-                            "fault": None if ok else fault})
+                            "fault": None if ok else fault, "skipped": False})
+
+    def skip(self, name: str, detail: str, module: int | None = None) -> None:
+        """A check that does not apply (or cannot run) here: shown as SKIP, never as a
+        pass, and no fault."""
+        self.checks.append({"check": name, "module": module, "ok": True, "detail": detail,
+                            "fault": None, "skipped": True})
 
     @property
     def ok(self) -> bool:
@@ -82,6 +88,10 @@ def run(args) -> int:
             _sensors(m, report)
         tests.update(chain.test_chips())
         timeline.append(sample(chain.status(), time.monotonic() - t0))
+        for m in modules:
+            if m.id not in tests:
+                report.skip("chip test", f"the {m.model} has no chip test the host can run",
+                            m.id)
         for module_id, failing in tests.items():
             spec = next(m for m in modules if m.id == module_id)
             chip_maps[module_id] = {
@@ -117,7 +127,8 @@ def run(args) -> int:
     else:
         for c in report.checks:
             where = f"module {c['module']}: " if c["module"] is not None else ""
-            print(f"{'PASS' if c['ok'] else 'FAIL'}  {c['check']:<14} {where}{c['detail']}")
+            label = "SKIP" if c["skipped"] else "PASS" if c["ok"] else "FAIL"
+            print(f"{label}  {c['check']:<14} {where}{c['detail']}")
         for module_id, maps in chip_maps.items():
             print(f"chip map, module {module_id} ('.' pass, 'X' fail):")
             for miner, row in maps.items():
@@ -150,7 +161,7 @@ def report_data(report: Report, chain, status, tests: dict, started: float,
 
 def _auc(chain, report: Report) -> None:
     if not isinstance(chain.link, AucLink):
-        report.add("AUC info", True, f"n/a on {chain.link.name}")
+        report.skip("AUC info", f"n/a on {chain.link.name}")
         return
     from firmware_protocols.encodings import auc_adc_to_celsius
     info = chain.auc_info()
@@ -163,7 +174,10 @@ def _round_trip(chain, report: Report) -> None:
     """Re-send each module's frequency and voltage and full fan; read them back."""
     settings = {module_id: (s["frequencies_mhz"], s["voltage_levels"])
                 for module_id, s in chain.settings().items()}
+    models = {m.id: MODELS[m.model] for m in chain.modules}
     for module_id, (freqs, levels) in settings.items():
+        if not models[module_id].takes_settings:
+            continue
         if all(plls == freqs[0] for plls in freqs):     # one call: models that set the
             chain.set_frequency(freqs[0], module=module_id)   # whole module take no miner
         else:
@@ -175,15 +189,19 @@ def _round_trip(chain, report: Report) -> None:
     status = chain.refresh(timeout=10)
     for m in status.modules:
         want = settings[m.id][0]
-        if m.vout_raw is not None:        # A9/LC3: one raw reading for the module
+        if not models[m.id].takes_settings:
+            report.skip("settings", f"the {m.model} sets its own clock (now "
+                        f"{m.frequencies_mhz[0][0]} MHz) and core voltage", m.id)
+        elif m.vout_raw is not None:        # A9/LC3: one raw reading for the module
             powered, core = m.vout_raw > 0, f"core reading {m.vout_raw} (raw)"
         else:
             powered = all(m.voltages_v)                  # None or 0 V: not powered
             core = f"core {m.voltages_v[0]:.3f} V" if powered else f"core {m.voltages_v[0]} V"
-        report.add("settings", m.frequencies_mhz == want and powered,
-                   f"PLLs {m.frequencies_mhz[0]}, {core}", m.id)
-        if not MODELS[m.model].has_fan:
-            report.add("fan", True, f"n/a: the {m.model} has no fan of its own", m.id)
+        if models[m.id].takes_settings:
+            report.add("settings", m.frequencies_mhz == want and powered,
+                       f"PLLs {m.frequencies_mhz[0]}, {core}", m.id)
+        if not models[m.id].has_fan:
+            report.skip("fan", f"n/a: the {m.model} has no fan of its own", m.id)
         else:
             report.add("fan", bool(m.fan_rpm), f"{m.fan_rpm} RPM at 100 %", m.id)
     chain.set_auto_fan()

@@ -111,7 +111,7 @@ class Emulator:
         physics.dead_chips = {dead} if dead else set()
         stick = NanoDevice(spec, dna, physics, random.Random(rng.random()),
                            hashrate=hashrate, nonce_mask=nonce_mask, nonce_start=nonce_start,
-                           nonces_per_work=nonces_per_work)
+                           nonces_per_work=nonces_per_work, clock=self.clock)
         self.modules = [stick]
         self.bus = _StickBus(stick, self.clock)
         self.bridge = None

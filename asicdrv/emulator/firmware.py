@@ -75,6 +75,9 @@ class MMFirmware:
         self.nonces_overflowed = 0        # dropped because the FIFO was full
         self.nonces_flushed = 0           # dropped by a restart or an idle revert
         self.idle_reverts = 0
+        # frames that would have put a voltage this model does not take on its regulators
+        # (or made the firmware divide by zero): what a test of the host asserts is empty
+        self.unsafe_frames: list[str] = []
         self._power_on()
 
     # --- state ------------------------------------------------------------------------------

@@ -14,12 +14,14 @@ and cgminer ``driver-avalon4.c`` describe it; everything else as :class:`MMFirmw
 from __future__ import annotations
 
 from firmware_protocols import PacketType as T
+from firmware_protocols.errors import LimitError
 
 from ..avalon4 import bswap32, celsius_to_ntc_adc
 from ..models import MAX_MODULES, ModelSpec
 from .firmware import MMFirmware
 from .work import JobIncomplete
 
+TEST_CORE_COUNT = 64        # system_config.h: works per chip when TEST says 0
 FIRMWARE_DATE = "1507"      # MM4 version: prefix, YYMM, "-", git id, flags (15 chars)
 
 
@@ -33,6 +35,7 @@ class MM4Firmware(MMFirmware):
         self.nonce2_window = (0, 0xFFFFFFFF)
         self.ntime_offset = self.spec.asic_count
         self.new_stratum = False
+        self.tested_at: tuple[int, list[int]] | None = None
 
     ack_asic_count = 0          # the MM4 leaves ACKDETECT's count field 0 (main.c)
 
@@ -48,13 +51,20 @@ class MM4Firmware(MMFirmware):
         self.jobs.job_crc = pkt.fields()["job_crc"]
         return None
 
+    def _regulators(self, word: int, what: str) -> int:
+        """The level a voltage word switches the regulators to, as the firmware obeys any
+        word; one this model must never be given is recorded in :attr:`unsafe_frames`."""
+        try:
+            return self.spec.check_voltage_word(word)
+        except LimitError as exc:
+            self.unsafe_frames.append(f"{what}: {exc}")
+            return self.spec.voltage_codec.decode(word)
+
     def _set(self, pkt, broadcast):
         f = pkt.fields()
         if f["ntime_roll"] & 0x80000000:
             self.ntime_offset = f["ntime_roll"] & 0x7FFFFFFF
-        level = self.spec.voltage_codec.decode(f["voltage_word"])
-        if level:
-            self.spec.check_voltage_level(level)
+        level = self._regulators(f["voltage_word"], "SET")
         freqs = [f["frequencies"][k] for k in ("f0", "f1", "f2")]
         self.physics.voltage_levels = [level] * self.spec.miner_count
         self.physics.frequencies = [list(freqs) for _ in range(self.spec.miner_count)]
@@ -79,7 +89,39 @@ class MM4Firmware(MMFirmware):
         self._last_job = job
         return None
 
-    _HANDLERS = {**MMFirmware._HANDLERS, T.STATIC: _static,
+    def _test(self, pkt, broadcast):
+        """AVA4_P_TEST (MM avalon4 main.c): the regulators to the frame's voltage word, the
+        PLLs to its frequencies, the test (``core_count`` works per chip, 0 = 64), a
+        TEST_RET per four chips of each miner and a summary (api.c
+        api_asic_testcores); then voltage off and fan 10 %, as the firmware leaves it."""
+        f = pkt.fields()
+        spec, phys = self.spec, self.physics
+        freqs = [f["frequencies"][k] for k in ("f0", "f1", "f2")]
+        if not any(freqs):
+            # set_asic_timeout divides by the highest frequency: the watchdog reboots it
+            self.unsafe_frames.append("TEST at 0 MHz: the firmware divides by zero")
+            self.reboot()
+            return None
+        level = self._regulators(f["voltage_word"], "TEST")
+        cores = f["core_count"] or TEST_CORE_COUNT
+        failed = 0
+        for miner in range(spec.miner_count):
+            counts = [0 if phys.chip_alive(miner, c) else cores for c in range(spec.asic_count)]
+            failed += sum(counts)
+            for first in range(0, spec.asic_count, 4):
+                group = (counts[first:first + 4] + [0] * 4)[:4]
+                data = bytes((miner,)) + b"".join(n.to_bytes(4, "big") for n in group)
+                self.urgent.append(self._encode(T.TEST_RET, {"data": data.ljust(32, b"\0")}))
+        total = spec.total_asics * cores
+        summary = (total - failed).to_bytes(4, "big") + total.to_bytes(4, "big")
+        self.urgent.append(self._encode(T.TEST_RET, {"data": summary.ljust(32, b"\0")}))
+        self.tested_at = (level, freqs)                # what the chips were tested at
+        phys.voltage_levels = [0] * spec.miner_count   # set_voltage(ASIC_0V) afterwards
+        phys.frequencies = [list(freqs) for _ in range(spec.miner_count)]
+        phys.fan_percent = 10
+        return None
+
+    _HANDLERS = {**MMFirmware._HANDLERS, T.STATIC: _static, T.TEST: _test,
                  T.JOB_ID: _job_id, T.SET: _set, T.SET_FIN: _set_fin,
                  T.SET_VOLT: MMFirmware._ignore, T.SET_FREQ: MMFirmware._ignore}
 

@@ -1,14 +1,20 @@
-"""An Avalon nano 2 or Avalon4 mini stick (Avalon-nano firmware, cgminer
+"""An Avalon nano 2 or Avalon4 mini stick (Avalon-nano firmware, master b22b4ec; cgminer
 ``driver-avalon-miner.c``): HID reports of 40-byte "CN" frames, work as midstates.
 
-- DETECT -> ACKDETECT (DNA, version, ASIC count); SET_VOLT (a voltage code, 0xff = off),
-  SET_FREQ (three PLL words for all ASICs, OPT 0), SETM (4-mini SPI speed), GET_FREQ ->
-  STATUS_FREQ; WORK pairs queue work (five deep: 3 queued + 1 new + 1 spare, the A3222
-  note in cgminer; a full queue drops its oldest work).
+- DETECT -> ACKDETECT (DNA, version, ASIC count); WORK pairs queue work (five deep: 3
+  queued + 1 new + 1 spare, the A3222 note in cgminer; a full queue drops its oldest work).
+- The nano (``nano/code/src/hid_main.c``) obeys DETECT, WORK and POLLING only; any other
+  frame is ignored, though any frame with a good CRC re-arms its idle timer.  WORK powers
+  its chip on (a fixed 0.675 V) at the clock of its own thermal loop (starts at 360 MHz;
+  every 5 s: -40 MHz at 65 degC or more, down to 100, then too hot: power off and WORK
+  refused; +20 MHz below 60 degC); 3 s without a frame powers it off.
+- The 4-mini also takes SET_VOLT (a voltage code, 0xff = off), SET_FREQ (three PLL words
+  for all ASICs, OPT 0), SETM (SPI speed) and GET_FREQ -> STATUS_FREQ.
 - The chips hash the queued work from its midstate (pure Python SHA-256 for the first
   pass, so the stick's emulated rate is capped at :data:`MAX_HASHRATE`) and report every
   nonce meeting their mask, as NONCE_M: two reports per frame, the unused one 0xff.
-- POLLING answers NONCE_M while nonces wait, else STATUS_M.
+- POLLING answers NONCE_M while nonces wait, else STATUS_M laid out as each firmware
+  fills it (see :mod:`asicdrv.avalon_nano`).
 """
 from __future__ import annotations
 
@@ -18,8 +24,9 @@ import random
 import struct
 import threading
 import time
-from collections import deque
+from collections import Counter, deque
 from types import SimpleNamespace
+from typing import Callable
 
 import usb.core
 
@@ -37,12 +44,22 @@ MAX_HASHRATE = 5_000          # hashes/s: the first SHA-256 runs in Python here
 WORK_QUEUE = 5
 NONCE_QUEUE = 64
 FIRMWARE = {"nano": "3U1512-4a27d61", "4-mini": "4M1510-4a27d61"}
+# the nano's firmware (hid_main.c, defines.h)
+IDLE_TIME_S = 3.0
+CLOCK_LOOP_S = 5.0              # a3233_monitor's timer
+CLOCK_MAX, CLOCK_MIN = 360, 100
+TEMP_MAX_C, TEMP_MIN_C = 65, 60
+NANO_CORE_LEVEL = 6750          # 0.675 V, fixed
+V25_ADC = 512                   # the 2.5 V rail: 2.5 V x 1024 / 5
+ADC_PER_VOLT = 1023 / 3.3
+NANO_TYPES = (T.DETECT, T.SET_PMU, T.POLLING)     # DETECT, WORK, POLLING
 
 
 class NanoDevice:
     def __init__(self, spec: ModelSpec, dna: bytes, physics: ModulePhysics,
                  rng: random.Random, *, hashrate: float, nonce_mask: int | None,
-                 nonce_start: int, nonces_per_work: int):
+                 nonce_start: int, nonces_per_work: int,
+                 clock: Callable[[], float] = time.monotonic):
         self.spec, self.dna, self.physics, self.rng = spec, dna, physics, rng
         self.position = 1
         self.version = FIRMWARE[spec.name]
@@ -54,6 +71,9 @@ class NanoDevice:
         self.rx_crc_errors = self.rx_bad_frames = 0
         self.nonces_sent = 0
         self.boots = 0
+        self.clock = clock
+        self.nano = spec.name == "nano"
+        self.ignored: Counter = Counter()       # frame types the firmware has no handler for
         self._power_on()
 
     def _power_on(self) -> None:
@@ -66,6 +86,19 @@ class NanoDevice:
         self.led = 0
         self.replies: deque = deque()
         self._last = None
+        self.mhz = CLOCK_MAX                     # the nano's a3233_freqneeded
+        self.too_hot = False
+        self.power_enabled = False
+        self.last_frame: float | None = None
+        self.next_clock_step: float | None = None
+        if self.nano:
+            self._power(False)
+
+    def _power(self, on: bool) -> None:
+        """The nano's a3233_enable_power (with a3233_set_freq when it goes on)."""
+        self.power_enabled = on
+        self.physics.voltage_levels = [NANO_CORE_LEVEL if on else 0]
+        self.physics.frequencies = [[self.mhz if on else 0] * self.spec.pll_count]
 
     def reboot(self) -> None:
         self.boots += 1
@@ -82,6 +115,10 @@ class NanoDevice:
             self.rx_bad_frames += 1
             return None
         with self.lock:
+            self.last_frame = self.clock()       # any good CRC re-arms the idle timer
+            if self.nano and pkt.type not in NANO_TYPES:
+                self.ignored[pkt.type] += 1
+                return None
             try:
                 return self._handle(pkt)
             except (ProtocolError, ValueError, KeyError):
@@ -125,6 +162,12 @@ class NanoDevice:
             raise ValueError("WORK frame 2 without frame 1")
         work_id = struct.unpack_from(">I", pkt.data)[0]
         tail = pkt.data[28:32] + pkt.data[24:28] + pkt.data[20:24]   # merkle, ntime, nbits
+        if self.nano:
+            if self.too_hot:
+                self.pending_midstate = None
+                return                           # a3233_istoohot: WORK refused
+            if not self.power_enabled or self.physics.frequencies[0][0] != self.mhz:
+                self._power(True)
         self.works.append((work_id, self.pending_midstate, tail))
         self.pending_midstate = None
 
@@ -137,19 +180,51 @@ class NanoDevice:
             self.nonces_sent += len(reports)
             return self._encode(T.NONCE, data=data)
         phys = self.physics
-        temp = celsius_to_ntc_adc(max(max(row) for row in phys.temps))
-        volts = chip_volts(phys.voltage_levels[0], self.spec)
-        if self.spec.name == "nano":
-            words = [phys.frequencies[0][0], self.led, 0xFFFFFFFF,
-                     round(volts * 0.5 * 1023 / 3.3), 0, temp, 0, 1]
-        else:
+        hottest = max(max(row) for row in phys.temps)
+        if self.nano:               # hid_main.c: freq, led, -1, V_25, V_CORE, TMP102, V18|V09, power
+            on = self.power_enabled
+            volts = chip_volts(phys.voltage_levels[0], self.spec)
+            rails = (round(1.8 * ADC_PER_VOLT) << 16 | round(0.9 * ADC_PER_VOLT)) if on else 0
+            words = [self.mhz, self.led, 0xFFFFFFFF, V25_ADC, round(volts * ADC_PER_VOLT),
+                     int(hottest) & 0xFFFFFFFF, rails, int(on)]
+        else:                       # mini: spi, led, -1, voltage code, 12 V, copper, fan NTC, pg
             code = self.spec.voltage_codec.encode(phys.voltage_levels[0])
-            words = [self.spi, self.led, 0, code, temp, 0, 0, 1]
+            fan_side = phys.ambient_c + (hottest - phys.ambient_c) / 2
+            words = [self.spi, self.led, 0xFFFFFFFF, code, round(2.4 * ADC_PER_VOLT),
+                     celsius_to_ntc_adc(hottest), celsius_to_ntc_adc(fan_side), 1]
         return self._encode(T.STATUS, {"words": words})
+
+    def _nano_firmware(self, now: float) -> None:
+        """The nano's main loop and a3233_monitor: idle after 3 s of silence, the thermal
+        clock loop every 5 s, power off while too hot."""
+        if self.last_frame is not None and now - self.last_frame > IDLE_TIME_S:
+            if self.power_enabled:
+                self._power(False)
+            self.works.clear()
+            self.current = None
+        if self.next_clock_step is None:
+            self.next_clock_step = now + CLOCK_LOOP_S
+        if now >= self.next_clock_step:
+            self.next_clock_step = now + CLOCK_LOOP_S
+            temp = int(max(max(row) for row in self.physics.temps))
+            if temp >= TEMP_MAX_C:
+                if self.mhz > CLOCK_MIN:
+                    self.mhz = max(CLOCK_MIN, self.mhz - 40)
+                else:
+                    self.too_hot = True
+            elif temp < TEMP_MIN_C:
+                self.too_hot = False
+                self.mhz = min(CLOCK_MAX, self.mhz + 20)
+            else:
+                self.too_hot = False
+        if self.too_hot and self.power_enabled:
+            self._power(False)
 
     # --- the chips --------------------------------------------------------------------------
     def advance(self, now: float) -> None:
         with self.lock:
+            if self.nano:
+                self._nano_firmware(now)
             self.physics.advance(now)
             if self._last is None:
                 self._last = now
