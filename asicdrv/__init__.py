@@ -8,15 +8,15 @@
         share = chain.next_share(timeout=10)
 """
 from ._version import VERSION
-from .chain import Chain
+from .device.chain import Chain
 from .connect import open  # noqa: A004
 from .emulator import Emulator
 from .errors import *  # noqa: F401,F403
 from .errors import __all__ as _errors_all
 from .models import MODELS, ModelSpec
-from .shares import Share
-from .status import ChainStatus, Module, ModuleStatus
-from .stratum import StratumJob
+from .device.shares import Share
+from .device.status import ChainStatus, Module, ModuleStatus
+from .mining.stratum import StratumJob
 
 __version__ = VERSION
 __all__ = [*_errors_all, "Chain", "ChainStatus", "Emulator", "MODELS", "ModelSpec", "Module",

@@ -22,7 +22,7 @@ from __future__ import annotations
 import math
 from urllib.parse import parse_qsl, urlsplit
 
-from .chain import Chain
+from .device.chain import Chain
 from .emulator import Emulator
 from .errors import DeviceNotFound, LimitError
 from .transport.emulated import EmulatorLink

@@ -18,9 +18,9 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 from asicdrv import Emulator  # noqa: E402
-from asicdrv.api import ApiCommands, ApiServer  # noqa: E402
-from asicdrv.controller import Controller, DeviceConfig  # noqa: E402
-from asicdrv.pool import PoolConfig  # noqa: E402
+from asicdrv.farm.api import ApiCommands, ApiServer  # noqa: E402
+from asicdrv.mining.controller import Controller, DeviceConfig  # noqa: E402
+from asicdrv.mining.pool import PoolConfig  # noqa: E402
 from asicdrv.testing import TestPool, easy_difficulty  # noqa: E402
 
 REQUESTS = [b'{"command": "estats"}', b'{"command": "summary"}',

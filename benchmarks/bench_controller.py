@@ -24,8 +24,8 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 sys.path.insert(0, os.path.dirname(__file__))
 from _timing import rss_mib  # noqa: E402
 from asicdrv import Emulator  # noqa: E402
-from asicdrv.controller import Controller, DeviceConfig  # noqa: E402
-from asicdrv.pool import PoolConfig  # noqa: E402
+from asicdrv.mining.controller import Controller, DeviceConfig  # noqa: E402
+from asicdrv.mining.pool import PoolConfig  # noqa: E402
 from asicdrv.testing import TestPool, easy_difficulty  # noqa: E402
 
 

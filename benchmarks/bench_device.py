@@ -17,11 +17,11 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests"))
 from _timing import report  # noqa: E402
 
 import asicdrv  # noqa: E402
-from asicdrv.bitcoin import hash_value, mask_target  # noqa: E402
-from asicdrv.jobs import build_job_packets  # noqa: E402
-from asicdrv.shares import NonceVerifier  # noqa: E402
-from asicdrv.stratum import StratumJob  # noqa: E402
-from asicdrv.known_blocks import BLOCK_170, notify_params  # noqa: E402
+from asicdrv.bitcoin.core import hash_value, mask_target  # noqa: E402
+from asicdrv.device.jobs import build_job_packets  # noqa: E402
+from asicdrv.device.shares import NonceVerifier  # noqa: E402
+from asicdrv.mining.stratum import StratumJob  # noqa: E402
+from asicdrv.bitcoin.known_blocks import BLOCK_170, notify_params  # noqa: E402
 
 
 def synthetic_job(difficulty=2 ** -30) -> StratumJob:

@@ -13,9 +13,9 @@ from _timing import median_rate, report  # noqa: E402
 
 from asicdrv.emulator import Emulator  # noqa: E402
 from asicdrv.emulator.work import Scanner  # noqa: E402
-from asicdrv.jobs import build_job_packets  # noqa: E402
-from asicdrv.stratum import StratumJob  # noqa: E402
-from asicdrv.known_blocks import BLOCK_170, notify_params  # noqa: E402
+from asicdrv.device.jobs import build_job_packets  # noqa: E402
+from asicdrv.mining.stratum import StratumJob  # noqa: E402
+from asicdrv.bitcoin.known_blocks import BLOCK_170, notify_params  # noqa: E402
 from firmware_protocols import PacketType as T, encode_packet  # noqa: E402
 
 HASH_BATCH = 200_000

@@ -18,8 +18,8 @@ from _timing import report  # noqa: E402
 
 import asicdrv  # noqa: E402
 from asicdrv import Emulator  # noqa: E402
-from asicdrv.chain import Chain  # noqa: E402
-from asicdrv.known_blocks import GENESIS, notify_params  # noqa: E402
+from asicdrv.device.chain import Chain  # noqa: E402
+from asicdrv.bitcoin.known_blocks import GENESIS, notify_params  # noqa: E402
 from firmware_protocols import PacketType as T, decode_packet  # noqa: E402
 
 

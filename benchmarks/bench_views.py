@@ -21,9 +21,9 @@ import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 import asicdrv  # noqa: E402
-from asicdrv.burnin import run_burnin  # noqa: E402
+from asicdrv.bench.burnin import run_burnin  # noqa: E402
 from asicdrv.testing import TestPool, easy_difficulty  # noqa: E402
-from asicdrv.views import write_report  # noqa: E402
+from asicdrv.bench.report import write_report  # noqa: E402
 
 
 def report_time() -> float:

@@ -18,7 +18,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 from _timing import rss_mib  # noqa: E402
 import asicdrv  # noqa: E402
 from asicdrv import Emulator  # noqa: E402
-from asicdrv.known_blocks import GENESIS, notify_params  # noqa: E402
+from asicdrv.bitcoin.known_blocks import GENESIS, notify_params  # noqa: E402
 
 
 def soak(link: str, seconds: float, faults: str, job_seconds: float, results: dict) -> None:

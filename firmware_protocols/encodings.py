@@ -169,3 +169,24 @@ def chip_volts_to_vout_raw(volts: float, vout_adc_ratio: int, asic_count: int) -
 def vin_raw_to_volts(raw: int, vin_adc_ratio: int) -> float:
     """Input voltage from STATUS_PMU: ``raw * ratio / 1000`` gives centivolts."""
     return (raw * vin_adc_ratio // 1000) / 100.0
+
+
+# Avalon 4 and the sticks (cgminer driver-avalon4.c): byte swap and the 10 k NTC
+NTC_B = 3450           # driver-avalon4.c default B value (option --avalon4-ntc-b)
+
+
+def bswap32(value: int) -> int:
+    return int.from_bytes((value & 0xFFFFFFFF).to_bytes(4, "big"), "little")
+
+
+def ntc_adc_to_celsius(adc: int) -> float | None:
+    """driver-avalon4.c: R = 10000 / (1023 / adc - 1), B = 3450, 25 degC nominal."""
+    if not 0 < adc < 1023:
+        return None
+    resistance = 10000.0 / (1023.0 / adc - 1)
+    return 1.0 / (math.log(resistance / 10000.0) / NTC_B + 1.0 / 298.15) - 273.15
+
+
+def celsius_to_ntc_adc(celsius: float) -> int:
+    resistance = 10000.0 * math.exp(NTC_B * (1.0 / (celsius + 273.15) - 1.0 / 298.15))
+    return round(1023.0 / (1 + 10000.0 / resistance))

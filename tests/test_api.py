@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from asicdrv import Emulator
-from asicdrv.api import ApiCommands, ApiServer, parse_request
-from asicdrv.controller import Controller, DeviceConfig
-from asicdrv.pool import PoolConfig
+from asicdrv.farm.api import ApiCommands, ApiServer, parse_request
+from asicdrv.mining.controller import Controller, DeviceConfig
+from asicdrv.mining.pool import PoolConfig
 from asicdrv.testing import EASY_NONCE_MASK, TestPool, easy_difficulty
 from conftest import api_command, api_request, wait_for
 
@@ -257,7 +257,7 @@ def test_fuzzed_requests_get_a_reply_and_never_an_exception(request_bytes):
         def snapshot(self, max_age):
             return self.status()
     server = ApiServer.__new__(ApiServer)
-    from asicdrv.api import Access
+    from asicdrv.farm.api import Access
     server.commands, server.access = ApiCommands(Idle()), Access("R:127.0.0.1")
     reply = server.answer(request_bytes, "127.0.0.1")
     assert reply.endswith(b"\0")

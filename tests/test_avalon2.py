@@ -12,7 +12,7 @@ import pytest
 import asicdrv
 from asicdrv import LimitError
 from asicdrv.emulator import Emulator
-from asicdrv.stratum import StratumJob
+from asicdrv.mining.stratum import StratumJob
 from blocks import BLOCK_170, notify_params
 from conftest import FAST, run
 from test_generations import be32, xmodem

@@ -10,7 +10,7 @@ import asicdrv
 from asicdrv import LimitError
 from asicdrv.emulator import Emulator
 from asicdrv.models import model_for_version
-from asicdrv.stratum import StratumJob
+from asicdrv.mining.stratum import StratumJob
 from blocks import BLOCK_170, notify_params
 from conftest import FAST, wait_for
 from firmware_protocols import PacketType as T
@@ -126,7 +126,7 @@ def test_a_big_endian_crc_from_an_avalon4_is_a_bad_reply():
 def test_the_status_frame_reads_as_cgminer_reads_it():
     """STATUS (driver-avalon4.c:557-606): temperature, fan, frequency (x 3968/65), voltage
     word, works, HW, power good, error code, all BE32; LW/HW 24-bit per miner."""
-    from asicdrv.avalon4 import Avalon4Readings
+    from asicdrv.generations.avalon4 import Avalon4Readings
     from asicdrv.models import MODELS
     from firmware_protocols import decode_packet
     readings = Avalon4Readings(MODELS["MM41"])
@@ -220,7 +220,7 @@ def test_the_chip_test_runs_at_the_firmwares_own_test_point(model, word, mhz, cp
 def test_a_frame_with_a_voltage_word_outside_the_model_never_leaves_the_host():
     """The last check before the link: whatever builds a frame, a voltage word the model's
     table would not send (0x0000 = 1.6125 V on an MM41) is refused and nothing is sent."""
-    from asicdrv.avalon4 import Avalon4
+    from asicdrv.generations.avalon4 import Avalon4
     from asicdrv.generations import generation_of
     from asicdrv.models import MODELS
     old_test = frame(0x32, bytes((0xFF,)))            # what we sent before the fix
@@ -256,7 +256,7 @@ def test_test_ret_is_read_as_api_asic_testcores_sends_it():
     """G8: per miner, one TEST_RET per four chips: d[0] the miner, d[1..16] four failed-work
     counts (BE32); then the summary (passed, all).  One dead chip, miner 3 chip 1 (64
     failed works), reads as exactly that (it read as "miner 0 chips 0-3 fail")."""
-    from asicdrv.avalon4 import Avalon4Readings
+    from asicdrv.generations.avalon4 import Avalon4Readings
     from asicdrv.models import MODELS
     from firmware_protocols import decode_packet
     readings = Avalon4Readings(MODELS["MM41"])

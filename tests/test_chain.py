@@ -3,7 +3,7 @@ import pytest
 
 import asicdrv
 from asicdrv import Emulator, LimitError, StratumJob
-from asicdrv.bitcoin import hash_value
+from asicdrv.bitcoin.core import hash_value
 from blocks import BLOCK_170, GENESIS, notify_params
 from conftest import FAST, wait_for
 from firmware_protocols import PacketType as T, decode_packet

@@ -6,8 +6,8 @@ import time
 import pytest
 
 from asicdrv import Emulator
-from asicdrv.controller import Controller, DeviceConfig
-from asicdrv.pool import PoolConfig
+from asicdrv.mining.controller import Controller, DeviceConfig
+from asicdrv.mining.pool import PoolConfig
 from asicdrv.testing import EASY_NONCE_MASK, TestPool, easy_difficulty
 from conftest import wait_for
 

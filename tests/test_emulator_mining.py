@@ -1,10 +1,10 @@
 """The emulator finds real nonces: known blocks replayed, nonce2 and ntime rolled."""
 import pytest
 
-from asicdrv.bitcoin import display_hash, hash_value, mask_target
+from asicdrv.bitcoin.core import display_hash, hash_value, mask_target
 from asicdrv.emulator import Emulator
-from asicdrv.jobs import build_job_packets
-from asicdrv.stratum import StratumJob
+from asicdrv.device.jobs import build_job_packets
+from asicdrv.mining.stratum import StratumJob
 from blocks import BLOCK_170, GENESIS, notify_params
 from emu_wire import FakeClock, detect_all, poll, poll_until, send
 from firmware_protocols import PacketType as T, encode_packet

@@ -13,7 +13,7 @@ import asicdrv
 from asicdrv import LimitError
 from asicdrv.emulator import Emulator
 from asicdrv.models import MODELS, model_for_version
-from asicdrv.stratum import StratumJob
+from asicdrv.mining.stratum import StratumJob
 from blocks import BLOCK_170, notify_params
 from conftest import FAST
 from firmware_protocols import PacketType as T, decode_packet
@@ -110,7 +110,7 @@ def test_device_frames_of_each_generation_are_read_as_the_hosts_read_them():
     """Device -> host frames built by hand, handed to the emulator's place on the link:
     the A7 STATUS_PVT (per miner: two id bytes, three codes; cgminer's fan uses the second
     code), the A9 one-word STATUS_VOLT and the A7 six-counter STATUS_PLL."""
-    from asicdrv.status import ModuleReadings
+    from asicdrv.device.status import ModuleReadings
     from firmware_protocols.tables import a7_pvt_code_to_celsius
     readings = ModuleReadings(MODELS["741"])
     pvt = b"".join(bytes((1, 7)) + struct.pack(">HHH", 400, 500 + m, 450) for m in range(4))

@@ -6,7 +6,7 @@ import pytest
 
 import asicdrv
 from asicdrv import DeviceGone, DeviceNotFound
-from asicdrv.stratum import StratumJob
+from asicdrv.mining.stratum import StratumJob
 from asicdrv.transport.i2c_linux import I2C_SLAVE, I2CLink, LinuxI2CBus
 from blocks import BLOCK_170, notify_params
 from conftest import FAST, run

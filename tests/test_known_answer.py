@@ -2,7 +2,7 @@
 import hashlib
 import struct
 
-from asicdrv.known_blocks import BLOCK_170, KNOWN_ANSWER, known_answer_params
+from asicdrv.bitcoin.known_blocks import BLOCK_170, KNOWN_ANSWER, known_answer_params
 
 
 def test_known_answer_hash_from_first_principles():

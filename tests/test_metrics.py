@@ -6,9 +6,9 @@ import urllib.request
 from prometheus_client.parser import text_string_to_metric_families
 
 from asicdrv import Emulator
-from asicdrv.controller import Controller, DeviceConfig
-from asicdrv.metrics import serve_metrics
-from asicdrv.pool import PoolConfig
+from asicdrv.mining.controller import Controller, DeviceConfig
+from asicdrv.farm.metrics import serve_metrics
+from asicdrv.mining.pool import PoolConfig
 from asicdrv.testing import EASY_NONCE_MASK, TestPool, easy_difficulty
 from conftest import ROOT, wait_for
 

@@ -12,7 +12,7 @@ import usb.util
 import asicdrv
 from asicdrv import LimitError
 from asicdrv.emulator import Emulator
-from asicdrv.stratum import StratumJob
+from asicdrv.mining.stratum import StratumJob
 from blocks import BLOCK_170, notify_params
 from conftest import FAST, run, wait_for
 from test_generations import be32, frame, sent, xmodem
@@ -55,7 +55,7 @@ def test_work_frames_carry_the_midstate_and_the_header_tail():
     d = second[6:38]
     assert d[0:4] == be32(1) and d[4:20] == bytes(16)
     assert d[20:32] == header[72:76] + header[68:72] + header[64:68]
-    from asicdrv import sha256        # the stick's side: resume from the midstate
+    from asicdrv.bitcoin import sha256        # the stick's side: resume from the midstate
     words = struct.unpack(">8I", first[6:38])
     state = struct.pack(">8I", *reversed(words))
     first_pass = sha256.finish(state, header[64:80], 64)
@@ -94,7 +94,7 @@ def test_nano_status_m_reads_as_its_firmware_fills_it():
     ADC, d[20] i2c_readtemp() (TMP102, whole degC, signed), d[24] V18 << 16 | V09, d[28]
     a3233_power_isenable().  (cgminer reads d[12] as the core and d[20] as an NTC: 25 degC
     would read as 164 degC.)"""
-    from asicdrv.avalon_nano import NanoReadings
+    from asicdrv.generations.nano import NanoReadings
     from asicdrv.models import MODELS
     from firmware_protocols import decode_packet
     readings = NanoReadings(MODELS["nano"])
@@ -114,7 +114,7 @@ def test_mini_status_m_reads_the_copper_ntc():
     """mini/code/src/hid_main.c STATUS_M: d[16] the 12 V ADC, d[20] the copper NTC, d[24]
     the fan-side NTC, d[28] power good; the firmware's own cut is at copper ADC 200."""
     import math
-    from asicdrv.avalon_nano import NanoReadings
+    from asicdrv.generations.nano import NanoReadings
     from asicdrv.models import MODELS
     from firmware_protocols import decode_packet
 

@@ -144,7 +144,7 @@ frequency = 650
 
 
 def test_the_shipped_example_config_loads():
-    from asicdrv.config import load_file
+    from asicdrv.mining.config import load_file
     config = load_file(os.path.join(ROOT, "contrib", "asicdrv.toml"))
     assert [p.url for p in config.pools] == ["stratum+tcp://pool.example.com:3333",
                                             "stratum+tcp://backup.example.com:3333"]

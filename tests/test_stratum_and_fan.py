@@ -2,9 +2,9 @@
 import pytest
 
 from asicdrv import JobError, StratumJob
-from asicdrv.bitcoin import display_hash, swap_words
-from asicdrv.fan import FanPid
-from asicdrv.jobs import build_job_packets
+from asicdrv.bitcoin.core import display_hash, sha256d, swap_words
+from asicdrv.device.fan import FanPid
+from asicdrv.device.jobs import build_job_packets
 from blocks import BLOCK_170, GENESIS, notify_params
 from firmware_protocols import PacketType as T, decode_packet
 
@@ -17,7 +17,7 @@ def test_prevhash_is_word_swapped_and_header_bin_is_the_swapped_header():
     assert params[1][:8] == prev_internal[:4][::-1].hex()
     assert job.prevhash_internal == prev_internal
     header = job.header(nonce2, 0, BLOCK_170["nonce"])
-    assert display_hash(__import__("asicdrv").bitcoin.sha256d(header)) == BLOCK_170["hash"]
+    assert display_hash(sha256d(header)) == BLOCK_170["hash"]
     # cgminer's header_bin: each word of the real header byte-swapped (merkle and nonce 0)
     real = bytearray(header)
     real[36:68] = bytes(32)
@@ -52,7 +52,7 @@ def test_job_packets_in_cgminer_order_with_midstate():
     import hashlib
     # the midstate is SHA-256's state after the first 64 coinbase bytes: finishing it by
     # hand must give hashlib's digest of the whole coinbase
-    from asicdrv.sha256 import finish
+    from asicdrv.bitcoin.sha256 import finish
     tail = job.coinbase_template[64:]
     assert finish(packets[3].data, tail, 64) == hashlib.sha256(job.coinbase_template).digest()
     assert [p.idx for p in packets[3:9]] == [1, 2, 3, 4, 5, 6]

@@ -6,7 +6,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from asicdrv.history import History, HistoryError
+from asicdrv.bench.history import History, HistoryError
 from conftest import run
 
 SVG = "{http://www.w3.org/2000/svg}"

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import sys
 
-from ..burnin import run_burnin
+from ..bench.burnin import run_burnin
 from .common import add_command, add_device_args, emit_json, open_chain, positive_number
 from .reporting import add_report_args, check_report_args, finish_report
 

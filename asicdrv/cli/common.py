@@ -11,7 +11,7 @@ import sys
 
 from .. import connect
 from ..errors import DeviceNotFound
-from ..status import STATE_OK, ModuleStatus
+from ..device.status import STATE_OK, ModuleStatus
 
 AUTO = "auto"
 EMULATOR_URL = "emu://"

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import time
 
-from ..history import History, HistoryMissing, default_path
+from ..bench.history import History, HistoryMissing, default_path
 from .common import add_command, emit_json, table
 
 

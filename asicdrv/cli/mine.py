@@ -14,8 +14,8 @@ import json
 import time
 
 from ..errors import AsicError, JobError
-from ..shares import HW_ERROR_REASONS
-from ..stratum import StratumJob
+from ..device.shares import HW_ERROR_REASONS
+from ..mining.stratum import StratumJob
 from .common import add_command, add_device_args, emit_json, open_chain, positive_number, table
 
 def add_parser(sub) -> None:

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import sys
 
-from ..history import History, HistoryError, default_path
-from ..views import check_report_path, write_report
+from ..bench.history import History, HistoryError, default_path
+from ..bench.report import check_report_path, write_report
 
 
 def add_report_args(parser) -> None:

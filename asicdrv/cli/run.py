@@ -28,15 +28,15 @@ import sys
 import threading
 import time
 
-from .. import config as cfg
-from ..api import ApiCommands, ApiServer, parse_listen
-from ..controller import Controller, DeviceConfig, mining_modules
-from ..metrics import DEFAULT_PORT as METRICS_PORT, serve_metrics
-from ..views.web import LivePage
+from ..mining import config as cfg
+from ..farm.api import ApiCommands, ApiServer, parse_listen
+from ..mining.controller import Controller, DeviceConfig, mining_modules
+from ..farm.metrics import DEFAULT_PORT as METRICS_PORT, serve_metrics
+from ..farm.web import LivePage
 
 WEB_PORT = 8080
 from ..errors import ConfigError
-from ..pool import PoolConfig
+from ..mining.pool import PoolConfig
 from ..testing import EASY_NONCE_MASK, TestPool, easy_difficulty
 from ..transport.usb_auc import find_aucs
 from .common import add_command, positive_number

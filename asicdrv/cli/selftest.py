@@ -13,11 +13,11 @@ from __future__ import annotations
 import time
 
 from .._version import VERSION
-from ..burnin import module_record, report_settings, sample
-from ..known_blocks import DIFF1_KNOWN_ANSWER, KNOWN_ANSWER, known_answer_params
+from ..bench.burnin import module_record, report_settings, sample
+from ..bitcoin.known_blocks import DIFF1_KNOWN_ANSWER, KNOWN_ANSWER, known_answer_params
 from ..models import MODELS
 from ..transport.usb_auc import AucLink
-from ..stratum import StratumJob
+from ..mining.stratum import StratumJob
 from .common import (add_command, add_device_args, count_type, emit_json, findings,
                      missing_findings, open_chain, positive_number)
 from .reporting import add_report_args, check_report_args, finish_report

@@ -29,13 +29,13 @@ from __future__ import annotations
 import random
 from collections import deque
 
-from firmware_protocols import CrcError, PacketType as T, ProtocolError, decode_packet
+from firmware_protocols import CrcError, PacketType as T, ProtocolError, decode_packet, encode_packet
+from firmware_protocols.dialects import DIALECTS
 from firmware_protocols.encodings import (celsius_to_pvt_code, chip_volts_to_vout_raw,
                                           millivolts_to_pvt_code, pwm_to_fan_percent)
 from firmware_protocols.payloads import STATUS_PVT_PER_CHIP
 from firmware_protocols.tables import celsius_to_a7_pvt_code
-from ..bitcoin import DIFF1_TARGET
-from ..generations import generation_of
+from ..bitcoin.core import DIFF1_TARGET
 from ..models import MAX_MODULES, PVT_BY_ASIC, PVT_BY_MODULE, ModelSpec
 from .physics import VIN_VOLTS, ModulePhysics, chip_volts
 from .work import JobAssembler, JobIncomplete, Scanner
@@ -54,7 +54,7 @@ class MMFirmware:
                  hashrate: float, bad_nonce_rate: float = 0.0, pinned_nonce_mask=None):
         self.position = position          # 1-based place in the chain
         self.spec = spec
-        self.generation = generation_of(spec)   # its wire dialect and frame meanings
+        self.dialect = DIALECTS[spec.generation]   # the wire it speaks (shared definition)
         self.dna = dna
         self.version = version
         self.physics = physics
@@ -133,7 +133,7 @@ class MMFirmware:
     def receive(self, frame: bytes, *, broadcast: bool, now: float) -> bytes | None:
         """One frame from the host; returns the reply frame, if this packet has one."""
         try:
-            pkt = decode_packet(frame, dialect=self.generation.dialect)
+            pkt = decode_packet(frame, dialect=self.dialect)
         except CrcError:
             self.rx_crc_errors += 1
             return None
@@ -206,9 +206,8 @@ class MMFirmware:
         if self.detected:
             return None                 # a detected module stays quiet
         self.module_id = pkt.fields()["module_id"]
-        return self.generation.encode(T.ACKDETECT, {
-            "dna": self.dna, "version": self.version, "asic_count": self.ack_asic_count},
-            from_device=True)
+        return self.wire_encode(T.ACKDETECT, {
+            "dna": self.dna, "version": self.version, "asic_count": self.ack_asic_count})
 
     @property
     def ack_asic_count(self) -> int:
@@ -241,7 +240,8 @@ class MMFirmware:
         return None
 
     def _set_volt(self, pkt, broadcast):
-        levels = self.generation.levels_from(self.spec, pkt.fields())   # all or nothing
+        words = pkt.fields()["voltage_words"][:self.spec.miner_count]
+        levels = [self.spec.voltage_codec.decode(w) for w in words]     # all or nothing
         for level in levels:
             self.spec.check_voltage_level(level)
         self.physics.voltage_levels = levels
@@ -251,8 +251,8 @@ class MMFirmware:
         miner = pkt.idx - 1
         if not 0 <= miner < self.spec.miner_count:
             raise IndexError(miner)
-        self.physics.frequencies[miner] = self.generation.frequencies_from(self.spec,
-                                                                           pkt.fields())
+        words = pkt.fields()["pll_words"][:self.spec.pll_count]
+        self.physics.frequencies[miner] = [self.spec.pll_table.mhz(w) for w in words]
         return None
 
     def _set_ss(self, pkt, broadcast):
@@ -374,8 +374,11 @@ class MMFirmware:
 
     def _encode(self, ptype, fields=None, *, data=None, idx=1, cnt=1) -> bytes:
         """A reply: the last DNA byte in OPT, as MM4 does and A4 hosts check."""
-        return self.generation.encode(ptype, fields, data=data, idx=idx, cnt=cnt,
-                                      opt=self.dna[-1], from_device=True)
+        return self.wire_encode(ptype, fields, data=data, idx=idx, cnt=cnt, opt=self.dna[-1])
+
+    def wire_encode(self, ptype, fields=None, **kw) -> bytes:
+        """A frame from this module, in its generation's dialect."""
+        return encode_packet(ptype, fields, dialect=self.dialect, from_device=True, **kw)
 
     def _status_pll(self, miner: int) -> bytes:
         fields = {"lock_counts": self.physics.lock_counts(miner)}

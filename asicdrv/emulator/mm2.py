@@ -17,8 +17,8 @@ from __future__ import annotations
 from firmware_protocols import PacketType as T
 from firmware_protocols.encodings import pwm_to_fan_percent
 
-from .. import sha256
-from ..avalon4 import bswap32
+from ..bitcoin import sha256
+from firmware_protocols.encodings import bswap32
 from ..models import ModelSpec
 from .firmware import MMFirmware
 from .work import Job
@@ -47,8 +47,7 @@ class MM2Firmware(MMFirmware):
     def _encode(self, ptype, fields=None, *, data=None, idx=1, cnt=1) -> bytes:
         if fields is not None:
             fields = {**fields, "module_id": self.wire_id}
-        return self.generation.encode(ptype, fields, data=data, idx=idx, cnt=cnt,
-                                      from_device=True)
+        return self.wire_encode(ptype, fields, data=data, idx=idx, cnt=cnt)
 
     def _detect(self, pkt, broadcast):
         if pkt.fields()["module_id"] != self.wire_id:

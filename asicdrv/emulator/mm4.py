@@ -16,7 +16,7 @@ from __future__ import annotations
 from firmware_protocols import PacketType as T
 from firmware_protocols.errors import LimitError
 
-from ..avalon4 import bswap32, celsius_to_ntc_adc
+from firmware_protocols.encodings import bswap32, celsius_to_ntc_adc
 from ..models import MAX_MODULES, ModelSpec
 from .firmware import MMFirmware
 from .work import JobIncomplete

@@ -14,7 +14,7 @@
   pass, so the stick's emulated rate is capped at :data:`MAX_HASHRATE`) and report every
   nonce meeting their mask, as NONCE_M: two reports per frame, the unused one 0xff.
 - POLLING answers NONCE_M while nonces wait, else STATUS_M laid out as each firmware
-  fills it (see :mod:`asicdrv.avalon_nano`).
+  fills it (see :mod:`asicdrv.generations.nano`).
 """
 from __future__ import annotations
 
@@ -34,8 +34,8 @@ from firmware_protocols import (CrcError, PacketType as T, ProtocolError, decode
                                 encode_packet)
 from firmware_protocols.dialects import AVALON_NANO
 
-from .. import sha256
-from ..avalon4 import bswap32, celsius_to_ntc_adc
+from ..bitcoin import sha256
+from firmware_protocols.encodings import bswap32, celsius_to_ntc_adc
 from ..models import ModelSpec
 from .physics import ModulePhysics, chip_volts
 from .usb_backend import EmulatedUsbDevice

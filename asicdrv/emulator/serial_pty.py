@@ -9,7 +9,7 @@ import tty
 
 from firmware_protocols import PACKET_SIZE, PacketType
 from firmware_protocols.dialects import AVALON2
-from ..transport.framing import FrameSync
+from firmware_protocols.framing import FrameSync
 from .bus import I2CBus
 from .traffic import TrafficLog
 

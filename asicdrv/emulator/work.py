@@ -14,8 +14,8 @@ import hashlib
 import struct
 from dataclasses import dataclass, field, replace
 
-from .. import sha256
-from ..bitcoin import swap_words
+from ..bitcoin import sha256
+from ..bitcoin.core import swap_words
 
 HEADER_BIN_SIZE = 128
 MAX_MERKLES = 30                 # AVA8_P_MERKLES_COUNT

@@ -16,7 +16,7 @@ import serial
 from ..errors import (CrcError, DeviceGone, DeviceNotFound, LimitError, PermissionDenied,
                       PortBusy, TransportError)
 from firmware_protocols.dialects import DIALECTS
-from .framing import FrameSync
+from firmware_protocols.framing import FrameSync
 
 
 FAMILIES = {"avalon2": "avalon2", "avalon3": "avalon2"}   # family option -> dialect

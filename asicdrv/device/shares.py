@@ -14,10 +14,10 @@ import time
 from collections import Counter, OrderedDict, deque
 from dataclasses import dataclass, field
 
-from .bitcoin import (DIFF1_TARGET, build_header, display_hash, hash_value, merkle_root,
+from ..bitcoin.core import (DIFF1_TARGET, build_header, display_hash, hash_value, merkle_root,
                       sha256d, target_for_difficulty)
-from .models import DIFFMAX_AVALON8
-from .stratum import StratumJob
+from ..models import DIFFMAX_AVALON8
+from ..mining.stratum import StratumJob
 
 JOBS_KEPT = 4
 RETIRED_KEPT = 256

@@ -34,11 +34,11 @@ from firmware_protocols import PacketType as T, ProtocolError, decode_packet
 from firmware_protocols.dialects import DIALECTS
 from firmware_protocols.mm import decode_device_frame
 from firmware_protocols.encodings import fan_percent_to_pwm
-from .errors import (AsicError, ChainClosed, DeviceGone, DeviceNotFound, JobError, LimitError,
+from ..errors import (AsicError, ChainClosed, DeviceGone, DeviceNotFound, JobError, LimitError,
                      ModuleLost, PollerStopped, TransportError)
 from .fan import FanPid
-from .generations import GENERATIONS, generation_of
-from .models import (DETECT_INTERVAL_S, FAN_ADJUST_INTERVAL_S, FAN_MAX_PERCENT,
+from ..generations import GENERATIONS, generation_of
+from ..models import (DETECT_INTERVAL_S, FAN_ADJUST_INTERVAL_S, FAN_MAX_PERCENT,
                      MAX_FAILED_POLLS, MM_IDLE_TIMEOUT_S, MODELS, OVERHEAT_C,
                      OVERHEAT_HYSTERESIS_C, POLLING_DELAY_MAX_S, POLLING_DELAY_S,
                      RECOVER_INTERVAL_S, STALE_ROUNDS_CUTOFF, STALE_ROUNDS_FAN, DIFFMAX_AVALON8,
@@ -46,7 +46,7 @@ from .models import (DETECT_INTERVAL_S, FAN_ADJUST_INTERVAL_S, FAN_MAX_PERCENT,
 from .shares import HW_ERROR_REASONS, NonceVerifier, Share
 from .status import (STATE_CUTOFF, STATE_LOST, STATE_OK, ChainStatus, Module,
                      ModuleStatus, error_names)
-from .stratum import StratumJob
+from ..mining.stratum import StratumJob
 
 IDLE_FAN_PERCENT = 50         # idle(): PLLs off, chips near ambient; air for the DC-DC stage
 DETECT_PATIENCE_S = 0.08      # read-again budget for DETECT: an empty id ends a round

@@ -18,9 +18,9 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from .._version import VERSION
-from ..controller import mining_modules
-from ..listen import bind_in_background
-from .chipmap import chip_map_svg
+from ..mining.controller import mining_modules
+from .listen import bind_in_background
+from ..bench.chipmap import chip_map_svg
 
 log = logging.getLogger("asicdrv.web")
 SNAPSHOT_MAX_AGE_S = 0.5

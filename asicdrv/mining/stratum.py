@@ -2,7 +2,7 @@
 
 ``StratumJob.from_notify(params, extranonce1=..., extranonce2_size=..., difficulty=...)``
 takes the nine notify params exactly as a pool sends them.  Byte orders follow
-:mod:`asicdrv.bitcoin`: nonce2 is written into the coinbase little-endian, the notify prevhash
+:mod:`asicdrv.bitcoin.core`: nonce2 is written into the coinbase little-endian, the notify prevhash
 is word-swapped, and cgminer's ``header_bin`` is the real header word-swapped.
 """
 from __future__ import annotations
@@ -14,8 +14,8 @@ from functools import cached_property
 from typing import Sequence
 
 from firmware_protocols import crc16
-from .bitcoin import (build_header, merkle_root, nbits_to_target, sha256d, swap_words)
-from .errors import JobError
+from ..bitcoin.core import (build_header, merkle_root, nbits_to_target, sha256d, swap_words)
+from ..errors import JobError
 
 # cgminer's work padding after the 80 header bytes (48 bytes)
 HEADER_PADDING = bytes.fromhex("00000080" + "00" * 40 + "80020000")

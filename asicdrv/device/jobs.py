@@ -6,10 +6,10 @@ MERKLES, HEADER x 4, JOB_FIN.  All are broadcast.
 from __future__ import annotations
 
 from firmware_protocols import PacketType as T, encode_packet
-from . import sha256
-from .bitcoin import target_for_difficulty, target_to_bytes_le
-from .models import DIFFMAX_AVALON8
-from .stratum import MERKLE_OFFSET, StratumJob
+from ..bitcoin import sha256
+from ..bitcoin.core import target_for_difficulty, target_to_bytes_le
+from ..models import DIFFMAX_AVALON8
+from ..mining.stratum import MERKLE_OFFSET, StratumJob
 
 TARGET_DIFFICULTY_CAP = DIFFMAX_AVALON8
 

@@ -1,9 +1,11 @@
-"""Each MM generation's frames, as a plug-in the device layer calls.
+"""The base of every generation plug-in: the Avalon 8's frames (cgminer
+``driver-avalon8.c``), which the other generations override where they differ.
 
-:class:`Chain` asks a module's generation for its configuration frames, its job frames,
-how to read a NONCE and which readings class folds its status; it never branches on a
-model.  The emulator uses the same objects the other way round (frame -> values).
-Sources: ``../shared/spec/avalon-families.md`` 5.3-5.9 and the cgminer drivers named there.
+:class:`~asicdrv.device.chain.Chain` asks a module's generation for its configuration
+frames, its job frames, how to read a NONCE and which readings class folds its status; it
+never branches on a model.  The emulator has its own reading of the frames (host and device
+share only the wire definitions in :mod:`firmware_protocols` and the model table).
+Sources: ``docs/families.md`` and the cgminer drivers named there.
 
 Frame builders take the module's runtime (``rt``: its spec, the host's frequencies and
 voltage levels, cutoff and idle flags, and ``rt.options``, the chain's SET options:
@@ -18,10 +20,11 @@ from firmware_protocols import PacketType as T, decode_packet, encode_packet
 from firmware_protocols.dialects import DIALECTS, Dialect
 from firmware_protocols.encodings import asic_timeout
 
-from .jobs import build_job_packets
-from .models import ModelSpec, model_for_version
-from .status import ModuleReadings
-from .stratum import StratumJob
+from ..bitcoin.core import target_for_difficulty, target_to_bytes_le
+from ..device.jobs import build_job_packets
+from ..models import ModelSpec, model_for_version
+from ..device.status import ModuleReadings
+from ..mining.stratum import MERKLE_OFFSET, StratumJob
 
 
 def effective_frequencies(rt, miner: int) -> list[int]:
@@ -190,56 +193,14 @@ class Generation:
         """A NONCE in the verifier's terms (``nonce`` = the header's nNonce)."""
         return [pkt.fields()]
 
-    # --- the MM side: what host frames say ------------------------------------------------------
-    def levels_from(self, spec: ModelSpec, fields: dict) -> list[int]:
-        return [spec.voltage_codec.decode(w) for w in fields["voltage_words"][:spec.miner_count]]
 
-    def frequencies_from(self, spec: ModelSpec, fields: dict) -> list[int]:
-        return [spec.pll_table.mhz(w) for w in fields["pll_words"][:spec.pll_count]]
-
-
-class Avalon7(Generation):
-    """cgminer ``driver-avalon7.c``: six PLLs and their two timeout words; no SET_ASIC_OTP."""
-    name = "avalon7"
-    sends_asic_otp = False
-
-    def pll_fields(self, spec, miner, plls):
-        top = max(plls) or 1
-        return {"pll_words": [spec.pll_table.word(f) for f in plls],
-                "asic_timeout": (0x2000000 // top) * 40 // 4,
-                "asic_timeout_98": 0x2000000 // top * 98 // 100}
-
-
-class Avalon9(Generation):
-    """Canaan ``avalon911`` ``driver-avalon9.c``: raw levels for six miners and the
-    adjust_volt_freq word; SET_PLL names the miner (and ASIC, 0 = all)."""
-    name = "avalon9"
-    max_volt_words = 6
-
-    def volt_fields(self, spec, levels):
-        return {**super().volt_fields(spec, levels), "adjust_volt_freq": 1}
-
-    def pll_fields(self, spec, miner, plls):
-        return {**super().pll_fields(spec, miner, plls), "miner_id": miner, "asic_id": 0}
-
-
-class AvalonLC3(Generation):
-    """Canaan ``avalonlc3`` ``driver-avalonlc3.c``: the A8 frames with raw voltage levels."""
-    name = "avalonlc3"
-
-
-GENERATIONS: dict[str, Generation] = {g.name: g for g in (Avalon7(), Generation(), Avalon9(),
-                                                          AvalonLC3())}
-
-
-def register(generation: Generation) -> Generation:
-    """Add a generation (a plug-in module calls this at import)."""
-    GENERATIONS[generation.name] = generation
-    return generation
-
-
-def generation_of(spec: ModelSpec) -> Generation:
-    return GENERATIONS[spec.generation]
-
-
-from . import avalon2, avalon4, avalon_nano  # noqa: E402,F401  - they register themselves
+def job_head(generation, job, pool: int, difficulty: int, cap: float) -> list[bytes]:
+    """STATIC (ending with the pool difficulty and number), TARGET, JOB_ID (the bare tag,
+    with every job): how the Avalon 4 and the Avalon 2/3 open a job."""
+    target = target_for_difficulty(min(job.difficulty, cap))
+    return [generation.encode(T.STATIC, {
+        "coinbase_len": job.coinbase_len, "nonce2_offset": job.nonce2_offset,
+        "nonce2_size": job.mm_nonce2_size, "merkle_offset": MERKLE_OFFSET,
+        "merkle_count": len(job.merkle_branch), "difficulty": difficulty, "pool": pool}),
+        generation.encode(T.TARGET, {"target": target_to_bytes_le(target)}),
+        generation.encode(T.JOB_ID, {"job_crc": job.job_crc})]

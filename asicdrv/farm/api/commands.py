@@ -20,12 +20,12 @@ import uuid
 from dataclasses import dataclass
 from typing import Callable
 
-from .._version import VERSION
-from ..controller import mining_modules
-from ..errors import AsicError, ConfigError
-from ..models import (CORES_PER_ASIC, FAN_MAX_PERCENT, FAN_MIN_PERCENT, MODELS,
+from ..._version import VERSION
+from ...mining.controller import mining_modules
+from ...errors import AsicError, ConfigError
+from ...models import (CORES_PER_ASIC, FAN_MAX_PERCENT, FAN_MIN_PERCENT, MODELS,
                       POLLING_DELAY_MAX_S)
-from ..pool import PoolConfig
+from ...mining.pool import PoolConfig
 
 API_VERSION = "3.7"
 DESCRIPTION = f"asicdrv {VERSION}"

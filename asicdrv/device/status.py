@@ -10,7 +10,7 @@ from firmware_protocols import MMPacket, PacketType as T
 from firmware_protocols.encodings import (pvt_code_to_celsius, vin_raw_to_volts,
                                           vout_raw_to_chip_volts)
 from firmware_protocols.tables import a7_pvt_code_to_celsius
-from .models import PVT_BY_ASIC, PVT_BY_MODULE, ModelSpec
+from ..models import PVT_BY_ASIC, PVT_BY_MODULE, ModelSpec
 
 STATE_OK, STATE_CUTOFF, STATE_LOST = "ok", "cutoff", "lost"
 

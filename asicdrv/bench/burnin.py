@@ -15,7 +15,7 @@ temperatures and fans every ``sample_s``.  Findings:
   value for the whole run while most chips of its miner changed);
 - **fan**: stalled (0 RPM with duty), or any overheat or stale-sensor cutoff.
 
-The result is the report data :mod:`asicdrv.views.report` renders and the repair history
+The result is the report data :mod:`asicdrv.bench.report` renders and the repair history
 stores.
 """
 from __future__ import annotations
@@ -24,9 +24,9 @@ import math
 import statistics
 import time
 
-from ._version import VERSION
-from .known_blocks import BLOCK_170, notify_params
-from .stratum import StratumJob
+from .._version import VERSION
+from ..bitcoin.known_blocks import BLOCK_170, notify_params
+from ..mining.stratum import StratumJob
 
 BURNIN_DIFFICULTY = 2.0 ** -24      # every nonce a chip reports passes the MM's TARGET
 DEAD_MEDIAN = 5

@@ -5,7 +5,7 @@ Raw coinbase transactions and header fields of mainnet blocks 0 (genesis) and 17
 first block with a second transaction, so it has a merkle branch and a real prevhash).
 Each test that uses them also checks the published block hash.
 """
-from .bitcoin import swap_words
+from .core import swap_words
 
 GENESIS = dict(
     height=0,

@@ -28,10 +28,10 @@ import math
 from dataclasses import dataclass, field
 
 
-from .chain import pll_frequencies
+from ..device.chain import pll_frequencies
 from .controller import DeviceConfig, ModuleSettings
-from .errors import ConfigError, LimitError
-from .models import (FAN_MAX_PERCENT, FAN_MIN_PERCENT, MAX_MODULES, OVERHEAT_C,
+from ..errors import ConfigError, LimitError
+from ..models import (FAN_MAX_PERCENT, FAN_MIN_PERCENT, MAX_MODULES, OVERHEAT_C,
                      check_voltage_level_any)
 from .pool import PoolConfig
 
@@ -112,7 +112,7 @@ def from_dict(data: dict, where: str = "config") -> RunConfig:
 
 def check_servers(config: RunConfig, where: str = "command line") -> None:
     """The API and metrics addresses and the access rules, before anything starts."""
-    from .api import Access, parse_listen
+    from ..farm.api import Access, parse_listen
     try:
         if config.api_listen != "off":
             parse_listen(config.api_listen)
@@ -174,7 +174,7 @@ def module_settings(data: dict, where: str) -> ModuleSettings:
 
 
 def check_frequency(value, where: str):
-    """As the device layer checks it (:func:`asicdrv.chain.pll_frequencies`)."""
+    """As the device layer checks it (:func:`asicdrv.device.chain.pll_frequencies`)."""
     try:
         pll_frequencies(value)
     except LimitError as exc:

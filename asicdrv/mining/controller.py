@@ -27,16 +27,16 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Callable, Sequence, Union
 
-from . import connect
+from .. import connect
 from .accounting import ModuleAccount, PoolAccount
-from .chain import Chain
-from .errors import AsicError, LimitError
+from ..device.chain import Chain
+from ..errors import AsicError, LimitError
 from .pool import CONNECT_TIMEOUT_S, REPLY_TIMEOUT_S, Pool, PoolConfig
-from .shares import Share
-from .status import ModuleStatus
+from ..device.shares import Share
+from ..device.status import ModuleStatus
 from .stratum import StratumJob
 
-log = logging.getLogger("asicdrv.controller")
+log = logging.getLogger("asicdrv.mining.controller")
 
 VALID_JOBS_KEPT = 16
 # every dispatch of one job (a pool switch back, a re-cut when chains come or go) takes a

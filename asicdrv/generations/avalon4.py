@@ -19,53 +19,21 @@ What differs from the Avalon 7 and later, and lives only here:
 """
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import dataclass
 
 from firmware_protocols import PacketType as T
 from firmware_protocols.dialects import AVALON4, a4_test_ret_chips, a4_test_ret_summary
+from firmware_protocols.encodings import bswap32, ntc_adc_to_celsius
 from firmware_protocols.errors import LimitError
 from firmware_protocols.tables import NANO_PLL
 
-from .bitcoin import target_for_difficulty, target_to_bytes_le
-from .generations import Generation, effective_frequencies, register
-from .jobs import job_body_packets, nonce2_range_for
-from .models import ModelSpec
-from .status import ModuleReadings
-from .stratum import MERKLE_OFFSET
+from .base import Generation, effective_frequencies, job_head
+from ..device.jobs import job_body_packets, nonce2_range_for
+from ..models import ModelSpec
+from ..device.status import ModuleReadings
 
-NTC_B = 3450           # driver-avalon4.c default B value (option --avalon4-ntc-b)
 SPEED_BINGO, SPEED_ERROR = 255, 3
-
-
-def bswap32(value: int) -> int:
-    return int.from_bytes((value & 0xFFFFFFFF).to_bytes(4, "big"), "little")
-
-
-def ntc_adc_to_celsius(adc: int) -> float | None:
-    """driver-avalon4.c: R = 10000 / (1023 / adc - 1), B = 3450, 25 degC nominal."""
-    if not 0 < adc < 1023:
-        return None
-    resistance = 10000.0 / (1023.0 / adc - 1)
-    return 1.0 / (math.log(resistance / 10000.0) / NTC_B + 1.0 / 298.15) - 273.15
-
-
-def celsius_to_ntc_adc(celsius: float) -> int:
-    resistance = 10000.0 * math.exp(NTC_B * (1.0 / (celsius + 273.15) - 1.0 / 298.15))
-    return round(1023.0 / (1 + 10000.0 / resistance))
-
-
-def job_head(generation, job, pool: int, difficulty: int, cap: float) -> list[bytes]:
-    """STATIC (ending with the pool difficulty and number), TARGET, JOB_ID (the bare tag,
-    with every job): how the Avalon 4 and the Avalon 2/3 open a job."""
-    target = target_for_difficulty(min(job.difficulty, cap))
-    return [generation.encode(T.STATIC, {
-        "coinbase_len": job.coinbase_len, "nonce2_offset": job.nonce2_offset,
-        "nonce2_size": job.mm_nonce2_size, "merkle_offset": MERKLE_OFFSET,
-        "merkle_count": len(job.merkle_branch), "difficulty": difficulty, "pool": pool}),
-        generation.encode(T.TARGET, {"target": target_to_bytes_le(target)}),
-        generation.encode(T.JOB_ID, {"job_crc": job.job_crc})]
 
 
 class Avalon4Readings(ModuleReadings):
@@ -245,5 +213,4 @@ class Avalon4(Generation):
                 "job_crc": fields["job_crc"], "pool": fields["pool"]}]
 
 
-register(Avalon4())
 assert AVALON4.device_crc_order == "little"

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import threading
 
-from .errors import ConfigError
+from ..errors import ConfigError
 
 
 def bind_in_background(server_cls, host: str, port: int, handler, what: str,

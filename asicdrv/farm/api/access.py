@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 
-from ..errors import ConfigError
+from ...errors import ConfigError
 
 DEFAULT_ALLOW = "R:127.0.0.1"
 

@@ -12,7 +12,7 @@ import os
 import sqlite3
 import time
 
-from .errors import AsicError
+from ..errors import AsicError
 
 SCHEMA_VERSION = 1
 APPLICATION_ID = 0x41534943          # "ASIC": marks the file as ours

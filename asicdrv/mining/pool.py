@@ -27,12 +27,12 @@ from dataclasses import dataclass
 from typing import Callable
 from urllib.parse import urlsplit
 
-from ._version import VERSION
-from .errors import ConfigError, JobError, PoolError
-from .shares import Share
+from .._version import VERSION
+from ..errors import ConfigError, JobError, PoolError
+from ..device.shares import Share
 from .stratum import StratumJob, parse_difficulty
 
-log = logging.getLogger("asicdrv.pool")
+log = logging.getLogger("asicdrv.mining.pool")
 
 USER_AGENT = f"asicdrv/{VERSION}"
 MAX_LINE = 64 * 1024

@@ -17,12 +17,12 @@ import socketserver
 import threading
 import time
 
-from ..errors import ConfigError
+from ...errors import ConfigError
 from ..listen import bind_in_background
 from .access import DEFAULT_ALLOW, Access
 from .commands import DESCRIPTION, JOINABLE, ApiCommands, Reply
 
-log = logging.getLogger("asicdrv.api")
+log = logging.getLogger("asicdrv.farm.api")
 
 DEFAULT_PORT = 4028
 MAX_REQUEST = 64 * 1024

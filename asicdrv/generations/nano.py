@@ -30,13 +30,13 @@ import time
 from collections import OrderedDict
 
 from firmware_protocols import PacketType as T
+from firmware_protocols.encodings import bswap32, ntc_adc_to_celsius
 
-from . import sha256
-from .avalon4 import bswap32, ntc_adc_to_celsius
-from .generations import Generation, effective_frequencies, register
-from .jobs import nonce2_range_for
-from .models import MODELS, ModelSpec
-from .status import ModuleReadings
+from ..bitcoin import sha256
+from .base import Generation, effective_frequencies
+from ..device.jobs import nonce2_range_for
+from ..models import MODELS, ModelSpec
+from ..device.status import ModuleReadings
 
 WORKS_KEPT = 256                 # work ids remembered for late nonces
 STICK_IDLE_S = 3.0               # the firmware's IDLE_TIME: power off after this silence
@@ -284,4 +284,3 @@ class AvalonNano(Generation):
         return out
 
 
-register(AvalonNano())

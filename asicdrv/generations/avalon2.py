@@ -21,14 +21,13 @@ from __future__ import annotations
 import time
 
 from firmware_protocols import PacketType as T
-from firmware_protocols.encodings import PWM_MAX, fan_percent_to_pwm
+from firmware_protocols.encodings import PWM_MAX, bswap32, fan_percent_to_pwm
 
-from .avalon4 import bswap32, job_head
-from .errors import JobError
-from .generations import Generation, effective_frequencies, register
-from .jobs import job_body_packets, nonce2_range_for
-from .models import ModelSpec
-from .status import ModuleReadings
+from ..errors import JobError
+from .base import Generation, effective_frequencies, job_head
+from ..device.jobs import job_body_packets, nonce2_range_for
+from ..models import ModelSpec
+from ..device.status import ModuleReadings
 
 MAX_MERKLES = 20                 # AVA2_P_MERKLES_COUNT
 WHOLE_COINBASE_MAX = 6 * 1024    # AVA2_P_COINBASE_SIZE
@@ -167,4 +166,3 @@ class Avalon2(Generation):
                  "pool": fields["pool"]}]
 
 
-register(Avalon2())

@@ -8,7 +8,7 @@ starts u at the temperature itself.  Output is clamped to [min, max] percent.
 """
 from __future__ import annotations
 
-from .models import FAN_MAX_PERCENT, FAN_MIN_PERCENT, TEMP_TARGET_C
+from ..models import FAN_MAX_PERCENT, FAN_MIN_PERCENT, TEMP_TARGET_C
 
 PID_P, PID_I, PID_D = 2, 5, 0
 PID_TEMP_MIN_C, PID_TEMP_MAX_C = 50, 100
