@@ -11,7 +11,7 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from asicdrv.testing import TestPool, easy_difficulty
-from conftest import ROOT, wait_for
+from conftest import ROOT
 
 BROWSER = shutil.which("chromium") or shutil.which("chromium-browser") \
     or shutil.which("google-chrome")

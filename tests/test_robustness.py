@@ -98,7 +98,7 @@ def test_public_api_raises_only_asic_errors_for_wrong_types():
 
 def test_a_poller_that_dies_makes_every_call_raise(mocker):
     with asicdrv.open("emu://", **FAST) as chain:
-        mocker.patch.object(chain, "_protect", side_effect=ZeroDivisionError("boom"))
+        mocker.patch("asicdrv.device.poller.protect", side_effect=ZeroDivisionError("boom"))
         deadline = time.monotonic() + 5
         while chain.status().connected and time.monotonic() < deadline:
             time.sleep(0.01)

@@ -28,7 +28,7 @@ import math
 from dataclasses import dataclass, field
 
 
-from ..device.chain import pll_frequencies
+from ..device.limits import pll_frequencies
 from .controller import DeviceConfig, ModuleSettings
 from ..errors import ConfigError, LimitError
 from ..models import (FAN_MAX_PERCENT, FAN_MIN_PERCENT, MAX_MODULES, OVERHEAT_C,

@@ -1,0 +1,132 @@
+"""The poll loop, on its own thread: every module ``polling_delay`` apart (cgminer's 20 ms),
+replies folded into readings, nonces verified into shares, the fan PID every fan interval,
+re-detection every detect interval (every 4 s while a module is lost or missing), and the
+protection judged after every poll.  An error here stops every API call, never silently."""
+from __future__ import annotations
+
+import threading
+import time
+from typing import TYPE_CHECKING
+
+from firmware_protocols import PacketType as T, ProtocolError, decode_packet
+from firmware_protocols.encodings import fan_percent_to_pwm
+
+from ..errors import AsicError, DeviceGone, PollerStopped, TransportError
+from ..models import MAX_FAILED_POLLS, RECOVER_INTERVAL_S
+from .protection import fan_target, protect
+from .runtime import ModuleRuntime
+from .shares import HW_ERROR_REASONS
+from .status import STATE_LOST
+
+if TYPE_CHECKING:
+    from .chain import Chain
+
+
+class Poller:
+    def __init__(self, chain: "Chain"):
+        self.chain = chain
+        self.thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        if self.thread is None:
+            self.thread = threading.Thread(target=self.run, name="asicdrv-poller", daemon=True)
+            self.thread.start()
+
+    def run(self) -> None:
+        last_detect = last_fan = time.monotonic()
+        try:
+            while not self.chain._stop.is_set():
+                now = time.monotonic()
+                recovering = self.chain._missing or any(rt.state == STATE_LOST
+                                                  for rt in self.chain._by_dna.values())
+                interval = (min(self.chain.detect_interval, RECOVER_INTERVAL_S) if recovering
+                            else self.chain.detect_interval)
+                if now - last_detect >= interval or not self.chain._active():
+                    last_detect = now
+                    with self.chain._lock:
+                        for rt in self.chain._detector.detect_round():
+                            self.chain._config.configure_new(rt)
+                adjust_fan = now - last_fan >= self.chain.fan_interval
+                if adjust_fan:
+                    last_fan = now
+                active = self.chain._active()
+                if not active and self.chain._stop.wait(self.chain.polling_delay):
+                    return
+                for rt in active:
+                    if self.chain._stop.wait(self.chain.polling_delay):
+                        return
+                    with self.chain._lock:
+                        if rt.state != STATE_LOST and rt.generation.poll_due(rt):
+                            for frame in rt.generation.work_frames(rt):
+                                self.chain._xfer(rt.id, frame, read=False)
+                            self.poll(rt, adjust_fan)
+                            if protect(rt, self.chain.overheat_c):
+                                self.chain._config.send_plls(rt)
+        except DeviceGone:
+            return   # recorded by _xfer; API calls now raise
+        except AsicError as exc:      # never let the poller die silently
+            self.chain._mark_gone(exc)
+        except Exception as exc:  # noqa: BLE001 - a bug here must still stop every call
+            self.chain._mark_gone(PollerStopped(f"the poller stopped: {type(exc).__name__}: {exc}"))
+
+    def poll(self, rt: ModuleRuntime, adjust_fan: bool) -> None:
+        fan_pwm = None
+        if adjust_fan or rt.fan_pending:
+            rt.fan_percent = fan_target(rt, adjust_fan)
+            fan_pwm = fan_percent_to_pwm(rt.fan_percent)
+            rt.fan_pending = False
+        reboot, rt.reboot_pending = rt.reboot_pending, False
+        frame = rt.generation.poll_frame(rt, led=rt.led, fan_pwm=fan_pwm, reboot=reboot)
+        self.chain.poll_count += 1
+        rt.readings.polls += 1
+        try:
+            reply = self.chain._xfer(rt.id, frame, read=True)
+            pkt = (decode_packet(reply, from_device=True, dialect=rt.generation.dialect)
+                   if reply is not None else None)
+        except ProtocolError:
+            rt.bad_replies += 1
+            pkt = None
+        except DeviceGone:
+            raise
+        except TransportError:      # a timeout or a transient USB error: a failed poll
+            pkt = None
+        if pkt is None:
+            self.poll_failed(rt)
+            return
+        rt.failed_polls = 0
+        if rt.generation.from_another_module(rt, pkt):
+            rt.state = STATE_LOST          # another module answers at this address
+            return
+        if pkt.type == T.NONCE:
+            for nonce in rt.generation.nonces(rt, pkt):
+                self.take_nonce(rt, nonce)
+        else:
+            rt.readings.apply(pkt)
+
+    def poll_failed(self, rt: ModuleRuntime) -> None:
+        rt.failed_polls += 1
+        frame = rt.generation.reset_tx_frame(rt)
+        try:
+            if frame is not None:
+                self.chain._xfer(rt.id, frame, read=False)
+        except DeviceGone:
+            raise
+        except TransportError:
+            pass
+        if rt.failed_polls >= MAX_FAILED_POLLS:
+            rt.state = STATE_LOST            # re-found once it answers DETECT again
+
+    def take_nonce(self, rt: ModuleRuntime, nonce: dict) -> None:
+        if nonce["miner"] >= rt.spec.miner_count:
+            rt.rejected["bad_miner"] += 1
+            return
+        share, reason = self.chain.verifier.verify(nonce, rt.id)
+        if not rt.spec.lock_counts and reason in (None, "below_target"):
+            rt.readings.add_work(nonce["miner"], self.chain.verifier.last_device_work)
+        if share is not None:
+            rt.shares += 1
+            self.chain._shares.put(share)
+            return
+        rt.rejected[reason] += 1
+        if reason in HW_ERROR_REASONS:
+            rt.host_hw_errors[(nonce["miner"], nonce["chip"])] += 1
