@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 
 
 from ..device.limits import pll_frequencies
-from .controller import DeviceConfig, ModuleSettings
+from .devices import DeviceConfig, ModuleSettings
 from ..errors import ConfigError, LimitError
 from ..models import (FAN_MAX_PERCENT, FAN_MIN_PERCENT, MAX_MODULES, OVERHEAT_C,
                      check_voltage_level_any)

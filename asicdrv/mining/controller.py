@@ -24,8 +24,7 @@ import logging
 import threading
 import time
 from collections import OrderedDict
-from dataclasses import dataclass, field
-from typing import Callable, Sequence, Union
+from typing import Callable, Sequence
 
 from .. import connect
 from .accounting import ModuleAccount, PoolAccount
@@ -33,10 +32,12 @@ from ..device.chain import Chain
 from ..errors import AsicError, LimitError
 from .pool import CONNECT_TIMEOUT_S, REPLY_TIMEOUT_S, Pool, PoolConfig
 from ..device.shares import Share
-from ..device.status import ModuleStatus
 from .stratum import StratumJob
+from .devices import ChainSlot, DeviceConfig, ModuleSettings, apply_fan, mining_modules
 
 log = logging.getLogger("asicdrv.mining.controller")
+
+__all__ = ["Controller", "DeviceConfig", "ModuleSettings", "mining_modules"]
 
 VALID_JOBS_KEPT = 16
 # every dispatch of one job (a pool switch back, a re-cut when chains come or go) takes a
@@ -48,44 +49,6 @@ RESENT_JOBS_KEPT = 256
 DRAIN_TIMEOUT_S = 3.0
 POOL_STOP_WAIT_S = 2.0       # at stop, for every pool thread together
 FIFO_SETTLE_S = 0.3          # at stop: polls enough to read what the MM FIFOs still hold
-Frequency = Union[int, Sequence[int], None]
-
-
-@dataclass
-class ModuleSettings:
-    """Settings for one module (or, in :class:`DeviceConfig`, for every module of a chain).
-    None leaves the default: the model's frequency and voltage, the fan on its PID."""
-    frequency: Frequency = None             # MHz, or four PLL values
-    voltage_level: int | None = None
-    fan: int | str | None = None            # percent, or "auto"
-    temp_target: float | None = None        # the fan PID's hottest-chip target, degC
-
-
-@dataclass
-class DeviceConfig(ModuleSettings):
-    url: str = "usb://"
-    modules: dict[int, ModuleSettings] = field(default_factory=dict)   # by module id
-    options: dict = field(default_factory=dict)                        # more open() options
-
-
-class ChainSlot:
-    """One configured chain: opened, pumped for shares, reopened with backoff if lost."""
-
-    def __init__(self, index: int, config: DeviceConfig):
-        self.index = index
-        self.config = config
-        self.chain: Chain | None = None
-        self.state = "closed"            # closed / mining / gone / refused
-        self.last_error = ""
-        self.opens = 0
-        self.failures = 0
-        self.final_status = None         # the chain's last status, kept when it closes
-        self.restart_requested = False
-        self.thread: threading.Thread | None = None
-
-    @property
-    def url(self) -> str:
-        return self.config.url
 
 
 class Controller:
@@ -201,7 +164,7 @@ class Controller:
             options["temp_target"] = config.temp_target
         chain = self._opener(config.url, **options)
         try:
-            _apply_fan(chain, config, None)
+            apply_fan(chain, config, None)
             for module, settings in sorted(config.modules.items()):
                 if module not in {m.id for m in chain.modules}:
                     log.warning("chain %d %s: settings for module %d, which is not there",
@@ -211,7 +174,7 @@ class Controller:
                     chain.set_frequency(settings.frequency, module=module)
                 if settings.voltage_level is not None:
                     chain.set_voltage_level(settings.voltage_level, module=module)
-                _apply_fan(chain, settings, module)
+                apply_fan(chain, settings, module)
         except BaseException:
             chain.close()
             raise
@@ -549,19 +512,3 @@ class Controller:
                 "soft_off": self.soft_off, "totals": totals,
                 "chains": chains, "modules": modules, "hashrate_ghs": total,
                 "active_pool": self.active.index if self.active else None}
-
-
-def mining_modules(status: dict) -> list[tuple[dict, ModuleStatus]]:
-    """(chain, module) for every module of the chains mining, in chain and module order."""
-    return [(chain, m) for chain in status["chains"]
-            if chain["status"] is not None and chain["state"] == "mining"
-            for m in chain["status"].modules]
-
-
-def _apply_fan(chain: Chain, settings: ModuleSettings, module: int | None) -> None:
-    if settings.fan is None or settings.fan == "auto":
-        if settings.fan == "auto" or (module is not None and settings.temp_target):
-            kwargs = {"target_c": settings.temp_target} if settings.temp_target else {}
-            chain.set_auto_fan(module=module, **kwargs)
-        return
-    chain.set_fan(settings.fan, module=module)
