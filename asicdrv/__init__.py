@@ -1,12 +1,13 @@
 """asicdrv: host driver for Canaan Avalon-style (Avalon 8 MM) hash boards.
 
-    import asicdrv
-    with asicdrv.open("emu://?modules=2&nonce_mask=12") as chain:
-        chain.set_frequency(800)
-        job = asicdrv.StratumJob.from_notify(params, extranonce1="...", extranonce2_size=4)
-        chain.submit(job)
-        share = chain.next_share(timeout=10)
+import asicdrv
+with asicdrv.open("emu://?modules=2&nonce_mask=12") as chain:
+    chain.set_frequency(800)
+    job = asicdrv.StratumJob.from_notify(params, extranonce1="...", extranonce2_size=4)
+    chain.submit(job)
+    share = chain.next_share(timeout=10)
 """
+
 from ._version import VERSION
 from .device.chain import Chain
 from .connect import open  # noqa: A004
@@ -19,5 +20,17 @@ from .device.status import ChainStatus, Module, ModuleStatus
 from .mining.stratum import StratumJob
 
 __version__ = VERSION
-__all__ = [*_errors_all, "Chain", "ChainStatus", "Emulator", "MODELS", "ModelSpec", "Module",
-           "ModuleStatus", "Share", "StratumJob", "__version__", "open"]
+__all__ = [
+    *_errors_all,
+    "Chain",
+    "ChainStatus",
+    "Emulator",
+    "MODELS",
+    "ModelSpec",
+    "Module",
+    "ModuleStatus",
+    "Share",
+    "StratumJob",
+    "__version__",
+    "open",
+]

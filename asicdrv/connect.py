@@ -17,6 +17,7 @@
 Options that are not link options go to :class:`Chain` (polling_delay, nonce_mask,
 detect_interval, temp_target, ...).  ``backend=`` gives pyusb a backend for usb:// URLs.
 """
+
 from __future__ import annotations
 
 import math
@@ -31,28 +32,54 @@ from .transport.serial_line import SerialLink
 from .transport.usb_auc import AucLink, find_aucs
 from .transport.usb_hid import HidLink, find_sticks
 
-EMULATOR_OPTIONS = {"modules": int, "model": str, "seed": int, "nonce_mask": int,
-                    "nonce_start": int, "faults": str, "ambient_c": float, "hashrate": float,
-                    "nonces_per_work": int, "thermal_tau_s": float}
-CHAIN_OPTIONS = {"polling_delay": float, "detect_interval": float, "fan_interval": float,
-                 "temp_target": float, "overheat_c": float, "nonce_mask": int,
-                 "voltage_level": int, "apply_settings": "bool"}
+EMULATOR_OPTIONS = {
+    "modules": int,
+    "model": str,
+    "seed": int,
+    "nonce_mask": int,
+    "nonce_start": int,
+    "faults": str,
+    "ambient_c": float,
+    "hashrate": float,
+    "nonces_per_work": int,
+    "thermal_tau_s": float,
+}
+CHAIN_OPTIONS = {
+    "polling_delay": float,
+    "detect_interval": float,
+    "fan_interval": float,
+    "temp_target": float,
+    "overheat_c": float,
+    "nonce_mask": int,
+    "voltage_level": int,
+    "apply_settings": "bool",
+}
 # keywords open() passes on as they are (not URL query options)
-CHAIN_KEYWORDS = {"frequency", "smart_speed", "roll_enable", "start", "backend",
-                  "auc_wait_s", "emulator", "link", "baud"}
+CHAIN_KEYWORDS = {
+    "frequency",
+    "smart_speed",
+    "roll_enable",
+    "start",
+    "backend",
+    "auc_wait_s",
+    "emulator",
+    "link",
+    "baud",
+}
 LINK_OPTIONS = {"usb": {}, "serial": {"baud": int, "family": str}, "i2c": {}}
 ALIASES = {"ambient": "ambient_c"}
 
 
-def open(url: str = "usb://", **options) -> Chain:   # noqa: A001 - the natural name
+def open(url: str = "usb://", **options) -> Chain:  # noqa: A001 - the natural name
     """Open a chain of modules.  Use as a context manager or call ``close()``."""
     if not isinstance(url, str):
         raise DeviceNotFound(f"a device URL is a string such as 'usb://', got {url!r}")
     known = set(CHAIN_OPTIONS) | CHAIN_KEYWORDS | set(EMULATOR_OPTIONS) | set(ALIASES)
     unknown = set(options) - known
     if unknown:
-        raise LimitError(f"unknown option(s) {', '.join(sorted(unknown))}; known: "
-                         f"{', '.join(sorted(known))}")
+        raise LimitError(
+            f"unknown option(s) {', '.join(sorted(unknown))}; known: {', '.join(sorted(known))}"
+        )
     options = {ALIASES.get(k, k): v for k, v in options.items()}
     parts = urlsplit(url)
     # keep blank values: "modules=" is a mistake to report, not the default to assume
@@ -61,8 +88,9 @@ def open(url: str = "usb://", **options) -> Chain:   # noqa: A001 - the natural 
     if scheme == "emu":
         return _open_emulator(url, query, options)
     if scheme not in LINK_OPTIONS:
-        raise DeviceNotFound(f"unknown device URL {url!r}: use usb://, i2c:///dev/i2c-N, "
-                             f"serial:///dev/... or emu://")
+        raise DeviceNotFound(
+            f"unknown device URL {url!r}: use usb://, i2c:///dev/i2c-N, serial:///dev/... or emu://"
+        )
     link_kinds = LINK_OPTIONS[scheme]
     unknown = set(query) - set(CHAIN_OPTIONS) - set(link_kinds)
     if unknown:
@@ -70,11 +98,11 @@ def open(url: str = "usb://", **options) -> Chain:   # noqa: A001 - the natural 
     emulator_only = {k for k in options if k in EMULATOR_OPTIONS and k not in CHAIN_OPTIONS}
     emulator_only |= {"emulator", "link"} & set(options)
     if emulator_only:
-        raise LimitError(f"option(s) {', '.join(sorted(emulator_only))} belong to emu:// "
-                         f"URLs, not {scheme}://")
+        raise LimitError(
+            f"option(s) {', '.join(sorted(emulator_only))} belong to emu:// URLs, not {scheme}://"
+        )
     link_options = _typed({k: v for k, v in query.items() if k in link_kinds}, link_kinds)
-    chain_options = _typed({k: v for k, v in query.items() if k in CHAIN_OPTIONS},
-                           CHAIN_OPTIONS)
+    chain_options = _typed({k: v for k, v in query.items() if k in CHAIN_OPTIONS}, CHAIN_OPTIONS)
     chain_options.update(options)
     if scheme == "usb":
         backend = chain_options.pop("backend", None)
@@ -83,11 +111,15 @@ def open(url: str = "usb://", **options) -> Chain:   # noqa: A001 - the natural 
     if scheme == "i2c":
         if not parts.path:
             raise DeviceNotFound(f"{url!r}: name the bus, e.g. i2c:///dev/i2c-1")
-        return Chain(I2CLink(LinuxI2CBus(parts.path), f"i2c://{parts.path}"), url=url,
-                     **chain_options)
+        return Chain(
+            I2CLink(LinuxI2CBus(parts.path), f"i2c://{parts.path}"), url=url, **chain_options
+        )
     baud = link_options.get("baud", chain_options.pop("baud", 115200))
-    return Chain(SerialLink(parts.path, baudrate=baud, family=link_options.get("family")),
-                 url=url, **chain_options)
+    return Chain(
+        SerialLink(parts.path, baudrate=baud, family=link_options.get("family")),
+        url=url,
+        **chain_options,
+    )
 
 
 def _open_usb(where: str, backend, wait_s) -> AucLink | HidLink:
@@ -105,31 +137,34 @@ def _open_usb(where: str, backend, wait_s) -> AucLink | HidLink:
     if sticks:
         return HidLink(sticks[0])
     place = f" at {bus}:{address}" if where else ""
-    raise DeviceNotFound(f"no AUC (USB 29f1:33f2) or Avalon nano / 4-mini (29f1:33f3, "
-                         f"29f1:40f1){place} found: is it plugged in?")
+    raise DeviceNotFound(
+        f"no AUC (USB 29f1:33f2) or Avalon nano / 4-mini (29f1:33f3, "
+        f"29f1:40f1){place} found: is it plugged in?"
+    )
 
 
 def _open_emulator(url: str, query: dict, options: dict) -> Chain:
     link_kind = query.pop("link", options.pop("link", None))
-    emu_options = _typed({k: v for k, v in query.items() if k in EMULATOR_OPTIONS},
-                         EMULATOR_OPTIONS)
-    chain_options = _typed({k: v for k, v in query.items() if k in CHAIN_OPTIONS},
-                           CHAIN_OPTIONS)
+    emu_options = _typed(
+        {k: v for k, v in query.items() if k in EMULATOR_OPTIONS}, EMULATOR_OPTIONS
+    )
+    chain_options = _typed({k: v for k, v in query.items() if k in CHAIN_OPTIONS}, CHAIN_OPTIONS)
     unknown = set(query) - set(EMULATOR_OPTIONS) - set(CHAIN_OPTIONS)
     if unknown:
         raise LimitError(f"unknown emu:// option(s): {', '.join(sorted(unknown))}")
     for key in list(options):
         if key in EMULATOR_OPTIONS and key not in CHAIN_OPTIONS:
             emu_options.update(_typed({key: options.pop(key)}, EMULATOR_OPTIONS))
-    if "nonce_mask" in query:        # in an emu:// URL it is the emulator's chip option
+    if "nonce_mask" in query:  # in an emu:// URL it is the emulator's chip option
         emu_options["nonce_mask"] = chain_options.pop("nonce_mask")
     chain_options.update(options)
     emulator = chain_options.pop("emulator", None)
     owns = emulator is None
     if owns:
         emulator = Emulator(**emu_options)
-    only = "serial" if emulator.serial_family else \
-        "usb" if emulator.bridge is None else None        # the way in a family has
+    only = (
+        "serial" if emulator.serial_family else "usb" if emulator.bridge is None else None
+    )  # the way in a family has
     if only is not None:
         if link_kind not in (None, only):
             if owns:
@@ -154,8 +189,7 @@ def _open_emulator(url: str, query: dict, options: dict) -> Chain:
     else:
         if owns:
             emulator.close()
-        raise LimitError(f"emu:// link must be inprocess, usb, i2c or serial, not "
-                         f"{link_kind!r}")
+        raise LimitError(f"emu:// link must be inprocess, usb, i2c or serial, not {link_kind!r}")
     return Chain(link, emulator=emulator, owns_emulator=owns, url=url, **chain_options)
 
 
@@ -171,12 +205,16 @@ def _typed(values: dict, kinds: dict) -> dict:
             try:
                 value = kind(value)
             except ValueError:
-                raise LimitError(f"option {key}={value!r} is not a "
-                                 f"{'whole number' if kind is int else kind.__name__}") from None
+                raise LimitError(
+                    f"option {key}={value!r} is not a "
+                    f"{'whole number' if kind is int else kind.__name__}"
+                ) from None
         wanted = (int, float) if kind is float else kind
         if isinstance(value, bool) or not isinstance(value, wanted):
-            raise LimitError(f"option {key}={value!r} is not a "
-                             f"{'whole number' if kind is int else kind.__name__}")
+            raise LimitError(
+                f"option {key}={value!r} is not a "
+                f"{'whole number' if kind is int else kind.__name__}"
+            )
         if kind is float and not math.isfinite(value):
             raise LimitError(f"option {key}={value!r} is not a finite number")
         out[key] = value

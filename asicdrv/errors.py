@@ -21,9 +21,17 @@ catches everything either package raises.
     └── ChainClosed                      the chain was closed
         └── PollerStopped                its poller stopped on an unexpected error
 """
-from firmware_protocols.errors import (AsicError, BadHeaderError, CrcError, FrameLengthError,
-                                       LimitError, PayloadError, ProtocolError,
-                                       UnknownTypeError)
+
+from firmware_protocols.errors import (
+    AsicError,
+    BadHeaderError,
+    CrcError,
+    FrameLengthError,
+    LimitError,
+    PayloadError,
+    ProtocolError,
+    UnknownTypeError,
+)
 
 
 class TransportError(AsicError):
@@ -75,10 +83,24 @@ class PollerStopped(ChainClosed):
 
 
 __all__ = [
-    "AsicError", "BadHeaderError", "ChainClosed", "ConfigError", "CrcError", "DeviceGone",
+    "AsicError",
+    "BadHeaderError",
+    "ChainClosed",
+    "ConfigError",
+    "CrcError",
+    "DeviceGone",
     "DeviceNotFound",
-    "FrameLengthError", "JobError", "LimitError", "ModuleLost", "PayloadError",
-    "PermissionDenied", "PollerStopped", "PoolError", "PortBusy", "ProtocolError", "Timeout",
+    "FrameLengthError",
+    "JobError",
+    "LimitError",
+    "ModuleLost",
+    "PayloadError",
+    "PermissionDenied",
+    "PollerStopped",
+    "PoolError",
+    "PortBusy",
+    "ProtocolError",
+    "Timeout",
     "TransportError",
     "UnknownTypeError",
 ]

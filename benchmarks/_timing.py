@@ -1,4 +1,5 @@
 """Shared timing helper for the benchmark scripts: median rate over repeated runs."""
+
 from __future__ import annotations
 
 import statistics

@@ -7,6 +7,7 @@ the API serves on a free port.  Prints the p50/p99 of 500 sequential ``estats`` 
 (connect, request, whole reply), then accepted shares/s over --seconds without API traffic
 and with 100 requests/s (estats, summary, devs+pools+version+estats+stats in turn).
 """
+
 import argparse
 import json
 import os
@@ -23,8 +24,11 @@ from asicdrv.mining.controller import Controller, DeviceConfig  # noqa: E402
 from asicdrv.mining.pool import PoolConfig  # noqa: E402
 from asicdrv.testing import TestPool, easy_difficulty  # noqa: E402
 
-REQUESTS = [b'{"command": "estats"}', b'{"command": "summary"}',
-            b'{"command": "devs+pools+version+estats+stats"}']
+REQUESTS = [
+    b'{"command": "estats"}',
+    b'{"command": "summary"}',
+    b'{"command": "devs+pools+version+estats+stats"}',
+]
 
 
 def ask(port, request):
@@ -48,8 +52,10 @@ def main() -> int:
     args = parser.parse_args()
     emu = Emulator(modules=6, nonce_mask=12, seed=9)
     with TestPool(difficulty=easy_difficulty()) as pool:
-        controller = Controller([PoolConfig(pool.url, "bench.api")],
-                                [DeviceConfig(url="emu://", options={"emulator": emu})])
+        controller = Controller(
+            [PoolConfig(pool.url, "bench.api")],
+            [DeviceConfig(url="emu://", options={"emulator": emu})],
+        )
         api = ApiServer(ApiCommands(controller), port=0).start()
         controller.start()
         pool.wait_for_shares(20)
@@ -61,8 +67,10 @@ def main() -> int:
         stats = json.loads(reply.rstrip(b"\0"))["STATS"][0]
         assert stats["MM Count"] == 6
         times.sort()
-        print(f"estats, 6 modules ({len(reply)} bytes): p50 {statistics.median(times) * 1e3:.2f}"
-              f" ms, p99 {times[int(0.99 * len(times))] * 1e3:.2f} ms")
+        print(
+            f"estats, 6 modules ({len(reply)} bytes): p50 {statistics.median(times) * 1e3:.2f}"
+            f" ms, p99 {times[int(0.99 * len(times))] * 1e3:.2f} ms"
+        )
         quiet = shares_per_second(pool, args.seconds)
         stop = threading.Event()
         served = [0]
@@ -76,13 +84,16 @@ def main() -> int:
                 n += 1
                 next_at += 0.01
                 time.sleep(max(0.0, next_at - time.perf_counter()))
+
         thread = threading.Thread(target=load, daemon=True)
         thread.start()
         loaded = shares_per_second(pool, args.seconds)
         stop.set()
         thread.join()
-        print(f"accepted shares/s: {quiet:.1f} without API traffic, {loaded:.1f} with "
-              f"{served[0] / args.seconds:.0f} requests/s (ratio {loaded / quiet:.2f})")
+        print(
+            f"accepted shares/s: {quiet:.1f} without API traffic, {loaded:.1f} with "
+            f"{served[0] / args.seconds:.0f} requests/s (ratio {loaded / quiet:.2f})"
+        )
         controller.stop()
         api.close()
     emu.close()

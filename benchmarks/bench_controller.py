@@ -14,6 +14,7 @@ Per chain: good-CRC NONCE frames the emulator handed over, what the chain verifi
 counted with a reason, what the controller submitted or counted stale, what the pool
 accepted; unaccounted must be 0.  RSS sampled every 30 s.
 """
+
 import argparse
 import os
 import statistics
@@ -37,9 +38,10 @@ def pct(samples, q):
 def latency(link: str, jobs: int) -> None:
     emu = Emulator(modules=6, nonce_mask=12, seed=3)
     with TestPool(difficulty=easy_difficulty()) as pool:
-        controller = Controller([PoolConfig(pool.url, "bench.1")],
-                                [DeviceConfig(url=f"emu://?link={link}",
-                                              options={"emulator": emu})]).start()
+        controller = Controller(
+            [PoolConfig(pool.url, "bench.1")],
+            [DeviceConfig(url=f"emu://?link={link}", options={"emulator": emu})],
+        ).start()
         try:
             pool.wait_for_shares(5)
             controller.dispatch_seconds.clear()
@@ -50,23 +52,32 @@ def latency(link: str, jobs: int) -> None:
             controller.stop()
     emu.close()
     d, s = controller.dispatch_seconds, controller.submit_seconds
-    print(f"{link:<9} notify -> 6 modules' job frames: median {statistics.median(d) * 1e3:.2f} ms,"
-          f" p99 {pct(d, 0.99):.2f} ms ({len(d)} jobs)")
-    print(f"{link:<9} verified nonce -> submit written: median "
-          f"{statistics.median(s) * 1e3:.3f} ms, p99 {pct(s, 0.99):.3f} ms ({len(s)} shares)")
+    print(
+        f"{link:<9} notify -> 6 modules' job frames: median {statistics.median(d) * 1e3:.2f} ms,"
+        f" p99 {pct(d, 0.99):.2f} ms ({len(d)} jobs)"
+    )
+    print(
+        f"{link:<9} verified nonce -> submit written: median "
+        f"{statistics.median(s) * 1e3:.3f} ms, p99 {pct(s, 0.99):.3f} ms ({len(s)} shares)"
+    )
 
 
 def soak(minutes: float, faults: str, job_seconds: float) -> int:
-    emus = [Emulator(modules=3, nonce_mask=11, seed=5 + n, hashrate=100_000, faults=faults)
-            for n in range(2)]
+    emus = [
+        Emulator(modules=3, nonce_mask=11, seed=5 + n, hashrate=100_000, faults=faults)
+        for n in range(2)
+    ]
     links = ["inprocess", "usb"]
     start_rss = rss_mib()
     samples = []
     with TestPool(difficulty=easy_difficulty(11), keep=1000) as pool:
-        controller = Controller([PoolConfig(pool.url, "soak.1")],
-                                [DeviceConfig(url=f"emu://?link={link}",
-                                              options={"emulator": emu})
-                                 for link, emu in zip(links, emus)]).start()
+        controller = Controller(
+            [PoolConfig(pool.url, "soak.1")],
+            [
+                DeviceConfig(url=f"emu://?link={link}", options={"emulator": emu})
+                for link, emu in zip(links, emus)
+            ],
+        ).start()
         end = time.monotonic() + minutes * 60
         next_sample = time.monotonic()
         while time.monotonic() < end:
@@ -95,16 +106,21 @@ def soak(minutes: float, faults: str, job_seconds: float) -> int:
         rejected = sum(sum(a["counts"]["rejected"].values()) for a in accounts)
         sent = emu.traffic.nonces_out
         unaccounted = sent - verified - sum(counted.values())
-        lost_in_controller = verified - found + (submitted - accepted - rejected) + \
-            (found - submitted - stale)
+        lost_in_controller = (
+            verified - found + (submitted - accepted - rejected) + (found - submitted - stale)
+        )
         ok &= unaccounted == 0 and lost_in_controller == 0
-        print(f"  {link:<9} sent {sent}  chain: verified {verified}, counted {counted}  "
-              f"controller: submitted {submitted} (accepted {accepted}, rejected "
-              f"{rejected}), stale {stale}  unaccounted {unaccounted + lost_in_controller}")
+        print(
+            f"  {link:<9} sent {sent}  chain: verified {verified}, counted {counted}  "
+            f"controller: submitted {submitted} (accepted {accepted}, rejected "
+            f"{rejected}), stale {stale}  unaccounted {unaccounted + lost_in_controller}"
+        )
     print(f"  pool: {dict(pool.counts)}")
-    half = samples[len(samples) // 2:] or samples
-    print(f"RSS: {start_rss:.1f} MiB at start; first sample {samples[0]:.1f}, second half "
-          f"{min(half):.1f}..{max(half):.1f} MiB")
+    half = samples[len(samples) // 2 :] or samples
+    print(
+        f"RSS: {start_rss:.1f} MiB at start; first sample {samples[0]:.1f}, second half "
+        f"{min(half):.1f}..{max(half):.1f} MiB"
+    )
     for emu in emus:
         emu.close()
     return 0 if ok else 1

@@ -7,6 +7,7 @@ Run: python benchmarks/bench_device.py
   so the figure is the host's work plus the emulator's wire handling)
 - shares/s delivered end to end from the emulator (nonce mask 12)
 """
+
 import os
 import statistics
 import sys
@@ -24,13 +25,23 @@ from asicdrv.mining.stratum import StratumJob  # noqa: E402
 from asicdrv.bitcoin.known_blocks import BLOCK_170, notify_params  # noqa: E402
 
 
-def synthetic_job(difficulty=2 ** -30) -> StratumJob:
-    coinb1, coinb2 = bytes(range(100)), bytes(range(142))      # 100 + 4 + 4 + 142 = 250
-    params = ["bench", "00" * 32, coinb1.hex(), coinb2.hex(),
-              [bytes([i]) * 32 for i in range(12)], "20000000", "1d00ffff", "5f5e1000", True]
+def synthetic_job(difficulty=2**-30) -> StratumJob:
+    coinb1, coinb2 = bytes(range(100)), bytes(range(142))  # 100 + 4 + 4 + 142 = 250
+    params = [
+        "bench",
+        "00" * 32,
+        coinb1.hex(),
+        coinb2.hex(),
+        [bytes([i]) * 32 for i in range(12)],
+        "20000000",
+        "1d00ffff",
+        "5f5e1000",
+        True,
+    ]
     params[4] = [b.hex() for b in params[4]]
-    return StratumJob.from_notify(params, extranonce1="01020304", extranonce2_size=4,
-                                  difficulty=difficulty)
+    return StratumJob.from_notify(
+        params, extranonce1="01020304", extranonce2_size=4, difficulty=difficulty
+    )
 
 
 def valid_nonces(job, count, mask=8):
@@ -38,8 +49,17 @@ def valid_nonces(job, count, mask=8):
     while len(found) < count:
         for n2 in range(4):
             if hash_value(job.hash(n2, 0, nonce)) <= mask_target(mask):
-                found.append({"job_crc": job.job_crc, "pool": 0, "nonce2": n2,
-                              "ntime_offset": 0, "nonce": nonce, "miner": 0, "chip": 0})
+                found.append(
+                    {
+                        "job_crc": job.job_crc,
+                        "pool": 0,
+                        "nonce2": n2,
+                        "ntime_offset": 0,
+                        "nonce": nonce,
+                        "miner": 0,
+                        "chip": 0,
+                    }
+                )
         nonce += 1
     return found
 
@@ -88,8 +108,7 @@ def chain_cpu(seconds=5.0) -> tuple[float, float]:
 
 def shares_per_second(seconds=5.0) -> float:
     params, en1, size, _ = notify_params(BLOCK_170)
-    job = StratumJob.from_notify(params, extranonce1=en1, extranonce2_size=size,
-                                 difficulty=2 ** -24)
+    job = StratumJob.from_notify(params, extranonce1=en1, extranonce2_size=size, difficulty=2**-24)
     with asicdrv.open("emu://?modules=1&nonce_mask=12&hashrate=200000") as chain:
         chain.submit(job)
         count, start = 0, time.perf_counter()
@@ -100,16 +119,28 @@ def shares_per_second(seconds=5.0) -> float:
 
 
 def main() -> None:
-    report("host nonce verification (12 branches, 250 B cb)", verification_rate(), "nonce/s",
-           target=50_000)
-    report("  same, merkle root recomputed for every nonce", verification_rate(False),
-           "nonce/s", target=50_000)
+    report(
+        "host nonce verification (12 branches, 250 B cb)",
+        verification_rate(),
+        "nonce/s",
+        target=50_000,
+    )
+    report(
+        "  same, merkle root recomputed for every nonce",
+        verification_rate(False),
+        "nonce/s",
+        target=50_000,
+    )
     ms = job_build_ms()
-    print(f"{'job packets build (12 branches, 250 B coinbase)':<48} {ms:>14.3f} ms"
-          f"{'  ok' if ms <= 1.0 else '  ABOVE 1 ms'}")
+    print(
+        f"{'job packets build (12 branches, 250 B coinbase)':<48} {ms:>14.3f} ms"
+        f"{'  ok' if ms <= 1.0 else '  ABOVE 1 ms'}"
+    )
     percent, polls = chain_cpu()
-    print(f"{'6-module chain at 20 ms polling: CPU':<48} {percent:>14.1f} % of one core"
-          f"{'  ok' if percent < 10 else '  ABOVE 10 %'}  ({polls:.0f} polls/s)")
+    print(
+        f"{'6-module chain at 20 ms polling: CPU':<48} {percent:>14.1f} % of one core"
+        f"{'  ok' if percent < 10 else '  ABOVE 10 %'}  ({polls:.0f} polls/s)"
+    )
     report("shares/s end to end (1 module, mask 12)", shares_per_second(), "shares/s")
 
 

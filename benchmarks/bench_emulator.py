@@ -3,6 +3,7 @@
 Run: python benchmarks/bench_emulator.py
 Prints medians of 7 runs.
 """
+
 import os
 import sys
 import time
@@ -39,16 +40,20 @@ def hashing_rate() -> float:
 
 
 def main() -> None:
-    report("emulator SHA-256d (Scanner.scan, mask 32)", hashing_rate(), "hash/s",
-           target=1_000_000)
-    emu = Emulator(modules=6, seed=1, hashrate=0)   # wire only: no hashing in the loop
+    report("emulator SHA-256d (Scanner.scan, mask 32)", hashing_rate(), "hash/s", target=1_000_000)
+    emu = Emulator(modules=6, seed=1, hashrate=0)  # wire only: no hashing in the loop
     for module_id in range(1, 7):
         emu.i2c_xfer(0, encode_packet(T.DETECT, {"module_id": module_id}), 40)
     poll = encode_packet(T.POLLING, {})
-    report("frames served, in-process POLLING -> reply",
-           median_rate(lambda: emu.i2c_xfer(3, poll, 40), 5_000), "frames/s", target=5_000)
+    report(
+        "frames served, in-process POLLING -> reply",
+        median_rate(lambda: emu.i2c_xfer(3, poll, 40), 5_000),
+        "frames/s",
+        target=5_000,
+    )
     import usb.core
     from firmware_protocols import auc
+
     dev = usb.core.find(idVendor=0x29F1, idProduct=0x33F2, backend=emu.usb_backend())
     dev.set_configuration()
     dev.write(1, auc.build_init())
@@ -58,8 +63,13 @@ def main() -> None:
     def usb_round_trip():
         dev.write(1, xfer, 200)
         dev.read(0x81, 64, 200)
-    report("frames served, pyusb AUC XFER round trip",
-           median_rate(usb_round_trip, 3_000), "frames/s", target=5_000)
+
+    report(
+        "frames served, pyusb AUC XFER round trip",
+        median_rate(usb_round_trip, 3_000),
+        "frames/s",
+        target=5_000,
+    )
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ the Avalon 8's same path (target: within 10 %, i.e. >= 0.90).  Then the time to 
 chain (detect, configure) on the emulator through each link, median of 5 (target: a
 6-module chain in under 1 s; an Avalon 2/3 line holds 4, a stick is one).
 """
+
 import os
 import statistics
 import sys
@@ -23,22 +24,61 @@ from firmware_protocols import PacketType as T, decode_packet, encode_packet  # 
 N = 20_000
 # generation -> (a model, a NONCE's fields, its status frame type and fields)
 CASES = {
-    "avalon8": ("851", {"chip": 3, "miner": 1, "nonce2": 7, "nonce": 0xDEADBEEF,
-                        "job_crc": 0xBEEF}, T.STATUS, {"temperature_mm": 40, "fan_rpm": 3000}),
-    "avalon7": ("741", {"chip": 3, "miner": 1, "nonce2": 7, "nonce": 0xDEADBEEF,
-                        "job_crc": 0xBEEF}, T.STATUS_PLL, {"lock_counts": [1] * 6}),
-    "avalon9": ("910", {"chip": 3, "miner": 1, "nonce2": 7, "nonce": 0xDEADBEEF,
-                        "job_crc": 0xBEEF}, T.STATUS_VOLT, {"vout_raw": 4321}),
-    "avalonlc3": ("LC3", {"chip": 3, "miner": 1, "nonce2": 7, "nonce": 0xDEADBEEF,
-                          "job_crc": 0xBEEF}, T.STATUS, {"temperature_mm": 40}),
-    "avalon4": ("MM41", {"chip": 3, "miner": 1, "nonce2": 7, "nonce_raw": 0xDEADBEEF,
-                         "job_crc": 0xBEEF}, T.STATUS, {"temperature_mm": 40}),
-    "avalon2": ("MM2", {"miner": 1, "nonce2": 7, "nonce_raw": 0xDEADBEEF, "job_crc": 0xBEEF,
-                        "module_id": 1}, T.STATUS, {"temperatures": [40, 41]}),
-    "avalon_nano": ("nano", {"reports": [{"work_id": 1, "chip": 0, "ntime": 0,
-                                          "nonce_raw": 0xDEADBEEF, "usb_fifo": 0,
-                                          "work_fifo": 0, "nonce_fifo": 0}] * 2},
-                    T.STATUS, {"words": [200, 0, 0, 202, 0, 400, 0, 1]}),
+    "avalon8": (
+        "851",
+        {"chip": 3, "miner": 1, "nonce2": 7, "nonce": 0xDEADBEEF, "job_crc": 0xBEEF},
+        T.STATUS,
+        {"temperature_mm": 40, "fan_rpm": 3000},
+    ),
+    "avalon7": (
+        "741",
+        {"chip": 3, "miner": 1, "nonce2": 7, "nonce": 0xDEADBEEF, "job_crc": 0xBEEF},
+        T.STATUS_PLL,
+        {"lock_counts": [1] * 6},
+    ),
+    "avalon9": (
+        "910",
+        {"chip": 3, "miner": 1, "nonce2": 7, "nonce": 0xDEADBEEF, "job_crc": 0xBEEF},
+        T.STATUS_VOLT,
+        {"vout_raw": 4321},
+    ),
+    "avalonlc3": (
+        "LC3",
+        {"chip": 3, "miner": 1, "nonce2": 7, "nonce": 0xDEADBEEF, "job_crc": 0xBEEF},
+        T.STATUS,
+        {"temperature_mm": 40},
+    ),
+    "avalon4": (
+        "MM41",
+        {"chip": 3, "miner": 1, "nonce2": 7, "nonce_raw": 0xDEADBEEF, "job_crc": 0xBEEF},
+        T.STATUS,
+        {"temperature_mm": 40},
+    ),
+    "avalon2": (
+        "MM2",
+        {"miner": 1, "nonce2": 7, "nonce_raw": 0xDEADBEEF, "job_crc": 0xBEEF, "module_id": 1},
+        T.STATUS,
+        {"temperatures": [40, 41]},
+    ),
+    "avalon_nano": (
+        "nano",
+        {
+            "reports": [
+                {
+                    "work_id": 1,
+                    "chip": 0,
+                    "ntime": 0,
+                    "nonce_raw": 0xDEADBEEF,
+                    "usb_fifo": 0,
+                    "work_fifo": 0,
+                    "nonce_fifo": 0,
+                }
+            ]
+            * 2
+        },
+        T.STATUS,
+        {"words": [200, 0, 0, 202, 0, 400, 0, 1]},
+    ),
 }
 
 
@@ -73,19 +113,31 @@ def detection_s(model: str, link: str, modules: int) -> float:
 def main() -> None:
     results = {g: rates(g, *case) for g, case in CASES.items()}
     base = results["avalon8"]
-    print(f"{'generation':<12} {'model':<6} {'decode pairs/s':>15} {'ratio':>6} "
-          f"{'encode pairs/s':>15} {'ratio':>6}")
+    print(
+        f"{'generation':<12} {'model':<6} {'decode pairs/s':>15} {'ratio':>6} "
+        f"{'encode pairs/s':>15} {'ratio':>6}"
+    )
     for g, r in results.items():
         d, e = r["decode"] / base["decode"], r["encode"] / base["encode"]
         flag = "" if min(d, e) >= 0.9 else "  BELOW 0.90"
-        print(f"{g:<12} {CASES[g][0]:<6} {r['decode']:>15,.0f} {d:>6.2f} "
-              f"{r['encode']:>15,.0f} {e:>6.2f}{flag}")
-    for model, link, modules in (("851", "inprocess", 6), ("741", "inprocess", 6),
-                                 ("910", "inprocess", 6), ("MM41", "inprocess", 6),
-                                 ("851", "usb", 6), ("851", "i2c", 6), ("MM2", "serial", 4),
-                                 ("nano", "usb", 1)):
-        print(f"open a {modules}-module {model} chain over {link} (detect + configure): "
-              f"{detection_s(model, link, modules) * 1000:.0f} ms median of 5")
+        print(
+            f"{g:<12} {CASES[g][0]:<6} {r['decode']:>15,.0f} {d:>6.2f} "
+            f"{r['encode']:>15,.0f} {e:>6.2f}{flag}"
+        )
+    for model, link, modules in (
+        ("851", "inprocess", 6),
+        ("741", "inprocess", 6),
+        ("910", "inprocess", 6),
+        ("MM41", "inprocess", 6),
+        ("851", "usb", 6),
+        ("851", "i2c", 6),
+        ("MM2", "serial", 4),
+        ("nano", "usb", 1),
+    ):
+        print(
+            f"open a {modules}-module {model} chain over {link} (detect + configure): "
+            f"{detection_s(model, link, modules) * 1000:.0f} ms median of 5"
+        )
 
 
 if __name__ == "__main__":

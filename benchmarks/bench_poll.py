@@ -8,6 +8,7 @@ Run: python benchmarks/bench_poll.py
 - polls per second on one module with the emulator hashing at its default rate and at
   200,000 hashes/s (the chips hash on their own thread, not in the host's poll)
 """
+
 import os
 import statistics
 import sys
@@ -27,8 +28,9 @@ def record_replies(count: int = 2000) -> tuple[bytes, list[bytes]]:
     """An ACKDETECT and ``count`` poll replies from a mining emulator."""
     emu = Emulator(seed=3, nonce_mask=12, hashrate=100_000)
     params, en1, size, _ = notify_params(GENESIS, job_id="rec")
-    job = asicdrv.StratumJob.from_notify(params, extranonce1=en1, extranonce2_size=size,
-                                         difficulty=2 ** -20)
+    job = asicdrv.StratumJob.from_notify(
+        params, extranonce1=en1, extranonce2_size=size, difficulty=2**-20
+    )
     with asicdrv.open("emu://", emulator=emu, polling_delay=0.002) as chain:
         chain.submit(job)
         time.sleep(3)
@@ -42,6 +44,7 @@ def record_replies(count: int = 2000) -> tuple[bytes, list[bytes]]:
 class PlaybackLink:
     """Answers DETECT once with a recorded ACKDETECT and every poll with the next recorded
     reply; everything else is swallowed."""
+
     multi_module = True
     name = "playback"
 
@@ -94,9 +97,10 @@ def decode_with_fields(replies, rounds=20) -> list[float]:
 def poll_rate(hashrate: float, seconds: float = 4.0) -> float:
     emu = Emulator(seed=4, nonce_mask=10, hashrate=hashrate)
     params, en1, size, _ = notify_params(GENESIS, job_id="rate")
-    job = asicdrv.StratumJob.from_notify(params, extranonce1=en1, extranonce2_size=size,
-                                         difficulty=2 ** -22)
-    with asicdrv.open("emu://", emulator=emu) as chain:     # the default 20 ms delay
+    job = asicdrv.StratumJob.from_notify(
+        params, extranonce1=en1, extranonce2_size=size, difficulty=2**-22
+    )
+    with asicdrv.open("emu://", emulator=emu) as chain:  # the default 20 ms delay
         chain.submit(job)
         time.sleep(1)
         before = chain.poll_count
@@ -111,12 +115,19 @@ if __name__ == "__main__":
     kinds = sorted({T(f[2]).name for f in replies})
     print(f"recorded {len(replies)} replies: {', '.join(kinds)}")
     us = host_us_per_poll(ack, replies)
-    print(f"host us per poll (recorded replies): median {statistics.median(us):.1f} us "
-          f"(runs {', '.join(f'{u:.1f}' for u in us)}); "
-          f"{statistics.median(us) * 1000 / 1e6 * 100:.1f} % of a core at 1,000 polls/s")
-    report("decode with fields (median of 7)", statistics.median(decode_with_fields(replies)),
-           "frames/s")
+    print(
+        f"host us per poll (recorded replies): median {statistics.median(us):.1f} us "
+        f"(runs {', '.join(f'{u:.1f}' for u in us)}); "
+        f"{statistics.median(us) * 1000 / 1e6 * 100:.1f} % of a core at 1,000 polls/s"
+    )
+    report(
+        "decode with fields (median of 7)",
+        statistics.median(decode_with_fields(replies)),
+        "frames/s",
+    )
     for rate in (50_000, 200_000):
         runs = [poll_rate(rate) for _ in range(3)]
-        print(f"polls/s, emulator hashing at {rate:,} H/s: median "
-              f"{statistics.median(runs):.1f} ({', '.join(f'{r:.1f}' for r in runs)})")
+        print(
+            f"polls/s, emulator hashing at {rate:,} H/s: median "
+            f"{statistics.median(runs):.1f} ({', '.join(f'{r:.1f}' for r in runs)})"
+        )

@@ -4,6 +4,7 @@ Run: python benchmarks/bench_protocol.py
 Prints medians of 7 runs and the ratio against a bare struct.unpack + binascii.crc_hqx
 baseline measured in the same run.
 """
+
 import binascii
 import os
 import struct
@@ -15,8 +16,15 @@ from _timing import median_rate, report  # noqa: E402
 from firmware_protocols import PacketType, decode_packet, encode_packet  # noqa: E402
 
 N = 50_000
-FIELDS = {"chip": 3, "miner": 1, "nonce2": 7, "ntime_offset": 1, "nonce": 0xDEADBEEF,
-          "job_crc": 0xBEEF, "pool": 0}
+FIELDS = {
+    "chip": 3,
+    "miner": 1,
+    "nonce2": 7,
+    "ntime_offset": 1,
+    "nonce": 0xDEADBEEF,
+    "job_crc": 0xBEEF,
+    "pool": 0,
+}
 FRAME = encode_packet(PacketType.NONCE, FIELDS)
 DATA = FRAME[6:38]
 BARE = struct.Struct(">2sBBBB32sH")
@@ -38,8 +46,10 @@ def main() -> None:
     report("decode_packet + NONCE fields", decode_fields)
     report("encode_packet from raw data (+CRC)", encode_raw, target=100_000)
     report("encode_packet from NONCE fields", encode_fields)
-    print(f"ratio decode / baseline: {decode / baseline:.3f}  "
-          f"(baseline is {baseline / decode:.1f}x faster)")
+    print(
+        f"ratio decode / baseline: {decode / baseline:.3f}  "
+        f"(baseline is {baseline / decode:.1f}x faster)"
+    )
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ in its own process on 6 modules, five clients each fetching ``status.json`` once
 (what an open page does) for --seconds; the process's CPU time with and without them, and
 the difference as a share of one core.
 """
+
 import argparse
 import os
 import socket
@@ -35,8 +36,10 @@ def report_time() -> float:
         t0 = time.perf_counter()
         write_report(path, result)
         times.append(time.perf_counter() - t0)
-    print(f"report for 6 modules ({os.path.getsize(path) / 1024:.0f} KiB): median "
-          f"{statistics.median(times) * 1e3:.1f} ms to render and write")
+    print(
+        f"report for 6 modules ({os.path.getsize(path) / 1024:.0f} KiB): median "
+        f"{statistics.median(times) * 1e3:.1f} ms to render and write"
+    )
 
 
 def cpu_seconds(pid: int) -> float:
@@ -50,11 +53,26 @@ def live_page_cost(seconds: float) -> None:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     with TestPool(difficulty=easy_difficulty()) as pool:
-        proc = subprocess.Popen([sys.executable, "-m", "asicdrv", "run", "--pool", pool.url,
-                                 "--user", "bench.web", "--api-listen", "off", "--web",
-                                 f"127.0.0.1:{port}", "--device",
-                                 "emu://?modules=6&nonce_mask=12"],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "asicdrv",
+                "run",
+                "--pool",
+                pool.url,
+                "--user",
+                "bench.web",
+                "--api-listen",
+                "off",
+                "--web",
+                f"127.0.0.1:{port}",
+                "--device",
+                "emu://?modules=6&nonce_mask=12",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         try:
             pool.wait_for_shares(10, timeout=60)
             url = f"http://127.0.0.1:{port}/status.json"
@@ -67,6 +85,7 @@ def live_page_cost(seconds: float) -> None:
                 while not stop.is_set():
                     urllib.request.urlopen(url, timeout=10).read()
                     stop.wait(1.0)
+
             threads = [threading.Thread(target=browser) for _ in range(5)]
             t0 = cpu_seconds(proc.pid)
             for t in threads:
@@ -79,9 +98,11 @@ def live_page_cost(seconds: float) -> None:
         finally:
             proc.terminate()
             proc.wait(timeout=30)
-    print(f"asicdrv run, 6 modules: {quiet * 100:.1f} % of a core without the page, "
-          f"{loaded * 100:.1f} % with 5 browsers at 1 update/s: the page adds "
-          f"{(loaded - quiet) * 100:.2f} % of a core")
+    print(
+        f"asicdrv run, 6 modules: {quiet * 100:.1f} % of a core without the page, "
+        f"{loaded * 100:.1f} % with 5 browsers at 1 update/s: the page adds "
+        f"{(loaded - quiet) * 100:.2f} % of a core"
+    )
 
 
 def main() -> int:

@@ -3,10 +3,11 @@
 Run: python benchmarks/soak.py [--minutes 10] [--faults crc_errors:0.01,drop:0.01]
 
 For each link (in-process, pyusb, pty) an emulator mines a job with frequent shares; a
-clean job arrives every --job-seconds (5 s).  At the end it prints, per link: NONCE frames the emulator handed
-to the link with a good CRC, shares delivered, nonces counted by reason, and what is
-unaccounted for (must be 0); and the process RSS at start and end.
+clean job arrives every --job-seconds (5 s).  At the end it prints, per link: NONCE frames
+the emulator handed to the link with a good CRC, shares delivered, nonces counted by
+reason, and what is unaccounted for (must be 0); and the process RSS at start and end.
 """
+
 import argparse
 import os
 import sys
@@ -31,8 +32,9 @@ def soak(link: str, seconds: float, faults: str, job_seconds: float, results: di
             params, en1, size, _ = notify_params(GENESIS, job_id=f"{link}{n}")
             params = list(params)
             params[8] = True
-            job = asicdrv.StratumJob.from_notify(params, extranonce1=en1,
-                                                 extranonce2_size=size, difficulty=2 ** -22)
+            job = asicdrv.StratumJob.from_notify(
+                params, extranonce1=en1, extranonce2_size=size, difficulty=2**-22
+            )
             chain.submit(job)
             n += 1
             job_end = min(end, time.monotonic() + job_seconds)
@@ -47,10 +49,14 @@ def soak(link: str, seconds: float, faults: str, job_seconds: float, results: di
         for reason, count in m.rejected.items():
             rejected[reason] = rejected.get(reason, 0) + count
     accounted = sum(m.shares + sum(m.rejected.values()) for m in status.modules)
-    results[link] = {"sent": emu.traffic.nonces_out, "delivered": shares,
-                     "rejected": rejected, "unaccounted": emu.traffic.nonces_out - accounted,
-                     "crc_errors": sum(m.crc_errors for m in status.modules),
-                     "jobs": n}
+    results[link] = {
+        "sent": emu.traffic.nonces_out,
+        "delivered": shares,
+        "rejected": rejected,
+        "unaccounted": emu.traffic.nonces_out - accounted,
+        "crc_errors": sum(m.crc_errors for m in status.modules),
+        "jobs": n,
+    }
 
 
 def main() -> int:
@@ -61,9 +67,12 @@ def main() -> int:
     args = parser.parse_args()
     start_rss = rss_mib()
     results: dict = {}
-    threads = [threading.Thread(target=soak, args=(link, args.minutes * 60, args.faults,
-                                                   args.job_seconds, results))
-               for link in ("inprocess", "usb", "serial")]
+    threads = [
+        threading.Thread(
+            target=soak, args=(link, args.minutes * 60, args.faults, args.job_seconds, results)
+        )
+        for link in ("inprocess", "usb", "serial")
+    ]
     for t in threads:
         t.start()
     samples = []
@@ -74,14 +83,18 @@ def main() -> int:
             t.join(timeout=max(0.0, deadline - time.monotonic()))
     print(f"soak {args.minutes:g} min, faults {args.faults}")
     for link, r in results.items():
-        print(f"  {link:<9} sent {r['sent']:>7}  delivered {r['delivered']:>7}  "
-              f"rejected {r['rejected'] or '{}'}  unaccounted {r['unaccounted']}  "
-              f"(host CRC errors {r['crc_errors']}, {r['jobs']} jobs)")
+        print(
+            f"  {link:<9} sent {r['sent']:>7}  delivered {r['delivered']:>7}  "
+            f"rejected {r['rejected'] or '{}'}  unaccounted {r['unaccounted']}  "
+            f"(host CRC errors {r['crc_errors']}, {r['jobs']} jobs)"
+        )
     mining = samples[1:] or samples
-    half = mining[len(mining) // 2:]
-    print(f"RSS: {start_rss:.1f} MiB before the chains; while mining (every 30 s): first "
-          f"{mining[0]:.1f}, second half {min(half):.1f}..{max(half):.1f}, last "
-          f"{mining[-1]:.1f} MiB; {rss_mib():.1f} MiB at end")
+    half = mining[len(mining) // 2 :]
+    print(
+        f"RSS: {start_rss:.1f} MiB before the chains; while mining (every 30 s): first "
+        f"{mining[0]:.1f}, second half {min(half):.1f}..{max(half):.1f}, last "
+        f"{mining[-1]:.1f} MiB; {rss_mib():.1f} MiB at end"
+    )
     return 0 if all(r["unaccounted"] == 0 for r in results.values()) else 1
 
 

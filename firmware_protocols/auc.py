@@ -11,6 +11,7 @@ Reply: exactly ``[0]`` = 4 + the bytes returned, never padded; [1] and [2] echo 
 ids, [3] is the I2C status (:class:`AucStatus`), data from [4] (LPCUSBSIO, ``lpcusbsio_i2c.h``).
 cgminer reads nothing of a reply but [0] and [4:].
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -27,7 +28,7 @@ XFER_HEADER_SIZE = 8
 MAX_XFER_WRITE = AUC_PACKET_SIZE - XFER_HEADER_SIZE  # 56
 VERSION_LENGTH = 12  # "AUC-YYYYMMDD"
 INFO_LENGTH = 7
-QUEUE_SLOTS = 4      # request and response queues of the AUC firmware, 64 bytes a slot
+QUEUE_SLOTS = 4  # request and response queues of the AUC firmware, 64 bytes a slot
 DEFAULT_I2C_CLOCK_HZ = 400_000
 DEFAULT_XFER_DELAY = 19_200  # AUC ticks; 4800 = 1 ms
 
@@ -52,6 +53,7 @@ class AucCommand(IntEnum):
 
 class AucStatus(IntEnum):
     """Byte 3 of a reply (LPCUSBSIO response codes)."""
+
     OK = 0x00
     ERROR = 0x01
     NAK = 0x02
@@ -67,17 +69,22 @@ class AucStatus(IntEnum):
 _COMMANDS = frozenset(int(c) for c in AucCommand)
 
 INIT_PAYLOAD = Struct("clock_hz" / Int32ul, "xfer_delay" / Int32ul).compile()
-XFER_HEADER = Struct("wlen" / Int8ub, "rlen" / Int8ub, "options" / Int8ub,
-                     "slave" / Int8ub).compile()
+XFER_HEADER = Struct(
+    "wlen" / Int8ub, "rlen" / Int8ub, "options" / Int8ub, "slave" / Int8ub
+).compile()
 # cgminer logs bytes 2 and 3 as "reqcnt" and "respcnt": the depths of the two queues.
-INFO_REPLY = Struct("temp_adc" / Int16ul, "request_queue" / Int8ub, "response_queue" / Int8ub,
-                    "tx_flags" / Int16ul, "state" / Int8ub).compile()
+INFO_REPLY = Struct(
+    "temp_adc" / Int16ul,
+    "request_queue" / Int8ub,
+    "response_queue" / Int8ub,
+    "tx_flags" / Int16ul,
+    "state" / Int8ub,
+).compile()
 
 
 def _packet(length: int, command: int, payload: bytes = b"", trans_id: int = 0) -> bytes:
     """A full 64-byte request, as cgminer writes every command but XFER."""
-    return bytes((length, trans_id & 0xFF, 0, command)) + payload.ljust(AUC_PACKET_SIZE - 4,
-                                                                         b"\0")
+    return bytes((length, trans_id & 0xFF, 0, command)) + payload.ljust(AUC_PACKET_SIZE - 4, b"\0")
 
 
 def build_reset(trans_id: int = 0) -> bytes:
@@ -92,11 +99,15 @@ def build_info(trans_id: int = 0) -> bytes:
     return _packet(4, AucCommand.INFO, trans_id=trans_id)
 
 
-def build_init(clock_hz: int = DEFAULT_I2C_CLOCK_HZ, xfer_delay: int = DEFAULT_XFER_DELAY,
-               trans_id: int = 0) -> bytes:
-    return _packet(12, AucCommand.INIT,
-                   INIT_PAYLOAD.build({"clock_hz": clock_hz, "xfer_delay": xfer_delay}),
-                   trans_id)
+def build_init(
+    clock_hz: int = DEFAULT_I2C_CLOCK_HZ, xfer_delay: int = DEFAULT_XFER_DELAY, trans_id: int = 0
+) -> bytes:
+    return _packet(
+        12,
+        AucCommand.INIT,
+        INIT_PAYLOAD.build({"clock_hz": clock_hz, "xfer_delay": xfer_delay}),
+        trans_id,
+    )
 
 
 def build_xfer(slave: int, write: bytes = b"", rlen: int = 0, trans_id: int = 0) -> bytes:
@@ -110,8 +121,11 @@ def build_xfer(slave: int, write: bytes = b"", rlen: int = 0, trans_id: int = 0)
     if not 0 <= rlen <= AUC_PACKET_SIZE - AUC_HEADER_SIZE:
         raise PayloadError(f"XFER read length {rlen} out of range 0..60")
     header = XFER_HEADER.build({"wlen": len(write), "rlen": rlen, "options": 0, "slave": slave})
-    return bytes((XFER_HEADER_SIZE + len(write), trans_id & 0xFF, 0, AucCommand.XFER)) + \
-        header + bytes(write)
+    return (
+        bytes((XFER_HEADER_SIZE + len(write), trans_id & 0xFF, 0, AucCommand.XFER))
+        + header
+        + bytes(write)
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,16 +140,16 @@ class AucRequest:
 def decode_request(frame: bytes) -> AucRequest:
     """Parse a host -> AUC packet of 4..64 bytes; bytes past its length byte are padding."""
     if not AUC_HEADER_SIZE <= len(frame) <= AUC_PACKET_SIZE:
-        raise FrameLengthError(f"AUC packet is {len(frame)} bytes, expected "
-                               f"{AUC_HEADER_SIZE}..{AUC_PACKET_SIZE}")
+        raise FrameLengthError(
+            f"AUC packet is {len(frame)} bytes, expected {AUC_HEADER_SIZE}..{AUC_PACKET_SIZE}"
+        )
     length, command = frame[0], frame[3]
     try:
         command = AucCommand(command)
     except ValueError:
         raise UnknownTypeError(f"unknown AUC command 0x{command:02x}") from None
     if not AUC_HEADER_SIZE <= length <= len(frame):
-        raise FrameLengthError(f"AUC length byte {length} does not fit a "
-                               f"{len(frame)}-byte packet")
+        raise FrameLengthError(f"AUC length byte {length} does not fit a {len(frame)}-byte packet")
     fields: dict[str, Any] = {}
     if command is AucCommand.INIT:
         if length < 12:
@@ -148,19 +162,26 @@ def decode_request(frame: bytes) -> AucRequest:
         wlen = header.wlen
         if wlen > MAX_XFER_WRITE or length != XFER_HEADER_SIZE + wlen:
             raise PayloadError(f"XFER length byte {length} does not match wlen {wlen}")
-        fields = {"wlen": wlen, "rlen": header.rlen, "options": header.options,
-                  "slave": header.slave, "write": bytes(frame[8:8 + wlen])}
+        fields = {
+            "wlen": wlen,
+            "rlen": header.rlen,
+            "options": header.options,
+            "slave": header.slave,
+            "write": bytes(frame[8 : 8 + wlen]),
+        }
     fields.pop("_io", None)
     return AucRequest(command, length, fields, frame[1], frame[2])
 
 
-def build_reply(data: bytes = b"", trans_id: int = 0, session_id: int = 0,
-                status: int = AucStatus.OK) -> bytes:
+def build_reply(
+    data: bytes = b"", trans_id: int = 0, session_id: int = 0, status: int = AucStatus.OK
+) -> bytes:
     """AUC -> host: exactly ``4 + len(data)`` bytes."""
     if len(data) > AUC_PACKET_SIZE - AUC_HEADER_SIZE:
         raise PayloadError(f"AUC reply data of {len(data)} bytes does not fit")
-    return bytes((AUC_HEADER_SIZE + len(data), trans_id & 0xFF, session_id & 0xFF,
-                  status)) + bytes(data)
+    return bytes((AUC_HEADER_SIZE + len(data), trans_id & 0xFF, session_id & 0xFF, status)) + bytes(
+        data
+    )
 
 
 def reply_data(frame: bytes) -> bytes:
@@ -169,8 +190,9 @@ def reply_data(frame: bytes) -> bytes:
         raise FrameLengthError(f"AUC reply is {len(frame)} bytes, shorter than its header")
     length = frame[0]
     if not AUC_HEADER_SIZE <= length <= min(len(frame), AUC_PACKET_SIZE):
-        raise FrameLengthError(f"AUC reply length byte {length} does not fit a "
-                               f"{len(frame)}-byte reply")
+        raise FrameLengthError(
+            f"AUC reply length byte {length} does not fit a {len(frame)}-byte reply"
+        )
     return bytes(frame[AUC_HEADER_SIZE:length])
 
 
@@ -182,8 +204,9 @@ def is_request(frame: bytes) -> bool:
 
 def looks_like_auc(frame: bytes) -> bool:
     """A packet whose length byte fits its size (what ``decode`` takes as AUC)."""
-    return (AUC_HEADER_SIZE <= len(frame) <= AUC_PACKET_SIZE
-            and AUC_HEADER_SIZE <= frame[0] <= len(frame))
+    return AUC_HEADER_SIZE <= len(frame) <= AUC_PACKET_SIZE and AUC_HEADER_SIZE <= frame[0] <= len(
+        frame
+    )
 
 
 def decode_info(data: bytes) -> dict[str, int]:
@@ -194,7 +217,19 @@ def decode_info(data: bytes) -> dict[str, int]:
     return info
 
 
-def build_info_data(temp_adc: int, request_queue: int = 0, response_queue: int = 0,
-                    tx_flags: int = 0, state: int = 0) -> bytes:
-    return INFO_REPLY.build(dict(temp_adc=temp_adc, request_queue=request_queue,
-                                 response_queue=response_queue, tx_flags=tx_flags, state=state))
+def build_info_data(
+    temp_adc: int,
+    request_queue: int = 0,
+    response_queue: int = 0,
+    tx_flags: int = 0,
+    state: int = 0,
+) -> bytes:
+    return INFO_REPLY.build(
+        dict(
+            temp_adc=temp_adc,
+            request_queue=request_queue,
+            response_queue=response_queue,
+            tx_flags=tx_flags,
+            state=state,
+        )
+    )

@@ -3,6 +3,7 @@
 Polynomial 0x1021, initial value 0, no reflection, no final xor: exactly what the C
 library behind ``binascii.crc_hqx`` computes, so no table of our own is needed.
 """
+
 from binascii import crc_hqx
 
 

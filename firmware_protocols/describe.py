@@ -3,6 +3,7 @@
 Pure like the rest of the package.  Bytes become hex strings; a CRC mismatch is shown
 (``crc_ok: False``) with the fields still decoded.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -20,17 +21,24 @@ def describe_frame(frame: bytes, from_device: bool | None = None) -> dict[str, A
     if auc.looks_like_auc(frame):
         return describe_auc(frame)
     if len(frame) == PACKET_SIZE:
-        return describe_mm(frame, from_device)     # raises BadHeaderError, with the reason
+        return describe_mm(frame, from_device)  # raises BadHeaderError, with the reason
     raise FrameLengthError(
         f"frame is {len(frame)} bytes: expected {PACKET_SIZE} (MM) or an AUC packet of "
-        f"{auc.AUC_HEADER_SIZE}..{auc.AUC_PACKET_SIZE} bytes whose first byte is its length")
+        f"{auc.AUC_HEADER_SIZE}..{auc.AUC_PACKET_SIZE} bytes whose first byte is its length"
+    )
 
 
 def describe_mm(frame: bytes, from_device: bool | None = None) -> dict[str, Any]:
     pkt = decode_packet(frame, verify_crc=False, from_device=from_device)
-    out: dict[str, Any] = {"type": pkt.name, "type_code": pkt.type, "opt": pkt.opt,
-                           "idx": pkt.idx, "cnt": pkt.cnt, "crc": pkt.crc,
-                           "crc_ok": pkt.crc_ok}
+    out: dict[str, Any] = {
+        "type": pkt.name,
+        "type_code": pkt.type,
+        "opt": pkt.opt,
+        "idx": pkt.idx,
+        "cnt": pkt.cnt,
+        "crc": pkt.crc,
+        "crc_ok": pkt.crc_ok,
+    }
     for name, value in pkt.fields().items():
         out[name] = _jsonable(value)
     return out
@@ -39,8 +47,11 @@ def describe_mm(frame: bytes, from_device: bool | None = None) -> dict[str, Any]
 def describe_auc(frame: bytes) -> dict[str, Any]:
     if auc.is_request(frame):
         req = auc.decode_request(frame)
-        out: dict[str, Any] = {"type": f"AUC_{req.command.name}", "length": req.length,
-                               "trans_id": req.trans_id}
+        out: dict[str, Any] = {
+            "type": f"AUC_{req.command.name}",
+            "length": req.length,
+            "trans_id": req.trans_id,
+        }
         fields = dict(req.fields)
         write = fields.pop("write", None)
         out.update(fields)
@@ -54,8 +65,13 @@ def describe_auc(frame: bytes) -> dict[str, Any]:
         status = auc.AucStatus(frame[3]).name
     except ValueError:
         status = f"0x{frame[3]:02x}"
-    out = {"type": "AUC_REPLY", "length": frame[0], "trans_id": frame[1], "status": status,
-           "data": data.hex()}
+    out = {
+        "type": "AUC_REPLY",
+        "length": frame[0],
+        "trans_id": frame[1],
+        "status": status,
+        "data": data.hex(),
+    }
     if len(data) == PACKET_SIZE and data[:2] == b"CN":
         try:
             out["packet"] = describe_mm(data, True)

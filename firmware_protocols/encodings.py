@@ -5,6 +5,7 @@ Facts from cgminer ``driver-avalon8.c``/``.h`` (``encode_voltage``, ``get_fan_pw
 ``decode_auc_temp``, ``decode_voltage``).  Functions raise :class:`LimitError` for values
 the encoding cannot represent, never clamp silently.
 """
+
 from __future__ import annotations
 
 import math
@@ -20,7 +21,8 @@ def voltage_level_to_word(level: int) -> int:
     """``0x8000 | level`` for level >= 0, ``0x8080 | -level`` below zero."""
     if not VOLTAGE_LEVEL_MIN <= level <= VOLTAGE_LEVEL_MAX:
         raise LimitError(
-            f"voltage level {level} out of range {VOLTAGE_LEVEL_MIN}..{VOLTAGE_LEVEL_MAX}")
+            f"voltage level {level} out of range {VOLTAGE_LEVEL_MIN}..{VOLTAGE_LEVEL_MAX}"
+        )
     return 0x8080 | -level if level < 0 else 0x8000 | level
 
 
@@ -59,13 +61,55 @@ PLL_STEP_MHZ = 25
 # cgminer's cpm_table: index = MHz // 25.  49 entries, so 1200 MHz is the last one
 # (AVA8_DEFAULT_FREQUENCY_MAX); index 0 switches the PLL off.
 CPM_TABLE = (
-    0x04400000, 0x04000000, 0x008FFBE1, 0x0097FDE1, 0x009FFFE1, 0x009DDF61, 0x009DCF61,
-    0x009F47C1, 0x009FBFE1, 0x009F37C1, 0x009DAF61, 0x009B26C1, 0x009DA761, 0x00999E61,
-    0x009B9EE1, 0x009D9F61, 0x009F9FE1, 0x00991641, 0x009A96A1, 0x009C1701, 0x009D9761,
-    0x009F17C1, 0x00958D61, 0x00968DA1, 0x00978DE1, 0x00988E21, 0x00998E61, 0x009A8EA1,
-    0x009B8EE1, 0x009C8F21, 0x009D8F61, 0x009E8FA1, 0x009F8FE1, 0x00900401, 0x00908421,
-    0x00910441, 0x00918461, 0x00920481, 0x009284A1, 0x009304C1, 0x009384E1, 0x00940501,
-    0x00948521, 0x00950541, 0x00958561, 0x00960581, 0x009685A1, 0x009705C1, 0x009785E1,
+    0x04400000,
+    0x04000000,
+    0x008FFBE1,
+    0x0097FDE1,
+    0x009FFFE1,
+    0x009DDF61,
+    0x009DCF61,
+    0x009F47C1,
+    0x009FBFE1,
+    0x009F37C1,
+    0x009DAF61,
+    0x009B26C1,
+    0x009DA761,
+    0x00999E61,
+    0x009B9EE1,
+    0x009D9F61,
+    0x009F9FE1,
+    0x00991641,
+    0x009A96A1,
+    0x009C1701,
+    0x009D9761,
+    0x009F17C1,
+    0x00958D61,
+    0x00968DA1,
+    0x00978DE1,
+    0x00988E21,
+    0x00998E61,
+    0x009A8EA1,
+    0x009B8EE1,
+    0x009C8F21,
+    0x009D8F61,
+    0x009E8FA1,
+    0x009F8FE1,
+    0x00900401,
+    0x00908421,
+    0x00910441,
+    0x00918461,
+    0x00920481,
+    0x009284A1,
+    0x009304C1,
+    0x009384E1,
+    0x00940501,
+    0x00948521,
+    0x00950541,
+    0x00958561,
+    0x00960581,
+    0x009685A1,
+    0x009705C1,
+    0x009785E1,
 )
 PLL_MAX_MHZ = (len(CPM_TABLE) - 1) * PLL_STEP_MHZ  # 1200
 _MHZ_BY_WORD = {word: i * PLL_STEP_MHZ for i, word in enumerate(CPM_TABLE)}
@@ -172,7 +216,7 @@ def vin_raw_to_volts(raw: int, vin_adc_ratio: int) -> float:
 
 
 # Avalon 4 and the sticks (cgminer driver-avalon4.c): byte swap and the 10 k NTC
-NTC_B = 3450           # driver-avalon4.c default B value (option --avalon4-ntc-b)
+NTC_B = 3450  # driver-avalon4.c default B value (option --avalon4-ntc-b)
 
 
 def bswap32(value: int) -> int:

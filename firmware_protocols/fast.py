@@ -4,6 +4,7 @@ The ``construct`` definitions in :mod:`.payloads` stay the one statement of each
 these readers produce the same dicts ~10x faster, and ``tests/test_protocol_properties.py``
 checks that they agree with the definitions on random data.
 """
+
 from __future__ import annotations
 
 import struct
@@ -29,22 +30,33 @@ def _text(raw: bytes) -> str:
 
 def _status(data: bytes) -> dict:
     t, fan, works, hw, miner_ec, module_ec, crc = _STATUS.unpack_from(data)
-    return {"temperature_mm": t, "fan_rpm": fan, "local_works": works, "hw_errors": hw,
-            "miner_error_code": miner_ec, "module_error_code": module_ec, "crc_errors": crc}
+    return {
+        "temperature_mm": t,
+        "fan_rpm": fan,
+        "local_works": works,
+        "hw_errors": hw,
+        "miner_error_code": miner_ec,
+        "module_error_code": module_ec,
+        "crc_errors": crc,
+    }
 
 
 def _nonce(data: bytes) -> dict:
     chip, miner, nonce2, ntime_offset = _NONCE_HEAD.unpack_from(data)
-    return {"chip": chip, "miner": miner, "nonce2": nonce2, "ntime_offset": ntime_offset,
-            "nonce": _LE32.unpack_from(data, 12)[0],
-            "job_crc": _BE16_LE16.unpack_from(data, 16)[0],
-            "pool": _LE16.unpack_from(data, 18)[0]}
+    return {
+        "chip": chip,
+        "miner": miner,
+        "nonce2": nonce2,
+        "ntime_offset": ntime_offset,
+        "nonce": _LE32.unpack_from(data, 12)[0],
+        "job_crc": _BE16_LE16.unpack_from(data, 16)[0],
+        "pool": _LE16.unpack_from(data, 18)[0],
+    }
 
 
 def _pvt_851(data: bytes) -> dict:
     codes = _EIGHT_U16.unpack_from(data)
-    return {"sensors": [{"temp_code": codes[i], "volt_code": codes[i + 1]}
-                        for i in range(0, 8, 2)]}
+    return {"sensors": [{"temp_code": codes[i], "volt_code": codes[i + 1]} for i in range(0, 8, 2)]}
 
 
 def _pll(data: bytes) -> dict:
@@ -54,8 +66,12 @@ def _pll(data: bytes) -> dict:
 
 def _asic(data: bytes) -> dict:
     v = _ASIC.unpack_from(data)
-    return {"works": v[0], "errors": v[1], "pll_counts": list(v[2:6]),
-            "frequencies_mhz": list(v[6:10])}
+    return {
+        "works": v[0],
+        "errors": v[1],
+        "pll_counts": list(v[2:6]),
+        "frequencies_mhz": list(v[6:10]),
+    }
 
 
 def _volt(data: bytes) -> dict:
@@ -64,8 +80,7 @@ def _volt(data: bytes) -> dict:
 
 def _pmu(data: bytes) -> dict:
     v = _PMU.unpack_from(data)
-    return {"vin_raw": list(v[:4]), "power_good": v[4],
-            "pmu_versions": [_text(v[5]), _text(v[6])]}
+    return {"vin_raw": list(v[:4]), "power_good": v[4], "pmu_versions": [_text(v[5]), _text(v[6])]}
 
 
 def _test_ret(data: bytes) -> dict:
@@ -74,6 +89,12 @@ def _test_ret(data: bytes) -> dict:
 
 
 FAST_DECODERS: dict[int, Callable[[bytes], dict]] = {
-    T.STATUS: _status, T.NONCE: _nonce, T.STATUS_PVT: _pvt_851, T.STATUS_PLL: _pll,
-    T.STATUS_ASIC: _asic, T.STATUS_VOLT: _volt, T.STATUS_PMU: _pmu, T.TEST_RET: _test_ret,
+    T.STATUS: _status,
+    T.NONCE: _nonce,
+    T.STATUS_PVT: _pvt_851,
+    T.STATUS_PLL: _pll,
+    T.STATUS_ASIC: _asic,
+    T.STATUS_VOLT: _volt,
+    T.STATUS_PMU: _pmu,
+    T.TEST_RET: _test_ret,
 }

@@ -2,6 +2,7 @@
 poll (its NONCE and status frames), as :mod:`.fast` is for the Avalon 8.  The ``construct``
 layouts in :mod:`.dialects` stay the definition; ``tests/test_protocol_properties.py``
 checks every reader against them on random data."""
+
 from __future__ import annotations
 
 import struct
@@ -39,41 +40,80 @@ def _single_volt(data: bytes) -> dict:
 
 def _a9_pvt(data: bytes) -> dict:
     codes = _TWELVE_U16.unpack_from(data)
-    return {"sensors": [{"temp_code": codes[i], "volt_code": codes[i + 1]}
-                        for i in range(0, 12, 2)]}
+    return {
+        "sensors": [{"temp_code": codes[i], "volt_code": codes[i + 1]} for i in range(0, 12, 2)]
+    }
 
 
 def _a4_nonce(data: bytes) -> dict:
     chip, miner, pool, nonce2, ntime, raw, crc = _A4_NONCE.unpack_from(data)
-    return {"chip": chip, "miner": miner, "pool": pool, "nonce2": nonce2,
-            "ntime_offset": ntime, "nonce_raw": raw, "job_crc": crc}
+    return {
+        "chip": chip,
+        "miner": miner,
+        "pool": pool,
+        "nonce2": nonce2,
+        "ntime_offset": ntime,
+        "nonce_raw": raw,
+        "job_crc": crc,
+    }
 
 
 def _a4_status(data: bytes) -> dict:
     t, fan, freq, volt, works, hw, pg, ec = _A4_STATUS.unpack_from(data)
-    return {"temperature_mm": t, "fan_rpm": fan, "frequency": freq, "voltage_word": volt,
-            "local_works": works, "hw_errors": hw, "power_good": pg, "error_code": ec}
+    return {
+        "temperature_mm": t,
+        "fan_rpm": fan,
+        "frequency": freq,
+        "voltage_word": volt,
+        "local_works": works,
+        "hw_errors": hw,
+        "power_good": pg,
+        "error_code": ec,
+    }
 
 
 def _a2_nonce(data: bytes) -> dict:
     miner, pool, nonce2, ntime, raw, crc, module = _A2_NONCE.unpack_from(data)
-    return {"miner": miner, "pool": pool, "nonce2": nonce2, "ntime_offset": ntime,
-            "nonce_raw": raw, "job_crc": crc, "module_id": module}
+    return {
+        "miner": miner,
+        "pool": pool,
+        "nonce2": nonce2,
+        "ntime_offset": ntime,
+        "nonce_raw": raw,
+        "job_crc": crc,
+        "module_id": module,
+    }
 
 
 def _a2_status(data: bytes) -> dict:
     t0, t1, f0, f1, freq, volt, works, hw, pg, module = _A2_STATUS.unpack_from(data)
-    return {"temperatures": [t0, t1], "fans_rpm": [f0, f1], "frequency": freq,
-            "voltage_word": volt, "local_works": works, "hw_errors": hw, "power_good": pg,
-            "module_id": module}
+    return {
+        "temperatures": [t0, t1],
+        "fans_rpm": [f0, f1],
+        "frequency": freq,
+        "voltage_word": volt,
+        "local_works": works,
+        "hw_errors": hw,
+        "power_good": pg,
+        "module_id": module,
+    }
 
 
 def _nano_nonce(data: bytes) -> dict:
     reports = []
     for offset in (0, 16):
         work_id, chip, ntime, raw, usb, work, nonce = _NANO_REPORT.unpack_from(data, offset)
-        reports.append({"work_id": work_id, "chip": chip, "ntime": ntime, "nonce_raw": raw,
-                        "usb_fifo": usb, "work_fifo": work, "nonce_fifo": nonce})
+        reports.append(
+            {
+                "work_id": work_id,
+                "chip": chip,
+                "ntime": ntime,
+                "nonce_raw": raw,
+                "usb_fifo": usb,
+                "work_fifo": work,
+                "nonce_fifo": nonce,
+            }
+        )
     return {"reports": reports}
 
 

@@ -4,6 +4,7 @@ Search for the magic (``C N``; ``A V`` on an Avalon 2/3 line), take a frame's le
 the header, type and CRC; on failure slide on by one byte, so a frame that follows garbage
 or a corrupted frame is still found.
 """
+
 from __future__ import annotations
 
 from firmware_protocols import MMPacket, ProtocolError, decode_packet
@@ -18,15 +19,19 @@ class FrameSync:
     ``any_crc_order``: from modules of a CN link whose generation is not known, so either
     CRC byte order is good (an Avalon 4's low byte first)."""
 
-    def __init__(self, dialect: Dialect = AVALON8, from_device: bool | None = None,
-                 any_crc_order: bool = False):
+    def __init__(
+        self,
+        dialect: Dialect = AVALON8,
+        from_device: bool | None = None,
+        any_crc_order: bool = False,
+    ):
         self.dialect = dialect
         self.from_device = from_device
         self.any_crc_order = any_crc_order
         self.buffer = bytearray()
-        self.skipped_bytes = 0     # bytes that were not part of any good frame
-        self.crc_errors = 0        # 40-byte candidates whose CRC failed
-        self.bad_frames = 0        # candidates with an unknown type
+        self.skipped_bytes = 0  # bytes that were not part of any good frame
+        self.crc_errors = 0  # 40-byte candidates whose CRC failed
+        self.bad_frames = 0  # candidates with an unknown type
 
     def feed(self, data: bytes) -> list[MMPacket]:
         self.buffer += data
@@ -36,9 +41,9 @@ class FrameSync:
         while True:
             start = buf.find(magic)
             if start < 0:
-                keep = 1 if buf[-1:] == magic[:1] else 0   # a magic split across reads
+                keep = 1 if buf[-1:] == magic[:1] else 0  # a magic split across reads
                 self.skipped_bytes += len(buf) - keep
-                del buf[:len(buf) - keep]
+                del buf[: len(buf) - keep]
                 break
             if start:
                 self.skipped_bytes += start
@@ -47,9 +52,11 @@ class FrameSync:
                 break
             try:
                 frame = bytes(buf[:size])
-                packets.append(decode_device_frame(frame) if self.any_crc_order else
-                               decode_packet(frame, dialect=self.dialect,
-                                             from_device=self.from_device))
+                packets.append(
+                    decode_device_frame(frame)
+                    if self.any_crc_order
+                    else decode_packet(frame, dialect=self.dialect, from_device=self.from_device)
+                )
             except CrcError:
                 self.crc_errors += 1
                 self.skipped_bytes += 1

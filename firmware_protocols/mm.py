@@ -2,22 +2,32 @@
 
 Same layout in both directions (cgminer ``struct avalon8_pkg``, ``avalon8_init_pkg``).
 """
+
 from __future__ import annotations
 
 import struct
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-from construct import (Array, Bytes, Const, Container, Flag, Int8ub, Int16ub, ListContainer,
-                       Renamed, Struct)
+from construct import (
+    Array,
+    Bytes,
+    Const,
+    Container,
+    Flag,
+    Int8ub,
+    Int16ub,
+    ListContainer,
+    Renamed,
+    Struct,
+)
 from construct.core import ConstructError, Restreamed, Transformed
 
 from .crc import crc16
 from .dialects import AVALON8, DIALECTS, Dialect
 from .fast import FAST_DECODERS
 from .fast_dialects import FAST_BY_DIALECT
-from .errors import (BadHeaderError, CrcError, FrameLengthError, PayloadError,
-                     UnknownTypeError)
+from .errors import BadHeaderError, CrcError, FrameLengthError, PayloadError, UnknownTypeError
 from .payloads import COMPILED, COMPILED_MINER_EN, COMPILED_PVT_PER_CHIP, PAYLOADS, Text
 from .types import STATUS_MINER_EN, PacketType, packet_name
 
@@ -59,25 +69,39 @@ class MMPacket:
 
     @property
     def name(self) -> str:
-        return DIALECTS[self.dialect].names.get(self.type) or \
-            packet_name(self.type, self.from_device)
+        return DIALECTS[self.dialect].names.get(self.type) or packet_name(
+            self.type, self.from_device
+        )
 
     def fields(self, *, per_chip_pvt: bool = False) -> dict[str, Any]:
         """The payload as a plain dict of named fields (see :mod:`.payloads`)."""
-        return decode_payload(self.type, self.data, per_chip_pvt=per_chip_pvt,
-                              from_device=self.from_device, dialect=self.dialect)
+        return decode_payload(
+            self.type,
+            self.data,
+            per_chip_pvt=per_chip_pvt,
+            from_device=self.from_device,
+            dialect=self.dialect,
+        )
 
     def to_bytes(self) -> bytes:
         dialect = DIALECTS[self.dialect]
         order = dialect.device_crc_order if self.from_device else "big"
         head = (dialect.wire_code(self.type),) + ((self.opt,) if dialect.has_opt else ())
-        return dialect.magic + bytes(head + (self.idx, self.cnt)) + self.data + \
-            self.crc.to_bytes(2, order)
+        return (
+            dialect.magic
+            + bytes(head + (self.idx, self.cnt))
+            + self.data
+            + self.crc.to_bytes(2, order)
+        )
 
 
-def decode_packet(frame: bytes, *, verify_crc: bool = True,
-                  from_device: bool | None = None,
-                  dialect: str | Dialect = AVALON8) -> MMPacket:
+def decode_packet(
+    frame: bytes,
+    *,
+    verify_crc: bool = True,
+    from_device: bool | None = None,
+    dialect: str | Dialect = AVALON8,
+) -> MMPacket:
     """Parse a 40-byte frame; raise a :class:`ProtocolError` subclass if it is not one.
 
     With ``verify_crc=False`` a CRC mismatch is reported in ``crc_ok`` instead of raised.
@@ -99,10 +123,13 @@ def decode_packet(frame: bytes, *, verify_crc: bool = True,
         crc = (crc >> 8) | (crc & 0xFF) << 8
     expected = crc16(data)
     if expected != crc and verify_crc:
-        raise CrcError(f"CRC mismatch in {packet_name(ptype, from_device)}: frame says "
-                       f"0x{crc:04x}, data gives 0x{expected:04x}", expected, crc)
-    return MMPacket(ptype, opt, idx, cnt, data, crc, expected == crc, from_device,
-                    dialect.name)
+        raise CrcError(
+            f"CRC mismatch in {packet_name(ptype, from_device)}: frame says "
+            f"0x{crc:04x}, data gives 0x{expected:04x}",
+            expected,
+            crc,
+        )
+    return MMPacket(ptype, opt, idx, cnt, data, crc, expected == crc, from_device, dialect.name)
 
 
 def decode_device_frame(frame: bytes, dialects=("avalon8", "avalon4")) -> MMPacket:
@@ -118,9 +145,17 @@ def decode_device_frame(frame: bytes, dialects=("avalon8", "avalon4")) -> MMPack
     raise ValueError("no dialect to decode with")
 
 
-def encode_packet(ptype: int, fields: Mapping[str, Any] | None = None, *,
-                  data: bytes | None = None, idx: int = 1, cnt: int = 1, opt: int = 0,
-                  dialect: str | Dialect = AVALON8, from_device: bool = False) -> bytes:
+def encode_packet(
+    ptype: int,
+    fields: Mapping[str, Any] | None = None,
+    *,
+    data: bytes | None = None,
+    idx: int = 1,
+    cnt: int = 1,
+    opt: int = 0,
+    dialect: str | Dialect = AVALON8,
+    from_device: bool = False,
+) -> bytes:
     """Build a 40-byte frame from named payload ``fields`` or from raw ``data``
     (``from_device``: as the MM sends it, with the generation's CRC byte order)."""
     dialect = _dialect(dialect)
@@ -134,22 +169,28 @@ def encode_packet(ptype: int, fields: Mapping[str, Any] | None = None, *,
         if not 0 <= value <= 0xFF:
             raise PayloadError(f"{name} {value} does not fit in one byte")
     order = dialect.device_crc_order if from_device else "big"
-    if dialect.magic != HEADER:            # AV: no OPT, the generation's type codes
-        return dialect.magic + bytes((dialect.wire_code(ptype), idx, cnt)) + data + \
-            crc16(data).to_bytes(2, order)
+    if dialect.magic != HEADER:  # AV: no OPT, the generation's type codes
+        return (
+            dialect.magic
+            + bytes((dialect.wire_code(ptype), idx, cnt))
+            + data
+            + crc16(data).to_bytes(2, order)
+        )
     return bytes((0x43, 0x4E, ptype, opt, idx, cnt)) + data + crc16(data).to_bytes(2, order)
 
 
-def _decode_other_frame(frame: bytes, verify_crc: bool, from_device: bool | None,
-                        dialect: Dialect) -> MMPacket:
+def _decode_other_frame(
+    frame: bytes, verify_crc: bool, from_device: bool | None, dialect: Dialect
+) -> MMPacket:
     """A frame of a dialect with another magic and header (the Avalon 2/3 "AV" frame)."""
     size = dialect.frame_size
     if len(frame) != size:
         raise FrameLengthError(f"{dialect.name} frame is {len(frame)} bytes, expected {size}")
-    magic = bytes(frame[:len(dialect.magic)])
+    magic = bytes(frame[: len(dialect.magic)])
     if magic != dialect.magic:
-        raise BadHeaderError(f"{dialect.name} frame starts with {magic.hex()}, expected "
-                             f"{dialect.magic.hex()}")
+        raise BadHeaderError(
+            f"{dialect.name} frame starts with {magic.hex()}, expected {dialect.magic.hex()}"
+        )
     code, idx, cnt = frame[2], frame[3], frame[4]
     ptype = dialect.by_wire_code.get(code)
     if ptype is None:
@@ -158,8 +199,12 @@ def _decode_other_frame(frame: bytes, verify_crc: bool, from_device: bool | None
     crc = int.from_bytes(frame[37:39], dialect.device_crc_order if from_device else "big")
     expected = crc16(data)
     if expected != crc and verify_crc:
-        raise CrcError(f"CRC mismatch in {dialect.name} {PacketType(ptype).name}: frame says "
-                       f"0x{crc:04x}, data gives 0x{expected:04x}", expected, crc)
+        raise CrcError(
+            f"CRC mismatch in {dialect.name} {PacketType(ptype).name}: frame says "
+            f"0x{crc:04x}, data gives 0x{expected:04x}",
+            expected,
+            crc,
+        )
     return MMPacket(ptype, 0, idx, cnt, data, crc, expected == crc, from_device, dialect.name)
 
 
@@ -169,12 +214,14 @@ def _dialect(dialect: str | Dialect) -> Dialect:
     try:
         return DIALECTS[dialect]
     except KeyError:
-        raise UnknownTypeError(f"unknown generation {dialect!r}; known: "
-                               f"{', '.join(DIALECTS)}") from None
+        raise UnknownTypeError(
+            f"unknown generation {dialect!r}; known: {', '.join(DIALECTS)}"
+        ) from None
 
 
-def encode_payload(ptype: int, fields: Mapping[str, Any], *,
-                   dialect: str | Dialect = AVALON8) -> bytes:
+def encode_payload(
+    ptype: int, fields: Mapping[str, Any], *, dialect: str | Dialect = AVALON8
+) -> bytes:
     """The 32 data bytes for ``ptype`` from its named fields (missing fields are 0)."""
     dialect = _dialect(dialect)
     try:
@@ -187,15 +234,20 @@ def encode_payload(ptype: int, fields: Mapping[str, Any], *,
         raise PayloadError(f"cannot encode {PacketType(ptype).name}: {exc}") from exc
 
 
-def decode_payload(ptype: int, data: bytes, *, per_chip_pvt: bool = False,
-                   from_device: bool | None = None,
-                   dialect: str | Dialect = AVALON8) -> dict[str, Any]:
+def decode_payload(
+    ptype: int,
+    data: bytes,
+    *,
+    per_chip_pvt: bool = False,
+    from_device: bool | None = None,
+    dialect: str | Dialect = AVALON8,
+) -> dict[str, Any]:
     """Named fields of a payload.  ``per_chip_pvt`` selects the pre-851 STATUS_PVT layout;
     ``from_device`` reads 0x50 as STATUS_MINER_EN; ``dialect`` names the generation."""
     dialect = _dialect(dialect)
     fast = FAST_BY_DIALECT.get(dialect.name, {}).get(ptype)
     if fast is not None and len(data) == DATA_SIZE:
-        return fast(data)                        # same result, precompiled struct
+        return fast(data)  # same result, precompiled struct
     if ptype in dialect.compiled:
         layout = dialect.compiled[ptype]
     elif ptype == PacketType.STATUS_PVT and per_chip_pvt:
@@ -203,7 +255,7 @@ def decode_payload(ptype: int, data: bytes, *, per_chip_pvt: bool = False,
     elif ptype == STATUS_MINER_EN and from_device:
         layout = COMPILED_MINER_EN
     elif ptype in FAST_DECODERS and len(data) == DATA_SIZE:
-        return FAST_DECODERS[ptype](data)       # same result, precompiled struct
+        return FAST_DECODERS[ptype](data)  # same result, precompiled struct
     else:
         try:
             layout = COMPILED[PacketType(ptype)]
@@ -261,5 +313,10 @@ def _default_value(sc):
 
 
 _DEFAULTS = {id(COMPILED[t]): _defaults_for(PAYLOADS[t]) for t in PAYLOADS}
-_DEFAULTS.update({id(d.compiled[t]): _defaults_for(d.overrides[t])
-                  for d in DIALECTS.values() for t in d.overrides})
+_DEFAULTS.update(
+    {
+        id(d.compiled[t]): _defaults_for(d.overrides[t])
+        for d in DIALECTS.values()
+        for t in d.overrides
+    }
+)

@@ -5,6 +5,7 @@ Two branches disagree on one code: master has SET_ASIC_OTP = 0x50 (host -> MM); 
 0x2b..0x2f and uses 0x50 for STATUS_MINER_EN (MM -> host).  The direction tells them apart:
 :func:`packet_name` takes it.
 """
+
 from __future__ import annotations
 
 from enum import IntEnum
@@ -24,7 +25,7 @@ class PacketType(IntEnum):
     SET = 0x20
     SET_FIN = 0x21
     SET_VOLT = 0x22
-    SET_FREQ = 0x23        # Avalon 4 only
+    SET_FREQ = 0x23  # Avalon 4 only
     SET_PMU = 0x24
     SET_PLL = 0x25
     SET_SS = 0x26
@@ -50,10 +51,10 @@ class PacketType(IntEnum):
     STATUS = 0x41
     NONCE = 0x42
     TEST_RET = 0x43
-    STATUS_LW = 0x44       # Avalon 4 only: local works per miner
-    STATUS_HW = 0x45       # Avalon 4 only: hardware errors per miner
+    STATUS_LW = 0x44  # Avalon 4 only: local works per miner
+    STATUS_HW = 0x45  # Avalon 4 only: hardware errors per miner
     STATUS_VOLT = 0x46
-    STATUS_MA = 0x47       # Avalon 4 (MM50): per-ASIC moving-average errors
+    STATUS_MA = 0x47  # Avalon 4 (MM50): per-ASIC moving-average errors
     STATUS_PMU = 0x48
     STATUS_PLL = 0x49
     STATUS_LOG = 0x4A
@@ -64,7 +65,7 @@ class PacketType(IntEnum):
     STATUS_OTP = 0x4F
 
 
-STATUS_MINER_EN = 0x50      # MM -> host on the ``avalon8`` branch (same code as SET_ASIC_OTP)
+STATUS_MINER_EN = 0x50  # MM -> host on the ``avalon8`` branch (same code as SET_ASIC_OTP)
 BROADCAST = 0  # I2C address that every module listens on
 
 # How each code is shown; 0x2a is SET_ASIC_OTP in the branch that uses it.

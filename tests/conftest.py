@@ -13,13 +13,19 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # selftest and burnin record every run in the repair history: keep the tests' runs (in this
 # process and its subprocesses) out of the user's own history
 import tempfile  # noqa: E402
+
 os.environ["XDG_DATA_HOME"] = tempfile.mkdtemp(prefix="asicdrv-test-data-")
 
 
 def run(*args, timeout=120):
     """``asicdrv ARGS`` as a subprocess; a traceback on stderr fails the test."""
-    result = subprocess.run([sys.executable, "-m", "asicdrv", *args], capture_output=True,
-                            text=True, timeout=timeout, cwd=ROOT)
+    result = subprocess.run(
+        [sys.executable, "-m", "asicdrv", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=ROOT,
+    )
     assert "Traceback" not in result.stderr, result.stderr
     return result
 
@@ -37,6 +43,7 @@ def wait_for(predicate, timeout=10.0):
 def api_request(port: int, request: bytes, timeout: float = 10.0) -> bytes:
     """One raw request to an API on 127.0.0.1:``port``; everything it sends until it closes."""
     import socket
+
     with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
         s.sendall(request)
         data = b""
@@ -48,6 +55,7 @@ def api_request(port: int, request: bytes, timeout: float = 10.0) -> bytes:
 def api_command(port: int, command: str, parameter=None) -> dict:
     """A JSON command; the decoded reply (its NUL checked)."""
     import json
+
     request = {"command": command}
     if parameter is not None:
         request["parameter"] = parameter

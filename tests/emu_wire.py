@@ -1,4 +1,5 @@
 """A minimal host for emulator tests: raw packets over the emulator's in-process link."""
+
 from firmware_protocols import PacketType as T, decode_packet, encode_packet
 from firmware_protocols.encodings import mhz_to_pll_word
 
@@ -14,9 +15,16 @@ def detect_all(emu, max_modules=6, configure=True):
         acks.append(decode_packet(reply))
         if configure:
             plls = [mhz_to_pll_word(f) for f in emu.spec.default_frequencies_mhz]
-            send(emu, module_id, [encode_packet(T.SET_PLL, {"pll_words": plls}, idx=m + 1,
-                                                cnt=emu.spec.miner_count)
-                                  for m in range(emu.spec.miner_count)])
+            send(
+                emu,
+                module_id,
+                [
+                    encode_packet(
+                        T.SET_PLL, {"pll_words": plls}, idx=m + 1, cnt=emu.spec.miner_count
+                    )
+                    for m in range(emu.spec.miner_count)
+                ],
+            )
     return acks
 
 
@@ -35,7 +43,7 @@ def poll_until(emu, address, ptype, clock=None, step=0.02, limit=2000, predicate
     for _ in range(limit):
         if clock is not None:
             clock.advance(step)
-            emu.advance()           # a fake clock: the test drives the chips
+            emu.advance()  # a fake clock: the test drives the chips
         pkt = poll(emu, address)
         if pkt is not None and pkt.type == ptype and (predicate is None or predicate(pkt)):
             return pkt

@@ -1,5 +1,6 @@
 """The cgminer-compatible API on a real TCP socket, against a controller mining emulated
 chains for the test pool: framing, commands, access, control, abuse."""
+
 import json
 import socket
 import threading
@@ -25,12 +26,16 @@ def mining():
     API open to privileged commands from localhost."""
     pools = [TestPool(difficulty=easy_difficulty()).start() for _ in range(2)]
     emu = Emulator(modules=2, nonce_mask=EASY_NONCE_MASK, seed=4)
-    controller = Controller([PoolConfig(p.url, "api.test") for p in pools],
-                            [DeviceConfig(url="emu://", options={"emulator": emu})],
-                            retry_min=0.05, retry_max=0.3)
+    controller = Controller(
+        [PoolConfig(p.url, "api.test") for p in pools],
+        [DeviceConfig(url="emu://", options={"emulator": emu})],
+        retry_min=0.05,
+        retry_max=0.3,
+    )
     quits = []
-    api = ApiServer(ApiCommands(controller, on_quit=lambda: quits.append(1)), port=0,
-                    allow="W:127.0.0.1").start()
+    api = ApiServer(
+        ApiCommands(controller, on_quit=lambda: quits.append(1)), port=0, allow="W:127.0.0.1"
+    ).start()
     controller.start()
     pools[0].wait_for_shares(5)
     yield controller, api, pools, emu, quits
@@ -63,7 +68,7 @@ def test_multi_command_wraps_each_reply_in_a_list(mining):
     assert set(reply) == {"devs", "pools", "version", "estats", "stats", "id"}
     for name in ("devs", "pools", "version", "estats", "stats"):
         assert isinstance(reply[name], list) and reply[name][0]["STATUS"][0]["STATUS"] == "S"
-    assert len(reply["stats"][0]["STATS"]) == 3          # the device, then POOL0 and POOL1
+    assert len(reply["stats"][0]["STATS"]) == 3  # the device, then POOL0 and POOL1
     estats = reply["estats"][0]["STATS"][0]
     assert {"MM ID0", "MM ID1"} <= set(estats) and estats["MM Count"] == 2
     # two modules: no MGHS, so pyasic's total comes from devs (all modules)
@@ -72,10 +77,17 @@ def test_multi_command_wraps_each_reply_in_a_list(mining):
     assert mixed["ascset"][0]["STATUS"][0]["Code"] == 45
 
 
-@pytest.mark.parametrize("raw, code", [
-    (b'{"command": "nosuch"}', 14), (b"{not json", 23), (b'{"parameter": "x"}', 24),
-    (b'{"command": ["a"]}', 24), (b"\x00\xff\xfe garbage \x80", 14), (b"[1,2,3]", 14),
-])
+@pytest.mark.parametrize(
+    "raw, code",
+    [
+        (b'{"command": "nosuch"}', 14),
+        (b"{not json", 23),
+        (b'{"parameter": "x"}', 24),
+        (b'{"command": ["a"]}', 24),
+        (b"\x00\xff\xfe garbage \x80", 14),
+        (b"[1,2,3]", 14),
+    ],
+)
 def test_bad_requests_get_cgminer_status_codes(mining, raw, code):
     _, api, *_ = mining
     reply = ask(api.port, raw)
@@ -97,8 +109,18 @@ def test_version_and_devdetails_identify_an_avalon(mining):
     assert details["Driver"] == "avalon8"
     for text in (json.dumps(version).upper(), json.dumps(details).upper()):
         assert "AVALON" in text
-        assert not any(s in text for s in ("BOSMINER", "BTMINER", "LUXMINER", "HIVEON",
-                                           "ANTMINER", "BFGMINER", "INNOMINER"))
+        assert not any(
+            s in text
+            for s in (
+                "BOSMINER",
+                "BTMINER",
+                "LUXMINER",
+                "HIVEON",
+                "ANTMINER",
+                "BFGMINER",
+                "INNOMINER",
+            )
+        )
 
 
 def test_ascset_controls_the_modules(mining):
@@ -132,12 +154,14 @@ def test_softoff_idles_the_boards_and_softon_resumes(mining):
     reply = command(api.port, "ascset", f"0,softoff,1:{int(time.time())}")
     assert "success" in reply["STATUS"][0]["Msg"]
     wait_for(lambda: controller.soft_off, 5)
-    wait_for(lambda: all(f == 0 for m in emu.modules for plls in m.physics.frequencies
-                         for f in plls), 5)
+    wait_for(
+        lambda: all(f == 0 for m in emu.modules for plls in m.physics.frequencies for f in plls), 5
+    )
     assert "success" in command(api.port, "ascset", "0,softon,1")["STATUS"][0]["Msg"]
     wait_for(lambda: not controller.soft_off, 5)
-    wait_for(lambda: all(f > 0 for m in emu.modules for plls in m.physics.frequencies
-                         for f in plls), 5)
+    wait_for(
+        lambda: all(f > 0 for m in emu.modules for plls in m.physics.frequencies for f in plls), 5
+    )
     count = len(pools[0].accepted)
     pools[0].wait_for_shares(count + 3)
 
@@ -175,8 +199,9 @@ def test_check_privileged_restart_and_quit(mining):
     assert command(api.port, "privileged")["STATUS"][0]["Code"] == 46
     opens = controller.slots[0].opens
     assert command(api.port, "restart") == {"STATUS": "RESTART", "id": 1}
-    wait_for(lambda: controller.slots[0].opens == opens + 1 and
-             controller.slots[0].state == "mining", 20)
+    wait_for(
+        lambda: controller.slots[0].opens == opens + 1 and controller.slots[0].state == "mining", 20
+    )
     count = len(pools[0].accepted)
     pools[0].wait_for_shares(count + 3)
     assert command(api.port, "quit") == {"STATUS": "BYE", "id": 1}
@@ -211,7 +236,7 @@ def test_abuse_is_served_or_refused_in_time(mining):
     try:
         big.sendall(b"{" + b" " * (1 << 20))
     except OSError:
-        pass                                  # the server may close while we still send
+        pass  # the server may close while we still send
     try:
         assert big.recv(100) == b""
     except ConnectionResetError:
@@ -226,6 +251,7 @@ def test_abuse_is_served_or_refused_in_time(mining):
             results.append("ok" if raw.endswith(b"}\0") else "closed" if not raw else "bad")
         except OSError:
             results.append("refused")
+
     threads = [threading.Thread(target=one) for _ in range(200)]
     t0 = time.monotonic()
     for t in threads:
@@ -235,29 +261,43 @@ def test_abuse_is_served_or_refused_in_time(mining):
     assert len(results) == 200 and "bad" not in results
     assert results.count("ok") >= 150 and time.monotonic() - t0 < 30
     count = len(pools[0].accepted)
-    pools[0].wait_for_shares(count + 3)             # mining went on
+    pools[0].wait_for_shares(count + 3)  # mining went on
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.one_of(st.binary(max_size=300),
-                 st.builds(lambda c, p: json.dumps({"command": c, "parameter": p}).encode(),
-                           st.text(max_size=40), st.one_of(st.none(), st.text(max_size=40),
-                                                           st.integers(), st.floats())),
-                 st.text(max_size=80).map(str.encode)))
+@given(
+    st.one_of(
+        st.binary(max_size=300),
+        st.builds(
+            lambda c, p: json.dumps({"command": c, "parameter": p}).encode(),
+            st.text(max_size=40),
+            st.one_of(st.none(), st.text(max_size=40), st.integers(), st.floats()),
+        ),
+        st.text(max_size=80).map(str.encode),
+    )
+)
 def test_fuzzed_requests_get_a_reply_and_never_an_exception(request_bytes):
     class Idle:
         pools, slots, active, soft_off = [], [], None, False
 
         def status(self):
-            return {"uptime_s": 1.0, "pools": [], "chains": [], "modules": {},
-                    "hashrate_ghs": dict.fromkeys(("5s", "1m", "5m", "15m", "av"), 0.0),
-                    "totals": dict.fromkeys(("found", "accepted", "rejected", "stale"), 0),
-                    "active_pool": None, "soft_off": False}
+            return {
+                "uptime_s": 1.0,
+                "pools": [],
+                "chains": [],
+                "modules": {},
+                "hashrate_ghs": dict.fromkeys(("5s", "1m", "5m", "15m", "av"), 0.0),
+                "totals": dict.fromkeys(("found", "accepted", "rejected", "stale"), 0),
+                "active_pool": None,
+                "soft_off": False,
+            }
 
         def snapshot(self, max_age):
             return self.status()
+
     server = ApiServer.__new__(ApiServer)
     from asicdrv.farm.api import Access
+
     server.commands, server.access = ApiCommands(Idle()), Access("R:127.0.0.1")
     reply = server.answer(request_bytes, "127.0.0.1")
     assert reply.endswith(b"\0")

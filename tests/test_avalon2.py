@@ -2,6 +2,7 @@
 ../shared/spec/avalon-families.md section 6 (cgminer driver-avalon2.c, BFGMiner
 driver-avalonmm.c, MM master firmware), CRC by the bitwise CRC-16/XMODEM of
 tests/test_generations.py: host frames high byte first, device frames low byte first."""
+
 import os
 import select
 import struct
@@ -29,8 +30,9 @@ def host_frames(emu, code):
 
 def block_job():
     params, en1, size, nonce2 = notify_params(BLOCK_170)
-    return StratumJob.from_notify(params, extranonce1=en1, extranonce2_size=size,
-                                  difficulty=1 / 65536), nonce2
+    return StratumJob.from_notify(
+        params, extranonce1=en1, extranonce2_size=size, difficulty=1 / 65536
+    ), nonce2
 
 
 def test_detection_and_job_frames_are_byte_exact():
@@ -44,7 +46,7 @@ def test_detection_and_job_frames_are_byte_exact():
     with asicdrv.open("emu://", emulator=emu, start=False, **FAST) as chain:
         assert [m.model for m in chain.modules] == ["MM2", "MM2"]
         chain.submit(job, extranonce2_start=nonce2, extranonce2_range=0, pool=1)
-        deadline = time.monotonic() + 5          # the line is a pty: let it be read
+        deadline = time.monotonic() + 5  # the line is a pty: let it be read
         while not host_frames(emu, 19) and time.monotonic() < deadline:
             time.sleep(0.01)
     assert host_frames(emu, 10)[:3] == [av(10, be32(0, 0, 0, 0, 0, 0, 0, i)) for i in range(3)]
@@ -52,11 +54,10 @@ def test_detection_and_job_frames_are_byte_exact():
     coinbase = job.coinbase_template
     chunks = (len(coinbase) + 31) // 32
     assert codes == [11, 17, 12] + [13] * chunks + [14] + [15] * 4 + [19]
-    assert host_frames(emu, 11)[0] == av(11, be32(len(coinbase), job.nonce2_offset, 4, 36,
-                                                  1, 1, 1))
+    assert host_frames(emu, 11)[0] == av(11, be32(len(coinbase), job.nonce2_offset, 4, 36, 1, 1, 1))
     assert host_frames(emu, 12)[0] == av(12, struct.pack(">H", job.job_crc))
     assert host_frames(emu, 13)[0] == av(13, coinbase[:32], 1, chunks)
-    fan = 0x3FF - 10 * 0x3FF // 100                 # the fan starts at the 10 % floor
+    fan = 0x3FF - 10 * 0x3FF // 100  # the fan starts at the 10 % floor
     assert host_frames(emu, 19)[0] == av(19, be32(fan, 0x8A00, 1500, nonce2, 0))
 
 
@@ -74,8 +75,8 @@ def test_settings_ride_on_the_next_poll():
         with pytest.raises(LimitError, match="300..2000"):
             chain.set_frequency(2100)
     assert emu.modules[0].physics.voltage_levels == [7000] * 5
-    word = int(f"{(0x78 - 56) << 1 | 1:08b}"[::-1], 2) << 8          # rev8 by hand
-    polls = [f for f in host_frames(emu, 16) if f[5 + 24:5 + 28] != bytes(4)]
+    word = int(f"{(0x78 - 56) << 1 | 1:08b}"[::-1], 2) << 8  # rev8 by hand
+    polls = [f for f in host_frames(emu, 16) if f[5 + 24 : 5 + 28] != bytes(4)]
     assert av(16, be32(0x3FF - 60 * 0x3FF // 100, word, 400, 0, 0, 0, 1, 0)) in polls
 
 
@@ -84,8 +85,7 @@ def hand_nonce(wire_id, nonce2):
     the header's four nonce bytes), the job tag, the module id; CRC low byte first."""
     job, _ = block_job()
     raw = int.from_bytes(struct.pack("<I", BLOCK_170["nonce"]), "big") + 0x180
-    data = be32(3, 0, nonce2, 0, raw) + struct.pack(">H", job.job_crc) + bytes(6) + \
-        be32(wire_id)
+    data = be32(3, 0, nonce2, 0, raw) + struct.pack(">H", job.job_crc) + bytes(6) + be32(wire_id)
     return av(23, data, crc_order="little")
 
 
@@ -111,7 +111,7 @@ def test_every_avalon2_model_mines_block_170_on_its_line():
             status = chain.refresh(timeout=10)
         assert share is not None and share.hash == BLOCK_170["hash"], model
         assert status.modules[0].hashrate_ghs > 0 and status.modules[0].temperature_c
-        assert status.modules[0].power_good is True, model      # one byte, 10 miners
+        assert status.modules[0].power_good is True, model  # one byte, 10 miners
 
 
 def test_the_line_answers_bfgminers_back_to_back_detects():
@@ -127,11 +127,11 @@ def test_the_line_answers_bfgminers_back_to_back_detects():
                 data += os.read(fd, 4096)
         finally:
             os.close(fd)
-    frames = [data[i:i + 39] for i in range(0, len(data), 39)]
+    frames = [data[i : i + 39] for i in range(0, len(data), 39)]
     assert [f[2] for f in frames] == [25, 25]
     for wire_id, f in enumerate(frames):
-        assert f[5:20].rstrip(b"\0").decode().startswith("33")       # an Avalon 3
-        assert f[5 + 28:5 + 32] == be32(wire_id)
+        assert f[5:20].rstrip(b"\0").decode().startswith("33")  # an Avalon 3
+        assert f[5 + 28 : 5 + 32] == be32(wire_id)
         assert int.from_bytes(f[37:39], "little") == xmodem(f[5:37])
 
 

@@ -2,6 +2,7 @@
 ../shared/spec/avalon-families.md (cgminer driver-avalon4.c, MM avalon4 firmware), checked
 with the bitwise CRC of tests/test_generations.py; device frames carry the CRC low byte
 first."""
+
 import struct
 
 import pytest
@@ -22,14 +23,16 @@ def a4_set(voltage_word, freqs, start=0, span=0xFFFFFFFF, flags=0x03):
     word, f0 | f1 << 10 | f2 << 20, nonce2 start and range, flags (bit0 smart speed, bit1
     nonce check), speed_bingo 255, speed_error 3."""
     f0, f1, f2 = freqs
-    return frame(0x20, be32(0, voltage_word, f0 | f1 << 10 | f2 << 20, start, span)
-                 + bytes((flags, 255, 3)))
+    return frame(
+        0x20, be32(0, voltage_word, f0 | f1 << 10 | f2 << 20, start, span) + bytes((flags, 255, 3))
+    )
 
 
 def block_job(difficulty=1 / 65536):
     params, en1, size, nonce2 = notify_params(BLOCK_170)
-    return StratumJob.from_notify(params, extranonce1=en1, extranonce2_size=size,
-                                  difficulty=difficulty), nonce2
+    return StratumJob.from_notify(
+        params, extranonce1=en1, extranonce2_size=size, difficulty=difficulty
+    ), nonce2
 
 
 def test_mm4_version_strings_name_the_model():
@@ -46,7 +49,7 @@ def test_settings_go_in_one_module_wide_set(model, word):
     NCP5392P rev8((((0x59 - (6875 - 5000)/125)) << 1) | 1) << 8 = 0xa900."""
     emu = Emulator(model=model, seed=2)
     with asicdrv.open("emu://", emulator=emu, start=False, **FAST) as chain:
-        assert sent(emu, T.SYNC) == []                 # the A4 host sends no SYNC
+        assert sent(emu, T.SYNC) == []  # the A4 host sends no SYNC
         assert sent(emu, T.SET) == [a4_set(word, (200, 200, 200))]
         chain.set_frequency([250, 275, 300])
         assert sent(emu, T.SET)[-1] == a4_set(word, (250, 275, 300))
@@ -79,13 +82,12 @@ def test_job_frames_in_the_avalon4_order():
     types = [f[2] for f in frames]
     assert types[:3] == [0x11, 0x16, 0x12] and types[-3:] == [0x20, 0x20, 0x21]
     static = frames[0]
-    assert static[6 + 20:6 + 28] == be32(4096, 3) and static[6 + 28:38] == bytes(4)
+    assert static[6 + 20 : 6 + 28] == be32(4096, 3) and static[6 + 28 : 38] == bytes(4)
     # 0xFFFF * 2**208 / 1024 is exact: 0xFFFF << 198, little-endian (spec 5.5 TARGET)
     assert frames[1] == frame(0x16, (0xFFFF << 198).to_bytes(32, "little"))
     assert frames[2] == frame(0x12, struct.pack(">H", job.job_crc))
     assert frames[-1] == frame(0x21, b"")
-    assert frames[-2] == a4_set(0xA900, (200, 200, 200), start=16,
-                                span=0xFFFFFFFF - 16)
+    assert frames[-2] == a4_set(0xA900, (200, 200, 200), start=16, span=0xFFFFFFFF - 16)
 
 
 def hand_nonce(model_correction, nonce2, opt):
@@ -118,7 +120,7 @@ def test_a_big_endian_crc_from_an_avalon4_is_a_bad_reply():
     with asicdrv.open("emu://", emulator=emu, **FAST) as chain:
         chain.submit(job, extranonce2_start=nonce2, extranonce2_range=0)
         good = hand_nonce(0x4000, nonce2, emu.modules[0].dna[-1])
-        emu.modules[0].nonces.append(good[:38] + good[38:][::-1])     # CRC swapped
+        emu.modules[0].nonces.append(good[:38] + good[38:][::-1])  # CRC swapped
         wait_for(lambda: chain.status().modules[0].crc_errors >= 1)
         assert chain.next_share(timeout=0.5) is None
 
@@ -129,6 +131,7 @@ def test_the_status_frame_reads_as_cgminer_reads_it():
     from asicdrv.generations.avalon4 import Avalon4Readings
     from asicdrv.models import MODELS
     from firmware_protocols import decode_packet
+
     readings = Avalon4Readings(MODELS["MM41"])
     status = frame(0x41, be32(47, 2400, 13, 0xA900, 9, 1, 0x3FF, 0), opt=7, crc_order="little")
     readings.apply(decode_packet(status, from_device=True, dialect="avalon4"))
@@ -150,7 +153,7 @@ def test_every_avalon4_model_mines_block_170_on_its_emulator():
             share = chain.next_share(timeout=20)
             status = chain.refresh(timeout=10)
         assert share is not None and share.hash == BLOCK_170["hash"], model
-        assert status.modules[0].hashrate_ghs > 0, model   # from the verified work
+        assert status.modules[0].hashrate_ghs > 0, model  # from the verified work
         assert status.modules[0].voltages_v[0] == 0.6875
 
 
@@ -166,7 +169,7 @@ def test_overheat_cuts_an_mm41_off_at_its_own_limit():
     emu = Emulator(model="MM41", seed=2, faults="overheat:120", thermal_tau_s=0.05)
     with asicdrv.open("emu://", emulator=emu, **FAST) as chain:
         wait_for(lambda: chain.status().modules[0].cutoffs >= 1, timeout=15)
-    assert sent(emu, T.SET)[-1][6 + 4:6 + 12] == be32(0xFF00, 100 | 100 << 10 | 100 << 20)
+    assert sent(emu, T.SET)[-1][6 + 4 : 6 + 12] == be32(0xFF00, 100 | 100 << 10 | 100 << 20)
 
 
 def test_an_avalon4_on_a_bare_serial_line_is_read_in_its_crc_order():
@@ -184,7 +187,7 @@ def test_an_avalon4_on_a_bare_serial_line_is_read_in_its_crc_order():
 def test_status_carries_what_only_the_mm4_reports():
     with asicdrv.open("emu://?model=MM41", **FAST) as chain:
         extra = chain.refresh(timeout=10).modules[0].extra
-    assert extra["clock_mhz"] == pytest.approx(200, abs=20)   # clock * 65 / 3968, rounded
+    assert extra["clock_mhz"] == pytest.approx(200, abs=20)  # clock * 65 / 3968, rounded
     assert len(extra["ntc_c"]) == 4 and extra["error_code"] == 0
 
 
@@ -197,12 +200,17 @@ def a4_test(voltage_word, mhz, cpm, cores=0):
     return frame(0x32, be32(cores, voltage_word, mhz | mhz << 10 | mhz << 20, cpm, cpm, cpm))
 
 
-@pytest.mark.parametrize("model, word, mhz, cpm", [
-    # system_config.h: ASIC_CORETEST_VOLT (0.7875 V) 0xa100 on the MM41/MM50 (NCP5392P)
-    # and 0xce00 on the MM40 (ADP3208D); ASIC_FREQUENCY 200 MHz with ASIC_PLL 0x1e278447
-    # (MM40/41), 100 MHz with 0x1e678447 (MM50)
-    ("MM41", 0xA100, 200, 0x1E278447), ("MM40", 0xCE00, 200, 0x1E278447),
-    ("MM50", 0xA100, 100, 0x1E678447)])
+@pytest.mark.parametrize(
+    "model, word, mhz, cpm",
+    [
+        # system_config.h: ASIC_CORETEST_VOLT (0.7875 V) 0xa100 on the MM41/MM50 (NCP5392P)
+        # and 0xce00 on the MM40 (ADP3208D); ASIC_FREQUENCY 200 MHz with ASIC_PLL 0x1e278447
+        # (MM40/41), 100 MHz with 0x1e678447 (MM50)
+        ("MM41", 0xA100, 200, 0x1E278447),
+        ("MM40", 0xCE00, 200, 0x1E278447),
+        ("MM50", 0xA100, 100, 0x1E678447),
+    ],
+)
 def test_the_chip_test_runs_at_the_firmwares_own_test_point(model, word, mhz, cpm):
     """G7: the TEST we sent was d[0] = 0xff and zeros: the MM4 read it as 0xff000000 cores
     at voltage word 0x0000 (1.6125 V on an NCP5392P) and 0 MHz.  Now every field is the
@@ -213,7 +221,7 @@ def test_the_chip_test_runs_at_the_firmwares_own_test_point(model, word, mhz, cp
     assert sent(emu, T.TEST) == [a4_test(word, mhz, cpm)]
     module = emu.modules[0]
     assert module.unsafe_frames == [] and module.tested_at == (7875, [mhz] * 3)
-    assert module.physics.voltage_levels[0] == 0          # switched off after the test
+    assert module.physics.voltage_levels[0] == 0  # switched off after the test
     assert failing == {1: {m: ([2] if m == 1 else []) for m in range(emu.spec.miner_count)}}
 
 
@@ -223,7 +231,8 @@ def test_a_frame_with_a_voltage_word_outside_the_model_never_leaves_the_host():
     from asicdrv.generations.avalon4 import Avalon4
     from asicdrv.generations import generation_of
     from asicdrv.models import MODELS
-    old_test = frame(0x32, bytes((0xFF,)))            # what we sent before the fix
+
+    old_test = frame(0x32, bytes((0xFF,)))  # what we sent before the fix
     with pytest.raises(LimitError, match="0x0000 stands for level 16125"):
         generation_of(MODELS["MM41"]).check_frame(MODELS["MM41"], old_test)
     generation_of(MODELS["MM41"]).check_frame(MODELS["MM41"], a4_test(0xA100, 200, 1))
@@ -245,8 +254,9 @@ def test_the_emulated_mm4_judges_a_test_frame_as_its_firmware_would_run_it():
     its regulators to word 0x0000 and then divide by zero (set_asic_timeout)."""
     emu = Emulator(model="MM41", seed=2)
     module = emu.modules[0]
-    module.receive(frame(0x32, be32(0, 0, 200 | 200 << 10 | 200 << 20, 1, 1, 1)),
-                   broadcast=True, now=0.0)
+    module.receive(
+        frame(0x32, be32(0, 0, 200 | 200 << 10 | 200 << 20, 1, 1, 1)), broadcast=True, now=0.0
+    )
     assert "16125" in module.unsafe_frames[0]
     module.receive(frame(0x32, bytes((0xFF,))), broadcast=True, now=0.0)
     assert "divides by zero" in module.unsafe_frames[1] and module.boots == 1
@@ -259,18 +269,24 @@ def test_test_ret_is_read_as_api_asic_testcores_sends_it():
     from asicdrv.generations.avalon4 import Avalon4Readings
     from asicdrv.models import MODELS
     from firmware_protocols import decode_packet
+
     readings = Avalon4Readings(MODELS["MM41"])
     readings.start_test()
     for miner in range(10):
         counts = [64 if (miner, chip) == (3, 1) else 0 for chip in range(4)]
         data = bytes((miner,)) + be32(*counts)
-        readings.apply(decode_packet(frame(0x43, data, crc_order="little"),
-                                     from_device=True, dialect="avalon4"))
+        readings.apply(
+            decode_packet(
+                frame(0x43, data, crc_order="little"), from_device=True, dialect="avalon4"
+            )
+        )
     summary = be32(10 * 4 * 64 - 64, 10 * 4 * 64)
-    readings.apply(decode_packet(frame(0x43, summary, crc_order="little"),
-                                 from_device=True, dialect="avalon4"))
-    failing = {m: [c for c in range(4) if not bits >> c & 1]
-               for m, bits in readings.test_results.items()}
+    readings.apply(
+        decode_packet(frame(0x43, summary, crc_order="little"), from_device=True, dialect="avalon4")
+    )
+    failing = {
+        m: [c for c in range(4) if not bits >> c & 1] for m, bits in readings.test_results.items()
+    }
     assert failing == {m: ([1] if m == 3 else []) for m in range(10)}
     assert readings.test_summary == (2496, 2560)
 
@@ -280,11 +296,13 @@ def test_the_mm60_gets_no_chip_test_and_selftest_says_so():
     shows the check as skipped, never as passed."""
     import json
     from conftest import run
+
     emu = Emulator(model="MM60", seed=2)
     with asicdrv.open("emu://", emulator=emu, **FAST) as chain:
         assert chain.test_chips() == {}
     assert sent(emu, T.TEST) == []
-    out = run("selftest", "--device", f"emu://?model=MM60&nonce_start={BLOCK_170['nonce']}",
-              "--json")
+    out = run(
+        "selftest", "--device", f"emu://?model=MM60&nonce_start={BLOCK_170['nonce']}", "--json"
+    )
     checks = [c for c in json.loads(out.stdout)["checks"] if c["check"] == "chip test"]
     assert [c["skipped"] for c in checks] == [True]

@@ -1,4 +1,5 @@
 """The device layer against the emulator, through each way in."""
+
 import pytest
 
 import asicdrv
@@ -13,10 +14,9 @@ LINKS = ["inprocess", "usb", "serial"]
 
 def job_for(block, difficulty=1.0, job_id="b1"):
     params, en1, size, nonce2 = notify_params(block, job_id=job_id)
-    return StratumJob.from_notify(params, extranonce1=en1, extranonce2_size=size,
-                                  difficulty=difficulty), nonce2
-
-
+    return StratumJob.from_notify(
+        params, extranonce1=en1, extranonce2_size=size, difficulty=difficulty
+    ), nonce2
 
 
 def sent_types(emu):
@@ -27,8 +27,7 @@ def sent_types(emu):
 @pytest.mark.parametrize("link", LINKS)
 def test_genesis_block_replayed_end_to_end(link):
     job, nonce2 = job_for(GENESIS)
-    url = (f"emu://?link={link}&nonce_start={GENESIS['nonce']}&nonce_mask=32"
-           f"&hashrate=20000")
+    url = f"emu://?link={link}&nonce_start={GENESIS['nonce']}&nonce_mask=32&hashrate=20000"
     with asicdrv.open(url, **FAST) as chain:
         assert [m.model for m in chain.modules] == ["851"]
         chain.submit(job, extranonce2_start=nonce2, extranonce2_range=0)
@@ -38,9 +37,14 @@ def test_genesis_block_replayed_end_to_end(link):
     assert share.is_block and share.nonce == GENESIS["nonce"]
     assert share.extranonce2 == GENESIS["coinbase"][64:68].hex()
     assert share.ntime == GENESIS["ntime"] and share.job_id == "b1"
-    assert share.difficulty == pytest.approx(0xFFFF * 2 ** 208 / int(GENESIS["hash"], 16))
-    assert share.submit_params("w1") == ["w1", "b1", GENESIS["coinbase"][64:68].hex(),
-                                         "495fab29", f"{GENESIS['nonce']:08x}"]
+    assert share.difficulty == pytest.approx(0xFFFF * 2**208 / int(GENESIS["hash"], 16))
+    assert share.submit_params("w1") == [
+        "w1",
+        "b1",
+        GENESIS["coinbase"][64:68].hex(),
+        "495fab29",
+        f"{GENESIS['nonce']:08x}",
+    ]
 
 
 def test_block_170_with_merkle_branch_over_usb():
@@ -55,9 +59,10 @@ def test_block_170_with_merkle_branch_over_usb():
 
 @pytest.mark.parametrize("link", LINKS)
 def test_many_shares_are_verified_and_delivered_once(link):
-    job, _ = job_for(BLOCK_170, difficulty=2 ** -20)
-    with asicdrv.open(f"emu://?link={link}&modules=1&nonce_mask=12&hashrate=100000",
-                      **FAST) as chain:
+    job, _ = job_for(BLOCK_170, difficulty=2**-20)
+    with asicdrv.open(
+        f"emu://?link={link}&modules=1&nonce_mask=12&hashrate=100000", **FAST
+    ) as chain:
         chain.submit(job)
         shares = [chain.next_share(timeout=10) for _ in range(15)]
         status = chain.status().modules[0]
@@ -107,19 +112,22 @@ def test_settings_reach_the_board():
         assert not status.modules[1].auto_fan and status.modules[0].auto_fan
 
 
-@pytest.mark.parametrize("call, message", [
-    (lambda c: c.set_frequency(1225), "0..1200"),
-    (lambda c: c.set_frequency(860), "multiple of 25"),
-    (lambda c: c.set_frequency([850, 850]), "4"),
-    (lambda c: c.set_frequency(-25), "0..1200"),
-    (lambda c: c.set_voltage_level(16), "-15..15"),
-    (lambda c: c.set_voltage_level(-16), "-15..15"),
-    (lambda c: c.set_fan(3), "5..100"),
-    (lambda c: c.set_fan(101), "5..100"),
-    (lambda c: c.set_auto_fan(target_c=120), "50.."),
-    (lambda c: c.set_frequency(800, module=7), "no module 7"),
-    (lambda c: c.set_frequency(800, miner=4), "miner 4 out of range 0..3"),
-])
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda c: c.set_frequency(1225), "0..1200"),
+        (lambda c: c.set_frequency(860), "multiple of 25"),
+        (lambda c: c.set_frequency([850, 850]), "4"),
+        (lambda c: c.set_frequency(-25), "0..1200"),
+        (lambda c: c.set_voltage_level(16), "-15..15"),
+        (lambda c: c.set_voltage_level(-16), "-15..15"),
+        (lambda c: c.set_fan(3), "5..100"),
+        (lambda c: c.set_fan(101), "5..100"),
+        (lambda c: c.set_auto_fan(target_c=120), "50.."),
+        (lambda c: c.set_frequency(800, module=7), "no module 7"),
+        (lambda c: c.set_frequency(800, miner=4), "miner 4 out of range 0..3"),
+    ],
+)
 def test_out_of_range_settings_are_refused_before_any_frame(call, message):
     emu = Emulator(seed=1)
     with asicdrv.open("emu://", emulator=emu, start=False, **FAST) as chain:
@@ -139,11 +147,20 @@ def test_open_detects_reads_a_fresh_board_then_follows_cgminer_settings_order():
     # powered), so it gets the settings round in cgminer's order.
     assert types[:5] == [T.DETECT, T.SYNC, T.DETECT, T.DETECT] + [T.POLLING]
     assert types[4:9] == [T.POLLING] * 5
-    settings = types[types.index(T.SET):]
-    assert set(types[9:types.index(T.SET)]) == {T.POLLING}
-    assert settings == [T.SET, T.SET_VOLT, T.SET_ASIC_OTP, T.SET_PLL, T.SET_PLL, T.SET_PLL,
-                        T.SET_PLL, T.SET_SS, T.SET_FIN]
-    assert emu.modules[0].scanner.nonce_mask == 14      # SET carried the host's mask
+    settings = types[types.index(T.SET) :]
+    assert set(types[9 : types.index(T.SET)]) == {T.POLLING}
+    assert settings == [
+        T.SET,
+        T.SET_VOLT,
+        T.SET_ASIC_OTP,
+        T.SET_PLL,
+        T.SET_PLL,
+        T.SET_PLL,
+        T.SET_PLL,
+        T.SET_SS,
+        T.SET_FIN,
+    ]
+    assert emu.modules[0].scanner.nonce_mask == 14  # SET carried the host's mask
 
 
 def test_overheat_cutoff_stops_work_forces_fan_and_resumes():
@@ -171,9 +188,8 @@ def test_fan_stall_forces_full_fan_and_is_reported():
 
 
 def test_bad_nonces_and_stale_jobs_are_counted_not_delivered():
-    job, _ = job_for(GENESIS, difficulty=2 ** -24)
-    with asicdrv.open("emu://?nonce_mask=10&hashrate=100000&faults=bad_nonce:1.0",
-                      **FAST) as chain:
+    job, _ = job_for(GENESIS, difficulty=2**-24)
+    with asicdrv.open("emu://?nonce_mask=10&hashrate=100000&faults=bad_nonce:1.0", **FAST) as chain:
         chain.submit(job)
         assert chain.next_share(timeout=1.0) is None
         assert wait_for(lambda: chain.status().modules[0].hw_errors >= 5)
@@ -182,19 +198,25 @@ def test_bad_nonces_and_stale_jobs_are_counted_not_delivered():
 
 def test_only_the_last_four_jobs_stay_valid_and_retired_ones_are_stale():
     with asicdrv.open("emu://?nonce_mask=10&hashrate=100000", start=False, **FAST) as chain:
-        jobs = [job_for(GENESIS, 2 ** -24, job_id=f"j{i}")[0] for i in range(6)]
+        jobs = [job_for(GENESIS, 2**-24, job_id=f"j{i}")[0] for i in range(6)]
         for job in jobs[:5]:
             chain.verifier.add_job(job)
-        nonce = {"job_crc": jobs[0].job_crc, "pool": 0, "nonce2": 0, "ntime_offset": 0,
-                 "nonce": 1, "miner": 0, "chip": 0}
-        assert chain.verifier.verify(nonce, 1) == (None, "stale")     # retired by the host
+        nonce = {
+            "job_crc": jobs[0].job_crc,
+            "pool": 0,
+            "nonce2": 0,
+            "ntime_offset": 0,
+            "nonce": 1,
+            "miner": 0,
+            "chip": 0,
+        }
+        assert chain.verifier.verify(nonce, 1) == (None, "stale")  # retired by the host
         assert chain.verifier.find_job(jobs[1].job_crc, 0) is not None
         never_sent = dict(nonce, job_crc=jobs[5].job_crc)
         assert chain.verifier.verify(never_sent, 1) == (None, "unknown_job")  # a HW error
-        chain.verifier.add_job(jobs[5], restart=True)        # a work restart retires all
+        chain.verifier.add_job(jobs[5], restart=True)  # a work restart retires all
         assert chain.verifier.find_job(jobs[4].job_crc, 0) is None
-        assert chain.verifier.verify(dict(nonce, job_crc=jobs[4].job_crc), 1) == \
-            (None, "stale")
+        assert chain.verifier.verify(dict(nonce, job_crc=jobs[4].job_crc), 1) == (None, "stale")
 
 
 def test_duplicates_and_low_difficulty_are_counted():
@@ -203,8 +225,15 @@ def test_duplicates_and_low_difficulty_are_counted():
     # A8, 1024 on an A4); the genesis hash is worth ~2536, so use a 1000 cap for this check
     with asicdrv.open("emu://", start=False) as chain:
         chain.verifier.add_job(job)
-        nonce = {"job_crc": job.job_crc, "pool": 0, "nonce2": nonce2, "ntime_offset": 0,
-                 "nonce": GENESIS["nonce"], "miner": 1, "chip": 2}
+        nonce = {
+            "job_crc": job.job_crc,
+            "pool": 0,
+            "nonce2": nonce2,
+            "ntime_offset": 0,
+            "nonce": GENESIS["nonce"],
+            "miner": 1,
+            "chip": 2,
+        }
         share, _ = chain.verifier.verify(nonce, 1)
         assert share.is_block
         assert chain.verifier.verify(nonce, 1) == (None, "duplicate")
@@ -219,8 +248,9 @@ def test_lost_module_is_detached_after_ten_failed_polls_and_reattached():
     with asicdrv.open("emu://", emulator=emu, **FAST) as chain:
         chain.reboot(2)
         assert wait_for(lambda: emu.modules[1].boots == 1)
-        assert wait_for(lambda: chain.status().modules[1].state == "lost" or
-                        emu.modules[1].module_id == 2)
+        assert wait_for(
+            lambda: chain.status().modules[1].state == "lost" or emu.modules[1].module_id == 2
+        )
         assert T.RSTMMTX in sent_types(emu)
         assert wait_for(lambda: [m.id for m in chain.modules] == [1, 2], 10)
         assert chain.status().modules[1].state == "ok"
@@ -247,9 +277,10 @@ def test_unplugged_usb_raises_on_the_next_call_and_can_be_reopened():
 
 
 def test_poller_survives_corrupt_and_lost_replies():
-    job, _ = job_for(GENESIS, difficulty=2 ** -24)
-    with asicdrv.open("emu://?nonce_mask=10&hashrate=100000&faults=crc_errors:0.2,drop:0.05",
-                      **FAST) as chain:
+    job, _ = job_for(GENESIS, difficulty=2**-24)
+    with asicdrv.open(
+        "emu://?nonce_mask=10&hashrate=100000&faults=crc_errors:0.2,drop:0.05", **FAST
+    ) as chain:
         chain.submit(job)
         shares = [chain.next_share(timeout=10) for _ in range(10)]
         assert all(shares)
@@ -292,9 +323,11 @@ def test_settings_reports_what_the_host_set():
 
 def test_open_options_are_checked_before_any_frame():
     emu = Emulator(seed=1)
-    for options, message in (({"voltage_level": 40}, "suits no supported model"),
-                             ({"frequency": 2500}, "0..1200"),
-                             ({"overheat_c": 120}, "out of range 60..105")):
+    for options, message in (
+        ({"voltage_level": 40}, "suits no supported model"),
+        ({"frequency": 2500}, "0..1200"),
+        ({"overheat_c": 120}, "out of range 60..105"),
+    ):
         with pytest.raises(LimitError, match=message):
             asicdrv.open("emu://", emulator=emu, **options)
     assert len(emu.traffic.frames) == 0
@@ -307,7 +340,7 @@ def test_open_options_valid_for_another_model_are_refused_before_any_setting():
     with pytest.raises(LimitError, match="-15..15 for the 851"):
         asicdrv.open("emu://", emulator=emu, voltage_level=20)
     sent = [frame[2] for _, direction, frame in emu.traffic.frames if direction == ">"]
-    assert sent and set(sent) <= {0x10, 0x31}          # DETECT and SYNC only
+    assert sent and set(sent) <= {0x10, 0x31}  # DETECT and SYNC only
     assert emu.modules[0].settings_rounds == 0
 
 
@@ -323,12 +356,15 @@ def test_serial_url_with_baud_reaches_an_emulated_line():
         asicdrv.open("serial:///dev/ttyUSB0?baud=fast")
 
 
-@pytest.mark.parametrize("url, message", [
-    ("emu://?modules=", "modules='' is not a whole number"),
-    ("emu://?model=", "got ''"),
-    ("emu://?link=", "not ''"),
-    ("serial:///dev/null?baud=", "baud='' is not a whole number"),
-])
+@pytest.mark.parametrize(
+    "url, message",
+    [
+        ("emu://?modules=", "modules='' is not a whole number"),
+        ("emu://?model=", "got ''"),
+        ("emu://?link=", "not ''"),
+        ("serial:///dev/null?baud=", "baud='' is not a whole number"),
+    ],
+)
 def test_a_blank_url_option_is_refused_not_defaulted(url, message):
     with pytest.raises(asicdrv.AsicError, match=message):
         asicdrv.open(url)

@@ -1,4 +1,5 @@
 """``asicdrv decode`` run as a technician runs it: a subprocess."""
+
 import json
 import os
 import subprocess
@@ -10,28 +11,54 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def run_decode(*args, stdin=None):
-    return subprocess.run([sys.executable, "-m", "asicdrv", "decode", *args], input=stdin,
-                          capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "asicdrv", "decode", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 def test_json_names_for_nonce_ackdetect_and_xfer():
-    nonce = encode_packet(PacketType.NONCE, {"chip": 5, "miner": 3, "nonce2": 9,
-                                             "ntime_offset": 1, "nonce": 0x12345678,
-                                             "job_crc": 0xBEEF, "pool": 2})
-    ack = encode_packet(PacketType.ACKDETECT, {"dna": bytes.fromhex("0102030405060708"),
-                                               "version": "851-2019030401", "asic_count": 104})
+    nonce = encode_packet(
+        PacketType.NONCE,
+        {
+            "chip": 5,
+            "miner": 3,
+            "nonce2": 9,
+            "ntime_offset": 1,
+            "nonce": 0x12345678,
+            "job_crc": 0xBEEF,
+            "pool": 2,
+        },
+    )
+    ack = encode_packet(
+        PacketType.ACKDETECT,
+        {"dna": bytes.fromhex("0102030405060708"), "version": "851-2019030401", "asic_count": 104},
+    )
     xfer = auc.build_xfer(3, encode_packet(PacketType.POLLING, {}), rlen=40)
     result = run_decode("--json", nonce.hex(), ack.hex(), xfer.hex())
     assert result.returncode == 0, result.stderr
     first, second, third = [json.loads(line) for line in result.stdout.splitlines()]
     assert first["type"] == "NONCE" and first["crc_ok"] is True
-    assert {k: first[k] for k in ("chip", "miner", "nonce2", "ntime_offset", "nonce",
-                                  "job_crc", "pool")} == {
-        "chip": 5, "miner": 3, "nonce2": 9, "ntime_offset": 1, "nonce": 0x12345678,
-        "job_crc": 0xBEEF, "pool": 2}
+    assert {
+        k: first[k] for k in ("chip", "miner", "nonce2", "ntime_offset", "nonce", "job_crc", "pool")
+    } == {
+        "chip": 5,
+        "miner": 3,
+        "nonce2": 9,
+        "ntime_offset": 1,
+        "nonce": 0x12345678,
+        "job_crc": 0xBEEF,
+        "pool": 2,
+    }
     assert second["type"] == "ACKDETECT"
     assert (second["dna"], second["version"], second["asic_count"]) == (
-        "0102030405060708", "851-2019030401", 104)
+        "0102030405060708",
+        "851-2019030401",
+        104,
+    )
     assert third["type"] == "AUC_XFER"
     assert (third["slave"], third["wlen"], third["rlen"]) == (3, 40, 40)
     assert third["packet"]["type"] == "POLLING"
@@ -67,8 +94,12 @@ def test_spaced_hex_is_accepted():
 def test_bad_input_gives_one_line_and_no_traceback():
     bad_type = bytearray(encode_packet(PacketType.DETECT, {}))
     bad_type[2] = 0x99
-    for arg, needle in (("nothex!", "not hex"), ("434e10", "3 bytes"),
-                        ("00" * 40, "expected 434e"), (bad_type.hex(), "unknown MM packet")):
+    for arg, needle in (
+        ("nothex!", "not hex"),
+        ("434e10", "3 bytes"),
+        ("00" * 40, "expected 434e"),
+        (bad_type.hex(), "unknown MM packet"),
+    ):
         result = run_decode(arg)
         assert result.returncode == 2
         assert needle in result.stderr
@@ -78,8 +109,14 @@ def test_bad_input_gives_one_line_and_no_traceback():
 
 def test_the_readme_decode_example_runs_as_printed():
     import re
+
     readme = open(os.path.join(ROOT, "README.md")).read()
     command = re.search(r"^\$ asicdrv decode (\S+)$", readme, re.M).group(1)
-    result = subprocess.run([sys.executable, "-m", "asicdrv", "decode", command],
-                            capture_output=True, text=True, timeout=60, cwd=ROOT)
+    result = subprocess.run(
+        [sys.executable, "-m", "asicdrv", "decode", command],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+    )
     assert result.returncode == 0 and "DETECT (0x10)" in result.stdout

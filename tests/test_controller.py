@@ -1,6 +1,7 @@
 """The controller against emulated chains and the test pool (which checks every share with
 hashlib on its own): work split, clean jobs, difficulty, failover, a hostile pool, lost
 chains, a safe stop."""
+
 import time
 
 import pytest
@@ -13,8 +14,9 @@ from conftest import wait_for
 
 
 def emulators(count, modules=3):
-    return [Emulator(modules=modules, nonce_mask=EASY_NONCE_MASK, seed=10 + n)
-            for n in range(count)]
+    return [
+        Emulator(modules=modules, nonce_mask=EASY_NONCE_MASK, seed=10 + n) for n in range(count)
+    ]
 
 
 def controller_for(pools, emus, **options):
@@ -25,8 +27,10 @@ def controller_for(pools, emus, **options):
 
 @pytest.fixture
 def two_pools():
-    with TestPool(difficulty=easy_difficulty()) as first, \
-            TestPool(difficulty=easy_difficulty()) as second:
+    with (
+        TestPool(difficulty=easy_difficulty()) as first,
+        TestPool(difficulty=easy_difficulty()) as second,
+    ):
         yield first, second
 
 
@@ -79,7 +83,7 @@ def test_difficulty_applies_from_the_next_job(stratum_pool):
         stratum_pool.wait_for_shares(10)
         old_job = stratum_pool.job.job_id
         harder = easy_difficulty() * 8
-        stratum_pool.set_difficulty(harder)        # then a new, not clean, job
+        stratum_pool.set_difficulty(harder)  # then a new, not clean, job
         new_job = stratum_pool.job.job_id
         wait_for(lambda: sum(s.job_id == new_job for s in stratum_pool.accepted) >= 5, 30)
     finally:
@@ -87,8 +91,9 @@ def test_difficulty_applies_from_the_next_job(stratum_pool):
     assert not stratum_pool.rejected, [s.reason for s in stratum_pool.rejected][:5]
     new = [s for s in stratum_pool.accepted if s.job_id == new_job]
     assert all(s.difficulty >= harder for s in new)
-    assert {s.target_difficulty for s in stratum_pool.accepted if s.job_id == old_job} \
-        == {easy_difficulty()}
+    assert {s.target_difficulty for s in stratum_pool.accepted if s.job_id == old_job} == {
+        easy_difficulty()
+    }
 
 
 def test_failover_to_the_backup_and_back(two_pools):
@@ -96,13 +101,13 @@ def test_failover_to_the_backup_and_back(two_pools):
     controller = controller_for([primary, backup], emulators(1)).start()
     try:
         primary.wait_for_shares(5)
-        primary.stop()                                   # the primary goes away
+        primary.stop()  # the primary goes away
         t0 = time.monotonic()
         backup.wait_for_shares(5, timeout=20)
         switched_in = time.monotonic() - t0
         assert controller.status()["active_pool"] == 1
         before = len(primary.accepted)
-        primary.start()                                  # ... and comes back on its port
+        primary.start()  # ... and comes back on its port
         wait_for(lambda: controller.status()["active_pool"] == 0, 20)
         primary.wait_for_shares(before + 5, timeout=20)
     finally:
@@ -139,14 +144,15 @@ def test_a_hostile_pool_is_survived(stratum_pool):
         stratum_pool.send_raw(b'{"id": 7, "method": "mining.dance", "params": []}\n')
         stratum_pool.send_raw(b'{"id": null, "method": "mining.notify", "params": [1]}\n')
         stratum_pool.send_raw(b'{"method": "client.show_message", "params": ["hi"]}\n')
-        stratum_pool.send_raw(b"[" + b"1," * 40_000 + b"1]\n")           # 80 KB line
-        stratum_pool.send_raw(b'{"id": null, "method": "client.reconnect", '
-                              b'"params": ["evil.example.com", 3333, 0]}\n')
+        stratum_pool.send_raw(b"[" + b"1," * 40_000 + b"1]\n")  # 80 KB line
+        stratum_pool.send_raw(
+            b'{"id": null, "method": "client.reconnect", "params": ["evil.example.com", 3333, 0]}\n'
+        )
         count = len(stratum_pool.accepted)
         stratum_pool.wait_for_shares(count + 10)
     finally:
         controller.stop()
-    assert stratum_pool.connections == 1           # never dropped, never redirected
+    assert stratum_pool.connections == 1  # never dropped, never redirected
     client_errors = controller.pools[0].client.errors
     assert client_errors["line over 64 KiB"] == 1 and client_errors["invalid JSON"] == 1
     assert "mining.configure" not in stratum_pool.methods
@@ -164,7 +170,7 @@ def test_reconnect_resumes_the_session(stratum_pool):
         controller.stop()
     first, second = stratum_pool.subscriptions[:2]
     assert first[0].startswith("asicdrv/") and len(first) == 1
-    assert len(second) == 2                        # the session id to resume
+    assert len(second) == 2  # the session id to resume
     assert not stratum_pool.rejected
 
 
@@ -176,13 +182,15 @@ def test_a_lost_chain_is_reopened_while_the_other_mines(stratum_pool):
         emus[0].disconnect()
         wait_for(lambda: controller.status()["chains"][0]["state"] == "gone", 10)
         mined = controller.status()["modules"][(1, 1)]["counts"]["accepted"]
-        wait_for(lambda: controller.status()["modules"][(1, 1)]["counts"]["accepted"]
-                 >= mined + 5, 20)
+        wait_for(
+            lambda: controller.status()["modules"][(1, 1)]["counts"]["accepted"] >= mined + 5, 20
+        )
         emus[0].reconnect()
         wait_for(lambda: controller.status()["chains"][0]["state"] == "mining", 20)
         found = controller.status()["modules"][(0, 1)]["counts"]["accepted"]
-        wait_for(lambda: controller.status()["modules"][(0, 1)]["counts"]["accepted"]
-                 >= found + 3, 20)
+        wait_for(
+            lambda: controller.status()["modules"][(0, 1)]["counts"]["accepted"] >= found + 3, 20
+        )
     finally:
         controller.stop()
     assert controller.status()["chains"][0]["opens"] == 2
@@ -212,18 +220,18 @@ def test_no_pool_keeps_the_boards_idle():
         time.sleep(0.3)
         chain_status = controller.status()["chains"][0]["status"]
         assert all(m.idle for m in chain_status.modules)
-        assert all(f == 0 for m in emus[0].modules for plls in m.physics.frequencies
-                   for f in plls)
+        assert all(f == 0 for m in emus[0].modules for plls in m.physics.frequencies for f in plls)
     finally:
         controller.stop()
 
 
 def test_plugin_fixtures_mine_a_share(asicdrv_chain, stratum_pool):
     """The pytest11 plugin's fixtures, as a user's CI gets them."""
-    controller = Controller([PoolConfig(stratum_pool.url, "user.1")],
-                            [DeviceConfig(url="emu://", options={
-                                "emulator": asicdrv_chain.emulator})])
-    asicdrv_chain.close()            # the controller opens its own chain on the emulator
+    controller = Controller(
+        [PoolConfig(stratum_pool.url, "user.1")],
+        [DeviceConfig(url="emu://", options={"emulator": asicdrv_chain.emulator})],
+    )
+    asicdrv_chain.close()  # the controller opens its own chain on the emulator
     controller.start()
     try:
         stratum_pool.wait_for_shares(3)
@@ -251,7 +259,7 @@ def test_rejected_shares_are_counted_by_reason(stratum_pool):
         stratum_pool.reject = (23, "Low difficulty share")
         wait_for(lambda: controller.status()["pools"][0]["counts"]["rejected"], 20)
         stratum_pool.reject = None
-        stratum_pool.reply_delay = 0.3                  # slow replies are still matched
+        stratum_pool.reply_delay = 0.3  # slow replies are still matched
         count = len(stratum_pool.accepted)
         stratum_pool.wait_for_shares(count + 3)
     finally:
@@ -273,5 +281,4 @@ def test_set_extranonce_applies_from_the_next_job(stratum_pool):
     finally:
         controller.stop()
     assert not [s for s in stratum_pool.rejected if s.reason != "Job not found (stale)"]
-    assert all(len(s.extranonce2) == 16 for s in stratum_pool.accepted
-               if s.job_id == job.job_id)
+    assert all(len(s.extranonce2) == 16 for s in stratum_pool.accepted if s.job_id == job.job_id)

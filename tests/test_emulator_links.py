@@ -1,4 +1,5 @@
 """The emulator through the real client libraries: pyusb on its backend, pyserial on its pty."""
+
 import errno
 import time
 
@@ -30,8 +31,7 @@ def test_usb_descriptors_and_strings():
     intf = cfg[(1, 0)]
     eps = sorted(e.bEndpointAddress for e in intf)
     assert eps == [0x01, 0x81]
-    assert all(usb.util.endpoint_type(e.bmAttributes) == usb.util.ENDPOINT_TYPE_BULK
-               for e in intf)
+    assert all(usb.util.endpoint_type(e.bmAttributes) == usb.util.ENDPOINT_TYPE_BULK for e in intf)
 
 
 def test_auc_session_over_pyusb():
@@ -43,11 +43,11 @@ def test_auc_session_over_pyusb():
     assert version.startswith(b"AUC-") and len(version) == 12
     info = auc.decode_info(auc.reply_data(auc_call(dev, auc.build_info())))
     assert 200 < info["temp_adc"] < 1000
-    ack = auc.reply_data(auc_call(dev, auc.build_xfer(
-        0, encode_packet(T.DETECT, {"module_id": 1}), 40)))
+    ack = auc.reply_data(
+        auc_call(dev, auc.build_xfer(0, encode_packet(T.DETECT, {"module_id": 1}), 40))
+    )
     assert decode_packet(ack).type == T.ACKDETECT
-    status = auc.reply_data(auc_call(dev, auc.build_xfer(
-        1, encode_packet(T.POLLING, {}), 40)))
+    status = auc.reply_data(auc_call(dev, auc.build_xfer(1, encode_packet(T.POLLING, {}), 40)))
     assert decode_packet(status).type == T.STATUS
     # XFER to an address nobody holds: a short reply (just the 4-byte header)
     empty = auc_call(dev, auc.build_xfer(4, encode_packet(T.POLLING, {}), 40))
@@ -66,7 +66,7 @@ def test_reading_with_nothing_queued_times_out():
 def test_disconnect_fault_and_unplug():
     emu = Emulator(faults="disconnect:3")
     dev = open_auc(emu)
-    auc_call(dev, auc.build_reset())          # transfers 1 and 2
+    auc_call(dev, auc.build_reset())  # transfers 1 and 2
     with pytest.raises(usb.core.USBError) as info:
         auc_call(dev, auc.build_init())
     assert info.value.errno == errno.ENODEV
@@ -107,8 +107,12 @@ def test_serial_pty_with_pyserial_resynchronises_after_garbage():
 def test_emulate_command_serves_a_pty_until_stopped():
     import subprocess
     import sys
-    proc = subprocess.Popen([sys.executable, "-m", "asicdrv", "emulate", "--serial",
-                             "--seconds", "20"], stdout=subprocess.PIPE, text=True)
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "asicdrv", "emulate", "--serial", "--seconds", "20"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         path = proc.stdout.readline().strip()
         assert path.startswith("/dev/")
@@ -132,6 +136,6 @@ def test_auc_bridge_survives_garbage_packets(junk):
         dev.write(auc.EP_OUT, packet.ljust(64, b"\0"), 200)
     # still answers properly afterwards
     version = auc.reply_data(auc_call(dev, auc.build_init()))
-    while not version.startswith(b"AUC-"):       # drain replies to the garbage
+    while not version.startswith(b"AUC-"):  # drain replies to the garbage
         version = auc.reply_data(bytes(dev.read(auc.EP_IN, 64, 200)))
     assert version == b"AUC-20190328"

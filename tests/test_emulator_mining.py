@@ -1,4 +1,5 @@
 """The emulator finds real nonces: known blocks replayed, nonce2 and ntime rolled."""
+
 import pytest
 
 from asicdrv.bitcoin.core import display_hash, hash_value, mask_target
@@ -18,8 +19,7 @@ def easy(mask):
 
 def job_for(block, **kw):
     params, en1, en2_size, nonce2 = notify_params(block)
-    return StratumJob.from_notify(params, extranonce1=en1, extranonce2_size=en2_size,
-                                  **kw), nonce2
+    return StratumJob.from_notify(params, extranonce1=en1, extranonce2_size=en2_size, **kw), nonce2
 
 
 @pytest.mark.parametrize("block", [GENESIS, BLOCK_170], ids=["genesis", "block170"])
@@ -43,8 +43,7 @@ def test_known_block_is_found_by_the_emulator(block):
 def test_nonce2_and_ntime_roll_and_every_nonce_meets_the_mask():
     job, _ = job_for(BLOCK_170, difficulty=easy(10))
     clock = FakeClock()
-    emu = Emulator(seed=2, nonce_mask=10, nonces_per_work=4096, clock=clock,
-                   hashrate=200_000)
+    emu = Emulator(seed=2, nonce_mask=10, nonces_per_work=4096, clock=clock, hashrate=200_000)
     detect_all(emu)
     flags = {"roll_enable": True, "nonce_check": True, "smart_speed": True}
     send(emu, 1, [encode_packet(T.SET, {"nonce_mask": 10, "flags": flags})])
@@ -68,12 +67,18 @@ def test_nonce2_and_ntime_roll_and_every_nonce_meets_the_mask():
 def test_dead_chip_never_reports_and_bad_nonce_fault_reports_wrong_nonces():
     job, _ = job_for(GENESIS, difficulty=easy(8))
     clock = FakeClock()
-    emu = Emulator(modules=2, seed=3, nonce_mask=8, clock=clock, hashrate=200_000,
-                   faults="dead_chip:0.3@1,bad_nonce:1.0@2")
+    emu = Emulator(
+        modules=2,
+        seed=3,
+        nonce_mask=8,
+        clock=clock,
+        hashrate=200_000,
+        faults="dead_chip:0.3@1,bad_nonce:1.0@2",
+    )
     detect_all(emu)
     send(emu, 0, build_job_packets(job, clean=True))
     good, bad = [], []
-    while len(good) < 150 or len(bad) < 10:      # both polled: an unpolled MM goes idle
+    while len(good) < 150 or len(bad) < 10:  # both polled: an unpolled MM goes idle
         clock.advance(0.02)
         emu.advance()
         for address, found in ((1, good), (2, bad)):
@@ -81,10 +86,14 @@ def test_dead_chip_never_reports_and_bad_nonce_fault_reports_wrong_nonces():
             if pkt is not None and pkt.type == T.NONCE:
                 found.append(pkt.fields())
     assert all((f["miner"], f["chip"]) != (0, 3) for f in good)
-    assert all(hash_value(job.hash(f["nonce2"], f["ntime_offset"], f["nonce"]))
-               <= mask_target(8) for f in good)
-    assert all(hash_value(job.hash(f["nonce2"], f["ntime_offset"], f["nonce"]))
-               > mask_target(8) for f in bad)
+    assert all(
+        hash_value(job.hash(f["nonce2"], f["ntime_offset"], f["nonce"])) <= mask_target(8)
+        for f in good
+    )
+    assert all(
+        hash_value(job.hash(f["nonce2"], f["ntime_offset"], f["nonce"])) > mask_target(8)
+        for f in bad
+    )
 
 
 def test_hashing_follows_frequency_and_stops_with_plls_off():
@@ -114,7 +123,7 @@ def test_the_mm_forwards_only_nonces_that_meet_the_host_target():
     """Chips report at their mask; the MM sends the host only what meets TARGET (MM4
     miner.c), so under cgminer's diff >= 1 no sub-difficulty nonce reaches the host."""
     job, _ = job_for(GENESIS, difficulty=easy(12))
-    target = int(0xFFFF * 2 ** 208 / easy(12))
+    target = int(0xFFFF * 2**208 / easy(12))
     clock = FakeClock()
     emu = Emulator(seed=5, nonce_mask=8, clock=clock, hashrate=200_000)
     detect_all(emu)
@@ -123,4 +132,4 @@ def test_the_mm_forwards_only_nonces_that_meet_the_host_target():
     for f in forwarded:
         assert hash_value(job.hash(f["nonce2"], f["ntime_offset"], f["nonce"])) <= target
     chip_works = sum(map(sum, emu.modules[0]._chip_works))
-    assert chip_works > 4 * len(forwarded)     # mask 8 finds ~16x what target 12 keeps
+    assert chip_works > 4 * len(forwarded)  # mask 8 finds ~16x what target 12 keeps

@@ -1,4 +1,5 @@
 """The emulator through its wire interfaces: detection, polling, settings, faults, garbage."""
+
 import subprocess
 import sys
 
@@ -7,8 +8,12 @@ from hypothesis import given, settings, strategies as st
 
 from asicdrv.emulator import Emulator, FaultSpecError
 from firmware_protocols import PacketType as T, decode_packet, encode_packet
-from firmware_protocols.encodings import (fan_percent_to_pwm, mhz_to_pll_word,
-                                          pvt_code_to_celsius, voltage_level_to_word)
+from firmware_protocols.encodings import (
+    fan_percent_to_pwm,
+    mhz_to_pll_word,
+    pvt_code_to_celsius,
+    voltage_level_to_word,
+)
 from emu_wire import FakeClock, detect_all, poll, poll_until, send
 
 
@@ -64,11 +69,22 @@ def test_settings_change_what_status_reports():
     clock = FakeClock()
     emu = Emulator(seed=3, clock=clock)
     detect_all(emu)
-    send(emu, 1, [encode_packet(T.SET_PLL, {"pll_words": [mhz_to_pll_word(f) for f in
-                                                          (0, 0, 500, 700)]}, idx=2, cnt=4)])
+    send(
+        emu,
+        1,
+        [
+            encode_packet(
+                T.SET_PLL,
+                {"pll_words": [mhz_to_pll_word(f) for f in (0, 0, 500, 700)]},
+                idx=2,
+                cnt=4,
+            )
+        ],
+    )
     words = [voltage_level_to_word(level) for level in (-3, 0, 5, 7)] + [0] * 4
-    send(emu, 1, [encode_packet(T.SET_VOLT, {"voltage_words": words}),
-                  encode_packet(T.SET_FIN, {})])
+    send(
+        emu, 1, [encode_packet(T.SET_VOLT, {"voltage_words": words}), encode_packet(T.SET_FIN, {})]
+    )
     pll = poll_until(emu, 1, T.STATUS_PLL, predicate=lambda p: p.idx == 1).fields()
     assert pll["frequencies_mhz"] == [0, 0, 500, 700]
     assert pll["lock_counts"] == [0, 0, 86 * 26, 86 * 26]  # 172 cores split over 2 PLLs
@@ -115,9 +131,19 @@ def test_fan_rpm_and_temperature_physics():
     warmer_room = hottest(emu, clock, 30)
     assert warmer_room == pytest.approx(at_full_fan + 10, abs=1.5)
     # more frequency and voltage, more heat
-    send(emu, 1, [encode_packet(T.SET_PLL, {"pll_words": [mhz_to_pll_word(f) for f in
-                                                          (0, 0, 0, 1100)]}, idx=m + 1, cnt=4)
-                  for m in range(4)])
+    send(
+        emu,
+        1,
+        [
+            encode_packet(
+                T.SET_PLL,
+                {"pll_words": [mhz_to_pll_word(f) for f in (0, 0, 0, 1100)]},
+                idx=m + 1,
+                cnt=4,
+            )
+            for m in range(4)
+        ],
+    )
     faster = hottest(emu, clock, 30)
     assert faster > warmer_room + 5
     words = [voltage_level_to_word(15)] * 4 + [0] * 4
@@ -157,7 +183,7 @@ def test_reply_faults():
     emu = Emulator(seed=1, faults="crc_errors:1.0")
     ack = emu.i2c_xfer(0, encode_packet(T.DETECT, {"module_id": 1}), 40)
     with pytest.raises(Exception, match="CRC"):
-        decode_packet(ack)      # corrupted on the wire, but the module took its id
+        decode_packet(ack)  # corrupted on the wire, but the module took its id
     reply = emu.i2c_xfer(1, encode_packet(T.POLLING, {}), 40)
     with pytest.raises(Exception, match="CRC"):
         decode_packet(reply)
@@ -177,7 +203,7 @@ def test_stall_delays_replies_past_a_quick_read():
 def test_reboot_forgets_the_id_and_answers_detect_again():
     emu = Emulator(seed=1)
     detect_all(emu)
-    assert poll(emu, 1, reboot=1) is not None      # the reboot poll is still answered
+    assert poll(emu, 1, reboot=1) is not None  # the reboot poll is still answered
     assert poll(emu, 1) is None
     (ack,) = detect_all(emu)
     assert emu.modules[0].boots == 1
@@ -190,8 +216,10 @@ def test_bad_frames_are_dropped_and_counted_in_status():
     bad_crc = good[:-1] + bytes([good[-1] ^ 0xFF])
     for junk in (bad_crc, bad_crc, b"garbage", good[:20], b"CN\x99" + good[3:]):
         assert emu.i2c_xfer(1, junk, 0) == b""
-    errors = sum(poll_until(emu, 1, T.STATUS, predicate=lambda p: p.idx == m)
-                 .fields()["crc_errors"] for m in range(4))
+    errors = sum(
+        poll_until(emu, 1, T.STATUS, predicate=lambda p: p.idx == m).fields()["crc_errors"]
+        for m in range(4)
+    )
     assert errors == 2
 
 
@@ -209,8 +237,13 @@ def test_traffic_log_is_decodable(tmp_path):
         emu = Emulator(seed=1, log=sink)
         detect_all(emu)
         poll(emu, 1)
-    result = subprocess.run([sys.executable, "-m", "asicdrv", "decode", "--json"],
-                            stdin=open(log), capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "asicdrv", "decode", "--json"],
+        stdin=open(log),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 0, result.stderr
     types = [line.split('"type": "')[1].split('"')[0] for line in result.stdout.splitlines()]
     assert types[:2] == ["DETECT", "ACKDETECT"] and "POLLING" in types

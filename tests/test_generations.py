@@ -5,6 +5,7 @@ at each), with PLL words typed from the spec's tables and the CRC computed by th
 CRC-16/XMODEM in this file, never by our encoder.  The chain's own frames are read off the
 emulator's traffic log and compared byte for byte.
 """
+
 import struct
 
 import pytest
@@ -48,14 +49,26 @@ def test_bitwise_crc_is_xmodem():
 
 def test_model_table_rows_match_the_spec():
     """Section 5.9.6: miners x chips, PLLs and defaults per model."""
-    expect = {"711": (4, 18, 6, 14), "721": (4, 18, 6, 14), "741": (4, 22, 6, 12),
-              "761": (4, 26, 6, 12), "821": (4, 26, 4, 5), "851": (4, 26, 4, 5),
-              "910": (6, 34, 4, 26), "911": (6, 34, 4, 26), "910S": (6, 34, 4, 26),
-              "LC3": (4, 34, 4, 5)}
+    expect = {
+        "711": (4, 18, 6, 14),
+        "721": (4, 18, 6, 14),
+        "741": (4, 22, 6, 12),
+        "761": (4, 26, 6, 12),
+        "821": (4, 26, 4, 5),
+        "851": (4, 26, 4, 5),
+        "910": (6, 34, 4, 26),
+        "911": (6, 34, 4, 26),
+        "910S": (6, 34, 4, 26),
+        "LC3": (4, 34, 4, 5),
+    }
     for name, (miners, chips, plls, level) in expect.items():
         spec = MODELS[name]
-        assert (spec.miner_count, spec.asic_count, spec.pll_count,
-                spec.default_voltage_level) == (miners, chips, plls, level), name
+        assert (spec.miner_count, spec.asic_count, spec.pll_count, spec.default_voltage_level) == (
+            miners,
+            chips,
+            plls,
+            level,
+        ), name
     assert MODELS["910"].default_frequencies_mhz == (0, 475, 525, 575)
     assert MODELS["LC3"].default_frequencies_mhz == (0, 0, 0, 500)
     assert MODELS["741"].diffmax == 500 and MODELS["851"].diffmax == 2700
@@ -77,8 +90,9 @@ def test_avalon7_configuration_frames_are_byte_exact():
     assert sent(emu, T.SET_ASIC_OTP) == []
     words = be32(0x01363813, 0x01369813, 0x0136F813, 0x01375813, 0x0137B813, 0x01240813)
     timeouts = be32((0x2000000 // 780) * 40 // 4, 0x2000000 // 780 * 98 // 100)
-    assert sent(emu, T.SET_PLL) == [frame(0x25, words + timeouts, idx=m + 1, cnt=4)
-                                    for m in range(4)]
+    assert sent(emu, T.SET_PLL) == [
+        frame(0x25, words + timeouts, idx=m + 1, cnt=4) for m in range(4)
+    ]
     assert sent(emu, T.SET_FIN) == [frame(0x21, b"")]
 
 
@@ -94,7 +108,8 @@ def test_avalon9_configuration_frames_are_byte_exact():
     plls = be32(0x04400000, 0x00920C81, 0x00940D01, 0x00960D81)
     assert sent(emu, T.SET_PLL) == [
         frame(0x25, plls + be32(100, 419430400 // 562 * 83 // 100, m, 0), idx=m + 1, cnt=6)
-        for m in range(6)]
+        for m in range(6)
+    ]
     assert len(sent(emu, T.SET_ASIC_OTP)) == 1
 
 
@@ -112,29 +127,38 @@ def test_device_frames_of_each_generation_are_read_as_the_hosts_read_them():
     code), the A9 one-word STATUS_VOLT and the A7 six-counter STATUS_PLL."""
     from asicdrv.device.status import ModuleReadings
     from firmware_protocols.tables import a7_pvt_code_to_celsius
+
     readings = ModuleReadings(MODELS["741"])
     pvt = b"".join(bytes((1, 7)) + struct.pack(">HHH", 400, 500 + m, 450) for m in range(4))
-    readings.apply(decode_packet(frame(0x4C, pvt, opt=0x2A), from_device=True,
-                                 dialect="avalon7"))
-    assert readings.miner_temps == [pytest.approx(a7_pvt_code_to_celsius(500 + m))
-                                    for m in range(4)]
+    readings.apply(decode_packet(frame(0x4C, pvt, opt=0x2A), from_device=True, dialect="avalon7"))
+    assert readings.miner_temps == [
+        pytest.approx(a7_pvt_code_to_celsius(500 + m)) for m in range(4)
+    ]
     assert readings.hottest_c() == pytest.approx(a7_pvt_code_to_celsius(503))
-    readings.apply(decode_packet(frame(0x49, be32(10, 20, 30, 40, 50, 60), idx=2, cnt=4),
-                                 from_device=True, dialect="avalon7"))
+    readings.apply(
+        decode_packet(
+            frame(0x49, be32(10, 20, 30, 40, 50, 60), idx=2, cnt=4),
+            from_device=True,
+            dialect="avalon7",
+        )
+    )
     assert readings.lock_counts[2] == [10, 20, 30, 40, 50, 60]
     a9 = ModuleReadings(MODELS["910"])
-    a9.apply(decode_packet(frame(0x46, struct.pack(">H", 4321)), from_device=True,
-                           dialect="avalon9"))
+    a9.apply(
+        decode_packet(frame(0x46, struct.pack(">H", 4321)), from_device=True, dialect="avalon9")
+    )
     assert a9.module_vout_raw == 4321
 
 
-@pytest.mark.parametrize("model", ["711", "721", "741", "761", "821", "831", "841", "851",
-                                   "910", "911", "910S", "LC3"])
+@pytest.mark.parametrize(
+    "model", ["711", "721", "741", "761", "821", "831", "841", "851", "910", "911", "910S", "LC3"]
+)
 def test_every_model_mines_a_real_block_on_its_emulator(model):
     """Detect, settings, block 170 replayed, the share verified by the host."""
     params, en1, size, nonce2 = notify_params(BLOCK_170)
-    job = StratumJob.from_notify(params, extranonce1=en1, extranonce2_size=size,
-                                 difficulty=1 / 65536)
+    job = StratumJob.from_notify(
+        params, extranonce1=en1, extranonce2_size=size, difficulty=1 / 65536
+    )
     url = f"emu://?model={model}&nonce_start={BLOCK_170['nonce']}&nonce_mask=32"
     with asicdrv.open(url, **FAST) as chain:
         assert [m.model for m in chain.modules] == [model]
@@ -153,12 +177,12 @@ def test_a_mixed_chain_gets_each_models_frames_and_limits():
     emu = Emulator(modules=3, model="741,851,910S", seed=5)
     with asicdrv.open("emu://", emulator=emu, **FAST) as chain:
         assert [m.model for m in chain.modules] == ["741", "851", "910S"]
-        chain.set_frequency(612, module=1)              # a 12 MHz step: A7 only
+        chain.set_frequency(612, module=1)  # a 12 MHz step: A7 only
         with pytest.raises(LimitError, match="851: frequency 612 MHz"):
-            chain.set_frequency(612)                    # refused for all, none sent
+            chain.set_frequency(612)  # refused for all, none sent
         with pytest.raises(LimitError, match="out of range 0..15 for the 741"):
-            chain.set_voltage_level(20)                 # the 741 refuses: nobody gets it
-        chain.set_voltage_level(20, module=3)           # raw level: fine on the 910S
+            chain.set_voltage_level(20)  # the 741 refuses: nobody gets it
+        chain.set_voltage_level(20, module=3)  # raw level: fine on the 910S
         chain.set_frequency(800, module=2)
         status = chain.refresh(timeout=10)
     a7, a8, a9 = (m.physics for m in emu.modules)
@@ -173,8 +197,7 @@ def test_mixed_chain_jobs_take_the_lowest_target_cap():
     """A7 DIFFMAX is 500, A8 2700: a job for both is capped at 500 (spec 5.5 TARGET: the
     256-bit floor(0xFFFF * 2**208 / diff), computed in doubles, little-endian)."""
     params, en1, size, _ = notify_params(BLOCK_170)
-    job = StratumJob.from_notify(params, extranonce1=en1, extranonce2_size=size,
-                                 difficulty=4096)
+    job = StratumJob.from_notify(params, extranonce1=en1, extranonce2_size=size, difficulty=4096)
     emu = Emulator(modules=2, model="741,851", seed=5)
     with asicdrv.open("emu://", emulator=emu, start=False, **FAST) as chain:
         chain.submit(job)
@@ -182,8 +205,8 @@ def test_mixed_chain_jobs_take_the_lowest_target_cap():
     assert got[:6] == bytes((0x43, 0x4E, 0x16, 0, 1, 1))
     assert xmodem(got[6:38]) == int.from_bytes(got[38:], "big")
     value, exact = int.from_bytes(got[6:38], "little"), (0xFFFF << 208) // 500
-    assert abs(value - exact) <= exact >> 50               # within a double's precision
-    assert abs(value - (0xFFFF << 208) // 2700) > exact // 2   # not the A8 cap
+    assert abs(value - exact) <= exact >> 50  # within a double's precision
+    assert abs(value - (0xFFFF << 208) // 2700) > exact // 2  # not the A8 cap
 
 
 def test_idle_and_cutoff_on_an_avalon7_use_its_lowest_pll():
@@ -196,15 +219,19 @@ def test_idle_and_cutoff_on_an_avalon7_use_its_lowest_pll():
     assert emu.modules[0].physics.frequencies == [[600, 636, 672, 708, 744, 780]] * 4
 
 
-@pytest.mark.parametrize("url, dead", [
-    ("emu://?model=741,851&modules=2&faults=dead_chip:1.25@2", (2, "1", 25)),
-    ("emu://?model=MM41&modules=2&faults=dead_chip:3.1@2", (2, "3", 1)),
-    ("emu://?model=MM3&modules=2&faults=dead_chip:4.0@1", (1, "4", 0)),
-])
+@pytest.mark.parametrize(
+    "url, dead",
+    [
+        ("emu://?model=741,851&modules=2&faults=dead_chip:1.25@2", (2, "1", 25)),
+        ("emu://?model=MM41&modules=2&faults=dead_chip:3.1@2", (2, "3", 1)),
+        ("emu://?model=MM3&modules=2&faults=dead_chip:4.0@1", (1, "4", 0)),
+    ],
+)
 def test_selftest_and_scan_name_the_dead_chip_on_every_generation(url, dead):
     """The known answer starts near its nonce (a test of the generations, not of speed)."""
     import json
     from conftest import run
+
     url += "&nonce_start=396000&polling_delay=0.005"
     out = run("scan", "--device", url)
     assert out.returncode == 0
@@ -215,8 +242,10 @@ def test_selftest_and_scan_name_the_dead_chip_on_every_generation(url, dead):
     data = json.loads(out.stdout)
     failed = {(c["check"], c["module"]) for c in data["checks"] if not c["ok"]}
     module, miner, chip = dead
-    assert ("chip test", module) in failed and failed <= {("chip test", module),
-                                                          ("sensors", module)}
+    assert ("chip test", module) in failed and failed <= {
+        ("chip test", module),
+        ("sensors", module),
+    }
     assert data["chip_maps"][str(module)][miner][chip] == "X"
     assert data["chip_maps"][str(module)][miner].count("X") == 1
 
@@ -227,18 +256,24 @@ def test_the_chip_test_reads_chips_above_31():
         assert chain.test_chips() == {1: {0: [], 1: [33], 2: [], 3: []}}
 
 
-@pytest.mark.parametrize("url, models", [
-    ("emu://?model=741,851,910S,LC3&modules=4&polling_delay=0.003",
-     ["741", "851", "910S", "LC3"]),
-    ("emu://?model=MM41&modules=2", ["MM41"]),
-    ("emu://?model=MM3&modules=2", ["MM3"]),
-    ("emu://?model=nano", ["nano"]),
-])
+@pytest.mark.parametrize(
+    "url, models",
+    [
+        (
+            "emu://?model=741,851,910S,LC3&modules=4&polling_delay=0.003",
+            ["741", "851", "910S", "LC3"],
+        ),
+        ("emu://?model=MM41&modules=2", ["MM41"]),
+        ("emu://?model=MM3&modules=2", ["MM3"]),
+        ("emu://?model=nano", ["nano"]),
+    ],
+)
 def test_status_reads_every_generation(url, models, capsys):
     """`asicdrv status --json` (the CLI's entry point, in this process) on each family:
     every module's model, its own PLL count, a temperature, state ok."""
     import json
     from asicdrv.cli import main
+
     assert main(["status", "--json", "--device", url]) == 0
     data = json.loads(capsys.readouterr().out)
     got = [m["model"] for m in data["modules"]]

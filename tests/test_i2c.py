@@ -1,5 +1,6 @@
 """Modules on a controller's own I2C bus (cgminer --avalonX-iic-detect): the i2c-dev
 calls, and whole chains over the emulator's in-process bus."""
+
 import errno
 
 import pytest
@@ -23,8 +24,8 @@ def test_i2c_dev_calls_are_those_of_cgminer(mocker):
     read = mocker.patch("os.read", side_effect=[OSError(errno.ENXIO, "no ack"), reply])
     link = I2CLink(LinuxI2CBus("/dev/i2c-1"), "i2c:///dev/i2c-1")
     detect = encode_packet(T.DETECT, {"module_id": 1})
-    assert link.xfer(0, detect, read=True) == reply          # read again after no ack
-    ioctl.assert_called_once_with(7, I2C_SLAVE, 0)           # the address is kept
+    assert link.xfer(0, detect, read=True) == reply  # read again after no ack
+    ioctl.assert_called_once_with(7, I2C_SLAVE, 0)  # the address is kept
     write.assert_called_once_with(7, detect)
     assert read.call_args_list == [mocker.call(7, 40)] * 2
     link.xfer(3, detect, read=False)
@@ -45,10 +46,10 @@ def test_a_missing_bus_is_one_clear_line():
 @pytest.mark.parametrize("model", ["851", "741", "MM41", "910S"])
 def test_every_generation_mines_over_the_i2c_link(model):
     params, en1, size, nonce2 = notify_params(BLOCK_170)
-    job = StratumJob.from_notify(params, extranonce1=en1, extranonce2_size=size,
-                                 difficulty=1 / 65536)
-    url = (f"emu://?link=i2c&modules=2&model={model}&nonce_start={BLOCK_170['nonce']}"
-           f"&nonce_mask=32")
+    job = StratumJob.from_notify(
+        params, extranonce1=en1, extranonce2_size=size, difficulty=1 / 65536
+    )
+    url = f"emu://?link=i2c&modules=2&model={model}&nonce_start={BLOCK_170['nonce']}&nonce_mask=32"
     with asicdrv.open(url, **FAST) as chain:
         assert [m.model for m in chain.modules] == [model, model]
         chain.submit(job, extranonce2_start=nonce2, extranonce2_range=0)

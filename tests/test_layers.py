@@ -8,13 +8,20 @@
 - No import circle among the package's modules (imports at module level).
 - No source file over 520 lines.
 """
+
 import ast
 import os
 
 from conftest import ROOT
 
-EMULATOR_MAY_USE = ("firmware_protocols", "asicdrv.models", "asicdrv.errors", "asicdrv.bitcoin",
-                    "asicdrv.emulator", "asicdrv._version")
+EMULATOR_MAY_USE = (
+    "firmware_protocols",
+    "asicdrv.models",
+    "asicdrv.errors",
+    "asicdrv.bitcoin",
+    "asicdrv.emulator",
+    "asicdrv._version",
+)
 
 
 def modules():
@@ -43,7 +50,7 @@ def imports(name, path, package, top_level_only=False, known=()):
         elif isinstance(node, ast.ImportFrom):
             if node.level:
                 parts = base.split(".")
-                parent = ".".join(parts[:len(parts) - node.level + 1])
+                parent = ".".join(parts[: len(parts) - node.level + 1])
                 target = f"{parent}.{node.module}" if node.module else parent
             else:
                 target = node.module
@@ -58,9 +65,12 @@ def test_the_emulator_uses_only_the_wire_and_the_model_table():
     for name, path, package in modules():
         if not name.startswith("asicdrv.emulator"):
             continue
-        bad = sorted(m for m in imports(name, path, package)
-                     if m.split(".")[0] in ("asicdrv", "firmware_protocols")
-                     and not m.startswith(EMULATOR_MAY_USE))
+        bad = sorted(
+            m
+            for m in imports(name, path, package)
+            if m.split(".")[0] in ("asicdrv", "firmware_protocols")
+            and not m.startswith(EMULATOR_MAY_USE)
+        )
         if bad:
             wrong[name] = bad
     assert wrong == {}
@@ -74,9 +84,10 @@ def test_firmware_protocols_is_pure():
 
 def test_no_import_circle():
     known = {name: (path, package) for name, path, package in modules()}
-    graph = {name: {m for m in imports(name, path, package, True, known) if m in known
-                    and m != name}
-             for name, (path, package) in known.items()}
+    graph = {
+        name: {m for m in imports(name, path, package, True, known) if m in known and m != name}
+        for name, (path, package) in known.items()
+    }
     state: dict = {}
 
     def visit(node, trail):
@@ -94,6 +105,7 @@ def test_no_import_circle():
 
 
 def test_no_source_file_is_over_520_lines():
-    long = {name: n for name, path, _ in modules()
-            if (n := len(open(path).read().splitlines())) > 520}
+    long = {
+        name: n for name, path, _ in modules() if (n := len(open(path).read().splitlines())) > 520
+    }
     assert long == {}

@@ -1,5 +1,6 @@
 """The live page of ``asicdrv run --web``, driven in headless Chromium: the page's own
 JavaScript fetches the status and draws the cards and chip maps."""
+
 import re
 import shutil
 import socket
@@ -13,10 +14,12 @@ import pytest
 from asicdrv.testing import TestPool, easy_difficulty
 from conftest import ROOT
 
-BROWSER = shutil.which("chromium") or shutil.which("chromium-browser") \
-    or shutil.which("google-chrome")
-pytestmark = pytest.mark.skipif(BROWSER is None,
-                                reason="no Chromium (.ci/run installs Debian's chromium)")
+BROWSER = (
+    shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+)
+pytestmark = pytest.mark.skipif(
+    BROWSER is None, reason="no Chromium (.ci/run installs Debian's chromium)"
+)
 
 
 def free_port():
@@ -27,20 +30,47 @@ def free_port():
 
 def rendered(url: str) -> str:
     """The DOM after the page's scripts ran for 3 s of virtual time."""
-    result = subprocess.run([BROWSER, "--headless", "--no-sandbox", "--disable-gpu",
-                             "--virtual-time-budget=3000", "--dump-dom", url],
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [
+            BROWSER,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--virtual-time-budget=3000",
+            "--dump-dom",
+            url,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     return result.stdout
 
 
 def test_live_page_shows_every_module_the_dead_chip_and_moving_numbers():
     port = free_port()
     with TestPool(difficulty=easy_difficulty()) as pool:
-        proc = subprocess.Popen([sys.executable, "-m", "asicdrv", "run", "--pool", pool.url,
-                                 "--user", "web.1", "--api-listen", "off", "--web",
-                                 f"127.0.0.1:{port}", "--device",
-                                 "emu://?modules=2&nonce_mask=12&faults=dead_chip:2.5@2"],
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT)
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "asicdrv",
+                "run",
+                "--pool",
+                pool.url,
+                "--user",
+                "web.1",
+                "--api-listen",
+                "off",
+                "--web",
+                f"127.0.0.1:{port}",
+                "--device",
+                "emu://?modules=2&nonce_mask=12&faults=dead_chip:2.5@2",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            cwd=ROOT,
+        )
         try:
             pool.wait_for_shares(5, timeout=30)
             first = rendered(f"http://127.0.0.1:{port}/")
@@ -52,13 +82,19 @@ def test_live_page_shows_every_module_the_dead_chip_and_moving_numbers():
     assert proc.returncode == 0
     assert re.search(r"<title>AvalonMiner 851 - asicdrv", first)
     counts = [int(re.search(r"id=\"accepted\">(\d+)<", dom).group(1)) for dom in (first, second)]
-    assert 0 < counts[0] < counts[1]                    # the page follows the mining
+    assert 0 < counts[0] < counts[1]  # the page follows the mining
     for key, dead in (("0-1", set()), ("0-2", {(2, 5)})):
-        card = second[second.index(f'id="module-{key}"'):]
-        svg = card[card.index("<svg"):card.index("</svg>") + 6]
-        rects = [r for r in ET.fromstring(svg).iter("{http://www.w3.org/2000/svg}rect")
-                 if r.get("data-chip") is not None]
+        card = second[second.index(f'id="module-{key}"') :]
+        svg = card[card.index("<svg") : card.index("</svg>") + 6]
+        rects = [
+            r
+            for r in ET.fromstring(svg).iter("{http://www.w3.org/2000/svg}rect")
+            if r.get("data-chip") is not None
+        ]
         assert len(rects) == 104
-        failed = {(int(r.get("data-miner")), int(r.get("data-chip"))) for r in rects
-                  if r.get("data-state") == "failed"}
+        failed = {
+            (int(r.get("data-miner")), int(r.get("data-chip")))
+            for r in rects
+            if r.get("data-state") == "failed"
+        }
         assert failed == dead

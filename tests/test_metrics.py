@@ -1,4 +1,5 @@
 """/metrics scraped over HTTP and parsed with prometheus_client's own text parser."""
+
 import os
 import re
 import urllib.request
@@ -20,15 +21,15 @@ def scrape(port):
 
 
 def samples(family, **labels):
-    return [s for s in family.samples
-            if all(s.labels.get(k) == v for k, v in labels.items())]
+    return [s for s in family.samples if all(s.labels.get(k) == v for k, v in labels.items())]
 
 
 def test_metrics_describe_modules_and_pools():
     emu = Emulator(modules=2, nonce_mask=EASY_NONCE_MASK, seed=7)
     with TestPool(difficulty=easy_difficulty()) as pool:
-        controller = Controller([PoolConfig(pool.url, "m.1")],
-                                [DeviceConfig(url="emu://", options={"emulator": emu})])
+        controller = Controller(
+            [PoolConfig(pool.url, "m.1")], [DeviceConfig(url="emu://", options={"emulator": emu})]
+        )
         controller.start()
         server, _ = serve_metrics(controller, "127.0.0.1", 0)
         chip_server, _ = serve_metrics(controller, "127.0.0.1", 0, per_chip=True)
@@ -45,18 +46,19 @@ def test_metrics_describe_modules_and_pools():
     emu.close()
     status = controller.status()
     up = samples(families["asicdrv_module_up"])
-    assert sorted((s.labels["chain"], s.labels["module"]) for s in up) == [("0", "1"),
-                                                                           ("0", "2")]
+    assert sorted((s.labels["chain"], s.labels["module"]) for s in up) == [("0", "1"), ("0", "2")]
     assert all(s.value == 1 and s.labels["model"] == "851" for s in up)
     assert len(samples(families["asicdrv_miner_temperature_max_celsius"])) == 8
-    assert all(20 < s.value < 110
-               for s in samples(families["asicdrv_miner_temperature_max_celsius"]))
+    assert all(
+        20 < s.value < 110 for s in samples(families["asicdrv_miner_temperature_max_celsius"])
+    )
     rpm = samples(families["asicdrv_module_fan_rpm"], module="1")[0].value
     assert rpm > 0
     plls = samples(families["asicdrv_pll_frequency_hertz"], module="1", miner="0")
     assert len(plls) == 4 and max(s.value for s in plls) == 850e6
-    reported = samples(families["asicdrv_module_hashrate_hashes_per_second"],
-                       module="1", source="reported")[0].value
+    reported = samples(
+        families["asicdrv_module_hashrate_hashes_per_second"], module="1", source="reported"
+    )[0].value
     assert reported > 1e12
     accepted = samples(families["asicdrv_shares"], pool="0", result="accepted")
     assert accepted[0].name == "asicdrv_shares_total" and accepted[0].value >= 5

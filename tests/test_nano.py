@@ -1,6 +1,7 @@
 """Avalon nano 2 and Avalon4 mini: USB HID sticks that take work, not jobs (spec section 7,
 cgminer driver-avalon-miner.c).  Headers are built here with hashlib and struct alone, CRCs
 with the bitwise CRC-16/XMODEM of tests/test_generations.py."""
+
 import hashlib
 import struct
 import time
@@ -17,7 +18,7 @@ from blocks import BLOCK_170, notify_params
 from conftest import FAST, run, wait_for
 from test_generations import be32, frame, sent, xmodem
 
-NEAR = BLOCK_170["nonce"] - 400          # where the emulated stick starts hashing
+NEAR = BLOCK_170["nonce"] - 400  # where the emulated stick starts hashing
 
 
 def block_header(nonce=0):
@@ -27,14 +28,19 @@ def block_header(nonce=0):
     root = hashlib.sha256(hashlib.sha256(b["coinbase"]).digest()).digest()
     for branch in b["branch"]:
         root = hashlib.sha256(hashlib.sha256(root + branch).digest()).digest()
-    return (struct.pack("<I", b["version"]) + bytes.fromhex(b["prevhash"])[::-1] + root
-            + struct.pack("<III", b["ntime"], b["nbits"], nonce))
+    return (
+        struct.pack("<I", b["version"])
+        + bytes.fromhex(b["prevhash"])[::-1]
+        + root
+        + struct.pack("<III", b["ntime"], b["nbits"], nonce)
+    )
 
 
 def block_job():
     params, en1, size, nonce2 = notify_params(BLOCK_170)
-    return StratumJob.from_notify(params, extranonce1=en1, extranonce2_size=size,
-                                  difficulty=1.0), nonce2
+    return StratumJob.from_notify(
+        params, extranonce1=en1, extranonce2_size=size, difficulty=1.0
+    ), nonce2
 
 
 def test_work_frames_carry_the_midstate_and_the_header_tail():
@@ -55,7 +61,8 @@ def test_work_frames_carry_the_midstate_and_the_header_tail():
     d = second[6:38]
     assert d[0:4] == be32(1) and d[4:20] == bytes(16)
     assert d[20:32] == header[72:76] + header[68:72] + header[64:68]
-    from asicdrv.bitcoin import sha256        # the stick's side: resume from the midstate
+    from asicdrv.bitcoin import sha256  # the stick's side: resume from the midstate
+
     words = struct.unpack(">8I", first[6:38])
     state = struct.pack(">8I", *reversed(words))
     first_pass = sha256.finish(state, header[64:80], 64)
@@ -97,17 +104,18 @@ def test_nano_status_m_reads_as_its_firmware_fills_it():
     from asicdrv.generations.nano import NanoReadings
     from asicdrv.models import MODELS
     from firmware_protocols import decode_packet
+
     readings = NanoReadings(MODELS["nano"])
     status = frame(0x41, be32(280, 0, 0xFFFFFFFF, 512, 209, 25, 558 << 16 | 279, 1))
     readings.apply(decode_packet(status, from_device=True, dialect="avalon_nano"))
-    assert readings.chip_volts == [pytest.approx(209 * 3.3 / 1023)]      # 0.674 V
+    assert readings.chip_volts == [pytest.approx(209 * 3.3 / 1023)]  # 0.674 V
     assert readings.temperature_mm == 25.0
     assert readings.reported_clock == 280 and readings.reported_frequencies == [[280] * 3]
     assert readings.power_enabled is True and readings.power_ok() is None
     cold = frame(0x41, be32(360, 0, 0xFFFFFFFF, 512, 0, (-5) & 0xFFFFFFFF, 0, 0))
     readings.apply(decode_packet(cold, from_device=True, dialect="avalon_nano"))
     assert readings.temperature_mm == -5.0 and readings.power_enabled is False
-    assert readings.power_ok() is None          # idle power off is not a power fault
+    assert readings.power_ok() is None  # idle power off is not a power fault
 
 
 def test_mini_status_m_reads_the_copper_ntc():
@@ -118,13 +126,14 @@ def test_mini_status_m_reads_the_copper_ntc():
     from asicdrv.models import MODELS
     from firmware_protocols import decode_packet
 
-    def ntc(adc):       # driver-avalon4.c: R = 10k / (1023 / adc - 1), B 3450, 25 degC
+    def ntc(adc):  # driver-avalon4.c: R = 10k / (1023 / adc - 1), B 3450, 25 degC
         r = 10000.0 / (1023.0 / adc - 1)
         return 1 / (math.log(r / 10000) / 3450 + 1 / 298.15) - 273.15
+
     readings = NanoReadings(MODELS["4-mini"])
     status = frame(0x41, be32(1000000, 0, 0xFFFFFFFF, 0x9B, 745, 200, 600, 1))
     readings.apply(decode_packet(status, from_device=True, dialect="avalon_nano"))
-    assert readings.temperature_mm == pytest.approx(ntc(200), abs=0.05)     # 66.5 degC
+    assert readings.temperature_mm == pytest.approx(ntc(200), abs=0.05)  # 66.5 degC
     assert 66 < readings.temperature_mm < 67 and readings.power_ok() is True
 
 
@@ -178,7 +187,7 @@ def test_an_idled_nano_hears_nothing_until_its_firmware_powers_off():
         # no frame reached the stick from the moment it was idled until it powered off
         assert stick.last_frame < idled_at + 0.05
         assert wait_for(lambda: chain.status().modules[0].extra["power_enabled"] is False, 3)
-        assert not stick.power_enabled                 # polls again, still off
+        assert not stick.power_enabled  # polls again, still off
         chain.resume()
         chain.submit(job, extranonce2_start=nonce2, extranonce2_range=5)
         assert wait_for(lambda: stick.power_enabled, 5)
@@ -195,7 +204,7 @@ def test_a_hot_nano_is_cut_off_by_silence():
         chain.submit(job, extranonce2_start=nonce2, extranonce2_range=5)
         assert wait_for(lambda: stick.power_enabled, 5)
         stick.physics.temps = [[75.0]]
-        stick.physics.thermal_tau_s = 1e9           # hold the heat where it is
+        stick.physics.thermal_tau_s = 1e9  # hold the heat where it is
         assert wait_for(lambda: chain.status().modules[0].state == "cutoff", 3)
         cut_at = time.monotonic()
         assert wait_for(lambda: not stick.power_enabled, 6)
@@ -203,18 +212,21 @@ def test_a_hot_nano_is_cut_off_by_silence():
         assert chain.status().modules[0].power_good is None
 
 
-@pytest.mark.parametrize("model, product, interface", [("nano", 0x33F3, 0),
-                                                       ("4-mini", 0x40F1, 1)])
+@pytest.mark.parametrize("model, product, interface", [("nano", 0x33F3, 0), ("4-mini", 0x40F1, 1)])
 def test_sticks_are_told_apart_by_their_usb_ids(model, product, interface):
     emu = Emulator(model=model, seed=6, hashrate=0)
     device = usb.core.find(idVendor=0x29F1, idProduct=product, backend=emu.usb_backend())
     assert device is not None and usb.util.get_string(device, device.iProduct) in (
-        "Avalon nano", "Avalon4 mini")
+        "Avalon nano",
+        "Avalon4 mini",
+    )
     cfg = device.get_active_configuration()
     intf = cfg[(interface, 0)]
     assert intf.bInterfaceClass == 3
-    assert [(e.bEndpointAddress, e.bmAttributes, e.wMaxPacketSize) for e in intf] == \
-        [(0x81, 3, 40), (0x01, 3, 40)]
+    assert [(e.bEndpointAddress, e.bmAttributes, e.wMaxPacketSize) for e in intf] == [
+        (0x81, 3, 40),
+        (0x01, 3, 40),
+    ]
     with asicdrv.open("usb://", backend=emu.usb_backend(), **FAST) as chain:
         assert [m.model for m in chain.modules] == [model]
     emu.close()

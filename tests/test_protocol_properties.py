@@ -1,15 +1,35 @@
 """Round trips for every packet type, and what bad frames raise."""
+
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from firmware_protocols import (BadHeaderError, CrcError, FrameLengthError, LimitError,
-                                PacketType, PayloadError, ProtocolError, UnknownTypeError,
-                                auc, crc16, decode_packet, decode_payload, encode_packet,
-                                encode_payload)
-from firmware_protocols.encodings import (CPM_TABLE, celsius_to_auc_adc, auc_adc_to_celsius,
-                                          fan_percent_to_pwm, mhz_to_pll_word,
-                                          pll_word_to_mhz, pwm_to_fan_percent,
-                                          voltage_level_to_word, word_to_voltage_level)
+from firmware_protocols import (
+    BadHeaderError,
+    CrcError,
+    FrameLengthError,
+    LimitError,
+    PacketType,
+    PayloadError,
+    ProtocolError,
+    UnknownTypeError,
+    auc,
+    crc16,
+    decode_packet,
+    decode_payload,
+    encode_packet,
+    encode_payload,
+)
+from firmware_protocols.encodings import (
+    CPM_TABLE,
+    celsius_to_auc_adc,
+    auc_adc_to_celsius,
+    fan_percent_to_pwm,
+    mhz_to_pll_word,
+    pll_word_to_mhz,
+    pwm_to_fan_percent,
+    voltage_level_to_word,
+    word_to_voltage_level,
+)
 
 ALL_TYPES = list(PacketType)
 data32 = st.binary(min_size=32, max_size=32)
@@ -37,10 +57,15 @@ def test_frame_round_trip(ptype, opt, idx, cnt, data):
 
 
 @settings(max_examples=200, deadline=None)
-@given(chip=st.integers(0, 0xFFFF), miner=st.integers(0, 0xFFFF),
-       nonce2=st.integers(0, 2**32 - 1), ntime_offset=st.integers(0, 2**32 - 1),
-       nonce=st.integers(0, 2**32 - 1), job_crc=st.integers(0, 0xFFFF),
-       pool=st.integers(0, 0xFFFF))
+@given(
+    chip=st.integers(0, 0xFFFF),
+    miner=st.integers(0, 0xFFFF),
+    nonce2=st.integers(0, 2**32 - 1),
+    ntime_offset=st.integers(0, 2**32 - 1),
+    nonce=st.integers(0, 2**32 - 1),
+    job_crc=st.integers(0, 0xFFFF),
+    pool=st.integers(0, 0xFFFF),
+)
 def test_nonce_fields_round_trip(**fields):
     assert decode_packet(encode_packet(PacketType.NONCE, fields)).fields() == fields
 
@@ -71,7 +96,7 @@ def test_short_frames(data, cut):
 def test_shifted_frames_are_rejected(data, shift):
     """A frame read from the middle of a stream (two frames glued, a window shifted)."""
     stream = encode_packet(PacketType.NONCE, data=data) * 2
-    window = stream[shift:shift + 40]
+    window = stream[shift : shift + 40]
     with pytest.raises(ProtocolError):
         decode_packet(window)
 
@@ -104,6 +129,7 @@ def test_every_error_is_one_family():
     for cls in (BadHeaderError, CrcError, FrameLengthError, UnknownTypeError, PayloadError):
         assert issubclass(cls, ProtocolError)
     import asicdrv
+
     assert issubclass(ProtocolError, asicdrv.AsicError)
     assert issubclass(LimitError, ValueError) and issubclass(LimitError, asicdrv.AsicError)
 
@@ -149,8 +175,13 @@ def test_auc_temperature_inverse(celsius):
 def test_auc_xfer_round_trip(slave, write, rlen):
     req = auc.decode_request(auc.build_xfer(slave, write, rlen))
     assert req.command is auc.AucCommand.XFER
-    assert req.fields == {"wlen": len(write), "rlen": rlen, "options": 0, "slave": slave,
-                          "write": write}
+    assert req.fields == {
+        "wlen": len(write),
+        "rlen": rlen,
+        "options": 0,
+        "slave": slave,
+        "write": write,
+    }
 
 
 @given(data=st.binary(max_size=60), trans=byte)
@@ -175,7 +206,7 @@ def test_auc_bad_packets():
         auc.decode_request(bytes(3))
     with pytest.raises(FrameLengthError):
         auc.decode_request(bytes(65))
-    with pytest.raises(FrameLengthError):      # length byte says 48, only 20 arrived
+    with pytest.raises(FrameLengthError):  # length byte says 48, only 20 arrived
         auc.decode_request(auc.build_xfer(1, bytes(40), 40)[:20])
     with pytest.raises(UnknownTypeError):
         auc.decode_request(bytes([4, 0, 0, 0xB0]) + bytes(60))
@@ -193,13 +224,22 @@ def test_auc_bad_packets():
 @given(ptype=st.sampled_from(ALL_TYPES), opt=byte, idx=byte, cnt=byte, data=data32)
 def test_fast_decoder_agrees_with_the_construct_definition(ptype, opt, idx, cnt, data):
     from firmware_protocols.mm import FRAME
+
     frame = encode_packet(ptype, data=data, idx=idx, cnt=cnt, opt=opt)
     parsed = FRAME.parse(frame)
     pkt = decode_packet(frame)
     assert (parsed.type, parsed.opt, parsed.idx, parsed.cnt, parsed.data, parsed.crc) == (
-        pkt.type, pkt.opt, pkt.idx, pkt.cnt, pkt.data, pkt.crc)
-    assert FRAME.build(dict(type=ptype, opt=opt, idx=idx, cnt=cnt, data=data,
-                            crc=crc16(data))) == frame
+        pkt.type,
+        pkt.opt,
+        pkt.idx,
+        pkt.cnt,
+        pkt.data,
+        pkt.crc,
+    )
+    assert (
+        FRAME.build(dict(type=ptype, opt=opt, idx=idx, cnt=cnt, data=data, crc=crc16(data)))
+        == frame
+    )
 
 
 @settings(max_examples=300, deadline=None)
@@ -209,6 +249,7 @@ def test_fast_payload_readers_agree_with_the_construct_definitions(data):
     from firmware_protocols.fast import FAST_DECODERS
     from firmware_protocols.mm import _plain
     from firmware_protocols.payloads import COMPILED
+
     for ptype, fast in FAST_DECODERS.items():
         assert fast(data) == _plain(COMPILED[ptype].parse(data)), ptype
 
@@ -220,6 +261,7 @@ def test_each_generations_fast_readers_agree_with_its_construct_layouts(data):
     from firmware_protocols.dialects import DIALECTS
     from firmware_protocols.fast_dialects import FAST_BY_DIALECT
     from firmware_protocols.mm import _plain
+
     for name, readers in FAST_BY_DIALECT.items():
         layouts = DIALECTS[name].compiled
         for ptype, fast in readers.items():

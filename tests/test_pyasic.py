@@ -5,6 +5,7 @@ controller's free port; its parsing is untouched.  Each case runs ``asicdrv run`
 subprocess on the emulator, mining for a test pool, and compares what pyasic sees with what
 ``asicdrv status``-style data says (the controller's own API replies and the device layer).
 """
+
 import asyncio
 import re
 import socket
@@ -36,11 +37,29 @@ def controller_run(monkeypatch):
     def start(device: str):
         pool = TestPool(difficulty=easy_difficulty()).start()
         port = free_port()
-        proc = subprocess.Popen([sys.executable, "-m", "asicdrv", "run", "--pool", pool.url,
-                                 "--user", "farm.1", "--device", device, "--api-listen",
-                                 f"127.0.0.1:{port}", "--api-allow", "W:127.0.0.1",
-                                 "--status-interval", "60"],
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT)
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "asicdrv",
+                "run",
+                "--pool",
+                pool.url,
+                "--user",
+                "farm.1",
+                "--device",
+                device,
+                "--api-listen",
+                f"127.0.0.1:{port}",
+                "--api-allow",
+                "W:127.0.0.1",
+                "--status-interval",
+                "60",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            cwd=ROOT,
+        )
         procs.append(proc)
         pools.append(pool)
         wait_for(lambda: _answers(port), 30)
@@ -53,6 +72,7 @@ def controller_run(monkeypatch):
             if port_ == 4028 and host in ("127.0.0.1", "localhost"):
                 return await real_open("127.0.0.1", port, *args, **kwargs)
             return await real_open(host, port_, *args, **kwargs)
+
         monkeypatch.setattr(asyncio, "open_connection", redirected)
         return port, pool
 
@@ -76,16 +96,17 @@ def mm_values(mm: str) -> dict:
     return {k: v for k, v in re.findall(r"(\w+)\[([^\]]*)\]", mm)}
 
 
-@pytest.mark.parametrize("model, cls", [("821", "CGMinerAvalon821"),
-                                        ("841", "CGMinerAvalon841"),
-                                        ("851", "CGMinerAvalon851")])
-def test_pyasic_recognises_the_model_and_reads_what_the_controller_says(controller_run,
-                                                                        model, cls):
+@pytest.mark.parametrize(
+    "model, cls",
+    [("821", "CGMinerAvalon821"), ("841", "CGMinerAvalon841"), ("851", "CGMinerAvalon851")],
+)
+def test_pyasic_recognises_the_model_and_reads_what_the_controller_says(controller_run, model, cls):
     port, pool = controller_run(f"emu://?model={model}&modules=1&nonce_mask=12")
 
     async def read():
         miner = await pyasic.get_miner("127.0.0.1")
         return miner, await miner.get_data()
+
     miner, data = asyncio.run(read())
     assert type(miner).__name__ == cls
     estats = api(port, "estats")["STATS"][0]
@@ -121,15 +142,19 @@ def test_pyasic_fault_light_and_soft_off_round_trip(controller_run):
         light_off = (await miner.get_data()).fault_light
         stopped = await miner.stop_mining()
         return on, light_on, off, light_off, stopped, miner
+
     on, light_on, off, light_off, stopped, miner = asyncio.run(control())
     assert (on, light_on, off, light_off) == (True, True, True, False)
     assert stopped is True
-    wait_for(lambda: "PLL" not in api(port, "estats")["STATS"][0]["MM ID0"]
-             and float(mm_values(api(port, "estats")["STATS"][0]["MM ID0"])["GHSmm"]) == 0,
-             20)
+    wait_for(
+        lambda: (
+            "PLL" not in api(port, "estats")["STATS"][0]["MM ID0"]
+            and float(mm_values(api(port, "estats")["STATS"][0]["MM ID0"])["GHSmm"]) == 0
+        ),
+        20,
+    )
     assert asyncio.run(miner.resume_mining()) is True
-    wait_for(lambda: float(mm_values(api(port, "estats")["STATS"][0]["MM ID0"])["GHSmm"]) > 0,
-             20)
+    wait_for(lambda: float(mm_values(api(port, "estats")["STATS"][0]["MM ID0"])["GHSmm"]) > 0, 20)
 
 
 def test_pyasic_total_equals_the_controller_total_with_several_modules(controller_run):
@@ -138,6 +163,7 @@ def test_pyasic_total_equals_the_controller_total_with_several_modules(controlle
     async def read():
         miner = await pyasic.get_miner("127.0.0.1")
         return await miner.get_data()
+
     data = asyncio.run(read())
     devs = api(port, "devs")["DEVS"][0]
     estats = api(port, "estats")["STATS"][0]

@@ -1,5 +1,6 @@
 """Modules that come back, readings that are fresh, settings that stick, nothing lost
 (issues: robustness, robustness continued, emulator fidelity 5-6)."""
+
 import time
 
 import pytest
@@ -10,16 +11,15 @@ from blocks import BLOCK_170, GENESIS, notify_params
 from conftest import FAST, wait_for
 
 
-
-
-def job_for(block, difficulty=2 ** -24, job_id="r1", clean=False, prevhash=None):
+def job_for(block, difficulty=2**-24, job_id="r1", clean=False, prevhash=None):
     params, en1, size, nonce2 = notify_params(block, job_id=job_id)
     params = list(params)
     params[8] = clean
     if prevhash is not None:
         params[1] = prevhash
-    return asicdrv.StratumJob.from_notify(params, extranonce1=en1, extranonce2_size=size,
-                                          difficulty=difficulty)
+    return asicdrv.StratumJob.from_notify(
+        params, extranonce1=en1, extranonce2_size=size, difficulty=difficulty
+    )
 
 
 def states(chain):
@@ -30,7 +30,7 @@ def test_a_module_silent_for_three_seconds_comes_back():
     emu = Emulator(modules=2, seed=4)
     with asicdrv.open("emu://", emulator=emu, **FAST) as chain:
         dna = {m.id: m.dna for m in chain.modules}
-        emu.set_faults("drop:1.0@2")                       # its replies stop
+        emu.set_faults("drop:1.0@2")  # its replies stop
         assert wait_for(lambda: states(chain).get(2) == "lost")
         time.sleep(3.2)
         emu.set_faults("")
@@ -38,7 +38,7 @@ def test_a_module_silent_for_three_seconds_comes_back():
         back = {m.id: m.dna for m in chain.modules}
         assert sorted(back.values()) == sorted(dna.values())
         assert all(m.state == "ok" for m in chain.status().modules)
-        assert emu.modules[1].idle_reverts >= 1            # it let go of its id
+        assert emu.modules[1].idle_reverts >= 1  # it let go of its id
 
 
 def test_close_then_open_on_a_powered_chain():
@@ -46,7 +46,7 @@ def test_close_then_open_on_a_powered_chain():
     with asicdrv.open("emu://", emulator=emu, **FAST) as chain:
         first = sorted(m.dna for m in chain.modules)
     start = time.monotonic()
-    with asicdrv.open("emu://", emulator=emu, **FAST) as chain:   # the MMs still hold ids
+    with asicdrv.open("emu://", emulator=emu, **FAST) as chain:  # the MMs still hold ids
         assert sorted(m.dna for m in chain.modules) == first
     assert time.monotonic() - start < 8
 
@@ -56,7 +56,7 @@ def test_a_silent_module_in_the_middle_does_not_hide_the_next_one():
     with asicdrv.open("emu://", emulator=emu, **FAST) as chain:
         assert [m.id for m in chain.modules] == [1, 3]
         status = chain.status()
-        assert 2 in status.missing                            # shown, not forgotten
+        assert 2 in status.missing  # shown, not forgotten
         ids = [m.module_id for m in emu.modules]
         assert len(set(i for i in ids if i)) == len([i for i in ids if i])  # no shared id
         emu.set_faults("")
@@ -79,16 +79,16 @@ def test_a_lost_ackdetect_at_open_is_recovered():
 def test_settings_stick_across_opens_and_defaults_only_for_a_fresh_board():
     emu = Emulator(seed=8)
     with asicdrv.open("emu://", emulator=emu, **FAST) as chain:
-        assert chain.settings()[1]["source"] == "host"        # just powered: defaults
+        assert chain.settings()[1]["source"] == "host"  # just powered: defaults
         assert chain.settings()[1]["frequencies_mhz"][0] == [0, 0, 0, 850]
         chain.set_frequency(700)
         chain.set_voltage_level(3)
-    time.sleep(3.3)                                           # long enough to revert ids
+    time.sleep(3.3)  # long enough to revert ids
     with asicdrv.open("emu://", emulator=emu, **FAST) as chain:
         settings = chain.settings()[1]
         assert settings["source"] == "board"
         assert settings["frequencies_mhz"] == [[700] * 4] * 4
-        assert settings["voltage_levels"] == [None] * 4       # a board does not say
+        assert settings["voltage_levels"] == [None] * 4  # a board does not say
         status = chain.refresh(timeout=10).modules[0]
         assert status.frequencies_mhz == [[700] * 4] * 4
         with pytest.raises(asicdrv.LimitError, match="every miner"):
@@ -105,7 +105,7 @@ def test_stale_temperatures_force_the_fan_then_cut_off():
     with asicdrv.open("emu://", emulator=emu, **FAST) as chain:
         chain.set_fan(30)
         chain.refresh(timeout=10)
-        emu.set_faults("pvt_silent")                 # the MM stops sending temperatures
+        emu.set_faults("pvt_silent")  # the MM stops sending temperatures
         assert wait_for(lambda: chain.status().modules[0].stale_temperatures, 20)
         assert wait_for(lambda: emu.modules[0].physics.fan_percent == 100)
         assert wait_for(lambda: chain.status().modules[0].state == "cutoff", 20)
@@ -131,12 +131,13 @@ def test_noisy_link_overheat_cuts_off_in_time():
 
 def test_clean_jobs_keep_late_nonces_out_of_the_hardware_errors():
     emu = Emulator(seed=11, nonce_mask=10, hashrate=150_000)
-    with asicdrv.open("emu://", emulator=emu, polling_delay=0.03, detect_interval=0.3,
-                      fan_interval=0.05) as chain:
+    with asicdrv.open(
+        "emu://", emulator=emu, polling_delay=0.03, detect_interval=0.3, fan_interval=0.05
+    ) as chain:
         got = {}
         for i in range(12):
             job = job_for(GENESIS, job_id=f"c{i}", clean=True)
-            chain.submit(job)            # clean_jobs on the same block: a work restart
+            chain.submit(job)  # clean_jobs on the same block: a work restart
             deadline = time.monotonic() + 0.5
             while time.monotonic() < deadline:
                 share = chain.next_share(timeout=0.05)
@@ -145,16 +146,17 @@ def test_clean_jobs_keep_late_nonces_out_of_the_hardware_errors():
         status = chain.status().modules[0]
     assert status.rejected.get("unknown_job", 0) == 0
     assert status.rejected.get("bad_hash", 0) == 0 and status.hw_errors == 0
-    assert len(got) >= 10                                  # nearly every job got shares
-    assert emu.modules[0].nonces_flushed > 0               # the restarts emptied the FIFO
+    assert len(got) >= 10  # nearly every job got shares
+    assert emu.modules[0].nonces_flushed > 0  # the restarts emptied the FIFO
 
 
 def test_late_nonces_of_retired_jobs_are_stale_not_hardware_errors():
     """Jobs that are not clean pile up; the MM keeps its FIFO, so nonces of jobs the host
     has retired (more than four back) still arrive: stale, never a hardware error."""
     emu = Emulator(seed=15, nonce_mask=10, hashrate=150_000)
-    with asicdrv.open("emu://", emulator=emu, polling_delay=0.03, detect_interval=0.3,
-                      fan_interval=0.05) as chain:
+    with asicdrv.open(
+        "emu://", emulator=emu, polling_delay=0.03, detect_interval=0.3, fan_interval=0.05
+    ) as chain:
         for i in range(10):
             chain.submit(job_for(GENESIS, job_id=f"n{i}", clean=False))
             time.sleep(0.4)
@@ -165,14 +167,15 @@ def test_late_nonces_of_retired_jobs_are_stale_not_hardware_errors():
 
 def test_a_work_restart_flushes_the_mm_and_old_nonces_are_stale():
     emu = Emulator(seed=12, nonce_mask=10, hashrate=150_000)
-    with asicdrv.open("emu://", emulator=emu, polling_delay=0.05, detect_interval=0.3,
-                      fan_interval=0.05) as chain:
+    with asicdrv.open(
+        "emu://", emulator=emu, polling_delay=0.05, detect_interval=0.3, fan_interval=0.05
+    ) as chain:
         chain.submit(job_for(GENESIS, job_id="old"))
         assert wait_for(lambda: len(emu.modules[0].nonces) > 5, 10)
         flushed = emu.modules[0].nonces_flushed
-        while chain.next_share(timeout=0) is not None:     # what was delivered before
+        while chain.next_share(timeout=0) is not None:  # what was delivered before
             pass
-        chain.submit(job_for(BLOCK_170, job_id="new", clean=True))    # a new block
+        chain.submit(job_for(BLOCK_170, job_id="new", clean=True))  # a new block
         assert emu.modules[0].nonces_flushed > flushed
         shares = [chain.next_share(timeout=5) for _ in range(5)]
     assert all(s is not None and s.job_id == "new" for s in shares)
@@ -180,9 +183,10 @@ def test_a_work_restart_flushes_the_mm_and_old_nonces_are_stale():
 
 def test_the_nonce_fifo_is_bounded_and_overflow_is_reported():
     emu = Emulator(seed=13, nonce_mask=8, hashrate=300_000)
-    with asicdrv.open("emu://", emulator=emu, polling_delay=0.03, detect_interval=5,
-                      fan_interval=0.5) as chain:
-        chain.submit(job_for(GENESIS, difficulty=2 ** -25))
+    with asicdrv.open(
+        "emu://", emulator=emu, polling_delay=0.03, detect_interval=5, fan_interval=0.5
+    ) as chain:
+        chain.submit(job_for(GENESIS, difficulty=2**-25))
         assert wait_for(lambda: emu.modules[0].nonces_overflowed > 0, 15)
         assert len(emu.modules[0].nonces) <= 64
         assert wait_for(lambda: chain.status().modules[0].fifo_overflows > 0, 20)
@@ -191,5 +195,5 @@ def test_the_nonce_fifo_is_bounded_and_overflow_is_reported():
 def test_emulator_nonce_mask_is_a_chip_option_the_host_set_does_not_override():
     emu = Emulator(seed=14, nonce_mask=12)
     with asicdrv.open("emu://", emulator=emu, start=False):
-        assert emu.modules[0].set_fields["nonce_mask"] == 27   # the host's SET: 851 default
-        assert emu.modules[0].scanner.nonce_mask == 12          # the chips keep the option
+        assert emu.modules[0].set_fields["nonce_mask"] == 27  # the host's SET: 851 default
+        assert emu.modules[0].scanner.nonce_mask == 12  # the chips keep the option

@@ -1,5 +1,6 @@
 """Nothing lost, nothing crashes, every bad input gets one clear line (issue: robustness).
 Commands run as subprocesses; the library through its public API."""
+
 import json
 import time
 
@@ -15,48 +16,56 @@ from firmware_protocols import PacketType as T, encode_packet
 EMU = "emu://?polling_delay=0.005&thermal_tau_s=0.2"
 
 
-
-
 def one_line_error(result):
     return result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1
 
 
-def job(difficulty=2 ** -24, job_id="rb"):
+def job(difficulty=2**-24, job_id="rb"):
     params, en1, size, _ = notify_params(GENESIS, job_id=job_id)
-    return asicdrv.StratumJob.from_notify(params, extranonce1=en1, extranonce2_size=size,
-                                          difficulty=difficulty)
+    return asicdrv.StratumJob.from_notify(
+        params, extranonce1=en1, extranonce2_size=size, difficulty=difficulty
+    )
 
 
 # --- crashes and silent deaths ------------------------------------------------------------
-@pytest.mark.parametrize("argv", [
-    ["status", "--device", "emu://?hashrate=nan"],
-    ["status", "--device", "emu://?thermal_tau_s=0"],
-    ["status", "--device", "serial:///dev/ttyS0?baud=-9600"],
-    ["mine", "--notify", '{"params": null, "extranonce1": "00", "extranonce2_size": 4}',
-     "--device", EMU],
-    ["mine", "--job", "tools/jobs/block170.json", "--difficulty", "nan", "--device", EMU],
-    ["mine", "--job", "tools/jobs/block170.json", "--difficulty", "0", "--device", EMU],
-    ["mine", "--job", "tools/jobs/block170.json", "--difficulty", "inf", "--device", EMU],
-    ["mine", "--job", "tools/jobs/block170.json", "--seconds", "-1", "--device", EMU],
-    ["mine", "--job", "tools/jobs/block170.json", "--seconds", "nan", "--device", EMU],
-    ["monitor", "--interval", "nan", "--device", EMU],
-    ["monitor", "--count", "-1", "--device", EMU],
-    ["emulate", "--serial", "--log", "/no/such/dir/x", "--seconds", "1"],
-    ["status", "--device", "emu://?faults=dead_chip:9.99"],
-    ["status", "--device", "emu://?faults=stall:-1"],
-    ["status", "--device", "emu://?faults=disconnect:0"],
-    ["status", "--device", "emu://?faults=fan_stall@9"],
-    ["status", "--device", "emu://?hashrate=-5"],
-    ["status", "--device", "emu://?polling_delay=-1"],
-    ["status", "--device", "emu://?temp_target=-50"],
-    ["set", "freq", "\u0668\u0660\u0660", "--device", EMU],        # Arabic-Indic 800
-    ["decode", ""],
-    ["status", "--device", "bogus://x"],
-])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["status", "--device", "emu://?hashrate=nan"],
+        ["status", "--device", "emu://?thermal_tau_s=0"],
+        ["status", "--device", "serial:///dev/ttyS0?baud=-9600"],
+        [
+            "mine",
+            "--notify",
+            '{"params": null, "extranonce1": "00", "extranonce2_size": 4}',
+            "--device",
+            EMU,
+        ],
+        ["mine", "--job", "tools/jobs/block170.json", "--difficulty", "nan", "--device", EMU],
+        ["mine", "--job", "tools/jobs/block170.json", "--difficulty", "0", "--device", EMU],
+        ["mine", "--job", "tools/jobs/block170.json", "--difficulty", "inf", "--device", EMU],
+        ["mine", "--job", "tools/jobs/block170.json", "--seconds", "-1", "--device", EMU],
+        ["mine", "--job", "tools/jobs/block170.json", "--seconds", "nan", "--device", EMU],
+        ["monitor", "--interval", "nan", "--device", EMU],
+        ["monitor", "--count", "-1", "--device", EMU],
+        ["emulate", "--serial", "--log", "/no/such/dir/x", "--seconds", "1"],
+        ["status", "--device", "emu://?faults=dead_chip:9.99"],
+        ["status", "--device", "emu://?faults=stall:-1"],
+        ["status", "--device", "emu://?faults=disconnect:0"],
+        ["status", "--device", "emu://?faults=fan_stall@9"],
+        ["status", "--device", "emu://?hashrate=-5"],
+        ["status", "--device", "emu://?polling_delay=-1"],
+        ["status", "--device", "emu://?temp_target=-50"],
+        ["set", "freq", "\u0668\u0660\u0660", "--device", EMU],  # Arabic-Indic 800
+        ["decode", ""],
+        ["status", "--device", "bogus://x"],
+    ],
+)
 def test_bad_input_is_one_line_and_exit_2(argv):
     result = run(*argv)
-    assert one_line_error(result) or (result.returncode == 2 and "usage:" in result.stderr
-                                      and "error:" in result.stderr), result.stderr
+    assert one_line_error(result) or (
+        result.returncode == 2 and "usage:" in result.stderr and "error:" in result.stderr
+    ), result.stderr
 
 
 def test_device_option_works_before_the_command_too():
@@ -86,12 +95,18 @@ def test_public_api_raises_only_asic_errors_for_wrong_types():
         with pytest.raises(asicdrv.AsicError):
             call()
     with asicdrv.open("emu://", start=False) as chain:
-        for call in (lambda: chain.set_frequency(800.0), lambda: chain.set_fan("50"),
-                     lambda: chain.set_voltage_level(4.5), lambda: chain.submit("notajob"),
-                     lambda: chain.next_share(timeout=-1), lambda: chain.set_fan(None),
-                     lambda: chain.set_frequency(None), lambda: chain.refresh(timeout="x"),
-                     lambda: chain.set_auto_fan(float("nan")),
-                     lambda: chain.submit(job(), extranonce2_start=-1)):
+        for call in (
+            lambda: chain.set_frequency(800.0),
+            lambda: chain.set_fan("50"),
+            lambda: chain.set_voltage_level(4.5),
+            lambda: chain.submit("notajob"),
+            lambda: chain.next_share(timeout=-1),
+            lambda: chain.set_fan(None),
+            lambda: chain.set_frequency(None),
+            lambda: chain.refresh(timeout="x"),
+            lambda: chain.set_auto_fan(float("nan")),
+            lambda: chain.submit(job(), extranonce2_start=-1),
+        ):
             with pytest.raises(asicdrv.AsicError):
                 call()
 
@@ -103,31 +118,48 @@ def test_a_poller_that_dies_makes_every_call_raise(mocker):
         while chain.status().connected and time.monotonic() < deadline:
             time.sleep(0.01)
         assert not chain.status().connected
-        for call in (lambda: chain.set_fan(50), lambda: chain.next_share(timeout=0.01),
-                     lambda: chain.refresh(timeout=1)):
+        for call in (
+            lambda: chain.set_fan(50),
+            lambda: chain.next_share(timeout=0.01),
+            lambda: chain.refresh(timeout=1),
+        ):
             with pytest.raises(asicdrv.PollerStopped, match="ZeroDivisionError"):
                 call()
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(count=st.one_of(st.integers(0, 40), st.integers(2 ** 24, 2 ** 32 - 1)),
-       coinbase=st.integers(0, 2 ** 32 - 1), idx=st.integers(0, 255), cnt=st.integers(0, 255),
-       n2size=st.integers(0, 8), offset=st.integers(0, 2 ** 32 - 1))
+@given(
+    count=st.one_of(st.integers(0, 40), st.integers(2**24, 2**32 - 1)),
+    coinbase=st.integers(0, 2**32 - 1),
+    idx=st.integers(0, 255),
+    cnt=st.integers(0, 255),
+    n2size=st.integers(0, 8),
+    offset=st.integers(0, 2**32 - 1),
+)
 def test_job_assembly_survives_any_valid_crc_counts(count, coinbase, idx, cnt, n2size, offset):
     emu = Emulator(seed=1, chip_thread=False)
     emu.i2c_xfer(0, encode_packet(T.DETECT, {"module_id": 1}), 40)
-    static = {"coinbase_len": coinbase, "nonce2_offset": offset, "nonce2_size": n2size,
-              "merkle_offset": 36, "merkle_count": count, "nonce2_start": 0,
-              "nonce2_range": 0xFFFFFFFF, "clean": 1}
-    frames = [encode_packet(T.STATIC, static),
-              encode_packet(T.COINBASE, data=bytes(32), idx=idx, cnt=cnt),
-              encode_packet(T.MERKLES, data=bytes(32), idx=idx, cnt=cnt),
-              encode_packet(T.HEADER, data=bytes(32), idx=idx % 6, cnt=4),
-              encode_packet(T.JOB_FIN, {})]
+    static = {
+        "coinbase_len": coinbase,
+        "nonce2_offset": offset,
+        "nonce2_size": n2size,
+        "merkle_offset": 36,
+        "merkle_count": count,
+        "nonce2_start": 0,
+        "nonce2_range": 0xFFFFFFFF,
+        "clean": 1,
+    }
+    frames = [
+        encode_packet(T.STATIC, static),
+        encode_packet(T.COINBASE, data=bytes(32), idx=idx, cnt=cnt),
+        encode_packet(T.MERKLES, data=bytes(32), idx=idx, cnt=cnt),
+        encode_packet(T.HEADER, data=bytes(32), idx=idx % 6, cnt=4),
+        encode_packet(T.JOB_FIN, {}),
+    ]
     for frame in frames:
         emu.i2c_xfer(0, frame, 0)
     emu.advance()
-    assert emu.i2c_xfer(1, encode_packet(T.POLLING, {}), 40)      # still answers
+    assert emu.i2c_xfer(1, encode_packet(T.POLLING, {}), 40)  # still answers
 
 
 def test_serial_crc_errors_reach_module_status():
@@ -138,11 +170,10 @@ def test_serial_crc_errors_reach_module_status():
         assert chain.status().modules[0].crc_errors > 0
 
 
-@pytest.mark.parametrize("link, transfers", [("inprocess", 300), ("usb", 1500),
-                                             ("serial", 300)])
+@pytest.mark.parametrize("link, transfers", [("inprocess", 300), ("usb", 1500), ("serial", 300)])
 def test_disconnect_fault_works_on_every_link(link, transfers):
     with asicdrv.open(f"emu://?link={link}&faults=disconnect:{transfers}", **FAST) as chain:
-        deadline = time.monotonic() + 30   # a pty under a loaded CI machine is slow
+        deadline = time.monotonic() + 30  # a pty under a loaded CI machine is slow
         while chain.status().connected and time.monotonic() < deadline:
             time.sleep(0.05)
         assert not chain.status().connected
@@ -151,10 +182,18 @@ def test_disconnect_fault_works_on_every_link(link, transfers):
 
 
 def test_mine_keeps_shares_found_before_the_device_went_away():
-    result = run("mine", "--job", "tools/jobs/block170.json", "--seconds", "20",
-                 "--difficulty", "1e-6", "--json", "--device",
-                 "emu://?nonce_mask=12&hashrate=150000&polling_delay=0.005&"
-                 "faults=disconnect:1000")
+    result = run(
+        "mine",
+        "--job",
+        "tools/jobs/block170.json",
+        "--seconds",
+        "20",
+        "--difficulty",
+        "1e-6",
+        "--json",
+        "--device",
+        "emu://?nonce_mask=12&hashrate=150000&polling_delay=0.005&faults=disconnect:1000",
+    )
     assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1
     assert "gone" in result.stderr or "disconnected" in result.stderr
     data = json.loads(result.stdout.strip().splitlines()[-1])
@@ -162,8 +201,13 @@ def test_mine_keeps_shares_found_before_the_device_went_away():
 
 
 def test_monitor_says_the_device_is_gone_and_exits_2():
-    result = run("monitor", "--interval", "0.2", "--device",
-                 "emu://?link=usb&polling_delay=0.005&faults=disconnect:600")
+    result = run(
+        "monitor",
+        "--interval",
+        "0.2",
+        "--device",
+        "emu://?link=usb&polling_delay=0.005&faults=disconnect:600",
+    )
     assert result.returncode == 2 and "device lost" in result.stderr
 
 
@@ -177,8 +221,7 @@ def test_scan_with_nothing_attached_says_so_and_exits_1():
 def test_short_soak_every_good_nonce_is_delivered_or_counted(link):
     """With CRC errors and drops on the line, every NONCE the emulator handed to the link
     with a good CRC ends up a share or a counted rejection."""
-    emu = Emulator(seed=21, nonce_mask=11, hashrate=120_000,
-                   faults="crc_errors:0.02,drop:0.02")
+    emu = Emulator(seed=21, nonce_mask=11, hashrate=120_000, faults="crc_errors:0.02,drop:0.02")
     with asicdrv.open(f"emu://?link={link}", emulator=emu, **FAST) as chain:
         chain.submit(job())
         deadline = time.monotonic() + 3
@@ -195,14 +238,28 @@ def test_short_soak_every_good_nonce_is_delivered_or_counted(link):
 
 def test_selftest_names_missing_modules_and_link_faults():
     # the faulty module cannot return the known answer: do not wait the default 15 s for it
-    result = run("selftest", "--expect", "2", "--json", "--kat-seconds", "2", "--device",
-                 "emu://?modules=2&polling_delay=0.005&faults=drop:1.0@2")
+    result = run(
+        "selftest",
+        "--expect",
+        "2",
+        "--json",
+        "--kat-seconds",
+        "2",
+        "--device",
+        "emu://?modules=2&polling_delay=0.005&faults=drop:1.0@2",
+    )
     data = json.loads(result.stdout.strip().splitlines()[-1])
     assert result.returncode == 1 and not data["ok"]
     detect = [c for c in data["checks"] if c["check"] == "detect"]
     assert not detect[0]["ok"] and "1 module(s) of 2 expected" in detect[0]["detail"]
-    result = run("selftest", "--json", "--kat-seconds", "2", "--device",
-                 "emu://?modules=2&polling_delay=0.005&faults=crc_errors:1.0@2")
+    result = run(
+        "selftest",
+        "--json",
+        "--kat-seconds",
+        "2",
+        "--device",
+        "emu://?modules=2&polling_delay=0.005&faults=crc_errors:1.0@2",
+    )
     data = json.loads(result.stdout.strip().splitlines()[-1])
     assert result.returncode == 1
     assert any(c["fault"] == "link" and "address 2" in c["detail"] for c in data["checks"])
@@ -211,8 +268,11 @@ def test_selftest_names_missing_modules_and_link_faults():
 def test_tables_fit_80_columns():
     for argv in (["status"], ["monitor", "--count", "1"]):
         result = run(*argv, "--device", "emu://?modules=6&polling_delay=0.005")
-        widths = [len(line.rstrip()) for line in result.stdout.splitlines()
-                  if not line.startswith(("device ", "FINDING"))]
+        widths = [
+            len(line.rstrip())
+            for line in result.stdout.splitlines()
+            if not line.startswith(("device ", "FINDING"))
+        ]
         assert max(widths) <= 80, result.stdout
 
 
@@ -221,7 +281,7 @@ def test_closing_twice_closes_nothing_else(link, tmp_path):
     """A second close() must not close a descriptor number that another file now has."""
     chain = asicdrv.open(f"emu://?link={link}", **FAST)
     chain.close()
-    with open(tmp_path / "other", "w") as other:     # may get the pty's old number
+    with open(tmp_path / "other", "w") as other:  # may get the pty's old number
         chain.close()
         with chain:
             pass
@@ -229,17 +289,41 @@ def test_closing_twice_closes_nothing_else(link, tmp_path):
     assert (tmp_path / "other").read_text() == "still open"
 
 
-_values = st.one_of(st.none(), st.booleans(), st.integers(-10**12, 10**12),
-                    st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=8),
-                    st.lists(st.integers(0, 2000), max_size=5))
+_values = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-(10**12), 10**12),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=8),
+    st.lists(st.integers(0, 2000), max_size=5),
+)
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(options=st.dictionaries(
-    st.sampled_from(["polling_delay", "detect_interval", "temp_target", "overheat_c",
-                     "nonce_mask", "voltage_level", "frequency", "apply_settings", "modules",
-                     "hashrate", "seed", "faults", "ambient", "bogus"]),
-    _values, max_size=3))
+@given(
+    options=st.dictionaries(
+        st.sampled_from(
+            [
+                "polling_delay",
+                "detect_interval",
+                "temp_target",
+                "overheat_c",
+                "nonce_mask",
+                "voltage_level",
+                "frequency",
+                "apply_settings",
+                "modules",
+                "hashrate",
+                "seed",
+                "faults",
+                "ambient",
+                "bogus",
+            ]
+        ),
+        _values,
+        max_size=3,
+    )
+)
 def test_open_gives_a_chain_or_an_asic_error_never_anything_else(options):
     try:
         chain = asicdrv.open("emu://", start=False, **options)
@@ -248,21 +332,36 @@ def test_open_gives_a_chain_or_an_asic_error_never_anything_else(options):
     chain.close()
 
 
-@settings(max_examples=40, deadline=None,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
-@given(argv=st.one_of(
-    st.tuples(st.just("set"), st.sampled_from(["fan", "freq", "volt", "x"]),
-              st.text(min_size=1, max_size=6)),
-    st.tuples(st.just("monitor"), st.just("--interval"), st.text(min_size=1, max_size=6),
-              st.just("--count"), st.sampled_from(["1", "0", "-1", "x"])),
-    st.tuples(st.just("mine"), st.just("--notify"), st.text(max_size=30))))
+@settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(
+    argv=st.one_of(
+        st.tuples(
+            st.just("set"),
+            st.sampled_from(["fan", "freq", "volt", "x"]),
+            st.text(min_size=1, max_size=6),
+        ),
+        st.tuples(
+            st.just("monitor"),
+            st.just("--interval"),
+            st.text(min_size=1, max_size=6),
+            st.just("--count"),
+            st.sampled_from(["1", "0", "-1", "x"]),
+        ),
+        st.tuples(st.just("mine"), st.just("--notify"), st.text(max_size=30)),
+    )
+)
 def test_the_cli_answers_bad_arguments_with_one_line(argv, capsys):
     from asicdrv.cli import main
-    capsys.readouterr()                 # each example reads only its own output
+
+    capsys.readouterr()  # each example reads only its own output
     argv = list(argv) + ["--device", "emu://?polling_delay=0.005"]
     try:
         code = main(argv)
-    except SystemExit as exc:           # argparse: usage line + one error line, exit 2
+    except SystemExit as exc:  # argparse: usage line + one error line, exit 2
         assert exc.code == 2
         err = capsys.readouterr().err
         assert "error:" in err and "Traceback" not in err
@@ -279,8 +378,13 @@ def test_selftest_passes_a_healthy_board_behind_a_separate_process():
     import subprocess
     import sys
     from conftest import ROOT
-    server = subprocess.Popen([sys.executable, "-m", "asicdrv", "emulate", "--serial",
-                               "--seconds", "120"], stdout=subprocess.PIPE, text=True, cwd=ROOT)
+
+    server = subprocess.Popen(
+        [sys.executable, "-m", "asicdrv", "emulate", "--serial", "--seconds", "120"],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+    )
     try:
         path = server.stdout.readline().strip()
         result = run("selftest", "--device", f"serial://{path}")

@@ -1,5 +1,6 @@
 """``asicdrv run`` as a user runs it: a subprocess, a pool that checks every share, a board
 in another process whose traffic log shows what reached the wire."""
+
 import os
 import signal
 import subprocess
@@ -15,18 +16,47 @@ from firmware_protocols.encodings import pll_word_to_mhz, pwm_to_fan_percent
 
 
 def start_run(*args):
-    return subprocess.Popen([sys.executable, "-m", "asicdrv", "run", "--status-interval",
-                             "1", "--api-listen", "127.0.0.1:0", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, cwd=ROOT)
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "asicdrv",
+            "run",
+            "--status-interval",
+            "1",
+            "--api-listen",
+            "127.0.0.1:0",
+            *args,
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+    )
 
 
 @pytest.fixture
 def serial_board(tmp_path):
     """``asicdrv emulate --serial`` in its own process, with its traffic log."""
     log = tmp_path / "traffic.log"
-    server = subprocess.Popen([sys.executable, "-m", "asicdrv", "emulate", "--serial",
-                               "--nonce-mask", "12", "--log", str(log), "--seconds", "120"],
-                              stdout=subprocess.PIPE, text=True, cwd=ROOT)
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "asicdrv",
+            "emulate",
+            "--serial",
+            "--nonce-mask",
+            "12",
+            "--log",
+            str(log),
+            "--seconds",
+            "120",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+    )
     try:
         yield f"serial://{server.stdout.readline().strip()}", log
     finally:
@@ -45,9 +75,16 @@ def host_frames(log):
 
 def test_run_mines_on_two_chains_of_three_and_stops_on_sigterm():
     with TestPool(difficulty=easy_difficulty()) as pool:
-        proc = start_run("--pool", pool.url, "--user", "farm.a1",
-                         "--device", "emu://?modules=3&nonce_mask=12&seed=1",
-                         "--device", "emu://?modules=3&nonce_mask=12&seed=2")
+        proc = start_run(
+            "--pool",
+            pool.url,
+            "--user",
+            "farm.a1",
+            "--device",
+            "emu://?modules=3&nonce_mask=12&seed=1",
+            "--device",
+            "emu://?modules=3&nonce_mask=12&seed=2",
+        )
         try:
             pool.wait_for_shares(60, timeout=60)
         finally:
@@ -57,7 +94,7 @@ def test_run_mines_on_two_chains_of_three_and_stops_on_sigterm():
         assert "Traceback" not in err
         assert not pool.rejected, [s.reason for s in pool.rejected][:5]
         keys = [(s.extranonce2, s.ntime, s.nonce) for s in pool.shares]
-        assert len(keys) == len(set(keys))              # no two boards hashed the same
+        assert len(keys) == len(set(keys))  # no two boards hashed the same
         assert "chains 2/2, modules 6" in err and "stopping (SIGTERM)" in err
         final = err.strip().splitlines()[-1]
         assert f"accepted {len(pool.accepted)} rejected 0" in final
@@ -77,34 +114,53 @@ def test_sigterm_leaves_the_board_idle_on_the_wire(serial_board):
     frames = host_frames(log)
     plls = [f for f in frames if f.type == T.SET_PLL]
     fans = [f for f in frames if f.type == T.POLLING and f.fields()["fan"]["change"]]
-    last_plls = {f.idx: [pll_word_to_mhz(w) for w in f.fields()["pll_words"]]
-                 for f in plls[-4:]}
+    last_plls = {f.idx: [pll_word_to_mhz(w) for w in f.fields()["pll_words"]] for f in plls[-4:]}
     assert plls and any(pll_word_to_mhz(w) for f in plls for w in f.fields()["pll_words"])
     assert len(last_plls) == 4 and all(mhz == [0, 0, 0, 0] for mhz in last_plls.values())
     assert pwm_to_fan_percent(fans[-1].fields()["fan"]["pwm"]) == 50
 
 
-@pytest.mark.parametrize("args, config, message", [
-    (["--pool", "http://pool:3333", "--user", "u"], None, "use stratum+tcp://"),
-    (["--pool", "stratum+tcp://pool", "--user", "u"], None, "give a host and a port"),
-    (["--pool", "stratum+tcp://pool:3333"], None, "give --user"),
-    (["--pool", "stratum+tcp://pool:3333", "--user", "u", "--frequency", "5000"], None,
-     "frequency"),
-    (["--pool", "stratum+tcp://pool:3333", "--user", "u", "--fan", "2"], None, "fan"),
-    ([], 'frequncy = 800\n', "unknown key(s) frequncy"),
-    # 1500 MHz suits an Avalon 2 (300..2000); 2500 suits no model
-    ([], '[[pool]]\nurl = "stratum+tcp://p:1"\nuser = "u"\n[[device]]\nfrequency = 2500\n',
-     "frequency"),
-    ([], '[[device]]\nurl = "DEV"\n[device.modules.9]\nfan = 50\n', "module id '9'"),
-    ([], "this is not toml", "not valid TOML"),
-    (["--api-listen", "127.0.0.1:99999"], None, "listen address"),
-    (["--api-allow", "W:not-an-address"], None, "--api-allow"),
-    ([], 'metrics_listen = "x:y"\n', "listen address"),
-], ids=["scheme", "no-port", "no-user", "frequency", "fan", "unknown-key",
-        "file-frequency", "module-id", "not-toml", "api-listen", "api-allow",
-        "metrics-listen"])
-def test_bad_configuration_is_one_line_and_no_frame(serial_board, tmp_path, args, config,
-                                                     message):
+@pytest.mark.parametrize(
+    "args, config, message",
+    [
+        (["--pool", "http://pool:3333", "--user", "u"], None, "use stratum+tcp://"),
+        (["--pool", "stratum+tcp://pool", "--user", "u"], None, "give a host and a port"),
+        (["--pool", "stratum+tcp://pool:3333"], None, "give --user"),
+        (
+            ["--pool", "stratum+tcp://pool:3333", "--user", "u", "--frequency", "5000"],
+            None,
+            "frequency",
+        ),
+        (["--pool", "stratum+tcp://pool:3333", "--user", "u", "--fan", "2"], None, "fan"),
+        ([], "frequncy = 800\n", "unknown key(s) frequncy"),
+        # 1500 MHz suits an Avalon 2 (300..2000); 2500 suits no model
+        (
+            [],
+            '[[pool]]\nurl = "stratum+tcp://p:1"\nuser = "u"\n[[device]]\nfrequency = 2500\n',
+            "frequency",
+        ),
+        ([], '[[device]]\nurl = "DEV"\n[device.modules.9]\nfan = 50\n', "module id '9'"),
+        ([], "this is not toml", "not valid TOML"),
+        (["--api-listen", "127.0.0.1:99999"], None, "listen address"),
+        (["--api-allow", "W:not-an-address"], None, "--api-allow"),
+        ([], 'metrics_listen = "x:y"\n', "listen address"),
+    ],
+    ids=[
+        "scheme",
+        "no-port",
+        "no-user",
+        "frequency",
+        "fan",
+        "unknown-key",
+        "file-frequency",
+        "module-id",
+        "not-toml",
+        "api-listen",
+        "api-allow",
+        "metrics-listen",
+    ],
+)
+def test_bad_configuration_is_one_line_and_no_frame(serial_board, tmp_path, args, config, message):
     url, log = serial_board
     if config is not None:
         path = tmp_path / "asicdrv.toml"
@@ -145,14 +201,16 @@ frequency = 650
 
 def test_the_shipped_example_config_loads():
     from asicdrv.mining.config import load_file
+
     config = load_file(os.path.join(ROOT, "contrib", "asicdrv.toml"))
-    assert [p.url for p in config.pools] == ["stratum+tcp://pool.example.com:3333",
-                                            "stratum+tcp://backup.example.com:3333"]
+    assert [p.url for p in config.pools] == [
+        "stratum+tcp://pool.example.com:3333",
+        "stratum+tcp://backup.example.com:3333",
+    ]
 
 
 def test_demo_mines_without_hardware_or_network():
-    result = run("run", "--demo", "--seconds", "2.5", "--api-listen", "127.0.0.1:0",
-                 timeout=60)
+    result = run("run", "--demo", "--seconds", "2.5", "--api-listen", "127.0.0.1:0", timeout=60)
     assert result.returncode == 0, result.stderr
     assert "demo: the built-in EMULATOR" in result.stderr
     last = result.stderr.strip().splitlines()[-1]
@@ -162,19 +220,33 @@ def test_demo_mines_without_hardware_or_network():
 
 def test_no_pool_keeps_the_boards_idle_and_serves_the_api():
     import socket
+
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    proc = subprocess.Popen([sys.executable, "-m", "asicdrv", "run", "--device",
-                             "emu://?modules=2", "--api-listen", f"127.0.0.1:{port}"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            cwd=ROOT)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "asicdrv",
+            "run",
+            "--device",
+            "emu://?modules=2",
+            "--api-listen",
+            f"127.0.0.1:{port}",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+    )
 
     def estats():
         try:
             return api_command(port, "estats")["STATS"][0]
         except (OSError, ValueError, AssertionError):
             return None
+
     try:
         assert wait_for(lambda: (estats() or {}).get("MM Count") == 2, 30)
         stats = estats()
@@ -188,8 +260,9 @@ def test_no_pool_keeps_the_boards_idle_and_serves_the_api():
 
 def test_sigterm_is_prompt_while_a_pool_is_still_connecting():
     # a black-hole address: the connect hangs (or fails at once where there is no route)
-    proc = start_run("--pool", "stratum+tcp://10.255.255.1:3333", "--user", "u",
-                     "--device", "emu://?modules=1")
+    proc = start_run(
+        "--pool", "stratum+tcp://10.255.255.1:3333", "--user", "u", "--device", "emu://?modules=1"
+    )
     time.sleep(3)
     t0 = time.monotonic()
     proc.send_signal(signal.SIGTERM)

@@ -1,4 +1,5 @@
 """Stratum byte orders on real data, and the fan PID's arithmetic."""
+
 import pytest
 
 from asicdrv import JobError, StratumJob
@@ -43,16 +44,24 @@ def test_job_packets_in_cgminer_order_with_midstate():
     packets = [decode_packet(f) for f in build_job_packets(job, clean=True)]
     types = [p.type for p in packets]
     # coinbase 204 bytes, nonce2 at 64: midstate + 140 bytes = 1 + 5 packets
-    assert types == [T.STATIC, T.TARGET, T.JOB_ID] + [T.COINBASE] * 6 + [T.HEADER] * 4 + \
-        [T.JOB_FIN]
+    assert types == [T.STATIC, T.TARGET, T.JOB_ID] + [T.COINBASE] * 6 + [T.HEADER] * 4 + [T.JOB_FIN]
     static = packets[0].fields()
-    assert static == {"coinbase_len": 204, "nonce2_offset": 64, "nonce2_size": 4,
-                      "merkle_offset": 36, "merkle_count": 0, "nonce2_start": 0,
-                      "nonce2_range": 0xFFFFFFFF, "clean": 1}
+    assert static == {
+        "coinbase_len": 204,
+        "nonce2_offset": 64,
+        "nonce2_size": 4,
+        "merkle_offset": 36,
+        "merkle_count": 0,
+        "nonce2_start": 0,
+        "nonce2_range": 0xFFFFFFFF,
+        "clean": 1,
+    }
     import hashlib
+
     # the midstate is SHA-256's state after the first 64 coinbase bytes: finishing it by
     # hand must give hashlib's digest of the whole coinbase
     from asicdrv.bitcoin.sha256 import finish
+
     tail = job.coinbase_template[64:]
     assert finish(packets[3].data, tail, 64) == hashlib.sha256(job.coinbase_template).digest()
     assert [p.idx for p in packets[3:9]] == [1, 2, 3, 4, 5, 6]
@@ -77,31 +86,34 @@ def test_bad_notify_params_are_job_errors():
 
 def test_fan_pid_steps():
     pid = FanPid(target_c=90)
-    assert pid.update(40) == 5            # below 50 degC: minimum
-    assert pid.update(70) == 70           # first reading in range: u starts at t
+    assert pid.update(40) == 5  # below 50 degC: minimum
+    assert pid.update(70) == 70  # first reading in range: u starts at t
     # e0 = 95-90 = 5, e1 = 70-90 = -20: u += 2*(5+20) + 5*5/100 = 50.25 -> clamped to 100
     assert pid.update(95) == 100
-    assert pid.update(101) == 100         # above 100 degC: maximum
+    assert pid.update(101) == 100  # above 100 degC: maximum
     pid = FanPid(target_c=90)
     pid.update(80)
     # e0 = -9, e1 = -10: u = 80 + 2*1 + 5*(-9)/100 = 81.55 -> 82
     assert pid.update(81) == 82
-    assert pid.update(81) == 81   # e0 = e1 = -9: only I acts: 81.55 - 0.45 = 81.10
+    assert pid.update(81) == 81  # e0 = e1 = -9: only I acts: 81.55 - 0.45 = 81.10
 
 
-@pytest.mark.parametrize("change, message", [
-    ({"params": None}, "list of 9 params"),
-    ({2: "abc"}, "coinb1 is not hex"),
-    ({5: "ffffffffff"}, "version must be 4 bytes"),
-    ({7: "-1"}, "ntime is not hex"),
-    ({6: "1d00ffff00"}, "nbits must be 4 bytes"),
-    ({1: "00" * 31}, "prevhash must be 32 bytes"),
-    ({4: "not a list"}, "merkle_branch must be a list"),
-    ({"difficulty": float("nan")}, "finite number above 0"),
-    ({"difficulty": 0}, "finite number above 0"),
-    ({"difficulty": float("inf")}, "finite number above 0"),
-    ({"extranonce2_size": "4"}, "whole number"),
-])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"params": None}, "list of 9 params"),
+        ({2: "abc"}, "coinb1 is not hex"),
+        ({5: "ffffffffff"}, "version must be 4 bytes"),
+        ({7: "-1"}, "ntime is not hex"),
+        ({6: "1d00ffff00"}, "nbits must be 4 bytes"),
+        ({1: "00" * 31}, "prevhash must be 32 bytes"),
+        ({4: "not a list"}, "merkle_branch must be a list"),
+        ({"difficulty": float("nan")}, "finite number above 0"),
+        ({"difficulty": 0}, "finite number above 0"),
+        ({"difficulty": float("inf")}, "finite number above 0"),
+        ({"extranonce2_size": "4"}, "whole number"),
+    ],
+)
 def test_every_malformed_notify_is_one_job_error(change, message):
     """The job is refused when it is made, never later inside submit()."""
     params, en1, size, _ = notify_params(GENESIS)

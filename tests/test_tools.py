@@ -1,4 +1,5 @@
 """Each bench command run as a subprocess against the emulator, healthy and with faults."""
+
 import json
 import os
 import subprocess
@@ -9,8 +10,6 @@ import pytest
 from conftest import ROOT, run
 
 FAST = "polling_delay=0.005&thermal_tau_s=0.2&hashrate=200000"
-
-
 
 
 def run_json(*args):
@@ -29,21 +28,24 @@ def test_status_healthy_table_and_json():
     assert m["frequencies_mhz"][0] == [0, 0, 0, 850]
 
 
-@pytest.mark.parametrize("fault, finding", [
-    ("dead_chip:1.4", "1 chip sensor(s) silent"),
-    ("fan_stall", "fan stalled (0 RPM)"),
-])
+@pytest.mark.parametrize(
+    "fault, finding",
+    [("dead_chip:1.4", "1 chip sensor(s) silent"), ("fan_stall", "fan stalled (0 RPM)")],
+)
 def test_status_findings_exit_1(fault, finding):
     code, data = run_json("status", "--device", f"emu://?faults={fault}&{FAST}")
     assert code == 1
     assert finding in data["modules"][0]["findings"]
 
 
-@pytest.mark.parametrize("fault, failing", [
-    ("dead_chip:2.5", {"chip test", "sensors"}),
-    ("fan_stall", {"fan"}),
-    ("overheat", {"thermal"}),
-])
+@pytest.mark.parametrize(
+    "fault, failing",
+    [
+        ("dead_chip:2.5", {"chip test", "sensors"}),
+        ("fan_stall", {"fan"}),
+        ("overheat", {"thermal"}),
+    ],
+)
 def test_selftest_names_what_failed(fault, failing):
     code, data = run_json("selftest", "--device", f"emu://?faults={fault}&{FAST}")
     assert code == 1 and data["ok"] is False
@@ -64,8 +66,9 @@ def test_selftest_healthy_over_usb_includes_auc_info():
 
 
 def test_set_commands_report_back():
-    code, data = run_json("set", "freq", "700", "--module", "1", "--miner", "2",
-                          "--device", f"emu://?{FAST}")
+    code, data = run_json(
+        "set", "freq", "700", "--module", "1", "--miner", "2", "--device", f"emu://?{FAST}"
+    )
     assert code == 0 and data["modules"][0]["frequencies_mhz"][2] == [700] * 4
     code, data = run_json("set", "fan", "40", "--device", f"emu://?{FAST}")
     assert code == 0 and data["modules"][0]["fan_rpm"] == 2400
@@ -75,13 +78,16 @@ def test_set_commands_report_back():
     assert result.returncode == 0 and "0/0/500/750" in result.stdout
 
 
-@pytest.mark.parametrize("args, message", [
-    (["set", "freq", "1300"], "0..1200"),
-    (["set", "volt", "20"], "-15..15"),
-    (["set", "fan", "2"], "5..100"),
-    (["set", "fan", "lots"], "not a whole number"),
-    (["set", "freq", "800", "--module", "4"], "no module 4"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["set", "freq", "1300"], "0..1200"),
+        (["set", "volt", "20"], "-15..15"),
+        (["set", "fan", "2"], "5..100"),
+        (["set", "fan", "lots"], "not a whole number"),
+        (["set", "freq", "800", "--module", "4"], "no module 4"),
+    ],
+)
 def test_set_refuses_unsafe_values_with_one_line(args, message):
     result = run(*args, "--device", f"emu://?{FAST}")
     assert result.returncode == 2
@@ -115,19 +121,46 @@ def test_monitor_plain_lines_when_not_a_terminal():
 
 def test_mine_lists_verified_shares():
     job = os.path.join(ROOT, "tools", "jobs", "block170.json")
-    code, data = run_json("mine", "--job", job, "--seconds", "3", "--difficulty", "1e-6",
-                          "--device", f"emu://?nonce_mask=12&hashrate=100000&{FAST}")
+    code, data = run_json(
+        "mine",
+        "--job",
+        job,
+        "--seconds",
+        "3",
+        "--difficulty",
+        "1e-6",
+        "--device",
+        f"emu://?nonce_mask=12&hashrate=100000&{FAST}",
+    )
     assert code == 0 and len(data["shares"]) >= 5
     assert all(s["job_id"] == "block170" for s in data["shares"])
-    result = run("mine", "--job", job, "--seconds", "2", "--difficulty", "1e-6",
-                 "--device", f"emu://?nonce_mask=12&hashrate=100000&faults=bad_nonce:1.0&{FAST}")
+    result = run(
+        "mine",
+        "--job",
+        job,
+        "--seconds",
+        "2",
+        "--difficulty",
+        "1e-6",
+        "--device",
+        f"emu://?nonce_mask=12&hashrate=100000&faults=bad_nonce:1.0&{FAST}",
+    )
     assert result.returncode == 1 and "bad_hash" in result.stdout
     result = run("mine", "--notify", "{not json", "--device", "emu://")
     assert result.returncode == 2 and "job JSON" in result.stderr
 
 
 def test_tools_scripts_run_the_same_commands():
-    result = subprocess.run([sys.executable, os.path.join(ROOT, "tools", "status.py"),
-                             "--device", f"emu://?{FAST}", "--json"], capture_output=True,
-                            text=True, timeout=120)
+    result = subprocess.run(
+        [
+            sys.executable,
+            os.path.join(ROOT, "tools", "status.py"),
+            "--device",
+            f"emu://?{FAST}",
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0 and json.loads(result.stdout)["modules"]

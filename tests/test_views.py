@@ -1,4 +1,5 @@
 """Reports, chip maps, burn-in and the repair history, as a technician gets them."""
+
 import json
 import multiprocessing
 import os
@@ -15,23 +16,35 @@ FAST = "polling_delay=0.005&thermal_tau_s=0.2&hashrate=200000"
 
 def chip_states(html: str, module: int, kind: str) -> dict:
     """{(miner, chip): state} read back from the report's SVG chip map."""
-    start = html.index(f"<div class='map' data-module='{module}'><svg", )
+    start = html.index(f"<div class='map' data-module='{module}'><svg")
     while True:
         svg_start = html.index("<svg", start)
-        svg = html[svg_start:html.index("</svg>", svg_start) + 6]
+        svg = html[svg_start : html.index("</svg>", svg_start) + 6]
         if f'data-kind="{kind}"' in svg:
             break
         start = svg_start + 1
     root = ET.fromstring(svg)
-    return {(int(r.get("data-miner")), int(r.get("data-chip"))): r.get("data-state")
-            for r in root.iter(f"{SVG}rect") if r.get("data-chip") is not None}
+    return {
+        (int(r.get("data-miner")), int(r.get("data-chip"))): r.get("data-state")
+        for r in root.iter(f"{SVG}rect")
+        if r.get("data-chip") is not None
+    }
 
 
 def test_selftest_report_marks_the_dead_chip_in_its_place(tmp_path):
     html, data, db = tmp_path / "r.html", tmp_path / "r.json", tmp_path / "h.sqlite"
-    for _ in range(2):                     # the board comes back to the bench unrepaired
-        result = run("selftest", "--device", f"emu://?faults=dead_chip:2.5&{FAST}", "--report",
-                     str(html), "--report", str(data), "--db", str(db))
+    for _ in range(2):  # the board comes back to the bench unrepaired
+        result = run(
+            "selftest",
+            "--device",
+            f"emu://?faults=dead_chip:2.5&{FAST}",
+            "--report",
+            str(html),
+            "--report",
+            str(data),
+            "--db",
+            str(db),
+        )
         assert result.returncode == 1
     text = html.read_text()
     assert "http://" not in text.replace("http://www.w3.org/2000/svg", "")  # no network
@@ -39,13 +52,13 @@ def test_selftest_report_marks_the_dead_chip_in_its_place(tmp_path):
     assert len(states) == 104
     assert {k for k, v in states.items() if v == "failed"} == {(2, 5)}
     temps = chip_states(text, 1, "temperature")
-    assert temps[(2, 5)] == "unknown"                      # a dead chip's sensor is silent
+    assert temps[(2, 5)] == "unknown"  # a dead chip's sensor is silent
     assert sum(v == "ok" for v in temps.values()) == 103
     report = json.loads(data.read_text())
     module = report["modules"][0]
     assert module["dead_chips"] == [[2, 5]] and module["chip_test"][2][5] is False
     assert report["kind"] == "selftest" and not report["ok"]
-    assert len(report["timeline"]) >= 4 and "class=\"timeline\"" in text
+    assert len(report["timeline"]) >= 4 and 'class="timeline"' in text
     # both runs are in the history, under the module's DNA, with the failed chip
     listing = run("history", module["dna"], "--db", str(db), "--json")
     runs = json.loads(listing.stdout)
@@ -56,11 +69,22 @@ def test_selftest_report_marks_the_dead_chip_in_its_place(tmp_path):
 
 def test_burnin_names_dead_slow_and_sensor_faults_and_passes_a_healthy_board(tmp_path):
     faults = "dead_chip:1.7,slow_chip:2.3,stuck_sensor:0.5,zero_sensor:3.11"
-    device = ("emu://?nonce_mask=6&hashrate=200000&polling_delay=0.001"
-              f"&thermal_tau_s=3&faults={faults}")
+    device = (
+        f"emu://?nonce_mask=6&hashrate=200000&polling_delay=0.001&thermal_tau_s=3&faults={faults}"
+    )
     report = tmp_path / "b.json"
-    result = run("burnin", "--minutes", "0.2", "--device", device, "--report", str(report),
-                 "--db", str(tmp_path / "h.sqlite"), timeout=120)
+    result = run(
+        "burnin",
+        "--minutes",
+        "0.2",
+        "--device",
+        device,
+        "--report",
+        str(report),
+        "--db",
+        str(tmp_path / "h.sqlite"),
+        timeout=120,
+    )
     assert result.returncode == 1, result.stdout
     data = json.loads(report.read_text())
     first = data["modules"][0]
@@ -69,24 +93,39 @@ def test_burnin_names_dead_slow_and_sensor_faults_and_passes_a_healthy_board(tmp
     assert "sensor reads 0: miner 3 chip 11" in " ".join(first["findings"])
     assert len(first["findings"]) == 4
     assert "FINDING module 1: weak chip: miner 2 chip 3" in result.stdout
-    healthy = run("burnin", "--minutes", "0.05", "--device",
-                  "emu://?nonce_mask=8&polling_delay=0.002", "--db",
-                  str(tmp_path / "h.sqlite"))
+    healthy = run(
+        "burnin",
+        "--minutes",
+        "0.05",
+        "--device",
+        "emu://?nonce_mask=8&polling_delay=0.002",
+        "--db",
+        str(tmp_path / "h.sqlite"),
+    )
     assert healthy.returncode == 0 and "VERDICT: PASS" in healthy.stdout
 
 
 def _record_many(path, tag, count):
     with History(path) as history:
         for n in range(count):
-            history.record({"kind": "burnin", "started": n, "device": tag, "modules": [
-                {"dna": f"{tag}{n:04d}", "model": "851", "findings": [], "dead_chips": []}]})
+            history.record(
+                {
+                    "kind": "burnin",
+                    "started": n,
+                    "device": tag,
+                    "modules": [
+                        {"dna": f"{tag}{n:04d}", "model": "851", "findings": [], "dead_chips": []}
+                    ],
+                }
+            )
 
 
 def test_history_survives_two_concurrent_writers(tmp_path):
     path = str(tmp_path / "h.sqlite")
     History(path).close()
-    writers = [multiprocessing.Process(target=_record_many, args=(path, tag, 60))
-               for tag in ("aa", "bb")]
+    writers = [
+        multiprocessing.Process(target=_record_many, args=(path, tag, 60)) for tag in ("aa", "bb")
+    ]
     for w in writers:
         w.start()
     for w in writers:
@@ -97,8 +136,9 @@ def test_history_survives_two_concurrent_writers(tmp_path):
     assert len(runs) == 120 and len({r["dna"] for r in runs}) == 120
 
 
-@pytest.mark.parametrize("content", [b"this is not a database at all" * 100,
-                                     b"SQLite format 3\x00" + b"\xff" * 4000])
+@pytest.mark.parametrize(
+    "content", [b"this is not a database at all" * 100, b"SQLite format 3\x00" + b"\xff" * 4000]
+)
 def test_a_damaged_history_is_a_clear_error_and_left_alone(tmp_path, content):
     path = tmp_path / "h.sqlite"
     path.write_bytes(content)
@@ -111,6 +151,7 @@ def test_a_damaged_history_is_a_clear_error_and_left_alone(tmp_path, content):
 
 def test_a_foreign_database_is_refused(tmp_path):
     import sqlite3
+
     path = tmp_path / "other.sqlite"
     db = sqlite3.connect(path)
     db.execute("CREATE TABLE invoices (id INTEGER)")
@@ -125,12 +166,24 @@ def test_a_foreign_database_is_refused(tmp_path):
 
 def test_a_bad_report_name_is_refused_before_the_test_and_history_is_read_only(tmp_path):
     db = tmp_path / "none" / "h.sqlite"
-    for name, message in (("r.txt", "name it .html or .json"),
-                          ("no/such/dir/r.html", "does not exist")):
-        result = run("burnin", "--minutes", "30", "--device", "emu://", "--report",
-                     str(tmp_path / name), "--db", str(db), timeout=30)
+    for name, message in (
+        ("r.txt", "name it .html or .json"),
+        ("no/such/dir/r.html", "does not exist"),
+    ):
+        result = run(
+            "burnin",
+            "--minutes",
+            "30",
+            "--device",
+            "emu://",
+            "--report",
+            str(tmp_path / name),
+            "--db",
+            str(db),
+            timeout=30,
+        )
         assert result.returncode == 2 and message in result.stderr
         assert len(result.stderr.strip().splitlines()) == 1
     listing = run("history", "--db", str(db))
     assert listing.returncode == 0 and "does not exist" in listing.stdout
-    assert not (tmp_path / "none").exists()          # reading created nothing
+    assert not (tmp_path / "none").exists()  # reading created nothing

@@ -1,6 +1,7 @@
 """What real host software sends, and what a real AUC and MM answer (issue: emulator
 fidelity).  Frames here are built by hand from cgminer's driver-avalon8.c and the AUC
 firmware's packet format, checked with binascii's CRC-16/XMODEM, never by our encoder."""
+
 import binascii
 import struct
 import threading
@@ -24,8 +25,9 @@ def mm_frame(ptype: int, data: bytes, idx: int = 1, cnt: int = 1, opt: int = 0) 
     """struct avalon8_pkg as avalon8_init_pkg fills it: CN, type, opt, idx, cnt, data,
     CRC-16/XMODEM of the data, high byte first."""
     data = data.ljust(32, b"\0")
-    return b"CN" + bytes([ptype, opt, idx, cnt]) + data + \
-        binascii.crc_hqx(data, 0).to_bytes(2, "big")
+    return (
+        b"CN" + bytes([ptype, opt, idx, cnt]) + data + binascii.crc_hqx(data, 0).to_bytes(2, "big")
+    )
 
 
 def cgminer_xfer(slave: int, frame: bytes = b"", rlen: int = 40) -> bytes:
@@ -62,10 +64,10 @@ def test_cgminer_session_with_short_xfers_and_exact_replies():
     dev = open_auc(emu)
     # the device arrives configured, as one enumerated by Linux: no set_configuration()
     assert dev.get_active_configuration().bConfigurationValue == 1
-    with pytest.raises(usb.core.USBTimeoutError):        # avalon8_auc_init: drain a read
+    with pytest.raises(usb.core.USBTimeoutError):  # avalon8_auc_init: drain a read
         dev.read(AUC_READ, 64, 50)
-    exchange(dev, cgminer_cmd(0xA0), 0)                   # RESET
-    exchange(dev, cgminer_cmd(0xA2), 0)                   # DEINIT
+    exchange(dev, cgminer_cmd(0xA0), 0)  # RESET
+    exchange(dev, cgminer_cmd(0xA2), 0)  # DEINIT
     init = exchange(dev, cgminer_cmd(0xA1, struct.pack("<II", 400_000, 19_200)), 12)
     assert init[4:].startswith(b"AUC-")
     detect = mm_frame(0x10, detect_data(1))
@@ -92,36 +94,36 @@ def test_replies_echo_ids_and_carry_the_i2c_status():
         dev.write(AUC_WRITE, packet, 200)
         dev.read(AUC_READ, 64, 200)
     request = bytearray(cgminer_xfer(0, mm_frame(0x10, detect_data(1))))
-    request[1:3] = b"\x5a\x33"                            # transaction and session ids
+    request[1:3] = b"\x5a\x33"  # transaction and session ids
     dev.write(AUC_WRITE, bytes(request), 200)
     reply = bytes(dev.read(AUC_READ, 64, 200))
-    assert reply[1:4] == b"\x5a\x33\x00"                  # echoed; status 0 = OK
+    assert reply[1:4] == b"\x5a\x33\x00"  # echoed; status 0 = OK
     dev.write(AUC_WRITE, cgminer_xfer(5, mm_frame(0x30, b"")), 200)
     nobody = bytes(dev.read(AUC_READ, 64, 200))
     assert nobody == bytes([4, 0, 0, auc.AucStatus.SLAVE_NAK])
-    dev.write(AUC_WRITE, bytes([4, 7, 0, 0xB3]), 200)     # not a command the AUC knows
+    dev.write(AUC_WRITE, bytes([4, 7, 0, 0xB3]), 200)  # not a command the AUC knows
     assert bytes(dev.read(AUC_READ, 64, 200)) == bytes([4, 7, 0, auc.AucStatus.INVALID_CMD])
 
 
 def test_reset_flushes_pending_replies_and_info_reports_queue_depths():
     emu = Emulator(seed=1)
     dev = open_auc(emu)
-    for _ in range(3):                                    # three requests, nothing read
+    for _ in range(3):  # three requests, nothing read
         dev.write(AUC_WRITE, cgminer_cmd(0xA6), 200)
-    dev.write(AUC_WRITE, cgminer_cmd(0xA0), 200)          # RESET
+    dev.write(AUC_WRITE, cgminer_cmd(0xA0), 200)  # RESET
     assert bytes(dev.read(AUC_READ, 64, 200)) == bytes([4, 0, 0, 0])
     with pytest.raises(usb.core.USBTimeoutError):
         dev.read(AUC_READ, 64, 50)
     info = exchange(dev, cgminer_cmd(0xA6), 7)
     fields = auc.decode_info(info[4:])
-    assert (fields["request_queue"], fields["response_queue"]) == (0, 1)   # at rest
+    assert (fields["request_queue"], fields["response_queue"]) == (0, 1)  # at rest
 
 
 def test_a_stale_reply_left_in_the_auc_is_skipped_by_the_driver():
     emu = Emulator(seed=1)
     dev = open_auc(emu)
     link = AucLink(dev, wait_s=0)
-    dev.write(AUC_WRITE, cgminer_cmd(0xA6), 200)   # another program's request, never read
+    dev.write(AUC_WRITE, cgminer_cmd(0xA6), 200)  # another program's request, never read
     reply = link.xfer(0, mm_frame(0x10, detect_data(1)), read=True)
     assert decode_packet(reply).type == T.ACKDETECT
     assert link.stale_replies == 1
@@ -161,9 +163,12 @@ def test_genesis_nonce_travels_as_header_bytes_76_to_79():
     with asicdrv.open(url, **FAST) as chain:
         chain.submit(job, extranonce2_start=nonce2, extranonce2_range=0)
         share = chain.next_share(timeout=20)
-        frames = [f for _, d, f in chain.emulator.traffic.frames
-                  if d == "<" and len(f) == 40 and f[2] == 0x42]
-    assert frames and frames[0][6 + 12:6 + 16] == bytes.fromhex("1dac2b7c")
+        frames = [
+            f
+            for _, d, f in chain.emulator.traffic.frames
+            if d == "<" and len(f) == 40 and f[2] == 0x42
+        ]
+    assert frames and frames[0][6 + 12 : 6 + 16] == bytes.fromhex("1dac2b7c")
     assert share.nonce == 2083236893 and share.submit_params("w")[4] == "7c2bac1d"
 
 
@@ -175,8 +180,13 @@ def test_avalon8_branch_types_are_named_by_direction_and_accepted():
     power = describe_frame(mm_frame(0x2E, struct.pack(">I", 2)))
     assert power["type"] == "SET_POWER_MODE" and power["mode"] == 2
     names = {code: describe_frame(mm_frame(code, b""))["type"] for code in range(0x2B, 0x30)}
-    assert names == {0x2B: "SET_ADJ_FAC_UP", 0x2C: "SET_ADJ_FAC_DOWN",
-                     0x2D: "SET_ADJ_CONTROL", 0x2E: "SET_POWER_MODE", 0x2F: "SET_MINER_EN"}
+    assert names == {
+        0x2B: "SET_ADJ_FAC_UP",
+        0x2C: "SET_ADJ_FAC_DOWN",
+        0x2D: "SET_ADJ_CONTROL",
+        0x2E: "SET_POWER_MODE",
+        0x2F: "SET_MINER_EN",
+    }
     emu = Emulator(seed=1, chip_thread=False)
     emu.i2c_xfer(0, mm_frame(0x10, detect_data(1)), 40)
     for code in range(0x2A, 0x30):
@@ -189,8 +199,10 @@ def test_a_50ms_stall_is_read_again_not_lost_on_every_link():
     job_params, en1, size, nonce2 = notify_params(GENESIS, job_id="s")
     job = asicdrv.StratumJob.from_notify(job_params, extranonce1=en1, extranonce2_size=size)
     for link in ("inprocess", "usb", "serial"):
-        url = (f"emu://?link={link}&faults=stall:0.05&nonce_start={GENESIS['nonce']}"
-               f"&nonce_mask=32&hashrate=20000")
+        url = (
+            f"emu://?link={link}&faults=stall:0.05&nonce_start={GENESIS['nonce']}"
+            f"&nonce_mask=32&hashrate=20000"
+        )
         start = time.monotonic()
         with asicdrv.open(url, **FAST) as chain:
             assert len(chain.modules) == 1, link

@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
 """Decode captured Avalon MM frames / AUC packets (same as ``asicdrv decode``)."""
+
 import sys
 
 from asicdrv.cli import main

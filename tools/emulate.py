@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
 """Serve an emulated Avalon module on a pty (same as ``asicdrv emulate``)."""
+
 import sys
 
 from asicdrv.cli import main

@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
 """Bench diagnostics: same as ``asicdrv mine``."""
+
 import sys
 
 from asicdrv.cli import main

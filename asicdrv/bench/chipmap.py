@@ -9,6 +9,7 @@ order is the physical order we can vouch for.
 Every chip's ``<rect>`` carries ``data-miner``, ``data-chip`` and ``data-state`` (``ok``,
 ``failed``, ``weak``, ``hot``, ``unknown``) so that tools (and our tests) can read a map back.
 """
+
 from __future__ import annotations
 
 from html import escape
@@ -26,8 +27,13 @@ KINDS = {
     "errors": "hardware errors",
     "health": "chip health",
 }
-HEALTH_FILL = {"ok": "#2ea043", "weak": "#e6be28", "failed": "#d23228", "hot": "#e67e22",
-               "unknown": "#bbbbbb"}
+HEALTH_FILL = {
+    "ok": "#2ea043",
+    "weak": "#e6be28",
+    "failed": "#d23228",
+    "hot": "#e67e22",
+    "unknown": "#bbbbbb",
+}
 
 
 def _mix(a: tuple, b: tuple, t: float) -> str:
@@ -35,8 +41,13 @@ def _mix(a: tuple, b: tuple, t: float) -> str:
     return "#%02x%02x%02x" % tuple(int(x + (y - x) * t) for x, y in zip(a, b))
 
 
-GREEN, YELLOW, RED, BLUE, GREY = (46, 160, 67), (230, 190, 40), (210, 50, 40), \
-    (60, 110, 200), "#bbbbbb"
+GREEN, YELLOW, RED, BLUE, GREY = (
+    (46, 160, 67),
+    (230, 190, 40),
+    (210, 50, 40),
+    (60, 110, 200),
+    "#bbbbbb",
+)
 
 
 def cell_style(kind: str, value) -> tuple[str, str, str]:
@@ -54,27 +65,38 @@ def cell_style(kind: str, value) -> tuple[str, str, str]:
     if kind == "nonces":
         if value <= 0:
             return "#d23228", "failed", "no nonces"
-        fill = _mix(RED, YELLOW, value * 2) if value < 0.5 else _mix(YELLOW, GREEN,
-                                                                      (value - 0.5) * 2)
+        fill = (
+            _mix(RED, YELLOW, value * 2) if value < 0.5 else _mix(YELLOW, GREEN, (value - 0.5) * 2)
+        )
         return fill, "weak" if value < 0.5 else "ok", f"{value:.0%} of the miner's median"
-    if kind == "health":                # value: (state, text), judged by the caller
+    if kind == "health":  # value: (state, text), judged by the caller
         state, text = value
         return HEALTH_FILL[state], state, text
     if kind == "errors":
         if value == 0:
             return "#2ea043", "ok", "0 errors"
-        return _mix(YELLOW, RED, min(1.0, value / 20)), "failed" if value >= 3 else "ok", \
-            f"{value} errors"
+        return (
+            _mix(YELLOW, RED, min(1.0, value / 20)),
+            "failed" if value >= 3 else "ok",
+            f"{value} errors",
+        )
     raise ValueError(f"unknown chip map kind {kind!r}; known: {', '.join(KINDS)}")
 
 
 LEGENDS = {
     "test": [("#2ea043", "pass"), ("#d23228", "fail"), (GREY, "not tested")],
-    "temperature": [(_mix(BLUE, YELLOW, 0), "40"), (_mix(BLUE, YELLOW, 1), "72"),
-                    (_mix(YELLOW, RED, 1), "105 degC"), ("#d23228", "reads 0"),
-                    (GREY, "no reading")],
-    "nonces": [("#d23228", "none"), (_mix(RED, YELLOW, 1), "50 %"), (_mix(YELLOW, GREEN, 1),
-                                                                     "100 % of median")],
+    "temperature": [
+        (_mix(BLUE, YELLOW, 0), "40"),
+        (_mix(BLUE, YELLOW, 1), "72"),
+        (_mix(YELLOW, RED, 1), "105 degC"),
+        ("#d23228", "reads 0"),
+        (GREY, "no reading"),
+    ],
+    "nonces": [
+        ("#d23228", "none"),
+        (_mix(RED, YELLOW, 1), "50 %"),
+        (_mix(YELLOW, GREEN, 1), "100 % of median"),
+    ],
     "errors": [("#2ea043", "0"), (_mix(YELLOW, RED, 0.25), "5"), (_mix(YELLOW, RED, 1), "20+")],
     "health": [(HEALTH_FILL[s], s) for s in ("ok", "weak", "hot", "failed", "unknown")],
 }
@@ -86,10 +108,12 @@ def chip_map_svg(values: Sequence[Sequence], kind: str, title: str = "") -> str:
     chips = max((len(row) for row in values), default=0)
     width = LEFT + chips * (CELL + GAP) + 8
     height = TOP + miners * (CELL + GAP) + 36
-    out = [f'<svg xmlns="http://www.w3.org/2000/svg" class="chipmap" data-kind="{kind}" '
-           f'width="{width}" height="{height}" viewBox="0 0 {width} {height}" '
-           f'font-family="sans-serif" font-size="11">',
-           f'<text x="0" y="14" font-weight="bold">{escape(title or KINDS[kind])}</text>']
+    out = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="chipmap" data-kind="{kind}" '
+        f'width="{width}" height="{height}" viewBox="0 0 {width} {height}" '
+        f'font-family="sans-serif" font-size="11">',
+        f'<text x="0" y="14" font-weight="bold">{escape(title or KINDS[kind])}</text>',
+    ]
     for c in range(0, chips, 5):
         out.append(f'<text x="{LEFT + c * (CELL + GAP)}" y="{TOP - 3}" fill="#666">{c}</text>')
     for m, row in enumerate(values):
@@ -98,14 +122,18 @@ def chip_map_svg(values: Sequence[Sequence], kind: str, title: str = "") -> str:
         for c, value in enumerate(row):
             fill, state, text = cell_style(kind, value)
             x = LEFT + c * (CELL + GAP)
-            out.append(f'<rect x="{x}" y="{y}" width="{CELL}" height="{CELL}" rx="2" '
-                       f'fill="{fill}" data-miner="{m}" data-chip="{c}" data-state="{state}">'
-                       f'<title>miner {m} chip {c}: {escape(text)}</title></rect>')
+            out.append(
+                f'<rect x="{x}" y="{y}" width="{CELL}" height="{CELL}" rx="2" '
+                f'fill="{fill}" data-miner="{m}" data-chip="{c}" data-state="{state}">'
+                f"<title>miner {m} chip {c}: {escape(text)}</title></rect>"
+            )
     y = TOP + miners * (CELL + GAP) + 14
     x = 0
     for fill, label in LEGENDS[kind]:
-        out.append(f'<rect x="{x}" y="{y - 10}" width="10" height="10" fill="{fill}"/>'
-                   f'<text x="{x + 14}" y="{y}">{escape(label)}</text>')
+        out.append(
+            f'<rect x="{x}" y="{y - 10}" width="10" height="10" fill="{fill}"/>'
+            f'<text x="{x + 14}" y="{y}">{escape(label)}</text>'
+        )
         x += 24 + 7 * len(label)
     out.append("</svg>")
     return "".join(out)

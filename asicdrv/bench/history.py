@@ -5,6 +5,7 @@ The default file is ``$XDG_DATA_HOME/asicdrv/history.sqlite`` (``~/.local/share/
 bench PC from corrupting it; a file that is not ours or is damaged is a clear
 :class:`HistoryError`, and it is never overwritten.
 """
+
 from __future__ import annotations
 
 import json
@@ -15,7 +16,7 @@ import time
 from ..errors import AsicError
 
 SCHEMA_VERSION = 1
-APPLICATION_ID = 0x41534943          # "ASIC": marks the file as ours
+APPLICATION_ID = 0x41534943  # "ASIC": marks the file as ours
 
 
 class HistoryError(AsicError):
@@ -27,8 +28,9 @@ class HistoryMissing(HistoryError):
 
 
 def default_path() -> str:
-    base = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local",
-                                                           "share")
+    base = os.environ.get("XDG_DATA_HOME") or os.path.join(
+        os.path.expanduser("~"), ".local", "share"
+    )
     return os.path.join(base, "asicdrv", "history.sqlite")
 
 
@@ -50,8 +52,10 @@ class History:
             self._prepare()
         except sqlite3.DatabaseError as exc:
             self._db.close()
-            raise HistoryError(f"history {self.path}: not an asicdrv history database or "
-                               f"damaged ({exc}); it was left as it is") from None
+            raise HistoryError(
+                f"history {self.path}: not an asicdrv history database or "
+                f"damaged ({exc}); it was left as it is"
+            ) from None
 
     def _prepare(self) -> None:
         db = self._db
@@ -64,8 +68,9 @@ class History:
         if app == 0:
             db.execute("BEGIN IMMEDIATE")
             try:
-                if not db.execute("SELECT name FROM sqlite_master WHERE type='table'"
-                                  " AND name='runs'").fetchone():
+                if not db.execute(
+                    "SELECT name FROM sqlite_master WHERE type='table' AND name='runs'"
+                ).fetchone():
                     db.execute("""CREATE TABLE runs (
                         id INTEGER PRIMARY KEY, dna TEXT NOT NULL, model TEXT, kind TEXT,
                         started REAL, seconds REAL, ok INTEGER, verdict TEXT,
@@ -77,32 +82,48 @@ class History:
             except BaseException:
                 db.execute("ROLLBACK")
                 raise
-        db.execute("SELECT count(*) FROM runs").fetchone()     # damaged files fail here
+        db.execute("SELECT count(*) FROM runs").fetchone()  # damaged files fail here
 
     def record(self, report: dict) -> int:
         """One row per module of a self-test or burn-in report; returns how many."""
         rows = []
         for m in report.get("modules", []):
-            failed = sorted({tuple(c) for c in m.get("dead_chips", [])}
-                            | {tuple(c) for c in m.get("weak_chips", [])})
-            rows.append((m["dna"], m.get("model"), report.get("kind"),
-                         report.get("started", time.time()), report.get("seconds"),
-                         int(not m.get("findings")), "PASS" if not m.get("findings")
-                         else "FINDINGS", json.dumps(failed), json.dumps(m.get("findings", [])),
-                         report.get("device"), report.get("tool")))
+            failed = sorted(
+                {tuple(c) for c in m.get("dead_chips", [])}
+                | {tuple(c) for c in m.get("weak_chips", [])}
+            )
+            rows.append(
+                (
+                    m["dna"],
+                    m.get("model"),
+                    report.get("kind"),
+                    report.get("started", time.time()),
+                    report.get("seconds"),
+                    int(not m.get("findings")),
+                    "PASS" if not m.get("findings") else "FINDINGS",
+                    json.dumps(failed),
+                    json.dumps(m.get("findings", [])),
+                    report.get("device"),
+                    report.get("tool"),
+                )
+            )
         try:
             with self._db:
                 self._db.execute("BEGIN IMMEDIATE")
                 self._db.executemany(
                     "INSERT INTO runs (dna, model, kind, started, seconds, ok, verdict, "
-                    "failed_chips, findings, device, tool) VALUES (?,?,?,?,?,?,?,?,?,?,?)", rows)
+                    "failed_chips, findings, device, tool) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                    rows,
+                )
         except sqlite3.Error as exc:
             raise HistoryError(f"history {self.path}: could not record ({exc})") from None
         return len(rows)
 
     def runs(self, dna: str | None = None) -> list[dict]:
-        query = "SELECT dna, model, kind, started, seconds, ok, verdict, failed_chips, " \
-                "findings, device FROM runs"
+        query = (
+            "SELECT dna, model, kind, started, seconds, ok, verdict, failed_chips, "
+            "findings, device FROM runs"
+        )
         args: tuple = ()
         if dna:
             query += " WHERE dna = ?"
@@ -112,9 +133,21 @@ class History:
             rows = self._db.execute(query, args).fetchall()
         except sqlite3.Error as exc:
             raise HistoryError(f"history {self.path}: cannot read ({exc})") from None
-        return [{"dna": r[0], "model": r[1], "kind": r[2], "started": r[3], "seconds": r[4],
-                 "ok": bool(r[5]), "verdict": r[6], "failed_chips": json.loads(r[7]),
-                 "findings": json.loads(r[8]), "device": r[9]} for r in rows]
+        return [
+            {
+                "dna": r[0],
+                "model": r[1],
+                "kind": r[2],
+                "started": r[3],
+                "seconds": r[4],
+                "ok": bool(r[5]),
+                "verdict": r[6],
+                "failed_chips": json.loads(r[7]),
+                "findings": json.loads(r[8]),
+                "device": r[9],
+            }
+            for r in rows
+        ]
 
     def close(self) -> None:
         self._db.close()

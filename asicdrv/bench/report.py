@@ -1,5 +1,6 @@
 """Self-contained reports of a self-test or burn-in: one HTML file (inline CSS and SVG, no
 network asset, opens from a USB stick) or the same data as JSON for a shop's own tools."""
+
 from __future__ import annotations
 
 import json
@@ -41,61 +42,112 @@ def render_html(report: dict) -> str:
     kind = {"burnin": "burn-in", "selftest": "self-test"}.get(report.get("kind"), "report")
     ok = report.get("ok")
     title = f"asicdrv {kind}: {report.get('verdict', '')}"
-    parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>{escape(title)}"
-             f"</title><meta name='viewport' content='width=device-width'>"
-             f"<style>{STYLE}</style></head><body>",
-             f"<h1>{escape(kind.capitalize())} report: <span class="
-             f"'{'pass' if ok else 'fail'}' id='verdict'>{escape(str(report.get('verdict')))}"
-             f"</span></h1>",
-             _table([("device", report.get("device")),
-                     ("started", time.strftime("%Y-%m-%d %H:%M:%S",
-                                               time.localtime(report.get("started", 0)))),
-                     ("duration", f"{report.get('seconds', 0):.0f} s"),
-                     ("AUC", ", ".join(f"{k} {v}" for k, v in report.get("auc", {}).items())
-                      or "-"),
-                     ("tool", report.get("tool"))])]
+    parts = [
+        f"<!doctype html><html><head><meta charset='utf-8'><title>{escape(title)}"
+        f"</title><meta name='viewport' content='width=device-width'>"
+        f"<style>{STYLE}</style></head><body>",
+        f"<h1>{escape(kind.capitalize())} report: <span class="
+        f"'{'pass' if ok else 'fail'}' id='verdict'>{escape(str(report.get('verdict')))}"
+        f"</span></h1>",
+        _table(
+            [
+                ("device", report.get("device")),
+                (
+                    "started",
+                    time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(report.get("started", 0))),
+                ),
+                ("duration", f"{report.get('seconds', 0):.0f} s"),
+                ("AUC", ", ".join(f"{k} {v}" for k, v in report.get("auc", {}).items()) or "-"),
+                ("tool", report.get("tool")),
+            ]
+        ),
+    ]
     reasons = report.get("findings") or []
-    parts.append("<h2>Findings</h2>" + ("<ul>" + "".join(f"<li class='fail'>{escape(r)}</li>"
-                                                          for r in reasons) + "</ul>"
-                                         if reasons else "<p class='pass'>none</p>"))
+    parts.append(
+        "<h2>Findings</h2>"
+        + (
+            "<ul>" + "".join(f"<li class='fail'>{escape(r)}</li>" for r in reasons) + "</ul>"
+            if reasons
+            else "<p class='pass'>none</p>"
+        )
+    )
     if report.get("checks"):
-        parts.append("<h2>Checks</h2>" + _rows(
-            ["result", "check", "module", "detail"],
-            [["PASS" if c["ok"] else "FAIL", c["check"], c.get("module") or "",
-              c.get("detail", "")] for c in report["checks"]]))
+        parts.append(
+            "<h2>Checks</h2>"
+            + _rows(
+                ["result", "check", "module", "detail"],
+                [
+                    [
+                        "PASS" if c["ok"] else "FAIL",
+                        c["check"],
+                        c.get("module") or "",
+                        c.get("detail", ""),
+                    ]
+                    for c in report["checks"]
+                ],
+            )
+        )
     for m in report.get("modules", []):
-        parts.append(f"<h2 id='module-{m['id']}'>Module {m['id']}: {escape(str(m['model']))}"
-                     f" DNA {escape(str(m['dna']))}</h2>")
-        parts.append(_table([("firmware", m.get("version")),
-                             ("settings", json.dumps(report.get("settings", {})
-                                                     .get(str(m["id"]), {}))),
-                             ("hottest chip", "-" if m.get("hottest_c") is None
-                              else f"{m['hottest_c']:.1f} degC"),
-                             ("fan", f"{m.get('fan_rpm')} RPM at {m.get('fan_percent')} %"),
-                             ("findings", "; ".join(m.get("findings", [])) or "none")]))
-        maps = [("test", m.get("chip_test"), "chip test"),
-                ("temperature", m.get("temperatures"), "temperature, degC (last reading)"),
-                ("nonces", m.get("nonce_ratio"), "nonces against the miner's median"),
-                ("errors", m.get("hw_errors"), "hardware errors")]
-        parts.append("<div class='maps'>" + "".join(
-            f"<div class='map' data-module='{m['id']}'>{chip_map_svg(values, kind, label)}"
-            f"</div>" for kind, values, label in maps if values) + "</div>")
+        parts.append(
+            f"<h2 id='module-{m['id']}'>Module {m['id']}: {escape(str(m['model']))}"
+            f" DNA {escape(str(m['dna']))}</h2>"
+        )
+        parts.append(
+            _table(
+                [
+                    ("firmware", m.get("version")),
+                    ("settings", json.dumps(report.get("settings", {}).get(str(m["id"]), {}))),
+                    (
+                        "hottest chip",
+                        "-" if m.get("hottest_c") is None else f"{m['hottest_c']:.1f} degC",
+                    ),
+                    ("fan", f"{m.get('fan_rpm')} RPM at {m.get('fan_percent')} %"),
+                    ("findings", "; ".join(m.get("findings", [])) or "none"),
+                ]
+            )
+        )
+        maps = [
+            ("test", m.get("chip_test"), "chip test"),
+            ("temperature", m.get("temperatures"), "temperature, degC (last reading)"),
+            ("nonces", m.get("nonce_ratio"), "nonces against the miner's median"),
+            ("errors", m.get("hw_errors"), "hardware errors"),
+        ]
+        parts.append(
+            "<div class='maps'>"
+            + "".join(
+                f"<div class='map' data-module='{m['id']}'>{chip_map_svg(values, kind, label)}"
+                f"</div>"
+                for kind, values, label in maps
+                if values
+            )
+            + "</div>"
+        )
     if report.get("timeline"):
-        parts.append("<h2>Temperatures and fans during the test</h2>"
-                     + timeline_svg(report["timeline"]))
+        parts.append(
+            "<h2>Temperatures and fans during the test</h2>" + timeline_svg(report["timeline"])
+        )
     parts.append("</body></html>")
     return "".join(parts)
 
 
 def _table(rows) -> str:
-    return "<table>" + "".join(f"<tr><th>{escape(str(k))}</th><td>{escape(str(v))}</td></tr>"
-                               for k, v in rows) + "</table>"
+    return (
+        "<table>"
+        + "".join(f"<tr><th>{escape(str(k))}</th><td>{escape(str(v))}</td></tr>" for k, v in rows)
+        + "</table>"
+    )
 
 
 def _rows(head, rows) -> str:
-    return ("<table><tr>" + "".join(f"<th>{escape(h)}</th>" for h in head) + "</tr>"
-            + "".join("<tr>" + "".join(f"<td>{escape(str(v))}</td>" for v in row) + "</tr>"
-                      for row in rows) + "</table>")
+    return (
+        "<table><tr>"
+        + "".join(f"<th>{escape(h)}</th>" for h in head)
+        + "</tr>"
+        + "".join(
+            "<tr>" + "".join(f"<td>{escape(str(v))}</td>" for v in row) + "</tr>" for row in rows
+        )
+        + "</table>"
+    )
 
 
 def timeline_svg(timeline: list, width: int = 720, height: int = 200) -> str:
@@ -103,31 +155,47 @@ def timeline_svg(timeline: list, width: int = 720, height: int = 200) -> str:
     span = max((s["t"] for s in timeline), default=1) or 1
     colours = ["#c0392b", "#2471a3", "#239b56", "#b7950b", "#7d3c98", "#ca6f1e"]
     modules = sorted({k for s in timeline for k in s["modules"]}, key=int)
-    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height + 30}" '
-           f'font-family="sans-serif" font-size="11" class="timeline">',
-           f'<rect x="40" y="0" width="{width - 80}" height="{height}" fill="none" '
-           f'stroke="#ccc"/><text x="0" y="10">120 C</text>'
-           f'<text x="0" y="{height}">0 C</text>'
-           f'<text x="{width - 36}" y="10">100 %</text>'
-           f'<text x="40" y="{height + 14}">0 s</text>'
-           f'<text x="{width - 80}" y="{height + 14}">{span:.0f} s</text>']
+    out = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height + 30}" '
+        f'font-family="sans-serif" font-size="11" class="timeline">',
+        f'<rect x="40" y="0" width="{width - 80}" height="{height}" fill="none" '
+        f'stroke="#ccc"/><text x="0" y="10">120 C</text>'
+        f'<text x="0" y="{height}">0 C</text>'
+        f'<text x="{width - 36}" y="10">100 %</text>'
+        f'<text x="40" y="{height + 14}">0 s</text>'
+        f'<text x="{width - 80}" y="{height + 14}">{span:.0f} s</text>',
+    ]
 
     def point(t, value, top):
         return f"{40 + (width - 80) * t / span:.1f},{height - height * value / top:.1f}"
+
     for n, module in enumerate(modules):
         colour = colours[n % len(colours)]
-        temps = [point(s["t"], s["modules"][module]["hottest_c"], 120) for s in timeline
-                 if s["modules"].get(module, {}).get("hottest_c") is not None]
-        fans = [point(s["t"], s["modules"][module]["fan_percent"], 100) for s in timeline
-                if s["modules"].get(module, {}).get("fan_percent") is not None]
+        temps = [
+            point(s["t"], s["modules"][module]["hottest_c"], 120)
+            for s in timeline
+            if s["modules"].get(module, {}).get("hottest_c") is not None
+        ]
+        fans = [
+            point(s["t"], s["modules"][module]["fan_percent"], 100)
+            for s in timeline
+            if s["modules"].get(module, {}).get("fan_percent") is not None
+        ]
         if temps:
-            out.append(f'<polyline fill="none" stroke="{colour}" stroke-width="2" '
-                       f'points="{" ".join(temps)}"/>')
+            out.append(
+                f'<polyline fill="none" stroke="{colour}" stroke-width="2" '
+                f'points="{" ".join(temps)}"/>'
+            )
         if fans:
-            out.append(f'<polyline fill="none" stroke="{colour}" stroke-dasharray="4 3" '
-                       f'points="{" ".join(fans)}"/>')
-        out.append(f'<text x="{40 + 110 * n}" y="{height + 28}" fill="{colour}">module '
-                   f'{module}: hottest chip (solid), fan % (dashed)</text>'
-                   if n < 3 else "")
+            out.append(
+                f'<polyline fill="none" stroke="{colour}" stroke-dasharray="4 3" '
+                f'points="{" ".join(fans)}"/>'
+            )
+        out.append(
+            f'<text x="{40 + 110 * n}" y="{height + 28}" fill="{colour}">module '
+            f"{module}: hottest chip (solid), fan % (dashed)</text>"
+            if n < 3
+            else ""
+        )
     out.append("</svg>")
     return "".join(out)

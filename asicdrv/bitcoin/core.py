@@ -8,6 +8,7 @@ Byte orders, which bite:
   4-byte word byte-swapped: :func:`swap_words` converts both ways.
 - nonce2 goes into the coinbase little-endian; the header's nonce is little-endian too.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -72,8 +73,13 @@ def target_to_bytes_le(target: int) -> bytes:
     return min(target, (1 << 256) - 1).to_bytes(32, "little")
 
 
-def build_header(version: int, prevhash_internal: bytes, merkle: bytes, ntime: int,
-                 nbits: int, nonce: int) -> bytes:
+def build_header(
+    version: int, prevhash_internal: bytes, merkle: bytes, ntime: int, nbits: int, nonce: int
+) -> bytes:
     """The real 80-byte block header."""
-    return (struct.pack("<I", version) + prevhash_internal + merkle
-            + struct.pack("<III", ntime, nbits, nonce))
+    return (
+        struct.pack("<I", version)
+        + prevhash_internal
+        + merkle
+        + struct.pack("<III", ntime, nbits, nonce)
+    )

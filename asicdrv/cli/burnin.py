@@ -8,6 +8,7 @@ fan, overheat or stale-sensor cutoffs.  The run is recorded in the repair histor
 
 Exit status: 0 pass, 1 a finding, 2 an error.
 """
+
 from __future__ import annotations
 
 import sys
@@ -30,24 +31,33 @@ def add_parser(sub) -> None:
 def run(args) -> int:
     check_report_args(args)
     with open_chain(args) as chain:
+
         def progress(done, total):
             if sys.stderr.isatty():
                 print(f"\rburn-in {done:5.0f} / {total:.0f} s", end="", file=sys.stderr)
-        result = run_burnin(chain, args.minutes * 60, frequency=args.frequency,
-                            voltage_level=args.voltage_level, progress=progress)
+
+        result = run_burnin(
+            chain,
+            args.minutes * 60,
+            frequency=args.frequency,
+            voltage_level=args.voltage_level,
+            progress=progress,
+        )
     if sys.stderr.isatty():
-        print(file=sys.stderr)                # end the progress line
+        print(file=sys.stderr)  # end the progress line
     if args.json:
         emit_json({k: v for k, v in result.items() if k != "timeline"})
     else:
         for m in result["modules"]:
             nonces = sum(map(sum, m["nonces"]))
-            print(f"module {m['id']} {m['model']} {m['dna']}: {nonces} nonces, "
-                  f"hottest {'-' if m['hottest_c'] is None else format(m['hottest_c'], '.1f')}"
-                  f" degC, "
-                  f"fan {m['fan_rpm']} RPM")
+            print(
+                f"module {m['id']} {m['model']} {m['dna']}: {nonces} nonces, "
+                f"hottest {'-' if m['hottest_c'] is None else format(m['hottest_c'], '.1f')}"
+                f" degC, "
+                f"fan {m['fan_rpm']} RPM"
+            )
         for finding in result["findings"]:
             print(f"FINDING {finding}")
         print("VERDICT:", result["verdict"])
-    finish_report(args, result)           # after the verdict is out: a full disk loses nothing
+    finish_report(args, result)  # after the verdict is out: a full disk loses nothing
     return 0 if result["ok"] else 1

@@ -1,5 +1,6 @@
 """What every reporting command shares: --device / --json, opening the chain, findings,
 and plain-text tables."""
+
 from __future__ import annotations
 
 import argparse
@@ -19,8 +20,9 @@ EMULATOR_URL = "emu://"
 
 def add_command(sub, name: str, doc: str, help_text: str):
     """A subcommand whose --help shows its whole docstring, as written."""
-    return sub.add_parser(name, help=help_text, description=doc,
-                          formatter_class=argparse.RawDescriptionHelpFormatter)
+    return sub.add_parser(
+        name, help=help_text, description=doc, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
 
 
 def positive_number(text: str) -> float:
@@ -53,9 +55,13 @@ def terminal_width() -> int:
 
 
 def add_device_args(parser, json_flag: bool = True) -> None:
-    parser.add_argument("--device", default=AUTO, metavar="URL",
-                        help="usb://, usb://BUS:ADDR, serial:///dev/ttyUSB0 or emu://... "
-                             "(default: the first AUC; the built-in emulator if none)")
+    parser.add_argument(
+        "--device",
+        default=AUTO,
+        metavar="URL",
+        help="usb://, usb://BUS:ADDR, serial:///dev/ttyUSB0 or emu://... "
+        "(default: the first AUC; the built-in emulator if none)",
+    )
     if json_flag:
         parser.add_argument("--json", action="store_true", help="machine-readable output")
 
@@ -68,8 +74,10 @@ def open_chain(args, **options):
     try:
         return connect.open("usb://", **options)
     except DeviceNotFound as exc:
-        print(f"note: {exc} -> using the built-in EMULATOR (emu://); pass --device to "
-              f"choose", file=sys.stderr)
+        print(
+            f"note: {exc} -> using the built-in EMULATOR (emu://); pass --device to choose",
+            file=sys.stderr,
+        )
         return connect.open(EMULATOR_URL, **options)
 
 
@@ -81,22 +89,25 @@ def findings(m: ModuleStatus) -> list[str]:
     """What a technician must look at on this module (empty = healthy)."""
     out = []
     if m.state != STATE_OK:
-        out.append({"cutoff": "cutoff (PLLs off)", "lost": "module lost"}.get(m.state,
-                                                                               m.state))
+        out.append({"cutoff": "cutoff (PLLs off)", "lost": "module lost"}.get(m.state, m.state))
     if m.stale_temperatures:
         out.append("chip temperatures not read recently (link?): fan forced to 100%")
     if m.fifo_overflows:
-        out.append(f"nonce FIFO overflowed {m.fifo_overflows} time(s): shares lost on "
-                   f"the board (poll faster or raise the difficulty)")
+        out.append(
+            f"nonce FIFO overflowed {m.fifo_overflows} time(s): shares lost on "
+            f"the board (poll faster or raise the difficulty)"
+        )
     out += [f"MM reports: {name}" for name in m.errors if name != "API FIFO overflow"]
     if m.fan_failed:
         out.append("fan stalled (0 RPM)")
     if m.power_good is False:
         out.append("power not good")
     unread = {tuple(x) for x in m.chip_sensors_unread}
-    silent = sum(t is None and (miner, chip) not in unread
-                 for miner, row in enumerate(m.chip_temperatures_c)
-                 for chip, t in enumerate(row))
+    silent = sum(
+        t is None and (miner, chip) not in unread
+        for miner, row in enumerate(m.chip_temperatures_c)
+        for chip, t in enumerate(row)
+    )
     if m.state == STATE_OK and silent and m.hottest_chip_c is not None and m.per_chip_sensors:
         out.append(f"{silent} chip sensor(s) silent")
     for miner, chips in m.chip_test.items():
@@ -111,12 +122,15 @@ def missing_findings(status) -> list[str]:
 
 def table(headers: list[str], rows: list[list]) -> str:
     cells = [[_cell(v) for v in row] for row in rows]
-    widths = [max(len(h), *(len(r[i]) for r in cells)) if cells else len(h)
-              for i, h in enumerate(headers)]
+    widths = [
+        max(len(h), *(len(r[i]) for r in cells)) if cells else len(h) for i, h in enumerate(headers)
+    ]
     line = "  ".join(h.ljust(w) for h, w in zip(headers, widths))
     out = [line, "  ".join("-" * w for w in widths)]
-    out += ["  ".join(c.rjust(w) if _numeric(c) else c.ljust(w) for c, w in zip(r, widths))
-            for r in cells]
+    out += [
+        "  ".join(c.rjust(w) if _numeric(c) else c.ljust(w) for c, w in zip(r, widths))
+        for r in cells
+    ]
     return "\n".join(out)
 
 

@@ -3,9 +3,10 @@
 Input: one hex frame per argument, or lines on stdin.  A stdin line may be a traffic-log
 line ("SECONDS > HEX" / "SECONDS < HEX", what the emulator's log writes); "#" starts a
 comment.  A traffic-log line's direction names type 0x50 (SET_ASIC_OTP from the host,
-STATUS_MINER_EN from the module).  Exit status: 0 every frame decoded with a good CRC, 1 a CRC mismatch was seen
-(still printed), 2 some input was not a frame.
+STATUS_MINER_EN from the module).  Exit status: 0 every frame decoded with a good CRC, 1 a
+CRC mismatch was seen (still printed), 2 some input was not a frame.
 """
+
 from __future__ import annotations
 
 import json
@@ -27,9 +28,11 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
-    if args.frames:     # an argument is one frame, even an empty one (an error, said so)
-        frames = [(None, text) if not text.strip() else next(_frames([text]), (None, ""))
-                  for text in args.frames]
+    if args.frames:  # an argument is one frame, even an empty one (an error, said so)
+        frames = [
+            (None, text) if not text.strip() else next(_frames([text]), (None, ""))
+            for text in args.frames
+        ]
     else:
         frames = list(_frames(sys.stdin))
         if not frames:
@@ -88,9 +91,11 @@ _HEADER_KEYS = ("direction", "type", "type_code", "opt", "idx", "cnt", "crc", "c
 def format_frame(number: int, d: dict, indent: str = "") -> str:
     """A readable dump: a header line, then one line per field."""
     if "type_code" in d:
-        head = (f"{indent}[{number}] {d['type']} (0x{d['type_code']:02x})  idx {d['idx']}  "
-                f"cnt {d['cnt']}  opt {d['opt']}  crc 0x{d['crc']:04x} "
-                f"{'ok' if d['crc_ok'] else 'MISMATCH'}")
+        head = (
+            f"{indent}[{number}] {d['type']} (0x{d['type_code']:02x})  idx {d['idx']}  "
+            f"cnt {d['cnt']}  opt {d['opt']}  crc 0x{d['crc']:04x} "
+            f"{'ok' if d['crc_ok'] else 'MISMATCH'}"
+        )
     else:
         head = f"{indent}[{number}] {d['type']}"
     if d.get("direction"):

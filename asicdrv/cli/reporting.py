@@ -1,4 +1,5 @@
 """What selftest and burnin share: --report FILE and the repair history (--db)."""
+
 from __future__ import annotations
 
 import sys
@@ -8,11 +9,19 @@ from ..bench.report import check_report_path, write_report
 
 
 def add_report_args(parser) -> None:
-    parser.add_argument("--report", metavar="FILE.html|FILE.json", action="append",
-                        default=[], help="write a self-contained report (HTML) or its data "
-                                         "(JSON); give it twice for both")
-    parser.add_argument("--db", default=None, metavar="FILE",
-                        help=f"repair history database (default {default_path()})")
+    parser.add_argument(
+        "--report",
+        metavar="FILE.html|FILE.json",
+        action="append",
+        default=[],
+        help="write a self-contained report (HTML) or its data (JSON); give it twice for both",
+    )
+    parser.add_argument(
+        "--db",
+        default=None,
+        metavar="FILE",
+        help=f"repair history database (default {default_path()})",
+    )
 
 
 def check_report_args(args) -> None:

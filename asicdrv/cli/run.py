@@ -20,6 +20,7 @@ per-module settings; options on the command line replace the file's.
 Exit status: 0 stopped by a signal (or after --seconds), 2 a configuration or start-up
 error (one line; no frame was sent to a board for a bad value).
 """
+
 from __future__ import annotations
 
 import logging
@@ -33,8 +34,6 @@ from ..farm.api import ApiCommands, ApiServer, parse_listen
 from ..mining.controller import Controller, DeviceConfig, mining_modules
 from ..farm.metrics import DEFAULT_PORT as METRICS_PORT, serve_metrics
 from ..farm.web import LivePage
-
-WEB_PORT = 8080
 from ..errors import ConfigError
 from ..mining.pool import PoolConfig
 from ..testing import EASY_NONCE_MASK, TestPool, easy_difficulty
@@ -43,51 +42,126 @@ from .common import add_command, positive_number
 
 log = logging.getLogger("asicdrv.run")
 
+WEB_PORT = 8080
+
 
 def add_parser(sub) -> None:
     p = add_command(sub, "run", __doc__, "mine from stratum pools on every chain")
     p.add_argument("--config", metavar="FILE", help="TOML configuration (see README)")
-    p.add_argument("--pool", action="append", default=[], metavar="URL",
-                   help="stratum+tcp://host:port; repeat for backups, in priority order")
-    p.add_argument("--user", action="append", default=[], metavar="USER",
-                   help="worker name: one for all pools, or one per --pool")
-    p.add_argument("--pass", dest="password", action="append", default=[], metavar="PASS",
-                   help="pool password (default x): one for all, or one per --pool")
-    p.add_argument("--device", dest="devices", action="append", default=[], metavar="URL",
-                   help="a chain to mine on (repeat); default: every AUC found")
-    p.add_argument("--frequency", type=int, default=None, metavar="MHZ",
-                   help="every module's frequency (default: the model's)")
+    p.add_argument(
+        "--pool",
+        action="append",
+        default=[],
+        metavar="URL",
+        help="stratum+tcp://host:port; repeat for backups, in priority order",
+    )
+    p.add_argument(
+        "--user",
+        action="append",
+        default=[],
+        metavar="USER",
+        help="worker name: one for all pools, or one per --pool",
+    )
+    p.add_argument(
+        "--pass",
+        dest="password",
+        action="append",
+        default=[],
+        metavar="PASS",
+        help="pool password (default x): one for all, or one per --pool",
+    )
+    p.add_argument(
+        "--device",
+        dest="devices",
+        action="append",
+        default=[],
+        metavar="URL",
+        help="a chain to mine on (repeat); default: every AUC found",
+    )
+    p.add_argument(
+        "--frequency",
+        type=int,
+        default=None,
+        metavar="MHZ",
+        help="every module's frequency (default: the model's)",
+    )
     p.add_argument("--voltage-level", type=int, default=None, metavar="L")
     p.add_argument("--fan", default=None, metavar="PERCENT|auto")
-    p.add_argument("--temp-target", type=float, default=None, metavar="DEGC",
-                   help="the fan PID's hottest-chip target")
-    p.add_argument("--status-interval", type=positive_number, default=None, metavar="S",
-                   help="seconds between status lines (default 5)")
-    p.add_argument("--no-work-timeout", type=positive_number, default=None, metavar="S",
-                   help="fail over from a pool that sent no job this long (default 120)")
-    p.add_argument("--retry-min", type=positive_number, default=None, metavar="S",
-                   help="first reconnect delay (default 1; doubles up to --retry-max)")
+    p.add_argument(
+        "--temp-target",
+        type=float,
+        default=None,
+        metavar="DEGC",
+        help="the fan PID's hottest-chip target",
+    )
+    p.add_argument(
+        "--status-interval",
+        type=positive_number,
+        default=None,
+        metavar="S",
+        help="seconds between status lines (default 5)",
+    )
+    p.add_argument(
+        "--no-work-timeout",
+        type=positive_number,
+        default=None,
+        metavar="S",
+        help="fail over from a pool that sent no job this long (default 120)",
+    )
+    p.add_argument(
+        "--retry-min",
+        type=positive_number,
+        default=None,
+        metavar="S",
+        help="first reconnect delay (default 1; doubles up to --retry-max)",
+    )
     p.add_argument("--retry-max", type=positive_number, default=None, metavar="S")
-    p.add_argument("--api-listen", default=None, metavar="[HOST:]PORT|off",
-                   help="cgminer-compatible API (default 127.0.0.1:4028; off to disable)")
-    p.add_argument("--api-allow", default=None, metavar="RULES",
-                   help="cgminer's syntax: W:addr[/mask] privileged, R:addr read-only, "
-                        "comma-separated (default R:127.0.0.1)")
-    p.add_argument("--metrics-listen", nargs="?", const=f"127.0.0.1:{METRICS_PORT}",
-                   default=None, metavar="[HOST:]PORT",
-                   help=f"Prometheus metrics (off by default; port {METRICS_PORT} when "
-                        f"given without a value)")
-    p.add_argument("--metrics-per-chip", action="store_true", default=None,
-                   help="also per-chip temperature series (104 per module)")
-    p.add_argument("--web", default=None, metavar="[HOST:]PORT",
-                   help="serve the live page (off by default; 127.0.0.1 unless a host is "
-                        "given)")
+    p.add_argument(
+        "--api-listen",
+        default=None,
+        metavar="[HOST:]PORT|off",
+        help="cgminer-compatible API (default 127.0.0.1:4028; off to disable)",
+    )
+    p.add_argument(
+        "--api-allow",
+        default=None,
+        metavar="RULES",
+        help="cgminer's syntax: W:addr[/mask] privileged, R:addr read-only, "
+        "comma-separated (default R:127.0.0.1)",
+    )
+    p.add_argument(
+        "--metrics-listen",
+        nargs="?",
+        const=f"127.0.0.1:{METRICS_PORT}",
+        default=None,
+        metavar="[HOST:]PORT",
+        help=f"Prometheus metrics (off by default; port {METRICS_PORT} when given without a value)",
+    )
+    p.add_argument(
+        "--metrics-per-chip",
+        action="store_true",
+        default=None,
+        help="also per-chip temperature series (104 per module)",
+    )
+    p.add_argument(
+        "--web",
+        default=None,
+        metavar="[HOST:]PORT",
+        help="serve the live page (off by default; 127.0.0.1 unless a host is given)",
+    )
     p.add_argument("--log-level", choices=cfg.LOG_LEVELS, default=None)
-    p.add_argument("--seconds", type=positive_number, default=None,
-                   help="stop (safely, as on SIGTERM) after this many seconds")
-    p.add_argument("--demo", action="store_true",
-                   help="no pool or device given: mine on the built-in emulator (3 modules) "
-                        "against a local test pool that checks every share")
+    p.add_argument(
+        "--seconds",
+        type=positive_number,
+        default=None,
+        help="stop (safely, as on SIGTERM) after this many seconds",
+    )
+    p.add_argument(
+        "--demo",
+        action="store_true",
+        help="no pool or device given: mine on the built-in emulator (3 modules) "
+        "against a local test pool that checks every share",
+    )
     p.set_defaults(run=run)
 
 
@@ -115,8 +189,18 @@ def build_config(args) -> cfg.RunConfig:
     for device in config.devices:
         for key in overrides:
             setattr(device, key, getattr(checked, key))
-    for key in ("status_interval", "no_work_timeout", "retry_min", "retry_max", "log_level",
-                "api_listen", "api_allow", "metrics_listen", "metrics_per_chip", "web"):
+    for key in (
+        "status_interval",
+        "no_work_timeout",
+        "retry_min",
+        "retry_max",
+        "log_level",
+        "api_listen",
+        "api_allow",
+        "metrics_listen",
+        "metrics_per_chip",
+        "web",
+    ):
         value = getattr(args, key)
         if value is not None:
             setattr(config, key, value)
@@ -126,10 +210,13 @@ def build_config(args) -> cfg.RunConfig:
     if not config.devices:
         aucs = find_aucs()
         if not aucs:
-            raise ConfigError("no AUC found (is it plugged in?); to mine on the built-in "
-                              "emulator give --device emu:// (or try --demo)")
-        config.devices = [DeviceConfig(url=f"usb://{d.bus}:{d.address}", **vars(checked))
-                          for d in aucs]
+            raise ConfigError(
+                "no AUC found (is it plugged in?); to mine on the built-in "
+                "emulator give --device emu:// (or try --demo)"
+            )
+        config.devices = [
+            DeviceConfig(url=f"usb://{d.bus}:{d.address}", **vars(checked)) for d in aucs
+        ]
     return config
 
 
@@ -142,11 +229,17 @@ def _pools(urls: list[str], users: list[str], passwords: list[str]) -> list[Pool
         if len(values) == 1:
             return values * len(urls)
         if len(values) != len(urls):
-            raise ConfigError(f"{len(values)} {name} for {len(urls)} pools: give one for "
-                              f"all or one per --pool")
+            raise ConfigError(
+                f"{len(values)} {name} for {len(urls)} pools: give one for all or one per --pool"
+            )
         return values
-    return [PoolConfig(u, w, p) for u, w, p in
-            zip(urls, per_pool(users, "--user", None), per_pool(passwords, "--pass", "x"))]
+
+    return [
+        PoolConfig(u, w, p)
+        for u, w, p in zip(
+            urls, per_pool(users, "--user", None), per_pool(passwords, "--pass", "x")
+        )
+    ]
 
 
 def _fan(text: str) -> int:
@@ -164,18 +257,23 @@ def run(args) -> int:
         if not args.pool and not args.config:
             demo_pool = TestPool(difficulty=easy_difficulty()).start()
             args.pool, args.user = [demo_pool.url], ["demo.worker"]
-        if not args.devices and not getattr(args, "global_device", None) and \
-                not args.config:
+        if not args.devices and not getattr(args, "global_device", None) and not args.config:
             args.devices = [DEMO_DEVICE]
-        print(f"demo: the built-in EMULATOR ({DEMO_DEVICE})"
-              f"{' mining for a local test pool that checks every share' if demo_pool else ''}"
-              f"; nothing here is hardware", file=sys.stderr)
+        print(
+            f"demo: the built-in EMULATOR ({DEMO_DEVICE})"
+            f"{' mining for a local test pool that checks every share' if demo_pool else ''}"
+            f"; nothing here is hardware",
+            file=sys.stderr,
+        )
     try:
         return _run(args)
     finally:
         if demo_pool is not None:
-            print(f"demo pool: {len(demo_pool.accepted)} shares accepted, "
-                  f"{len(demo_pool.rejected)} rejected", file=sys.stderr)
+            print(
+                f"demo pool: {len(demo_pool.accepted)} shares accepted, "
+                f"{len(demo_pool.rejected)} rejected",
+                file=sys.stderr,
+            )
             demo_pool.close()
 
 
@@ -183,14 +281,21 @@ def _run(args) -> int:
     config = build_config(args)
     interactive = sys.stderr.isatty()
     logging.basicConfig(
-        level=config.log_level.upper(), stream=sys.stderr, force=True,
-        format="%(asctime)s %(message)s" if interactive
-        else "%(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S")
+        level=config.log_level.upper(),
+        stream=sys.stderr,
+        force=True,
+        format="%(asctime)s %(message)s" if interactive else "%(levelname)s %(name)s: %(message)s",
+        datefmt="%H:%M:%S",
+    )
     if not config.pools:
         log.warning("no pool configured: the boards are detected and kept idle")
-    controller = Controller(config.pools, config.devices,
-                            no_work_timeout=config.no_work_timeout,
-                            retry_min=config.retry_min, retry_max=config.retry_max)
+    controller = Controller(
+        config.pools,
+        config.devices,
+        no_work_timeout=config.no_work_timeout,
+        retry_min=config.retry_min,
+        retry_max=config.retry_max,
+    )
     stop = threading.Event()
     caught = []
     api = None
@@ -203,8 +308,7 @@ def _run(args) -> int:
             if not (args.demo and args.api_listen is None):
                 raise
             # a demo must run on a machine where a miner already holds 4028
-            log.warning("demo: %s:%d is taken; the API listens on a free port instead",
-                        host, port)
+            log.warning("demo: %s:%d is taken; the API listens on a free port instead", host, port)
             api = ApiServer(commands, host, 0, config.api_allow)
 
     def on_signal(number, _frame):
@@ -234,8 +338,10 @@ def _run(args) -> int:
             if stop.wait(wait):
                 break
             log.info("%s", status_line(controller.status()))
-        log.info("stopping (%s): idling the boards, sending verified shares",
-                 caught[0] if caught else "time is up")
+        log.info(
+            "stopping (%s): idling the boards, sending verified shares",
+            caught[0] if caught else "time is up",
+        )
         controller.stop()
         log.info("stopped: %s", totals_line(controller.status()))
     finally:
@@ -270,16 +376,17 @@ def status_line(status: dict) -> str:
     rates = status["hashrate_ghs"]
     modules = [m for _, m in mining_modules(status)]
     reported = sum(m.hashrate_ghs for m in modules)
-    hottest = max((m.hottest_chip_c for m in modules if m.hottest_chip_c is not None),
-                  default=None)
+    hottest = max((m.hottest_chip_c for m in modules if m.hottest_chip_c is not None), default=None)
     fans = sorted({m.fan_percent for m in modules})
     fan = "-" if not fans else str(fans[0]) if len(fans) == 1 else f"{fans[0]}-{fans[-1]}"
     pool = next((p for p in status["pools"] if p["active"]), None)
     chains_up = sum(1 for c in status["chains"] if c["state"] == "mining")
     t = status["totals"]
     shares = f"A {t['accepted']} R {t['rejected']} S {t['stale']}"
-    return (f"5s {format_rate(rates['5s'])}, 1m {format_rate(rates['1m'])}, "
-            f"15m {format_rate(rates['15m'])} (reported {format_rate(reported)}) | "
-            f"{shares} | pool {pool['index'] if pool else 'none'} | hottest "
-            f"{'-' if hottest is None else f'{hottest:.0f}'} C | fan {fan} % | "
-            f"chains {chains_up}/{len(status['chains'])}, modules {len(modules)}")
+    return (
+        f"5s {format_rate(rates['5s'])}, 1m {format_rate(rates['1m'])}, "
+        f"15m {format_rate(rates['15m'])} (reported {format_rate(reported)}) | "
+        f"{shares} | pool {pool['index'] if pool else 'none'} | hottest "
+        f"{'-' if hottest is None else f'{hottest:.0f}'} C | fan {fan} % | "
+        f"chains {chains_up}/{len(status['chains'])}, modules {len(modules)}"
+    )

@@ -6,6 +6,7 @@ bare "CN" packets.
 Exit status: 0 something was found, 1 nothing is attached (it says so; the emulator is
 scanned only when named: --device emu://), 2 the device named with --device cannot be
 opened (one line saying why)."""
+
 from __future__ import annotations
 
 import sys
@@ -18,15 +19,19 @@ from ..transport.usb_auc import AucLink, find_aucs
 from ..transport.usb_hid import find_sticks
 from .common import AUTO, add_command, add_device_args, emit_json, table
 
-PROLIFIC = (0x067B, 0x2303)    # the USB-serial bridge of Avalon 2/3
+PROLIFIC = (0x067B, 0x2303)  # the USB-serial bridge of Avalon 2/3
 
 
 def add_parser(sub) -> None:
-    p = add_command(sub, "scan", __doc__,
-                    "find AUC bridges, serial modules and what is behind them")
+    p = add_command(
+        sub, "scan", __doc__, "find AUC bridges, serial modules and what is behind them"
+    )
     add_device_args(p)
-    p.add_argument("--all-serial", action="store_true",
-                   help="probe every serial port, not only Prolific (067b:2303) ones")
+    p.add_argument(
+        "--all-serial",
+        action="store_true",
+        help="probe every serial port, not only Prolific (067b:2303) ones",
+    )
     p.set_defaults(run=run)
 
 
@@ -38,15 +43,21 @@ def run(args) -> int:
     if args.json:
         emit_json({"devices": found})
     elif found:
-        rows = [[d["url"], d.get("auc_version") or "-", m["id"], m["dna"], m["model"],
-                 m["version"]] for d in found for m in d["modules"]]
+        rows = [
+            [d["url"], d.get("auc_version") or "-", m["id"], m["dna"], m["model"], m["version"]]
+            for d in found
+            for m in d["modules"]
+        ]
         print(table(["device", "AUC", "module", "dna", "model", "firmware"], rows))
         for d in found:
             if d.get("error"):
                 print(f"{d['url']}: {d['error']}", file=sys.stderr)
     if not any(d["modules"] for d in found):
-        print("no AUC or serial module found (USB 29f1:33f2, Prolific serial); "
-              "--device emu:// scans the built-in emulator", file=sys.stderr)
+        print(
+            "no AUC or serial module found (USB 29f1:33f2, Prolific serial); "
+            "--device emu:// scans the built-in emulator",
+            file=sys.stderr,
+        )
         return 1
     return 0
 
@@ -78,8 +89,11 @@ def _describe(url: str, quiet: bool = False, strict: bool = False) -> dict | Non
     try:
         with connect.open(url, start=False) as chain:
             info = chain.auc_info() if isinstance(chain.link, AucLink) else {}
-            return {"url": url, "auc_version": info.get("version"),
-                    "modules": [m.__dict__ for m in chain.modules]}
+            return {
+                "url": url,
+                "auc_version": info.get("version"),
+                "modules": [m.__dict__ for m in chain.modules],
+            }
     except AsicError as exc:
         if strict:
             raise

@@ -1,12 +1,20 @@
 """``asicdrv status``: temperatures, fans, voltages, PLLs, power, hash rate and errors per
 module and miner.  Exit 1 when a module has a finding (cutoff, lost, fan, power, sensors,
 stale readings) or an address answers but no module could be identified there."""
+
 from __future__ import annotations
 
 import sys
 
-from .common import (add_command, add_device_args, emit_json, findings, missing_findings,
-                     open_chain, table)
+from .common import (
+    add_command,
+    add_device_args,
+    emit_json,
+    findings,
+    missing_findings,
+    open_chain,
+    table,
+)
 
 
 def add_parser(sub) -> None:
@@ -28,6 +36,7 @@ def run(args) -> int:
         emit_json(data)
     elif sys.stdout.isatty():
         from .rich_view import console, status_view
+
         console().print(status_view(status, problems, missing))
     else:
         print(render(status, problems, missing))
@@ -36,28 +45,71 @@ def run(args) -> int:
 
 def render(status, problems, missing=()) -> str:
     """Three tables that fit 80 columns: identity, module state, miners."""
-    out = [f"device {status.link}  {'connected' if status.connected else 'DISCONNECTED'}",
-           table(["module", "model", "dna", "firmware", "settings"],
-                 [[m.id, m.model, m.dna, m.version, m.settings_source]
-                  for m in status.modules]), ""]
-    rows = [[m.id, m.state, m.temperature_c, m.hottest_chip_c,
-             f"{m.fan_percent}%{' auto' if m.auto_fan else ''}", m.fan_rpm,
-             f"{m.hashrate_ghs / 1000:.2f}", m.hw_errors, m.crc_errors, m.shares]
-            for m in status.modules]
-    out += [table(["module", "state", "MM C", "chip C", "fan", "RPM", "TH/s", "HW err",
-                   "CRC err", "shares"], rows), ""]
+    out = [
+        f"device {status.link}  {'connected' if status.connected else 'DISCONNECTED'}",
+        table(
+            ["module", "model", "dna", "firmware", "settings"],
+            [[m.id, m.model, m.dna, m.version, m.settings_source] for m in status.modules],
+        ),
+        "",
+    ]
+    rows = [
+        [
+            m.id,
+            m.state,
+            m.temperature_c,
+            m.hottest_chip_c,
+            f"{m.fan_percent}%{' auto' if m.auto_fan else ''}",
+            m.fan_rpm,
+            f"{m.hashrate_ghs / 1000:.2f}",
+            m.hw_errors,
+            m.crc_errors,
+            m.shares,
+        ]
+        for m in status.modules
+    ]
+    out += [
+        table(
+            [
+                "module",
+                "state",
+                "MM C",
+                "chip C",
+                "fan",
+                "RPM",
+                "TH/s",
+                "HW err",
+                "CRC err",
+                "shares",
+            ],
+            rows,
+        ),
+        "",
+    ]
     miner_rows = []
     for m in status.modules:
         for i in range(len(m.frequencies_mhz)):
             temps = [t for t in m.chip_temperatures_c[i] if t is not None]
             if not m.per_chip_sensors and m.miner_temperatures_c[i] is not None:
-                temps = [m.miner_temperatures_c[i]]        # A7: one reading per miner
-            miner_rows.append([m.id, i, max(temps) if temps else None,
-                               "/".join(str(f) for f in m.frequencies_mhz[i]),
-                               m.voltage_levels[i], _volts(m.voltages_v[i]),
-                               _volts(m.vin_v[i]), m.power_good])
-    out.append(table(["module", "miner", "chip C", "PLL MHz", "volt lvl", "core V", "Vin",
-                      "power ok"], miner_rows))
+                temps = [m.miner_temperatures_c[i]]  # A7: one reading per miner
+            miner_rows.append(
+                [
+                    m.id,
+                    i,
+                    max(temps) if temps else None,
+                    "/".join(str(f) for f in m.frequencies_mhz[i]),
+                    m.voltage_levels[i],
+                    _volts(m.voltages_v[i]),
+                    _volts(m.vin_v[i]),
+                    m.power_good,
+                ]
+            )
+    out.append(
+        table(
+            ["module", "miner", "chip C", "PLL MHz", "volt lvl", "core V", "Vin", "power ok"],
+            miner_rows,
+        )
+    )
     for module_id, items in problems.items():
         for item in items:
             out.append(f"FINDING module {module_id}: {item}")

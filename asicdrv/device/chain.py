@@ -15,6 +15,7 @@ API calls validate every value against the model's limits (:mod:`.limits`) befor
 built, then send under the same link lock; every frame that carries a voltage word is checked
 once more just before it reaches the link.
 """
+
 from __future__ import annotations
 
 import queue
@@ -22,13 +23,27 @@ import threading
 import time
 from typing import Iterator, Sequence
 
-from ..errors import AsicError, ChainClosed, DeviceGone, DeviceNotFound, JobError, LimitError, \
-    ModuleLost, PollerStopped
+from ..errors import (
+    AsicError,
+    ChainClosed,
+    DeviceGone,
+    DeviceNotFound,
+    JobError,
+    LimitError,
+    ModuleLost,
+    PollerStopped,
+)
 from ..generations import GENERATIONS
 from ..mining.stratum import StratumJob
-from ..models import (DETECT_INTERVAL_S, FAN_ADJUST_INTERVAL_S, OVERHEAT_C,
-                      POLLING_DELAY_MAX_S, POLLING_DELAY_S, DIFFMAX_AVALON8,
-                      check_voltage_level_any)
+from ..models import (
+    DETECT_INTERVAL_S,
+    FAN_ADJUST_INTERVAL_S,
+    OVERHEAT_C,
+    POLLING_DELAY_MAX_S,
+    POLLING_DELAY_S,
+    DIFFMAX_AVALON8,
+    check_voltage_level_any,
+)
 from .configure import Configurator
 from .detection import Detector
 from .fan import FanPid
@@ -39,37 +54,52 @@ from .shares import NonceVerifier, Share
 from .snapshot import failing_chips, module_status
 from .status import STATE_LOST, ChainStatus, Module
 
-IDLE_FAN_PERCENT = 50         # idle(): PLLs off, chips near ambient; air for the DC-DC stage
+IDLE_FAN_PERCENT = 50  # idle(): PLLs off, chips near ambient; air for the DC-DC stage
 
 __all__ = ["Chain", "IDLE_FAN_PERCENT", "pll_frequencies"]
 
 
 class Chain:
-    def __init__(self, link, *, emulator=None, owns_emulator: bool = False,
-                 url: str | None = None, polling_delay: float = POLLING_DELAY_S,
-                 nonce_mask: int | None = None, detect_interval: float = DETECT_INTERVAL_S,
-                 fan_interval: float = FAN_ADJUST_INTERVAL_S,
-                 temp_target: float | None = None, overheat_c: float = OVERHEAT_C,
-                 smart_speed: bool = True, roll_enable: bool = True,
-                 voltage_level: int | None = None, frequency=None,
-                 apply_settings: bool | None = None, start: bool = True):
+    def __init__(
+        self,
+        link,
+        *,
+        emulator=None,
+        owns_emulator: bool = False,
+        url: str | None = None,
+        polling_delay: float = POLLING_DELAY_S,
+        nonce_mask: int | None = None,
+        detect_interval: float = DETECT_INTERVAL_S,
+        fan_interval: float = FAN_ADJUST_INTERVAL_S,
+        temp_target: float | None = None,
+        overheat_c: float = OVERHEAT_C,
+        smart_speed: bool = True,
+        roll_enable: bool = True,
+        voltage_level: int | None = None,
+        frequency=None,
+        apply_settings: bool | None = None,
+        start: bool = True,
+    ):
         try:
-            self.polling_delay = number("polling_delay", polling_delay, 0.001,
-                                         POLLING_DELAY_MAX_S)
+            self.polling_delay = number("polling_delay", polling_delay, 0.001, POLLING_DELAY_MAX_S)
             self.detect_interval = number("detect_interval", detect_interval, 0.01, 86400)
             self.fan_interval = number("fan_interval", fan_interval, 0.01, 3600)
             self.overheat_c = number("overheat_c", overheat_c, 60, OVERHEAT_C)
             # None: each model's own target (Avalon 8: 90 degC, Avalon 9: 87)
-            self.temp_target = (None if temp_target is None else
-                                number("temp_target", temp_target, 50, self.overheat_c - 5))
+            self.temp_target = (
+                None
+                if temp_target is None
+                else number("temp_target", temp_target, 50, self.overheat_c - 5)
+            )
             if nonce_mask is not None:
                 whole("nonce_mask", nonce_mask, 1, 32)
-            if voltage_level is not None:   # its model's range is checked once it is known
+            if voltage_level is not None:  # its model's range is checked once it is known
                 check_voltage_level_any(voltage_level)
             self._frequency = pll_frequencies(frequency) if frequency is not None else None
             if apply_settings not in (None, True, False):
-                raise LimitError(f"apply_settings must be true, false or unset, "
-                                 f"got {apply_settings!r}")
+                raise LimitError(
+                    f"apply_settings must be true, false or unset, got {apply_settings!r}"
+                )
         except LimitError:
             link.close()
             raise
@@ -86,17 +116,17 @@ class Chain:
         self._nonce_mask = nonce_mask
         self._voltage_level = voltage_level
         self._lock = threading.RLock()
-        self._modules: dict[int, ModuleRuntime] = {}      # address -> module
-        self._by_dna: dict[str, ModuleRuntime] = {}       # every module ever found
-        self._missing: dict[int, str] = {}                 # address -> why unknown
-        self._refused: set[int] = set()                    # ... answered but not driven
+        self._modules: dict[int, ModuleRuntime] = {}  # address -> module
+        self._by_dna: dict[str, ModuleRuntime] = {}  # every module ever found
+        self._missing: dict[int, str] = {}  # address -> why unknown
+        self._refused: set[int] = set()  # ... answered but not driven
         self._shares: queue.Queue[Share] = queue.Queue()
         self._stop = threading.Event()
         self._gone: AsicError | None = None
         self._closed = False
         self._last_job_key = None
-        self._idle_fan: int | None = None                  # set while idle() holds
-        self._last_job: tuple[str, int] | None = None        # (prevhash, pool)
+        self._idle_fan: int | None = None  # set while idle() holds
+        self._last_job: tuple[str, int] | None = None  # (prevhash, pool)
         self.verifier = NonceVerifier()
         self.poll_count = 0
         self._auc_info: dict = {}
@@ -111,8 +141,10 @@ class Chain:
             raise
         if not self._active():
             self._release()
-            raise DeviceNotFound(f"{self.link.name}: the link is up but no module answered "
-                                 f"DETECT (power, cabling, or all ids taken?)")
+            raise DeviceNotFound(
+                f"{self.link.name}: the link is up but no module answered "
+                f"DETECT (power, cabling, or all ids taken?)"
+            )
         if start:
             self.start()
 
@@ -174,27 +206,34 @@ class Chain:
         with self._lock:
             for rt in self._select(module):
                 target = rt.spec.temp_target_c if target_c is None else target_c
-                rt.pid = FanPid(min(target, self.overheat_c - 5), rt.spec.fan_min_percent,
-                                rt.spec.fan_max_percent)
+                rt.pid = FanPid(
+                    min(target, self.overheat_c - 5),
+                    rt.spec.fan_min_percent,
+                    rt.spec.fan_max_percent,
+                )
                 rt.auto_fan, rt.fan_pending = True, True
 
-    def set_frequency(self, mhz: int | Sequence[int], module: int | None = None,
-                      miner: int | None = None) -> None:
+    def set_frequency(
+        self, mhz: int | Sequence[int], module: int | None = None, miner: int | None = None
+    ) -> None:
         """One frequency for every PLL, or one per PLL, in MHz the model's PLL table holds
         (Avalon 8: 0 = off or 25 MHz steps to 1200; Avalon 7: six PLLs, 12 MHz steps from
         24 to 1404; see ``asicdrv.MODELS``).  Every target module is checked first."""
         self._check_open()
         with self._lock:
-            targets = [(rt, self._miners(rt, miner), pll_frequencies(mhz, settable(rt.spec)))
-                       for rt in self._select(module)]
+            targets = [
+                (rt, self._miners(rt, miner), pll_frequencies(mhz, settable(rt.spec)))
+                for rt in self._select(module)
+            ]
             for rt, miners, plls in targets:
                 for m in miners:
                     rt.frequencies[m] = list(plls)
                 if not (rt.cutoff or rt.idle):
                     self._config.send_plls(rt, miners)
 
-    def set_voltage_level(self, level: int, module: int | None = None,
-                          miner: int | None = None) -> None:
+    def set_voltage_level(
+        self, level: int, module: int | None = None, miner: int | None = None
+    ) -> None:
         self._check_open()
         with self._lock:
             targets = [(rt, self._miners(rt, miner)) for rt in self._select(module)]
@@ -205,7 +244,8 @@ class Chain:
                     raise LimitError(
                         f"module {rt.id} was configured before this host opened it and a "
                         f"board does not report its voltage levels: set every miner at once "
-                        f"(leave out --miner)")
+                        f"(leave out --miner)"
+                    )
             for rt, miners in targets:
                 for m in miners:
                     rt.voltage_levels[m] = level
@@ -216,10 +256,14 @@ class Chain:
         per miner], "voltage_levels": [level or None (not known) per miner], "source":
         "host" or "board"}}."""
         with self._lock:
-            return {rt.id: {"frequencies_mhz": [list(f) for f in rt.frequencies],
-                            "voltage_levels": list(rt.voltage_levels),
-                            "source": rt.settings_source}
-                    for rt in self._active()}
+            return {
+                rt.id: {
+                    "frequencies_mhz": [list(f) for f in rt.frequencies],
+                    "voltage_levels": list(rt.voltage_levels),
+                    "source": rt.settings_source,
+                }
+                for rt in self._active()
+            }
 
     def idle(self, fan_percent: int = IDLE_FAN_PERCENT, timeout: float = 2.0) -> None:
         """Stop hashing and leave the boards safe: every PLL off (sent before this returns)
@@ -230,8 +274,7 @@ class Chain:
         with self._lock:
             targets = self._active()
             for rt in targets:
-                whole("fan percent", fan_percent, rt.spec.fan_min_percent,
-                       rt.spec.fan_max_percent)
+                whole("fan percent", fan_percent, rt.spec.fan_min_percent, rt.spec.fan_max_percent)
             self._idle_fan = fan_percent
             for rt in targets:
                 self._config.hold_idle(rt, fan_percent)
@@ -242,7 +285,6 @@ class Chain:
                     return
             time.sleep(self.polling_delay)
         self._raise_if_gone()
-
 
     def resume(self) -> None:
         """Undo :meth:`idle`: the frequencies and fan mode from before (a cutoff still
@@ -284,10 +326,15 @@ class Chain:
             for rt in self._select(module):
                 rt.reboot_pending = True
 
-    # --- work ----------------------------------------------------------------------------------------
-    def submit(self, job: StratumJob, extranonce2_start: int = 0,
-               extranonce2_range: int | None = None, pool: int = 0,
-               restart: bool | None = None) -> None:
+    # --- work -------------------------------------------------------------------------------------
+    def submit(
+        self,
+        job: StratumJob,
+        extranonce2_start: int = 0,
+        extranonce2_range: int | None = None,
+        pool: int = 0,
+        restart: bool | None = None,
+    ) -> None:
         """Send a job to every module (broadcast).  Its nonces verify for the next three
         jobs too.  ``restart`` is the STATIC work-restart word: the MMs drop what they have
         queued and the host counts late nonces of earlier jobs as stale.  By default it is
@@ -311,9 +358,15 @@ class Chain:
             cap = min((rt.spec.diffmax for rt in active), default=DIFFMAX_AVALON8)
             generation = active[0].generation if active else GENERATIONS["avalon8"]
             frames = generation.job_frames(
-                job, active, nonce2_start=extranonce2_start, nonce2_range=extranonce2_range,
-                clean=bool(restart), pool=pool, send_job_id=key != self._last_job_key,
-                difficulty_cap=cap)
+                job,
+                active,
+                nonce2_start=extranonce2_start,
+                nonce2_range=extranonce2_range,
+                clean=bool(restart),
+                pool=pool,
+                send_job_id=key != self._last_job_key,
+                difficulty_cap=cap,
+            )
             self.verifier.add_job(job, pool, restart=bool(restart), difficulty_cap=cap)
             for address, frame in frames:
                 self._xfer(address, frame, read=False)
@@ -347,11 +400,17 @@ class Chain:
     # --- status and diagnostics -----------------------------------------------------------------
     def status(self) -> ChainStatus:
         with self._lock:
-            modules = sorted((module_status(rt) for rt in self._by_dna.values()),
-                             key=lambda m: m.id)
+            modules = sorted(
+                (module_status(rt) for rt in self._by_dna.values()), key=lambda m: m.id
+            )
             missing = dict(self._missing)
-        return ChainStatus(self.url, self._gone is None and not self._closed, modules,
-                           dict(self._auc_info), missing)
+        return ChainStatus(
+            self.url,
+            self._gone is None and not self._closed,
+            modules,
+            dict(self._auc_info),
+            missing,
+        )
 
     def refresh(self, timeout: float = 5.0) -> ChainStatus:
         """Wait until every module has sent a full round of status since this call."""
@@ -362,8 +421,9 @@ class Chain:
         while time.monotonic() < deadline:
             self._raise_if_gone()
             with self._lock:
-                done = all(rt.readings.round_complete(marks.get(rt.id, {}))
-                           for rt in self._active())
+                done = all(
+                    rt.readings.round_complete(marks.get(rt.id, {})) for rt in self._active()
+                )
             if done:
                 break
             time.sleep(0.02)
@@ -406,8 +466,9 @@ class Chain:
         return dict(self._auc_info)
 
     # --- internals: the link ---------------------------------------------------------------------
-    def _xfer(self, address: int, frame: bytes, read: bool,
-              patience: float | None = None) -> bytes | None:
+    def _xfer(
+        self, address: int, frame: bytes, read: bool, patience: float | None = None
+    ) -> bytes | None:
         self._raise_if_gone()
         self._check_voltage(address, frame)
         try:
@@ -453,8 +514,7 @@ class Chain:
         whole("module", module, 0, 0x7F)
         rt = self._modules.get(module)
         if rt is None:
-            raise LimitError(f"no module {module}; modules are "
-                             f"{sorted(self._modules) or 'none'}")
+            raise LimitError(f"no module {module}; modules are {sorted(self._modules) or 'none'}")
         if rt.state == STATE_LOST:
             raise ModuleLost(f"module {module} stopped answering and was detached")
         return [rt]
@@ -465,28 +525,8 @@ class Chain:
             return range(rt.spec.miner_count)
         whole("miner", miner, 0, rt.spec.miner_count - 1)
         if not rt.spec.per_miner_settings:
-            raise LimitError(f"the {rt.spec.name} (module {rt.id}) sets frequency and "
-                             f"voltage for the whole module: leave out the miner")
+            raise LimitError(
+                f"the {rt.spec.name} (module {rt.id}) sets frequency and "
+                f"voltage for the whole module: leave out the miner"
+            )
         return [miner]
-
-    # --- internals: detection and settings ----------------------------------------------------------
-
-
-
-
-
-
-
-
-
-
-
-
-    # --- internals: the poller ------------------------------------------------------------------------
-
-
-
-
-
-
-    # --- internals: status snapshots -----------------------------------------------------------------

@@ -1,5 +1,6 @@
 """A module's settings on the wire: the configuration burst for a new board (or adopting
 what a running board runs), PLL and voltage frames when they change, idle."""
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
@@ -22,7 +23,7 @@ class Configurator:
         """A module seen for the first time: apply settings to a board that was just
         powered (or when asked); adopt what a running board runs."""
         self.configure_settings(rt)
-        if self.chain._idle_fan is not None:                     # found while the chain idles
+        if self.chain._idle_fan is not None:  # found while the chain idles
             self.hold_idle(rt, self.chain._idle_fan)
 
     def configure_settings(self, rt: ModuleRuntime) -> None:
@@ -34,12 +35,12 @@ class Configurator:
         running = self.read_running_plls(rt) if rt.spec.pll_status_frequencies else None
         if running is None or not any(f for plls in running for f in plls):
             if self.chain.apply_settings is None:
-                self.settings_round(rt)     # just powered (or silent): the requested setup
+                self.settings_round(rt)  # just powered (or silent): the requested setup
             return
         rt.frequencies = [list(p) for p in running]
         rt.voltage_levels = [None] * rt.spec.miner_count
         rt.settings_source = "board"
-        rt.fan_pending = False               # leave its fan alone until the PID's first step
+        rt.fan_pending = False  # leave its fan alone until the PID's first step
 
     def read_running_plls(self, rt: ModuleRuntime) -> list[list[int]] | None:
         """Poll the module until every miner's STATUS_PLL has come (SYNC restarts the MM's
@@ -91,7 +92,7 @@ class Configurator:
 
     def send_volt(self, rt: ModuleRuntime) -> None:
         if any(level is None for level in rt.voltage_levels):
-            return          # adopted from a running board: its levels are not known
+            return  # adopted from a running board: its levels are not known
         if self.settings_later(rt):
             return
         for frame in rt.generation.volt_frames(rt):

@@ -4,6 +4,7 @@ stopping after two in a row; SYNC each new module; dedupe by DNA (a module that 
 under another id is the same board).  At open, an address that answers polls but not DETECT
 belongs to a module an earlier host left detected: the chain waits out the MM's 3 s idle
 timeout, after which the module answers DETECT again."""
+
 from __future__ import annotations
 
 import time
@@ -24,8 +25,8 @@ from .status import STATE_CUTOFF, STATE_LOST, STATE_OK, Module
 if TYPE_CHECKING:
     from .chain import Chain
 
-DETECT_PATIENCE_S = 0.08      # read-again budget for DETECT: an empty id ends a round
-PROBE_PATIENCE_S = 0.03       # ... for the probe of addresses nobody was detected at
+DETECT_PATIENCE_S = 0.08  # read-again budget for DETECT: an empty id ends a round
+PROBE_PATIENCE_S = 0.03  # ... for the probe of addresses nobody was detected at
 
 
 def decode_ackdetect(reply: bytes, line):
@@ -51,11 +52,13 @@ class Detector:
         if orphans:
             for rt in found:
                 del self.chain._modules[rt.id], self.chain._by_dna[rt.info.dna]
-            time.sleep(MM_IDLE_TIMEOUT_S + 0.5)     # no traffic: every MM reverts to id 0
+            time.sleep(MM_IDLE_TIMEOUT_S + 0.5)  # no traffic: every MM reverts to id 0
             found = self.detect_round()
             for address in self.probe_orphans():
-                self.chain._missing[address] = ("a module answers polls here but never completed "
-                                          "DETECT (its replies are lost or corrupted)")
+                self.chain._missing[address] = (
+                    "a module answers polls here but never completed "
+                    "DETECT (its replies are lost or corrupted)"
+                )
         for rt in found:
             self.chain._config.configure_new(rt)
 
@@ -72,10 +75,15 @@ class Detector:
         if not self.chain.link.multi_module or not generation.adopts_addresses:
             return []
         held = {rt.id for rt in self.chain._active()} | self.chain._refused
-        return [address for address in range(1, generation.max_modules + 1)
-                if address not in held and self.chain._xfer(
-                    address, generation.plain_poll, read=True,
-                    patience=PROBE_PATIENCE_S) is not None]
+        return [
+            address
+            for address in range(1, generation.max_modules + 1)
+            if address not in held
+            and self.chain._xfer(
+                address, generation.plain_poll, read=True, patience=PROBE_PATIENCE_S
+            )
+            is not None
+        ]
 
     def detect_round(self) -> list[ModuleRuntime]:
         """DETECT each free id; returns the modules seen for the first time (to configure).
@@ -89,16 +97,19 @@ class Detector:
             current = self.chain._modules.get(module_id)
             if current is not None and current.state != STATE_LOST:
                 continue
-            reply = self.chain._xfer(0, line.detect_frame(module_id), read=True,
-                               patience=DETECT_PATIENCE_S)
+            reply = self.chain._xfer(
+                0, line.detect_frame(module_id), read=True, patience=DETECT_PATIENCE_S
+            )
             if reply is None:
                 silent.append(module_id)
                 if len(silent) >= 2 and silent[-2] == module_id - 1:
-                    break                          # two empty ids in a row: the end
+                    break  # two empty ids in a row: the end
                 continue
-            for gap in silent:      # an earlier id got no reply, yet this one was taken
-                self.chain._missing[gap] = ("no reply to DETECT while a later id was taken: a "
-                                      "module here took the id and its reply was lost")
+            for gap in silent:  # an earlier id got no reply, yet this one was taken
+                self.chain._missing[gap] = (
+                    "no reply to DETECT while a later id was taken: a "
+                    "module here took the id and its reply was lost"
+                )
             silent.clear()
             found = self.identify(module_id, reply, line)
             if found is None:
@@ -111,7 +122,7 @@ class Detector:
             if generation.sends_sync:
                 self.chain._xfer(module_id, generation.sync_frame(f), read=True, patience=0)
             rt = self.chain._by_dna.get(dna)
-            if rt is not None:                     # the same board, back (maybe at a new id)
+            if rt is not None:  # the same board, back (maybe at a new id)
                 if self.chain._modules.get(rt.id) is rt:
                     del self.chain._modules[rt.id]
                 rt.info = replace(rt.info, id=module_id)
@@ -124,23 +135,35 @@ class Detector:
             try:
                 if self.chain._frequency is not None or self.chain._voltage_level is not None:
                     settable(spec)
-                frequencies = (None if self.chain._frequency is None
-                               else pll_frequencies(self.chain._frequency, spec))
+                frequencies = (
+                    None
+                    if self.chain._frequency is None
+                    else pll_frequencies(self.chain._frequency, spec)
+                )
                 if self.chain._voltage_level is not None:
                     spec.check_voltage_level(self.chain._voltage_level)
             except LimitError as exc:
-                if self.chain._poller.thread is None:      # at open: the caller's settings are wrong
+                if self.chain._poller.thread is None:  # at open: the caller's settings are wrong
                     raise
                 self.refuse(module_id, f"not configured: {exc}")
                 continue
-            info = Module(module_id, dna, f["version"], spec.name, spec.miner_count,
-                          spec.asic_count)
-            target = spec.temp_target_c if self.chain.temp_target is None else self.chain.temp_target
-            rt = ModuleRuntime(info, spec, min(target, self.chain.overheat_c - 5),
-                                self.chain._voltage_level, frequencies, options=self.chain)
+            info = Module(
+                module_id, dna, f["version"], spec.name, spec.miner_count, spec.asic_count
+            )
+            target = (
+                spec.temp_target_c if self.chain.temp_target is None else self.chain.temp_target
+            )
+            rt = ModuleRuntime(
+                info,
+                spec,
+                min(target, self.chain.overheat_c - 5),
+                self.chain._voltage_level,
+                frequencies,
+                options=self.chain,
+            )
             self.chain._modules[module_id] = self.chain._by_dna[dna] = rt
             new.append(rt)
-        for module_id in silent:        # nothing answered here nor after: nobody there
+        for module_id in silent:  # nothing answered here nor after: nobody there
             self.chain._missing.pop(module_id, None)
         return new
 
@@ -163,13 +186,17 @@ class Detector:
             return None
         generation = generation_of(spec)
         if generation.dialect.device_crc_order != DIALECTS[ack.dialect].device_crc_order:
-            self.refuse(module_id, f"a {spec.name} answered DETECT with its CRC in the wrong "
-                                    f"byte order")
+            self.refuse(
+                module_id, f"a {spec.name} answered DETECT with its CRC in the wrong byte order"
+            )
             return None
         family = {rt.generation.job_family for rt in self.chain._active()}
         if family and generation.job_family not in family:
             others = ", ".join(sorted({rt.spec.name for rt in self.chain._active()}))
-            self.refuse(module_id, f"a {spec.name} cannot share a chain with {others}: their "
-                                    f"generations take different job frames")
+            self.refuse(
+                module_id,
+                f"a {spec.name} cannot share a chain with {others}: their "
+                f"generations take different job frames",
+            )
             return None
         return spec, fields

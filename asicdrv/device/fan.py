@@ -6,6 +6,7 @@
 Above 100 degC the fan goes to max, below 50 degC to min; the first reading in between
 starts u at the temperature itself.  Output is clamped to [min, max] percent.
 """
+
 from __future__ import annotations
 
 from ..models import FAN_MAX_PERCENT, FAN_MIN_PERCENT, TEMP_TARGET_C
@@ -15,12 +16,16 @@ PID_TEMP_MIN_C, PID_TEMP_MAX_C = 50, 100
 
 
 class FanPid:
-    def __init__(self, target_c: float = TEMP_TARGET_C, fan_min: int = FAN_MIN_PERCENT,
-                 fan_max: int = FAN_MAX_PERCENT):
+    def __init__(
+        self,
+        target_c: float = TEMP_TARGET_C,
+        fan_min: int = FAN_MIN_PERCENT,
+        fan_max: int = FAN_MAX_PERCENT,
+    ):
         self.target_c = target_c
         self.fan_min = fan_min
         self.fan_max = fan_max
-        self.errors = [0.0, 0.0, 0.0]   # e(k), e(k-1), e(k-2)
+        self.errors = [0.0, 0.0, 0.0]  # e(k), e(k-1), e(k-2)
         self.u: float = fan_min
         self.started = False
 

@@ -1,5 +1,6 @@
 """The checks every value a caller gives the device layer passes before a frame is built:
 numbers in range, frequencies the model's PLL table holds, models that take settings."""
+
 from __future__ import annotations
 
 import math
@@ -23,7 +24,7 @@ def pll_frequencies(mhz, spec: ModelSpec | None = None) -> int | list[int]:
     for f in mhz if isinstance(mhz, list) else [mhz]:
         if isinstance(f, bool) or not isinstance(f, int):
             raise LimitError(f"frequency {f!r} is not a whole number of MHz")
-    reasons: dict[str, None] = {}        # distinct reasons, in model-table order
+    reasons: dict[str, None] = {}  # distinct reasons, in model-table order
     for model in MODELS.values():
         try:
             model.check_frequencies(mhz)
@@ -36,16 +37,17 @@ def pll_frequencies(mhz, spec: ModelSpec | None = None) -> int | list[int]:
 def settable(spec: ModelSpec) -> ModelSpec:
     """The model, if the host can set its frequency and voltage (LimitError if not)."""
     if not spec.takes_settings:
-        raise LimitError(f"the {spec.name} takes no frequency or voltage: its firmware runs "
-                         f"a fixed core voltage and sets its own clock (it reports the "
-                         f"clock it runs, see status)")
+        raise LimitError(
+            f"the {spec.name} takes no frequency or voltage: its firmware runs "
+            f"a fixed core voltage and sets its own clock (it reports the "
+            f"clock it runs, see status)"
+        )
     return spec
 
 
 def number(name: str, value, low: float, high: float) -> float:
     """A finite number in [low, high], or a LimitError naming the option and the range."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or \
-            not math.isfinite(value):
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         raise LimitError(f"{name} {value!r} is not a number (range {low:g}..{high:g})")
     if not low <= value <= high:
         raise LimitError(f"{name} {value!r} out of range {low:g}..{high:g}")

@@ -2,6 +2,7 @@
 replies folded into readings, nonces verified into shares, the fan PID every fan interval,
 re-detection every detect interval (every 4 s while a module is lost or missing), and the
 protection judged after every poll.  An error here stops every API call, never silently."""
+
 from __future__ import annotations
 
 import threading
@@ -37,10 +38,14 @@ class Poller:
         try:
             while not self.chain._stop.is_set():
                 now = time.monotonic()
-                recovering = self.chain._missing or any(rt.state == STATE_LOST
-                                                  for rt in self.chain._by_dna.values())
-                interval = (min(self.chain.detect_interval, RECOVER_INTERVAL_S) if recovering
-                            else self.chain.detect_interval)
+                recovering = self.chain._missing or any(
+                    rt.state == STATE_LOST for rt in self.chain._by_dna.values()
+                )
+                interval = (
+                    min(self.chain.detect_interval, RECOVER_INTERVAL_S)
+                    if recovering
+                    else self.chain.detect_interval
+                )
                 if now - last_detect >= interval or not self.chain._active():
                     last_detect = now
                     with self.chain._lock:
@@ -63,8 +68,8 @@ class Poller:
                             if protect(rt, self.chain.overheat_c):
                                 self.chain._config.send_plls(rt)
         except DeviceGone:
-            return   # recorded by _xfer; API calls now raise
-        except AsicError as exc:      # never let the poller die silently
+            return  # recorded by _xfer; API calls now raise
+        except AsicError as exc:  # never let the poller die silently
             self.chain._mark_gone(exc)
         except Exception as exc:  # noqa: BLE001 - a bug here must still stop every call
             self.chain._mark_gone(PollerStopped(f"the poller stopped: {type(exc).__name__}: {exc}"))
@@ -81,21 +86,24 @@ class Poller:
         rt.readings.polls += 1
         try:
             reply = self.chain._xfer(rt.id, frame, read=True)
-            pkt = (decode_packet(reply, from_device=True, dialect=rt.generation.dialect)
-                   if reply is not None else None)
+            pkt = (
+                decode_packet(reply, from_device=True, dialect=rt.generation.dialect)
+                if reply is not None
+                else None
+            )
         except ProtocolError:
             rt.bad_replies += 1
             pkt = None
         except DeviceGone:
             raise
-        except TransportError:      # a timeout or a transient USB error: a failed poll
+        except TransportError:  # a timeout or a transient USB error: a failed poll
             pkt = None
         if pkt is None:
             self.poll_failed(rt)
             return
         rt.failed_polls = 0
         if rt.generation.from_another_module(rt, pkt):
-            rt.state = STATE_LOST          # another module answers at this address
+            rt.state = STATE_LOST  # another module answers at this address
             return
         if pkt.type == T.NONCE:
             for nonce in rt.generation.nonces(rt, pkt):
@@ -114,7 +122,7 @@ class Poller:
         except TransportError:
             pass
         if rt.failed_polls >= MAX_FAILED_POLLS:
-            rt.state = STATE_LOST            # re-found once it answers DETECT again
+            rt.state = STATE_LOST  # re-found once it answers DETECT again
 
     def take_nonce(self, rt: ModuleRuntime, nonce: dict) -> None:
         if nonce["miner"] >= rt.spec.miner_count:

@@ -1,5 +1,6 @@
 """Protection, judged after every poll: overheat and stale-reading cutoff with resume below
 the limit, fan to full while a fan stalls or the temperatures are too old to trust."""
+
 from __future__ import annotations
 
 from ..models import FAN_MAX_PERCENT, OVERHEAT_HYSTERESIS_C, STALE_ROUNDS_CUTOFF, STALE_ROUNDS_FAN
@@ -19,6 +20,7 @@ def fan_target(rt: ModuleRuntime, step_pid: bool) -> int:
         return rt.pid.update(hottest)
     return int(rt.pid.u + 0.5) if rt.pid.started else rt.fan_percent
 
+
 def protect(rt: ModuleRuntime, chain_overheat_c: float) -> bool:
     """Overheat and stale-reading cutoff / resume and fan-stall handling, after every
     poll.  Temperatures too old to trust count as hot: fan first, then cutoff.  True when
@@ -35,12 +37,15 @@ def protect(rt: ModuleRuntime, chain_overheat_c: float) -> bool:
     elif staleness >= STALE_ROUNDS_CUTOFF:
         reason = "chip temperatures not read for too long"
     if not rt.cutoff and reason:
-        rt.cutoff, rt.cutoff_reason, rt.state, rt.fan_pending = True, reason, \
-            STATE_CUTOFF, True
+        rt.cutoff, rt.cutoff_reason, rt.state, rt.fan_pending = True, reason, STATE_CUTOFF, True
         rt.cutoffs += 1
         resend = True
-    elif rt.cutoff and not stale and hottest is not None and \
-            hottest <= overheat_c - OVERHEAT_HYSTERESIS_C:
+    elif (
+        rt.cutoff
+        and not stale
+        and hottest is not None
+        and hottest <= overheat_c - OVERHEAT_HYSTERESIS_C
+    ):
         rt.cutoff, rt.cutoff_reason, rt.state, rt.fan_pending = False, "", STATE_OK, True
         resend = True
     rpm = rt.readings.fan_rpm

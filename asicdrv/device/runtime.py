@@ -1,5 +1,6 @@
 """What the host keeps for one detected module: its identity and model, the settings it
 should run, its readings, its fan controller and its protection state."""
+
 from __future__ import annotations
 
 import time
@@ -14,20 +15,28 @@ from .status import STATE_OK, Module
 class ModuleRuntime:
     """Everything the host keeps for one detected module."""
 
-    def __init__(self, info: Module, spec: ModelSpec, temp_target: float,
-                 voltage_level: int | None, frequencies: list[int] | None, options):
+    def __init__(
+        self,
+        info: Module,
+        spec: ModelSpec,
+        temp_target: float,
+        voltage_level: int | None,
+        frequencies: list[int] | None,
+        options,
+    ):
         self.info = info
         self.spec = spec
-        self.options = options                  # the chain: nonce_mask, smart_speed, ...
+        self.options = options  # the chain: nonce_mask, smart_speed, ...
         self.generation = generation_of(spec)
         self.readings = self.generation.readings_class(spec)
-        self.wire = self.generation.new_state()              # the generation's own state
-        self.frequencies = [list(frequencies or spec.default_frequencies_mhz)
-                            for _ in range(spec.miner_count)]
+        self.wire = self.generation.new_state()  # the generation's own state
+        self.frequencies = [
+            list(frequencies or spec.default_frequencies_mhz) for _ in range(spec.miner_count)
+        ]
         level = spec.default_voltage_level if voltage_level is None else voltage_level
         self.voltage_levels: list[int | None] = [level] * spec.miner_count
         self.settings_source = "host"
-        if not spec.takes_settings:             # the nano: its firmware sets its own
+        if not spec.takes_settings:  # the nano: its firmware sets its own
             self.voltage_levels = [None] * spec.miner_count
             self.settings_source = "firmware"
         self.pid = FanPid(temp_target, spec.fan_min_percent, spec.fan_max_percent)
@@ -37,18 +46,18 @@ class ModuleRuntime:
         self.fan_pending = True
         self.state = STATE_OK
         self.cutoff = False
-        self.idle = False                       # idled by the host (PLLs off on purpose)
-        self.saved_fan: tuple[bool, int] | None = None   # fan mode before idle()
+        self.idle = False  # idled by the host (PLLs off on purpose)
+        self.saved_fan: tuple[bool, int] | None = None  # fan mode before idle()
         self.cutoff_reason = ""
-        self.cutoffs = 0                        # times a cutoff tripped
+        self.cutoffs = 0  # times a cutoff tripped
         self.fan_failed = False
-        self.stale = False                      # chip temperatures too old to trust
+        self.stale = False  # chip temperatures too old to trust
         self.failed_polls = 0
         self.bad_replies = 0
         self.reboot_pending = False
-        self.led = False                        # identify LED, sent with every poll
+        self.led = False  # identify LED, sent with every poll
         self.detected_at = time.monotonic()
-        self.host_hw_errors: Counter = Counter()   # (miner, chip) -> count
+        self.host_hw_errors: Counter = Counter()  # (miner, chip) -> count
         self.rejected: Counter = Counter()
         self.shares = 0
         self.redetections = 0

@@ -8,20 +8,28 @@ while longer, so their late nonces count as ``stale``, not as hardware errors.
 A nonce is a hardware error when its hash misses the TARGET the host sent the MM (the MM
 must forward nothing else), or when its job is one the host never sent.
 """
+
 from __future__ import annotations
 
 import time
 from collections import Counter, OrderedDict, deque
 from dataclasses import dataclass, field
 
-from ..bitcoin.core import (DIFF1_TARGET, build_header, display_hash, hash_value, merkle_root,
-                      sha256d, target_for_difficulty)
+from ..bitcoin.core import (
+    DIFF1_TARGET,
+    build_header,
+    display_hash,
+    hash_value,
+    merkle_root,
+    sha256d,
+    target_for_difficulty,
+)
 from ..models import DIFFMAX_AVALON8
 from ..mining.stratum import StratumJob
 
 JOBS_KEPT = 4
 RETIRED_KEPT = 256
-DEVICE_DIFFICULTY_CAP = DIFFMAX_AVALON8   # the TARGET sent is capped at this by default
+DEVICE_DIFFICULTY_CAP = DIFFMAX_AVALON8  # the TARGET sent is capped at this by default
 HW_ERROR_REASONS = ("bad_hash", "unknown_job")
 
 
@@ -34,18 +42,18 @@ def device_target(difficulty: float, cap: float = DEVICE_DIFFICULTY_CAP) -> int:
 @dataclass(frozen=True)
 class Share:
     job_id: str
-    extranonce2: str       # hex, as placed in the coinbase (nonce2 little-endian)
+    extranonce2: str  # hex, as placed in the coinbase (nonce2 little-endian)
     ntime: int
     nonce: int
-    hash: str              # display order
+    hash: str  # display order
     difficulty: float
     is_block: bool
     module: int
     miner: int
     chip: int
-    pool: int = 0          # the pool index the job was submitted with
-    job_difficulty: float = 0.0   # the pool's difficulty for its job (the share meets it)
-    verified_at: float = field(default=0.0, compare=False, repr=False)   # perf_counter()
+    pool: int = 0  # the pool index the job was submitted with
+    job_difficulty: float = 0.0  # the pool's difficulty for its job (the share meets it)
+    verified_at: float = field(default=0.0, compare=False, repr=False)  # perf_counter()
 
     def submit_params(self, worker: str) -> list[str]:
         """The ``mining.submit`` params: worker, job_id, extranonce2, ntime, nonce."""
@@ -57,7 +65,7 @@ class _JobEntry:
     job: StratumJob
     pool: int
     target: int
-    roots: OrderedDict = field(default_factory=OrderedDict)   # nonce2 -> merkle root
+    roots: OrderedDict = field(default_factory=OrderedDict)  # nonce2 -> merkle root
     # nonces already verified for this job: kept only while the job is (a retired job's
     # nonces are refused before the duplicate check), so memory stays bounded
     seen: set = field(default_factory=set)
@@ -80,13 +88,18 @@ class NonceVerifier:
 
     def __init__(self):
         self._jobs: deque[tuple[tuple[int, int], _JobEntry]] = deque(maxlen=JOBS_KEPT)
-        self._retired: OrderedDict = OrderedDict()        # (crc, pool) -> None
+        self._retired: OrderedDict = OrderedDict()  # (crc, pool) -> None
         self.rejected: Counter = Counter()
         self.accepted = 0
-        self.last_device_work = 0.0    # hashes the last nonce that met its target stands for
+        self.last_device_work = 0.0  # hashes the last nonce that met its target stands for
 
-    def add_job(self, job: StratumJob, pool: int = 0, restart: bool = False,
-                difficulty_cap: float = DEVICE_DIFFICULTY_CAP) -> None:
+    def add_job(
+        self,
+        job: StratumJob,
+        pool: int = 0,
+        restart: bool = False,
+        difficulty_cap: float = DEVICE_DIFFICULTY_CAP,
+    ) -> None:
         """A job sent to the MMs; ``restart`` (a work restart) retires every earlier one;
         ``difficulty_cap`` is the TARGET cap the job went out with."""
         if restart:
@@ -96,8 +109,9 @@ class NonceVerifier:
             self._retire(self._jobs[0][0])
         key = (job.job_crc, pool)
         self._retired.pop(key, None)
-        self._jobs.append((key, _JobEntry(job, pool,
-                                          device_target(job.difficulty, difficulty_cap))))
+        self._jobs.append(
+            (key, _JobEntry(job, pool, device_target(job.difficulty, difficulty_cap)))
+        )
 
     def retire_all(self) -> None:
         """Every job so far is stale (the pool went away, the boards were idled)."""
@@ -127,22 +141,39 @@ class NonceVerifier:
         if key in entry.seen:
             return self._reject("duplicate")
         ntime = (job.ntime + nonce["ntime_offset"]) & 0xFFFFFFFF
-        header = build_header(job.version, job.prevhash_internal, entry.merkle(nonce["nonce2"]),
-                              ntime, job.nbits, nonce["nonce"])
+        header = build_header(
+            job.version,
+            job.prevhash_internal,
+            entry.merkle(nonce["nonce2"]),
+            ntime,
+            job.nbits,
+            nonce["nonce"],
+        )
         digest = sha256d(header)
         value = hash_value(digest)
         if value > entry.target:
             return self._reject("bad_hash")
-        self.last_device_work = DIFF1_TARGET / entry.target * 2 ** 32
+        self.last_device_work = DIFF1_TARGET / entry.target * 2**32
         entry.seen.add(key)
         difficulty = DIFF1_TARGET / max(value, 1)
         if difficulty < job.difficulty:
             return self._reject("below_target")
         self.accepted += 1
-        return Share(job.job_id, job.extranonce2(nonce["nonce2"]).hex(), ntime, nonce["nonce"],
-                     display_hash(digest), difficulty, value <= job.block_target, module,
-                     nonce["miner"], nonce["chip"], entry.pool, job.difficulty,
-                     time.perf_counter()), None
+        return Share(
+            job.job_id,
+            job.extranonce2(nonce["nonce2"]).hex(),
+            ntime,
+            nonce["nonce"],
+            display_hash(digest),
+            difficulty,
+            value <= job.block_target,
+            module,
+            nonce["miner"],
+            nonce["chip"],
+            entry.pool,
+            job.difficulty,
+            time.perf_counter(),
+        ), None
 
     def _reject(self, reason: str):
         self.rejected[reason] += 1

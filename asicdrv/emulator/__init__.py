@@ -12,6 +12,7 @@ frames (:mod:`asicdrv.generations`).
 The model (``physics``, ``work``) is kept apart from the wire (``firmware``, ``bus``,
 ``usb_backend``, ``serial_pty``).
 """
+
 from __future__ import annotations
 
 import math
@@ -35,37 +36,46 @@ from .traffic import TrafficLog
 from .usb_backend import EmulatedAuc, EmulatedUsbBackend
 from .work import Scanner
 
-FIRMWARE_BUILD = "190314_4a27"   # version strings: model-build, 15 characters
-CHIP_TICK_S = 0.02                # how often the chip thread lets the boards catch up
-FIRMWARE = {"avalon2": MM2Firmware, "avalon4": MM4Firmware}   # generation -> MM firmware
+FIRMWARE_BUILD = "190314_4a27"  # version strings: model-build, 15 characters
+CHIP_TICK_S = 0.02  # how often the chip thread lets the boards catch up
+FIRMWARE = {"avalon2": MM2Firmware, "avalon4": MM4Firmware}  # generation -> MM firmware
 
 
 class Emulator:
-    def __init__(self, modules: int = 1, model: str = "851", seed: int = 0,
-                 nonce_mask: int | None = None, nonce_start: int = 0,
-                 faults: str | list | tuple | None = None, *, ambient_c: float = 25.0,
-                 hashrate: float = 50_000, nonces_per_work: int = 1 << 32,
-                 thermal_tau_s: float = 2.0, log: IO[str] | None = None,
-                 clock: Callable[[], float] = time.monotonic,
-                 chip_thread: bool | None = None):
+    def __init__(
+        self,
+        modules: int = 1,
+        model: str = "851",
+        seed: int = 0,
+        nonce_mask: int | None = None,
+        nonce_start: int = 0,
+        faults: str | list | tuple | None = None,
+        *,
+        ambient_c: float = 25.0,
+        hashrate: float = 50_000,
+        nonces_per_work: int = 1 << 32,
+        thermal_tau_s: float = 2.0,
+        log: IO[str] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        chip_thread: bool | None = None,
+    ):
         _check_whole("modules", modules, 1, 6)
         names = [m.strip() for m in model.split(",")] if isinstance(model, str) else [model]
         for name in names:
             if name not in MODELS:
                 raise FaultSpecError(f"model must be one of {', '.join(MODELS)}, got {name!r}")
         if len(names) not in (1, modules):
-            raise FaultSpecError(f"give one model, or one per module ({modules}), not "
-                                 f"{len(names)}")
+            raise FaultSpecError(f"give one model, or one per module ({modules}), not {len(names)}")
         lines = {MODELS[n].generation == "avalon2" for n in names}
         if len(lines) > 1:
-            raise FaultSpecError("Avalon 2/3 modules (MM2, MM3) share a serial line only "
-                                 "with each other")
+            raise FaultSpecError(
+                "Avalon 2/3 modules (MM2, MM3) share a serial line only with each other"
+            )
         if True in lines and modules > 4:
             raise FaultSpecError("an Avalon 2/3 line holds at most 4 modules")
         sticks = [n for n in names if MODELS[n].generation == "avalon_nano"]
         if sticks and (modules != 1 or len(names) != 1):
-            raise FaultSpecError(f"a {sticks[0]} is one USB stick: modules=1 and no other "
-                                 f"model")
+            raise FaultSpecError(f"a {sticks[0]} is one USB stick: modules=1 and no other model")
         _check_whole("seed", seed, -(1 << 63), 1 << 63)
         if nonce_mask is not None:
             _check_whole("nonce_mask", nonce_mask, 1, 64)
@@ -87,66 +97,121 @@ class Emulator:
         self._stop = threading.Event()
         self._thread = None
         if sticks:
-            self._build_stick(rng, nonce_mask, nonce_start, ambient_c, hashrate,
-                              nonces_per_work, thermal_tau_s)
+            self._build_stick(
+                rng, nonce_mask, nonce_start, ambient_c, hashrate, nonces_per_work, thermal_tau_s
+            )
         else:
-            self._build_chain(rng, nonce_mask, nonce_start, ambient_c, hashrate,
-                              nonces_per_work, thermal_tau_s)
+            self._build_chain(
+                rng, nonce_mask, nonce_start, ambient_c, hashrate, nonces_per_work, thermal_tau_s
+            )
         # The chips hash on their own thread, whether or not the host polls.  With a
         # caller's clock (tests stepping time) the caller drives them with advance().
         if chip_thread if chip_thread is not None else clock is time.monotonic:
-            self._thread = threading.Thread(target=_chip_loop,
-                                            args=(weakref.ref(self), self._stop),
-                                            name="emulator-chips", daemon=True)
+            self._thread = threading.Thread(
+                target=_chip_loop,
+                args=(weakref.ref(self), self._stop),
+                name="emulator-chips",
+                daemon=True,
+            )
             self._thread.start()
 
-    def _build_stick(self, rng, nonce_mask, nonce_start, ambient_c, hashrate,
-                     nonces_per_work, thermal_tau_s) -> None:
+    def _build_stick(
+        self, rng, nonce_mask, nonce_start, ambient_c, hashrate, nonces_per_work, thermal_tau_s
+    ) -> None:
         """A nano / 4-mini: one device on USB, reached through its HID endpoints."""
         spec = self.spec
         dna = bytes(rng.getrandbits(8) for _ in range(8))
-        physics = ModulePhysics(spec, random.Random(rng.random()), ambient_c=ambient_c,
-                                thermal_tau_s=thermal_tau_s)
+        physics = ModulePhysics(
+            spec, random.Random(rng.random()), ambient_c=ambient_c, thermal_tau_s=thermal_tau_s
+        )
         dead = fault_value(self.faults, "dead_chip", 1)
         physics.dead_chips = {dead} if dead else set()
-        stick = NanoDevice(spec, dna, physics, random.Random(rng.random()),
-                           hashrate=hashrate, nonce_mask=nonce_mask, nonce_start=nonce_start,
-                           nonces_per_work=nonces_per_work, clock=self.clock)
+        stick = NanoDevice(
+            spec,
+            dna,
+            physics,
+            random.Random(rng.random()),
+            hashrate=hashrate,
+            nonce_mask=nonce_mask,
+            nonce_start=nonce_start,
+            nonces_per_work=nonces_per_work,
+            clock=self.clock,
+        )
         self.modules = [stick]
         self.bus = _StickBus(stick, self.clock)
         self.bridge = None
-        self.auc = EmulatedNano(stick, self.traffic,
-                                disconnect_after=fault_value(self.faults, "disconnect", 1))
+        self.auc = EmulatedNano(
+            stick, self.traffic, disconnect_after=fault_value(self.faults, "disconnect", 1)
+        )
 
-    def _build_chain(self, rng, nonce_mask, nonce_start, ambient_c, hashrate,
-                     nonces_per_work, thermal_tau_s) -> None:
-        self.modules = [self._build_module(i + 1, rng, nonce_mask, nonce_start, ambient_c,
-                                           hashrate, nonces_per_work, thermal_tau_s)
-                        for i in range(self.module_count)]
+    def _build_chain(
+        self, rng, nonce_mask, nonce_start, ambient_c, hashrate, nonces_per_work, thermal_tau_s
+    ) -> None:
+        self.modules = [
+            self._build_module(
+                i + 1,
+                rng,
+                nonce_mask,
+                nonce_start,
+                ambient_c,
+                hashrate,
+                nonces_per_work,
+                thermal_tau_s,
+            )
+            for i in range(self.module_count)
+        ]
 
         def rate(name):
             return lambda position: fault_value(self.faults, name, position) or 0.0
 
-        self.bus = I2CBus(self.modules, random.Random(self.seed + 1), clock=self.clock,
-                          drop=rate("drop"), crc_errors=rate("crc_errors"),
-                          stall=rate("stall"))
+        self.bus = I2CBus(
+            self.modules,
+            random.Random(self.seed + 1),
+            clock=self.clock,
+            drop=rate("drop"),
+            crc_errors=rate("crc_errors"),
+            stall=rate("stall"),
+        )
         self.bridge = AucBridge(self.bus, lambda: self.modules[0].physics.ambient_c)
-        self.auc = EmulatedAuc(self.bridge, self.traffic,
-                               disconnect_after=fault_value(self.faults, "disconnect", 1))
+        self.auc = EmulatedAuc(
+            self.bridge, self.traffic, disconnect_after=fault_value(self.faults, "disconnect", 1)
+        )
 
-    def _build_module(self, position, rng, nonce_mask, nonce_start, ambient_c, hashrate,
-                      nonces_per_work, thermal_tau_s) -> MMFirmware:
+    def _build_module(
+        self,
+        position,
+        rng,
+        nonce_mask,
+        nonce_start,
+        ambient_c,
+        hashrate,
+        nonces_per_work,
+        thermal_tau_s,
+    ) -> MMFirmware:
         spec = self.specs[position - 1]
         dna = bytes(rng.getrandbits(8) for _ in range(8))
         firmware = FIRMWARE.get(spec.generation, MMFirmware)
         version = firmware.version_for(spec, FIRMWARE_BUILD)
-        physics = ModulePhysics(spec, random.Random(rng.random()), ambient_c=ambient_c,
-                                thermal_tau_s=thermal_tau_s)
-        scanner = Scanner(miner_count=spec.miner_count, asic_count=spec.asic_count,
-                          nonce_start=nonce_start, nonces_per_work=nonces_per_work)
-        module = firmware(position, spec, dna, version, physics, scanner,
-                            random.Random(rng.random()), hashrate=hashrate,
-                            pinned_nonce_mask=nonce_mask)
+        physics = ModulePhysics(
+            spec, random.Random(rng.random()), ambient_c=ambient_c, thermal_tau_s=thermal_tau_s
+        )
+        scanner = Scanner(
+            miner_count=spec.miner_count,
+            asic_count=spec.asic_count,
+            nonce_start=nonce_start,
+            nonces_per_work=nonces_per_work,
+        )
+        module = firmware(
+            position,
+            spec,
+            dna,
+            version,
+            physics,
+            scanner,
+            random.Random(rng.random()),
+            hashrate=hashrate,
+            pinned_nonce_mask=nonce_mask,
+        )
         self._apply_module_faults(module)
         return module
 
@@ -155,8 +220,9 @@ class Emulator:
         faults = parse_faults(spec)
         for fault in faults:
             if fault.module is not None and not 1 <= fault.module <= self.module_count:
-                raise FaultSpecError(f"fault {fault.name}@{fault.module}: there are modules "
-                                     f"1..{self.module_count}")
+                raise FaultSpecError(
+                    f"fault {fault.name}@{fault.module}: there are modules 1..{self.module_count}"
+                )
             if fault.name in CHIP_FAULTS:
                 miner, chip = fault.value
                 specs = self.specs if fault.module is None else [self.specs[fault.module - 1]]
@@ -164,7 +230,8 @@ class Emulator:
                     if not (0 <= miner < spec.miner_count and 0 <= chip < spec.asic_count):
                         raise FaultSpecError(
                             f"fault {fault.name}:{miner}.{chip}: the {spec.name} has miners "
-                            f"0..{spec.miner_count - 1}, chips 0..{spec.asic_count - 1}")
+                            f"0..{spec.miner_count - 1}, chips 0..{spec.asic_count - 1}"
+                        )
         return faults
 
     def _apply_module_faults(self, module: MMFirmware) -> None:
@@ -175,12 +242,17 @@ class Emulator:
         physics.overheat_c = fault_value(self.faults, "overheat", position) or 0.0
         module.bad_nonce_rate = fault_value(self.faults, "bad_nonce", position) or 0.0
         module.pvt_silent = bool(fault_value(self.faults, "pvt_silent", position))
-        module.slow_chips = {f.value for f in self.faults
-                             if f.name == "slow_chip" and f.applies_to(position)}
-        module.stuck_sensors = {f.value: None for f in self.faults
-                                if f.name == "stuck_sensor" and f.applies_to(position)}
-        module.zero_sensors = {f.value for f in self.faults
-                               if f.name == "zero_sensor" and f.applies_to(position)}
+        module.slow_chips = {
+            f.value for f in self.faults if f.name == "slow_chip" and f.applies_to(position)
+        }
+        module.stuck_sensors = {
+            f.value: None
+            for f in self.faults
+            if f.name == "stuck_sensor" and f.applies_to(position)
+        }
+        module.zero_sensors = {
+            f.value for f in self.faults if f.name == "zero_sensor" and f.applies_to(position)
+        }
 
     def set_faults(self, faults: str | list | tuple | None) -> None:
         """Replace the injected faults while running (a cable pulled, a sensor gone)."""
@@ -230,8 +302,9 @@ class Emulator:
         if self.bridge is None:
             raise LimitError(f"a {self.spec.name} is a USB stick: it has no serial line")
         server = AvLineServer if self.serial_family else SerialServer
-        return server(self.bus, self.traffic,
-                      disconnect_after=fault_value(self.faults, "disconnect", 1))
+        return server(
+            self.bus, self.traffic, disconnect_after=fault_value(self.faults, "disconnect", 1)
+        )
 
     # --- the bench -------------------------------------------------------------------------------
     def disconnect(self) -> None:
@@ -273,16 +346,18 @@ class Emulator:
 
 def _check_whole(name: str, value, low: int, high: int) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise FaultSpecError(f"{name} must be a whole number from {low} to {high}, "
-                             f"got {value!r}")
+        raise FaultSpecError(f"{name} must be a whole number from {low} to {high}, got {value!r}")
 
 
 def _check_number(name: str, value, low: float, high: float, low_open: bool = False) -> None:
-    ok = (not isinstance(value, bool) and isinstance(value, (int, float))
-          and math.isfinite(value) and low <= value <= high)
+    ok = (
+        not isinstance(value, bool)
+        and isinstance(value, (int, float))
+        and math.isfinite(value)
+        and low <= value <= high
+    )
     if not ok:
-        raise FaultSpecError(f"{name} must be a number from {low:g} to {high:g}, "
-                             f"got {value!r}")
+        raise FaultSpecError(f"{name} must be a number from {low:g} to {high:g}, got {value!r}")
 
 
 def _chip_loop(emulator_ref, stop: threading.Event) -> None:
@@ -323,6 +398,7 @@ class EmulatedI2CDevice:
     def _check(self) -> None:
         if not self.emulator.auc.connected:
             from ..errors import DeviceGone
+
             raise DeviceGone("the emulated I2C bus was disconnected")
 
     def write(self, address: int, data: bytes) -> None:

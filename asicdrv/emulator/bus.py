@@ -4,6 +4,7 @@ An XFER writes one MM packet to an address (0 = broadcast) and reads up to ``rle
 of the addressed module's reply.  On a broadcast DETECT the first undetected module in the
 chain wins the bus, takes the id and answers; the others stay undetected.
 """
+
 from __future__ import annotations
 
 import random
@@ -21,9 +22,16 @@ AUC_PCB_RISE_C = 8.0
 
 
 class I2CBus:
-    def __init__(self, modules: list[MMFirmware], rng: random.Random, *,
-                 clock: Callable[[], float] = time.monotonic,
-                 drop=None, crc_errors=None, stall=None):
+    def __init__(
+        self,
+        modules: list[MMFirmware],
+        rng: random.Random,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        drop=None,
+        crc_errors=None,
+        stall=None,
+    ):
         self.modules = modules
         self.rng = rng
         self.clock = clock
@@ -54,23 +62,23 @@ class I2CBus:
                 return b""
             pending = self._pending.get(address)
             if pending is None or pending[0] > now:
-                return b""               # nothing (yet): the host sees a short reply
+                return b""  # nothing (yet): the host sees a short reply
             del self._pending[address]
             return pending[1][:rlen]
 
     def _deliver(self, address: int, frame: bytes, now: float) -> None:
-        self._pending.pop(address, None)        # a new request replaces an unread reply
+        self._pending.pop(address, None)  # a new request replaces an unread reply
         if address == 0:
             for module in self.modules:
                 reply = module.receive(frame, broadcast=True, now=now)
-                if reply is not None:           # DETECT: the first one answers
+                if reply is not None:  # DETECT: the first one answers
                     self._queue(0, module, reply, now)
                     if len(frame) > 2 and frame[2] == PacketType.DETECT:
                         break
             return
         module = self._addressed(address)
         if module is None:
-            return                              # nobody there: no ACK, no reply
+            return  # nobody there: no ACK, no reply
         reply = module.receive(frame, broadcast=False, now=now)
         if reply is not None:
             self._queue(address, module, reply, now)
@@ -115,7 +123,7 @@ class AucBridge:
         self.xfer_delay = 0
         self.bad_packets = 0
         self.replies: deque[bytes] = deque()
-        self.replies_dropped = 0          # the host did not read and the queue was full
+        self.replies_dropped = 0  # the host did not read and the queue was full
 
     def handle(self, packet: bytes) -> None:
         """One host packet; its reply (if any) joins the reply queue."""
@@ -133,7 +141,7 @@ class AucBridge:
         status = auc.AucStatus.OK
         command = request.command
         if command is auc.AucCommand.RESET:
-            self.replies.clear()          # abort: pending replies are thrown away
+            self.replies.clear()  # abort: pending replies are thrown away
             self.initialised = False
             data = b""
         elif command is auc.AucCommand.DEINIT:
@@ -142,14 +150,15 @@ class AucBridge:
         elif command is auc.AucCommand.INIT:
             self.initialised = True
             self.clock_hz = request.fields["clock_hz"]
-            if request.fields["xfer_delay"]:      # 0 keeps the previous delay
+            if request.fields["xfer_delay"]:  # 0 keeps the previous delay
                 self.xfer_delay = request.fields["xfer_delay"]
             data = AUC_VERSION
         elif command is auc.AucCommand.INFO:
             adc = celsius_to_auc_adc(self.ambient_c() + AUC_PCB_RISE_C)
             # queue depths: nothing waits to be sent; this reply will wait to be read
-            data = auc.build_info_data(adc, 0, min(len(self.replies) + 1, auc.QUEUE_SLOTS),
-                                       0, int(self.initialised))
+            data = auc.build_info_data(
+                adc, 0, min(len(self.replies) + 1, auc.QUEUE_SLOTS), 0, int(self.initialised)
+            )
         elif not self.initialised:
             data, status = b"", auc.AucStatus.ERROR
         else:  # XFER

@@ -16,6 +16,7 @@
 ``@N`` limits a fault to module N (its position in the chain, 1-based); without it a fault
 applies to every module.
 """
+
 from __future__ import annotations
 
 import math
@@ -23,12 +24,22 @@ from dataclasses import dataclass
 
 from ..errors import AsicError
 
-DEFAULTS = {"dead_chip": "1.7", "fan_stall": None, "overheat": 45.0, "crc_errors": 0.05,
-            "drop": 0.05, "stall": 0.3, "disconnect": 200, "bad_nonce": 0.2,
-            "pvt_silent": None, "slow_chip": "2.3", "stuck_sensor": "0.5",
-            "zero_sensor": "3.11"}
-CHIP_FAULTS = ("dead_chip", "slow_chip", "stuck_sensor", "zero_sensor")   # take MINER.CHIP
-FLAGS = ("fan_stall", "pvt_silent")      # faults that take no value
+DEFAULTS = {
+    "dead_chip": "1.7",
+    "fan_stall": None,
+    "overheat": 45.0,
+    "crc_errors": 0.05,
+    "drop": 0.05,
+    "stall": 0.3,
+    "disconnect": 200,
+    "bad_nonce": 0.2,
+    "pvt_silent": None,
+    "slow_chip": "2.3",
+    "stuck_sensor": "0.5",
+    "zero_sensor": "3.11",
+}
+CHIP_FAULTS = ("dead_chip", "slow_chip", "stuck_sensor", "zero_sensor")  # take MINER.CHIP
+FLAGS = ("fan_stall", "pvt_silent")  # faults that take no value
 
 
 class FaultSpecError(AsicError, ValueError):
@@ -84,8 +95,10 @@ def _value(name: str, raw: str):
     if name == "disconnect":
         value = _number(raw, int, name)
         if value < 1:
-            raise FaultSpecError(f"fault disconnect:{value}: give the number of transfers "
-                                 f"after which the device vanishes (1 or more)")
+            raise FaultSpecError(
+                f"fault disconnect:{value}: give the number of transfers "
+                f"after which the device vanishes (1 or more)"
+            )
         return value
     value = _number(raw, float, name)
     if not math.isfinite(value) or value < 0:
@@ -102,8 +115,9 @@ def _number(text, kind, name):
     try:
         return kind(text)
     except (TypeError, ValueError):
-        raise FaultSpecError(f"fault {name}: {text!r} is not a "
-                             f"{'whole ' if kind is int else ''}number") from None
+        raise FaultSpecError(
+            f"fault {name}: {text!r} is not a {'whole ' if kind is int else ''}number"
+        ) from None
 
 
 def fault_value(faults: tuple[Fault, ...], name: str, position: int):

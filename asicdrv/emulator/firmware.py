@@ -24,15 +24,26 @@ chose (marked *choice*; the A8 firmware is not public):
 - After SYNC the status rotation starts from its beginning (*choice*), so the host reads the
   module's STATUS_PLL within its first polls.
 """
+
 from __future__ import annotations
 
 import random
 from collections import deque
 
-from firmware_protocols import CrcError, PacketType as T, ProtocolError, decode_packet, encode_packet
+from firmware_protocols import (
+    CrcError,
+    PacketType as T,
+    ProtocolError,
+    decode_packet,
+    encode_packet,
+)
 from firmware_protocols.dialects import DIALECTS
-from firmware_protocols.encodings import (celsius_to_pvt_code, chip_volts_to_vout_raw,
-                                          millivolts_to_pvt_code, pwm_to_fan_percent)
+from firmware_protocols.encodings import (
+    celsius_to_pvt_code,
+    chip_volts_to_vout_raw,
+    millivolts_to_pvt_code,
+    pwm_to_fan_percent,
+)
 from firmware_protocols.payloads import STATUS_PVT_PER_CHIP
 from firmware_protocols.tables import celsius_to_a7_pvt_code
 from ..bitcoin.core import DIFF1_TARGET
@@ -41,39 +52,50 @@ from .physics import VIN_VOLTS, ModulePhysics, chip_volts
 from .work import JobAssembler, JobIncomplete, Scanner
 
 PMU_VERSIONS = ["PM01", "PM01"]
-MAX_HASH_SLICE_S = 0.25     # the most hashing one step of the chip thread catches up on
-NONCE_FIFO_SIZE = 64        # choice: the A8 MM's FIFO depth is not public
-IDLE_TIMEOUT_S = 3.0        # MM4 system_config.h IDLE_TIME
+MAX_HASH_SLICE_S = 0.25  # the most hashing one step of the chip thread catches up on
+NONCE_FIFO_SIZE = 64  # choice: the A8 MM's FIFO depth is not public
+IDLE_TIMEOUT_S = 3.0  # MM4 system_config.h IDLE_TIME
 ASIC_STATUS_PER_ROUND = 13  # STATUS_ASIC chips sent per status round (a slice, choice)
 ECMM_API_FIFO_OVERFLOW = 1 << 4
 
 
 class MMFirmware:
-    def __init__(self, position: int, spec: ModelSpec, dna: bytes, version: str,
-                 physics: ModulePhysics, scanner: Scanner, rng: random.Random, *,
-                 hashrate: float, bad_nonce_rate: float = 0.0, pinned_nonce_mask=None):
-        self.position = position          # 1-based place in the chain
+    def __init__(
+        self,
+        position: int,
+        spec: ModelSpec,
+        dna: bytes,
+        version: str,
+        physics: ModulePhysics,
+        scanner: Scanner,
+        rng: random.Random,
+        *,
+        hashrate: float,
+        bad_nonce_rate: float = 0.0,
+        pinned_nonce_mask=None,
+    ):
+        self.position = position  # 1-based place in the chain
         self.spec = spec
-        self.dialect = DIALECTS[spec.generation]   # the wire it speaks (shared definition)
+        self.dialect = DIALECTS[spec.generation]  # the wire it speaks (shared definition)
         self.dna = dna
         self.version = version
         self.physics = physics
         self.scanner = scanner
         self.rng = rng
-        self.hashrate = hashrate          # hashes/s this module computes at nominal rate
+        self.hashrate = hashrate  # hashes/s this module computes at nominal rate
         self.bad_nonce_rate = bad_nonce_rate
-        self.pinned_nonce_mask = pinned_nonce_mask   # test option: chips ignore SET's mask
-        self.pvt_silent = False           # fault: no STATUS_PVT in the rotation
-        self.slow_chips: set = set()      # fault: (miner, chip) keeping a fifth of nonces
-        self.stuck_sensors: dict = {}     # fault: (miner, chip) -> the code it is stuck at
-        self.zero_sensors: set = set()    # fault: (miner, chip) reading 0 degC
+        self.pinned_nonce_mask = pinned_nonce_mask  # test option: chips ignore SET's mask
+        self.pvt_silent = False  # fault: no STATUS_PVT in the rotation
+        self.slow_chips: set = set()  # fault: (miner, chip) keeping a fifth of nonces
+        self.stuck_sensors: dict = {}  # fault: (miner, chip) -> the code it is stuck at
+        self.zero_sensors: set = set()  # fault: (miner, chip) reading 0 degC
         self.module_id: int | None = None
         self.boots = 0
-        self.rx_crc_errors = 0            # frames received with a bad CRC (cumulative)
-        self.rx_bad_frames = 0            # frames that were not MM packets at all
-        self.nonces_sent = 0              # NONCE frames handed to the wire
-        self.nonces_overflowed = 0        # dropped because the FIFO was full
-        self.nonces_flushed = 0           # dropped by a restart or an idle revert
+        self.rx_crc_errors = 0  # frames received with a bad CRC (cumulative)
+        self.rx_bad_frames = 0  # frames that were not MM packets at all
+        self.nonces_sent = 0  # NONCE frames handed to the wire
+        self.nonces_overflowed = 0  # dropped because the FIFO was full
+        self.nonces_flushed = 0  # dropped by a restart or an idle revert
         self.idle_reverts = 0
         # frames that would have put a voltage this model does not take on its regulators
         # (or made the firmware divide by zero): what a test of the host asserts is empty
@@ -88,8 +110,8 @@ class MMFirmware:
         self.scanner.nonce_mask = self.pinned_nonce_mask or self.spec.nonce_mask
         self.scanner.ntime_roll = 0
         self.jobs = JobAssembler()
-        self.nonces: deque[bytes] = deque()        # the NONCE FIFO
-        self.urgent: deque[bytes] = deque()        # TEST_RET / STATUS_VOLT on request
+        self.nonces: deque[bytes] = deque()  # the NONCE FIFO
+        self.urgent: deque[bytes] = deque()  # TEST_RET / STATUS_VOLT on request
         self._rotation: deque = deque()
         self._asic_cursor = 0
         self._status_turn = 0
@@ -117,8 +139,11 @@ class MMFirmware:
 
     def check_idle(self, now: float) -> None:
         """Revert to address 0 when no frame was addressed to this module for a while."""
-        if (self.module_id is not None and self._last_addressed is not None
-                and now - self._last_addressed > IDLE_TIMEOUT_S):
+        if (
+            self.module_id is not None
+            and self._last_addressed is not None
+            and now - self._last_addressed > IDLE_TIMEOUT_S
+        ):
             self.module_id = None
             self.idle_reverts += 1
             self.scanner.clear()
@@ -143,13 +168,13 @@ class MMFirmware:
         if not broadcast:
             self._last_addressed = now
         handler = self._HANDLERS.get(pkt.type)
-        if handler is None:             # a packet a module does not take (e.g. a reply type)
+        if handler is None:  # a packet a module does not take (e.g. a reply type)
             self.rx_bad_frames += 1
             return None
         try:
             reply = handler(self, pkt, broadcast)
         except (ProtocolError, KeyError, IndexError, ValueError, OverflowError):
-            self.rx_bad_frames += 1    # well-framed but nonsensical: ignore like firmware
+            self.rx_bad_frames += 1  # well-framed but nonsensical: ignore like firmware
             return None
         if pkt.type == T.DETECT and reply is not None:
             self._last_addressed = now  # the idle timer starts with the new address
@@ -172,18 +197,20 @@ class MMFirmware:
             return
         target = int.from_bytes(job.target, "little") or DIFF1_TARGET
         for found in self.scanner.scan(budget):
-            if not (self.physics.chip_alive(found.miner, found.chip)
-                    and self.miner_enable >> found.miner & 1):
+            if not (
+                self.physics.chip_alive(found.miner, found.chip)
+                and self.miner_enable >> found.miner & 1
+            ):
                 continue
             if (found.miner, found.chip) in self.slow_chips and self.rng.random() >= 0.2:
-                continue                # fault: a slow chip does a fifth of the work
+                continue  # fault: a slow chip does a fifth of the work
             self._chip_works[found.miner][found.chip] += 1
             self._miner_works[found.miner] += 1
             if found.hash_value > target:
-                continue                # under the host's TARGET: counted, not sent
+                continue  # under the host's TARGET: counted, not sent
             nonce = found.nonce
             if self.bad_nonce_rate and self.rng.random() < self.bad_nonce_rate:
-                nonce ^= 0x00010000     # fault: corrupted after the MM's own check
+                nonce ^= 0x00010000  # fault: corrupted after the MM's own check
             if len(self.nonces) >= NONCE_FIFO_SIZE:
                 self.nonces_overflowed += 1
                 self._error_bits |= ECMM_API_FIFO_OVERFLOW
@@ -191,10 +218,18 @@ class MMFirmware:
             self.nonces.append(self._nonce_frame(found, nonce, job))
 
     def _nonce_frame(self, found, nonce: int, job) -> bytes:
-        return self._encode(T.NONCE, {
-            "chip": found.chip, "miner": found.miner, "nonce2": found.nonce2,
-            "ntime_offset": found.ntime_offset, "nonce": nonce, "job_crc": job.job_crc,
-            "pool": job.pool})
+        return self._encode(
+            T.NONCE,
+            {
+                "chip": found.chip,
+                "miner": found.miner,
+                "nonce2": found.nonce2,
+                "ntime_offset": found.ntime_offset,
+                "nonce": nonce,
+                "job_crc": job.job_crc,
+                "pool": job.pool,
+            },
+        )
 
     @staticmethod
     def version_for(spec: ModelSpec, build: str) -> str:
@@ -204,10 +239,12 @@ class MMFirmware:
     # --- handlers ------------------------------------------------------------------------------
     def _detect(self, pkt, broadcast):
         if self.detected:
-            return None                 # a detected module stays quiet
+            return None  # a detected module stays quiet
         self.module_id = pkt.fields()["module_id"]
-        return self.wire_encode(T.ACKDETECT, {
-            "dna": self.dna, "version": self.version, "asic_count": self.ack_asic_count})
+        return self.wire_encode(
+            T.ACKDETECT,
+            {"dna": self.dna, "version": self.version, "asic_count": self.ack_asic_count},
+        )
 
     @property
     def ack_asic_count(self) -> int:
@@ -215,7 +252,7 @@ class MMFirmware:
         return self.spec.total_asics
 
     def _sync(self, pkt, broadcast):
-        self._rotation.clear()          # report a status round from its start
+        self._rotation.clear()  # report a status round from its start
         return None
 
     def _polling(self, pkt, broadcast):
@@ -229,7 +266,7 @@ class MMFirmware:
         return reply
 
     def _rstmmtx(self, pkt, broadcast):
-        return None                     # the bus drops the unread reply: the TX FIFO
+        return None  # the bus drops the unread reply: the TX FIFO
 
     def _set(self, pkt, broadcast):
         f = pkt.fields()
@@ -240,8 +277,8 @@ class MMFirmware:
         return None
 
     def _set_volt(self, pkt, broadcast):
-        words = pkt.fields()["voltage_words"][:self.spec.miner_count]
-        levels = [self.spec.voltage_codec.decode(w) for w in words]     # all or nothing
+        words = pkt.fields()["voltage_words"][: self.spec.miner_count]
+        levels = [self.spec.voltage_codec.decode(w) for w in words]  # all or nothing
         for level in levels:
             self.spec.check_voltage_level(level)
         self.physics.voltage_levels = levels
@@ -251,7 +288,7 @@ class MMFirmware:
         miner = pkt.idx - 1
         if not 0 <= miner < self.spec.miner_count:
             raise IndexError(miner)
-        words = pkt.fields()["pll_words"][:self.spec.pll_count]
+        words = pkt.fields()["pll_words"][: self.spec.pll_count]
         self.physics.frequencies[miner] = [self.spec.pll_table.mhz(w) for w in words]
         return None
 
@@ -278,13 +315,21 @@ class MMFirmware:
         which = pkt.fields()["miner"]
         miners = range(self.spec.miner_count) if which == 0xFF else [which]
         for m in miners:
-            bitmap = sum(1 << c for c in range(self.spec.asic_count)
-                         if self.physics.chip_alive(m, c))
-            self.urgent.append(self._encode(
-                T.TEST_RET, {"pass_bitmap": bitmap & 0xFFFFFFFF,
-                             "chips_tested": self.spec.asic_count,
-                             "pass_bitmap_high": bitmap >> 32},
-                idx=m + 1, cnt=self.spec.miner_count))
+            bitmap = sum(
+                1 << c for c in range(self.spec.asic_count) if self.physics.chip_alive(m, c)
+            )
+            self.urgent.append(
+                self._encode(
+                    T.TEST_RET,
+                    {
+                        "pass_bitmap": bitmap & 0xFFFFFFFF,
+                        "chips_tested": self.spec.asic_count,
+                        "pass_bitmap_high": bitmap >> 32,
+                    },
+                    idx=m + 1,
+                    cnt=self.spec.miner_count,
+                )
+            )
         return None
 
     def _get_volt(self, pkt, broadcast):
@@ -293,7 +338,7 @@ class MMFirmware:
 
     # job packets (broadcast)
     def _static(self, pkt, broadcast):
-        self.jobs.begin(pkt.fields())       # raises ValueError on counts a MM cannot hold
+        self.jobs.begin(pkt.fields())  # raises ValueError on counts a MM cannot hold
         return None
 
     def _target(self, pkt, broadcast):
@@ -323,22 +368,41 @@ class MMFirmware:
         except JobIncomplete:
             self.rx_bad_frames += 1
             return None
-        if job.clean:                   # a work restart: what is queued is worthless
+        if job.clean:  # a work restart: what is queued is worthless
             self._flush_nonces()
         self.scanner.set_job(job, part=(self.module_id or 1) - 1, parts=MAX_MODULES)
         self._last_job = job
         return None
 
     _HANDLERS = {
-        T.DETECT: _detect, T.SYNC: _sync, T.POLLING: _polling, T.RSTMMTX: _rstmmtx,
-        T.SET: _set, T.SET_VOLT: _set_volt, T.SET_PLL: _set_pll, T.SET_SS: _set_ss,
-        T.SET_FIN: _set_fin, T.SET_PMU: _ignore, T.SET_FAC: _ignore, T.SET_OC: _ignore,
-        T.SET_ASIC_OTP: _ignore, T.SET_ASIC_OTP_2A: _ignore, T.SET_ADJ_FAC_UP: _ignore,
-        T.SET_ADJ_FAC_DOWN: _ignore, T.SET_ADJ_CONTROL: _ignore,
-        T.SET_POWER_MODE: _set_power_mode, T.SET_MINER_EN: _set_miner_en,
-        T.TEST: _test, T.GET_VOLT: _get_volt, T.STATIC: _static,
-        T.TARGET: _target, T.JOB_ID: _job_id, T.COINBASE: _coinbase, T.MERKLES: _merkles,
-        T.HEADER: _header, T.JOB_FIN: _job_fin,
+        T.DETECT: _detect,
+        T.SYNC: _sync,
+        T.POLLING: _polling,
+        T.RSTMMTX: _rstmmtx,
+        T.SET: _set,
+        T.SET_VOLT: _set_volt,
+        T.SET_PLL: _set_pll,
+        T.SET_SS: _set_ss,
+        T.SET_FIN: _set_fin,
+        T.SET_PMU: _ignore,
+        T.SET_FAC: _ignore,
+        T.SET_OC: _ignore,
+        T.SET_ASIC_OTP: _ignore,
+        T.SET_ASIC_OTP_2A: _ignore,
+        T.SET_ADJ_FAC_UP: _ignore,
+        T.SET_ADJ_FAC_DOWN: _ignore,
+        T.SET_ADJ_CONTROL: _ignore,
+        T.SET_POWER_MODE: _set_power_mode,
+        T.SET_MINER_EN: _set_miner_en,
+        T.TEST: _test,
+        T.GET_VOLT: _get_volt,
+        T.STATIC: _static,
+        T.TARGET: _target,
+        T.JOB_ID: _job_id,
+        T.COINBASE: _coinbase,
+        T.MERKLES: _merkles,
+        T.HEADER: _header,
+        T.JOB_FIN: _job_fin,
     }
 
     # --- what a poll returns ---------------------------------------------------------------------
@@ -391,9 +455,15 @@ class MMFirmware:
         crc_add, self._crc_reported = crc_now - self._crc_reported, crc_now
         works, self._miner_works[miner] = self._miner_works[miner], 0
         errors, self._error_bits = self._error_bits, 0
-        data = {"temperature_mm": round(self.physics.mm_temp_c()),
-                "fan_rpm": self.physics.fan_rpm(), "local_works": works, "hw_errors": 0,
-                "miner_error_code": 0, "module_error_code": errors, "crc_errors": crc_add}
+        data = {
+            "temperature_mm": round(self.physics.mm_temp_c()),
+            "fan_rpm": self.physics.fan_rpm(),
+            "local_works": works,
+            "hw_errors": 0,
+            "miner_error_code": 0,
+            "module_error_code": errors,
+            "crc_errors": crc_add,
+        }
         return self._encode(T.STATUS, data, idx=miner, cnt=self.spec.miner_count)
 
     def _status_asic(self, index: int) -> bytes:
@@ -402,32 +472,41 @@ class MMFirmware:
         miner, chip = divmod(index, self.spec.asic_count)
         alive = self.physics.chip_alive(miner, chip)
         freqs = self.physics.frequencies[miner]
-        counts = (self.physics.chip_lock_counts(miner) if alive
-                  else [0] * self.spec.pll_count)
-        if self.spec.generation == "avalon7":       # A7 layout: speed counters, 6 PLLs
+        counts = self.physics.chip_lock_counts(miner) if alive else [0] * self.spec.pll_count
+        if self.spec.generation == "avalon7":  # A7 layout: speed counters, 6 PLLs
             fields = {"spd_pass": self._chip_works[miner][chip], "pll_counts": counts}
         else:
-            fields = {"works": self._chip_works[miner][chip], "errors": 0,
-                      "pll_counts": counts,
-                      "frequencies_mhz": freqs if self.spec.asic_frequencies else [0] * 4}
+            fields = {
+                "works": self._chip_works[miner][chip],
+                "errors": 0,
+                "pll_counts": counts,
+                "frequencies_mhz": freqs if self.spec.asic_frequencies else [0] * 4,
+            }
         return self._encode(T.STATUS_ASIC, fields, idx=index, cnt=self.spec.total_asics)
 
     def _status_volt(self) -> bytes:
         volts = [chip_volts(level, self.spec) for level in self.physics.voltage_levels]
-        if not self.spec.vout_adc_ratio:     # A9/LC3: one reading (choice: mV per chip)
+        if not self.spec.vout_adc_ratio:  # A9/LC3: one reading (choice: mV per chip)
             return self._encode(T.STATUS_VOLT, {"vout_raw": round(max(volts) * 1000)})
-        raws = [chip_volts_to_vout_raw(v, self.spec.vout_adc_ratio, self.spec.asic_count)
-                for v in volts]
+        raws = [
+            chip_volts_to_vout_raw(v, self.spec.vout_adc_ratio, self.spec.asic_count) for v in volts
+        ]
         return self._encode(T.STATUS_VOLT, {"vout_raw": raws + [0] * (8 - len(raws))})
 
     def _status_pmu(self) -> bytes:
-        if not self.spec.vin_adc_ratio:      # A9/LC3: STATUS_POWER (choice: 12 V in mV)
-            return self._encode(T.STATUS_PMU, {"power_supply": [round(VIN_VOLTS * 1000)] * 6,
-                                               "valid": 1})
+        if not self.spec.vin_adc_ratio:  # A9/LC3: STATUS_POWER (choice: 12 V in mV)
+            return self._encode(
+                T.STATUS_PMU, {"power_supply": [round(VIN_VOLTS * 1000)] * 6, "valid": 1}
+            )
         vin = round(VIN_VOLTS * 100 * 1000 / self.spec.vin_adc_ratio)
-        return self._encode(T.STATUS_PMU, {
-            "vin_raw": [vin] * 4, "power_good": (1 << self.spec.miner_count) - 1,
-            "pmu_versions": PMU_VERSIONS})
+        return self._encode(
+            T.STATUS_PMU,
+            {
+                "vin_raw": [vin] * 4,
+                "power_good": (1 << self.spec.miner_count) - 1,
+                "pmu_versions": PMU_VERSIONS,
+            },
+        )
 
     def _status_pvt(self, index: int) -> bytes:
         """851: idx = chip, a (temperature, voltage) code pair per miner.  Older models:
@@ -442,34 +521,50 @@ class MMFirmware:
             temp = celsius_to_pvt_code(phys.temps[m][c])
             if (m, c) in self.zero_sensors:
                 temp = celsius_to_pvt_code(0.0)
-            elif (m, c) in self.stuck_sensors:          # frozen at its first reading
+            elif (m, c) in self.stuck_sensors:  # frozen at its first reading
                 if self.stuck_sensors[(m, c)] is None:
                     self.stuck_sensors[(m, c)] = temp
                 temp = self.stuck_sensors[(m, c)]
             return temp, millivolts_to_pvt_code(mv)
 
         if spec.pvt_layout == PVT_BY_MODULE:
-            return self._encode(T.STATUS_PVT, {"miners": [
-                self._a7_miner_pvt(m) for m in range(spec.miner_count)]})
+            return self._encode(
+                T.STATUS_PVT, {"miners": [self._a7_miner_pvt(m) for m in range(spec.miner_count)]}
+            )
         if spec.pvt_layout == PVT_BY_ASIC:
             pairs = [codes(m, index) for m in range(spec.miner_count)]
-            return self._encode(T.STATUS_PVT, {"sensors": [
-                {"temp_code": t, "volt_code": v} for t, v in pairs]},
-                idx=index, cnt=spec.asic_count)
+            return self._encode(
+                T.STATUS_PVT,
+                {"sensors": [{"temp_code": t, "volt_code": v} for t, v in pairs]},
+                idx=index,
+                cnt=spec.asic_count,
+            )
         temp, volt = codes(*divmod(index, spec.asic_count))
-        return self._encode(T.STATUS_PVT, data=STATUS_PVT_PER_CHIP.build(
-            {"temp_code": temp, "volt_codes": [volt] * 8}), idx=index, cnt=spec.total_asics)
+        return self._encode(
+            T.STATUS_PVT,
+            data=STATUS_PVT_PER_CHIP.build({"temp_code": temp, "volt_codes": [volt] * 8}),
+            idx=index,
+            cnt=spec.total_asics,
+        )
 
     def _a7_miner_pvt(self, miner: int) -> dict:
         """A7: the coolest and hottest chip of a miner (their indices and codes) and the
         mean, in the order cgminer reads them (the second code drives its fan).  Which
         readings the A7 MM puts there is not public; this is our choice."""
-        alive = [(t, c) for c, t in enumerate(self.physics.temps[miner])
-                 if self.physics.chip_alive(miner, c)]
+        alive = [
+            (t, c)
+            for c, t in enumerate(self.physics.temps[miner])
+            if self.physics.chip_alive(miner, c)
+        ]
         if not alive:
             return {"ids": [0, 0], "temp_codes": [0, 0, 0]}
         (low, low_chip), (high, high_chip) = min(alive), max(alive)
         mean = sum(t for t, _ in alive) / len(alive)
-        return {"ids": [low_chip, high_chip], "temp_codes": [
-            celsius_to_a7_pvt_code(low), celsius_to_a7_pvt_code(high),
-            celsius_to_a7_pvt_code(mean)]}
+        return {
+            "ids": [low_chip, high_chip],
+            "temp_codes": [
+                celsius_to_a7_pvt_code(low),
+                celsius_to_a7_pvt_code(high),
+                celsius_to_a7_pvt_code(mean),
+            ],
+        }

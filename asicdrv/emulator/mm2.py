@@ -12,6 +12,7 @@
 - NONCE carries the nonce byte-swapped plus 0x180 (the A3 firmware converts its chips'
   convention to the same offset), and ntime 0: this emulation does not roll ntime.
 """
+
 from __future__ import annotations
 
 from firmware_protocols import PacketType as T
@@ -23,7 +24,7 @@ from ..models import ModelSpec
 from .firmware import MMFirmware
 from .work import Job
 
-LINE_PARTS = 4               # MM2 splits the nonce2 window in four, by id
+LINE_PARTS = 4  # MM2 splits the nonce2 window in four, by id
 
 
 class MM2Firmware(MMFirmware):
@@ -37,12 +38,12 @@ class MM2Firmware(MMFirmware):
 
     def _power_on(self) -> None:
         super()._power_on()
-        self.module_id = self.position          # strapped: the chain's id, for the bus
+        self.module_id = self.position  # strapped: the chain's id, for the bus
         self.scanner.ntime_roll = 0
         self.coinbase_chunks: dict[int, bytes] = {}
 
     def check_idle(self, now: float) -> None:
-        pass                                    # a strapped id is never lost
+        pass  # a strapped id is never lost
 
     def _encode(self, ptype, fields=None, *, data=None, idx=1, cnt=1) -> bytes:
         if fields is not None:
@@ -51,7 +52,7 @@ class MM2Firmware(MMFirmware):
 
     def _detect(self, pkt, broadcast):
         if pkt.fields()["module_id"] != self.wire_id:
-            return None                         # another module's DETECT
+            return None  # another module's DETECT
         return self._encode(T.ACKDETECT, {"version": self.version})
 
     def _apply(self, f: dict) -> None:
@@ -105,28 +106,50 @@ class MM2Firmware(MMFirmware):
         else the midstate scheme of later generations."""
         jobs, s = self.jobs, self.jobs.static
         count = jobs.coinbase_count
-        if s is None or sorted(self.coinbase_chunks) != list(range(1, count + 1)) or \
-                sorted(jobs.header) != [1, 2, 3, 4] or \
-                sorted(jobs.merkles) != list(range(1, s["merkle_count"] + 1)):
+        if (
+            s is None
+            or sorted(self.coinbase_chunks) != list(range(1, count + 1))
+            or sorted(jobs.header) != [1, 2, 3, 4]
+            or sorted(jobs.merkles) != list(range(1, s["merkle_count"] + 1))
+        ):
             return None
         chunks = b"".join(self.coinbase_chunks[i] for i in range(1, count + 1))
         prehash = s["nonce2_offset"] - s["nonce2_offset"] % 64
         whole = len(chunks) - s["coinbase_len"] < 32
         if whole:
-            coinbase = chunks[:s["coinbase_len"]]
+            coinbase = chunks[: s["coinbase_len"]]
             midstate, tail = sha256.midstate(coinbase[:prehash]), coinbase[prehash:]
         else:
-            midstate, tail = chunks[:32], chunks[32:32 + s["coinbase_len"] - prehash]
+            midstate, tail = chunks[:32], chunks[32 : 32 + s["coinbase_len"] - prehash]
         if len(tail) != s["coinbase_len"] - prehash:
             return None
-        return Job(s["coinbase_len"], s["nonce2_offset"], s["nonce2_size"],
-                   s["merkle_count"], start, span, False, jobs.target, jobs.job_crc, jobs.pool,
-                   midstate, tail, [jobs.merkles[i] for i in range(1, s["merkle_count"] + 1)],
-                   b"".join(jobs.header[i] for i in range(1, 5)))
+        return Job(
+            s["coinbase_len"],
+            s["nonce2_offset"],
+            s["nonce2_size"],
+            s["merkle_count"],
+            start,
+            span,
+            False,
+            jobs.target,
+            jobs.job_crc,
+            jobs.pool,
+            midstate,
+            tail,
+            [jobs.merkles[i] for i in range(1, s["merkle_count"] + 1)],
+            b"".join(jobs.header[i] for i in range(1, 5)),
+        )
 
-    _HANDLERS = {**MMFirmware._HANDLERS, T.DETECT: _detect, T.POLLING: _polling,
-                 T.STATIC: _static, T.JOB_ID: _job_id, T.COINBASE: _coinbase, T.SET: _set,
-                 T.SYNC: MMFirmware._ignore}
+    _HANDLERS = {
+        **MMFirmware._HANDLERS,
+        T.DETECT: _detect,
+        T.POLLING: _polling,
+        T.STATIC: _static,
+        T.JOB_ID: _job_id,
+        T.COINBASE: _coinbase,
+        T.SET: _set,
+        T.SYNC: MMFirmware._ignore,
+    }
 
     def _status_rotation(self) -> list:
         return [(lambda _: self._mm2_status(), None)]
@@ -136,14 +159,29 @@ class MM2Firmware(MMFirmware):
         temps = [round(phys.mm_temp_c()), round(max(max(row) for row in phys.temps))]
         clock = phys.frequencies[0][0]
         works, self._miner_works = sum(self._miner_works), [0] * self.spec.miner_count
-        return self._encode(T.STATUS, {
-            "temperatures": temps, "fans_rpm": [phys.fan_rpm()] * 2,
-            "frequency": round(clock * 65 / 768) if self.spec.name == "MM3" else clock,
-            "voltage_word": self.spec.voltage_codec.encode(phys.voltage_levels[0]),
-            "local_works": works, "hw_errors": 0, "power_good": 0xFF << 24})
+        return self._encode(
+            T.STATUS,
+            {
+                "temperatures": temps,
+                "fans_rpm": [phys.fan_rpm()] * 2,
+                "frequency": round(clock * 65 / 768) if self.spec.name == "MM3" else clock,
+                "voltage_word": self.spec.voltage_codec.encode(phys.voltage_levels[0]),
+                "local_works": works,
+                "hw_errors": 0,
+                "power_good": 0xFF << 24,
+            },
+        )
 
     def _nonce_frame(self, found, nonce: int, job) -> bytes:
         raw = (bswap32(nonce) + self.spec.nonce_correction) & 0xFFFFFFFF
-        return self._encode(T.NONCE, {
-            "miner": found.miner, "pool": job.pool, "nonce2": found.nonce2,
-            "ntime_offset": found.ntime_offset, "nonce_raw": raw, "job_crc": job.job_crc})
+        return self._encode(
+            T.NONCE,
+            {
+                "miner": found.miner,
+                "pool": job.pool,
+                "nonce2": found.nonce2,
+                "ntime_offset": found.ntime_offset,
+                "nonce_raw": raw,
+                "job_crc": job.job_crc,
+            },
+        )

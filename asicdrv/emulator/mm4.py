@@ -11,6 +11,7 @@ and cgminer ``driver-avalon4.c`` describe it; everything else as :class:`MMFirmw
 - NONCE carries the raw nonce: what the host's nNonce is, byte-swapped, plus the model's
   nonce correction (0x4000; 0 on the MM60), which the host subtracts.
 """
+
 from __future__ import annotations
 
 from firmware_protocols import PacketType as T
@@ -21,8 +22,8 @@ from ..models import MAX_MODULES, ModelSpec
 from .firmware import MMFirmware
 from .work import JobIncomplete
 
-TEST_CORE_COUNT = 64        # system_config.h: works per chip when TEST says 0
-FIRMWARE_DATE = "1507"      # MM4 version: prefix, YYMM, "-", git id, flags (15 chars)
+TEST_CORE_COUNT = 64  # system_config.h: works per chip when TEST says 0
+FIRMWARE_DATE = "1507"  # MM4 version: prefix, YYMM, "-", git id, flags (15 chars)
 
 
 class MM4Firmware(MMFirmware):
@@ -37,11 +38,11 @@ class MM4Firmware(MMFirmware):
         self.new_stratum = False
         self.tested_at: tuple[int, list[int]] | None = None
 
-    ack_asic_count = 0          # the MM4 leaves ACKDETECT's count field 0 (main.c)
+    ack_asic_count = 0  # the MM4 leaves ACKDETECT's count field 0 (main.c)
 
     def _static(self, pkt, broadcast):
         f = pkt.fields()
-        self.new_stratum = False                 # g_new_stratum = 0: no new work
+        self.new_stratum = False  # g_new_stratum = 0: no new work
         self.scanner.clear()
         self.jobs.begin({**f, "nonce2_start": 0, "nonce2_range": 0, "clean": 0})
         self.jobs.pool = f["pool"]
@@ -109,38 +110,57 @@ class MM4Firmware(MMFirmware):
             counts = [0 if phys.chip_alive(miner, c) else cores for c in range(spec.asic_count)]
             failed += sum(counts)
             for first in range(0, spec.asic_count, 4):
-                group = (counts[first:first + 4] + [0] * 4)[:4]
+                group = (counts[first : first + 4] + [0] * 4)[:4]
                 data = bytes((miner,)) + b"".join(n.to_bytes(4, "big") for n in group)
                 self.urgent.append(self._encode(T.TEST_RET, {"data": data.ljust(32, b"\0")}))
         total = spec.total_asics * cores
         summary = (total - failed).to_bytes(4, "big") + total.to_bytes(4, "big")
         self.urgent.append(self._encode(T.TEST_RET, {"data": summary.ljust(32, b"\0")}))
-        self.tested_at = (level, freqs)                # what the chips were tested at
-        phys.voltage_levels = [0] * spec.miner_count   # set_voltage(ASIC_0V) afterwards
+        self.tested_at = (level, freqs)  # what the chips were tested at
+        phys.voltage_levels = [0] * spec.miner_count  # set_voltage(ASIC_0V) afterwards
         phys.frequencies = [list(freqs) for _ in range(spec.miner_count)]
         phys.fan_percent = 10
         return None
 
-    _HANDLERS = {**MMFirmware._HANDLERS, T.STATIC: _static, T.TEST: _test,
-                 T.JOB_ID: _job_id, T.SET: _set, T.SET_FIN: _set_fin,
-                 T.SET_VOLT: MMFirmware._ignore, T.SET_FREQ: MMFirmware._ignore}
+    _HANDLERS = {
+        **MMFirmware._HANDLERS,
+        T.STATIC: _static,
+        T.TEST: _test,
+        T.JOB_ID: _job_id,
+        T.SET: _set,
+        T.SET_FIN: _set_fin,
+        T.SET_VOLT: MMFirmware._ignore,
+        T.SET_FREQ: MMFirmware._ignore,
+    }
 
     # --- replies ---------------------------------------------------------------------------
     def _status_rotation(self) -> list:
-        return [(lambda _: self._mm4_status(), None), (self._counts, T.STATUS_LW),
-                (self._counts, T.STATUS_HW), (lambda _: self._status_m(), None)]
+        return [
+            (lambda _: self._mm4_status(), None),
+            (self._counts, T.STATUS_LW),
+            (self._counts, T.STATUS_HW),
+            (lambda _: self._status_m(), None),
+        ]
 
     def _mm4_status(self) -> bytes:
         spec, phys = self.spec, self.physics
         clock = sum(phys.frequencies[0]) / len(phys.frequencies[0])
         errors, self._error_bits = self._error_bits, 0
-        return self._encode(T.STATUS, {
-            "temperature_mm": round(phys.mm_temp_c()), "fan_rpm": phys.fan_rpm(),
-            "frequency": round(clock * spec.total_asics) if spec.name == "MM60"
-            else round(clock * 65 / 3968),
-            "voltage_word": spec.voltage_codec.encode(phys.voltage_levels[0]),
-            "local_works": sum(self._miner_works), "hw_errors": 0,
-            "power_good": (1 << spec.miner_count) - 1, "error_code": errors})
+        return self._encode(
+            T.STATUS,
+            {
+                "temperature_mm": round(phys.mm_temp_c()),
+                "fan_rpm": phys.fan_rpm(),
+                "frequency": round(clock * spec.total_asics)
+                if spec.name == "MM60"
+                else round(clock * 65 / 3968),
+                "voltage_word": spec.voltage_codec.encode(phys.voltage_levels[0]),
+                "local_works": sum(self._miner_works),
+                "hw_errors": 0,
+                "power_good": (1 << spec.miner_count) - 1,
+                "error_code": errors,
+            },
+        )
 
     def _counts(self, ptype) -> bytes:
         if ptype == T.STATUS_LW:
@@ -157,7 +177,15 @@ class MM4Firmware(MMFirmware):
 
     def _nonce_frame(self, found, nonce: int, job) -> bytes:
         raw = (bswap32(nonce) + self.spec.nonce_correction) & 0xFFFFFFFF
-        return self._encode(T.NONCE, {
-            "chip": found.chip, "miner": found.miner, "pool": job.pool,
-            "nonce2": found.nonce2, "ntime_offset": found.ntime_offset, "nonce_raw": raw,
-            "job_crc": job.job_crc})
+        return self._encode(
+            T.NONCE,
+            {
+                "chip": found.chip,
+                "miner": found.miner,
+                "pool": job.pool,
+                "nonce2": found.nonce2,
+                "ntime_offset": found.ntime_offset,
+                "nonce_raw": raw,
+                "job_crc": job.job_crc,
+            },
+        )

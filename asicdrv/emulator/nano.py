@@ -16,6 +16,7 @@
 - POLLING answers NONCE_M while nonces wait, else STATUS_M laid out as each firmware
   fills it (see :mod:`asicdrv.generations.nano`).
 """
+
 from __future__ import annotations
 
 import errno
@@ -30,8 +31,13 @@ from typing import Callable
 
 import usb.core
 
-from firmware_protocols import (CrcError, PacketType as T, ProtocolError, decode_packet,
-                                encode_packet)
+from firmware_protocols import (
+    CrcError,
+    PacketType as T,
+    ProtocolError,
+    decode_packet,
+    encode_packet,
+)
 from firmware_protocols.dialects import AVALON_NANO
 
 from ..bitcoin import sha256
@@ -40,26 +46,35 @@ from ..models import ModelSpec
 from .physics import ModulePhysics, chip_volts
 from .usb_backend import EmulatedUsbDevice
 
-MAX_HASHRATE = 5_000          # hashes/s: the first SHA-256 runs in Python here
+MAX_HASHRATE = 5_000  # hashes/s: the first SHA-256 runs in Python here
 WORK_QUEUE = 5
 NONCE_QUEUE = 64
 FIRMWARE = {"nano": "3U1512-4a27d61", "4-mini": "4M1510-4a27d61"}
 # the nano's firmware (hid_main.c, defines.h)
 IDLE_TIME_S = 3.0
-CLOCK_LOOP_S = 5.0              # a3233_monitor's timer
+CLOCK_LOOP_S = 5.0  # a3233_monitor's timer
 CLOCK_MAX, CLOCK_MIN = 360, 100
 TEMP_MAX_C, TEMP_MIN_C = 65, 60
-NANO_CORE_LEVEL = 6750          # 0.675 V, fixed
-V25_ADC = 512                   # the 2.5 V rail: 2.5 V x 1024 / 5
+NANO_CORE_LEVEL = 6750  # 0.675 V, fixed
+V25_ADC = 512  # the 2.5 V rail: 2.5 V x 1024 / 5
 ADC_PER_VOLT = 1023 / 3.3
-NANO_TYPES = (T.DETECT, T.SET_PMU, T.POLLING)     # DETECT, WORK, POLLING
+NANO_TYPES = (T.DETECT, T.SET_PMU, T.POLLING)  # DETECT, WORK, POLLING
 
 
 class NanoDevice:
-    def __init__(self, spec: ModelSpec, dna: bytes, physics: ModulePhysics,
-                 rng: random.Random, *, hashrate: float, nonce_mask: int | None,
-                 nonce_start: int, nonces_per_work: int,
-                 clock: Callable[[], float] = time.monotonic):
+    def __init__(
+        self,
+        spec: ModelSpec,
+        dna: bytes,
+        physics: ModulePhysics,
+        rng: random.Random,
+        *,
+        hashrate: float,
+        nonce_mask: int | None,
+        nonce_start: int,
+        nonces_per_work: int,
+        clock: Callable[[], float] = time.monotonic,
+    ):
         self.spec, self.dna, self.physics, self.rng = spec, dna, physics, rng
         self.position = 1
         self.version = FIRMWARE[spec.name]
@@ -73,20 +88,20 @@ class NanoDevice:
         self.boots = 0
         self.clock = clock
         self.nano = spec.name == "nano"
-        self.ignored: Counter = Counter()       # frame types the firmware has no handler for
+        self.ignored: Counter = Counter()  # frame types the firmware has no handler for
         self._power_on()
 
     def _power_on(self) -> None:
         self.physics.reset()
         self.works: deque = deque(maxlen=WORK_QUEUE)
-        self.current = None                 # (work id, midstate, tail12, done)
+        self.current = None  # (work id, midstate, tail12, done)
         self.pending_midstate: bytes | None = None
         self.nonces: deque = deque(maxlen=NONCE_QUEUE)
         self.spi = 0
         self.led = 0
         self.replies: deque = deque()
         self._last = None
-        self.mhz = CLOCK_MAX                     # the nano's a3233_freqneeded
+        self.mhz = CLOCK_MAX  # the nano's a3233_freqneeded
         self.too_hot = False
         self.power_enabled = False
         self.last_frame: float | None = None
@@ -115,7 +130,7 @@ class NanoDevice:
             self.rx_bad_frames += 1
             return None
         with self.lock:
-            self.last_frame = self.clock()       # any good CRC re-arms the idle timer
+            self.last_frame = self.clock()  # any good CRC re-arms the idle timer
             if self.nano and pkt.type not in NANO_TYPES:
                 self.ignored[pkt.type] += 1
                 return None
@@ -131,8 +146,10 @@ class NanoDevice:
     def _handle(self, pkt) -> bytes | None:
         spec, phys = self.spec, self.physics
         if pkt.type == T.DETECT:
-            return self._encode(T.ACKDETECT, {"dna": self.dna, "version": self.version,
-                                              "asic_count": spec.asic_count})
+            return self._encode(
+                T.ACKDETECT,
+                {"dna": self.dna, "version": self.version, "asic_count": spec.asic_count},
+            )
         if pkt.type == T.SET_VOLT:
             level = spec.voltage_codec.decode(pkt.fields()["voltage_code"])
             if level:
@@ -140,13 +157,13 @@ class NanoDevice:
             phys.voltage_levels = [level]
         elif pkt.type == T.SET_FREQ:
             phys.frequencies = [[spec.pll_table.mhz(w) for w in pkt.fields()["pll_words"]]]
-        elif pkt.type == T.SET_PLL:                       # SETM
+        elif pkt.type == T.SET_PLL:  # SETM
             spi = pkt.fields()["spi"]
             if spi & 0x80000000:
                 self.spi = spi & 0x7FFFFFFF
-        elif pkt.type == T.SET_PMU:                       # WORK
+        elif pkt.type == T.SET_PMU:  # WORK
             self._work(pkt)
-        elif pkt.type == T.RSTMMTX:                       # GET_FREQ
+        elif pkt.type == T.RSTMMTX:  # GET_FREQ
             words = [spec.pll_table.word(f) for f in phys.frequencies[0]]
             return self._encode(T.STATUS_LW, {"pll_words": words}, opt=pkt.opt)
         elif pkt.type == T.POLLING:
@@ -156,16 +173,16 @@ class NanoDevice:
     def _work(self, pkt) -> None:
         if pkt.idx == 1:
             words = struct.unpack(">8I", pkt.data)
-            self.pending_midstate = struct.pack(">8I", *reversed(words))   # H0..H7
+            self.pending_midstate = struct.pack(">8I", *reversed(words))  # H0..H7
             return
         if pkt.idx != 2 or self.pending_midstate is None:
             raise ValueError("WORK frame 2 without frame 1")
         work_id = struct.unpack_from(">I", pkt.data)[0]
-        tail = pkt.data[28:32] + pkt.data[24:28] + pkt.data[20:24]   # merkle, ntime, nbits
+        tail = pkt.data[28:32] + pkt.data[24:28] + pkt.data[20:24]  # merkle, ntime, nbits
         if self.nano:
             if self.too_hot:
                 self.pending_midstate = None
-                return                           # a3233_istoohot: WORK refused
+                return  # a3233_istoohot: WORK refused
             if not self.power_enabled or self.physics.frequencies[0][0] != self.mhz:
                 self._power(True)
         self.works.append((work_id, self.pending_midstate, tail))
@@ -181,17 +198,33 @@ class NanoDevice:
             return self._encode(T.NONCE, data=data)
         phys = self.physics
         hottest = max(max(row) for row in phys.temps)
-        if self.nano:               # hid_main.c: freq, led, -1, V_25, V_CORE, TMP102, V18|V09, power
+        if self.nano:  # hid_main.c: freq, led, -1, V_25, V_CORE, TMP102, V18|V09, power
             on = self.power_enabled
             volts = chip_volts(phys.voltage_levels[0], self.spec)
             rails = (round(1.8 * ADC_PER_VOLT) << 16 | round(0.9 * ADC_PER_VOLT)) if on else 0
-            words = [self.mhz, self.led, 0xFFFFFFFF, V25_ADC, round(volts * ADC_PER_VOLT),
-                     int(hottest) & 0xFFFFFFFF, rails, int(on)]
-        else:                       # mini: spi, led, -1, voltage code, 12 V, copper, fan NTC, pg
+            words = [
+                self.mhz,
+                self.led,
+                0xFFFFFFFF,
+                V25_ADC,
+                round(volts * ADC_PER_VOLT),
+                int(hottest) & 0xFFFFFFFF,
+                rails,
+                int(on),
+            ]
+        else:  # mini: spi, led, -1, voltage code, 12 V, copper, fan NTC, pg
             code = self.spec.voltage_codec.encode(phys.voltage_levels[0])
             fan_side = phys.ambient_c + (hottest - phys.ambient_c) / 2
-            words = [self.spi, self.led, 0xFFFFFFFF, code, round(2.4 * ADC_PER_VOLT),
-                     celsius_to_ntc_adc(hottest), celsius_to_ntc_adc(fan_side), 1]
+            words = [
+                self.spi,
+                self.led,
+                0xFFFFFFFF,
+                code,
+                round(2.4 * ADC_PER_VOLT),
+                celsius_to_ntc_adc(hottest),
+                celsius_to_ntc_adc(fan_side),
+                1,
+            ]
         return self._encode(T.STATUS, {"words": words})
 
     def _nano_firmware(self, now: float) -> None:
@@ -257,8 +290,11 @@ class NanoDevice:
             if not self.physics.chip_alive(0, chip):
                 continue
             raw = (bswap32(nonce) + self.spec.nonce_correction) & 0xFFFFFFFF
-            self.nonces.append(struct.pack(">IHBBIBBBB", work_id, 0, chip, 0, raw, 0, 0,
-                                           len(self.works), len(self.nonces)))
+            self.nonces.append(
+                struct.pack(
+                    ">IHBBIBBBB", work_id, 0, chip, 0, raw, 0, 0, len(self.works), len(self.nonces)
+                )
+            )
 
 
 class EmulatedNano(EmulatedUsbDevice):
@@ -266,8 +302,15 @@ class EmulatedNano(EmulatedUsbDevice):
 
     PRODUCTS = {"nano": (0x33F3, "Avalon nano", 0), "4-mini": (0x40F1, "Avalon4 mini", 1)}
 
-    def __init__(self, device: NanoDevice, traffic, *, bus: int = 1, address: int = 9,
-                 disconnect_after: int | None = None):
+    def __init__(
+        self,
+        device: NanoDevice,
+        traffic,
+        *,
+        bus: int = 1,
+        address: int = 9,
+        disconnect_after: int | None = None,
+    ):
         self.device = device
         self.traffic = traffic
         self.bus, self.address = bus, address
@@ -281,11 +324,26 @@ class EmulatedNano(EmulatedUsbDevice):
 
     def descriptor(self):
         return SimpleNamespace(
-            bLength=18, bDescriptorType=1, bcdUSB=0x0200, bDeviceClass=0,
-            bDeviceSubClass=0, bDeviceProtocol=0, bMaxPacketSize0=64, idVendor=0x29F1,
-            idProduct=self.product_id, bcdDevice=0x0100, iManufacturer=1, iProduct=2,
-            iSerialNumber=3, bNumConfigurations=1, address=self.address, bus=self.bus,
-            port_number=2, port_numbers=(2,), speed=2)
+            bLength=18,
+            bDescriptorType=1,
+            bcdUSB=0x0200,
+            bDeviceClass=0,
+            bDeviceSubClass=0,
+            bDeviceProtocol=0,
+            bMaxPacketSize0=64,
+            idVendor=0x29F1,
+            idProduct=self.product_id,
+            bcdDevice=0x0100,
+            iManufacturer=1,
+            iProduct=2,
+            iSerialNumber=3,
+            bNumConfigurations=1,
+            address=self.address,
+            bus=self.bus,
+            port_number=2,
+            port_numbers=(2,),
+            speed=2,
+        )
 
     def interfaces(self) -> dict[int, tuple[int, list]]:
         """interface -> (class, [(endpoint address, attributes, max packet)])."""

@@ -5,6 +5,7 @@ No wire handling here.  Numbers are plausible rather than measured: at the 851 d
 77 degC at 50 % and 95 degC at the 5 % minimum (so the PID, not the cutoff, handles a cold
 start); a hotter room, more MHz or more volts push it past the 105 degC cutoff.
 """
+
 from __future__ import annotations
 
 import math
@@ -13,15 +14,15 @@ import random
 from ..models import ModelSpec
 
 FAN_MAX_RPM = 6000
-RISE_AT_FULL_FAN_C = 40.0    # hottest-chip rise over ambient at nominal power, fan 100 %
-IDLE_POWER = 0.05            # share of nominal power a chip draws with its PLLs off
-VOLTS_AT_LEVEL_0 = 0.36      # per-chip core voltage
+RISE_AT_FULL_FAN_C = 40.0  # hottest-chip rise over ambient at nominal power, fan 100 %
+IDLE_POWER = 0.05  # share of nominal power a chip draws with its PLLs off
+VOLTS_AT_LEVEL_0 = 0.36  # per-chip core voltage
 VOLTS_PER_LEVEL = 0.005
 VIN_VOLTS = 12.0
-COOLING_STILL_AIR = 0.55     # share of full-fan cooling the heatsinks manage with no airflow
+COOLING_STILL_AIR = 0.55  # share of full-fan cooling the heatsinks manage with no airflow
 
 
-ABSOLUTE_VOLTAGE_CODECS = ("adp3208d", "ncp5392p", "nano")   # the level is 0.1 mV
+ABSOLUTE_VOLTAGE_CODECS = ("adp3208d", "ncp5392p", "nano")  # the level is 0.1 mV
 
 
 def chip_volts(level: int, spec: ModelSpec | None = None) -> float:
@@ -35,9 +36,17 @@ def chip_volts(level: int, spec: ModelSpec | None = None) -> float:
 
 
 class ModulePhysics:
-    def __init__(self, spec: ModelSpec, rng: random.Random, *, ambient_c: float = 25.0,
-                 dead_chips: set[tuple[int, int]] = frozenset(), fan_stall: bool = False,
-                 overheat_c: float = 0.0, thermal_tau_s: float = 2.0):
+    def __init__(
+        self,
+        spec: ModelSpec,
+        rng: random.Random,
+        *,
+        ambient_c: float = 25.0,
+        dead_chips: set[tuple[int, int]] = frozenset(),
+        fan_stall: bool = False,
+        overheat_c: float = 0.0,
+        thermal_tau_s: float = 2.0,
+    ):
         self.spec = spec
         self.ambient_c = ambient_c
         self.dead_chips = set(dead_chips)
@@ -45,8 +54,10 @@ class ModulePhysics:
         self.overheat_c = overheat_c
         self.thermal_tau_s = thermal_tau_s
         # chip-to-chip spread of thermal resistance, fixed per board (seeded)
-        self.spread = [[rng.uniform(0.85, 1.0) for _ in range(spec.asic_count)]
-                       for _ in range(spec.miner_count)]
+        self.spread = [
+            [rng.uniform(0.85, 1.0) for _ in range(spec.asic_count)]
+            for _ in range(spec.miner_count)
+        ]
         self.reset()
         self.temps = [[self.ambient_c] * spec.asic_count for _ in range(spec.miner_count)]
         self._last = None
@@ -83,8 +94,14 @@ class ModulePhysics:
 
     def ghs(self) -> float:
         """Hash rate the way cgminer computes it: sum(locked cores x MHz) / 1000."""
-        return sum(count * freq for m in range(self.spec.miner_count)
-                   for count, freq in zip(self.lock_counts(m), self.frequencies[m])) / 1000.0
+        return (
+            sum(
+                count * freq
+                for m in range(self.spec.miner_count)
+                for count, freq in zip(self.lock_counts(m), self.frequencies[m])
+            )
+            / 1000.0
+        )
 
     def nominal_ghs(self) -> float:
         top = max(self.spec.default_frequencies_mhz)
@@ -110,8 +127,11 @@ class ModulePhysics:
             power = self._chip_power(m)
             for c in range(self.spec.asic_count):
                 p = power if self.chip_alive(m, c) else IDLE_POWER
-                target = (self.ambient_c + self.overheat_c
-                          + RISE_AT_FULL_FAN_C * p * self.spread[m][c] / cooling)
+                target = (
+                    self.ambient_c
+                    + self.overheat_c
+                    + RISE_AT_FULL_FAN_C * p * self.spread[m][c] / cooling
+                )
                 self.temps[m][c] += (target - self.temps[m][c]) * alpha
 
     def _chip_power(self, miner: int) -> float:

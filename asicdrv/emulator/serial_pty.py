@@ -1,5 +1,6 @@
 """The emulator on a pseudo-terminal: bare 40-byte MM packets, one module, as an Avalon 2/3
 serial line carries them.  The host opens the pty's path with pyserial like a real port."""
+
 from __future__ import annotations
 
 import os
@@ -24,7 +25,7 @@ class SerialServer:
         self.traffic = traffic
         self.disconnect_after = disconnect_after
         self.frames = 0
-        self._sent_to = 0                     # where the last frame went (its reply waits)
+        self._sent_to = 0  # where the last frame went (its reply waits)
         self.master, self.slave = os.openpty()
         tty.setraw(self.slave)
         self.path = os.ttyname(self.slave)
@@ -33,8 +34,7 @@ class SerialServer:
         self._thread: threading.Thread | None = None
 
     def start(self) -> "SerialServer":
-        self._thread = threading.Thread(target=self.serve_forever, name="emulator-pty",
-                                        daemon=True)
+        self._thread = threading.Thread(target=self.serve_forever, name="emulator-pty", daemon=True)
         self._thread.start()
         return self
 
@@ -64,7 +64,7 @@ class SerialServer:
         self.frames += 1
         self.traffic.record(">", frame)
         if frame[2] == PacketType.DETECT:
-            self.module.module_id = None      # one module per line: DETECT always answers
+            self.module.module_id = None  # one module per line: DETECT always answers
         self._sent_to = self._address()
         self._write(self.bus.xfer(self._sent_to, frame, PACKET_SIZE))
 

@@ -3,6 +3,7 @@
 Lines read ``SECONDS > HEX`` (host to device) or ``SECONDS < HEX`` (device to host), which
 ``asicdrv decode`` reads from stdin.  The last frames are also kept in memory.
 """
+
 from __future__ import annotations
 
 import binascii
@@ -18,7 +19,7 @@ class TrafficLog:
     def __init__(self, sink: IO[str] | None = None, keep: int = 10_000):
         self.sink = sink
         self.frames: deque[tuple[float, str, bytes]] = deque(maxlen=keep)
-        self.nonces_out = 0        # NONCE frames with a good CRC handed to the host's link
+        self.nonces_out = 0  # NONCE frames with a good CRC handed to the host's link
         self._start = time.monotonic()
         self._lock = threading.Lock()
 
@@ -40,5 +41,9 @@ class TrafficLog:
 def _good_nonce(frame: bytes) -> bool:
     """A NONCE with a good CRC, bare (40 bytes) or inside an AUC reply (4 + 40)."""
     mm = frame[4:44] if len(frame) == 44 else frame
-    return (len(mm) == 40 and mm[:2] == b"CN" and mm[2] == NONCE_TYPE
-            and binascii.crc_hqx(mm[6:38], 0) == int.from_bytes(mm[38:40], "big"))
+    return (
+        len(mm) == 40
+        and mm[:2] == b"CN"
+        and mm[2] == NONCE_TYPE
+        and binascii.crc_hqx(mm[6:38], 0) == int.from_bytes(mm[38:40], "big")
+    )

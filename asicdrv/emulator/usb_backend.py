@@ -5,6 +5,7 @@ the bridge with its real descriptors and strings, and bulk transfers on 0x01 / 0
 the AUC protocol, so the driver's real pyusb code path runs against the emulator.
 (pyftdi's virtual USB backend is the public example of the technique.)
 """
+
 from __future__ import annotations
 
 import errno
@@ -26,13 +27,13 @@ _DESC_STRING = 3
 
 
 def no_device() -> usb.core.USBError:
-    return usb.core.USBError("No such device (it may have been disconnected)", -4,
-                             errno.ENODEV)
+    return usb.core.USBError("No such device (it may have been disconnected)", -4, errno.ENODEV)
 
 
 class EmulatedUsbDevice:
     """What every emulated USB device shares: plugged in or not, and the ``disconnect``
     fault that unplugs it after so many transfers."""
+
     connected = True
     disconnect_after: int | None = None
     transfers = 0
@@ -49,8 +50,15 @@ class EmulatedUsbDevice:
 class EmulatedAuc(EmulatedUsbDevice):
     """One AUC on the virtual bus."""
 
-    def __init__(self, bridge: AucBridge, traffic: TrafficLog, *, bus: int = 1,
-                 address: int = 7, disconnect_after: int | None = None):
+    def __init__(
+        self,
+        bridge: AucBridge,
+        traffic: TrafficLog,
+        *,
+        bus: int = 1,
+        address: int = 7,
+        disconnect_after: int | None = None,
+    ):
         self.bridge = bridge
         self.traffic = traffic
         self.bus = bus
@@ -72,11 +80,26 @@ class EmulatedAuc(EmulatedUsbDevice):
 
     def descriptor(self):
         return SimpleNamespace(
-            bLength=18, bDescriptorType=1, bcdUSB=0x0200, bDeviceClass=0x02,
-            bDeviceSubClass=0, bDeviceProtocol=0, bMaxPacketSize0=64,
-            idVendor=auc.USB_VENDOR_ID, idProduct=auc.USB_PRODUCT_ID, bcdDevice=0x0100,
-            iManufacturer=1, iProduct=2, iSerialNumber=3, bNumConfigurations=1,
-            address=self.address, bus=self.bus, port_number=1, port_numbers=(1,), speed=3)
+            bLength=18,
+            bDescriptorType=1,
+            bcdUSB=0x0200,
+            bDeviceClass=0x02,
+            bDeviceSubClass=0,
+            bDeviceProtocol=0,
+            bMaxPacketSize0=64,
+            idVendor=auc.USB_VENDOR_ID,
+            idProduct=auc.USB_PRODUCT_ID,
+            bcdDevice=0x0100,
+            iManufacturer=1,
+            iProduct=2,
+            iSerialNumber=3,
+            bNumConfigurations=1,
+            address=self.address,
+            bus=self.bus,
+            port_number=1,
+            port_numbers=(1,),
+            speed=3,
+        )
 
     @property
     def replies(self):
@@ -91,7 +114,7 @@ class EmulatedAuc(EmulatedUsbDevice):
                 raise usb.core.USBError("Pipe error", -9, errno.EPIPE)
             self.traffic.record(">", data)
             for i in range(0, max(len(data), 1), auc.AUC_PACKET_SIZE):
-                self.bridge.handle(bytes(data[i:i + auc.AUC_PACKET_SIZE]))
+                self.bridge.handle(bytes(data[i : i + auc.AUC_PACKET_SIZE]))
             return len(data)
 
     def read(self, ep: int, size: int, timeout_ms: int) -> bytes:
@@ -104,7 +127,7 @@ class EmulatedAuc(EmulatedUsbDevice):
         if reply is None:
             time.sleep(timeout_ms / 1000 if timeout_ms else 1.0)
             raise usb.core.USBTimeoutError("Operation timed out", -7, errno.ETIMEDOUT)
-        if len(reply) > size:           # libusb: the device sent more than was asked for
+        if len(reply) > size:  # libusb: the device sent more than was asked for
             raise usb.core.USBError("Overflow", -8, errno.EOVERFLOW)
         self.traffic.record("<", reply)
         return reply
@@ -131,31 +154,57 @@ class EmulatedUsbBackend(usb.backend.IBackend):
             raise usb.core.USBError("Entity not found", -5, errno.ENOENT)
         interfaces = dev.interfaces()
         total = 9 + sum(9 + 7 * len(eps) for _, eps in interfaces.values())
-        return SimpleNamespace(bLength=9, bDescriptorType=2, wTotalLength=total,
-                               bNumInterfaces=len(interfaces),
-                               bConfigurationValue=dev.configuration or 1, iConfiguration=0,
-                               bmAttributes=0x80, bMaxPower=50, extra_descriptors=[])
+        return SimpleNamespace(
+            bLength=9,
+            bDescriptorType=2,
+            wTotalLength=total,
+            bNumInterfaces=len(interfaces),
+            bConfigurationValue=dev.configuration or 1,
+            iConfiguration=0,
+            bmAttributes=0x80,
+            bMaxPower=50,
+            extra_descriptors=[],
+        )
 
     def get_interface_descriptor(self, dev, intf, alt, config):
         interfaces = dev.interfaces()
         if config != 0 or alt != 0 or intf not in interfaces:
             raise usb.core.USBError("Entity not found", -5, errno.ENOENT)
         cls, eps = interfaces[intf]
-        return SimpleNamespace(bLength=9, bDescriptorType=4, bInterfaceNumber=intf,
-                               bAlternateSetting=0, bNumEndpoints=len(eps),
-                               bInterfaceClass=cls, bInterfaceSubClass=0x02 if cls == 2 else 0,
-                               bInterfaceProtocol=0, iInterface=0, extra_descriptors=[])
+        return SimpleNamespace(
+            bLength=9,
+            bDescriptorType=4,
+            bInterfaceNumber=intf,
+            bAlternateSetting=0,
+            bNumEndpoints=len(eps),
+            bInterfaceClass=cls,
+            bInterfaceSubClass=0x02 if cls == 2 else 0,
+            bInterfaceProtocol=0,
+            iInterface=0,
+            extra_descriptors=[],
+        )
 
     def get_endpoint_descriptor(self, dev, ep, intf, alt, config):
         interfaces = dev.interfaces()
-        if config != 0 or alt != 0 or intf not in interfaces or \
-                not 0 <= ep < len(interfaces[intf][1]):
+        if (
+            config != 0
+            or alt != 0
+            or intf not in interfaces
+            or not 0 <= ep < len(interfaces[intf][1])
+        ):
             raise usb.core.USBError("Entity not found", -5, errno.ENOENT)
         address, attributes, size = interfaces[intf][1][ep]
-        return SimpleNamespace(bLength=7, bDescriptorType=5, bEndpointAddress=address,
-                               bmAttributes=attributes, wMaxPacketSize=size,
-                               bInterval=1 if attributes == 0x03 else 0, bRefresh=0,
-                               bSynchAddress=0, extra_descriptors=[])
+        return SimpleNamespace(
+            bLength=7,
+            bDescriptorType=5,
+            bEndpointAddress=address,
+            bmAttributes=attributes,
+            wMaxPacketSize=size,
+            bInterval=1 if attributes == 0x03 else 0,
+            bRefresh=0,
+            bSynchAddress=0,
+            extra_descriptors=[],
+        )
 
     # --- handles -------------------------------------------------------------------------------
     def open_device(self, dev):
@@ -209,14 +258,13 @@ class EmulatedUsbBackend(usb.backend.IBackend):
 
     def bulk_read(self, dev_handle, ep, intf, buff, timeout):
         data = dev_handle.read(ep, len(buff), timeout)
-        buff[:len(data)] = type(buff)(buff.typecode, data)
+        buff[: len(data)] = type(buff)(buff.typecode, data)
         return len(data)
 
-    intr_write = bulk_write              # the nano's HID reports: interrupt endpoints
+    intr_write = bulk_write  # the nano's HID reports: interrupt endpoints
     intr_read = bulk_read
 
-    def ctrl_transfer(self, dev_handle, bmRequestType, bRequest, wValue, wIndex, data,
-                      timeout):
+    def ctrl_transfer(self, dev_handle, bmRequestType, bRequest, wValue, wIndex, data, timeout):
         if not dev_handle.connected:
             raise no_device()
         if bmRequestType & 0x80 and bRequest == _GET_DESCRIPTOR and wValue >> 8 == _DESC_STRING:
@@ -228,8 +276,8 @@ class EmulatedUsbBackend(usb.backend.IBackend):
                 raw = bytes((2 + len(text), _DESC_STRING)) + text
             else:
                 raise usb.core.USBError("Pipe error", -9, errno.EPIPE)
-            raw = raw[:len(data)]
-            data[:len(raw)] = type(data)(data.typecode, raw)
+            raw = raw[: len(data)]
+            data[: len(raw)] = type(data)(data.typecode, raw)
             return len(raw)
         if bmRequestType & 0x80:
             raise usb.core.USBError("Pipe error", -9, errno.EPIPE)

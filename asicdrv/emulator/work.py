@@ -8,6 +8,7 @@ nonce2 range: module id k takes the k-th sixth (the firmware's own split is not 
 a range too small to split is scanned whole by every module).  Nonce n belongs to chip
 ``n % total_chips`` (miner = index // asic_count), so every chip gets its share.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -18,8 +19,8 @@ from ..bitcoin import sha256
 from ..bitcoin.core import swap_words
 
 HEADER_BIN_SIZE = 128
-MAX_MERKLES = 30                 # AVA8_P_MERKLES_COUNT
-MAX_COINBASE = 6 * 1024 + 64     # AVA8_P_COINBASE_SIZE: what the MM's buffer holds
+MAX_MERKLES = 30  # AVA8_P_MERKLES_COUNT
+MAX_COINBASE = 6 * 1024 + 64  # AVA8_P_COINBASE_SIZE: what the MM's buffer holds
 MAX_COINBASE_PACKETS = 1 + (MAX_COINBASE - 64) // 32 + 1
 
 
@@ -36,9 +37,9 @@ class Job:
     job_crc: int
     pool: int
     midstate: bytes
-    coinbase_tail: bytes          # coinbase bytes from the midstate on
+    coinbase_tail: bytes  # coinbase bytes from the midstate on
     merkles: list[bytes]
-    header_bin: bytes             # cgminer's 128-byte, word-swapped header
+    header_bin: bytes  # cgminer's 128-byte, word-swapped header
 
     @property
     def prehash_length(self) -> int:
@@ -69,8 +70,10 @@ class JobAssembler:
             raise ValueError(f"merkle count {static['merkle_count']} > {MAX_MERKLES}")
         if not 0 < static["coinbase_len"] <= MAX_COINBASE:
             raise ValueError(f"coinbase length {static['coinbase_len']}")
-        if not 1 <= static["nonce2_size"] <= 4 or \
-                static["nonce2_offset"] + static["nonce2_size"] > static["coinbase_len"]:
+        if (
+            not 1 <= static["nonce2_size"] <= 4
+            or static["nonce2_offset"] + static["nonce2_size"] > static["coinbase_len"]
+        ):
             raise ValueError("nonce2 outside the coinbase")
         self.static = static
         self.coinbase, self.merkles, self.header = {}, {}, {}
@@ -96,7 +99,8 @@ class JobAssembler:
         if s is None:
             raise JobIncomplete("JOB_FIN without STATIC")
         if not self.coinbase_count or sorted(self.coinbase) != list(
-                range(1, self.coinbase_count + 1)):
+            range(1, self.coinbase_count + 1)
+        ):
             raise JobIncomplete("coinbase packets missing")
         if sorted(self.merkles) != list(range(1, s["merkle_count"] + 1)):
             raise JobIncomplete("merkle packets missing")
@@ -106,14 +110,25 @@ class JobAssembler:
             raise JobIncomplete("nonce2 outside the coinbase")
         prehash = s["nonce2_offset"] - s["nonce2_offset"] % 64
         tail = b"".join(self.coinbase[i] for i in range(2, self.coinbase_count + 1))
-        tail = tail[:s["coinbase_len"] - prehash]
+        tail = tail[: s["coinbase_len"] - prehash]
         if len(tail) != s["coinbase_len"] - prehash:
             raise JobIncomplete("coinbase shorter than STATIC says")
-        return Job(s["coinbase_len"], s["nonce2_offset"], s["nonce2_size"], s["merkle_count"],
-                   s["nonce2_start"], s["nonce2_range"], bool(s["clean"]), self.target,
-                   self.job_crc, self.pool, self.coinbase[1], tail,
-                   [self.merkles[i] for i in range(1, s["merkle_count"] + 1)],
-                   b"".join(self.header[i] for i in range(1, 5)))
+        return Job(
+            s["coinbase_len"],
+            s["nonce2_offset"],
+            s["nonce2_size"],
+            s["merkle_count"],
+            s["nonce2_start"],
+            s["nonce2_range"],
+            bool(s["clean"]),
+            self.target,
+            self.job_crc,
+            self.pool,
+            self.coinbase[1],
+            tail,
+            [self.merkles[i] for i in range(1, s["merkle_count"] + 1)],
+            b"".join(self.header[i] for i in range(1, 5)),
+        )
 
 
 @dataclass(frozen=True)
@@ -123,14 +138,20 @@ class Found:
     nonce: int
     miner: int
     chip: int
-    hash_value: int               # the SHA-256d read as a number (what targets compare)
+    hash_value: int  # the SHA-256d read as a number (what targets compare)
 
 
 class Scanner:
     """Scans a job for nonces whose SHA-256d has ``nonce_mask`` leading zero bits."""
 
-    def __init__(self, *, miner_count: int, asic_count: int, nonce_start: int = 0,
-                 nonces_per_work: int = 1 << 32):
+    def __init__(
+        self,
+        *,
+        miner_count: int,
+        asic_count: int,
+        nonce_start: int = 0,
+        nonces_per_work: int = 1 << 32,
+    ):
         self.miner_count = miner_count
         self.asic_count = asic_count
         self.total_chips = miner_count * asic_count
@@ -146,8 +167,11 @@ class Scanner:
         that modules sharing a broadcast job do not repeat each other's work."""
         share = (job.nonce2_range + 1) // parts
         if share:
-            job = replace(job, nonce2_start=(job.nonce2_start + part * share) & 0xFFFFFFFF,
-                          nonce2_range=share - 1)
+            job = replace(
+                job,
+                nonce2_start=(job.nonce2_start + part * share) & 0xFFFFFFFF,
+                nonce2_range=share - 1,
+            )
         self.job = job
         self._nonce2_index = 0
         self._ntime_offset = 0
@@ -165,7 +189,7 @@ class Scanner:
         self._nonce2 = nonce2
         cut = job.nonce2_offset - job.prehash_length
         tail = bytearray(job.coinbase_tail)
-        tail[cut:cut + job.nonce2_size] = nonce2.to_bytes(4, "little")[:job.nonce2_size]
+        tail[cut : cut + job.nonce2_size] = nonce2.to_bytes(4, "little")[: job.nonce2_size]
         first = sha256.finish(job.midstate, bytes(tail), job.prehash_length)
         root = hashlib.sha256(first).digest()
         for branch in job.merkles:
@@ -188,8 +212,16 @@ class Scanner:
             start = (self.nonce_start + self._done_in_work) & 0xFFFFFFFF
             for nonce, value in self._hash_range(start, n):
                 index = nonce % self.total_chips
-                found.append(Found(self._nonce2, self._ntime_offset, nonce,
-                                   index // self.asic_count, index % self.asic_count, value))
+                found.append(
+                    Found(
+                        self._nonce2,
+                        self._ntime_offset,
+                        nonce,
+                        index // self.asic_count,
+                        index % self.asic_count,
+                        value,
+                    )
+                )
             self._done_in_work += n
             self.hashes_done += n
             budget -= n
@@ -215,7 +247,7 @@ class Scanner:
         """The hot loop: ~1.4 M SHA-256d/s on one core (benchmarks/bench_emulator.py)."""
         copy, tail, sha = self._base.copy, self._tail, hashlib.sha256
         mask = self.nonce_mask
-        whole, rest = divmod(mask, 8)          # zero bytes at the digest's end, extra bits
+        whole, rest = divmod(mask, 8)  # zero bytes at the digest's end, extra bits
         limit = 1 << (8 - rest)
         hits = []
         end = start + count
@@ -227,7 +259,7 @@ class Scanner:
             if d[31] == 0 or whole == 0:
                 if _meets_mask(d, whole, rest, limit):
                     hits.append((nonce, int.from_bytes(d, "little")))
-        if end > 1 << 32:                       # wrap around the 32-bit nonce space
+        if end > 1 << 32:  # wrap around the 32-bit nonce space
             hits.extend(self._hash_range(0, end - (1 << 32)))
         return hits
 

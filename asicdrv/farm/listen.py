@@ -1,4 +1,5 @@
 """Binding a server and the daemon thread that serves it, for the API and the live page."""
+
 from __future__ import annotations
 
 import threading
@@ -6,14 +7,11 @@ import threading
 from ..errors import ConfigError
 
 
-def bind_in_background(server_cls, host: str, port: int, handler, what: str,
-                       thread_name: str):
+def bind_in_background(server_cls, host: str, port: int, handler, what: str, thread_name: str):
     """``server_cls((host, port), handler)`` and a daemon thread to serve it (not started);
     an address that cannot be bound is a ConfigError naming ``what``."""
     try:
         server = server_cls((host, port), handler)
     except OSError as exc:
-        raise ConfigError(f"{what} cannot listen on {host}:{port}: "
-                          f"{exc.strerror or exc}") from None
-    return server, threading.Thread(target=server.serve_forever, daemon=True,
-                                    name=thread_name)
+        raise ConfigError(f"{what} cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    return server, threading.Thread(target=server.serve_forever, daemon=True, name=thread_name)

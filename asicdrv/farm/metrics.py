@@ -6,6 +6,7 @@ Labels: ``chain`` (its index), ``module`` (bus id), ``miner``; ``pool`` (its num
 temperatures multiply a farm's series by 104 per module, so they are off unless asked
 (``per_chip=True``, ``--metrics-per-chip``).
 """
+
 from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, start_http_server
@@ -20,7 +21,7 @@ class ControllerCollector:
         self.per_chip = per_chip
 
     def describe(self):
-        return []                       # collected lazily: no scrape at registration
+        return []  # collected lazily: no scrape at registration
 
     def collect(self):
         state = self.controller.status()
@@ -29,44 +30,71 @@ class ControllerCollector:
         uptime = GaugeMetricFamily("asicdrv_uptime_seconds", "Controller uptime")
         uptime.add_metric([], state["uptime_s"])
         yield uptime
-        soft = GaugeMetricFamily("asicdrv_soft_off", "1 while the boards are held idle "
-                                 "by a soft off")
+        soft = GaugeMetricFamily(
+            "asicdrv_soft_off", "1 while the boards are held idle by a soft off"
+        )
         soft.add_metric([], float(state["soft_off"]))
         yield soft
 
     def _modules(self, state):
         m_labels = ["chain", "module"]
-        up = GaugeMetricFamily("asicdrv_module_up", "1 while the module answers polls",
-                               labels=m_labels + ["model", "dna"])
-        temp = GaugeMetricFamily("asicdrv_module_temperature_celsius",
-                                 "The MM board sensor", labels=m_labels)
-        hottest = GaugeMetricFamily("asicdrv_module_hottest_chip_celsius",
-                                    "Hottest chip of the module", labels=m_labels)
-        miner_max = GaugeMetricFamily("asicdrv_miner_temperature_max_celsius",
-                                      "Hottest chip per miner", labels=m_labels + ["miner"])
-        miner_avg = GaugeMetricFamily("asicdrv_miner_temperature_avg_celsius",
-                                      "Mean chip temperature per miner",
-                                      labels=m_labels + ["miner"])
+        up = GaugeMetricFamily(
+            "asicdrv_module_up",
+            "1 while the module answers polls",
+            labels=m_labels + ["model", "dna"],
+        )
+        temp = GaugeMetricFamily(
+            "asicdrv_module_temperature_celsius", "The MM board sensor", labels=m_labels
+        )
+        hottest = GaugeMetricFamily(
+            "asicdrv_module_hottest_chip_celsius", "Hottest chip of the module", labels=m_labels
+        )
+        miner_max = GaugeMetricFamily(
+            "asicdrv_miner_temperature_max_celsius",
+            "Hottest chip per miner",
+            labels=m_labels + ["miner"],
+        )
+        miner_avg = GaugeMetricFamily(
+            "asicdrv_miner_temperature_avg_celsius",
+            "Mean chip temperature per miner",
+            labels=m_labels + ["miner"],
+        )
         fan_rpm = GaugeMetricFamily("asicdrv_module_fan_rpm", "Fan speed", labels=m_labels)
-        fan_duty = GaugeMetricFamily("asicdrv_module_fan_duty_ratio", "Fan PWM duty (0..1)",
-                                     labels=m_labels)
-        freq = GaugeMetricFamily("asicdrv_pll_frequency_hertz",
-                                 "Frequency of each PLL of each miner, as the module reports "
-                                 "it (0: off)", labels=m_labels + ["miner", "pll"])
-        volts = GaugeMetricFamily("asicdrv_miner_voltage_volts", "Measured chip core voltage",
-                                  labels=m_labels + ["miner"])
-        rate = GaugeMetricFamily("asicdrv_module_hashrate_hashes_per_second",
-                                 "Hash rate: 'reported' by the module (PLL locks x MHz), "
-                                 "'shares' from verified shares over 1 min",
-                                 labels=m_labels + ["source"])
-        hw = CounterMetricFamily("asicdrv_module_hardware_errors", "Hardware errors (MM "
-                                 "counted and host-verified failures)", labels=m_labels)
-        crc = CounterMetricFamily("asicdrv_module_crc_errors", "Frames with a bad CRC",
-                                  labels=m_labels)
-        cutoff = GaugeMetricFamily("asicdrv_module_cutoff", "1 while overheat or stale-sensor "
-                                   "protection holds the PLLs off", labels=m_labels)
-        chip = GaugeMetricFamily("asicdrv_chip_temperature_celsius", "Per chip (opt-in)",
-                                 labels=m_labels + ["miner", "chip"])
+        fan_duty = GaugeMetricFamily(
+            "asicdrv_module_fan_duty_ratio", "Fan PWM duty (0..1)", labels=m_labels
+        )
+        freq = GaugeMetricFamily(
+            "asicdrv_pll_frequency_hertz",
+            "Frequency of each PLL of each miner, as the module reports it (0: off)",
+            labels=m_labels + ["miner", "pll"],
+        )
+        volts = GaugeMetricFamily(
+            "asicdrv_miner_voltage_volts", "Measured chip core voltage", labels=m_labels + ["miner"]
+        )
+        rate = GaugeMetricFamily(
+            "asicdrv_module_hashrate_hashes_per_second",
+            "Hash rate: 'reported' by the module (PLL locks x MHz), "
+            "'shares' from verified shares over 1 min",
+            labels=m_labels + ["source"],
+        )
+        hw = CounterMetricFamily(
+            "asicdrv_module_hardware_errors",
+            "Hardware errors (MM counted and host-verified failures)",
+            labels=m_labels,
+        )
+        crc = CounterMetricFamily(
+            "asicdrv_module_crc_errors", "Frames with a bad CRC", labels=m_labels
+        )
+        cutoff = GaugeMetricFamily(
+            "asicdrv_module_cutoff",
+            "1 while overheat or stale-sensor protection holds the PLLs off",
+            labels=m_labels,
+        )
+        chip = GaugeMetricFamily(
+            "asicdrv_chip_temperature_celsius",
+            "Per chip (opt-in)",
+            labels=m_labels + ["miner", "chip"],
+        )
         accounts = state["modules"]
         for chain in state["chains"]:
             status = chain["status"]
@@ -75,8 +103,7 @@ class ControllerCollector:
             mining = chain["state"] == "mining"
             for m in status.modules:
                 base = [str(chain["index"]), str(m.id)]
-                up.add_metric(base + [m.model, m.dna],
-                              float(mining and m.state != "lost"))
+                up.add_metric(base + [m.model, m.dna], float(mining and m.state != "lost"))
                 if not mining:
                     continue
                 if m.temperature_c is not None:
@@ -108,22 +135,44 @@ class ControllerCollector:
                 hw.add_metric(base, m.hw_errors)
                 crc.add_metric(base, m.crc_errors)
                 cutoff.add_metric(base, float(m.state == "cutoff"))
-        yield from (up, temp, hottest, miner_max, miner_avg, fan_rpm, fan_duty, freq, volts,
-                    rate, hw, crc, cutoff)
+        yield from (
+            up,
+            temp,
+            hottest,
+            miner_max,
+            miner_avg,
+            fan_rpm,
+            fan_duty,
+            freq,
+            volts,
+            rate,
+            hw,
+            crc,
+            cutoff,
+        )
         if self.per_chip:
             yield chip
 
     def _pools(self, state):
-        up = GaugeMetricFamily("asicdrv_pool_up", "1 while the pool is authorized and "
-                               "sending work", labels=["pool", "url"])
-        active = GaugeMetricFamily("asicdrv_pool_active", "1 for the pool being mined",
-                                   labels=["pool"])
-        difficulty = GaugeMetricFamily("asicdrv_pool_difficulty", "Current share difficulty",
-                                       labels=["pool"])
-        shares = CounterMetricFamily("asicdrv_shares", "Shares by pool, result and reason",
-                                     labels=["pool", "result", "reason"])
-        work = CounterMetricFamily("asicdrv_accepted_difficulty",
-                                   "Difficulty-weighted accepted work", labels=["pool"])
+        up = GaugeMetricFamily(
+            "asicdrv_pool_up",
+            "1 while the pool is authorized and sending work",
+            labels=["pool", "url"],
+        )
+        active = GaugeMetricFamily(
+            "asicdrv_pool_active", "1 for the pool being mined", labels=["pool"]
+        )
+        difficulty = GaugeMetricFamily(
+            "asicdrv_pool_difficulty", "Current share difficulty", labels=["pool"]
+        )
+        shares = CounterMetricFamily(
+            "asicdrv_shares",
+            "Shares by pool, result and reason",
+            labels=["pool", "result", "reason"],
+        )
+        work = CounterMetricFamily(
+            "asicdrv_accepted_difficulty", "Difficulty-weighted accepted work", labels=["pool"]
+        )
         for p in state["pools"]:
             pool = str(p["index"])
             c = p["counts"]

@@ -8,6 +8,7 @@ open browsers cost five snapshot reads a second at most.
 
 The title and heading name the machine as an AvalonMiner (farm scanners read the page).
 """
+
 from __future__ import annotations
 
 import json
@@ -95,7 +96,8 @@ class LivePage:
         self._lock = threading.Lock()
         self.requests = 0
         self._server, self._thread = bind_in_background(
-            ThreadingHTTPServer, host, port, _Handler, "web page", "asicdrv-web")
+            ThreadingHTTPServer, host, port, _Handler, "web page", "asicdrv-web"
+        )
         self._server.daemon_threads = True
         self._server.page = self
         self.host, self.port = self._server.server_address[:2]
@@ -112,8 +114,11 @@ class LivePage:
     def page(self) -> bytes:
         model = self._model()
         title = f"AvalonMiner {model} - asicdrv {VERSION}"
-        return PAGE.replace("TITLE", title).replace(
-            "HEADING", f"AvalonMiner {model} (asicdrv {VERSION})").encode()
+        return (
+            PAGE.replace("TITLE", title)
+            .replace("HEADING", f"AvalonMiner {model} (asicdrv {VERSION})")
+            .encode()
+        )
 
     def _model(self) -> str:
         for slot in self.controller.slots:
@@ -136,23 +141,29 @@ class LivePage:
             account = state["modules"].get((chain["index"], m.id), {})
             shares = account.get("chip_shares", {})
             errors = f"{m.hw_errors} hardware, {m.crc_errors} CRC"
-            modules.append({
-                "key": f"{chain['index']}-{m.id}",
-                "title": f"chain {chain['index']} module {m.id}: AvalonMiner {m.model} "
-                         f"{m.dna}",
-                "reported_hs": m.hashrate_ghs * 1e9,
-                "shares_hs": account.get("hashrate_ghs", {}).get("1m", 0.0) * 1e9,
-                "hottest": "-" if m.hottest_chip_c is None
-                else f"{m.hottest_chip_c:.1f} degC",
-                "hot": m.hottest_chip_c is not None and m.hottest_chip_c >= 95,
-                "board": "-" if m.temperature_c is None else f"{m.temperature_c} degC",
-                "fan": f"{m.fan_rpm} RPM at {m.fan_percent} %",
-                "fan_failed": m.fan_failed, "errors": errors,
-                "state": "idle" if m.idle else m.state,
-                "svg": chip_map_svg(chip_health(m, shares), "health")})
-        return {"uptime_s": state["uptime_s"], **state["totals"],
-                "pool": f"{active['index']} {active['url']}" if active else "none",
-                "hashrate_hs": state["hashrate_ghs"]["1m"] * 1e9, "modules": modules}
+            modules.append(
+                {
+                    "key": f"{chain['index']}-{m.id}",
+                    "title": f"chain {chain['index']} module {m.id}: AvalonMiner {m.model} {m.dna}",
+                    "reported_hs": m.hashrate_ghs * 1e9,
+                    "shares_hs": account.get("hashrate_ghs", {}).get("1m", 0.0) * 1e9,
+                    "hottest": "-" if m.hottest_chip_c is None else f"{m.hottest_chip_c:.1f} degC",
+                    "hot": m.hottest_chip_c is not None and m.hottest_chip_c >= 95,
+                    "board": "-" if m.temperature_c is None else f"{m.temperature_c} degC",
+                    "fan": f"{m.fan_rpm} RPM at {m.fan_percent} %",
+                    "fan_failed": m.fan_failed,
+                    "errors": errors,
+                    "state": "idle" if m.idle else m.state,
+                    "svg": chip_map_svg(chip_health(m, shares), "health"),
+                }
+            )
+        return {
+            "uptime_s": state["uptime_s"],
+            **state["totals"],
+            "pool": f"{active['index']} {active['url']}" if active else "none",
+            "hashrate_hs": state["hashrate_ghs"]["1m"] * 1e9,
+            "modules": modules,
+        }
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -177,5 +188,5 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    def log_message(self, *args):      # the controller's log is for the boards
+    def log_message(self, *args):  # the controller's log is for the boards
         pass

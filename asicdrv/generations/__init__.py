@@ -8,6 +8,7 @@ its plug-in.  A new generation is a module with a :class:`Generation` subclass, 
 :data:`GENERATIONS` (or through :func:`register`).  Protocol notes and sources:
 ``docs/protocol.md`` and ``docs/families.md``.
 """
+
 from __future__ import annotations
 
 from ..models import ModelSpec
@@ -18,8 +19,9 @@ from .base import Generation, effective_frequencies
 from .nano import AvalonNano
 
 GENERATIONS: dict[str, Generation] = {
-    g.name: g for g in (Avalon7(), Avalon8(), Avalon9(), AvalonLC3(), Avalon4(), Avalon2(),
-                        AvalonNano())}
+    g.name: g
+    for g in (Avalon7(), Avalon8(), Avalon9(), AvalonLC3(), Avalon4(), Avalon2(), AvalonNano())
+}
 
 
 def register(generation: Generation) -> Generation:

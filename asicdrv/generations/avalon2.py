@@ -16,6 +16,7 @@ spec section 6 reads them.
 - NONCE: the host subtracts 0x180 and submits with ntime offset 0 (cgminer ignores the
   device's ntime).  STATUS: two temperatures and fans, clock, voltage word, works, power.
 """
+
 from __future__ import annotations
 
 import time
@@ -29,8 +30,8 @@ from ..device.jobs import job_body_packets, nonce2_range_for
 from ..models import ModelSpec
 from ..device.status import ModuleReadings
 
-MAX_MERKLES = 20                 # AVA2_P_MERKLES_COUNT
-WHOLE_COINBASE_MAX = 6 * 1024    # AVA2_P_COINBASE_SIZE
+MAX_MERKLES = 20  # AVA2_P_MERKLES_COUNT
+WHOLE_COINBASE_MAX = 6 * 1024  # AVA2_P_COINBASE_SIZE
 
 
 def wire_id(rt) -> int:
@@ -70,8 +71,11 @@ class Avalon2Readings(ModuleReadings):
         self._pvt_seen(0)
 
     def extra(self) -> dict:
-        return {"clock_mhz": self.reported_clock, "temperatures_c": self.temperatures,
-                "fans_rpm": self.fans_rpm}
+        return {
+            "clock_mhz": self.reported_clock,
+            "temperatures_c": self.temperatures,
+            "fans_rpm": self.fans_rpm,
+        }
 
     def power_ok(self) -> bool | None:
         """The MM2 reports power good in the top byte of d[24..27], one byte for the module
@@ -96,17 +100,19 @@ class Avalon2(Generation):
         return self.encode(T.DETECT, {"module_id": module_id - 1})
 
     def identity(self, module_id: int, fields: dict) -> str:
-        return f"{fields['module_id']:016x}"        # no DNA: the strapped id
+        return f"{fields['module_id']:016x}"  # no DNA: the strapped id
 
     def _settings(self, rt) -> dict:
         spec = rt.spec
         idle = rt.cutoff or rt.idle
-        return {"voltage_word": spec.voltage_word(None if idle else rt.voltage_levels[0]),
-                "frequency": effective_frequencies(rt, 0)[0]}
+        return {
+            "voltage_word": spec.voltage_word(None if idle else rt.voltage_levels[0]),
+            "frequency": effective_frequencies(rt, 0)[0],
+        }
 
     def poll_frame(self, rt, *, led: bool, fan_pwm: int | None, reboot: bool) -> bytes:
         fields = {"led": int(led), "module_id": wire_id(rt)}
-        if fan_pwm is not None:                    # apply fan, voltage and clock now
+        if fan_pwm is not None:  # apply fan, voltage and clock now
             fields.update(self._settings(rt), fan_pwm=fan_pwm, apply=1)
         return self.encode(T.POLLING, fields)
 
@@ -116,9 +122,8 @@ class Avalon2(Generation):
     voltage_frame_types = (T.SET, T.POLLING)
 
     def check_frame(self, spec, frame: bytes) -> None:
-        if frame[2:3] == bytes((self.dialect.wire_code(T.POLLING),)) and \
-                not any(frame[29:33]):
-            return                      # a plain poll (apply = 0): its settings are unused
+        if frame[2:3] == bytes((self.dialect.wire_code(T.POLLING),)) and not any(frame[29:33]):
+            return  # a plain poll (apply = 0): its settings are unused
         super().check_frame(spec, frame)
 
     def voltage_words(self, ptype, fields, spec) -> list[int]:
@@ -136,33 +141,50 @@ class Avalon2(Generation):
     def settings_burst(self, rt) -> list[bytes]:
         return []
 
-    def job_frames(self, job, modules, *, nonce2_start, nonce2_range, clean, pool,
-                   send_job_id, difficulty_cap) -> list[tuple[int, bytes]]:
+    def job_frames(
+        self, job, modules, *, nonce2_start, nonce2_range, clean, pool, send_job_id, difficulty_cap
+    ) -> list[tuple[int, bytes]]:
         if len(job.merkle_branch) > MAX_MERKLES:
-            raise JobError(f"the Avalon 2/3 takes at most {MAX_MERKLES} merkle branches, "
-                           f"this job has {len(job.merkle_branch)}")
+            raise JobError(
+                f"the Avalon 2/3 takes at most {MAX_MERKLES} merkle branches, "
+                f"this job has {len(job.merkle_branch)}"
+            )
         if nonce2_range is None:
             nonce2_range = nonce2_range_for(job, nonce2_start)
         # cgminer clamps the STATIC difficulty to 1..64
-        frames = job_head(self, job, pool, min(max(int(job.difficulty), 1), 64),
-                          difficulty_cap)
-        frames += job_body_packets(job, dialect=self.dialect,
-                                   whole_coinbase=job.coinbase_len <= WHOLE_COINBASE_MAX)
+        frames = job_head(self, job, pool, min(max(int(job.difficulty), 1), 64), difficulty_cap)
+        frames += job_body_packets(
+            job, dialect=self.dialect, whole_coinbase=job.coinbase_len <= WHOLE_COINBASE_MAX
+        )
         first = modules[0] if modules else None
         settings = self._settings(first) if first is not None else {}
         fan_pwm = fan_percent_to_pwm(first.fan_percent) if first is not None else PWM_MAX
-        frames.append(self.encode(T.SET, {
-            **settings, "fan_pwm": fan_pwm, "nonce2_start": nonce2_start,
-            "nonce2_range": nonce2_range}))
-        for rt in modules[1:]:             # each module's own settings with its next poll
+        frames.append(
+            self.encode(
+                T.SET,
+                {
+                    **settings,
+                    "fan_pwm": fan_pwm,
+                    "nonce2_start": nonce2_start,
+                    "nonce2_range": nonce2_range,
+                },
+            )
+        )
+        for rt in modules[1:]:  # each module's own settings with its next poll
             rt.fan_pending = True
         return [(0, f) for f in frames]
 
     def nonces(self, rt, pkt) -> list[dict]:
         fields = pkt.fields()
         nonce = bswap32(fields["nonce_raw"] - rt.spec.nonce_correction)
-        return [{"chip": 0, "miner": fields["miner"], "nonce2": fields["nonce2"],
-                 "ntime_offset": 0, "nonce": nonce, "job_crc": fields["job_crc"],
-                 "pool": fields["pool"]}]
-
-
+        return [
+            {
+                "chip": 0,
+                "miner": fields["miner"],
+                "nonce2": fields["nonce2"],
+                "ntime_offset": 0,
+                "nonce": nonce,
+                "job_crc": fields["job_crc"],
+                "pool": fields["pool"],
+            }
+        ]

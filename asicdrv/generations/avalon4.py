@@ -17,6 +17,7 @@ What differs from the Avalon 7 and later, and lives only here:
   STATUS_LW / STATUS_HW per miner, STATUS_M (NTC and rail ADCs).  No lock counts: the hash
   rate is the work the verified nonces stand for.
 """
+
 from __future__ import annotations
 
 import time
@@ -42,12 +43,12 @@ class Avalon4Readings(ModuleReadings):
 
     def __init__(self, spec: ModelSpec):
         super().__init__(spec)
-        self.reported_voltage: int | None = None     # 0.1 mV, from STATUS
-        self.reported_clock: float | None = None     # MHz as cgminer derives it
+        self.reported_voltage: int | None = None  # 0.1 mV, from STATUS
+        self.reported_clock: float | None = None  # MHz as cgminer derives it
         self.ntc_c: list[float | None] = []
         self.mm4_error_code = 0
-        self.test_frames = 0                         # TEST_RET frames since the TEST
-        self.test_failures: dict[int, list[int]] = {}   # miner -> failed works per chip
+        self.test_frames = 0  # TEST_RET frames since the TEST
+        self.test_failures: dict[int, list[int]] = {}  # miner -> failed works per chip
         self.test_summary: tuple[int, int] | None = None  # (passed, all) test works
 
     def start_test(self) -> None:
@@ -68,7 +69,7 @@ class Avalon4Readings(ModuleReadings):
         if miner >= spec.miner_count:
             return
         row = self.test_failures.setdefault(miner, [])
-        row.extend(counts[:spec.asic_count - len(row)])
+        row.extend(counts[: spec.asic_count - len(row)])
         if len(row) == spec.asic_count:
             self.test_results[miner] = sum(1 << c for c, n in enumerate(row) if n == 0)
 
@@ -78,7 +79,7 @@ class Avalon4Readings(ModuleReadings):
             self._test_ret(pkt)
             return
         if pkt.type not in (T.STATUS, T.STATUS_LW, T.STATUS_HW, T.STATUS_PMU):
-            super().apply(pkt)          # what the A7+ code paths share
+            super().apply(pkt)  # what the A7+ code paths share
             return
         self.seen[pkt.type] += 1
         self.last_reply = now = time.monotonic()
@@ -97,30 +98,37 @@ class Avalon4Readings(ModuleReadings):
             volts = None if self.reported_voltage is None else self.reported_voltage / 10000
             self.chip_volts = [volts] * spec.miner_count
             clock = f["frequency"]
-            self.reported_clock = (clock / spec.total_asics if spec.name == "MM60"
-                                   else clock * 3968 / 65)
-            self._pvt_seen(0)           # the module's one temperature is fresh
+            self.reported_clock = (
+                clock / spec.total_asics if spec.name == "MM60" else clock * 3968 / 65
+            )
+            self._pvt_seen(0)  # the module's one temperature is fresh
         elif pkt.type in (T.STATUS_LW, T.STATUS_HW):
             target = self.local_works if pkt.type == T.STATUS_LW else self.mm_hw_errors
-            for m, count in enumerate(f["counts"][:spec.miner_count]):
+            for m, count in enumerate(f["counts"][: spec.miner_count]):
                 target[m] += count
-        else:                           # 0x48 is STATUS_M on the MM4
+        else:  # 0x48 is STATUS_M on the MM4
             self.ntc_c = [ntc_adc_to_celsius(a) for a in f["adc"][:4]]
 
     def extra(self) -> dict:
-        return {"clock_mhz": self.reported_clock, "ntc_c": self.ntc_c,
-                "error_code": self.mm4_error_code}
+        return {
+            "clock_mhz": self.reported_clock,
+            "ntc_c": self.ntc_c,
+            "error_code": self.mm4_error_code,
+        }
 
     def round_complete(self, mark: dict) -> bool:
         seen = self.seen
-        return all(seen[t] - mark.get(t, 0) >= 1
-                   for t in (T.STATUS, T.STATUS_LW, T.STATUS_HW, T.STATUS_PMU))
+        return all(
+            seen[t] - mark.get(t, 0) >= 1
+            for t in (T.STATUS, T.STATUS_LW, T.STATUS_HW, T.STATUS_PMU)
+        )
 
 
 @dataclass
 class Mm4Wire:
     """What the host keeps per MM4: the nonce2 window of the last job, which every SET
     carries (a settings change between jobs repeats it)."""
+
     nonce2_window: tuple[int, int] = (0, 0xFFFFFFFF)
 
 
@@ -143,17 +151,21 @@ class Avalon4(Generation):
         idle = rt.cutoff or rt.idle
         f0, f1, f2 = effective_frequencies(rt, 0)
         start, span = rt.wire.nonce2_window
-        return {"ntime_roll": 0,
-                "voltage_word": spec.voltage_word(None if idle else rt.voltage_levels[0]),
-                "frequencies": {"f0": f0, "f1": f1, "f2": f2},
-                "nonce2_start": start, "nonce2_range": span,
-                "flags": {"smart_speed": options.smart_speed, "nonce_check": True},
-                "speed_bingo": SPEED_BINGO, "speed_error": SPEED_ERROR}
+        return {
+            "ntime_roll": 0,
+            "voltage_word": spec.voltage_word(None if idle else rt.voltage_levels[0]),
+            "frequencies": {"f0": f0, "f1": f1, "f2": f2},
+            "nonce2_start": start,
+            "nonce2_range": span,
+            "flags": {"smart_speed": options.smart_speed, "nonce_check": True},
+            "speed_bingo": SPEED_BINGO,
+            "speed_error": SPEED_ERROR,
+        }
 
     def set_frame(self, rt) -> bytes:
         return self.encode(T.SET, self.set_fields(rt))
 
-    chip_test_seconds = 15.0        # the MM's watchdog while it tests (TEST_TIME)
+    chip_test_seconds = 15.0  # the MM's watchdog while it tests (TEST_TIME)
 
     def test_frame(self, rt) -> bytes | None:
         """TEST at the firmware's own power-on test point (its model row), every value
@@ -164,20 +176,24 @@ class Avalon4(Generation):
             return None
         mhz = spec.check_frequencies(spec.chip_test_frequency_mhz)
         try:
-            cpm = NANO_PLL.word(mhz[0])     # cgminer's avalon4_get_cpm table
+            cpm = NANO_PLL.word(mhz[0])  # cgminer's avalon4_get_cpm table
         except LimitError:
             raise LimitError(f"{spec.name}: no PLL word for a chip test at {mhz[0]} MHz")
-        return self.encode(T.TEST, {
-            "core_count": 0,                # the firmware's own TEST_CORE_COUNT (64)
-            "voltage_word": spec.voltage_word(spec.chip_test_voltage_level),
-            "frequencies": {"f0": mhz[0], "f1": mhz[1], "f2": mhz[2]},
-            "pll_words": [cpm] * 3})
+        return self.encode(
+            T.TEST,
+            {
+                "core_count": 0,  # the firmware's own TEST_CORE_COUNT (64)
+                "voltage_word": spec.voltage_word(spec.chip_test_voltage_level),
+                "frequencies": {"f0": mhz[0], "f1": mhz[1], "f2": mhz[2]},
+                "pll_words": [cpm] * 3,
+            },
+        )
 
     voltage_frame_types = (T.SET, T.TEST, T.SET_VOLT)
 
     def voltage_words(self, ptype: int, fields: dict, spec: ModelSpec) -> list[int]:
-        if ptype == T.SET_VOLT:         # not sent by us; a code per miner if it ever is
-            return list(fields["codes"][:spec.miner_count])
+        if ptype == T.SET_VOLT:  # not sent by us; a code per miner if it ever is
+            return list(fields["codes"][: spec.miner_count])
         if ptype in (T.SET, T.TEST):
             return [fields["voltage_word"]]
         return []
@@ -186,13 +202,14 @@ class Avalon4(Generation):
         return [self.set_frame(rt)]
 
     def pll_frames(self, rt, miners) -> list[bytes]:
-        return [self.set_frame(rt)]           # frequency and voltage are module-wide
+        return [self.set_frame(rt)]  # frequency and voltage are module-wide
 
     def volt_frames(self, rt) -> list[bytes]:
         return [self.set_frame(rt)]
 
-    def job_frames(self, job, modules, *, nonce2_start, nonce2_range, clean, pool,
-                   send_job_id, difficulty_cap) -> list[tuple[int, bytes]]:
+    def job_frames(
+        self, job, modules, *, nonce2_start, nonce2_range, clean, pool, send_job_id, difficulty_cap
+    ) -> list[tuple[int, bytes]]:
         """avalon4_update: STATIC, TARGET, JOB_ID (always), COINBASE, MERKLES, HEADER,
         then SET to each module and FINISH to all."""
         if nonce2_range is None:
@@ -202,15 +219,23 @@ class Avalon4(Generation):
         for rt in modules:
             rt.wire.nonce2_window = (nonce2_start, nonce2_range)
             out.append((rt.id, self.set_frame(rt)))
-        out.append((0, self.encode(T.SET_FIN, {})))       # 0x21: FINISH on the MM4
+        out.append((0, self.encode(T.SET_FIN, {})))  # 0x21: FINISH on the MM4
         return out
 
     def nonces(self, rt, pkt) -> list[dict]:
         fields = pkt.fields()
         nonce = bswap32(fields["nonce_raw"] - rt.spec.nonce_correction)
-        return [{"chip": fields["chip"], "miner": fields["miner"], "nonce2": fields["nonce2"],
-                "ntime_offset": fields["ntime_offset"], "nonce": nonce,
-                "job_crc": fields["job_crc"], "pool": fields["pool"]}]
+        return [
+            {
+                "chip": fields["chip"],
+                "miner": fields["miner"],
+                "nonce2": fields["nonce2"],
+                "ntime_offset": fields["ntime_offset"],
+                "nonce": nonce,
+                "job_crc": fields["job_crc"],
+                "pool": fields["pool"],
+            }
+        ]
 
 
 assert AVALON4.device_crc_order == "little"

@@ -1,6 +1,7 @@
 """The Avalon 7, 8, 9 and LC3 (cgminer ``driver-avalon7.c``, ``driver-avalon8.c``; Canaan
 ``avalon911`` ``driver-avalon9.c`` and ``avalonlc3`` ``driver-avalonlc3.c``): the Avalon 8
 is the base class itself; the others override a few frames."""
+
 from __future__ import annotations
 
 from .base import Generation
@@ -12,19 +13,23 @@ class Avalon8(Generation):
 
 class Avalon7(Generation):
     """cgminer ``driver-avalon7.c``: six PLLs and their two timeout words; no SET_ASIC_OTP."""
+
     name = "avalon7"
     sends_asic_otp = False
 
     def pll_fields(self, spec, miner, plls):
         top = max(plls) or 1
-        return {"pll_words": [spec.pll_table.word(f) for f in plls],
-                "asic_timeout": (0x2000000 // top) * 40 // 4,
-                "asic_timeout_98": 0x2000000 // top * 98 // 100}
+        return {
+            "pll_words": [spec.pll_table.word(f) for f in plls],
+            "asic_timeout": (0x2000000 // top) * 40 // 4,
+            "asic_timeout_98": 0x2000000 // top * 98 // 100,
+        }
 
 
 class Avalon9(Generation):
     """Canaan ``avalon911`` ``driver-avalon9.c``: raw levels for six miners and the
     adjust_volt_freq word; SET_PLL names the miner (and ASIC, 0 = all)."""
+
     name = "avalon9"
     max_volt_words = 6
 
@@ -37,4 +42,5 @@ class Avalon9(Generation):
 
 class AvalonLC3(Generation):
     """Canaan ``avalonlc3`` ``driver-avalonlc3.c``: the A8 frames with raw voltage levels."""
+
     name = "avalonlc3"

@@ -12,6 +12,7 @@ voltage levels, cutoff and idle flags, and ``rt.options``, the chain's SET optio
 ``nonce_mask``, ``smart_speed``, ``roll_enable``), so what they build is what the module
 should run now: a cutoff or an idle module gets its model's idle PLLs.
 """
+
 from __future__ import annotations
 
 from functools import cached_property
@@ -33,15 +34,16 @@ def effective_frequencies(rt, miner: int) -> list[int]:
 
 class Generation:
     """The Avalon 8 (cgminer ``driver-avalon8.c``); other generations override."""
+
     name = "avalon8"
-    job_family = "avalon7+"         # modules of one family can share a chain's jobs
-    sends_sync = True               # SYNC after ACKDETECT (A7 and later)
-    sends_asic_otp = True           # SET_ASIC_OTP in the configuration burst
+    job_family = "avalon7+"  # modules of one family can share a chain's jobs
+    sends_sync = True  # SYNC after ACKDETECT (A7 and later)
+    sends_asic_otp = True  # SET_ASIC_OTP in the configuration burst
     max_volt_words = 8
     readings_class = ModuleReadings
-    max_modules = 6                 # ids 1..6 on an AUC or an I2C bus
-    adopts_addresses = True         # the MM takes its id from DETECT (and may keep it)
-    settings_ride_on_poll = False   # True: settings go out with the module's next poll
+    max_modules = 6  # ids 1..6 on an AUC or an I2C bus
+    adopts_addresses = True  # the MM takes its id from DETECT (and may keep it)
+    settings_ride_on_poll = False  # True: settings go out with the module's next poll
 
     @property
     def dialect(self) -> Dialect:
@@ -77,7 +79,7 @@ class Generation:
     def poll_frame(self, rt, *, led: bool, fan_pwm: int | None, reboot: bool) -> bytes:
         """POLLING: the LED word, the fan word (bit 31 = change it), the reboot byte."""
         if not (led or reboot) and fan_pwm is None:
-            return self.plain_poll                 # most polls: built once
+            return self.plain_poll  # most polls: built once
         fields: dict = {"led": int(led)}
         if fan_pwm is not None:
             fields["fan"] = {"change": True, "pwm": fan_pwm}
@@ -89,7 +91,7 @@ class Generation:
         """RSTMMTX after a failed poll (None: the generation has none)."""
         return self.encode(T.RSTMMTX, {})
 
-    chip_test_seconds = 5.0         # how long a chip test may take before results are due
+    chip_test_seconds = 5.0  # how long a chip test may take before results are due
 
     def test_frame(self, rt) -> bytes | None:
         """TEST for every miner (None: the generation has no chip test)."""
@@ -99,7 +101,7 @@ class Generation:
     def voltage_words(self, ptype: int, fields: dict, spec: ModelSpec) -> list[int]:
         """The voltage words a host frame of this type carries (for :func:`check_frame`)."""
         if ptype == T.SET_VOLT:
-            return list(fields["voltage_words"][:spec.miner_count])
+            return list(fields["voltage_words"][: spec.miner_count])
         return []
 
     @cached_property
@@ -127,12 +129,23 @@ class Generation:
     # --- host -> MM: configuration ---------------------------------------------------------
     def set_frame(self, rt) -> bytes:
         spec, options = rt.spec, rt.options
-        return self.encode(T.SET, {
-            "freq_sel": spec.freq_sel, "nonce_mask": options.nonce_mask or spec.nonce_mask,
-            "flags": {"smart_speed": options.smart_speed, "nonce_check": True,
-                      "roll_enable": options.roll_enable},
-            "mux_l2h": spec.mux_l2h, "mux_h2l": spec.mux_h2l,
-            "h2ltime0_spd": spec.h2ltime0_spd, "spdlow": spec.spdlow, "spdhigh": spec.spdhigh})
+        return self.encode(
+            T.SET,
+            {
+                "freq_sel": spec.freq_sel,
+                "nonce_mask": options.nonce_mask or spec.nonce_mask,
+                "flags": {
+                    "smart_speed": options.smart_speed,
+                    "nonce_check": True,
+                    "roll_enable": options.roll_enable,
+                },
+                "mux_l2h": spec.mux_l2h,
+                "mux_h2l": spec.mux_h2l,
+                "h2ltime0_spd": spec.h2ltime0_spd,
+                "spdlow": spec.spdlow,
+                "spdhigh": spec.spdhigh,
+            },
+        )
 
     def volt_fields(self, spec: ModelSpec, levels: list[int]) -> dict:
         words = [spec.voltage_word(level) for level in levels]
@@ -142,18 +155,36 @@ class Generation:
         return [self.encode(T.SET_VOLT, self.volt_fields(rt.spec, rt.voltage_levels))]
 
     def pll_fields(self, spec: ModelSpec, miner: int, plls: list[int]) -> dict:
-        return {"pll_words": [spec.pll_table.word(f) for f in plls], "pll_param": 100,
-                "asic_timeout": asic_timeout(plls)}
+        return {
+            "pll_words": [spec.pll_table.word(f) for f in plls],
+            "pll_param": 100,
+            "asic_timeout": asic_timeout(plls),
+        }
 
     def pll_frames(self, rt, miners) -> list[bytes]:
         spec = rt.spec
-        return [self.encode(T.SET_PLL, self.pll_fields(spec, m, effective_frequencies(rt, m)),
-                            idx=m + 1, cnt=spec.miner_count) for m in miners]
+        return [
+            self.encode(
+                T.SET_PLL,
+                self.pll_fields(spec, m, effective_frequencies(rt, m)),
+                idx=m + 1,
+                cnt=spec.miner_count,
+            )
+            for m in miners
+        ]
 
     def ss_frame(self, spec: ModelSpec) -> bytes:
-        return self.encode(T.SET_SS, {
-            "th_pass": spec.th_pass, "th_fail": spec.th_fail, "th_init": spec.th_init,
-            "th_ms": spec.th_ms, "th_timeout": spec.th_timeout, "th_add": spec.th_add})
+        return self.encode(
+            T.SET_SS,
+            {
+                "th_pass": spec.th_pass,
+                "th_fail": spec.th_fail,
+                "th_init": spec.th_init,
+                "th_ms": spec.th_ms,
+                "th_timeout": spec.th_timeout,
+                "th_add": spec.th_add,
+            },
+        )
 
     def settings_burst(self, rt) -> list[bytes]:
         """cgminer's order: SET, SET_VOLT, SET_ASIC_OTP (A8 and later), SET_PLL per miner,
@@ -172,13 +203,31 @@ class Generation:
         return frames
 
     # --- host -> MM: jobs --------------------------------------------------------------------
-    def job_frames(self, job: StratumJob, modules, *, nonce2_start: int,
-                   nonce2_range: int | None, clean: bool, pool: int, send_job_id: bool,
-                   difficulty_cap: int) -> list[tuple[int, bytes]]:
+    def job_frames(
+        self,
+        job: StratumJob,
+        modules,
+        *,
+        nonce2_start: int,
+        nonce2_range: int | None,
+        clean: bool,
+        pool: int,
+        send_job_id: bool,
+        difficulty_cap: int,
+    ) -> list[tuple[int, bytes]]:
         """(address, frame) pairs; address 0 is the broadcast."""
-        return [(0, f) for f in build_job_packets(
-            job, nonce2_start=nonce2_start, nonce2_range=nonce2_range, clean=clean, pool=pool,
-            send_job_id=send_job_id, difficulty_cap=difficulty_cap)]
+        return [
+            (0, f)
+            for f in build_job_packets(
+                job,
+                nonce2_start=nonce2_start,
+                nonce2_range=nonce2_range,
+                clean=clean,
+                pool=pool,
+                send_job_id=send_job_id,
+                difficulty_cap=difficulty_cap,
+            )
+        ]
 
     def poll_due(self, rt) -> bool:
         """Whether the module may be polled now (a nano being idled must hear nothing)."""
@@ -198,9 +247,19 @@ def job_head(generation, job, pool: int, difficulty: int, cap: float) -> list[by
     """STATIC (ending with the pool difficulty and number), TARGET, JOB_ID (the bare tag,
     with every job): how the Avalon 4 and the Avalon 2/3 open a job."""
     target = target_for_difficulty(min(job.difficulty, cap))
-    return [generation.encode(T.STATIC, {
-        "coinbase_len": job.coinbase_len, "nonce2_offset": job.nonce2_offset,
-        "nonce2_size": job.mm_nonce2_size, "merkle_offset": MERKLE_OFFSET,
-        "merkle_count": len(job.merkle_branch), "difficulty": difficulty, "pool": pool}),
+    return [
+        generation.encode(
+            T.STATIC,
+            {
+                "coinbase_len": job.coinbase_len,
+                "nonce2_offset": job.nonce2_offset,
+                "nonce2_size": job.mm_nonce2_size,
+                "merkle_offset": MERKLE_OFFSET,
+                "merkle_count": len(job.merkle_branch),
+                "difficulty": difficulty,
+                "pool": pool,
+            },
+        ),
         generation.encode(T.TARGET, {"target": target_to_bytes_le(target)}),
-        generation.encode(T.JOB_ID, {"job_crc": job.job_crc})]
+        generation.encode(T.JOB_ID, {"job_crc": job.job_crc}),
+    ]

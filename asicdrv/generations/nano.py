@@ -23,6 +23,7 @@ the next nonce2) and a table of the work ids in flight.
   idles a nano (cutoff or :meth:`Chain.idle`) the way its firmware obeys: no work, and no
   frame at all for :data:`QUIET_S`, until its STATUS_M says power is off.
 """
+
 from __future__ import annotations
 
 import struct
@@ -38,13 +39,13 @@ from ..device.jobs import nonce2_range_for
 from ..models import MODELS, ModelSpec
 from ..device.status import ModuleReadings
 
-WORKS_KEPT = 256                 # work ids remembered for late nonces
-STICK_IDLE_S = 3.0               # the firmware's IDLE_TIME: power off after this silence
-QUIET_S = STICK_IDLE_S + 0.5     # how long the host stays silent to idle a nano
-NANO_START_MHZ = 360             # the nano's clock loop starts here (A3233_FREQ_ADJMAX)
-ASIC_TIMEOUT_100M_MS = 703       # 2**32 nonces at 100 MHz (AVAM_ASIC_TIMEOUT_100M)
-SPI_SPEED = 1_000_000            # AVAM_DEFAULT_SPISPEED (4-mini SETM)
-NO_REPORT = 0xFF                 # a NONCE_M report slot that carries nothing
+WORKS_KEPT = 256  # work ids remembered for late nonces
+STICK_IDLE_S = 3.0  # the firmware's IDLE_TIME: power off after this silence
+QUIET_S = STICK_IDLE_S + 0.5  # how long the host stays silent to idle a nano
+NANO_START_MHZ = 360  # the nano's clock loop starts here (A3233_FREQ_ADJMAX)
+ASIC_TIMEOUT_100M_MS = 703  # 2**32 nonces at 100 MHz (AVAM_ASIC_TIMEOUT_100M)
+SPI_SPEED = 1_000_000  # AVAM_DEFAULT_SPISPEED (4-mini SETM)
+NO_REPORT = 0xFF  # a NONCE_M report slot that carries nothing
 
 
 def batch_delay_s(mhz: int) -> float:
@@ -55,10 +56,19 @@ def work_frames_for(encode, work_id: int, header: bytes, ntime_roll: int = 0) ->
     """The WORK pair for one 80-byte block header (spec 7; driver-avalon-miner.c)."""
     words = struct.unpack(">8I", sha256.midstate(header[:64]))
     first = struct.pack(">8I", *reversed(words))
-    second = (struct.pack(">I", work_id) + bytes(4) + bytes((ntime_roll,)) + bytes(11)
-              + header[72:76] + header[68:72] + header[64:68])
-    return [encode(T.SET_PMU, data=first, idx=1, cnt=2),
-            encode(T.SET_PMU, data=second, idx=2, cnt=2)]
+    second = (
+        struct.pack(">I", work_id)
+        + bytes(4)
+        + bytes((ntime_roll,))
+        + bytes(11)
+        + header[72:76]
+        + header[68:72]
+        + header[64:68]
+    )
+    return [
+        encode(T.SET_PMU, data=first, idx=1, cnt=2),
+        encode(T.SET_PMU, data=second, idx=2, cnt=2),
+    ]
 
 
 class WorkSource:
@@ -84,7 +94,7 @@ class StickWork:
         self.works: OrderedDict[int, tuple[int, int, int]] = OrderedDict()
         self.last_id = 0
         self.next_batch = 0.0
-        self.quiet_until: float | None = None    # a nano being idled: no frame until then
+        self.quiet_until: float | None = None  # a nano being idled: no frame until then
 
     def issue(self, nonce2: int) -> int:
         self.last_id = work_id = (self.last_id + 1) & 0xFFFFFFFF
@@ -98,8 +108,8 @@ class NanoReadings(ModuleReadings):
     def __init__(self, spec: ModelSpec):
         super().__init__(spec)
         self.reported_clock: int | None = None
-        self.power_enabled: bool | None = None      # the nano's d[28]
-        self.status_at = 0.0                         # when the last STATUS_M came
+        self.power_enabled: bool | None = None  # the nano's d[28]
+        self.status_at = 0.0  # when the last STATUS_M came
 
     def apply(self, pkt) -> None:
         if pkt.type not in (T.STATUS, T.STATUS_LW):
@@ -110,7 +120,7 @@ class NanoReadings(ModuleReadings):
         self.received_at[pkt.type] = now
         f = pkt.fields()
         spec = self.spec
-        if pkt.type == T.STATUS_LW:                 # 0x44 STATUS_FREQ (4-mini)
+        if pkt.type == T.STATUS_LW:  # 0x44 STATUS_FREQ (4-mini)
             self.reported_frequencies = [[_mhz(spec, w) for w in f["pll_words"]]]
             return
         self.status_at = now
@@ -118,15 +128,15 @@ class NanoReadings(ModuleReadings):
         if spec.name == "nano":
             self.reported_clock = w[0]
             self.reported_frequencies = [[w[0]] * spec.pll_count]
-            self.chip_volts = [w[4] * ADC_VOLTS]            # V_CORE, d[16]
-            temp = float(_signed(w[5]))                      # TMP102, whole degC
+            self.chip_volts = [w[4] * ADC_VOLTS]  # V_CORE, d[16]
+            temp = float(_signed(w[5]))  # TMP102, whole degC
             self.power_enabled = w[7] != 0
         else:
             try:
                 self.chip_volts = [spec.voltage_codec.decode(w[3] & 0xFF) / 10000]
             except ValueError:
                 self.chip_volts = [None]
-            sensors = [ntc_adc_to_celsius(a) for a in (w[5], w[6])]   # copper, fan side
+            sensors = [ntc_adc_to_celsius(a) for a in (w[5], w[6])]  # copper, fan side
             readable = [t for t in sensors if t is not None]
             temp = max(readable) if readable else None
             self.power_good = w[7]
@@ -148,7 +158,7 @@ class NanoReadings(ModuleReadings):
         return self.seen[T.STATUS] - mark.get(T.STATUS, 0) >= 1
 
 
-ADC_VOLTS = 3.3 / 1023          # the LPC11U14's 10-bit ADC against 3.3 V (core: no divider)
+ADC_VOLTS = 3.3 / 1023  # the LPC11U14's 10-bit ADC against 3.3 V (core: no divider)
 
 
 def _signed(word: int) -> int:
@@ -185,10 +195,10 @@ class AvalonNano(Generation):
         return None
 
     def test_frame(self, rt):
-        return None                     # no chip test on a stick
+        return None  # no chip test on a stick
 
     def from_another_module(self, rt, pkt) -> bool:
-        return False                    # one device per USB port
+        return False  # one device per USB port
 
     voltage_frame_types = (T.SET_VOLT,)
 
@@ -198,7 +208,7 @@ class AvalonNano(Generation):
     def settings_burst(self, rt) -> list[bytes]:
         if not rt.spec.takes_settings:
             return []
-        spi = self.encode(T.SET_PLL, {"spi": 0x80000000 | SPI_SPEED})          # SETM
+        spi = self.encode(T.SET_PLL, {"spi": 0x80000000 | SPI_SPEED})  # SETM
         return [spi] + self.volt_frames(rt) + self.pll_frames(rt, [0])
 
     def volt_frames(self, rt) -> list[bytes]:
@@ -236,7 +246,7 @@ class AvalonNano(Generation):
             return False
         readings = rt.readings
         if readings.power_enabled and readings.status_at > state.quiet_until:
-            self._go_quiet(rt)          # still powered after the silence: once more
+            self._go_quiet(rt)  # still powered after the silence: once more
             return False
         return True
 
@@ -249,12 +259,13 @@ class AvalonNano(Generation):
     def new_state(self) -> StickWork:
         return StickWork()
 
-    def job_frames(self, job, modules, *, nonce2_start, nonce2_range, clean, pool,
-                   send_job_id, difficulty_cap) -> list[tuple[int, bytes]]:
+    def job_frames(
+        self, job, modules, *, nonce2_start, nonce2_range, clean, pool, send_job_id, difficulty_cap
+    ) -> list[tuple[int, bytes]]:
         span = nonce2_range_for(job, nonce2_start) if nonce2_range is None else nonce2_range
         for rt in modules:
             rt.wire.source = WorkSource(job, pool, nonce2_start, span)
-            rt.wire.next_batch = 0.0            # the new job goes out at once
+            rt.wire.next_batch = 0.0  # the new job goes out at once
         return []
 
     def work_frames(self, rt) -> list[bytes]:
@@ -267,8 +278,9 @@ class AvalonNano(Generation):
             nonce2 = state.source.take()
             if nonce2 is None:
                 break
-            frames += work_frames_for(self.encode, state.issue(nonce2),
-                                      state.source.job.header(nonce2, 0, 0))
+            frames += work_frames_for(
+                self.encode, state.issue(nonce2), state.source.job.header(nonce2, 0, 0)
+            )
         return frames
 
     def nonces(self, rt, pkt) -> list[dict]:
@@ -276,11 +288,17 @@ class AvalonNano(Generation):
         works = rt.wire.works
         for i, report in enumerate(pkt.fields()["reports"]):
             if i and report["chip"] == NO_REPORT:
-                break                           # the second slot is empty
+                break  # the second slot is empty
             job_crc, pool, nonce2 = works.get(report["work_id"], (-1, -1, 0))
-            out.append({"chip": report["chip"], "miner": 0, "nonce2": nonce2,
-                        "ntime_offset": report["ntime"], "job_crc": job_crc, "pool": pool,
-                        "nonce": bswap32(report["nonce_raw"] - rt.spec.nonce_correction)})
+            out.append(
+                {
+                    "chip": report["chip"],
+                    "miner": 0,
+                    "nonce2": nonce2,
+                    "ntime_offset": report["ntime"],
+                    "job_crc": job_crc,
+                    "pool": pool,
+                    "nonce": bswap32(report["nonce_raw"] - rt.spec.nonce_correction),
+                }
+            )
         return out
-
-

@@ -6,13 +6,14 @@ board really delivers is the difficulty of its shares over time (cgminer's "GHS 
 "GHS av" are the same idea).  :class:`RateMeter` keeps one bucket per second for 15 minutes:
 bounded memory, exact window sums.
 """
+
 from __future__ import annotations
 
 import time
 from collections import Counter
 from dataclasses import dataclass, field
 
-HASHES_PER_DIFF1 = 2 ** 32
+HASHES_PER_DIFF1 = 2**32
 WINDOWS_S = {"5s": 5, "1m": 60, "5m": 300, "15m": 900}
 
 
@@ -67,18 +68,20 @@ class ShareCounts:
     """What happened to shares: ``found`` (verified by the host), ``submitted``, then
     ``accepted`` or ``rejected`` by reason; ``stale`` were never submitted (their job was
     flushed or their pool is no longer the one mining), also by reason."""
+
     found: int = 0
     submitted: int = 0
     accepted: int = 0
     rejected: Counter = field(default_factory=Counter)
     stale: Counter = field(default_factory=Counter)
-    accepted_difficulty: float = 0.0          # difficulty-weighted accepted work
+    accepted_difficulty: float = 0.0  # difficulty-weighted accepted work
     rejected_difficulty: float = 0.0
     best_difficulty: float = 0.0
-    last_share_time: float | None = None      # wall clock of the last accepted share
+    last_share_time: float | None = None  # wall clock of the last accepted share
 
-    def result(self, accepted: bool, reason: str | None, difficulty: float,
-               share_difficulty: float) -> None:
+    def result(
+        self, accepted: bool, reason: str | None, difficulty: float, share_difficulty: float
+    ) -> None:
         if accepted:
             self.accepted += 1
             self.accepted_difficulty += difficulty
@@ -89,19 +92,24 @@ class ShareCounts:
             self.rejected_difficulty += difficulty
 
     def to_dict(self) -> dict:
-        return {"found": self.found, "submitted": self.submitted, "accepted": self.accepted,
-                "rejected": dict(self.rejected), "stale": dict(self.stale),
-                "accepted_difficulty": self.accepted_difficulty,
-                "rejected_difficulty": self.rejected_difficulty,
-                "best_difficulty": self.best_difficulty,
-                "last_share_time": self.last_share_time}
+        return {
+            "found": self.found,
+            "submitted": self.submitted,
+            "accepted": self.accepted,
+            "rejected": dict(self.rejected),
+            "stale": dict(self.stale),
+            "accepted_difficulty": self.accepted_difficulty,
+            "rejected_difficulty": self.rejected_difficulty,
+            "best_difficulty": self.best_difficulty,
+            "last_share_time": self.last_share_time,
+        }
 
 
 @dataclass
 class ModuleAccount:
     counts: ShareCounts = field(default_factory=ShareCounts)
     meter: RateMeter = field(default_factory=RateMeter)
-    chip_shares: Counter = field(default_factory=Counter)   # (miner, chip) -> verified
+    chip_shares: Counter = field(default_factory=Counter)  # (miner, chip) -> verified
 
 
 @dataclass
@@ -109,4 +117,4 @@ class PoolAccount:
     counts: ShareCounts = field(default_factory=ShareCounts)
     jobs: int = 0
     clean_jobs: int = 0
-    switches_to: int = 0                       # times it became the mining pool
+    switches_to: int = 0  # times it became the mining pool

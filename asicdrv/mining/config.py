@@ -22,6 +22,7 @@ full before any device is opened (a bad value never reaches a board).
     [device.modules.2]            # one module of that chain
     frequency = 750
 """
+
 from __future__ import annotations
 
 import math
@@ -31,19 +32,35 @@ from dataclasses import dataclass, field
 from ..device.limits import pll_frequencies
 from .devices import DeviceConfig, ModuleSettings
 from ..errors import ConfigError, LimitError
-from ..models import (FAN_MAX_PERCENT, FAN_MIN_PERCENT, MAX_MODULES, OVERHEAT_C,
-                     check_voltage_level_any)
+from ..models import (
+    FAN_MAX_PERCENT,
+    FAN_MIN_PERCENT,
+    MAX_MODULES,
+    OVERHEAT_C,
+    check_voltage_level_any,
+)
 from .pool import PoolConfig
 
 try:
     import tomllib
-except ModuleNotFoundError:          # Python 3.10
+except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
-TOP_KEYS = {"log_level", "status_interval", "no_work_timeout", "retry_min", "retry_max",
-            "pool", "device", "api_listen", "api_allow", "metrics_listen", "metrics_per_chip",
-            "web"}
+TOP_KEYS = {
+    "log_level",
+    "status_interval",
+    "no_work_timeout",
+    "retry_min",
+    "retry_max",
+    "pool",
+    "device",
+    "api_listen",
+    "api_allow",
+    "metrics_listen",
+    "metrics_per_chip",
+    "web",
+}
 POOL_KEYS = {"url", "user", "password"}
 SETTING_KEYS = {"frequency", "voltage_level", "fan", "temp_target"}
 DEVICE_KEYS = SETTING_KEYS | {"url", "modules"}
@@ -52,17 +69,17 @@ DEVICE_KEYS = SETTING_KEYS | {"url", "modules"}
 @dataclass
 class RunConfig:
     pools: list[PoolConfig] = field(default_factory=list)
-    devices: list[DeviceConfig] = field(default_factory=list)   # empty: every AUC found
+    devices: list[DeviceConfig] = field(default_factory=list)  # empty: every AUC found
     log_level: str = "info"
     status_interval: float = 5.0
     no_work_timeout: float = 120.0
     retry_min: float = 1.0
     retry_max: float = 60.0
-    api_listen: str = "127.0.0.1:4028"          # or "off"
+    api_listen: str = "127.0.0.1:4028"  # or "off"
     api_allow: str = "R:127.0.0.1"
-    metrics_listen: str | None = None            # off unless given
+    metrics_listen: str | None = None  # off unless given
     metrics_per_chip: bool = False
-    web: str | None = None                       # the live page, off unless given
+    web: str | None = None  # the live page, off unless given
 
 
 def load_file(path: str) -> RunConfig:
@@ -80,11 +97,16 @@ def from_dict(data: dict, where: str = "config") -> RunConfig:
     if "log_level" in data:
         level = data["log_level"]
         if level not in LOG_LEVELS:
-            raise ConfigError(f"{where}: log_level must be one of {', '.join(LOG_LEVELS)}, "
-                              f"got {level!r}")
+            raise ConfigError(
+                f"{where}: log_level must be one of {', '.join(LOG_LEVELS)}, got {level!r}"
+            )
         config.log_level = level
-    for key, low, high in (("status_interval", 0.1, 86400), ("no_work_timeout", 1, 86400),
-                           ("retry_min", 0.01, 3600), ("retry_max", 0.01, 86400)):
+    for key, low, high in (
+        ("status_interval", 0.1, 86400),
+        ("no_work_timeout", 1, 86400),
+        ("retry_min", 0.01, 3600),
+        ("retry_max", 0.01, 86400),
+    ):
         if key in data:
             setattr(config, key, _number(f"{where}: {key}", data[key], low, high))
     if config.retry_max < config.retry_min:
@@ -92,7 +114,7 @@ def from_dict(data: dict, where: str = "config") -> RunConfig:
     for key in ("api_listen", "api_allow", "metrics_listen", "web"):
         if key in data:
             if not isinstance(data[key], str):
-                raise ConfigError(f"{where}: {key} must be text such as \"0.0.0.0:4028\"")
+                raise ConfigError(f'{where}: {key} must be text such as "0.0.0.0:4028"')
             setattr(config, key, data[key])
     if "metrics_per_chip" in data:
         if not isinstance(data["metrics_per_chip"], bool):
@@ -103,8 +125,7 @@ def from_dict(data: dict, where: str = "config") -> RunConfig:
         _known(pool, POOL_KEYS, f"{where}: pool {n + 1}")
         if "url" not in pool or "user" not in pool:
             raise ConfigError(f"{where}: pool {n + 1} needs a url and a user")
-        config.pools.append(PoolConfig(pool["url"], pool["user"],
-                                       pool.get("password", "x")))
+        config.pools.append(PoolConfig(pool["url"], pool["user"], pool.get("password", "x")))
     for n, device in enumerate(_tables(data.get("device", []), f"{where}: device")):
         config.devices.append(device_config(device, f"{where}: device {n + 1}"))
     return config
@@ -113,6 +134,7 @@ def from_dict(data: dict, where: str = "config") -> RunConfig:
 def check_servers(config: RunConfig, where: str = "command line") -> None:
     """The API and metrics addresses and the access rules, before anything starts."""
     from ..farm.api import Access, parse_listen
+
     try:
         if config.api_listen != "off":
             parse_listen(config.api_listen)
@@ -162,14 +184,20 @@ def module_settings(data: dict, where: str) -> ModuleSettings:
         settings.voltage_level = level
     if "fan" in data:
         fan = data["fan"]
-        if fan != "auto" and (isinstance(fan, bool) or not isinstance(fan, int)
-                              or not FAN_MIN_PERCENT <= fan <= FAN_MAX_PERCENT):
-            raise ConfigError(f"{where}: fan must be \"auto\" or {FAN_MIN_PERCENT}.."
-                              f"{FAN_MAX_PERCENT} (percent), got {fan!r}")
+        if fan != "auto" and (
+            isinstance(fan, bool)
+            or not isinstance(fan, int)
+            or not FAN_MIN_PERCENT <= fan <= FAN_MAX_PERCENT
+        ):
+            raise ConfigError(
+                f'{where}: fan must be "auto" or {FAN_MIN_PERCENT}..'
+                f"{FAN_MAX_PERCENT} (percent), got {fan!r}"
+            )
         settings.fan = fan
     if "temp_target" in data:
-        settings.temp_target = _number(f"{where}: temp_target", data["temp_target"], 50,
-                                       OVERHEAT_C - 5)
+        settings.temp_target = _number(
+            f"{where}: temp_target", data["temp_target"], 50, OVERHEAT_C - 5
+        )
     return settings
 
 
@@ -187,8 +215,9 @@ def _known(data, keys: set, where: str) -> None:
         raise ConfigError(f"{where}: expected a table")
     unknown = sorted(set(data) - keys)
     if unknown:
-        raise ConfigError(f"{where}: unknown key(s) {', '.join(unknown)}; known: "
-                          f"{', '.join(sorted(keys))}")
+        raise ConfigError(
+            f"{where}: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(keys))}"
+        )
 
 
 def _tables(value, where: str) -> list:
@@ -198,7 +227,11 @@ def _tables(value, where: str) -> list:
 
 
 def _number(where: str, value, low: float, high: float) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or \
-            not math.isfinite(value) or not low <= value <= high:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not math.isfinite(value)
+        or not low <= value <= high
+    ):
         raise ConfigError(f"{where} must be a number from {low:g} to {high:g}, got {value!r}")
     return float(value)

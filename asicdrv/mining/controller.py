@@ -18,6 +18,7 @@ comes or goes; inside a chain the MMs split their slice by module id.
 **Shares** come verified from each chain; a share whose job was flushed by a clean job or
 belongs to a pool no longer mining is not submitted and is counted as stale, with a reason.
 """
+
 from __future__ import annotations
 
 import logging
@@ -47,17 +48,24 @@ VALID_JOBS_KEPT = 16
 RESEND_REGIONS = {3: 4, 4: 64}
 RESENT_JOBS_KEPT = 256
 DRAIN_TIMEOUT_S = 3.0
-POOL_STOP_WAIT_S = 2.0       # at stop, for every pool thread together
-FIFO_SETTLE_S = 0.3          # at stop: polls enough to read what the MM FIFOs still hold
+POOL_STOP_WAIT_S = 2.0  # at stop, for every pool thread together
+FIFO_SETTLE_S = 0.3  # at stop: polls enough to read what the MM FIFOs still hold
 
 
 class Controller:
-    def __init__(self, pools: Sequence[PoolConfig], devices: Sequence[DeviceConfig], *,
-                 no_work_timeout: float = 120.0, retry_min: float = 1.0,
-                 retry_max: float = 60.0, chain_retry_max: float = 30.0,
-                 connect_timeout: float = CONNECT_TIMEOUT_S,
-                 reply_timeout: float = REPLY_TIMEOUT_S,
-                 opener: Callable[..., Chain] = connect.open):
+    def __init__(
+        self,
+        pools: Sequence[PoolConfig],
+        devices: Sequence[DeviceConfig],
+        *,
+        no_work_timeout: float = 120.0,
+        retry_min: float = 1.0,
+        retry_max: float = 60.0,
+        chain_retry_max: float = 30.0,
+        connect_timeout: float = CONNECT_TIMEOUT_S,
+        reply_timeout: float = REPLY_TIMEOUT_S,
+        opener: Callable[..., Chain] = connect.open,
+    ):
         if not devices:
             raise LimitError("a controller needs at least one device")
         self._lock = threading.RLock()
@@ -66,26 +74,36 @@ class Controller:
         self.chain_retry_max = chain_retry_max
         self.retry_min = retry_min
         self.slots = [ChainSlot(i, d) for i, d in enumerate(devices)]
-        self._pool_options = dict(no_work_timeout=no_work_timeout, retry_min=retry_min,
-                                  retry_max=retry_max, connect_timeout=connect_timeout,
-                                  reply_timeout=reply_timeout)
+        self._pool_options = dict(
+            no_work_timeout=no_work_timeout,
+            retry_min=retry_min,
+            retry_max=retry_max,
+            connect_timeout=connect_timeout,
+            reply_timeout=reply_timeout,
+        )
         self.pools: list[Pool] = [self._new_pool(i, p) for i, p in enumerate(pools)]
-        self.priority: list[Pool] = list(self.pools)   # failover order (switchpool changes it)
+        self.priority: list[Pool] = list(self.pools)  # failover order (switchpool changes it)
         self.active: Pool | None = None
         self.soft_off = False
         self.module_accounts: dict[tuple[int, int], ModuleAccount] = {}
-        self._valid_jobs: OrderedDict[str, StratumJob] = OrderedDict()   # of the active pool
-        self._sends: OrderedDict[tuple, int] = OrderedDict()   # job -> times dispatched
+        self._valid_jobs: OrderedDict[str, StratumJob] = OrderedDict()  # of the active pool
+        self._sends: OrderedDict[tuple, int] = OrderedDict()  # job -> times dispatched
         self.started = time.monotonic()
         self._snapshot: tuple[float, dict] | None = None
         self._snapshot_lock = threading.Lock()
-        self.dispatch_seconds: list[float] = []        # notify -> frames handed to links
-        self.submit_seconds: list[float] = []          # share from a chain -> submit written
+        self.dispatch_seconds: list[float] = []  # notify -> frames handed to links
+        self.submit_seconds: list[float] = []  # share from a chain -> submit written
         self._running = False
 
     def _new_pool(self, number: int, config: PoolConfig) -> Pool:
-        pool = Pool(number, config, on_job=self._pool_job, on_result=self._share_result,
-                    on_state=self._pool_state, **self._pool_options)
+        pool = Pool(
+            number,
+            config,
+            on_job=self._pool_job,
+            on_result=self._share_result,
+            on_state=self._pool_state,
+            **self._pool_options,
+        )
         pool.account = PoolAccount()
         return pool
 
@@ -102,8 +120,12 @@ class Controller:
             raise
         self._running = True
         for slot in self.slots:
-            slot.thread = threading.Thread(target=self._keep_chain, args=(slot,),
-                                           daemon=True, name=f"asicdrv-chain{slot.index}")
+            slot.thread = threading.Thread(
+                target=self._keep_chain,
+                args=(slot,),
+                daemon=True,
+                name=f"asicdrv-chain{slot.index}",
+            )
             slot.thread.start()
         for pool in self.pools:
             pool.start()
@@ -124,8 +146,9 @@ class Controller:
                 try:
                     slot.chain.idle()
                 except AsicError as exc:
-                    log.warning("chain %d %s: could not idle the boards: %s", slot.index,
-                                slot.url, exc)
+                    log.warning(
+                        "chain %d %s: could not idle the boards: %s", slot.index, slot.url, exc
+                    )
         # nonces already in the MMs' FIFOs come with the next polls; then the pollers stop
         # and everything verified is taken from the chains' queues
         time.sleep(FIFO_SETTLE_S)
@@ -135,7 +158,7 @@ class Controller:
         deadline = time.monotonic() + drain_timeout
         while time.monotonic() < deadline and any(p.pending_submits() for p in self.pools):
             time.sleep(0.02)
-        deadline = time.monotonic() + POOL_STOP_WAIT_S      # a pool may be mid-connect
+        deadline = time.monotonic() + POOL_STOP_WAIT_S  # a pool may be mid-connect
         for pool in self.pools:
             pool.stop(wait=max(0.0, deadline - time.monotonic()))
         self._running = False
@@ -167,8 +190,12 @@ class Controller:
             apply_fan(chain, config, None)
             for module, settings in sorted(config.modules.items()):
                 if module not in {m.id for m in chain.modules}:
-                    log.warning("chain %d %s: settings for module %d, which is not there",
-                                slot.index, slot.url, module)
+                    log.warning(
+                        "chain %d %s: settings for module %d, which is not there",
+                        slot.index,
+                        slot.url,
+                        module,
+                    )
                     continue
                 if settings.frequency is not None:
                     chain.set_frequency(settings.frequency, module=module)
@@ -179,11 +206,16 @@ class Controller:
             chain.close()
             raise
         if not self.pools or self.soft_off:
-            chain.idle()                   # nothing to mine: keep the boards cool
+            chain.idle()  # nothing to mine: keep the boards cool
         slot.chain, slot.state, slot.failures = chain, "mining", 0
         slot.opens += 1
-        log.info("chain %d %s: %d module(s): %s", slot.index, slot.url, len(chain.modules),
-                 ", ".join(f"{m.id}:{m.model}" for m in chain.modules))
+        log.info(
+            "chain %d %s: %d module(s): %s",
+            slot.index,
+            slot.url,
+            len(chain.modules),
+            ", ".join(f"{m.id}:{m.model}" for m in chain.modules),
+        )
         with self._lock:
             if self._running and not self._stopping.is_set():
                 self._recut()
@@ -207,21 +239,26 @@ class Controller:
                     return
                 try:
                     self._open(slot)
-                except LimitError as exc:        # the settings do not fit this board
+                except LimitError as exc:  # the settings do not fit this board
                     slot.state, slot.last_error = "refused", str(exc)
                     log.error("chain %d %s: %s", slot.index, slot.url, exc)
                     return
                 except AsicError as exc:
                     slot.failures += 1
                     slot.state, slot.last_error = "gone", str(exc)
-                    delay = min(self.chain_retry_max, self.retry_min * 2 ** slot.failures)
-                    log.warning("chain %d %s: cannot open (%s); retry in %.0f s", slot.index,
-                                slot.url, exc, delay)
+                    delay = min(self.chain_retry_max, self.retry_min * 2**slot.failures)
+                    log.warning(
+                        "chain %d %s: cannot open (%s); retry in %.0f s",
+                        slot.index,
+                        slot.url,
+                        exc,
+                        delay,
+                    )
                     self._stopping.wait(delay)
                 continue
             try:
                 share = chain.next_share(timeout=0.2)
-            except AsicError as exc:             # gone, closed, or its poller stopped
+            except AsicError as exc:  # gone, closed, or its poller stopped
                 self._lose_chain(slot, exc)
                 continue
             if share is not None:
@@ -234,8 +271,7 @@ class Controller:
             slot.restart_requested = False
             log.warning("chain %d %s: restarting", slot.index, slot.url)
         else:
-            log.error("chain %d %s: lost (%s); the others keep mining", slot.index,
-                      slot.url, exc)
+            log.error("chain %d %s: lost (%s); the others keep mining", slot.index, slot.url, exc)
         slot.state, slot.last_error = "gone", str(exc)
         self._drain(slot, self._close_chain(slot))
         with self._lock:
@@ -244,8 +280,7 @@ class Controller:
     # --- pools --------------------------------------------------------------------------------
     def _pool_state(self, pool: Pool) -> None:
         if pool.state in ("dead", "refused") and not self._stopping.is_set():
-            log.warning("pool %d %s: %s (%s)", pool.index, pool.url, pool.state,
-                        pool.last_error)
+            log.warning("pool %d %s: %s (%s)", pool.index, pool.url, pool.state, pool.last_error)
         self.choose_pool()
 
     def choose_pool(self) -> None:
@@ -258,7 +293,7 @@ class Controller:
                 if pool.ready:
                     best = pool
                     break
-                if pool.starting:              # a better pool's first try: wait for it
+                if pool.starting:  # a better pool's first try: wait for it
                     best = self.active
                     break
             if best is self.active:
@@ -266,25 +301,34 @@ class Controller:
             old, self.active = self.active, best
             self._valid_jobs.clear()
             if best is None:
-                log.error("no pool is ready (was pool %d); shares found now are not "
-                          "submitted", old.index if old else -1)
+                log.error(
+                    "no pool is ready (was pool %d); shares found now are not submitted",
+                    old.index if old else -1,
+                )
                 return
             best.account.switches_to += 1
-            log.info("mining on pool %d %s%s", best.index, best.url,
-                     f" (was pool {old.index})" if old else "")
+            log.info(
+                "mining on pool %d %s%s",
+                best.index,
+                best.url,
+                f" (was pool {old.index})" if old else "",
+            )
             if best.job is not None:
                 self._dispatch(best.job, restart=True)
 
     def _pool_job(self, pool: Pool, job: StratumJob) -> None:
         client = pool.client
-        received = client.line_received if client is not None and client.line_received \
+        received = (
+            client.line_received
+            if client is not None and client.line_received
             else time.perf_counter()
+        )
         with self._lock:
             account = pool.account
             account.jobs += 1
             account.clean_jobs += bool(job.clean)
             if pool is not self.active:
-                self.choose_pool()                # maybe this job made it ready
+                self.choose_pool()  # maybe this job made it ready
                 return
             self._dispatch(job)
         self._record(self.dispatch_seconds, time.perf_counter() - received)
@@ -300,7 +344,7 @@ class Controller:
         self._valid_jobs.move_to_end(job.job_id)
         while len(self._valid_jobs) > VALID_JOBS_KEPT:
             self._valid_jobs.popitem(last=False)
-        live = [slot for slot in self.slots if slot.chain is not None]   # in slot order
+        live = [slot for slot in self.slots if slot.chain is not None]  # in slot order
         if not live:
             return
         key = (self.active.index, job.job_id, job.extranonce1, job.extranonce2_size)
@@ -317,12 +361,17 @@ class Controller:
             if chain is None:
                 continue
             try:
-                chain.submit(job, extranonce2_start=base + n * size,
-                             extranonce2_range=size - 1,
-                             pool=self.active.index, restart=restart)
-            except AsicError as exc:              # the pump notices a lost chain
-                log.warning("chain %d %s: job %s not sent: %s", slot.index, slot.url,
-                            job.job_id, exc)
+                chain.submit(
+                    job,
+                    extranonce2_start=base + n * size,
+                    extranonce2_range=size - 1,
+                    pool=self.active.index,
+                    restart=restart,
+                )
+            except AsicError as exc:  # the pump notices a lost chain
+                log.warning(
+                    "chain %d %s: job %s not sent: %s", slot.index, slot.url, job.job_id, exc
+                )
 
     def _recut(self) -> None:
         """Chains came or went: new slices for everyone, with a work restart."""
@@ -338,8 +387,7 @@ class Controller:
             account.chip_shares[(share.miner, share.chip)] += 1
             account.meter.add(share.job_difficulty or share.difficulty)
             pool = self.active
-            owner = self.pools[share.pool].account.counts \
-                if share.pool < len(self.pools) else None
+            owner = self.pools[share.pool].account.counts if share.pool < len(self.pools) else None
             if owner is not None:
                 owner.found += 1
             reason = None
@@ -364,7 +412,7 @@ class Controller:
                 counts.submitted -= 1
                 counts.stale["pool disconnected"] += 1
             return
-        if not draining:           # shares drained at stop waited on purpose
+        if not draining:  # shares drained at stop waited on purpose
             self._record(self.submit_seconds, time.perf_counter() - taken)
 
     def _share_result(self, tag, share: Share, accepted: bool, reason: str | None) -> None:
@@ -372,11 +420,17 @@ class Controller:
         difficulty = share.job_difficulty or share.difficulty
         with self._lock:
             self._module_account(slot_index, module).counts.result(
-                accepted, reason, difficulty, share.difficulty)
+                accepted, reason, difficulty, share.difficulty
+            )
             pool.account.counts.result(accepted, reason, difficulty, share.difficulty)
         if not accepted:
-            log.warning("pool %d rejected a share of module %d (chain %d): %s", pool.index,
-                        module, slot_index, reason)
+            log.warning(
+                "pool %d rejected a share of module %d (chain %d): %s",
+                pool.index,
+                module,
+                slot_index,
+                reason,
+            )
 
     def _module_account(self, slot: int, module: int) -> ModuleAccount:
         key = (slot, module)
@@ -403,8 +457,9 @@ class Controller:
                 chain.idle()
             else:
                 chain.resume()
-        log.warning("soft %s: the boards %s", "off" if off else "on",
-                    "are idle" if off else "hash again")
+        log.warning(
+            "soft %s: the boards %s", "off" if off else "on", "are idle" if off else "hash again"
+        )
 
     def switch_pool(self, number: int) -> Pool:
         """Make pool ``number`` the first priority (cgminer's switchpool under failover)."""
@@ -446,8 +501,11 @@ class Controller:
         return pool
 
     def _pool(self, number: int) -> Pool:
-        if isinstance(number, bool) or not isinstance(number, int) or \
-                not 0 <= number < len(self.pools):
+        if (
+            isinstance(number, bool)
+            or not isinstance(number, int)
+            or not 0 <= number < len(self.pools)
+        ):
             raise LimitError(f"no pool {number!r}; pools are 0..{len(self.pools) - 1}")
         return self.pools[number]
 
@@ -457,7 +515,7 @@ class Controller:
             chain = slot.chain
             if chain is not None:
                 slot.restart_requested = True
-                chain.close()                 # its keeper sees ChainClosed and reopens it
+                chain.close()  # its keeper sees ChainClosed and reopens it
         for pool in list(self.pools):
             client = pool.client
             if client is not None:
@@ -483,32 +541,65 @@ class Controller:
                 chain_status = chain.status() if chain is not None else slot.final_status
             except AsicError:
                 chain_status = None
-            chains.append({"index": slot.index, "url": slot.url, "state": slot.state,
-                           "error": slot.last_error, "opens": slot.opens,
-                           "status": chain_status})
+            chains.append(
+                {
+                    "index": slot.index,
+                    "url": slot.url,
+                    "state": slot.state,
+                    "error": slot.last_error,
+                    "opens": slot.opens,
+                    "status": chain_status,
+                }
+            )
         with self._lock:
-            modules = {key: {"counts": acct.counts.to_dict(),
-                             "hashrate_ghs": acct.meter.rates_ghs(),
-                             "chip_shares": dict(acct.chip_shares)}
-                       for key, acct in sorted(self.module_accounts.items())}
-            pools = [{"index": p.index, "url": p.url, "user": p.config.user,
-                      "priority": self.priority.index(p),
-                      "state": p.state, "ready": p.ready, "active": p is self.active,
-                      "enabled": p.enabled, "difficulty": p.difficulty,
-                      "error": p.last_error, "connects": p.connects,
-                      "failures": p.failures, "last_job_time": p.last_job_wall,
-                      "jobs": p.account.jobs, "clean_jobs": p.account.clean_jobs,
-                      "switches_to": p.account.switches_to,
-                      "counts": p.account.counts.to_dict()}
-                     for p in self.pools]
-        total = {name: sum(m["hashrate_ghs"][name] for m in modules.values())
-                 for name in ("5s", "1m", "5m", "15m", "av")}
+            modules = {
+                key: {
+                    "counts": acct.counts.to_dict(),
+                    "hashrate_ghs": acct.meter.rates_ghs(),
+                    "chip_shares": dict(acct.chip_shares),
+                }
+                for key, acct in sorted(self.module_accounts.items())
+            }
+            pools = [
+                {
+                    "index": p.index,
+                    "url": p.url,
+                    "user": p.config.user,
+                    "priority": self.priority.index(p),
+                    "state": p.state,
+                    "ready": p.ready,
+                    "active": p is self.active,
+                    "enabled": p.enabled,
+                    "difficulty": p.difficulty,
+                    "error": p.last_error,
+                    "connects": p.connects,
+                    "failures": p.failures,
+                    "last_job_time": p.last_job_wall,
+                    "jobs": p.account.jobs,
+                    "clean_jobs": p.account.clean_jobs,
+                    "switches_to": p.account.switches_to,
+                    "counts": p.account.counts.to_dict(),
+                }
+                for p in self.pools
+            ]
+        total = {
+            name: sum(m["hashrate_ghs"][name] for m in modules.values())
+            for name in ("5s", "1m", "5m", "15m", "av")
+        }
         counts = [p["counts"] for p in pools]
-        totals = {"found": sum(c["found"] for c in counts),
-                  "accepted": sum(c["accepted"] for c in counts),
-                  "rejected": sum(sum(c["rejected"].values()) for c in counts),
-                  "stale": sum(sum(c["stale"].values()) for c in counts)}
-        return {"uptime_s": time.monotonic() - self.started, "pools": pools,
-                "soft_off": self.soft_off, "totals": totals,
-                "chains": chains, "modules": modules, "hashrate_ghs": total,
-                "active_pool": self.active.index if self.active else None}
+        totals = {
+            "found": sum(c["found"] for c in counts),
+            "accepted": sum(c["accepted"] for c in counts),
+            "rejected": sum(sum(c["rejected"].values()) for c in counts),
+            "stale": sum(sum(c["stale"].values()) for c in counts),
+        }
+        return {
+            "uptime_s": time.monotonic() - self.started,
+            "pools": pools,
+            "soft_off": self.soft_off,
+            "totals": totals,
+            "chains": chains,
+            "modules": modules,
+            "hashrate_ghs": total,
+            "active_pool": self.active.index if self.active else None,
+        }

@@ -1,6 +1,7 @@
 """What the controller drives: the configured chains (:class:`DeviceConfig`, per-module
 :class:`ModuleSettings`), one :class:`ChainSlot` per chain, and the helpers that apply a
 fan setting and list the modules that mine."""
+
 from __future__ import annotations
 
 import threading
@@ -17,17 +18,18 @@ Frequency = Union[int, Sequence[int], None]
 class ModuleSettings:
     """Settings for one module (or, in :class:`DeviceConfig`, for every module of a chain).
     None leaves the default: the model's frequency and voltage, the fan on its PID."""
-    frequency: Frequency = None             # MHz, or four PLL values
+
+    frequency: Frequency = None  # MHz, or four PLL values
     voltage_level: int | None = None
-    fan: int | str | None = None            # percent, or "auto"
-    temp_target: float | None = None        # the fan PID's hottest-chip target, degC
+    fan: int | str | None = None  # percent, or "auto"
+    temp_target: float | None = None  # the fan PID's hottest-chip target, degC
 
 
 @dataclass
 class DeviceConfig(ModuleSettings):
     url: str = "usb://"
-    modules: dict[int, ModuleSettings] = field(default_factory=dict)   # by module id
-    options: dict = field(default_factory=dict)                        # more open() options
+    modules: dict[int, ModuleSettings] = field(default_factory=dict)  # by module id
+    options: dict = field(default_factory=dict)  # more open() options
 
 
 class ChainSlot:
@@ -37,11 +39,11 @@ class ChainSlot:
         self.index = index
         self.config = config
         self.chain: Chain | None = None
-        self.state = "closed"            # closed / mining / gone / refused
+        self.state = "closed"  # closed / mining / gone / refused
         self.last_error = ""
         self.opens = 0
         self.failures = 0
-        self.final_status = None         # the chain's last status, kept when it closes
+        self.final_status = None  # the chain's last status, kept when it closes
         self.restart_requested = False
         self.thread: threading.Thread | None = None
 
@@ -52,9 +54,12 @@ class ChainSlot:
 
 def mining_modules(status: dict) -> list[tuple[dict, ModuleStatus]]:
     """(chain, module) for every module of the chains mining, in chain and module order."""
-    return [(chain, m) for chain in status["chains"]
-            if chain["status"] is not None and chain["state"] == "mining"
-            for m in chain["status"].modules]
+    return [
+        (chain, m)
+        for chain in status["chains"]
+        if chain["status"] is not None and chain["state"] == "mining"
+        for m in chain["status"].modules
+    ]
 
 
 def apply_fan(chain: Chain, settings: ModuleSettings, module: int | None) -> None:

@@ -2,6 +2,7 @@
 as long as it runs: it reconnects with exponential backoff and jitter, follows
 ``client.reconnect`` and drops a pool that sends no work for ``no_work_timeout`` seconds.
 """
+
 from __future__ import annotations
 
 import logging
@@ -18,23 +19,38 @@ from .stratum_client import CONNECT_TIMEOUT_S, REPLY_TIMEOUT_S, StratumClient
 
 log = logging.getLogger("asicdrv.mining.pool")
 
-FIRST_JOB_WAIT_S = 5.0             # at start-up, how long a pool's first job is waited for
+FIRST_JOB_WAIT_S = 5.0  # at start-up, how long a pool's first job is waited for
 
-__all__ = ["CONNECT_TIMEOUT_S", "FIRST_JOB_WAIT_S", "Pool", "PoolAuthError", "PoolConfig",
-           "REPLY_TIMEOUT_S", "StratumClient", "parse_pool_url"]
+__all__ = [
+    "CONNECT_TIMEOUT_S",
+    "FIRST_JOB_WAIT_S",
+    "Pool",
+    "PoolAuthError",
+    "PoolConfig",
+    "REPLY_TIMEOUT_S",
+    "StratumClient",
+    "parse_pool_url",
+]
 
 
 class Pool:
     """One configured pool, kept connected by its own thread.  ``ready`` is True while it
     is authorized and has sent a job within ``no_work_timeout``."""
 
-    def __init__(self, index: int, config: PoolConfig, *,
-                 on_job: Callable[["Pool", StratumJob], None],
-                 on_result: Callable[[object, Share, bool, str | None], None],
-                 on_state: Callable[["Pool"], None],
-                 no_work_timeout: float = 120.0, retry_min: float = 1.0,
-                 retry_max: float = 60.0, connect_timeout: float = CONNECT_TIMEOUT_S,
-                 reply_timeout: float = REPLY_TIMEOUT_S):
+    def __init__(
+        self,
+        index: int,
+        config: PoolConfig,
+        *,
+        on_job: Callable[["Pool", StratumJob], None],
+        on_result: Callable[[object, Share, bool, str | None], None],
+        on_state: Callable[["Pool"], None],
+        no_work_timeout: float = 120.0,
+        retry_min: float = 1.0,
+        retry_max: float = 60.0,
+        connect_timeout: float = CONNECT_TIMEOUT_S,
+        reply_timeout: float = REPLY_TIMEOUT_S,
+    ):
         self.index = index
         self.config = config
         self._on_job = on_job
@@ -51,16 +67,15 @@ class Pool:
         self.connects = 0
         self.connected_at = 0.0
         self.last_job_wall: float | None = None
-        self.account = None                # the controller's PoolAccount
-        self.failures = 0                 # connection attempts failed in a row
+        self.account = None  # the controller's PoolAccount
+        self.failures = 0  # connection attempts failed in a row
         self.client: StratumClient | None = None
         self._session_id: str | None = None
-        self._redirect_wait: float | None = None     # client.reconnect: wait this long
+        self._redirect_wait: float | None = None  # client.reconnect: wait this long
         self._port = config.address[1]
         self._stop = threading.Event()
         self._wake = threading.Event()
-        self._thread = threading.Thread(target=self._keep, daemon=True,
-                                        name=f"asicdrv-pool{index}")
+        self._thread = threading.Thread(target=self._keep, daemon=True, name=f"asicdrv-pool{index}")
 
     @property
     def url(self) -> str:
@@ -69,8 +84,13 @@ class Pool:
     @property
     def ready(self) -> bool:
         client = self.client
-        return (self.enabled and self.state == "alive" and client is not None
-                and client.alive and self.job is not None)
+        return (
+            self.enabled
+            and self.state == "alive"
+            and client is not None
+            and client.alive
+            and self.job is not None
+        )
 
     @property
     def starting(self) -> bool:
@@ -80,8 +100,12 @@ class Pool:
             return False
         if self.connects == 0:
             return self.state == "connecting"
-        return (self.connects == 1 and self.state == "alive" and self.job is None
-                and time.monotonic() - self.connected_at < FIRST_JOB_WAIT_S)
+        return (
+            self.connects == 1
+            and self.state == "alive"
+            and self.job is None
+            and time.monotonic() - self.connected_at < FIRST_JOB_WAIT_S
+        )
 
     def start(self) -> "Pool":
         self._thread.start()
@@ -156,12 +180,20 @@ class Pool:
     def _connect_once(self) -> bool:
         config = self.config
         if self._port != config.address[1]:
-            config = PoolConfig(f"stratum+tcp://{_host_for_url(config.address[0])}:"
-                                f"{self._port}", config.user, config.password)
-        client = StratumClient(config, on_job=self._job, on_result=self._on_result,
-                               on_reconnect=self._reconnect, session_id=self._session_id,
-                               connect_timeout=self.connect_timeout,
-                               reply_timeout=self.reply_timeout)
+            config = PoolConfig(
+                f"stratum+tcp://{_host_for_url(config.address[0])}:{self._port}",
+                config.user,
+                config.password,
+            )
+        client = StratumClient(
+            config,
+            on_job=self._job,
+            on_result=self._on_result,
+            on_reconnect=self._reconnect,
+            session_id=self._session_id,
+            connect_timeout=self.connect_timeout,
+            reply_timeout=self.reply_timeout,
+        )
         self.client = client
         try:
             client.connect()
@@ -173,8 +205,13 @@ class Pool:
         self._session_id = client.session_id
         self.connects += 1
         self.connected_at = time.monotonic()
-        log.info("pool %d %s: connected, extranonce1 %s, extranonce2 size %d", self.index,
-                 self.url, client.extranonce1, client.extranonce2_size)
+        log.info(
+            "pool %d %s: connected, extranonce1 %s, extranonce2 size %d",
+            self.index,
+            self.url,
+            client.extranonce1,
+            client.extranonce2_size,
+        )
         self._set_state("alive")
         return True
 
@@ -187,8 +224,9 @@ class Pool:
             client.expire(now)
             last = client.last_job_time or started
             if now - last > self.no_work_timeout:
-                log.warning("pool %d %s: no work for %.0f s; reconnecting", self.index,
-                            self.url, now - last)
+                log.warning(
+                    "pool %d %s: no work for %.0f s; reconnecting", self.index, self.url, now - last
+                )
                 client.close(f"no work for {self.no_work_timeout:g} s")
                 break
             time.sleep(0.1)
@@ -211,8 +249,7 @@ class Pool:
         self._redirect_wait = wait
         client = self.client
         if client is not None:
-            threading.Thread(target=client.close, args=("client.reconnect",),
-                             daemon=True).start()
+            threading.Thread(target=client.close, args=("client.reconnect",), daemon=True).start()
 
 
 def _host_for_url(host: str) -> str:

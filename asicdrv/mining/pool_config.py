@@ -1,11 +1,11 @@
 """Where a pool is and who we are there: :class:`PoolConfig`, the URL forms we take."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from ..errors import ConfigError, PoolError
-
 
 
 class PoolAuthError(PoolError):
@@ -15,6 +15,7 @@ class PoolAuthError(PoolError):
 @dataclass(frozen=True)
 class PoolConfig:
     """One pool: ``stratum+tcp://host:port``, worker name and password."""
+
     url: str
     user: str
     password: str = "x"
@@ -22,11 +23,10 @@ class PoolConfig:
     def __post_init__(self):
         for name in ("url", "user", "password"):
             if not isinstance(getattr(self, name), str):
-                raise ConfigError(f"pool {name} must be text, got "
-                                  f"{getattr(self, name)!r:.40}")
+                raise ConfigError(f"pool {name} must be text, got {getattr(self, name)!r:.40}")
         if not self.user:
             raise ConfigError(f"pool {self.url}: give a user (worker name)")
-        self.address        # noqa: B018 - validates the URL
+        self.address  # noqa: B018 - validates the URL
 
     @property
     def address(self) -> tuple[str, int]:
@@ -41,11 +41,14 @@ def parse_pool_url(url: str) -> tuple[str, int]:
     except ValueError:
         raise ConfigError(f"bad pool URL {url!r}: the port must be a number") from None
     if parts.scheme != "stratum+tcp":
-        raise ConfigError(f"bad pool URL {url!r}: use stratum+tcp://host:port "
-                          f"(stratum v1 over TCP)")
+        raise ConfigError(
+            f"bad pool URL {url!r}: use stratum+tcp://host:port (stratum v1 over TCP)"
+        )
     if not parts.hostname or port is None or port == 0:
-        raise ConfigError(f"bad pool URL {url!r}: give a host and a port, "
-                          f"e.g. stratum+tcp://pool.example.com:3333")
+        raise ConfigError(
+            f"bad pool URL {url!r}: give a host and a port, "
+            f"e.g. stratum+tcp://pool.example.com:3333"
+        )
     if parts.path not in ("", "/") or parts.query or parts.username:
         raise ConfigError(f"bad pool URL {url!r}: only stratum+tcp://host:port")
     return parts.hostname, port

@@ -5,6 +5,7 @@ takes the nine notify params exactly as a pool sends them.  Byte orders follow
 :mod:`asicdrv.bitcoin.core`: nonce2 is written into the coinbase little-endian, the notify prevhash
 is word-swapped, and cgminer's ``header_bin`` is the real header word-swapped.
 """
+
 from __future__ import annotations
 
 import math
@@ -14,20 +15,20 @@ from functools import cached_property
 from typing import Sequence
 
 from firmware_protocols import crc16
-from ..bitcoin.core import (build_header, merkle_root, nbits_to_target, sha256d, swap_words)
+from ..bitcoin.core import build_header, merkle_root, nbits_to_target, sha256d, swap_words
 from ..errors import JobError
 
 # cgminer's work padding after the 80 header bytes (48 bytes)
 HEADER_PADDING = bytes.fromhex("00000080" + "00" * 40 + "80020000")
-MAX_MERKLES = 30                        # AVA8_P_MERKLES_COUNT
-MAX_COINBASE_POSTHASH = 6 * 1024        # AVA8_P_COINBASE_SIZE - one SHA block
+MAX_MERKLES = 30  # AVA8_P_MERKLES_COUNT
+MAX_COINBASE_POSTHASH = 6 * 1024  # AVA8_P_COINBASE_SIZE - one SHA block
 MERKLE_OFFSET = 36
 
 
 @dataclass(frozen=True)
 class StratumJob:
     job_id: str
-    prevhash: str                 # as notify sends it (word-swapped hex)
+    prevhash: str  # as notify sends it (word-swapped hex)
     coinb1: bytes
     coinb2: bytes
     merkle_branch: tuple[bytes, ...]
@@ -40,27 +41,34 @@ class StratumJob:
     difficulty: float = 1.0
 
     @classmethod
-    def from_notify(cls, params: Sequence, *, extranonce1: str, extranonce2_size: int,
-                    difficulty: float = 1.0) -> "StratumJob":
+    def from_notify(
+        cls, params: Sequence, *, extranonce1: str, extranonce2_size: int, difficulty: float = 1.0
+    ) -> "StratumJob":
         """From ``mining.notify`` params: job_id, prevhash, coinb1, coinb2, merkle_branch,
         version, nbits, ntime, clean_jobs.  Anything malformed is a :class:`JobError`."""
         if not isinstance(params, (list, tuple)) or len(params) < 9:
             raise JobError(f"mining.notify needs a list of 9 params, got {params!r:.60}")
         job_id, prevhash, coinb1, coinb2, branch, version, nbits, ntime, clean = params[:9]
-        if not isinstance(job_id, (str, int)) or isinstance(job_id, bool) or \
-                not str(job_id):
+        if not isinstance(job_id, (str, int)) or isinstance(job_id, bool) or not str(job_id):
             raise JobError(f"job_id must be a non-empty string, got {job_id!r:.40}")
         if not isinstance(branch, (list, tuple)):
             raise JobError(f"merkle_branch must be a list, got {branch!r:.40}")
         if isinstance(extranonce2_size, bool) or not isinstance(extranonce2_size, int):
-            raise JobError(f"extranonce2_size must be a whole number, "
-                           f"got {extranonce2_size!r}")
-        job = cls(str(job_id), _hex(prevhash, "prevhash", 32).hex(),
-                  _hex(coinb1, "coinb1"), _hex(coinb2, "coinb2"),
-                  tuple(_hex(b, "merkle branch", 32) for b in branch),
-                  _word(version, "version"), _word(nbits, "nbits"), _word(ntime, "ntime"),
-                  bool(clean), _hex(extranonce1, "extranonce1"), extranonce2_size,
-                  parse_difficulty(difficulty))
+            raise JobError(f"extranonce2_size must be a whole number, got {extranonce2_size!r}")
+        job = cls(
+            str(job_id),
+            _hex(prevhash, "prevhash", 32).hex(),
+            _hex(coinb1, "coinb1"),
+            _hex(coinb2, "coinb2"),
+            tuple(_hex(b, "merkle branch", 32) for b in branch),
+            _word(version, "version"),
+            _word(nbits, "nbits"),
+            _word(ntime, "ntime"),
+            bool(clean),
+            _hex(extranonce1, "extranonce1"),
+            extranonce2_size,
+            parse_difficulty(difficulty),
+        )
         job.validate()
         return job
 
@@ -71,18 +79,23 @@ class StratumJob:
         if any(len(b) != 32 for b in self.merkle_branch):
             raise JobError("every merkle branch entry must be 32 bytes")
         if len(self.merkle_branch) > MAX_MERKLES:
-            raise JobError(f"{len(self.merkle_branch)} merkle branches; the MM takes "
-                           f"at most {MAX_MERKLES}")
+            raise JobError(
+                f"{len(self.merkle_branch)} merkle branches; the MM takes at most {MAX_MERKLES}"
+            )
         if not 3 <= self.extranonce2_size <= 8:
             raise JobError(f"extranonce2 size {self.extranonce2_size}; the MM needs 3..8")
         if self.coinbase_len - self.prehash_length > MAX_COINBASE_POSTHASH:
-            raise JobError(f"coinbase after the midstate is "
-                           f"{self.coinbase_len - self.prehash_length} bytes; the MM "
-                           f"takes at most {MAX_COINBASE_POSTHASH}")
-        if not (isinstance(self.difficulty, (int, float)) and math.isfinite(self.difficulty)
-                and self.difficulty > 0):
-            raise JobError(f"difficulty must be a finite number above 0, "
-                           f"got {self.difficulty!r}")
+            raise JobError(
+                f"coinbase after the midstate is "
+                f"{self.coinbase_len - self.prehash_length} bytes; the MM "
+                f"takes at most {MAX_COINBASE_POSTHASH}"
+            )
+        if not (
+            isinstance(self.difficulty, (int, float))
+            and math.isfinite(self.difficulty)
+            and self.difficulty > 0
+        ):
+            raise JobError(f"difficulty must be a finite number above 0, got {self.difficulty!r}")
         for name in ("version", "nbits", "ntime"):
             value = getattr(self, name)
             if not isinstance(value, int) or not 0 <= value <= 0xFFFFFFFF:
@@ -131,13 +144,25 @@ class StratumJob:
     @cached_property
     def header_bin(self) -> bytes:
         """cgminer's 128-byte header_bin: notify strings decoded, merkle and nonce zero."""
-        return (struct.pack(">I", self.version) + bytes.fromhex(self.prevhash) + bytes(32)
-                + struct.pack(">II", self.ntime, self.nbits) + bytes(4) + HEADER_PADDING)
+        return (
+            struct.pack(">I", self.version)
+            + bytes.fromhex(self.prevhash)
+            + bytes(32)
+            + struct.pack(">II", self.ntime, self.nbits)
+            + bytes(4)
+            + HEADER_PADDING
+        )
 
     def header(self, nonce2: int, ntime_offset: int, nonce: int) -> bytes:
         root = merkle_root(self.coinbase(nonce2), list(self.merkle_branch))
-        return build_header(self.version, self.prevhash_internal, root,
-                            (self.ntime + ntime_offset) & 0xFFFFFFFF, self.nbits, nonce)
+        return build_header(
+            self.version,
+            self.prevhash_internal,
+            root,
+            (self.ntime + ntime_offset) & 0xFFFFFFFF,
+            self.nbits,
+            nonce,
+        )
 
     def hash(self, nonce2: int, ntime_offset: int, nonce: int) -> bytes:
         """SHA-256d of the header this nonce completes (internal byte order)."""
@@ -147,11 +172,15 @@ class StratumJob:
     def block_target(self) -> int:
         return nbits_to_target(self.nbits)
 
-    def submit_params(self, worker: str, nonce2: int, ntime_offset: int,
-                      nonce: int) -> list[str]:
+    def submit_params(self, worker: str, nonce2: int, ntime_offset: int, nonce: int) -> list[str]:
         """``mining.submit`` params: worker, job_id, extranonce2, ntime, nonce."""
-        return [worker, self.job_id, self.extranonce2(nonce2).hex(),
-                f"{(self.ntime + ntime_offset) & 0xFFFFFFFF:08x}", f"{nonce:08x}"]
+        return [
+            worker,
+            self.job_id,
+            self.extranonce2(nonce2).hex(),
+            f"{(self.ntime + ntime_offset) & 0xFFFFFFFF:08x}",
+            f"{nonce:08x}",
+        ]
 
 
 def _hex(text, name: str, size: int | None = None) -> bytes:
@@ -161,8 +190,9 @@ def _hex(text, name: str, size: int | None = None) -> bytes:
     try:
         raw = bytes.fromhex(text)
     except ValueError:
-        raise JobError(f"{name} is not hex (an odd length or a stray character): "
-                       f"{text!r:.40}") from None
+        raise JobError(
+            f"{name} is not hex (an odd length or a stray character): {text!r:.40}"
+        ) from None
     if size is not None and len(raw) != size:
         raise JobError(f"{name} must be {size} bytes, got {len(raw)}")
     return raw

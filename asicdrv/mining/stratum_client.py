@@ -8,6 +8,7 @@ unusable (``MAX_BAD_LINES`` bad lines in a row) is dropped.  Avalon 8 boards can
 block version, so ``mining.configure`` (version rolling) is never sent.  Callbacks run on the
 client's reader thread; keep them short.
 """
+
 from __future__ import annotations
 
 import json
@@ -30,13 +31,19 @@ log = logging.getLogger("asicdrv.mining.pool")
 
 USER_AGENT = f"asicdrv/{VERSION}"
 MAX_LINE = 64 * 1024
-MAX_BAD_LINES = 20                 # in a row: the stream is unusable, reconnect
+MAX_BAD_LINES = 20  # in a row: the stream is unusable, reconnect
 REPLY_TIMEOUT_S = 30.0
 CONNECT_TIMEOUT_S = 10.0
 SEND_TIMEOUT_S = 5.0
 # stratum error codes as pools send them (the de facto list from the slush/ckpool family)
-REJECT_CODES = {20: "other", 21: "job not found", 22: "duplicate", 23: "low difficulty",
-                24: "unauthorized", 25: "not subscribed"}
+REJECT_CODES = {
+    20: "other",
+    21: "job not found",
+    22: "duplicate",
+    23: "low difficulty",
+    24: "unauthorized",
+    25: "not subscribed",
+}
 
 
 @dataclass
@@ -55,11 +62,17 @@ class StratumClient:
     (or raises :class:`PoolError`); jobs then come through ``on_job`` and share verdicts
     through ``on_result(tag, share, accepted, reason)``."""
 
-    def __init__(self, config: PoolConfig, *, on_job: Callable[[StratumJob], None],
-                 on_result: Callable[[object, Share, bool, str | None], None],
-                 on_reconnect: Callable[[str, int, float], None] | None = None,
-                 session_id: str | None = None, connect_timeout: float = CONNECT_TIMEOUT_S,
-                 reply_timeout: float = REPLY_TIMEOUT_S):
+    def __init__(
+        self,
+        config: PoolConfig,
+        *,
+        on_job: Callable[[StratumJob], None],
+        on_result: Callable[[object, Share, bool, str | None], None],
+        on_reconnect: Callable[[str, int, float], None] | None = None,
+        session_id: str | None = None,
+        connect_timeout: float = CONNECT_TIMEOUT_S,
+        reply_timeout: float = REPLY_TIMEOUT_S,
+    ):
         self.config = config
         self.host, self.port = config.address
         self._on_job = on_job
@@ -70,7 +83,7 @@ class StratumClient:
         self.reply_timeout = reply_timeout
         self.extranonce1: str | None = None
         self.extranonce2_size: int | None = None
-        self.difficulty = 1.0             # for the next job (set_difficulty applies then)
+        self.difficulty = 1.0  # for the next job (set_difficulty applies then)
         self.last_job_time: float | None = None
         self.line_received = 0.0
         self.errors: Counter = Counter()  # what the pool sent that we could not use
@@ -86,15 +99,16 @@ class StratumClient:
     # --- connection ----------------------------------------------------------------------
     def connect(self) -> None:
         try:
-            self._sock = socket.create_connection((self.host, self.port),
-                                                  timeout=self.connect_timeout)
+            self._sock = socket.create_connection(
+                (self.host, self.port), timeout=self.connect_timeout
+            )
         except OSError as exc:
-            raise PoolError(f"{self.config.url}: cannot connect ({exc.strerror or exc})") \
-                from None
+            raise PoolError(f"{self.config.url}: cannot connect ({exc.strerror or exc})") from None
         self._sock.settimeout(SEND_TIMEOUT_S)
         self._sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self._reader = threading.Thread(target=self._read_loop, daemon=True,
-                                         name=f"asicdrv-pool-{self.host}:{self.port}")
+        self._reader = threading.Thread(
+            target=self._read_loop, daemon=True, name=f"asicdrv-pool-{self.host}:{self.port}"
+        )
         self._reader.start()
         try:
             self._handshake()
@@ -105,13 +119,11 @@ class StratumClient:
     def _handshake(self) -> None:
         params = [USER_AGENT] + ([self.session_id] if self.session_id else [])
         result = self._call("mining.subscribe", params)
-        if self.extranonce1 is None:          # the reader took what it could use
-            raise PoolError(f"{self.config.url}: a subscribe reply we cannot use: "
-                            f"{result!r:.120}")
-        self._send("mining.extranonce.subscribe", [])      # a pool may not know it: fine
+        if self.extranonce1 is None:  # the reader took what it could use
+            raise PoolError(f"{self.config.url}: a subscribe reply we cannot use: {result!r:.120}")
+        self._send("mining.extranonce.subscribe", [])  # a pool may not know it: fine
         try:
-            authorized = self._call("mining.authorize", [self.config.user,
-                                                         self.config.password])
+            authorized = self._call("mining.authorize", [self.config.user, self.config.password])
         except PoolError as exc:
             if not self.alive:
                 raise
@@ -119,8 +131,9 @@ class StratumClient:
         else:
             why = ""
         if authorized is not True:
-            raise PoolAuthError(f"{self.config.url}: authorization of {self.config.user!r} "
-                                f"refused{why}")
+            raise PoolAuthError(
+                f"{self.config.url}: authorization of {self.config.user!r} refused{why}"
+            )
 
     def close(self, reason: str = "closed") -> None:
         if self._closed.is_set():
@@ -153,8 +166,7 @@ class StratumClient:
     def submit(self, share: Share, tag: object = None) -> None:
         """Send ``mining.submit``; the verdict comes through ``on_result`` (also when the
         connection drops first: rejected with reason "connection lost")."""
-        self._send("mining.submit", share.submit_params(self.config.user), share=share,
-                   tag=tag)
+        self._send("mining.submit", share.submit_params(self.config.user), share=share, tag=tag)
 
     def pending_submits(self) -> int:
         with self._pending_lock:
@@ -164,8 +176,11 @@ class StratumClient:
         """Submits with no reply after ``reply_timeout`` are rejected as "no reply"."""
         now = time.monotonic() if now is None else now
         with self._pending_lock:
-            old = [k for k, p in self._pending.items()
-                   if p.share is not None and now - p.sent > self.reply_timeout]
+            old = [
+                k
+                for k, p in self._pending.items()
+                if p.share is not None and now - p.sent > self.reply_timeout
+            ]
             expired = [self._pending.pop(k) for k in old]
         for pending in expired:
             self._on_result(pending.tag, pending.share, False, "no reply")
@@ -173,11 +188,12 @@ class StratumClient:
     def _call(self, method: str, params: list):
         pending = self._send(method, params, done=threading.Event())
         if not pending.done.wait(self.reply_timeout) or not self.alive:
-            raise PoolError(f"{self.config.url}: no reply to {method}"
-                            f"{' (' + self._close_reason + ')' if not self.alive else ''}")
+            raise PoolError(
+                f"{self.config.url}: no reply to {method}"
+                f"{' (' + self._close_reason + ')' if not self.alive else ''}"
+            )
         if pending.error is not None:
-            raise PoolError(f"{self.config.url}: {method} refused: "
-                            f"{_error_text(pending.error)}")
+            raise PoolError(f"{self.config.url}: {method} refused: {_error_text(pending.error)}")
         return pending.result
 
     def _send(self, method: str, params: list, **fields) -> _Pending:
@@ -202,7 +218,7 @@ class StratumClient:
     # --- the reader ------------------------------------------------------------------------
     def _read_loop(self) -> None:
         buffer = b""
-        skipping = False               # inside an oversized line: drop up to its newline
+        skipping = False  # inside an oversized line: drop up to its newline
         bad_in_a_row = 0
         reason = "closed by the pool"
         try:
@@ -223,7 +239,7 @@ class StratumClient:
                                 bad_in_a_row += 1
                             skipping, buffer = True, b""
                         break
-                    line, buffer = buffer[:newline], buffer[newline + 1:]
+                    line, buffer = buffer[:newline], buffer[newline + 1 :]
                     if skipping:
                         skipping = False
                         continue
@@ -249,7 +265,7 @@ class StratumClient:
 
     def _handle_line(self, line: bytes) -> bool:
         """One message; False when it was unusable."""
-        self.line_received = time.perf_counter()       # for the dispatch latency figure
+        self.line_received = time.perf_counter()  # for the dispatch latency figure
         try:
             message = json.loads(line)
         except (ValueError, UnicodeDecodeError):
@@ -269,7 +285,7 @@ class StratumClient:
             pending = self._pending.pop(request, None) if isinstance(request, int) else None
         if pending is None:
             self._bad("reply to an unknown id", line)
-            return True                 # harmless: a late or foreign reply
+            return True  # harmless: a late or foreign reply
         pending.result, pending.error = message.get("result"), message.get("error")
         if pending.method == "mining.subscribe" and not pending.error:
             # taken here, before the notify that follows it on the same stream
@@ -281,8 +297,12 @@ class StratumClient:
             reason = None if accepted else (_reject_reason(pending.error) or "rejected")
             self._on_result(pending.tag, pending.share, accepted, reason)
         elif pending.error and pending.method != "mining.extranonce.subscribe":
-            log.info("pool %s: %s refused: %s", self.config.url, pending.method,
-                     _error_text(pending.error))
+            log.info(
+                "pool %s: %s refused: %s",
+                self.config.url,
+                pending.method,
+                _error_text(pending.error),
+            )
         return True
 
     def _take_subscription(self, result) -> None:
@@ -305,8 +325,7 @@ class StratumClient:
             except JobError as exc:
                 self._bad(f"bad set_difficulty ({exc})", repr(params).encode())
                 return False
-            log.info("pool %s: difficulty %g from the next job", self.config.url,
-                     self.difficulty)
+            log.info("pool %s: difficulty %g from the next job", self.config.url, self.difficulty)
             return True
         if method == "mining.set_extranonce":
             extranonce = _extranonce(*params[:2]) if len(params) >= 2 else None
@@ -314,8 +333,11 @@ class StratumClient:
                 self._bad("bad set_extranonce", repr(params).encode())
                 return False
             self.extranonce1, self.extranonce2_size = extranonce
-            log.info("pool %s: extranonce1 %s, extranonce2 size %d from the next job",
-                     self.config.url, *extranonce)
+            log.info(
+                "pool %s: extranonce1 %s, extranonce2 size %d from the next job",
+                self.config.url,
+                *extranonce,
+            )
             return True
         if method == "client.reconnect":
             return self._reconnect_request(params)
@@ -332,9 +354,12 @@ class StratumClient:
 
     def _notify(self, params: list) -> bool:
         try:
-            job = StratumJob.from_notify(params, extranonce1=self.extranonce1 or "",
-                                         extranonce2_size=self.extranonce2_size or 0,
-                                         difficulty=self.difficulty)
+            job = StratumJob.from_notify(
+                params,
+                extranonce1=self.extranonce1 or "",
+                extranonce2_size=self.extranonce2_size or 0,
+                difficulty=self.difficulty,
+            )
         except JobError as exc:
             self._bad(f"unusable notify ({exc})", repr(params).encode())
             return False
@@ -345,8 +370,7 @@ class StratumClient:
     def _reconnect_request(self, params: list) -> bool:
         host = params[0] if params and isinstance(params[0], str) and params[0] else self.host
         try:
-            port = int(params[1]) if len(params) > 1 and params[1] not in (None, "") \
-                else self.port
+            port = int(params[1]) if len(params) > 1 and params[1] not in (None, "") else self.port
             wait = float(params[2]) if len(params) > 2 and params[2] not in (None, "") else 0.0
         except (TypeError, ValueError):
             self._bad("bad client.reconnect", repr(params).encode())
@@ -354,8 +378,9 @@ class StratumClient:
         if host != self.host:
             # as cgminer: never follow a redirect to another host (a hijacked pool could
             # send the hash rate anywhere)
-            log.warning("pool %s: ignored client.reconnect to another host %r",
-                        self.config.url, host[:80])
+            log.warning(
+                "pool %s: ignored client.reconnect to another host %r", self.config.url, host[:80]
+            )
             return True
         if not 0 < port < 65536 or not 0 <= wait <= 3600:
             self._bad("bad client.reconnect", repr(params).encode())
@@ -387,8 +412,12 @@ def _session_id(subscriptions) -> str | None:
     """The session id to resume with: the ``mining.notify`` subscription's id."""
     if isinstance(subscriptions, list):
         for item in subscriptions:
-            if isinstance(item, list) and len(item) == 2 and item[0] == "mining.notify" \
-                    and isinstance(item[1], str):
+            if (
+                isinstance(item, list)
+                and len(item) == 2
+                and item[0] == "mining.notify"
+                and isinstance(item[1], str)
+            ):
                 return item[1]
         if len(subscriptions) == 2 and subscriptions[0] == "mining.notify":
             return subscriptions[1] if isinstance(subscriptions[1], str) else None

@@ -2,6 +2,7 @@
 and pytest fixtures (``asicdrv_emulator``, ``asicdrv_chain``, ``stratum_pool``) that the
 package registers as a pytest plugin.  See README, "Testing your controller without
 hardware"."""
+
 from .pool import PoolJob, SubmittedShare, TestPool
 
 EASY_NONCE_MASK = 12

@@ -8,6 +8,7 @@
 easy shares; ``asicdrv_chain``: a chain opened on it; ``stratum_pool``: a running
 :class:`asicdrv.testing.TestPool` whose difficulty those shares meet.
 """
+
 from __future__ import annotations
 
 import pytest
@@ -18,6 +19,7 @@ from . import EASY_NONCE_MASK, TestPool, easy_difficulty
 @pytest.fixture
 def asicdrv_emulator():
     from ..emulator import Emulator
+
     emulator = Emulator(modules=2, nonce_mask=EASY_NONCE_MASK, seed=1)
     yield emulator
     emulator.close()
@@ -26,6 +28,7 @@ def asicdrv_emulator():
 @pytest.fixture
 def asicdrv_chain(asicdrv_emulator):
     from ..connect import open as open_chain
+
     chain = open_chain("emu://", emulator=asicdrv_emulator)
     yield chain
     chain.close()

@@ -11,6 +11,7 @@ a test against it judges the driver rather than agreeing with it.  The pool can 
 difficulty, send clean jobs, ask clients to reconnect, drop them, send raw lines, refuse
 authorization, reject or delay replies, and stop and start again on the same port.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -35,7 +36,7 @@ def _sha256d(data: bytes) -> bytes:
 @dataclass
 class PoolJob:
     job_id: str
-    prevhash: bytes            # internal byte order
+    prevhash: bytes  # internal byte order
     coinb1: bytes
     coinb2: bytes
     branches: list
@@ -45,18 +46,29 @@ class PoolJob:
     clean: bool
 
     def notify_params(self) -> list:
-        swapped = b"".join(self.prevhash[i:i + 4][::-1] for i in range(0, 32, 4))
-        return [self.job_id, swapped.hex(), self.coinb1.hex(), self.coinb2.hex(),
-                [b.hex() for b in self.branches], f"{self.version:08x}",
-                f"{self.nbits:08x}", f"{self.ntime:08x}", self.clean]
+        swapped = b"".join(self.prevhash[i : i + 4][::-1] for i in range(0, 32, 4))
+        return [
+            self.job_id,
+            swapped.hex(),
+            self.coinb1.hex(),
+            self.coinb2.hex(),
+            [b.hex() for b in self.branches],
+            f"{self.version:08x}",
+            f"{self.nbits:08x}",
+            f"{self.ntime:08x}",
+            self.clean,
+        ]
 
-    def share_hash(self, extranonce1: bytes, extranonce2: bytes, ntime: int,
-                   nonce: int) -> bytes:
+    def share_hash(self, extranonce1: bytes, extranonce2: bytes, ntime: int, nonce: int) -> bytes:
         root = _sha256d(self.coinb1 + extranonce1 + extranonce2 + self.coinb2)
         for branch in self.branches:
             root = _sha256d(root + branch)
-        header = (struct.pack("<I", self.version) + self.prevhash + root
-                  + struct.pack("<III", ntime, self.nbits, nonce))
+        header = (
+            struct.pack("<I", self.version)
+            + self.prevhash
+            + root
+            + struct.pack("<III", ntime, self.nbits, nonce)
+        )
         return _sha256d(header)
 
 
@@ -67,8 +79,8 @@ class SubmittedShare:
     extranonce2: str
     ntime: int
     nonce: int
-    difficulty: float          # the share's own difficulty
-    target_difficulty: float   # what the connection had to meet
+    difficulty: float  # the share's own difficulty
+    target_difficulty: float  # what the connection had to meet
     accepted: bool
     reason: str | None = None
     # for a share of a flushed job: the client had already processed the clean job that
@@ -87,8 +99,8 @@ class _Client(socketserver.StreamRequestHandler):
         self.session = ""
         self.subscribed = False
         self.authorized: set[str] = set()
-        self.fenced: set[str] = set()     # clean jobs this client has surely processed
-        self.difficulty = self.server.pool.difficulty      # for the next job
+        self.fenced: set[str] = set()  # clean jobs this client has surely processed
+        self.difficulty = self.server.pool.difficulty  # for the next job
         # what each job was sent under: (difficulty, extranonce1, extranonce2 size); a
         # change (set_difficulty, set_extranonce) applies from the next job, as stratum says
         self.job_terms: dict[str, tuple[float, bytes, int]] = {}
@@ -106,16 +118,18 @@ class _Client(socketserver.StreamRequestHandler):
             self.pool.lines_received += 1
             try:
                 message = json.loads(line)
-                if "method" not in message:          # a reply to our fence request
+                if "method" not in message:  # a reply to our fence request
                     self.pool._fence_reply(self, message.get("id"))
                     continue
-                method, params, request = message["method"], message.get("params", []), \
-                    message.get("id")
+                method, params, request = (
+                    message["method"],
+                    message.get("params", []),
+                    message.get("id"),
+                )
             except (ValueError, KeyError, TypeError, AttributeError):
                 self.pool.bad_lines += 1
                 continue
-            self.pool._handle(self, method, params if isinstance(params, list) else [],
-                              request)
+            self.pool._handle(self, method, params if isinstance(params, list) else [], request)
 
     def finish(self):
         self.pool._left(self)
@@ -125,13 +139,12 @@ class _Client(socketserver.StreamRequestHandler):
             pass
 
     def send(self, message) -> None:
-        data = message if isinstance(message, bytes) else \
-            (json.dumps(message) + "\n").encode()
+        data = message if isinstance(message, bytes) else (json.dumps(message) + "\n").encode()
         with self.lock:
             try:
                 self.wfile.write(data)
                 self.wfile.flush()
-            except (OSError, ValueError):           # the connection is gone
+            except (OSError, ValueError):  # the connection is gone
                 pass
 
     def drop(self) -> None:
@@ -156,11 +169,20 @@ class TestPool:
     every submit gets), ``reply_delay`` (seconds before a submit's reply), ``send_jobs``
     (False: it stays silent after subscribe)."""
 
-    __test__ = False                # not a pytest test class
+    __test__ = False  # not a pytest test class
 
-    def __init__(self, *, difficulty: float = 1.0, extranonce2_size: int = 4,
-                 host: str = "127.0.0.1", port: int = 0, job_interval: float | None = None,
-                 authorize: bool = True, seed: int | None = None, keep: int | None = None):
+    def __init__(
+        self,
+        *,
+        difficulty: float = 1.0,
+        extranonce2_size: int = 4,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        job_interval: float | None = None,
+        authorize: bool = True,
+        seed: int | None = None,
+        keep: int | None = None,
+    ):
         self.difficulty = float(difficulty)
         self.extranonce2_size = extranonce2_size
         self.host, self.port = host, port
@@ -171,16 +193,16 @@ class TestPool:
         self.send_jobs = True
         # every submitted share, or the last ``keep`` (a long soak); ``counts`` has them all
         self.shares: list[SubmittedShare] | deque = [] if keep is None else deque(maxlen=keep)
-        self.counts: Counter = Counter()      # "accepted" and each reject message
-        self.subscriptions: list[list] = []          # subscribe params, per connection
+        self.counts: Counter = Counter()  # "accepted" and each reject message
+        self.subscriptions: list[list] = []  # subscribe params, per connection
         self.connections = 0
         self.lines_received = 0
         self.bad_lines = 0
-        self.methods: Counter = Counter()            # every method a client called
+        self.methods: Counter = Counter()  # every method a client called
         self._clients: list[_Client] = []
         self._jobs: OrderedDict[str, PoolJob] = OrderedDict()
-        self._seen: dict[str, set] = {}              # job id -> shares seen (while it lives)
-        self._flushed_by: OrderedDict[str, str] = OrderedDict()   # job -> clean job after it
+        self._seen: dict[str, set] = {}  # job id -> shares seen (while it lives)
+        self._flushed_by: OrderedDict[str, str] = OrderedDict()  # job -> clean job after it
         self._sessions: dict[str, bytes] = {}
         self._lock = threading.RLock()
         self._job_counter = 0
@@ -194,8 +216,7 @@ class TestPool:
     def start(self) -> "TestPool":
         self._server = _Server((self.host, self.port), self)
         self.port = self._server.server_address[1]
-        threading.Thread(target=self._server.serve_forever, daemon=True,
-                         name="testpool").start()
+        threading.Thread(target=self._server.serve_forever, daemon=True, name="testpool").start()
         self._stop.clear()
         if self.job_interval and self._ticker is None:
             self._ticker = threading.Thread(target=self._tick, daemon=True)
@@ -228,15 +249,24 @@ class TestPool:
     def new_job(self, clean: bool = False, broadcast: bool = True) -> PoolJob:
         with self._lock:
             self._job_counter += 1
-            job = PoolJob(f"{self._job_counter:x}", self._random(32),
-                          bytes.fromhex("01000000010000000000000000000000000000000000000000"
-                                        "000000000000000000000000ffffffff20")
-                          + self._random(8),
-                          self._random(12) + bytes.fromhex("ffffffff01"
-                                                           "00f2052a010000001976a914")
-                          + self._random(20) + bytes.fromhex("88ac00000000"),
-                          [self._random(32) for _ in range(2)], 0x20000000, 0x1d00ffff,
-                          int(time.time()), clean)
+            job = PoolJob(
+                f"{self._job_counter:x}",
+                self._random(32),
+                bytes.fromhex(
+                    "01000000010000000000000000000000000000000000000000"
+                    "000000000000000000000000ffffffff20"
+                )
+                + self._random(8),
+                self._random(12)
+                + bytes.fromhex("ffffffff0100f2052a010000001976a914")
+                + self._random(20)
+                + bytes.fromhex("88ac00000000"),
+                [self._random(32) for _ in range(2)],
+                0x20000000,
+                0x1D00FFFF,
+                int(time.time()),
+                clean,
+            )
             if clean:
                 for old in self._jobs:
                     self._flushed_by[old] = job.job_id
@@ -264,15 +294,21 @@ class TestPool:
         self.difficulty = float(difficulty)
         for client in self.clients():
             client.difficulty = self.difficulty
-            client.send({"id": None, "method": "mining.set_difficulty",
-                         "params": [self.difficulty]})
+            client.send(
+                {"id": None, "method": "mining.set_difficulty", "params": [self.difficulty]}
+            )
         if new_job:
             self.new_job(clean=False)
 
     def reconnect(self, port: int | None = None, wait: int = 0) -> None:
         for client in self.clients():
-            client.send({"id": None, "method": "client.reconnect",
-                         "params": [self.host, port or self.port, wait]})
+            client.send(
+                {
+                    "id": None,
+                    "method": "client.reconnect",
+                    "params": [self.host, port or self.port, wait],
+                }
+            )
 
     def set_extranonce(self, extranonce2_size: int | None = None) -> None:
         """A new extranonce1 for every client (``mining.set_extranonce``), then a clean job:
@@ -283,8 +319,13 @@ class TestPool:
             client.extranonce1 = self._random(4)
             with self._lock:
                 self._sessions[client.session] = client.extranonce1
-            client.send({"id": None, "method": "mining.set_extranonce",
-                         "params": [client.extranonce1.hex(), size]})
+            client.send(
+                {
+                    "id": None,
+                    "method": "mining.set_extranonce",
+                    "params": [client.extranonce1.hex(), size],
+                }
+            )
         self.new_job(clean=True)
 
     def show_message(self, text: str) -> None:
@@ -312,16 +353,19 @@ class TestPool:
     def rejected(self) -> list[SubmittedShare]:
         return [s for s in self.shares if not s.accepted]
 
-    def wait_for_shares(self, count: int, timeout: float = 30.0,
-                        accepted_only: bool = True) -> list[SubmittedShare]:
+    def wait_for_shares(
+        self, count: int, timeout: float = 30.0, accepted_only: bool = True
+    ) -> list[SubmittedShare]:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             shares = self.accepted if accepted_only else list(self.shares)
             if len(shares) >= count:
                 return shares
             time.sleep(0.02)
-        raise TimeoutError(f"{len(self.accepted)} accepted shares of {count} after "
-                           f"{timeout:g} s ({len(self.rejected)} rejected)")
+        raise TimeoutError(
+            f"{len(self.accepted)} accepted shares of {count} after "
+            f"{timeout:g} s ({len(self.rejected)} rejected)"
+        )
 
     def wait_for_clients(self, count: int = 1, timeout: float = 30.0) -> None:
         deadline = time.monotonic() + timeout
@@ -345,8 +389,11 @@ class TestPool:
     def _send_job(self, client: _Client, job: PoolJob) -> None:
         if not client.subscribed:
             return
-        client.job_terms[job.job_id] = (client.difficulty, client.extranonce1,
-                                        self.extranonce2_size)
+        client.job_terms[job.job_id] = (
+            client.difficulty,
+            client.extranonce1,
+            self.extranonce2_size,
+        )
         while len(client.job_terms) > 4 * JOBS_KEPT:
             client.job_terms.pop(next(iter(client.job_terms)))
         client.send({"id": None, "method": "mining.notify", "params": job.notify_params()})
@@ -354,12 +401,11 @@ class TestPool:
             # a request right behind the notify: its reply proves the client read the
             # notify first (stratum clients answer in order), so a share of a flushed job
             # arriving after that reply is one the client knew was stale
-            client.send({"id": f"fence-{job.job_id}", "method": "client.get_version",
-                         "params": []})
+            client.send({"id": f"fence-{job.job_id}", "method": "client.get_version", "params": []})
 
     def _fence_reply(self, client: _Client, request) -> None:
         if isinstance(request, str) and request.startswith("fence-"):
-            client.fenced.add(request[len("fence-"):])
+            client.fenced.add(request[len("fence-") :])
 
     def _handle(self, client: _Client, method: str, params: list, request) -> None:
         self.methods[method] += 1
@@ -374,12 +420,23 @@ class TestPool:
                     client.extranonce1 = self._random(4)
                     self._sessions[client.session] = client.extranonce1
             client.subscribed = True
-            client.send({"id": request, "error": None, "result": [
-                [["mining.set_difficulty", client.session],
-                 ["mining.notify", client.session]],
-                client.extranonce1.hex(), self.extranonce2_size]})
-            client.send({"id": None, "method": "mining.set_difficulty",
-                         "params": [client.difficulty]})
+            client.send(
+                {
+                    "id": request,
+                    "error": None,
+                    "result": [
+                        [
+                            ["mining.set_difficulty", client.session],
+                            ["mining.notify", client.session],
+                        ],
+                        client.extranonce1.hex(),
+                        self.extranonce2_size,
+                    ],
+                }
+            )
+            client.send(
+                {"id": None, "method": "mining.set_difficulty", "params": [client.difficulty]}
+            )
             if self.send_jobs:
                 self._send_job(client, self.job)
         elif method == "mining.authorize":
@@ -388,20 +445,21 @@ class TestPool:
                 client.authorized.add(worker)
                 client.send({"id": request, "result": True, "error": None})
             else:
-                client.send({"id": request, "result": False,
-                             "error": [24, "Unauthorized worker", None]})
+                client.send(
+                    {"id": request, "result": False, "error": [24, "Unauthorized worker", None]}
+                )
         elif method == "mining.extranonce.subscribe":
             client.send({"id": request, "result": True, "error": None})
         elif method == "mining.submit":
             verdict = self._check(client, params)
             if self.reply_delay:
-                threading.Timer(self.reply_delay, client.send, args=(
-                    _reply(request, verdict),)).start()
+                threading.Timer(
+                    self.reply_delay, client.send, args=(_reply(request, verdict),)
+                ).start()
             else:
                 client.send(_reply(request, verdict))
         else:
-            client.send({"id": request, "result": None,
-                         "error": [20, "Method not found", None]})
+            client.send({"id": request, "result": None, "error": [20, "Method not found", None]})
 
     def _check(self, client: _Client, params: list) -> tuple[int, str] | None:
         """None for a good share, else (code, message) as pools answer."""
@@ -416,17 +474,21 @@ class TestPool:
         with self._lock:
             job = self._jobs.get(job_id)
         target_difficulty, extranonce1, en2_size = client.job_terms.get(
-            job_id, (client.difficulty, client.extranonce1, self.extranonce2_size))
+            job_id, (client.difficulty, client.extranonce1, self.extranonce2_size)
+        )
         if job is None:
             knew = self._flushed_by.get(job_id) in client.fenced
-            return self._record(client, params, None, 0, target_difficulty,
-                                (21, "Job not found (stale)"), knew)
+            return self._record(
+                client, params, None, 0, target_difficulty, (21, "Job not found (stale)"), knew
+            )
         if len(en2) != en2_size:
-            return self._record(client, params, None, 0, target_difficulty,
-                                (20, "Incorrect size of extranonce2"))
+            return self._record(
+                client, params, None, 0, target_difficulty, (20, "Incorrect size of extranonce2")
+            )
         if not job.ntime <= ntime_value <= job.ntime + 7200:
-            return self._record(client, params, None, 0, target_difficulty,
-                                (20, "ntime out of range"))
+            return self._record(
+                client, params, None, 0, target_difficulty, (20, "ntime out of range")
+            )
         digest = job.share_hash(extranonce1, en2, ntime_value, nonce_value)
         value = int.from_bytes(digest, "little")
         difficulty = DIFF1_TARGET / max(value, 1)
@@ -436,11 +498,13 @@ class TestPool:
             duplicate = key in seen
             seen.add(key)
         if duplicate:
-            return self._record(client, params, None, difficulty, target_difficulty,
-                                (22, "Duplicate share"))
+            return self._record(
+                client, params, None, difficulty, target_difficulty, (22, "Duplicate share")
+            )
         if value > DIFF1_TARGET / target_difficulty:
-            return self._record(client, params, None, difficulty, target_difficulty,
-                                (23, "Low difficulty share"))
+            return self._record(
+                client, params, None, difficulty, target_difficulty, (23, "Low difficulty share")
+            )
         return self._record(client, params, job, difficulty, target_difficulty, self.reject)
 
     def _record(self, client, params, job, difficulty, target, verdict, knew=False):
@@ -450,9 +514,20 @@ class TestPool:
         except (TypeError, ValueError):
             ntime_value = nonce_value = -1
         self.counts["accepted" if verdict is None else verdict[1]] += 1
-        self.shares.append(SubmittedShare(str(worker), str(job_id), str(en2), ntime_value,
-                                          nonce_value, difficulty, target, verdict is None,
-                                          None if verdict is None else verdict[1], knew))
+        self.shares.append(
+            SubmittedShare(
+                str(worker),
+                str(job_id),
+                str(en2),
+                ntime_value,
+                nonce_value,
+                difficulty,
+                target,
+                verdict is None,
+                None if verdict is None else verdict[1],
+                knew,
+            )
+        )
         return verdict
 
     def _tick(self) -> None:
@@ -469,5 +544,6 @@ def _reply(request, verdict) -> dict:
 
 def _seeded(seed: int):
     import random
+
     rng = random.Random(seed)
     return lambda n: bytes(rng.getrandbits(8) for _ in range(n))

@@ -1,4 +1,5 @@
 """What the device layer needs from a link to the MM chain."""
+
 from __future__ import annotations
 
 from typing import Protocol
@@ -11,10 +12,11 @@ class Link(Protocol):
     own timeout)."""
 
     name: str
-    multi_module: bool        # False for a serial line: one module, no addresses
+    multi_module: bool  # False for a serial line: one module, no addresses
 
-    def xfer(self, address: int, frame: bytes, read: bool,
-             patience: float | None = None) -> bytes | None: ...
+    def xfer(
+        self, address: int, frame: bytes, read: bool, patience: float | None = None
+    ) -> bytes | None: ...
 
     def info(self) -> dict: ...
 

@@ -11,6 +11,7 @@ here, or the emulator's in-process bus (``Emulator.i2c_device()``).
 No library is needed: one ioctl, a write and a read, all in the standard library (smbus2
 would bring I2C_RDWR messages that cgminer's plain write-then-read does not use).
 """
+
 from __future__ import annotations
 
 import errno
@@ -23,8 +24,8 @@ from typing import Protocol
 from firmware_protocols import PACKET_SIZE
 from ..errors import DeviceGone, DeviceNotFound, PermissionDenied, PortBusy, TransportError
 
-I2C_SLAVE = 0x0703               # linux/i2c-dev.h
-WRITE_TO_READ_S = 0.005          # cgminer sleeps 5 ms between the write and the read
+I2C_SLAVE = 0x0703  # linux/i2c-dev.h
+WRITE_TO_READ_S = 0.005  # cgminer sleeps 5 ms between the write and the read
 READ_AGAIN_EVERY_S = 0.002
 REPLY_TIMEOUT_S = 0.2
 NO_ACK = (errno.ENXIO, errno.EREMOTEIO, errno.EAGAIN, errno.ETIMEDOUT)
@@ -32,7 +33,7 @@ NO_ACK = (errno.ENXIO, errno.EREMOTEIO, errno.EAGAIN, errno.ETIMEDOUT)
 
 class I2CBus(Protocol):
     def write(self, address: int, data: bytes) -> None: ...
-    def read(self, address: int, size: int) -> bytes: ...      # b"": nobody acknowledged
+    def read(self, address: int, size: int) -> bytes: ...  # b"": nobody acknowledged
     def close(self) -> None: ...
 
 
@@ -44,11 +45,14 @@ class LinuxI2CBus:
         try:
             self.fd = os.open(path, os.O_RDWR)
         except FileNotFoundError:
-            raise DeviceNotFound(f"{path} does not exist: is i2c-dev loaded (modprobe "
-                                 f"i2c-dev) and is this the bus the modules are on?") from None
+            raise DeviceNotFound(
+                f"{path} does not exist: is i2c-dev loaded (modprobe "
+                f"i2c-dev) and is this the bus the modules are on?"
+            ) from None
         except PermissionError:
-            raise PermissionDenied(f"permission denied on {path}: add yourself to the i2c "
-                                   f"group and log in again") from None
+            raise PermissionDenied(
+                f"permission denied on {path}: add yourself to the i2c group and log in again"
+            ) from None
         except OSError as exc:
             raise TransportError(f"cannot open {path}: {exc}") from exc
         self._address: int | None = None
@@ -59,8 +63,9 @@ class LinuxI2CBus:
                 fcntl.ioctl(self.fd, I2C_SLAVE, address)
             except OSError as exc:
                 if exc.errno == errno.EBUSY:
-                    raise PortBusy(f"{self.path}: address {address} is claimed by a kernel "
-                                   f"driver") from exc
+                    raise PortBusy(
+                        f"{self.path}: address {address} is claimed by a kernel driver"
+                    ) from exc
                 raise DeviceGone(f"{self.path}: the bus failed ({exc})") from exc
             self._address = address
 
@@ -70,7 +75,7 @@ class LinuxI2CBus:
             os.write(self.fd, data)
         except OSError as exc:
             if exc.errno in NO_ACK:
-                return                  # nobody at that address: as the AUC, no reply
+                return  # nobody at that address: as the AUC, no reply
             raise DeviceGone(f"{self.path}: the bus failed ({exc})") from exc
 
     def read(self, address: int, size: int) -> bytes:
@@ -91,6 +96,7 @@ class LinuxI2CBus:
 
 class I2CLink:
     """The device layer's link over an :class:`I2CBus`."""
+
     multi_module = True
 
     def __init__(self, bus: I2CBus, name: str):
@@ -98,8 +104,9 @@ class I2CLink:
         self.name = name
         self._lock = threading.Lock()
 
-    def xfer(self, address: int, frame: bytes, read: bool,
-             patience: float | None = None) -> bytes | None:
+    def xfer(
+        self, address: int, frame: bytes, read: bool, patience: float | None = None
+    ) -> bytes | None:
         with self._lock:
             self.bus.write(address, frame)
             if not read:

@@ -6,6 +6,7 @@ Without a family: bare 40-byte "CN" packets to one module (what ``asicdrv emulat
 BFGMiner opens any tty the same way).  Replies are found in the byte stream by
 :class:`FrameSync` (resynchronising on the magic).
 """
+
 from __future__ import annotations
 
 import errno
@@ -13,38 +14,61 @@ import time
 
 import serial
 
-from ..errors import (CrcError, DeviceGone, DeviceNotFound, LimitError, PermissionDenied,
-                      PortBusy, TransportError)
+from ..errors import (
+    CrcError,
+    DeviceGone,
+    DeviceNotFound,
+    LimitError,
+    PermissionDenied,
+    PortBusy,
+    TransportError,
+)
 from firmware_protocols.dialects import DIALECTS
 from firmware_protocols.framing import FrameSync
 
 
-FAMILIES = {"avalon2": "avalon2", "avalon3": "avalon2"}   # family option -> dialect
+FAMILIES = {"avalon2": "avalon2", "avalon3": "avalon2"}  # family option -> dialect
 
 
 class SerialLink:
-    def __init__(self, port: str, *, baudrate: int = 115200, timeout_s: float = 0.2,
-                 family: str | None = None):
-        if isinstance(baudrate, bool) or not isinstance(baudrate, int) or \
-                not 50 <= baudrate <= 4_000_000:
-            raise LimitError(f"baud rate must be a whole number from 50 to 4000000, "
-                             f"got {baudrate!r}")
+    def __init__(
+        self,
+        port: str,
+        *,
+        baudrate: int = 115200,
+        timeout_s: float = 0.2,
+        family: str | None = None,
+    ):
+        if (
+            isinstance(baudrate, bool)
+            or not isinstance(baudrate, int)
+            or not 50 <= baudrate <= 4_000_000
+        ):
+            raise LimitError(
+                f"baud rate must be a whole number from 50 to 4000000, got {baudrate!r}"
+            )
         if family is not None and family not in FAMILIES:
-            raise LimitError(f"serial family must be one of {', '.join(FAMILIES)} (or none "
-                             f"for bare CN packets), got {family!r}")
+            raise LimitError(
+                f"serial family must be one of {', '.join(FAMILIES)} (or none "
+                f"for bare CN packets), got {family!r}"
+            )
         self.family = FAMILIES.get(family)
-        self.multi_module = self.family is not None       # a daisy chain of modules
+        self.multi_module = self.family is not None  # a daisy chain of modules
         self.name = f"serial://{port}" + (f"?family={family}" if family else "")
         self.timeout_s = timeout_s
-        self.sync = (FrameSync(DIALECTS[self.family], from_device=True) if self.family
-                     else FrameSync(from_device=True, any_crc_order=True))
+        self.sync = (
+            FrameSync(DIALECTS[self.family], from_device=True)
+            if self.family
+            else FrameSync(from_device=True, any_crc_order=True)
+        )
         try:
             self.port = serial.Serial(port, baudrate, timeout=timeout_s, exclusive=True)
         except serial.SerialException as exc:
             raise _translate(exc, port) from exc
 
-    def xfer(self, address: int, frame: bytes, read: bool,
-             patience: float | None = None) -> bytes | None:
+    def xfer(
+        self, address: int, frame: bytes, read: bool, patience: float | None = None
+    ) -> bytes | None:
         """Write a packet; with ``read``, the first good frame back within ``patience``
         (default 200 ms).  When only corrupted frames came, that is a :class:`CrcError`
         (the chain counts it), not a silent timeout."""
@@ -56,16 +80,19 @@ class SerialLink:
             if not read:
                 return None
             crc_before = self.sync.crc_errors
-            deadline = time.monotonic() + (self.timeout_s if patience is None
-                                           else max(patience, 0.05))
+            deadline = time.monotonic() + (
+                self.timeout_s if patience is None else max(patience, 0.05)
+            )
             while time.monotonic() < deadline:
                 chunk = self.port.read(self.port.in_waiting or self.sync.dialect.frame_size)
                 packets = self.sync.feed(chunk) if chunk else []
                 if packets:
                     return packets[0].to_bytes()
             if self.sync.crc_errors > crc_before:
-                raise CrcError(f"{self.name}: only corrupted replies "
-                               f"({self.sync.crc_errors - crc_before} with a bad CRC)")
+                raise CrcError(
+                    f"{self.name}: only corrupted replies "
+                    f"({self.sync.crc_errors - crc_before} with a bad CRC)"
+                )
             return None
         except serial.SerialException as exc:
             raise DeviceGone(f"{self.name}: the serial port failed ({exc})") from exc
@@ -81,7 +108,7 @@ class SerialLink:
         except (serial.SerialException, OSError):
             pass
         server, self.server = getattr(self, "server", None), None
-        if server is not None:                   # an emulator pty opened for this link
+        if server is not None:  # an emulator pty opened for this link
             server.close()
 
 
@@ -91,8 +118,10 @@ def _translate(exc: serial.SerialException, port: str) -> TransportError:
     if code == errno.ENOENT or "No such file" in text:
         return DeviceNotFound(f"serial port {port} does not exist")
     if code in (errno.EACCES, errno.EPERM) or "Permission denied" in text:
-        return PermissionDenied(f"permission denied on {port}: add yourself to the dialout "
-                                f"group (sudo usermod -aG dialout $USER) and log in again")
+        return PermissionDenied(
+            f"permission denied on {port}: add yourself to the dialout "
+            f"group (sudo usermod -aG dialout $USER) and log in again"
+        )
     if code == errno.EBUSY or "lock" in text or "busy" in text.lower():
         return PortBusy(f"serial port {port} is busy: another program has it open")
     return TransportError(f"cannot open {port}: {exc}")

@@ -6,6 +6,7 @@ or the USB timeout has passed.
 Every request carries a transaction id that the AUC echoes; a reply with another id is one
 an earlier, timed-out request left behind, and is skipped rather than taken for this one's.
 """
+
 from __future__ import annotations
 
 import errno
@@ -15,12 +16,13 @@ import usb.core
 import usb.util
 
 from firmware_protocols import PACKET_SIZE, auc
-from ..errors import DeviceGone, DeviceNotFound, PermissionDenied, PortBusy, Timeout, \
-    TransportError
+from ..errors import DeviceGone, DeviceNotFound, PermissionDenied, PortBusy, Timeout, TransportError
 
-UDEV_HINT = ('add a udev rule, e.g. SUBSYSTEM=="usb", ATTR{idVendor}=="29f1", '
-             'ATTR{idProduct}=="33f2", MODE="0666" in /etc/udev/rules.d/99-avalon.rules, '
-             'then replug')
+UDEV_HINT = (
+    'add a udev rule, e.g. SUBSYSTEM=="usb", ATTR{idVendor}=="29f1", '
+    'ATTR{idProduct}=="33f2", MODE="0666" in /etc/udev/rules.d/99-avalon.rules, '
+    "then replug"
+)
 
 
 def translate_usb_error(exc: usb.core.USBError, what: str) -> TransportError:
@@ -37,8 +39,7 @@ def translate_usb_error(exc: usb.core.USBError, what: str) -> TransportError:
 
 def find_aucs(backend=None, bus: int | None = None, address: int | None = None) -> list:
     """Every AUC on the bus (optionally the one at ``bus:address``)."""
-    return find_usb(backend, bus, address, idVendor=auc.USB_VENDOR_ID,
-                    idProduct=auc.USB_PRODUCT_ID)
+    return find_usb(backend, bus, address, idVendor=auc.USB_VENDOR_ID, idProduct=auc.USB_PRODUCT_ID)
 
 
 def find_usb(backend, bus: int | None, address: int | None, **match) -> list:
@@ -57,9 +58,15 @@ def find_usb(backend, bus: int | None, address: int | None, **match) -> list:
 class AucLink:
     multi_module = True
 
-    def __init__(self, device, *, clock_hz: int = auc.DEFAULT_I2C_CLOCK_HZ,
-                 xfer_delay: int = auc.DEFAULT_XFER_DELAY, wait_s: float | None = None,
-                 timeout_ms: int = auc.USB_TIMEOUT_MS):
+    def __init__(
+        self,
+        device,
+        *,
+        clock_hz: int = auc.DEFAULT_I2C_CLOCK_HZ,
+        xfer_delay: int = auc.DEFAULT_XFER_DELAY,
+        wait_s: float | None = None,
+        timeout_ms: int = auc.USB_TIMEOUT_MS,
+    ):
         self.device = device
         self.timeout_ms = timeout_ms
         # cgminer waits xdelay / 4800 + 1 ms between the XFER write and the read
@@ -67,7 +74,7 @@ class AucLink:
         self.name = f"usb://{device.bus}:{device.address}"
         self.version = ""
         self.short_replies = 0
-        self.stale_replies = 0            # replies to an earlier request, skipped
+        self.stale_replies = 0  # replies to an earlier request, skipped
         self._trans_id = 0
         try:
             if device.is_kernel_driver_active(auc.USB_INTERFACE):
@@ -79,7 +86,7 @@ class AucLink:
         except usb.core.USBError as exc:
             raise translate_usb_error(exc, "opening the AUC") from exc
         last = None
-        for _ in range(2):                # cgminer tries the init sequence twice
+        for _ in range(2):  # cgminer tries the init sequence twice
             try:
                 self._init_bridge(clock_hz, xfer_delay)
                 return
@@ -88,7 +95,7 @@ class AucLink:
         raise last
 
     def _next_id(self) -> int:
-        self._trans_id = self._trans_id % 255 + 1       # 1..255; 0 is cgminer's
+        self._trans_id = self._trans_id % 255 + 1  # 1..255; 0 is cgminer's
         return self._trans_id
 
     def _call(self, build, what: str) -> bytes:
@@ -99,8 +106,7 @@ class AucLink:
             if self.wait_s:
                 time.sleep(self.wait_s)
             for _ in range(auc.QUEUE_SLOTS + 1):
-                reply = bytes(self.device.read(auc.EP_IN, auc.AUC_PACKET_SIZE,
-                                               self.timeout_ms))
+                reply = bytes(self.device.read(auc.EP_IN, auc.AUC_PACKET_SIZE, self.timeout_ms))
                 if len(reply) < auc.AUC_HEADER_SIZE or reply[1] == trans_id:
                     break
                 self.stale_replies += 1
@@ -114,8 +120,9 @@ class AucLink:
         version = self._call(lambda t: auc.build_init(clock_hz, xfer_delay, t), "AUC init")
         self.version = version.decode("ascii", "replace")
 
-    def xfer(self, address: int, frame: bytes, read: bool,
-             patience: float | None = None) -> bytes | None:
+    def xfer(
+        self, address: int, frame: bytes, read: bool, patience: float | None = None
+    ) -> bytes | None:
         """One XFER; a short reply (the module had nothing ready yet) is read again until
         ``patience`` seconds (default: the USB timeout) have passed."""
         rlen = PACKET_SIZE if read else 0
@@ -127,8 +134,9 @@ class AucLink:
             while len(data) < PACKET_SIZE and time.monotonic() < deadline:
                 if not self.wait_s:
                     time.sleep(0.002)
-                data = self._call(lambda t: auc.build_xfer(address, b"", rlen, t),
-                                  "AUC XFER (read again)")
+                data = self._call(
+                    lambda t: auc.build_xfer(address, b"", rlen, t), "AUC XFER (read again)"
+                )
         if not read or len(data) < PACKET_SIZE:
             return None
         return data[:PACKET_SIZE]

@@ -3,6 +3,7 @@ interrupt endpoints (cgminer ``usbutils.c``: ``AV3U`` 29f1:33f3 interface 0, ``A
 29f1:40f1 interface 1; IN 0x81, OUT 0x01, 40 bytes, 300 ms).  One device, no addresses.
 The kernel's HID driver, when bound, is detached first.
 """
+
 from __future__ import annotations
 
 import usb.core
@@ -20,8 +21,9 @@ TIMEOUT_MS = 300
 
 def find_sticks(backend=None, bus: int | None = None, address: int | None = None) -> list:
     """Every nano and 4-mini (optionally the one at ``bus:address``)."""
-    return find_usb(backend, bus, address, idVendor=VENDOR_ID,
-                    custom_match=lambda d: d.idProduct in STICKS)
+    return find_usb(
+        backend, bus, address, idVendor=VENDOR_ID, custom_match=lambda d: d.idProduct in STICKS
+    )
 
 
 class HidLink:
@@ -40,7 +42,7 @@ class HidLink:
             pass
         try:
             device.set_configuration()
-            self._drain()                   # cgminer empties the FIFO before DETECT
+            self._drain()  # cgminer empties the FIFO before DETECT
         except usb.core.USBError as exc:
             raise translate_usb_error(exc, f"opening the {self.product}") from exc
 
@@ -51,8 +53,9 @@ class HidLink:
             except usb.core.USBTimeoutError:
                 return
 
-    def xfer(self, address: int, frame: bytes, read: bool,
-             patience: float | None = None) -> bytes | None:
+    def xfer(
+        self, address: int, frame: bytes, read: bool, patience: float | None = None
+    ) -> bytes | None:
         """Write one report; with ``read``, the next report (None after the timeout)."""
         try:
             self.device.write(EP_OUT, frame, self.timeout_ms)

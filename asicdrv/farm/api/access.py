@@ -5,6 +5,7 @@
 ``W:`` grants every command (privileged), ``R:`` or no prefix the read-only ones.  An address
 matching no entry is refused.  The default is cgminer's: 127.0.0.1 read-only.
 """
+
 from __future__ import annotations
 
 import ipaddress
@@ -23,14 +24,20 @@ class Access:
         for item in spec.split(","):
             item = item.strip()
             group = "R"
-            if len(item) > 2 and item[1] == ":" and item[0].upper() in "RW" and \
-                    not item[2:].startswith(":"):
+            if (
+                len(item) > 2
+                and item[1] == ":"
+                and item[0].upper() in "RW"
+                and not item[2:].startswith(":")
+            ):
                 group, item = item[0].upper(), item[2:]
             try:
                 network = ipaddress.ip_network(item, strict=False)
             except ValueError:
-                raise ConfigError(f"--api-allow: {item!r} is not an address or address/mask "
-                                  f"(e.g. W:192.168.1.0/24)") from None
+                raise ConfigError(
+                    f"--api-allow: {item!r} is not an address or address/mask "
+                    f"(e.g. W:192.168.1.0/24)"
+                ) from None
             self.entries.append((group, network))
 
     def level(self, address: str) -> str | None:

@@ -8,6 +8,7 @@ served at once (more wait for the listen backlog), a client gets ``READ_TIMEOUT_
 request and ``MAX_REQUEST`` bytes; the server threads never touch a device directly (the
 commands read a cached snapshot, and settings go through the device layer's locks).
 """
+
 from __future__ import annotations
 
 import json
@@ -30,8 +31,9 @@ READ_TIMEOUT_S = 2.0
 MAX_CLIENTS = 32
 
 
-def parse_listen(text: str, default_host: str = "127.0.0.1",
-                 default_port: int = DEFAULT_PORT) -> tuple[str, int]:
+def parse_listen(
+    text: str, default_host: str = "127.0.0.1", default_port: int = DEFAULT_PORT
+) -> tuple[str, int]:
     """``[HOST:]PORT`` (``[::1]:4028`` for IPv6)."""
     host, port = default_host, text
     if text.startswith("["):
@@ -39,8 +41,7 @@ def parse_listen(text: str, default_host: str = "127.0.0.1",
     elif ":" in text:
         host, _, port = text.rpartition(":")
     if not port.isdigit() or not 0 <= int(port) < 65536 or not host:
-        raise ConfigError(f"listen address {text!r}: give [HOST:]PORT, e.g. 0.0.0.0:"
-                          f"{default_port}")
+        raise ConfigError(f"listen address {text!r}: give [HOST:]PORT, e.g. 0.0.0.0:{default_port}")
     return host, int(port)
 
 
@@ -73,8 +74,12 @@ def parse_request(data: bytes) -> tuple[list[tuple[str, str | None]], bool, Repl
 
 
 def status_section(reply: Reply) -> list[dict]:
-    item = {"STATUS": reply.severity, "When": int(time.time()), "Code": reply.code,
-            "Msg": reply.message}
+    item = {
+        "STATUS": reply.severity,
+        "When": int(time.time()),
+        "Code": reply.code,
+        "Msg": reply.message,
+    }
     if reply.code != 14:
         item["Description"] = DESCRIPTION
     return [item]
@@ -93,9 +98,11 @@ def to_text(reply: Reply) -> str:
     """cgminer's text form: SECTION,key=value,...| per item."""
     if reply.special:
         return f"STATUS={reply.special}|"
+
     def item(name, values):
         fields = ",".join(f"{k}={_text_value(v)}" for k, v in values.items())
         return f"{name}{',' if name else ''}{fields}|"
+
     out = item("", status_section(reply)[0])
     for name, items in (reply.sections or {}).items():
         for values in items:
@@ -113,16 +120,22 @@ def _text_value(value) -> str:
 class ApiServer:
     """Serves ``commands`` on ``(host, port)`` with ``allow`` access rules."""
 
-    def __init__(self, commands: ApiCommands, host: str = "127.0.0.1",
-                 port: int = DEFAULT_PORT, allow: str = DEFAULT_ALLOW):
+    def __init__(
+        self,
+        commands: ApiCommands,
+        host: str = "127.0.0.1",
+        port: int = DEFAULT_PORT,
+        allow: str = DEFAULT_ALLOW,
+    ):
         self.commands = commands
         self.access = Access(allow)
         self.served = 0
         self.refused = 0
         self._slots = threading.BoundedSemaphore(MAX_CLIENTS)
         server_cls = _Server6 if ":" in host else _Server
-        self._server, self._thread = bind_in_background(server_cls, host, port, _Handler,
-                                                        "API", "asicdrv-api")
+        self._server, self._thread = bind_in_background(
+            server_cls, host, port, _Handler, "API", "asicdrv-api"
+        )
         self._server.api = self
         self.host, self.port = self._server.server_address[:2]
 
@@ -162,14 +175,16 @@ class ApiServer:
             body["id"] = 1
         return json.dumps(body, separators=(",", ":")).encode() + b"\0"
 
-
     def _run(self, command: str, parameter, level: str) -> Reply:
         try:
             return self.commands.run(command, parameter, level)
         except Exception as exc:  # noqa: BLE001 - a bug gets a status, not a dropped client
             log.exception("API: %s failed", command)
-            return Reply("E", 14 if command == "" else 23,
-                         f"internal error in '{command}': {type(exc).__name__}")
+            return Reply(
+                "E",
+                14 if command == "" else 23,
+                f"internal error in '{command}': {type(exc).__name__}",
+            )
 
 
 class _Handler(socketserver.BaseRequestHandler):
@@ -178,13 +193,13 @@ class _Handler(socketserver.BaseRequestHandler):
         sock: socket.socket = self.request
         if not api._slots.acquire(timeout=READ_TIMEOUT_S):
             api.refused += 1
-            return                       # too many at once: closed without a reply
+            return  # too many at once: closed without a reply
         try:
             address = self.client_address[0]
             if api.access.level(address) is None:
                 api.refused += 1
                 log.info("API: refused %s (not in --api-allow)", address)
-                return                   # cgminer closes unknown addresses at once
+                return  # cgminer closes unknown addresses at once
             data = _read_request(sock)
             if data is None:
                 api.refused += 1
@@ -215,7 +230,7 @@ def _read_request(sock: socket.socket) -> bytes | None:
             return None
         if b"\0" in data or b"\n" in data or _complete_json(data):
             break
-        sock.settimeout(0.2)            # text requests have no terminator: a pause ends one
+        sock.settimeout(0.2)  # text requests have no terminator: a pause ends one
     return data if data.strip(b"\0 \r\n\t") else None
 
 
