@@ -6,7 +6,7 @@
   hide on both sides of the wire at once.
 - ``firmware_protocols`` is pure: it imports nothing of ``asicdrv``.
 - No import circle among the package's modules (imports at module level).
-- No source file over 520 lines.
+- No source file over 540 lines (about 500, as ruff formats them).
 """
 
 import ast
@@ -104,8 +104,8 @@ def test_no_import_circle():
             visit(node, [])
 
 
-def test_no_source_file_is_over_520_lines():
+def test_no_source_file_is_over_540_lines():
     long = {
-        name: n for name, path, _ in modules() if (n := len(open(path).read().splitlines())) > 520
+        name: n for name, path, _ in modules() if (n := len(open(path).read().splitlines())) > 540
     }
     assert long == {}

@@ -34,6 +34,8 @@ from ..errors import AsicError, LimitError
 from .pool import CONNECT_TIMEOUT_S, REPLY_TIMEOUT_S, Pool, PoolConfig
 from ..device.shares import Share
 from .stratum import StratumJob
+from .control import ControllerCommands
+from .report import controller_status
 from .devices import ChainSlot, DeviceConfig, ModuleSettings, apply_fan, mining_modules
 
 log = logging.getLogger("asicdrv.mining.controller")
@@ -52,7 +54,7 @@ POOL_STOP_WAIT_S = 2.0  # at stop, for every pool thread together
 FIFO_SETTLE_S = 0.3  # at stop: polls enough to read what the MM FIFOs still hold
 
 
-class Controller:
+class Controller(ControllerCommands):
     def __init__(
         self,
         pools: Sequence[PoolConfig],
@@ -445,82 +447,6 @@ class Controller:
         if len(samples) > 10_000:
             del samples[:5_000]
 
-    # --- control (the API's ascset/pool commands) ---------------------------------------------
-    def set_soft_off(self, off: bool) -> None:
-        """Soft off: every module idle (PLLs off, fan safe), pools stay connected; soft on
-        resumes the frequencies and fan mode from before."""
-        with self._lock:
-            self.soft_off = bool(off)
-            chains = [s.chain for s in self.slots if s.chain is not None]
-        for chain in chains:
-            if off:
-                chain.idle()
-            else:
-                chain.resume()
-        log.warning(
-            "soft %s: the boards %s", "off" if off else "on", "are idle" if off else "hash again"
-        )
-
-    def switch_pool(self, number: int) -> Pool:
-        """Make pool ``number`` the first priority (cgminer's switchpool under failover)."""
-        with self._lock:
-            pool = self._pool(number)
-            self.priority.remove(pool)
-            self.priority.insert(0, pool)
-            pool.set_enabled(True)
-        self.choose_pool()
-        return pool
-
-    def enable_pool(self, number: int, enabled: bool) -> Pool:
-        with self._lock:
-            pool = self._pool(number)
-            pool.set_enabled(enabled)
-        self.choose_pool()
-        return pool
-
-    def add_pool(self, config: PoolConfig) -> Pool:
-        with self._lock:
-            pool = self._new_pool(len(self.pools), config)
-            self.pools.append(pool)
-            self.priority.append(pool)
-        if self._running:
-            pool.start()
-        return pool
-
-    def remove_pool(self, number: int) -> Pool:
-        """Remove a pool that is not mining; the later pools are renumbered (as cgminer)."""
-        with self._lock:
-            pool = self._pool(number)
-            if pool is self.active:
-                raise LimitError(f"pool {number} is mining; switch away from it first")
-            self.pools.remove(pool)
-            self.priority.remove(pool)
-            for n, other in enumerate(self.pools):
-                other.index = n
-        pool.stop()
-        return pool
-
-    def _pool(self, number: int) -> Pool:
-        if (
-            isinstance(number, bool)
-            or not isinstance(number, int)
-            or not 0 <= number < len(self.pools)
-        ):
-            raise LimitError(f"no pool {number!r}; pools are 0..{len(self.pools) - 1}")
-        return self.pools[number]
-
-    def restart(self) -> None:
-        """A soft restart: every chain closed and reopened, every pool reconnected."""
-        for slot in self.slots:
-            chain = slot.chain
-            if chain is not None:
-                slot.restart_requested = True
-                chain.close()  # its keeper sees ChainClosed and reopens it
-        for pool in list(self.pools):
-            client = pool.client
-            if client is not None:
-                client.close("restart requested")
-
     # --- status -------------------------------------------------------------------------------
     def snapshot(self, max_age: float) -> dict:
         """:meth:`status`, reused while at most ``max_age`` seconds old, so that many
@@ -532,74 +458,5 @@ class Controller:
             return self._snapshot[1]
 
     def status(self) -> dict:
-        """A snapshot for status lines, the API and metrics.  ``totals`` sums the pools'
-        share counts; :func:`mining_modules` lists the modules of the chains mining."""
-        chains = []
-        for slot in self.slots:
-            chain = slot.chain
-            try:
-                chain_status = chain.status() if chain is not None else slot.final_status
-            except AsicError:
-                chain_status = None
-            chains.append(
-                {
-                    "index": slot.index,
-                    "url": slot.url,
-                    "state": slot.state,
-                    "error": slot.last_error,
-                    "opens": slot.opens,
-                    "status": chain_status,
-                }
-            )
-        with self._lock:
-            modules = {
-                key: {
-                    "counts": acct.counts.to_dict(),
-                    "hashrate_ghs": acct.meter.rates_ghs(),
-                    "chip_shares": dict(acct.chip_shares),
-                }
-                for key, acct in sorted(self.module_accounts.items())
-            }
-            pools = [
-                {
-                    "index": p.index,
-                    "url": p.url,
-                    "user": p.config.user,
-                    "priority": self.priority.index(p),
-                    "state": p.state,
-                    "ready": p.ready,
-                    "active": p is self.active,
-                    "enabled": p.enabled,
-                    "difficulty": p.difficulty,
-                    "error": p.last_error,
-                    "connects": p.connects,
-                    "failures": p.failures,
-                    "last_job_time": p.last_job_wall,
-                    "jobs": p.account.jobs,
-                    "clean_jobs": p.account.clean_jobs,
-                    "switches_to": p.account.switches_to,
-                    "counts": p.account.counts.to_dict(),
-                }
-                for p in self.pools
-            ]
-        total = {
-            name: sum(m["hashrate_ghs"][name] for m in modules.values())
-            for name in ("5s", "1m", "5m", "15m", "av")
-        }
-        counts = [p["counts"] for p in pools]
-        totals = {
-            "found": sum(c["found"] for c in counts),
-            "accepted": sum(c["accepted"] for c in counts),
-            "rejected": sum(sum(c["rejected"].values()) for c in counts),
-            "stale": sum(sum(c["stale"].values()) for c in counts),
-        }
-        return {
-            "uptime_s": time.monotonic() - self.started,
-            "pools": pools,
-            "soft_off": self.soft_off,
-            "totals": totals,
-            "chains": chains,
-            "modules": modules,
-            "hashrate_ghs": total,
-            "active_pool": self.active.index if self.active else None,
-        }
+        """A snapshot for status lines, the API and metrics (:func:`.report.controller_status`)."""
+        return controller_status(self)

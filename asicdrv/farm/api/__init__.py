@@ -2,7 +2,8 @@
 requests and replies, :class:`ApiCommands` answers them from a controller."""
 
 from .access import DEFAULT_ALLOW, Access
-from .commands import ApiCommands, mm_string
+from .commands import ApiCommands
+from .mm_string import mm_string
 from .server import DEFAULT_PORT, ApiServer, parse_listen, parse_request
 
 __all__ = [

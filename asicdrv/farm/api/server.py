@@ -21,7 +21,8 @@ import time
 from ...errors import ConfigError
 from ..listen import bind_in_background
 from .access import DEFAULT_ALLOW, Access
-from .commands import DESCRIPTION, JOINABLE, ApiCommands, Reply
+from .commands import DESCRIPTION, JOINABLE, ApiCommands
+from .reply import Reply
 
 log = logging.getLogger("asicdrv.farm.api")
 
