@@ -20,6 +20,8 @@ detect_interval, temp_target, ...).  ``backend=`` gives pyusb a backend for usb:
 
 from __future__ import annotations
 
+from typing import Any
+
 import math
 from urllib.parse import parse_qsl, urlsplit
 
@@ -172,6 +174,7 @@ def _open_emulator(url: str, query: dict, options: dict) -> Chain:
             raise LimitError(f"a {emulator.spec.name} is reached over {only}, not {link_kind}")
         link_kind = only
     link_kind = "inprocess" if link_kind is None else link_kind
+    link: Any
     if link_kind == "inprocess":
         link = EmulatorLink(emulator)
     elif link_kind == "usb":
@@ -195,7 +198,7 @@ def _open_emulator(url: str, query: dict, options: dict) -> Chain:
 
 def _typed(values: dict, kinds: dict) -> dict:
     """URL query strings -> typed values; a value given as a keyword must have the type."""
-    out = {}
+    out: dict = {}
     for key, value in values.items():
         kind = kinds[key]
         if kind == "bool":

@@ -14,7 +14,7 @@ Sources (``../shared/spec/avalon-families.md``): A7 cgminer ``driver-avalon7.c``
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Mapping
+from typing import Any, Literal, Mapping
 
 from construct import (
     Array,
@@ -38,12 +38,12 @@ from .types import PacketType as T
 class Dialect:
     name: str
     overrides: Mapping[int, Struct] = field(default_factory=dict)
-    device_crc_order: str = "big"  # byte order of the CRC in frames from the MM
+    device_crc_order: Literal["big", "little"] = "big"  # byte order of the CRC in frames from the MM
     magic: bytes = b"CN"
     has_opt: bool = True  # the Avalon 2/3 "AV" frame has no OPT byte
     wire_codes: Mapping[int, int] = field(default_factory=dict)  # PacketType -> code
     names: Mapping[int, str] = field(default_factory=dict)  # code -> its own name
-    compiled: Mapping[int, object] = field(init=False, repr=False, compare=False)
+    compiled: Mapping[int, Any] = field(init=False, repr=False, compare=False)
     by_wire_code: Mapping[int, int] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self):
@@ -221,7 +221,7 @@ AVALONLC3 = Dialect("avalonlc3", {T.STATUS_VOLT: _SINGLE_VOLT, T.STATUS_PMU: _ST
 # Avalon 2 / 3 (MM2/MM3 firmware; cgminer driver-avalon2.c, BFGMiner driver-avalonmm.c):
 # 39-byte "AV" frames without OPT, decimal type codes, device CRC low byte first, the
 # module id in the last data word of DETECT, POLLING and every device frame.
-AV_CODES = {
+AV_CODES: dict[int, int] = {
     T.DETECT: 10,
     T.STATIC: 11,
     T.JOB_ID: 12,

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any, Literal, Mapping
 
 from construct import (
     Array,
@@ -85,7 +85,7 @@ class MMPacket:
 
     def to_bytes(self) -> bytes:
         dialect = DIALECTS[self.dialect]
-        order = dialect.device_crc_order if self.from_device else "big"
+        order: Literal["big", "little"] = dialect.device_crc_order if self.from_device else "big"
         head = (dialect.wire_code(self.type),) + ((self.opt,) if dialect.has_opt else ())
         return (
             dialect.magic
@@ -168,7 +168,7 @@ def encode_packet(
     for name, value in (("type", ptype), ("opt", opt), ("idx", idx), ("cnt", cnt)):
         if not 0 <= value <= 0xFF:
             raise PayloadError(f"{name} {value} does not fit in one byte")
-    order = dialect.device_crc_order if from_device else "big"
+    order: Literal["big", "little"] = dialect.device_crc_order if from_device else "big"
     if dialect.magic != HEADER:  # AV: no OPT, the generation's type codes
         return (
             dialect.magic

@@ -219,7 +219,7 @@ def _sensor_findings(module: str, miners: int, asics: int, timeline: list, dead:
         for s in timeline
         if module in s["modules"] and s["modules"][module]["chips_c"]
     ]
-    out = []
+    out: list = []
     if len(readings) < 3:
         return out
     for mi in range(miners):

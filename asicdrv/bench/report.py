@@ -39,7 +39,7 @@ def write_report(path: str, report: dict) -> None:
 
 
 def render_html(report: dict) -> str:
-    kind = {"burnin": "burn-in", "selftest": "self-test"}.get(report.get("kind"), "report")
+    kind = {"burnin": "burn-in", "selftest": "self-test"}.get(str(report.get("kind")), "report")
     ok = report.get("ok")
     title = f"asicdrv {kind}: {report.get('verdict', '')}"
     parts = [

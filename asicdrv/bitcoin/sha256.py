@@ -115,7 +115,7 @@ def midstate(data: bytes) -> bytes:
     """The state after hashing ``data`` (a multiple of 64 bytes), as 8 big-endian words."""
     if len(data) % BLOCK:
         raise ValueError(f"midstate needs whole 64-byte blocks, got {len(data)} bytes")
-    state = INITIAL_STATE
+    state: tuple[int, ...] = INITIAL_STATE
     for i in range(0, len(data), BLOCK):
         state = compress(state, data[i : i + BLOCK])
     return struct.pack(">8I", *state)

@@ -44,7 +44,7 @@ def run(args) -> int:
             frame = parse_hex(text)
             if not frame:
                 raise ProtocolError("empty frame: give the frame's bytes in hex")
-            described = describe_frame(frame, _FROM_DEVICE.get(direction))
+            described = describe_frame(frame, _FROM_DEVICE.get(direction or ""))
         except ProtocolError as exc:
             print(f"asicdrv decode: frame {number}: {exc}", file=sys.stderr)
             status = 2

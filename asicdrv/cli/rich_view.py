@@ -68,7 +68,7 @@ def status_view(status, problems: dict, missing=()) -> Group:
     for module_id, items in problems.items():
         parts += [Text(f"FINDING module {module_id}: {item}", style="bold red") for item in items]
     parts += [Text(f"FINDING {item}", style="bold red") for item in missing]
-    return Group(*parts)
+    return Group(*parts)  # type: ignore[arg-type]  # Text and Table are renderables
 
 
 def console() -> Console:

@@ -301,7 +301,12 @@ def _run(args) -> int:
     api = None
     if config.api_listen != "off":
         host, port = parse_listen(config.api_listen)
-        commands = ApiCommands(controller, on_quit=lambda: (caught.append("quit"), stop.set()))
+
+        def on_quit() -> None:
+            caught.append("quit")
+            stop.set()
+
+        commands = ApiCommands(controller, on_quit=on_quit)
         try:
             api = ApiServer(commands, host, port, config.api_allow)
         except ConfigError:

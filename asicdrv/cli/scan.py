@@ -68,7 +68,8 @@ def _scan_usb() -> list[dict]:
         devices = find_aucs() + find_sticks()
     except DeviceNotFound:
         return []
-    return [_describe(f"usb://{d.bus}:{d.address}") for d in devices]
+    found = [_describe(f"usb://{d.bus}:{d.address}") for d in devices]
+    return [d for d in found if d is not None]
 
 
 def _scan_serial(all_ports: bool) -> list[dict]:

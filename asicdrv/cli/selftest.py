@@ -335,7 +335,10 @@ def _known_answer(chain, report: Report, seconds: float) -> None:
     answer = DIFF1_KNOWN_ANSWER if diff1_only else KNOWN_ANSWER
     params, en1, size, nonce2 = known_answer_params(job_id="selftest", answer=answer)
     job = StratumJob.from_notify(
-        params, extranonce1=en1, extranonce2_size=size, difficulty=answer["difficulty"]
+        params,
+        extranonce1=en1,
+        extranonce2_size=size,
+        difficulty=float(answer["difficulty"]),  # type: ignore[arg-type]
     )
     answered: set = set()
     found = False

@@ -124,7 +124,7 @@ class Chain:
         self._stop = threading.Event()
         self._gone: AsicError | None = None
         self._closed = False
-        self._last_job_key = None
+        self._last_job_key: tuple[int, int] | None = None
         self._idle_fan: int | None = None  # set while idle() holds
         self._last_job: tuple[str, int] | None = None  # (prevhash, pool)
         self.verifier = NonceVerifier()
@@ -444,9 +444,10 @@ class Chain:
             targets = [rt for rt, frame in tests.items() if frame is not None]
             if timeout is None:
                 timeout = max((rt.generation.chip_test_seconds for rt in targets), default=0)
-            for rt in targets:
-                rt.readings.start_test()
-                self._xfer(rt.id, tests[rt], read=False)
+            for rt, frame in tests.items():
+                if frame is not None:
+                    rt.readings.start_test()
+                    self._xfer(rt.id, frame, read=False)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             self._raise_if_gone()

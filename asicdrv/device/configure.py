@@ -56,7 +56,8 @@ class Configurator:
         finally:
             rt.fan_pending = pending
         reported = rt.readings.reported_frequencies
-        return None if any(f is None for f in reported) else reported
+        known = [f for f in reported if f is not None]
+        return known if len(known) == len(reported) else None
 
     def settings_later(self, rt: ModuleRuntime) -> bool:
         """Generations whose settings travel with the next poll (Avalon 2/3): mark it."""

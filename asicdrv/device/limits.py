@@ -4,9 +4,18 @@ numbers in range, frequencies the model's PLL table holds, models that take sett
 from __future__ import annotations
 
 import math
+from typing import overload
 
 from ..errors import LimitError
 from ..models import MODELS, ModelSpec
+
+
+@overload
+def pll_frequencies(mhz, spec: ModelSpec) -> list[int]: ...
+
+
+@overload
+def pll_frequencies(mhz, spec: None = None) -> int | list[int]: ...
 
 
 def pll_frequencies(mhz, spec: ModelSpec | None = None) -> int | list[int]:

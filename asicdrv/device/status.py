@@ -88,8 +88,8 @@ class ModuleReadings:
         self.test_results: dict[int, int] = {}  # miner -> pass bitmap
         self.seen: Counter = Counter()  # packet type -> count
         self.fifo_overflows = 0  # STATUS reports of a full nonce FIFO
-        self.asic_pll_counts = [[None] * a for _ in range(m)]  # STATUS_ASIC, per chip
-        self.asic_frequencies = [[None] * a for _ in range(m)]
+        self.asic_pll_counts: list[list] = [[None] * a for _ in range(m)]  # STATUS_ASIC, per chip
+        self.asic_frequencies: list[list] = [[None] * a for _ in range(m)]
         # ages: when each kind of reading last arrived, and the poll count then (the poll
         # count measures staleness in status rounds, whatever the link's speed)
         now = time.monotonic()

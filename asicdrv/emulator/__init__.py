@@ -20,7 +20,7 @@ import random
 import threading
 import time
 import weakref
-from typing import IO, Callable
+from typing import Any, cast, IO, Callable
 
 from ..errors import LimitError
 from ..models import MODELS, ModelSpec
@@ -42,6 +42,12 @@ FIRMWARE = {"avalon2": MM2Firmware, "avalon4": MM4Firmware}  # generation -> MM 
 
 
 class Emulator:
+    # a chain of MM modules (on an I2C bus behind an AUC) or one USB stick
+    modules: list[Any]
+    bus: Any
+    bridge: AucBridge | None
+    auc: Any
+
     def __init__(
         self,
         modules: int = 1,
@@ -224,7 +230,7 @@ class Emulator:
                     f"fault {fault.name}@{fault.module}: there are modules 1..{self.module_count}"
                 )
             if fault.name in CHIP_FAULTS:
-                miner, chip = fault.value
+                miner, chip = cast(tuple[int, int], fault.value)
                 specs = self.specs if fault.module is None else [self.specs[fault.module - 1]]
                 for spec in specs:
                     if not (0 <= miner < spec.miner_count and 0 <= chip < spec.asic_count):

@@ -76,9 +76,10 @@ class I2CBus:
                     if len(frame) > 2 and frame[2] == PacketType.DETECT:
                         break
             return
-        module = self._addressed(address)
-        if module is None:
+        addressed = self._addressed(address)
+        if addressed is None:
             return  # nobody there: no ACK, no reply
+        module = addressed
         reply = module.receive(frame, broadcast=False, now=now)
         if reply is not None:
             self._queue(address, module, reply, now)

@@ -82,7 +82,7 @@ def parse_faults(spec: str | list | tuple | None) -> tuple[Fault, ...]:
 def _value(name: str, raw: str):
     default = DEFAULTS[name]
     if not raw and name not in FLAGS:
-        raw = default
+        raw = str(default)
     if name in CHIP_FAULTS:
         miner, dot, chip = str(raw).partition(".")
         if not dot or not miner or not chip:

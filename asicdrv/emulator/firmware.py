@@ -28,6 +28,7 @@ chose (marked *choice*; the A8 firmware is not public):
 from __future__ import annotations
 
 import random
+from typing import Any, Callable
 from collections import deque
 
 from firmware_protocols import (
@@ -110,14 +111,14 @@ class MMFirmware(StatusFrames):
         self._status_turn = 0
         self._miner_works = [0] * self.spec.miner_count
         self._chip_works = [[0] * self.spec.asic_count for _ in range(self.spec.miner_count)]
-        self._crc_reported = 0
-        self._error_bits = 0
-        self._last_hash_time = None
-        self._last_addressed = None
+        self._crc_reported: int = 0
+        self._error_bits: int = 0
+        self._last_hash_time: float | None = None
+        self._last_addressed: float | None = None
         self._last_job = None
         self.led = 0
         self.settings_rounds = 0
-        self.smart_speed = {}
+        self.smart_speed: dict = {}
         self.power_mode = 0
         self.miner_enable = (1 << self.spec.miner_count) - 1
         self.set_fields: dict = {}
@@ -367,7 +368,7 @@ class MMFirmware(StatusFrames):
         self._last_job = job
         return None
 
-    _HANDLERS = {
+    _HANDLERS: dict[int, Callable[..., bytes | None]] = {
         T.DETECT: _detect,
         T.SYNC: _sync,
         T.POLLING: _polling,
@@ -417,7 +418,7 @@ class MMFirmware(StatusFrames):
     def _status_rotation(self) -> list:
         """One round of status: per miner STATUS and STATUS_PLL, then VOLT, PMU, every
         chip's PVT and a slice of the chips' STATUS_ASIC."""
-        out = []
+        out: list[tuple[Callable[[Any], bytes], Any]] = []
         for miner in range(self.spec.miner_count):
             out += [(self._status, miner), (self._status_pll, miner)]
         out += [(lambda _: self._status_volt(), None), (lambda _: self._status_pmu(), None)]

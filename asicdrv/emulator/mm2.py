@@ -15,6 +15,8 @@
 
 from __future__ import annotations
 
+from typing import Callable
+
 from firmware_protocols import PacketType as T
 from firmware_protocols.encodings import pwm_to_fan_percent
 
@@ -140,7 +142,7 @@ class MM2Firmware(MMFirmware):
             b"".join(jobs.header[i] for i in range(1, 5)),
         )
 
-    _HANDLERS = {
+    _HANDLERS: dict[int, Callable[..., bytes | None]] = {
         **MMFirmware._HANDLERS,
         T.DETECT: _detect,
         T.POLLING: _polling,

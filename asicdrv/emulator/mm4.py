@@ -14,6 +14,8 @@ and cgminer ``driver-avalon4.c`` describe it; everything else as :class:`MMFirmw
 
 from __future__ import annotations
 
+from typing import Callable
+
 from firmware_protocols import PacketType as T
 from firmware_protocols.errors import LimitError
 
@@ -122,7 +124,7 @@ class MM4Firmware(MMFirmware):
         phys.fan_percent = 10
         return None
 
-    _HANDLERS = {
+    _HANDLERS: dict[int, Callable[..., bytes | None]] = {
         **MMFirmware._HANDLERS,
         T.STATIC: _static,
         T.TEST: _test,

@@ -94,13 +94,13 @@ class NanoDevice:
     def _power_on(self) -> None:
         self.physics.reset()
         self.works: deque = deque(maxlen=WORK_QUEUE)
-        self.current = None  # (work id, midstate, tail12, done)
+        self.current: list | None = None  # [work id, midstate, tail12, done]
         self.pending_midstate: bytes | None = None
         self.nonces: deque = deque(maxlen=NONCE_QUEUE)
         self.spi = 0
         self.led = 0
         self.replies: deque = deque()
-        self._last = None
+        self._last: float | None = None
         self.mhz = CLOCK_MAX  # the nano's a3233_freqneeded
         self.too_hot = False
         self.power_enabled = False

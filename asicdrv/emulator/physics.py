@@ -42,7 +42,7 @@ class ModulePhysics:
         rng: random.Random,
         *,
         ambient_c: float = 25.0,
-        dead_chips: set[tuple[int, int]] = frozenset(),
+        dead_chips: frozenset[tuple[int, int]] | set[tuple[int, int]] = frozenset(),
         fan_stall: bool = False,
         overheat_c: float = 0.0,
         thermal_tau_s: float = 2.0,
@@ -60,7 +60,7 @@ class ModulePhysics:
         ]
         self.reset()
         self.temps = [[self.ambient_c] * spec.asic_count for _ in range(spec.miner_count)]
-        self._last = None
+        self._last: float | None = None
 
     def reset(self) -> None:
         """Power-on state: PLLs off until the host sets them, default voltage, fan at full

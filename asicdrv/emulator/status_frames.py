@@ -4,6 +4,8 @@ STATUS_VOLT, STATUS_PMU, STATUS_PVT in each generation's layout): a mixin of
 
 from __future__ import annotations
 
+from typing import Callable
+
 from firmware_protocols import PacketType as T
 from firmware_protocols.encodings import (
     celsius_to_pvt_code,
@@ -12,13 +14,23 @@ from firmware_protocols.encodings import (
 )
 from firmware_protocols.payloads import STATUS_PVT_PER_CHIP
 from firmware_protocols.tables import celsius_to_a7_pvt_code
-from ..models import PVT_BY_ASIC, PVT_BY_MODULE
-from .physics import VIN_VOLTS, chip_volts
+from ..models import PVT_BY_ASIC, PVT_BY_MODULE, ModelSpec
+from .physics import VIN_VOLTS, ModulePhysics, chip_volts
 
 PMU_VERSIONS = ["PM01", "PM01"]
 
 
 class StatusFrames:
+    # what the firmware class that mixes this in holds
+    spec: ModelSpec
+    physics: ModulePhysics
+    rx_crc_errors: int
+    _crc_reported: int
+    _error_bits: int
+    _miner_works: list[int]
+    _chip_works: list[list[int]]
+    _encode: Callable[..., bytes]
+
     def _status_pll(self, miner: int) -> bytes:
         fields = {"lock_counts": self.physics.lock_counts(miner)}
         if self.spec.pll_status_frequencies:

@@ -121,7 +121,9 @@ class NanoReadings(ModuleReadings):
         f = pkt.fields()
         spec = self.spec
         if pkt.type == T.STATUS_LW:  # 0x44 STATUS_FREQ (4-mini)
-            self.reported_frequencies = [[_mhz(spec, w) for w in f["pll_words"]]]
+            freqs = [_mhz(spec, w) for w in f["pll_words"]]
+            known = [mhz for mhz in freqs if mhz is not None]
+            self.reported_frequencies = [known if len(known) == len(freqs) else None]
             return
         self.status_at = now
         w = f["words"]
@@ -129,7 +131,7 @@ class NanoReadings(ModuleReadings):
             self.reported_clock = w[0]
             self.reported_frequencies = [[w[0]] * spec.pll_count]
             self.chip_volts = [w[4] * ADC_VOLTS]  # V_CORE, d[16]
-            temp = float(_signed(w[5]))  # TMP102, whole degC
+            temp: float | None = float(_signed(w[5]))  # TMP102, whole degC
             self.power_enabled = w[7] != 0
         else:
             try:

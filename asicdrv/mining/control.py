@@ -5,15 +5,32 @@ controller: soft off and on, pool switch, enable, add, remove, restart.  A mixin
 from __future__ import annotations
 
 import logging
+import threading
 
 
 from ..errors import LimitError
+from .devices import ChainSlot
 from .pool import Pool, PoolConfig
 
 log = logging.getLogger("asicdrv.mining.controller")
 
 
 class ControllerCommands:
+    # what the controller that mixes this in holds
+    _lock: threading.RLock
+    _running: bool
+    pools: list[Pool]
+    priority: list[Pool]
+    active: Pool | None
+    slots: list[ChainSlot]
+    soft_off: bool
+
+    def _new_pool(self, number: int, config: PoolConfig) -> Pool:
+        raise NotImplementedError
+
+    def choose_pool(self) -> None:
+        raise NotImplementedError
+
     def set_soft_off(self, off: bool) -> None:
         """Soft off: every module idle (PLLs off, fan safe), pools stay connected; soft on
         resumes the frequencies and fan mode from before."""

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Sequence, Union
 
 from ..device.chain import Chain
-from ..device.status import ModuleStatus
+from ..device.status import ChainStatus, ModuleStatus
 
 Frequency = Union[int, Sequence[int], None]
 
@@ -43,7 +43,7 @@ class ChainSlot:
         self.last_error = ""
         self.opens = 0
         self.failures = 0
-        self.final_status = None  # the chain's last status, kept when it closes
+        self.final_status: ChainStatus | None = None  # the chain's last status, kept when it closes
         self.restart_requested = False
         self.thread: threading.Thread | None = None
 
@@ -68,4 +68,4 @@ def apply_fan(chain: Chain, settings: ModuleSettings, module: int | None) -> Non
             kwargs = {"target_c": settings.temp_target} if settings.temp_target else {}
             chain.set_auto_fan(module=module, **kwargs)
         return
-    chain.set_fan(settings.fan, module=module)
+    chain.set_fan(int(settings.fan), module=module)

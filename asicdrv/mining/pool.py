@@ -9,7 +9,7 @@ import logging
 import random
 import threading
 import time
-from typing import Callable
+from typing import Any, Callable
 
 from ..device.shares import Share
 from ..errors import PoolError
@@ -67,7 +67,7 @@ class Pool:
         self.connects = 0
         self.connected_at = 0.0
         self.last_job_wall: float | None = None
-        self.account = None  # the controller's PoolAccount
+        self.account: Any = None  # the controller's PoolAccount
         self.failures = 0  # connection attempts failed in a row
         self.client: StratumClient | None = None
         self._session_id: str | None = None

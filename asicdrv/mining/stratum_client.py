@@ -183,6 +183,7 @@ class StratumClient:
             ]
             expired = [self._pending.pop(k) for k in old]
         for pending in expired:
+            assert pending.share is not None
             self._on_result(pending.tag, pending.share, False, "no reply")
 
     def _call(self, method: str, params: list):
@@ -221,12 +222,14 @@ class StratumClient:
         skipping = False  # inside an oversized line: drop up to its newline
         bad_in_a_row = 0
         reason = "closed by the pool"
+        sock = self._sock
+        assert sock is not None  # the reader starts once connected
         try:
             while not self._closed.is_set():
-                ready, _, _ = select.select([self._sock], [], [], 0.5)
+                ready, _, _ = select.select([sock], [], [], 0.5)
                 if not ready:
                     continue
-                chunk = self._sock.recv(65536)
+                chunk = sock.recv(65536)
                 if not chunk:
                     break
                 buffer += chunk

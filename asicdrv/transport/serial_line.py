@@ -52,7 +52,7 @@ class SerialLink:
                 f"serial family must be one of {', '.join(FAMILIES)} (or none "
                 f"for bare CN packets), got {family!r}"
             )
-        self.family = FAMILIES.get(family)
+        self.family = FAMILIES.get(family) if family is not None else None
         self.multi_module = self.family is not None  # a daisy chain of modules
         self.name = f"serial://{port}" + (f"?family={family}" if family else "")
         self.timeout_s = timeout_s

@@ -85,13 +85,14 @@ class AucLink:
             device.set_configuration(auc.USB_CONFIGURATION)
         except usb.core.USBError as exc:
             raise translate_usb_error(exc, "opening the AUC") from exc
-        last = None
+        last: Timeout | None = None
         for _ in range(2):  # cgminer tries the init sequence twice
             try:
                 self._init_bridge(clock_hz, xfer_delay)
                 return
             except Timeout as exc:
                 last = exc
+        assert last is not None
         raise last
 
     def _next_id(self) -> int:
@@ -143,7 +144,7 @@ class AucLink:
 
     def info(self) -> dict:
         data = self._call(lambda t: auc.build_info(t), "AUC info")
-        result = auc.decode_info(data)
+        result: dict = auc.decode_info(data)
         result["version"] = self.version
         return result
 

@@ -94,7 +94,7 @@ class ApiCommands(ControlCommands):
         modules = self.modules(state)
         first = modules[0][1] if modules else None
         model = first.model if first else "851"
-        auc = next(
+        auc: dict = next(
             (
                 c["status"].auc
                 for c in state["chains"]
@@ -320,7 +320,7 @@ class ApiCommands(ControlCommands):
         }
         for n, (_, m) in enumerate(modules):
             item[f"MM ID{n}"] = mm_string(m, with_board_hashrate=len(modules) == 1)
-        auc = next(
+        auc: dict = next(
             (
                 c["status"].auc
                 for c in state["chains"]

@@ -6,12 +6,15 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from ...errors import AsicError, ConfigError
 from ...mining.pool import PoolConfig
 from ...models import FAN_MAX_PERCENT, FAN_MIN_PERCENT, POLLING_DELAY_MAX_S
 from .reply import Reply, error, ok
+
+if TYPE_CHECKING:
+    from ...mining.controller import Controller
 
 ASCSET_HELP = "led|fan|frequency|voltage-level|reboot|pdelay|softoff|softon"
 
@@ -19,8 +22,15 @@ ASCSET_HELP = "led|fan|frequency|voltage-level|reboot|pdelay|softoff|softon"
 class ControlCommands:
     """The commands that change something (access level W)."""
 
-    controller: object
+    controller: Controller
     on_quit: Callable[[], None] | None
+
+    def state(self) -> dict:
+        raise NotImplementedError
+
+    @staticmethod
+    def modules(state: dict) -> list:
+        raise NotImplementedError
 
     def cmd_privileged(self, _param) -> Reply:
         return ok(46, "Privileged access OK")

@@ -89,7 +89,7 @@ def status_section(reply: Reply) -> list[dict]:
 def to_json(reply: Reply) -> dict:
     if reply.special:
         return {"STATUS": reply.special, "id": 1}
-    body = {"STATUS": status_section(reply)}
+    body: dict = {"STATUS": status_section(reply)}
     body.update(reply.sections or {})
     body["id"] = 1
     return body
