@@ -1,8 +1,8 @@
 """The model table: one row per Avalon module model, everything the host and the emulator
-need to know about it (``../shared/spec/avalon-families.md`` 5.7-5.9 and the cgminer
-drivers named there).  Adding a model is adding a row; where the wire differs, the
-generation's :class:`~asicdrv.generations.Generation` and
-:class:`~firmware_protocols.dialects.Dialect` carry it.
+need to know about it (``docs/families.md`` and the cgminer drivers named there).  Adding a
+model is adding a row; where the wire differs, the generation's
+:class:`~asicdrv.generations.Generation` and :class:`~firmware_protocols.dialects.Dialect`
+carry it.
 
 A module says what it is in its ACKDETECT version string; :func:`model_for_version`
 matches the longest model prefix ("910S" before "910"), as cgminer's drivers do.

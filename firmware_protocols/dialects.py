@@ -5,7 +5,7 @@ Every MM generation from Avalon 7 on uses the same 40-byte frame and the same ty
 :func:`firmware_protocols.mm.decode_payload`/``encode_payload`` take one.  The Avalon 8
 layouts in :mod:`.payloads` are the base; ``None`` means the A8 layout.
 
-Sources (``../shared/spec/avalon-families.md``): A7 cgminer ``driver-avalon7.c``
+Sources (notes in ``docs/families.md`` and ``docs/protocol.md``): A7 cgminer ``driver-avalon7.c``
 (``avalon7_set_freq``, ``decode_pkg``); A9 Canaan ``avalon911`` ``driver-avalon9.c``
 (``avalon9_set_voltage_level``, ``avalon9_set_freq``, ``decode_pkg``); LC3 Canaan
 ``avalonlc3`` ``driver-avalonlc3.c``.
@@ -38,7 +38,8 @@ from .types import PacketType as T
 class Dialect:
     name: str
     overrides: Mapping[int, Struct] = field(default_factory=dict)
-    device_crc_order: Literal["big", "little"] = "big"  # byte order of the CRC in frames from the MM
+    # byte order of the CRC in frames from the MM
+    device_crc_order: Literal["big", "little"] = "big"
     magic: bytes = b"CN"
     has_opt: bool = True  # the Avalon 2/3 "AV" frame has no OPT byte
     wire_codes: Mapping[int, int] = field(default_factory=dict)  # PacketType -> code

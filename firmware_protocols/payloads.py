@@ -3,7 +3,7 @@
 Layouts from cgminer ``driver-avalon8.c`` (the builder or parser is named beside each).
 All integers are big-endian except the pool numbers, which cgminer writes low byte first.
 TEST and TEST_RET have no builder or parser in cgminer; their layout here is ours
-(see README, "Protocol notes").
+(see docs/protocol.md).
 """
 
 from construct import (

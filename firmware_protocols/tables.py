@@ -2,7 +2,7 @@
 
 Each ASIC generation has its own PLL ("cpm") table and its own voltage word; the model
 table (:mod:`asicdrv.models`) names which one a model uses.  Facts from
-``../shared/spec/avalon-families.md`` section 5.9 (cgminer ``driver-avalon7.c``
+``docs/families.md`` (cgminer ``driver-avalon7.c``
 ``cpm_table``/``encode_voltage``, ``driver-avalon8.c``, Canaan's ``avalon911``
 ``driver-avalon9.c`` ``cpm_table_point`` and ``avalonlc3``).  Every encoder raises
 :class:`LimitError` for a value the table cannot carry: cgminer rounds by integer

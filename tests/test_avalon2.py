@@ -1,5 +1,5 @@
 """Avalon 2 / 3 (MM2, MM3) on a serial line: 39-byte "AV" frames built by hand from
-../shared/spec/avalon-families.md section 6 (cgminer driver-avalon2.c, BFGMiner
+cgminer driver-avalon2.c (docs/families.md, BFGMiner
 driver-avalonmm.c, MM master firmware), CRC by the bitwise CRC-16/XMODEM of
 tests/test_generations.py: host frames high byte first, device frames low byte first."""
 

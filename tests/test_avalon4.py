@@ -1,5 +1,5 @@
 """Avalon 4 / 4.1 / 5 / 6 (MM40, MM41, MM50, MM60): frames built by hand from
-../shared/spec/avalon-families.md (cgminer driver-avalon4.c, MM avalon4 firmware), checked
+cgminer driver-avalon4.c and Canaan's MM firmware (branch avalon4, docs/families.md), checked
 with the bitwise CRC of tests/test_generations.py; device frames carry the CRC low byte
 first."""
 

@@ -1,9 +1,9 @@
 """Avalon 7, 9 and LC3 (and mixed chains) end to end, with frames built by hand.
 
-Every golden frame below is written out from ../shared/spec/avalon-families.md (section named
-at each), with PLL words typed from the spec's tables and the CRC computed by the bitwise
-CRC-16/XMODEM in this file, never by our encoder.  The chain's own frames are read off the
-emulator's traffic log and compared byte for byte.
+Every golden frame below is written out from the cgminer driver code path named at each
+(see docs/families.md), with PLL words typed from those drivers' tables and the CRC
+computed by the bitwise CRC-16/XMODEM in this file, never by our encoder.  The chain's own
+frames are read off the emulator's traffic log and compared byte for byte.
 """
 
 import struct

@@ -44,7 +44,7 @@ def add_parser(sub) -> None:
         help="the chips report hashes with this many leading zero bits",
     )
     p.add_argument("--nonce-start", type=whole_number, default=0)
-    p.add_argument("--faults", default="", help="e.g. dead_chip,fan_stall (see README)")
+    p.add_argument("--faults", default="", help="e.g. dead_chip,fan_stall (see docs/emulator.md)")
     p.add_argument("--ambient", type=float, default=25.0, help="ambient temperature, degC")
     p.add_argument("--log", default=None, help="write the traffic log to this file")
     p.add_argument("--seconds", type=positive_number, default=None, help="stop after this long")

@@ -7,7 +7,7 @@ shares already verified and exits 0.  A chain whose device vanishes is reopened 
 backoff while the others keep mining.
 
 Pools: give --pool once per pool, in priority order, each with its own --user/--pass or one
---user/--pass for all.  The config file (TOML, see README) holds the same and per-chain and
+--user/--pass for all.  The config file (TOML, see docs/mining.md) holds the same and per-chain and
 per-module settings; options on the command line replace the file's.
 
     asicdrv run --pool stratum+tcp://pool.example.com:3333 --user wallet.worker \\
@@ -47,7 +47,7 @@ WEB_PORT = 8080
 
 def add_parser(sub) -> None:
     p = add_command(sub, "run", __doc__, "mine from stratum pools on every chain")
-    p.add_argument("--config", metavar="FILE", help="TOML configuration (see README)")
+    p.add_argument("--config", metavar="FILE", help="TOML configuration (see docs/mining.md)")
     p.add_argument(
         "--pool",
         action="append",

@@ -5,7 +5,7 @@ temperatures) and :class:`Scanner` (hashing, driven by the emulator's chip threa
 host's polls).  Bad frames are dropped and counted as a firmware would (reported in STATUS
 ``crc_errors``), never raised.
 
-What the MM does, where the sources say (``../shared/spec/avalon-families.md``) and where we
+What the MM does, where the sources say (``docs/families.md``, ``docs/protocol.md``) and where we
 chose (marked *choice*; the A8 firmware is not public):
 
 - Nonces: the chips report what meets their mask; the MM forwards only nonces whose hash

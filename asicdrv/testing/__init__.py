@@ -1,6 +1,6 @@
 """Test without hardware: a stratum pool that checks shares on its own (:class:`TestPool`)
 and pytest fixtures (``asicdrv_emulator``, ``asicdrv_chain``, ``stratum_pool``) that the
-package registers as a pytest plugin.  See README, "Testing your controller without
+package registers as a pytest plugin.  See docs/library.md, "Testing your controller without
 hardware"."""
 
 from .pool import PoolJob, SubmittedShare, TestPool

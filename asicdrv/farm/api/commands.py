@@ -6,7 +6,7 @@ every chain, are ``MM ID0..n-1`` in ``estats``/``stats``; ``ascset`` addresses t
 ``summary`` total every module.  pyasic reads only ``MM ID0`` and, when ``MGHS`` is there,
 takes the sum of its boards as the miner's hash rate; so ``MGHS`` is sent only when the
 controller has a single module, and with several pyasic's total comes from ``devs`` ``MHS 1m``:
-the controller's total (see README, "Farm tools").
+the controller's total (see docs/farm.md).
 
 Every reply is a dict; :mod:`.server` frames it.  Values come from the device layer's status
 and the controller's accounting; what cannot be measured (wall power, power limit) is left
