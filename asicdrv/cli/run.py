@@ -372,7 +372,10 @@ def format_rate(ghs: float) -> str:
 
 def totals_line(status: dict) -> str:
     t = status["totals"]
-    return f"accepted {t['accepted']} rejected {t['rejected']} stale {t['stale']}"
+    return (
+        f"accepted {t['accepted']} rejected {t['rejected']} unknown {t['unknown']} "
+        f"stale {t['stale']}"
+    )
 
 
 def status_line(status: dict) -> str:
@@ -387,7 +390,7 @@ def status_line(status: dict) -> str:
     pool = next((p for p in status["pools"] if p["active"]), None)
     chains_up = sum(1 for c in status["chains"] if c["state"] == "mining")
     t = status["totals"]
-    shares = f"A {t['accepted']} R {t['rejected']} S {t['stale']}"
+    shares = f"A {t['accepted']} R {t['rejected']} U {t['unknown']} S {t['stale']}"
     return (
         f"5s {format_rate(rates['5s'])}, 1m {format_rate(rates['1m'])}, "
         f"15m {format_rate(rates['15m'])} (reported {format_rate(reported)}) | "

@@ -182,6 +182,8 @@ class ControllerCollector:
             shares.add_metric([pool, "accepted", ""], c["accepted"])
             for reason, n in c["rejected"].items():
                 shares.add_metric([pool, "rejected", reason], n)
+            for reason, n in c["unknown"].items():
+                shares.add_metric([pool, "unknown", reason], n)
             for reason, n in c["stale"].items():
                 shares.add_metric([pool, "stale", reason], n)
             work.add_metric([pool], c["accepted_difficulty"])

@@ -66,13 +66,17 @@ class RateMeter:
 @dataclass
 class ShareCounts:
     """What happened to shares: ``found`` (verified by the host), ``submitted``, then
-    ``accepted`` or ``rejected`` by reason; ``stale`` were never submitted (their job was
-    flushed or their pool is no longer the one mining), also by reason."""
+    ``accepted`` or ``rejected`` by reason, as the pool said, or ``unknown`` by reason when
+    its reply never came (the connection closed, or no reply in time: the pool may have
+    taken it or never seen it); ``stale`` were never submitted (their job was flushed or
+    their pool is no longer the one mining), also by reason.  found = submitted + stale
+    (+ those in flight); submitted = accepted + rejected + unknown (+ awaiting a reply)."""
 
     found: int = 0
     submitted: int = 0
     accepted: int = 0
     rejected: Counter = field(default_factory=Counter)
+    unknown: Counter = field(default_factory=Counter)
     stale: Counter = field(default_factory=Counter)
     accepted_difficulty: float = 0.0  # difficulty-weighted accepted work
     rejected_difficulty: float = 0.0
@@ -80,9 +84,11 @@ class ShareCounts:
     last_share_time: float | None = None  # wall clock of the last accepted share
 
     def result(
-        self, accepted: bool, reason: str | None, difficulty: float, share_difficulty: float
+        self, accepted: bool | None, reason: str | None, difficulty: float, share_difficulty: float
     ) -> None:
-        if accepted:
+        if accepted is None:
+            self.unknown[reason or "no reply"] += 1
+        elif accepted:
             self.accepted += 1
             self.accepted_difficulty += difficulty
             self.best_difficulty = max(self.best_difficulty, share_difficulty)
@@ -97,6 +103,7 @@ class ShareCounts:
             "submitted": self.submitted,
             "accepted": self.accepted,
             "rejected": dict(self.rejected),
+            "unknown": dict(self.unknown),
             "stale": dict(self.stale),
             "accepted_difficulty": self.accepted_difficulty,
             "rejected_difficulty": self.rejected_difficulty,

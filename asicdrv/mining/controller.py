@@ -349,7 +349,9 @@ class Controller(ControllerCommands):
         live = [slot for slot in self.slots if slot.chain is not None]  # in slot order
         if not live:
             return
-        key = (self.active.index, job.job_id, job.extranonce1, job.extranonce2_size)
+        # by what the boards would hash, not by job id: a pool that sends the same work
+        # again under a new id (ckpool does) gets a fresh region, never the same hashes
+        key = (self.active.index, job.work_key, job.extranonce1, job.extranonce2_size)
         sends = self._sends.pop(key, 0)
         self._sends[key] = sends + 1
         while len(self._sends) > RESENT_JOBS_KEPT:
@@ -417,7 +419,7 @@ class Controller(ControllerCommands):
         if not draining:  # shares drained at stop waited on purpose
             self._record(self.submit_seconds, time.perf_counter() - taken)
 
-    def _share_result(self, tag, share: Share, accepted: bool, reason: str | None) -> None:
+    def _share_result(self, tag, share: Share, accepted: bool | None, reason: str | None) -> None:
         slot_index, module, pool = tag
         difficulty = share.job_difficulty or share.difficulty
         with self._lock:
@@ -425,7 +427,15 @@ class Controller(ControllerCommands):
                 accepted, reason, difficulty, share.difficulty
             )
             pool.account.counts.result(accepted, reason, difficulty, share.difficulty)
-        if not accepted:
+        if accepted is None:
+            log.info(
+                "pool %d: no verdict on a share of module %d (chain %d): %s",
+                pool.index,
+                module,
+                slot_index,
+                reason,
+            )
+        elif not accepted:
             log.warning(
                 "pool %d rejected a share of module %d (chain %d): %s",
                 pool.index,

@@ -43,7 +43,7 @@ class Pool:
         config: PoolConfig,
         *,
         on_job: Callable[["Pool", StratumJob], None],
-        on_result: Callable[[object, Share, bool, str | None], None],
+        on_result: Callable[[object, Share, bool | None, str | None], None],
         on_state: Callable[["Pool"], None],
         no_work_timeout: float = 120.0,
         retry_min: float = 1.0,

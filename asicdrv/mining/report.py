@@ -68,6 +68,7 @@ def controller_status(controller) -> dict:
         "found": sum(c["found"] for c in counts),
         "accepted": sum(c["accepted"] for c in counts),
         "rejected": sum(sum(c["rejected"].values()) for c in counts),
+        "unknown": sum(sum(c["unknown"].values()) for c in counts),
         "stale": sum(sum(c["stale"].values()) for c in counts),
     }
     return {

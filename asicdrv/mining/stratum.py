@@ -9,6 +9,7 @@ is word-swapped, and cgminer's ``header_bin`` is the real header word-swapped.
 from __future__ import annotations
 
 import math
+import hashlib
 import struct
 from dataclasses import dataclass
 from functools import cached_property
@@ -131,6 +132,17 @@ class StratumJob:
     def coinbase_template(self) -> bytes:
         """The coinbase as the MM gets it: nonce2 bytes zero."""
         return self.coinbase(0)
+
+    @cached_property
+    def work_key(self) -> bytes:
+        """What the boards hash, whatever the job id: previous block, coinbase halves,
+        merkle branches, version, bits and time (with extranonce1 and the extranonce2
+        region, it fixes every header)."""
+        h = hashlib.sha256()
+        for part in (bytes.fromhex(self.prevhash), self.coinb1, self.coinb2, *self.merkle_branch):
+            h.update(len(part).to_bytes(4, "big") + part)
+        h.update(struct.pack(">III", self.version, self.nbits, self.ntime))
+        return h.digest()
 
     # --- header ---------------------------------------------------------------------------------
     @property

@@ -60,14 +60,16 @@ class _Pending:
 class StratumClient:
     """One connection to one pool.  ``connect()`` returns once subscribed and authorized
     (or raises :class:`PoolError`); jobs then come through ``on_job`` and share verdicts
-    through ``on_result(tag, share, accepted, reason)``."""
+    through ``on_result(tag, share, accepted, reason)``: ``accepted`` is True or False as the
+    pool said, None when its reply never came (the connection closed first, or
+    ``reply_timeout`` passed): the pool may have taken the share or never seen it."""
 
     def __init__(
         self,
         config: PoolConfig,
         *,
         on_job: Callable[[StratumJob], None],
-        on_result: Callable[[object, Share, bool, str | None], None],
+        on_result: Callable[[object, Share, bool | None, str | None], None],
         on_reconnect: Callable[[str, int, float], None] | None = None,
         session_id: str | None = None,
         connect_timeout: float = CONNECT_TIMEOUT_S,
@@ -152,7 +154,7 @@ class StratumClient:
             if pending.done is not None:
                 pending.done.set()
             elif pending.share is not None:
-                self._on_result(pending.tag, pending.share, False, "connection lost")
+                self._on_result(pending.tag, pending.share, None, "connection lost")
 
     @property
     def alive(self) -> bool:
@@ -165,32 +167,51 @@ class StratumClient:
     # --- requests --------------------------------------------------------------------------
     def submit(self, share: Share, tag: object = None) -> None:
         """Send ``mining.submit``; the verdict comes through ``on_result`` (also when the
-        connection drops first: rejected with reason "connection lost")."""
+        connection drops first: unknown, reason "connection lost")."""
         self._send("mining.submit", share.submit_params(self.config.user), share=share, tag=tag)
 
     def pending_submits(self) -> int:
         with self._pending_lock:
             return sum(1 for p in self._pending.values() if p.share is not None)
 
+    def pending_requests(self) -> list[tuple[str, float]]:
+        """(method, seconds waiting) of every request still awaiting its reply."""
+        now = time.monotonic()
+        with self._pending_lock:
+            return [(p.method, now - p.sent) for p in self._pending.values()]
+
     def expire(self, now: float | None = None) -> None:
-        """Submits with no reply after ``reply_timeout`` are rejected as "no reply"."""
+        """Requests with no reply after ``reply_timeout`` are forgotten: a submit's verdict
+        is then unknown ("no reply"); a request nobody waits for (``extranonce.subscribe``,
+        which ckpool drops without a word) is dropped.  A caller waiting in ``_call`` times
+        out on its own."""
         now = time.monotonic() if now is None else now
         with self._pending_lock:
             old = [
                 k
                 for k, p in self._pending.items()
-                if p.share is not None and now - p.sent > self.reply_timeout
+                if p.done is None and now - p.sent > self.reply_timeout
             ]
             expired = [self._pending.pop(k) for k in old]
         for pending in expired:
-            assert pending.share is not None
-            self._on_result(pending.tag, pending.share, False, "no reply")
+            if pending.share is not None:
+                self._on_result(pending.tag, pending.share, None, "no reply")
+            else:
+                log.debug("pool %s: no reply to %s", self.config.url, pending.method)
 
     def _call(self, method: str, params: list):
         pending = self._send(method, params, done=threading.Event())
         if not pending.done.wait(self.reply_timeout) or not self.alive:
+            with self._pending_lock:  # nobody waits for it any more
+                self._pending = {k: p for k, p in self._pending.items() if p is not pending}
+            hint = ""
+            if self.alive and method == "mining.subscribe":
+                hint = (
+                    f" in {self.reply_timeout:g} s: not a stratum v1 pool, or a proxy that "
+                    f"serves only its own kind (e.g. ckpool in passthrough mode, -P)"
+                )
             raise PoolError(
-                f"{self.config.url}: no reply to {method}"
+                f"{self.config.url}: no reply to {method}{hint}"
                 f"{' (' + self._close_reason + ')' if not self.alive else ''}"
             )
         if pending.error is not None:
@@ -297,7 +318,13 @@ class StratumClient:
             pending.done.set()
         elif pending.share is not None:
             accepted = pending.result is True and not pending.error
-            reason = None if accepted else (_reject_reason(pending.error) or "rejected")
+            reason = None
+            if not accepted:  # ckpool: error null, the reason in "reject-reason"
+                reason = (
+                    _reject_reason(pending.error)
+                    or _reject_reason(message.get("reject-reason"))
+                    or "rejected"
+                )
             self._on_result(pending.tag, pending.share, accepted, reason)
         elif pending.error and pending.method != "mining.extranonce.subscribe":
             log.info(
@@ -349,6 +376,10 @@ class StratumClient:
             return True
         if method == "client.get_version":
             self._reply(request, USER_AGENT)
+            return True
+        if method == "mining.ping":  # ckpool's keep-alive; cgminer answers "pong"
+            log.debug("pool %s: ping", self.config.url)
+            self._reply(request, "pong")
             return True
         self._bad(f"unknown method {method[:40]!r}", method.encode())
         if request is not None:

@@ -56,8 +56,8 @@ class _Client(socketserver.StreamRequestHandler):
             self.pool.lines_received += 1
             try:
                 message = json.loads(line)
-                if "method" not in message:  # a reply to our fence request
-                    self.pool._fence_reply(self, message.get("id"))
+                if "method" not in message:  # a reply to our own request
+                    self.pool._client_reply(self, message)
                     continue
                 method, params, request = (
                     message["method"],
@@ -105,7 +105,13 @@ class TestPool:
     """A local stratum pool (see the module doc).  Knobs, all settable while it runs:
     ``authorize`` (False refuses every worker), ``reject`` (None, or a (code, message)
     every submit gets), ``reply_delay`` (seconds before a submit's reply), ``send_jobs``
-    (False: it stays silent after subscribe)."""
+    (False: it stays silent after subscribe).  And ckpool's ways (its stratifier.c):
+    ``reject_reason_field`` (a rejection as ``error`` null and the reason in
+    ``reject-reason``), ``answer_extranonce_subscribe`` (False: dropped without a reply),
+    ``deaf`` (True: submits are not read at all, as ckpool while its upstream is gone),
+    :meth:`ping` (``mining.ping``; the answers land in :attr:`replies`),
+    :meth:`resend_job` (the same work again under a new job id) and
+    ``reconnect(empty=True)``."""
 
     __test__ = False  # not a pytest test class
 
@@ -129,6 +135,11 @@ class TestPool:
         self.reject: tuple[int, str] | None = None
         self.reply_delay = 0.0
         self.send_jobs = True
+        self.reject_reason_field = False
+        self.answer_extranonce_subscribe = True
+        self.deaf = False
+        self.unheard = 0  # submits not read while deaf
+        self.replies: list[dict] = []  # what clients answered to our own requests
         # every submitted share, or the last ``keep`` (a long soak); ``counts`` has them all
         self.shares: list[SubmittedShare] | deque = [] if keep is None else deque(maxlen=keep)
         self.counts: Counter = Counter()  # "accepted" and each reject message
@@ -238,15 +249,42 @@ class TestPool:
         if new_job:
             self.new_job(clean=False)
 
-    def reconnect(self, port: int | None = None, wait: int = 0) -> None:
+    def reconnect(self, port: int | None = None, wait: int = 0, empty: bool = False) -> None:
+        """``client.reconnect`` to every client: here again (or ``port``) after ``wait``
+        seconds; ``empty`` sends no params at all, as ckpool does."""
+        params = [] if empty else [self.host, port or self.port, wait]
         for client in self.clients():
-            client.send(
-                {
-                    "id": None,
-                    "method": "client.reconnect",
-                    "params": [self.host, port or self.port, wait],
-                }
+            client.send({"id": None, "method": "client.reconnect", "params": params})
+
+    def ping(self) -> None:
+        """ckpool's keep-alive: ``mining.ping`` to every client, answers in :attr:`replies`."""
+        for n, client in enumerate(self.clients()):
+            client.send({"id": f"ping-{n}", "method": "mining.ping", "params": []})
+
+    def resend_job(self) -> PoolJob:
+        """The current job's work again under a new job id (not clean), as a pool does
+        that re-announces unchanged work."""
+        with self._lock:
+            self._job_counter += 1
+            same = self.job
+            job = PoolJob(
+                f"{self._job_counter:x}",
+                same.prevhash,
+                same.coinb1,
+                same.coinb2,
+                same.branches,
+                same.version,
+                same.nbits,
+                same.ntime,
+                False,
             )
+            self._jobs[job.job_id] = job
+            while len(self._jobs) > JOBS_KEPT:
+                self._seen.pop(self._jobs.popitem(last=False)[0], None)
+            clients = list(self._clients)
+        for client in clients:
+            self._send_job(client, job)
+        return job
 
     def set_extranonce(self, extranonce2_size: int | None = None) -> None:
         """A new extranonce1 for every client (``mining.set_extranonce``), then a clean job:
@@ -341,9 +379,12 @@ class TestPool:
             # arriving after that reply is one the client knew was stale
             client.send({"id": f"fence-{job.job_id}", "method": "client.get_version", "params": []})
 
-    def _fence_reply(self, client: _Client, request) -> None:
+    def _client_reply(self, client: _Client, message: dict) -> None:
+        request = message.get("id")
         if isinstance(request, str) and request.startswith("fence-"):
             client.fenced.add(request[len("fence-") :])
+        else:
+            self.replies.append(message)
 
     def _handle(self, client: _Client, method: str, params: list, request) -> None:
         self.methods[method] += 1
@@ -387,15 +428,18 @@ class TestPool:
                     {"id": request, "result": False, "error": [24, "Unauthorized worker", None]}
                 )
         elif method == "mining.extranonce.subscribe":
-            client.send({"id": request, "result": True, "error": None})
+            if self.answer_extranonce_subscribe:
+                client.send({"id": request, "result": True, "error": None})
         elif method == "mining.submit":
+            if self.deaf:
+                self.unheard += 1
+                return
             verdict = self._check(client, params)
+            reply = _reply(request, verdict, self.reject_reason_field)
             if self.reply_delay:
-                threading.Timer(
-                    self.reply_delay, client.send, args=(_reply(request, verdict),)
-                ).start()
+                threading.Timer(self.reply_delay, client.send, args=(reply,)).start()
             else:
-                client.send(_reply(request, verdict))
+                client.send(reply)
         else:
             client.send({"id": request, "result": None, "error": [20, "Method not found", None]})
 
@@ -474,9 +518,11 @@ class TestPool:
                 self.new_job(clean=False)
 
 
-def _reply(request, verdict) -> dict:
+def _reply(request, verdict, reason_field: bool = False) -> dict:
     if verdict is None:
         return {"id": request, "result": True, "error": None}
+    if reason_field:  # ckpool: error null, the reason in a field of its own
+        return {"id": request, "result": False, "error": None, "reject-reason": verdict[1]}
     return {"id": request, "result": False, "error": [verdict[0], verdict[1], None]}
 
 

@@ -213,7 +213,10 @@ class ApiCommands(ControlCommands):
         state = self.state()
         device = self._device(state)
         pools = state["pools"]
-        stale, found = state["totals"]["stale"], state["totals"]["found"]
+        # cgminer counts a share whose reply was lost as stale: so does the API (the
+        # controller keeps it apart as "unknown")
+        totals = state["totals"]
+        stale, found = totals["stale"] + totals["unknown"], totals["found"]
         accepted, rejected = device["Accepted"], device["Rejected"]
         return ok(
             11,
@@ -260,7 +263,7 @@ class ApiCommands(ControlCommands):
             c = p["counts"]
             status = "Disabled" if not p["enabled"] else "Alive" if p["ready"] else "Dead"
             rejected = sum(c["rejected"].values())
-            stale = sum(c["stale"].values())
+            stale = sum(c["stale"].values()) + sum(c["unknown"].values())
             pools.append(
                 {
                     "POOL": p["index"],
