@@ -393,3 +393,22 @@ def test_selftest_passes_a_healthy_board_behind_a_separate_process():
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+def test_a_serial_port_that_fails_in_tcflush_is_a_device_gone(mocker):
+    """A pty or USB-serial adapter that goes away can fail inside pyserial's
+    reset_input_buffer (termios.tcflush: termios.error EIO, not an OSError): that is the
+    device gone, never a poller that dies of an unknown error."""
+    import termios
+
+    with asicdrv.open("emu://?link=serial", **FAST) as chain:
+        mocker.patch.object(
+            chain.link.port,
+            "reset_input_buffer",
+            side_effect=termios.error(5, "Input/output error"),
+        )
+        deadline = time.monotonic() + 10
+        while chain.status().connected and time.monotonic() < deadline:
+            time.sleep(0.01)
+        with pytest.raises(asicdrv.DeviceGone, match="Input/output error"):
+            chain.set_fan(50)

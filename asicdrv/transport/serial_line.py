@@ -26,6 +26,13 @@ from ..errors import (
 from firmware_protocols.dialects import DIALECTS
 from firmware_protocols.framing import FrameSync
 
+try:  # POSIX: pyserial's tcflush can fail with termios.error, which is no OSError
+    from termios import error as TermiosError
+except ImportError:  # pragma: no cover - elsewhere it cannot happen
+
+    class TermiosError(Exception):  # type: ignore[no-redef]
+        pass
+
 
 FAMILIES = {"avalon2": "avalon2", "avalon3": "avalon2"}  # family option -> dialect
 
@@ -94,9 +101,9 @@ class SerialLink:
                     f"({self.sync.crc_errors - crc_before} with a bad CRC)"
                 )
             return None
-        except serial.SerialException as exc:
-            raise DeviceGone(f"{self.name}: the serial port failed ({exc})") from exc
-        except OSError as exc:
+        except (serial.SerialException, OSError, TermiosError) as exc:
+            # a port that went away fails in read/write (OSError) or, inside pyserial's
+            # reset_input_buffer, in tcflush (termios.error, not an OSError)
             raise DeviceGone(f"{self.name}: the serial port failed ({exc})") from exc
 
     def info(self) -> dict:
