@@ -180,20 +180,18 @@ def test_a_lost_chain_is_reopened_while_the_other_mines(stratum_pool):
     try:
         stratum_pool.wait_for_shares(5)
         emus[0].disconnect()
-        wait_for(lambda: controller.status()["chains"][0]["state"] == "gone", 10)
-        mined = controller.status()["modules"][(1, 1)]["counts"]["accepted"]
-        wait_for(
-            lambda: controller.status()["modules"][(1, 1)]["counts"]["accepted"] >= mined + 5, 20
-        )
+        chain0 = lambda: controller.status()["chains"][0]  # noqa: E731
+        accepted = lambda key: controller.status()["modules"][key]["counts"]["accepted"]  # noqa: E731
+        assert wait_for(lambda: chain0()["state"] == "gone", 15), chain0()
+        mined = accepted((1, 1))
+        assert wait_for(lambda: accepted((1, 1)) >= mined + 5, 30), "chain 1 stopped mining"
         emus[0].reconnect()
-        wait_for(lambda: controller.status()["chains"][0]["state"] == "mining", 20)
-        found = controller.status()["modules"][(0, 1)]["counts"]["accepted"]
-        wait_for(
-            lambda: controller.status()["modules"][(0, 1)]["counts"]["accepted"] >= found + 3, 20
-        )
+        assert wait_for(lambda: chain0()["state"] == "mining", 30), chain0()
+        found = accepted((0, 1))
+        assert wait_for(lambda: accepted((0, 1)) >= found + 3, 30), "chain 0 mines no more"
     finally:
         controller.stop()
-    assert controller.status()["chains"][0]["opens"] == 2
+    assert controller.status()["chains"][0]["opens"] == 2, controller.status()["chains"][0]
     assert not stratum_pool.rejected
 
 
