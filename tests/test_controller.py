@@ -280,3 +280,30 @@ def test_set_extranonce_applies_from_the_next_job(stratum_pool):
         controller.stop()
     assert not [s for s in stratum_pool.rejected if s.reason != "Job not found (stale)"]
     assert all(len(s.extranonce2) == 16 for s in stratum_pool.accepted if s.job_id == job.job_id)
+
+
+def test_no_work_no_hashing_until_the_first_job():
+    """Robustness 3, point 9: with every pool unreachable from the start the boards stay
+    idle (PLLs off), and hash from the first job a pool sends."""
+    import socket
+
+    with socket.socket() as probe:  # a port nobody listens on, for now
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    emus = emulators(1, modules=2)
+    pool = TestPool(difficulty=easy_difficulty(), port=port)
+    controller = Controller(
+        [PoolConfig(f"stratum+tcp://127.0.0.1:{port}", "tester.1")],
+        [DeviceConfig(url="emu://", options={"emulator": emus[0]})],
+        retry_min=0.05,
+        retry_max=0.3,
+    ).start()
+    try:
+        time.sleep(1.0)
+        modules = emus[0].modules
+        assert all(f == 0 for m in modules for plls in m.physics.frequencies for f in plls)
+        with pool:
+            pool.wait_for_shares(5)
+            assert all(max(max(p) for p in m.physics.frequencies) > 0 for m in modules)
+    finally:
+        controller.stop()

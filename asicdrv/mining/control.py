@@ -31,6 +31,9 @@ class ControllerCommands:
     def choose_pool(self) -> None:
         raise NotImplementedError
 
+    def _has_work(self) -> bool:
+        raise NotImplementedError
+
     def set_soft_off(self, off: bool) -> None:
         """Soft off: every module idle (PLLs off, fan safe), pools stay connected; soft on
         resumes the frequencies and fan mode from before."""
@@ -38,8 +41,8 @@ class ControllerCommands:
             self.soft_off = bool(off)
             chains = [s.chain for s in self.slots if s.chain is not None]
         for chain in chains:
-            if off:
-                chain.idle()
+            if off or not self._has_work():
+                chain.idle()  # soft on with no work yet: they hash with the first job
             else:
                 chain.resume()
         log.warning(

@@ -207,8 +207,8 @@ class Controller(ControllerCommands):
         except BaseException:
             chain.close()
             raise
-        if not self.pools or self.soft_off:
-            chain.idle()  # nothing to mine: keep the boards cool
+        if not self._has_work():
+            chain.idle()  # nothing to mine yet (or soft off): keep the boards cool
         slot.chain, slot.state, slot.failures = chain, "mining", 0
         slot.opens += 1
         log.info(
@@ -221,6 +221,12 @@ class Controller(ControllerCommands):
         with self._lock:
             if self._running and not self._stopping.is_set():
                 self._recut()
+
+    def _has_work(self) -> bool:
+        """True when the boards have something to hash: a pool mines and sent a job, and
+        soft off does not hold them."""
+        active = self.active
+        return not self.soft_off and active is not None and active.job is not None
 
     def _close_chain(self, slot: ChainSlot) -> Chain | None:
         chain, slot.chain = slot.chain, None
@@ -349,6 +355,9 @@ class Controller(ControllerCommands):
         live = [slot for slot in self.slots if slot.chain is not None]  # in slot order
         if not live:
             return
+        for slot in live:  # idle since open (no work yet): hash again, unless soft off
+            if slot.chain is not None and slot.chain.idled and not self.soft_off:
+                slot.chain.resume()
         # by what the boards would hash, not by job id: a pool that sends the same work
         # again under a new id (ckpool does) gets a fresh region, never the same hashes
         key = (self.active.index, job.work_key, job.extranonce1, job.extranonce2_size)
