@@ -52,6 +52,7 @@ CHAIN_OPTIONS = {
     "fan_interval": float,
     "temp_target": float,
     "overheat_c": float,
+    "min_cutoff_s": float,
     "nonce_mask": int,
     "voltage_level": int,
     "apply_settings": "bool",

@@ -6,7 +6,7 @@ import time
 sys.path.insert(0, os.path.dirname(__file__))
 
 # Fast chain settings for tests: the logic is the same, the clocks are shorter.
-FAST = dict(polling_delay=0.002, detect_interval=0.3, fan_interval=0.05)
+FAST = dict(polling_delay=0.002, detect_interval=0.3, fan_interval=0.05, min_cutoff_s=0.5)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

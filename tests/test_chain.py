@@ -1,5 +1,7 @@
 """The device layer against the emulator, through each way in."""
 
+import time
+
 import pytest
 
 import asicdrv
@@ -368,3 +370,25 @@ def test_serial_url_with_baud_reaches_an_emulated_line():
 def test_a_blank_url_option_is_refused_not_defaulted(url, message):
     with pytest.raises(asicdrv.AsicError, match=message):
         asicdrv.open(url)
+
+
+def test_under_sustained_heat_a_module_stays_off_instead_of_cycling():
+    """Robustness 3, point 8: a 741 under sustained heat cycled cutoff -> resume every 3-4 s
+    and overshot each time.  It now resumes only below its fan target with a margin (90 - 5
+    degC) and not before the minimum off time, fan at full meanwhile; the reason says so."""
+    emu = Emulator(model="741", seed=1, thermal_tau_s=0.2, ambient_c=25)
+    with asicdrv.open("emu://", emulator=emu, **{**FAST, "min_cutoff_s": 1.0}) as chain:
+        emu.set_ambient(100)
+        assert wait_for(lambda: chain.status().modules[0].state == "cutoff", 15)
+        cut = time.monotonic()
+        reason = chain.status().modules[0].cutoff_reason
+        assert "resumes below 85 degC, not before 1 s" in reason, reason
+        emu.set_ambient(93)  # cooler than the cutoff's hysteresis, warmer than the target
+        time.sleep(2.5)
+        status = chain.status().modules[0]
+        assert status.state == "cutoff" and status.cutoffs == 1
+        assert emu.modules[0].physics.fan_percent == 100
+        emu.set_ambient(20)
+        assert wait_for(lambda: chain.status().modules[0].state == "ok", 15)
+        assert time.monotonic() - cut >= 1.0
+        assert chain.status().modules[0].cutoffs == 1

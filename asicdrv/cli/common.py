@@ -88,7 +88,9 @@ def emit_json(obj) -> None:
 def findings(m: ModuleStatus) -> list[str]:
     """What a technician must look at on this module (empty = healthy)."""
     out = []
-    if m.state != STATE_OK:
+    if m.state == "cutoff" and m.cutoff_reason:
+        out.append(f"cutoff (PLLs off): {m.cutoff_reason}")
+    elif m.state != STATE_OK:
         out.append({"cutoff": "cutoff (PLLs off)", "lost": "module lost"}.get(m.state, m.state))
     if m.stale_temperatures:
         out.append("chip temperatures not read recently (link?): fan forced to 100%")

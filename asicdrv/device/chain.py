@@ -38,6 +38,7 @@ from ..mining.stratum import StratumJob
 from ..models import (
     DETECT_INTERVAL_S,
     FAN_ADJUST_INTERVAL_S,
+    MIN_CUTOFF_S,
     OVERHEAT_C,
     POLLING_DELAY_MAX_S,
     POLLING_DELAY_S,
@@ -73,6 +74,7 @@ class Chain:
         fan_interval: float = FAN_ADJUST_INTERVAL_S,
         temp_target: float | None = None,
         overheat_c: float = OVERHEAT_C,
+        min_cutoff_s: float = MIN_CUTOFF_S,
         smart_speed: bool = True,
         roll_enable: bool = True,
         voltage_level: int | None = None,
@@ -85,6 +87,8 @@ class Chain:
             self.detect_interval = number("detect_interval", detect_interval, 0.01, 86400)
             self.fan_interval = number("fan_interval", fan_interval, 0.01, 3600)
             self.overheat_c = number("overheat_c", overheat_c, 60, OVERHEAT_C)
+            # a cut-off module stays off at least this long (and until it has cooled)
+            self.min_cutoff_s = number("min_cutoff_s", min_cutoff_s, 0, 3600)
             # None: each model's own target (Avalon 8: 90 degC, Avalon 9: 87)
             self.temp_target = (
                 None

@@ -65,7 +65,7 @@ class Poller:
                             for frame in rt.generation.work_frames(rt):
                                 self.chain._xfer(rt.id, frame, read=False)
                             self.poll(rt, adjust_fan)
-                            if protect(rt, self.chain.overheat_c):
+                            if protect(rt, self.chain.overheat_c, self.chain.min_cutoff_s):
                                 self.chain._config.send_plls(rt)
         except DeviceGone:
             return  # recorded by _xfer; API calls now raise

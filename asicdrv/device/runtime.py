@@ -49,6 +49,7 @@ class ModuleRuntime:
         self.idle = False  # idled by the host (PLLs off on purpose)
         self.saved_fan: tuple[bool, int] | None = None  # fan mode before idle()
         self.cutoff_reason = ""
+        self.cutoff_at = 0.0  # monotonic time of the last cutoff
         self.cutoffs = 0  # times a cutoff tripped
         self.fan_failed = False
         self.stale = False  # chip temperatures too old to trust

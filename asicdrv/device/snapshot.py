@@ -70,6 +70,7 @@ def module_status(rt: ModuleRuntime) -> ModuleStatus:
         fifo_overflows=r.fifo_overflows,
         errors=error_names(codes),
         settings_source=rt.settings_source,
+        cutoff_reason=rt.cutoff_reason,
         chip_sensors_unread=r.unread_sensors(),
         generation=rt.spec.generation,
         miner_temperatures_c=list(r.miner_temps),

@@ -356,6 +356,7 @@ class ModuleStatus:
     # firmware: the device sets its own (nano)
     chip_sensors_unread: list = field(default_factory=list)  # [miner, chip] never read
     idle: bool = False  # PLLs off on purpose (Chain.idle())
+    cutoff_reason: str = ""  # why protection cut it off, and when it will resume
     led: bool = False  # identify LED as the host sets it
     miner_hashrates_ghs: list = field(default_factory=list)  # [miner] from PLL locks
     local_works: list = field(default_factory=list)  # [miner] MM-counted works
