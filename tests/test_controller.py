@@ -307,3 +307,24 @@ def test_no_work_no_hashing_until_the_first_job():
             assert all(max(max(p) for p in m.physics.frequencies) > 0 for m in modules)
     finally:
         controller.stop()
+
+
+def test_an_absurd_difficulty_is_served_not_fatal():
+    """Robustness 3, point 1: mining.set_difficulty 1e-300 killed the pool's thread
+    (OverflowError making a target) and mining stopped for good.  Any finite positive
+    difficulty is served, clamped to what a 256-bit target carries."""
+    emus = emulators(1, modules=2)
+    with TestPool(difficulty=easy_difficulty()) as pool:
+        controller = controller_for([pool], emus).start()
+        try:
+            pool.wait_for_shares(5)
+            pool.set_difficulty(1e-300)
+            pool.wait_for_shares(len(pool.accepted) + 20)
+            pool.set_difficulty(easy_difficulty())
+            pool.wait_for_shares(len(pool.accepted) + 5)
+        finally:
+            controller.stop()
+        assert pool.connections == 1
+    status = controller.status()
+    assert status["pools"][0]["counts"]["rejected"] == {}
+    assert status["chains"][0]["state"] in ("mining", "closed")

@@ -52,10 +52,17 @@ def nbits_to_target(nbits: int) -> int:
     return mantissa << (8 * (exponent - 3))
 
 
+MAX_TARGET = (1 << 256) - 1
+
+
 def target_for_difficulty(difficulty: float) -> int:
-    if difficulty <= 0:
-        raise ValueError(f"difficulty must be positive, got {difficulty}")
-    return int(DIFF1_TARGET / difficulty)
+    """The share target of a difficulty, clamped to what a 256-bit target can carry: a
+    pool's 1e-300 is the largest target (every hash meets it), 1e300 the smallest (1)."""
+    if not difficulty > 0 or difficulty == float("inf"):
+        raise ValueError(f"difficulty must be a finite number above 0, got {difficulty}")
+    if difficulty < DIFF1_TARGET / MAX_TARGET:
+        return MAX_TARGET  # DIFF1_TARGET / difficulty would not fit (or overflow a float)
+    return max(1, min(MAX_TARGET, int(DIFF1_TARGET / difficulty)))
 
 
 def difficulty_of(digest: bytes) -> float:
