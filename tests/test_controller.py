@@ -328,3 +328,22 @@ def test_an_absurd_difficulty_is_served_not_fatal():
     status = controller.status()
     assert status["pools"][0]["counts"]["rejected"] == {}
     assert status["chains"][0]["state"] in ("mining", "closed")
+
+
+def test_a_notify_with_a_lone_surrogate_job_id_is_a_bad_job_not_a_dead_connection():
+    """Robustness 3, point 3: '"\\ud800"' is valid JSON; as a job id it dropped the
+    connection every time (the pool flapped).  A bad field is a bad job."""
+    emus = emulators(1, modules=1)
+    with TestPool(difficulty=easy_difficulty()) as pool:
+        controller = controller_for([pool], emus).start()
+        try:
+            pool.wait_for_shares(3)
+            params = pool.job.notify_params()
+            line = '{"id": null, "method": "mining.notify", "params": ["\\ud800"'
+            rest = ", ".join(__import__("json").dumps(p) for p in params[1:])
+            pool.send_raw((line + ", " + rest + "]}\n").encode())
+            pool.new_job()
+            pool.wait_for_shares(len(pool.accepted) + 5)
+        finally:
+            controller.stop()
+        assert pool.connections == 1  # never dropped

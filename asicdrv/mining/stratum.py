@@ -52,6 +52,10 @@ class StratumJob:
         job_id, prevhash, coinb1, coinb2, branch, version, nbits, ntime, clean = params[:9]
         if not isinstance(job_id, (str, int)) or isinstance(job_id, bool) or not str(job_id):
             raise JobError(f"job_id must be a non-empty string, got {job_id!r:.40}")
+        try:  # valid JSON may still hold a lone surrogate ("\ud800"), which no wire takes
+            str(job_id).encode()
+        except UnicodeEncodeError:
+            raise JobError(f"job_id {job_id!r:.40} is not text that can be sent back") from None
         if not isinstance(branch, (list, tuple)):
             raise JobError(f"merkle_branch must be a list, got {branch!r:.40}")
         if isinstance(extranonce2_size, bool) or not isinstance(extranonce2_size, int):
