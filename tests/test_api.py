@@ -219,9 +219,27 @@ def test_read_only_and_unknown_addresses(mining):
             assert (status["STATUS"], status["Code"]) == ("E", 45)
             assert status["Msg"] == f"Access denied to '{name}' command"
         assert ask(stranger.port, b'{"command": "summary"}') == b""
+        # cgminer answers check's Access for the asking client (robustness 3, point 5)
+        assert command(reader.port, "check", "quit")["CHECK"] == [{"Exists": "Y", "Access": "N"}]
+        assert command(reader.port, "check", "summary")["CHECK"][0]["Access"] == "Y"
     finally:
         reader.close()
         stranger.close()
+
+
+def test_api_allow_takes_the_first_match_and_every_ipv6_form():
+    """cgminer's check_connect (api.c) stops at the first entry that matches: in
+    R:127.0.0.1,W:127.0.0.0/8 the address 127.0.0.1 is read-only (it was given W)."""
+    from asicdrv.farm.api import Access
+
+    assert Access("R:127.0.0.1,W:127.0.0.0/8").level("127.0.0.1") == "R"
+    assert Access("R:127.0.0.1,W:127.0.0.0/8").level("127.0.0.2") == "W"
+    assert Access("W:127.0.0.0/8,R:127.0.0.1").level("127.0.0.1") == "W"
+    assert Access("W:::1").level("::1") == "W"
+    assert Access("W:::ffff:127.0.0.1").level("127.0.0.1") == "W"
+    assert Access("W:::ffff:127.0.0.1").level("::ffff:127.0.0.1") == "W"
+    assert Access("W:fe80::1%eth0").level("fe80::1%eth0") == "W"
+    assert Access("R:10.0.0.0/8").level("11.0.0.1") is None
 
 
 def test_abuse_is_served_or_refused_in_time(mining):

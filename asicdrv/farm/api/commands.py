@@ -81,6 +81,8 @@ class ApiCommands(ControlCommands):
             return error(45, f"Access denied to '{command}' command")
         handler = getattr(self, "cmd_" + command)
         try:
+            if command == "check":  # its Access answer depends on who asks
+                return self.cmd_check(parameter, level)
             return handler(parameter)
         except AsicError as exc:  # a device or limit error: a status, never a crash
             return error(120 if command == "ascset" else 23, str(exc))
@@ -387,16 +389,15 @@ class ApiCommands(ControlCommands):
             ],
         )
 
-    def cmd_check(self, param) -> Reply:
+    def cmd_check(self, param, level: str = "R") -> Reply:
+        """cgminer's check: whether the command exists and whether this client may run
+        it (a read-only client: N for the privileged ones)."""
         if not param:
             return error(71, "Missing check cmd")
+        exists = param in COMMANDS
+        allowed = exists and (level == "W" or (param not in PRIVILEGED and param != "privileged"))
         return ok(
             72,
             "Check command",
-            CHECK=[
-                {
-                    "Exists": "Y" if param in COMMANDS else "N",
-                    "Access": "Y" if param in COMMANDS else "N",
-                }
-            ],
+            CHECK=[{"Exists": "Y" if exists else "N", "Access": "Y" if allowed else "N"}],
         )
