@@ -347,3 +347,28 @@ def test_a_notify_with_a_lone_surrogate_job_id_is_a_bad_job_not_a_dead_connectio
         finally:
             controller.stop()
         assert pool.connections == 1  # never dropped
+
+
+def test_a_redirect_to_a_dead_port_is_tried_once_and_a_long_wait_is_capped():
+    """Robustness 3, point 2: client.reconnect to a dead port replaced the configured port
+    for good, and a wait of up to 3600 s was obeyed.  A redirect is tried once, then the
+    configured address comes back; the wait is capped (cgminer ignores it altogether)."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        dead = probe.getsockname()[1]
+    emus = emulators(1, modules=1)
+    with TestPool(difficulty=easy_difficulty()) as pool:
+        controller = controller_for([pool], emus).start()
+        try:
+            pool.wait_for_shares(3)
+            pool.reconnect(port=dead, wait=0)
+            assert wait_for(lambda: pool.connections == 2, 15), "not back on the configured port"
+            pool.wait_for_shares(len(pool.accepted) + 3)
+            started = time.monotonic()
+            pool.reconnect(wait=3600)
+            assert wait_for(lambda: pool.connections == 3, 20), "the 3600 s wait was obeyed"
+            assert time.monotonic() - started < 15
+        finally:
+            controller.stop()

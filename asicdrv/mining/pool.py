@@ -20,6 +20,9 @@ from .stratum_client import CONNECT_TIMEOUT_S, REPLY_TIMEOUT_S, StratumClient
 log = logging.getLogger("asicdrv.mining.pool")
 
 FIRST_JOB_WAIT_S = 5.0  # at start-up, how long a pool's first job is waited for
+# client.reconnect's wait: cgminer (util.c parse_reconnect) ignores it and reconnects at
+# once; we honour a short one (a pool restarting) and cap it
+REDIRECT_WAIT_MAX_S = 10.0
 
 __all__ = [
     "CONNECT_TIMEOUT_S",
@@ -201,6 +204,14 @@ class Pool:
             refused = isinstance(exc, PoolAuthError)
             self._set_state("refused" if refused else "dead", str(exc))
             log.warning("%s", exc)
+            if self._port != self.config.address[1]:  # a redirect is tried once
+                log.warning(
+                    "pool %d: the redirect to port %d failed; back to %s",
+                    self.index,
+                    self._port,
+                    self.config.url,
+                )
+                self._port = self.config.address[1]
             return False
         self._session_id = client.session_id
         self.connects += 1
@@ -246,7 +257,7 @@ class Pool:
 
     def _reconnect(self, host: str, port: int, wait: float) -> None:
         self._port = port
-        self._redirect_wait = wait
+        self._redirect_wait = min(wait, REDIRECT_WAIT_MAX_S)
         client = self.client
         if client is not None:
             threading.Thread(target=client.close, args=("client.reconnect",), daemon=True).start()
