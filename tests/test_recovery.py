@@ -197,3 +197,30 @@ def test_emulator_nonce_mask_is_a_chip_option_the_host_set_does_not_override():
     with asicdrv.open("emu://", emulator=emu, start=False):
         assert emu.modules[0].set_fields["nonce_mask"] == 27  # the host's SET: 851 default
         assert emu.modules[0].scanner.nonce_mask == 12  # the chips keep the option
+
+
+def test_a_module_that_comes_back_gets_the_current_job_and_the_others_keep_theirs():
+    """Robustness 3, point 10: after a re-detect no job was sent (the module sat idle until
+    the next one).  It now gets the current job at once, addressed to it alone."""
+    emu = Emulator(modules=2, seed=4, nonce_mask=10, hashrate=100_000)
+    job = job_for(GENESIS, job_id="back")
+    with asicdrv.open("emu://", emulator=emu, **FAST) as chain:
+        chain.submit(job)
+        assert wait_for(lambda: {s.module for s in _drain(chain)} >= {1, 2}, 15)
+        first_job = emu.modules[0]._last_job
+        emu.set_faults("drop:1.0@2")  # its replies stop; after 3 s it lets go of its id
+        assert wait_for(lambda: states(chain).get(2) == "lost")
+        time.sleep(3.2)
+        emu.set_faults("")
+        assert wait_for(lambda: len(chain.modules) == 2, 15)
+        _drain(chain)  # what it found before it was lost
+        assert wait_for(lambda: 2 in {s.module for s in _drain(chain)}, 15)
+        assert emu.modules[0]._last_job is first_job  # module 1 was not restarted
+
+
+def _drain(chain, most=1000):
+    """The shares queued now (at most ``most``: they keep coming while it reads)."""
+    shares = []
+    while len(shares) < most and (share := chain.next_share(timeout=0)) is not None:
+        shares.append(share)
+    return shares

@@ -44,6 +44,27 @@ class Detector:
     def __init__(self, chain: "Chain"):
         self.chain = chain
 
+    def resend_work(self, rt: ModuleRuntime) -> None:
+        """The current job to a module that came back, addressed to it alone: the others
+        keep hashing undisturbed (a broadcast would restart their work)."""
+        work = self.chain._current_work
+        if work is None or rt.cutoff or rt.idle:
+            return
+        job, start, span, pool = work
+        cap = min(m.spec.diffmax for m in self.chain._active())
+        frames = rt.generation.job_frames(
+            job,
+            [rt],
+            nonce2_start=start,
+            nonce2_range=span,
+            clean=False,
+            pool=pool,
+            send_job_id=True,
+            difficulty_cap=cap,
+        )
+        for _, frame in frames:
+            self.chain._xfer(rt.id, frame, read=False)
+
     def open_detection(self) -> None:
         """Detection at open, with the wait that re-finds modules an earlier host left
         holding their addresses; then each new module's settings."""
@@ -131,6 +152,7 @@ class Detector:
                 rt.redetections += 1
                 self.chain._modules[module_id] = rt
                 self.chain._config.settings_round(rt)
+                self.resend_work(rt)
                 continue
             try:
                 if self.chain._frequency is not None or self.chain._voltage_level is not None:
