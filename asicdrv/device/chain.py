@@ -48,7 +48,7 @@ from ..models import (
 from .configure import Configurator
 from .detection import Detector
 from .fan import FanPid
-from .limits import number, pll_frequencies, settable, whole
+from .limits import miners_for, number, pll_frequencies, settable, whole
 from .poller import Poller
 from .runtime import ModuleRuntime
 from .shares import NonceVerifier, Share
@@ -229,7 +229,7 @@ class Chain:
         self._check_open()
         with self._lock:
             targets = [
-                (rt, self._miners(rt, miner), pll_frequencies(mhz, settable(rt.spec)))
+                (rt, miners_for(rt.spec, rt.id, miner), pll_frequencies(mhz, settable(rt.spec)))
                 for rt in self._select(module)
             ]
             for rt, miners, plls in targets:
@@ -243,7 +243,7 @@ class Chain:
     ) -> None:
         self._check_open()
         with self._lock:
-            targets = [(rt, self._miners(rt, miner)) for rt in self._select(module)]
+            targets = [(rt, miners_for(rt.spec, rt.id, miner)) for rt in self._select(module)]
             for rt, miners in targets:
                 settable(rt.spec).check_voltage_level(level)
                 others = [m for m in range(rt.spec.miner_count) if m not in miners]
@@ -527,15 +527,3 @@ class Chain:
         if rt.state == STATE_LOST:
             raise ModuleLost(f"module {module} stopped answering and was detached")
         return [rt]
-
-    @staticmethod
-    def _miners(rt: ModuleRuntime, miner: int | None) -> range | list[int]:
-        if miner is None:
-            return range(rt.spec.miner_count)
-        whole("miner", miner, 0, rt.spec.miner_count - 1)
-        if not rt.spec.per_miner_settings:
-            raise LimitError(
-                f"the {rt.spec.name} (module {rt.id}) sets frequency and "
-                f"voltage for the whole module: leave out the miner"
-            )
-        return [miner]

@@ -70,3 +70,17 @@ def whole(name: str, value, low: int, high: int) -> int:
     if not low <= value <= high:
         raise LimitError(f"{name} {value} out of range {low}..{high}")
     return value
+
+
+def miners_for(spec: ModelSpec, module: int, miner: int | None) -> range | list[int]:
+    """The miners a setting addresses: every one (None), or one where the model takes
+    per-miner settings (a LimitError naming the module otherwise)."""
+    if miner is None:
+        return range(spec.miner_count)
+    whole("miner", miner, 0, spec.miner_count - 1)
+    if not spec.per_miner_settings:
+        raise LimitError(
+            f"the {spec.name} (module {module}) sets frequency and "
+            f"voltage for the whole module: leave out the miner"
+        )
+    return [miner]
