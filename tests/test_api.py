@@ -86,6 +86,11 @@ def test_multi_command_wraps_each_reply_in_a_list(mining):
         (b'{"command": ["a"]}', 24),
         (b"\x00\xff\xfe garbage \x80", 14),
         (b"[1,2,3]", 14),
+        # robustness 3, point 11: a request 30,000 deep got no reply (RecursionError in
+        # the log); "+" alone answered without a STATUS
+        (b'{"command": ' + b"[" * 30000 + b"]" * 30000 + b"}", 23),
+        (b'{"command": "+"}', 14),
+        (b"+", 14),
     ],
 )
 def test_bad_requests_get_cgminer_status_codes(mining, raw, code):

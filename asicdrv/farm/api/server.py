@@ -53,7 +53,7 @@ def parse_request(data: bytes) -> tuple[list[tuple[str, str | None]], bool, Repl
     if is_json:
         try:
             request = json.loads(text)
-        except ValueError:
+        except (ValueError, RecursionError):  # 30,000 brackets deep is not a request
             return [], True, Reply("E", 23, "Invalid JSON")
         if not isinstance(request, dict):
             return [], True, Reply("E", 23, "Invalid JSON")
@@ -70,6 +70,8 @@ def parse_request(data: bytes) -> tuple[list[tuple[str, str | None]], bool, Repl
     command = command.strip()
     if "+" in command:
         names = list(dict.fromkeys(c.strip() for c in command.split("+") if c.strip()))
+        if not names:  # "+" alone joins nothing: cgminer's invalid command
+            return [], is_json, Reply("E", 14, "Invalid command")
         return [(n, parameter) for n in names], is_json, None
     return [(command, parameter)], is_json, None
 
@@ -241,7 +243,7 @@ def _complete_json(data: bytes) -> bool:
         return False
     try:
         json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         return False
     return True
 
