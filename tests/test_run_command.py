@@ -270,3 +270,25 @@ def test_sigterm_is_prompt_while_a_pool_is_still_connecting():
     assert proc.returncode == 0, err
     assert time.monotonic() - t0 < 8
     assert "stopped:" in err
+
+
+@pytest.mark.parametrize(
+    "content, says",
+    [
+        (b"log_level = '\xff\xfe'\n", "not UTF-8"),
+        (b"a = " + b"[" * 100_000 + b"]" * 100_000 + b"\n", "not valid TOML"),
+        (b"log_level = '" + b"x" * 5_000_000 + b"'\n", "log_level must be one of"),
+        (b"".join(b"k%d = 1\n" % n for n in range(200_000)), "and 199990 more"),
+    ],
+    ids=["not-utf8", "deep", "huge-value", "many-keys"],
+)
+def test_a_hostile_config_file_is_one_short_line(tmp_path, content, says):
+    """Robustness 3, point 11: these gave "internal error ... please report it", or echoed
+    megabytes back.  Each is one line naming the problem, exit 2."""
+    path = tmp_path / "hostile.toml"
+    path.write_bytes(content)
+    result = run("run", "--config", str(path), timeout=120)
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 2 and len(lines) == 1, result.stderr[:300]
+    assert says in lines[0] and "internal error" not in lines[0]
+    assert len(lines[0]) < 1000

@@ -88,6 +88,12 @@ def load_file(path: str) -> RunConfig:
             data = tomllib.load(f)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML ({exc})") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not valid TOML (not UTF-8 text)") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: not valid TOML (nested too deep)") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read it ({exc.strerror or exc})") from None
     return from_dict(data, where=path)
 
 
@@ -98,7 +104,7 @@ def from_dict(data: dict, where: str = "config") -> RunConfig:
         level = data["log_level"]
         if level not in LOG_LEVELS:
             raise ConfigError(
-                f"{where}: log_level must be one of {', '.join(LOG_LEVELS)}, got {level!r}"
+                f"{where}: log_level must be one of {', '.join(LOG_LEVELS)}, got {_echo(level)}"
             )
         config.log_level = level
     for key, low, high in (
@@ -159,7 +165,7 @@ def device_config(data: dict, where: str) -> DeviceConfig:
         raise ConfigError(f"{where}: modules must be a table of module ids")
     for key, table in raw_modules.items():
         if not str(key).isdigit() or not 1 <= int(key) <= MAX_MODULES:
-            raise ConfigError(f"{where}: module id {key!r} must be 1..{MAX_MODULES}")
+            raise ConfigError(f"{where}: module id {_echo(key)} must be 1..{MAX_MODULES}")
         if not isinstance(table, dict):
             raise ConfigError(f"{where}: modules.{key} must be a table")
         _known(table, SETTING_KEYS, f"{where}: module {key}")
@@ -191,7 +197,7 @@ def module_settings(data: dict, where: str) -> ModuleSettings:
         ):
             raise ConfigError(
                 f'{where}: fan must be "auto" or {FAN_MIN_PERCENT}..'
-                f"{FAN_MAX_PERCENT} (percent), got {fan!r}"
+                f"{FAN_MAX_PERCENT} (percent), got {_echo(fan)}"
             )
         settings.fan = fan
     if "temp_target" in data:
@@ -215,9 +221,17 @@ def _known(data, keys: set, where: str) -> None:
         raise ConfigError(f"{where}: expected a table")
     unknown = sorted(set(data) - keys)
     if unknown:
+        shown = ", ".join(_echo(k, 40) for k in unknown[:10])
+        more = f" (and {len(unknown) - 10} more)" if len(unknown) > 10 else ""
         raise ConfigError(
-            f"{where}: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(keys))}"
+            f"{where}: unknown key(s) {shown}{more}; known: {', '.join(sorted(keys))}"
         )
+
+
+def _echo(value, width: int = 60) -> str:
+    """A value as an error line shows it: repr, cut to ``width`` characters."""
+    text = repr(value)
+    return text if len(text) <= width else text[: width - 3] + "..."
 
 
 def _tables(value, where: str) -> list:
@@ -233,5 +247,5 @@ def _number(where: str, value, low: float, high: float) -> float:
         or not math.isfinite(value)
         or not low <= value <= high
     ):
-        raise ConfigError(f"{where} must be a number from {low:g} to {high:g}, got {value!r}")
+        raise ConfigError(f"{where} must be a number from {low:g} to {high:g}, got {_echo(value)}")
     return float(value)
