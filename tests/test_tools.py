@@ -164,3 +164,10 @@ def test_tools_scripts_run_the_same_commands():
         timeout=120,
     )
     assert result.returncode == 0 and json.loads(result.stdout)["modules"]
+
+
+def test_burnin_refuses_a_frequency_of_zero():
+    """Robustness 3, point 11: --frequency 0 (every PLL off) was taken: a burn-in that
+    tests nothing."""
+    result = run("burnin", "--minutes", "1", "--frequency", "0", "--device", "emu://")
+    assert result.returncode == 2 and "--frequency" in result.stderr

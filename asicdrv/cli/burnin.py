@@ -14,14 +14,21 @@ from __future__ import annotations
 import sys
 
 from ..bench.burnin import run_burnin
-from .common import add_command, add_device_args, emit_json, open_chain, positive_number
+from .common import count_type, add_command, add_device_args, emit_json, open_chain, positive_number
 from .reporting import add_report_args, check_report_args, finish_report
 
 
 def add_parser(sub) -> None:
     p = add_command(sub, "burnin", __doc__, "factory core test with per-chip findings")
     p.add_argument("--minutes", type=positive_number, required=True)
-    p.add_argument("--frequency", type=int, default=None, metavar="MHZ")
+    p.add_argument(
+        "--frequency",
+        type=count_type,
+        default=None,
+        metavar="MHZ",
+        help="whole MHz above 0 (0 turns the PLLs off: a burn-in would test nothing); "
+        "checked against each module's model",
+    )
     p.add_argument("--voltage-level", type=int, default=None, metavar="L")
     add_report_args(p)
     add_device_args(p)
