@@ -144,6 +144,18 @@ def test_sigterm_leaves_the_board_idle_on_the_wire(serial_board):
         (["--api-listen", "127.0.0.1:99999"], None, "listen address"),
         (["--api-allow", "W:not-an-address"], None, "--api-allow"),
         ([], 'metrics_listen = "x:y"\n', "listen address"),
+        # robustness 3, point 11: a taken port was found only after the boards were set up
+        (
+            ["--pool", "stratum+tcp://127.0.0.1:1", "--user", "u", "--web", "127.0.0.1:TAKEN"],
+            None,
+            "web page cannot listen",
+        ),
+        (
+            ["--pool", "stratum+tcp://127.0.0.1:1", "--user", "u"]
+            + ["--metrics-listen", "127.0.0.1:TAKEN"],
+            None,
+            "metrics cannot listen",
+        ),
     ],
     ids=[
         "scheme",
@@ -158,10 +170,18 @@ def test_sigterm_leaves_the_board_idle_on_the_wire(serial_board):
         "api-listen",
         "api-allow",
         "metrics-listen",
+        "web-port-taken",
+        "metrics-port-taken",
     ],
 )
 def test_bad_configuration_is_one_line_and_no_frame(serial_board, tmp_path, args, config, message):
+    import socket
+
     url, log = serial_board
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen(1)
+    args = [a.replace("TAKEN", str(taken.getsockname()[1])) for a in args]
     if config is not None:
         path = tmp_path / "asicdrv.toml"
         path.write_text(config.replace("DEV", url))
@@ -173,6 +193,7 @@ def test_bad_configuration_is_one_line_and_no_frame(serial_board, tmp_path, args
     assert len(lines) == 1 and message in lines[0], result.stderr
     time.sleep(0.2)
     assert len(host_frames(log)) == sent_before == 0
+    taken.close()
 
 
 def test_a_config_file_runs_with_per_module_settings(tmp_path):

@@ -323,16 +323,25 @@ def _run(args) -> int:
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
     metrics = web = None
     try:
+        # every listener is bound before any frame reaches a board: a port that is taken
+        # is one line and exit 2, with the boards untouched
+        if config.web:
+            host, port = parse_listen(config.web, default_port=WEB_PORT)
+            web = LivePage(controller, host, port)
+        if config.metrics_listen:
+            host, port = parse_listen(config.metrics_listen, default_port=METRICS_PORT)
+            try:
+                metrics = serve_metrics(controller, host, port, config.metrics_per_chip)
+            except OSError as exc:
+                raise ConfigError(
+                    f"metrics cannot listen on {host}:{port}: {exc.strerror or exc}"
+                ) from None
+            log.info("metrics on http://%s:%d/metrics", host, metrics[0].server_port)
         controller.start()
         if api is not None:
             api.start()
-        if config.web:
-            host, port = parse_listen(config.web, default_port=WEB_PORT)
-            web = LivePage(controller, host, port).start()
-        if config.metrics_listen:
-            host, port = parse_listen(config.metrics_listen, default_port=METRICS_PORT)
-            metrics = serve_metrics(controller, host, port, config.metrics_per_chip)
-            log.info("metrics on http://%s:%d/metrics", host, metrics[0].server_port)
+        if web is not None:
+            web.start()
         deadline = None if args.seconds is None else time.monotonic() + args.seconds
         while not stop.is_set():
             wait = config.status_interval

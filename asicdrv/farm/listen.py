@@ -15,3 +15,11 @@ def bind_in_background(server_cls, host: str, port: int, handler, what: str, thr
     except OSError as exc:
         raise ConfigError(f"{what} cannot listen on {host}:{port}: {exc.strerror or exc}") from None
     return server, threading.Thread(target=server.serve_forever, daemon=True, name=thread_name)
+
+
+def close_server(server, thread: threading.Thread) -> None:
+    """Stop serving (when it was started: ``shutdown`` waits for ``serve_forever``, which
+    a listener bound but never started would never run) and release the address."""
+    if thread.is_alive():
+        server.shutdown()
+    server.server_close()

@@ -20,7 +20,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from .._version import VERSION
 from ..mining.controller import mining_modules
-from .listen import bind_in_background
+from .listen import bind_in_background, close_server
 from ..bench.chipmap import chip_map_svg
 
 log = logging.getLogger("asicdrv.web")
@@ -108,8 +108,7 @@ class LivePage:
         return self
 
     def close(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        close_server(self._server, self._thread)
 
     def page(self) -> bytes:
         model = self._model()

@@ -19,7 +19,7 @@ import threading
 import time
 
 from ...errors import ConfigError
-from ..listen import bind_in_background
+from ..listen import bind_in_background, close_server
 from .access import DEFAULT_ALLOW, Access
 from .commands import DESCRIPTION, JOINABLE, ApiCommands
 from .reply import Reply
@@ -148,8 +148,7 @@ class ApiServer:
         return self
 
     def close(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        close_server(self._server, self._thread)
 
     def answer(self, data: bytes, address: str) -> bytes:
         """The bytes to send back for one request from ``address``."""
