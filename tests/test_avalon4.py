@@ -306,3 +306,16 @@ def test_the_mm60_gets_no_chip_test_and_selftest_says_so():
     )
     checks = [c for c in json.loads(out.stdout)["checks"] if c["check"] == "chip test"]
     assert [c["skipped"] for c in checks] == [True]
+
+
+def test_protection_uses_the_hottest_sensor_an_mm4_reports():
+    """Robustness 3, point 7: under heat the host showed the board sensor (57 degC, ok)
+    while the module's NTC channels read 116 degC against a 65 degC limit.  STATUS d[0] is
+    the module's temperature (MM4 main.c: read_temp(), the board's TMP sensor); when NTC
+    channels are reported too, protection uses the hottest."""
+    emu = Emulator(model="MM41", seed=2, faults="overheat:40", thermal_tau_s=0.05)
+    with asicdrv.open("emu://", emulator=emu, **FAST) as chain:
+        assert wait_for(lambda: chain.status().modules[0].state == "cutoff", 15)
+        m = chain.status().modules[0]
+        assert m.hottest_chip_c >= 65 and m.temperature_c < m.hottest_chip_c
+        assert max(t for t in m.extra["ntc_c"] if t is not None) == m.hottest_chip_c

@@ -74,7 +74,7 @@ def render(status, problems, missing=()) -> str:
                 "module",
                 "state",
                 "MM C",
-                "chip C",
+                "hottest C",
                 "fan",
                 "RPM",
                 "TH/s",
@@ -106,7 +106,7 @@ def render(status, problems, missing=()) -> str:
             )
     out.append(
         table(
-            ["module", "miner", "chip C", "PLL MHz", "volt lvl", "core V", "Vin", "power ok"],
+            ["module", "miner", "temp C", "PLL MHz", "volt lvl", "core V", "Vin", "power ok"],
             miner_rows,
         )
     )

@@ -86,8 +86,11 @@ class Avalon4Readings(ModuleReadings):
         self.received_at[pkt.type] = now
         f = pkt.fields()
         if pkt.type == T.STATUS:
+            # the module's temperature: MM4 main.c fills STATUS d[0] with read_temp()
+            # (twipwm.c: the board's TMP sensor, a trimmed mean of 10), the reading its
+            # own protection idles on at 65 degC
             self.temperature_mm = f["temperature_mm"]
-            self.miner_temps = [f["temperature_mm"]] * spec.miner_count
+            self._fold_temperatures()
             self.fan_rpm = f["fan_rpm"]
             self.power_good = f["power_good"]
             self.mm4_error_code = f["error_code"]
@@ -106,8 +109,17 @@ class Avalon4Readings(ModuleReadings):
             target = self.local_works if pkt.type == T.STATUS_LW else self.mm_hw_errors
             for m, count in enumerate(f["counts"][: spec.miner_count]):
                 target[m] += count
-        else:  # 0x48 is STATUS_M on the MM4
+        else:  # 0x48 is STATUS_M on the MM4 (MM4.1 never sends it; other builds may)
             self.ntc_c = [ntc_adc_to_celsius(a) for a in f["adc"][:4]]
+            self._fold_temperatures()
+
+    def _fold_temperatures(self) -> None:
+        """Protection uses the hottest sensor the module has: the board sensor and, when
+        they are reported, the NTC channels."""
+        readings = [t for t in [self.temperature_mm, *self.ntc_c] if t is not None]
+        hottest = max(readings) if readings else None
+        self.miner_temps = [hottest] * self.spec.miner_count
+        self._hottest_stale = True
 
     def extra(self) -> dict:
         return {
