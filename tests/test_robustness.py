@@ -412,3 +412,40 @@ def test_a_serial_port_that_fails_in_tcflush_is_a_device_gone(mocker):
             time.sleep(0.01)
         with pytest.raises(asicdrv.DeviceGone, match="Input/output error"):
             chain.set_fan(50)
+
+
+def test_the_live_page_bounds_idle_connections_and_keeps_to_its_access_rule(mocker):
+    """Robustness 3, point 4: 400 idle sockets held 410 threads until the clients closed,
+    and anyone could read the page.  Connections are bounded in number and in idle time,
+    and --web-allow (default localhost) admits as the API's --api-allow does."""
+    import socket
+    import urllib.request
+
+    from asicdrv.farm import web
+    from asicdrv.mining.controller import Controller, DeviceConfig
+
+    mocker.patch.object(web._Handler, "timeout", 0.5)
+    controller = Controller([], [DeviceConfig(url="emu://")])  # read, never started
+    page = web.LivePage(controller, "127.0.0.1", 0).start()
+    try:
+        idle = [socket.create_connection(("127.0.0.1", page.port)) for _ in range(40)]
+        time.sleep(0.2)
+        # beyond the bound they were closed at once
+        assert page.refused >= 40 - web.MAX_CLIENTS
+        time.sleep(1.0)  # the idle ones are dropped after the timeout
+        for s in idle:
+            s.settimeout(2)
+            assert s.recv(100) == b""  # closed by the page
+            s.close()
+        with urllib.request.urlopen(f"http://127.0.0.1:{page.port}/status.json", timeout=5):
+            pass  # served again once the idle ones are gone
+    finally:
+        page.close()
+    stranger = web.LivePage(controller, "127.0.0.1", 0, allow="10.0.0.0/8").start()
+    try:
+        with socket.create_connection(("127.0.0.1", stranger.port)) as s:
+            s.sendall(b"GET / HTTP/1.0\r\n\r\n")
+            s.settimeout(2)
+            assert s.recv(100) == b""  # refused: 127.0.0.1 is not admitted
+    finally:
+        stranger.close()

@@ -149,6 +149,13 @@ def add_parser(sub) -> None:
         metavar="[HOST:]PORT",
         help="serve the live page (off by default; 127.0.0.1 unless a host is given)",
     )
+    p.add_argument(
+        "--web-allow",
+        default=None,
+        metavar="RULES",
+        help="who may read the live page: addresses or address/mask, comma-separated, as "
+        "--api-allow (default 127.0.0.1)",
+    )
     p.add_argument("--log-level", choices=cfg.LOG_LEVELS, default=None)
     p.add_argument(
         "--seconds",
@@ -200,6 +207,7 @@ def build_config(args) -> cfg.RunConfig:
         "metrics_listen",
         "metrics_per_chip",
         "web",
+        "web_allow",
     ):
         value = getattr(args, key)
         if value is not None:
@@ -327,7 +335,7 @@ def _run(args) -> int:
         # is one line and exit 2, with the boards untouched
         if config.web:
             host, port = parse_listen(config.web, default_port=WEB_PORT)
-            web = LivePage(controller, host, port)
+            web = LivePage(controller, host, port, allow=config.web_allow)
         if config.metrics_listen:
             host, port = parse_listen(config.metrics_listen, default_port=METRICS_PORT)
             try:

@@ -20,6 +20,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from .._version import VERSION
 from ..mining.controller import mining_modules
+from .api.access import Access
 from .listen import bind_in_background, close_server
 from ..bench.chipmap import chip_map_svg
 
@@ -89,16 +90,49 @@ def chip_health(module, shares: dict) -> list[list]:
     return out
 
 
+class _PageServer(ThreadingHTTPServer):
+    """At most ``MAX_CLIENTS`` connections at once (more are closed at once), each
+    dropped after ``IDLE_TIMEOUT_S`` without a request; only addresses ``allow`` admits."""
+
+    daemon_threads = True
+    request_queue_size = 64  # accepted, then refused by count: not left in the backlog
+    page: "LivePage"
+
+    def verify_request(self, request, client_address) -> bool:
+        page = self.page
+        if page.access.level(str(client_address[0])) is None:
+            page.refused += 1
+            return False
+        if not page.slots.acquire(blocking=False):
+            page.refused += 1
+            return False
+        return True
+
+    def process_request_thread(self, request, client_address) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self.page.slots.release()
+
+
+MAX_CLIENTS = 16
+IDLE_TIMEOUT_S = 10.0
+
+
 class LivePage:
-    def __init__(self, controller, host: str = "127.0.0.1", port: int = 8080):
+    def __init__(
+        self, controller, host: str = "127.0.0.1", port: int = 8080, allow: str = "127.0.0.1"
+    ):
         self.controller = controller
         self._snapshot: tuple[float, bytes] | None = None
         self._lock = threading.Lock()
         self.requests = 0
+        self.refused = 0
+        self.access = Access(allow)
+        self.slots = threading.BoundedSemaphore(MAX_CLIENTS)
         self._server, self._thread = bind_in_background(
-            ThreadingHTTPServer, host, port, _Handler, "web page", "asicdrv-web"
+            _PageServer, host, port, _Handler, "web page", "asicdrv-web"
         )
-        self._server.daemon_threads = True
         self._server.page = self
         self.host, self.port = self._server.server_address[:2]
 
@@ -167,6 +201,7 @@ class LivePage:
 
 class _Handler(BaseHTTPRequestHandler):
     server_version = f"asicdrv/{VERSION}"
+    timeout = IDLE_TIMEOUT_S  # an idle connection is closed, not held
 
     def do_GET(self):  # noqa: N802 - the http.server name
         page: LivePage = self.server.page

@@ -60,6 +60,7 @@ TOP_KEYS = {
     "metrics_listen",
     "metrics_per_chip",
     "web",
+    "web_allow",
 }
 POOL_KEYS = {"url", "user", "password"}
 SETTING_KEYS = {"frequency", "voltage_level", "fan", "temp_target"}
@@ -80,6 +81,7 @@ class RunConfig:
     metrics_listen: str | None = None  # off unless given
     metrics_per_chip: bool = False
     web: str | None = None  # the live page, off unless given
+    web_allow: str = "127.0.0.1"  # who may read it (the API's syntax)
 
 
 def load_file(path: str) -> RunConfig:
@@ -117,7 +119,7 @@ def from_dict(data: dict, where: str = "config") -> RunConfig:
             setattr(config, key, _number(f"{where}: {key}", data[key], low, high))
     if config.retry_max < config.retry_min:
         raise ConfigError(f"{where}: retry_max is below retry_min")
-    for key in ("api_listen", "api_allow", "metrics_listen", "web"):
+    for key in ("api_listen", "api_allow", "metrics_listen", "web", "web_allow"):
         if key in data:
             if not isinstance(data[key], str):
                 raise ConfigError(f'{where}: {key} must be text such as "0.0.0.0:4028"')
@@ -145,6 +147,7 @@ def check_servers(config: RunConfig, where: str = "command line") -> None:
         if config.api_listen != "off":
             parse_listen(config.api_listen)
         Access(config.api_allow)
+        Access(config.web_allow)
         if config.metrics_listen:
             parse_listen(config.metrics_listen, default_port=9184)
         if config.web:
