@@ -224,7 +224,7 @@ def _known(data, keys: set, where: str) -> None:
         raise ConfigError(f"{where}: expected a table")
     unknown = sorted(set(data) - keys)
     if unknown:
-        shown = ", ".join(_echo(k, 40) for k in unknown[:10])
+        shown = ", ".join(_cut(str(k), 40) for k in unknown[:10])
         more = f" (and {len(unknown) - 10} more)" if len(unknown) > 10 else ""
         raise ConfigError(
             f"{where}: unknown key(s) {shown}{more}; known: {', '.join(sorted(keys))}"
@@ -233,7 +233,10 @@ def _known(data, keys: set, where: str) -> None:
 
 def _echo(value, width: int = 60) -> str:
     """A value as an error line shows it: repr, cut to ``width`` characters."""
-    text = repr(value)
+    return _cut(repr(value), width)
+
+
+def _cut(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 3] + "..."
 
 
