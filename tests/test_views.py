@@ -187,3 +187,45 @@ def test_a_bad_report_name_is_refused_before_the_test_and_history_is_read_only(t
     listing = run("history", "--db", str(db))
     assert listing.returncode == 0 and "does not exist" in listing.stdout
     assert not (tmp_path / "none").exists()  # reading created nothing
+
+
+SELFTEST_QUICK = "emu://?nonce_start=396000"  # the known answer comes in a second
+
+
+def test_a_run_the_history_could_not_record_exits_4_and_says_why(tmp_path):
+    """Robustness 3, point 6: a history that could not be written exited 0, so a script
+    checking the exit status lost the record unnoticed.  The verdict is still printed; the
+    exit status is 4 (healthy, not recorded), with one line naming the cause."""
+    import sqlite3
+
+    unwritable = "/proc/asicdrv-history.sqlite"  # no file can be made there, even as root
+    result = run("selftest", "--device", SELFTEST_QUICK, "--db", unwritable)
+    assert "VERDICT: healthy" in result.stdout
+    assert result.returncode == 4 and "cannot open" in result.stderr, result.stderr
+    # a history a newer asicdrv wrote is refused for writing, with one line
+    newer = tmp_path / "newer.sqlite"
+    History(str(newer)).close()
+    db = sqlite3.connect(newer)
+    db.execute("PRAGMA user_version=2")
+    db.commit()
+    db.close()
+    result = run("selftest", "--device", SELFTEST_QUICK, "--db", str(newer))
+    assert result.returncode == 4 and "written by a newer asicdrv" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    # ... and still read
+    listing = run("history", "--db", str(newer))
+    assert listing.returncode == 0
+
+
+def test_reading_a_history_opens_it_read_only(tmp_path):
+    """A history on read-only media can be read: reading opens it read-only (SQLite's
+    mode=ro, else as it stands on the medium) and never writes to it."""
+    path = tmp_path / "h.sqlite"
+    with History(str(path)) as history:
+        history.record({"kind": "selftest", "modules": [{"dna": "aa", "findings": []}]})
+    content, stamp = path.read_bytes(), os.path.getmtime(path)
+    with History(str(path), create=False) as history:
+        assert len(history.runs()) == 1
+        with pytest.raises(Exception, match="readonly"):
+            history._db.execute("DELETE FROM runs")
+    assert path.read_bytes() == content and os.path.getmtime(path) == stamp

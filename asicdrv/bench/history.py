@@ -12,6 +12,7 @@ import json
 import os
 import sqlite3
 import time
+import urllib.parse
 
 from ..errors import AsicError
 
@@ -35,27 +36,61 @@ def default_path() -> str:
 
 
 class History:
-    """``create=False`` (reading) never makes a file or folder: a missing one is a
-    :class:`HistoryMissing`."""
+    """``create=False`` (reading) never makes or changes a file or folder: a missing one is
+    a :class:`HistoryMissing`, and a history on read-only media can be read.  Writing
+    refuses a database a newer asicdrv wrote (its ``user_version`` above ours), and a
+    file it could not set up is not left behind."""
 
     def __init__(self, path: str | None = None, create: bool = True):
         self.path = path or default_path()
+        self.writable = create
         if not create and not os.path.exists(self.path):
             raise HistoryMissing(f"no recorded runs: {self.path} does not exist")
-        directory = os.path.dirname(os.path.abspath(self.path))
+        existed = os.path.exists(self.path)
         try:
-            os.makedirs(directory, exist_ok=True)
-            self._db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+            self._db = self._connect(create)
         except (OSError, sqlite3.Error) as exc:
-            raise HistoryError(f"history {self.path}: cannot open ({exc})") from None
+            self._forget(existed)
+            raise HistoryError(f"history {self.path}: cannot open ({_cause(exc)})") from None
         try:
             self._prepare()
+        except HistoryError:
+            self._db.close()
+            raise
+        except sqlite3.OperationalError as exc:  # disk full, read-only, locked, ...
+            self._db.close()
+            self._forget(existed)
+            raise HistoryError(f"history {self.path}: cannot use it ({_cause(exc)})") from None
         except sqlite3.DatabaseError as exc:
             self._db.close()
+            self._forget(existed)
             raise HistoryError(
                 f"history {self.path}: not an asicdrv history database or "
                 f"damaged ({exc}); it was left as it is"
             ) from None
+
+    def _connect(self, create: bool) -> sqlite3.Connection:
+        if create:
+            os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
+            return sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        uri = "file:" + urllib.parse.quote(os.path.abspath(self.path))
+        db = sqlite3.connect(uri + "?mode=ro", uri=True, timeout=30, isolation_level=None)
+        try:
+            db.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            return db
+        except sqlite3.OperationalError:  # a WAL file on read-only media: as it stands
+            db.close()
+            return sqlite3.connect(uri + "?immutable=1", uri=True, isolation_level=None)
+
+    def _forget(self, existed: bool) -> None:
+        """A history file this call created but could not set up is removed again."""
+        if existed:
+            return
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            try:
+                os.remove(self.path + suffix)
+            except OSError:
+                pass
 
     def _prepare(self) -> None:
         db = self._db
@@ -63,6 +98,15 @@ class History:
         tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
         if app not in (0, APPLICATION_ID) or (app == 0 and tables):
             raise sqlite3.DatabaseError("another program's database")
+        version = db.execute("PRAGMA user_version").fetchone()[0]
+        if self.writable and version > SCHEMA_VERSION:
+            raise HistoryError(
+                f"history {self.path}: written by a newer asicdrv (schema {version}, this "
+                f"one knows {SCHEMA_VERSION}); not written to, upgrade asicdrv to record here"
+            )
+        if not self.writable:
+            db.execute("SELECT count(*) FROM runs").fetchone()  # damaged files fail here
+            return
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA busy_timeout=30000")
         if app == 0:
@@ -116,7 +160,7 @@ class History:
                     rows,
                 )
         except sqlite3.Error as exc:
-            raise HistoryError(f"history {self.path}: could not record ({exc})") from None
+            raise HistoryError(f"history {self.path}: could not record ({_cause(exc)})") from None
         return len(rows)
 
     def runs(self, dna: str | None = None) -> list[dict]:
@@ -157,3 +201,16 @@ class History:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def _cause(exc: BaseException) -> str:
+    """What went wrong, in a technician's words where SQLite's are cryptic."""
+    text = str(exc)
+    low = text.lower()
+    if "disk is full" in low or getattr(exc, "errno", None) == 28:
+        return "the disk is full"
+    if "readonly" in low or "read-only" in low or getattr(exc, "errno", None) == 30:
+        return "the file or its folder is read-only"
+    if "unable to open" in low:
+        return f"cannot create or open it here ({text})"
+    return text

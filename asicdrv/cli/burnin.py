@@ -15,7 +15,7 @@ import sys
 
 from ..bench.burnin import run_burnin
 from .common import count_type, add_command, add_device_args, emit_json, open_chain, positive_number
-from .reporting import add_report_args, check_report_args, finish_report
+from .reporting import EXIT_NOT_RECORDED, add_report_args, check_report_args, finish_report
 
 
 def add_parser(sub) -> None:
@@ -66,5 +66,7 @@ def run(args) -> int:
         for finding in result["findings"]:
             print(f"FINDING {finding}")
         print("VERDICT:", result["verdict"])
-    finish_report(args, result)  # after the verdict is out: a full disk loses nothing
-    return 0 if result["ok"] else 1
+    recorded = finish_report(args, result)  # after the verdict is out: a full disk loses nothing
+    if not result["ok"]:
+        return 1
+    return 0 if recorded else EXIT_NOT_RECORDED

@@ -30,13 +30,20 @@ def check_report_args(args) -> None:
         check_report_path(path)
 
 
-def finish_report(args, report: dict) -> None:
-    """Record the run in the history (one that cannot be used is said on stderr; the
-    verdict stands), then write the reports asked for."""
+EXIT_NOT_RECORDED = 4  # the verdict was healthy, but the run is not in the history
+
+
+def finish_report(args, report: dict) -> bool:
+    """Record the run in the history, then write the reports asked for.  False when it
+    could not be recorded (said on stderr; the verdict stands): the command then exits
+    with :data:`EXIT_NOT_RECORDED` rather than 0, so a script notices."""
+    recorded = True
     try:
         with History(args.db) as history:
             history.record(report)
     except HistoryError as exc:
         print(f"asicdrv {args.command}: {exc}", file=sys.stderr)
+        recorded = False
     for path in args.report:
         write_report(path, report)
+    return recorded

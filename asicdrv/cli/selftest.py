@@ -29,7 +29,7 @@ from .common import (
     open_chain,
     positive_number,
 )
-from .reporting import add_report_args, check_report_args, finish_report
+from .reporting import EXIT_NOT_RECORDED, add_report_args, check_report_args, finish_report
 
 
 def add_parser(sub) -> None:
@@ -197,8 +197,10 @@ def run(args) -> int:
             for miner, row in maps.items():
                 print(f"  miner {miner}  {row}")
         print("VERDICT:", report.verdict())
-    finish_report(args, data)  # after the verdict is out: a full disk loses nothing
-    return 0 if report.ok else 1
+    recorded = finish_report(args, data)  # after the verdict is out: a full disk loses nothing
+    if not report.ok:
+        return 1
+    return 0 if recorded else EXIT_NOT_RECORDED
 
 
 def report_data(report: Report, chain, status, tests: dict, started: float, seconds: float) -> dict:
