@@ -260,7 +260,19 @@ class Pool:
         self._redirect_wait = min(wait, REDIRECT_WAIT_MAX_S)
         client = self.client
         if client is not None:
-            threading.Thread(target=client.close, args=("client.reconnect",), daemon=True).start()
+            threading.Thread(target=_close_after_replies, args=(client,), daemon=True).start()
+
+
+RECONNECT_DRAIN_S = 2.0  # replies to shares already submitted, awaited before a reconnect
+
+
+def _close_after_replies(client: StratumClient) -> None:
+    """Close for a client.reconnect once the pool has answered what was submitted (up to
+    :data:`RECONNECT_DRAIN_S`), so that its verdicts count rather than turn unknown."""
+    deadline = time.monotonic() + RECONNECT_DRAIN_S
+    while client.alive and client.pending_submits() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    client.close("client.reconnect")
 
 
 def _host_for_url(host: str) -> str:

@@ -1,20 +1,25 @@
-"""Soak against a pool that behaves as ckpool does, and check the books share for share.
+"""Soak against a pool with ckpool's ways and a hostile one's, checking the books share for
+share.
 
-Run: python benchmarks/soak_ckpool.py [--minutes 10] [--chains 2]
+Run: python benchmarks/soak_pool.py [--minutes 10] [--chains 2] [--ways ckpool,hostile]
 
 One controller mines on emulated chains for the test pool (which checks every share with
 hashlib alone).  The pool never answers ``mining.extranonce.subscribe``, and in rotation
-(one step every --step-seconds, 15 s): pings every client, re-sends the current work under
-a new job id, rejects for a few seconds with ckpool's ``reject-reason`` field, stops
-reading submits for a few seconds and then sends an empty ``client.reconnect``, sends a
-clean job.  At the end it prints what the pool and the controller each counted: accepted
-must agree exactly, no share may be a duplicate, the controller's books must balance
-(found = submitted + stale, submitted = accepted + rejected + unknown), and no request may
-have waited longer than the reply timeout.
+(one step every --step-seconds, 15 s) it plays, with ``ckpool``: pings every client,
+re-sends the current work under a new job id, rejects for a few seconds with ckpool's
+``reject-reason`` field, stops reading submits for a few seconds and then sends an empty
+``client.reconnect``, sends a clean job; with ``hostile``: a difficulty of 1e-300 for a few
+seconds, a ``client.reconnect`` to a dead port with a 3600 s wait, a notify whose job id is
+a lone surrogate.  At the end it prints what the pool and the controller each counted:
+accepted must agree exactly, no share may be a duplicate, mining must go on to the end, the
+controller's books must balance (found = submitted + stale, submitted = accepted +
+rejected + unknown), and no request may have waited longer than the reply timeout.
 """
 
 import argparse
+import json
 import os
+import socket
 import sys
 import time
 from collections import Counter
@@ -28,7 +33,30 @@ from asicdrv.testing import EASY_NONCE_MASK, TestPool, easy_difficulty  # noqa: 
 REPLY_TIMEOUT_S = 10.0
 
 
-def step(pool: TestPool, n: int, seconds: float) -> str:
+def dead_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def hostile_step(pool: TestPool, n: int, seconds: float) -> str:
+    kind = n % 3
+    if kind == 0:
+        difficulty = pool.difficulty
+        pool.set_difficulty(1e-300)
+        time.sleep(min(3.0, seconds / 3))
+        pool.set_difficulty(difficulty)
+        return "difficulty 1e-300"
+    if kind == 1:
+        pool.reconnect(port=dead_port(), wait=3600)
+        return "reconnect to a dead port, wait 3600 s"
+    params = pool.job.notify_params()
+    line = '{"id": null, "method": "mining.notify", "params": ["\\ud800", '
+    pool.send_raw((line + ", ".join(json.dumps(p) for p in params[1:]) + "]}\n").encode())
+    return "notify with a lone surrogate job id"
+
+
+def ckpool_step(pool: TestPool, n: int, seconds: float) -> str:
     kind = n % 5
     if kind == 0:
         pool.ping()
@@ -56,7 +84,13 @@ def main() -> int:
     ap.add_argument("--minutes", type=float, default=10.0)
     ap.add_argument("--chains", type=int, default=2)
     ap.add_argument("--step-seconds", type=float, default=15.0)
+    ap.add_argument("--ways", default="ckpool,hostile", help="ckpool, hostile or both")
     args = ap.parse_args()
+    plays = {"ckpool": ckpool_step, "hostile": hostile_step}
+    try:
+        ways = [plays[w.strip()] for w in args.ways.split(",")]
+    except KeyError as exc:
+        ap.error(f"--ways: {exc} is neither ckpool nor hostile")
     emus = [
         Emulator(modules=3, nonce_mask=EASY_NONCE_MASK, seed=20 + n) for n in range(args.chains)
     ]
@@ -77,12 +111,16 @@ def main() -> int:
         try:
             while time.monotonic() < end:
                 time.sleep(args.step_seconds)
-                steps[step(pool, n, args.step_seconds)] += 1
+                play = ways[n % len(ways)]
+                steps[play(pool, n // len(ways), args.step_seconds)] += 1
                 n += 1
                 client = controller.pools[0].client
                 if client is not None:
                     waits = [age for _, age in client.pending_requests()]
                     oldest_request = max([oldest_request, *waits])
+            before = pool.counts["accepted"]  # after the last step: still mining?
+            time.sleep(min(10.0, args.step_seconds))
+            still_mining = pool.counts["accepted"] > before
         finally:
             controller.stop()
         pool_accepted = pool.counts["accepted"]
@@ -104,6 +142,7 @@ def main() -> int:
         f"unknown {unknown} {dict(counts['unknown'])}, stale {stale}"
     )
     checks = {
+        "still mining after the last step": still_mining,
         "accepted agrees with the pool": counts["accepted"] == pool_accepted,
         "no duplicate share": duplicates == 0 and len(keys) == len(set(keys)),
         "found = submitted + stale": counts["found"] == counts["submitted"] + stale,
