@@ -372,3 +372,21 @@ def test_a_redirect_to_a_dead_port_is_tried_once_and_a_long_wait_is_capped():
             assert time.monotonic() - started < 15
         finally:
             controller.stop()
+
+
+def test_a_pool_keeper_that_dies_is_a_loud_state_change(mocker, caplog):
+    """Robustness 3, point 1: a thread that dies is a state change everyone sees, never
+    silence (the status line kept saying "pool 0")."""
+    from asicdrv.mining.pool import Pool
+
+    mocker.patch.object(Pool, "_connect_once", side_effect=RuntimeError("a bug"))
+    emus = emulators(1, modules=1)
+    with TestPool(difficulty=easy_difficulty()) as pool:
+        controller = controller_for([pool], emus).start()
+        try:
+            assert wait_for(lambda: controller.status()["pools"][0]["state"] == "dead", 10)
+        finally:
+            controller.stop()
+    status = controller.status()["pools"][0]
+    assert "keeper stopped: RuntimeError: a bug" in status["error"]
+    assert any("keeper stopped" in r.getMessage() for r in caplog.records)

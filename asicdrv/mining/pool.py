@@ -155,6 +155,14 @@ class Pool:
             self._on_state(self)
 
     def _keep(self) -> None:
+        """The keeper thread: it must never die silently."""
+        try:
+            self._keep_connected()
+        except Exception as exc:  # noqa: BLE001 - a bug here must be a loud state change
+            log.exception("pool %d %s: its keeper stopped", self.index, self.url)
+            self._set_state("dead", f"keeper stopped: {type(exc).__name__}: {exc}")
+
+    def _keep_connected(self) -> None:
         while not self._stop.is_set():
             if not self.enabled:
                 self._set_state("disabled")
