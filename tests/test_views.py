@@ -229,3 +229,17 @@ def test_reading_a_history_opens_it_read_only(tmp_path):
         with pytest.raises(Exception, match="readonly"):
             history._db.execute("DELETE FROM runs")
     assert path.read_bytes() == content and os.path.getmtime(path) == stamp
+
+
+def test_a_history_that_cannot_be_set_up_names_the_cause_and_leaves_no_file(tmp_path, mocker):
+    """A disk that fills while the history is created: the error says so (not "damaged")
+    and no 0-byte file is left behind for the next run to trip over."""
+    import sqlite3
+
+    path = tmp_path / "h.sqlite"
+    mocker.patch.object(
+        History, "_prepare", side_effect=sqlite3.OperationalError("database or disk is full")
+    )
+    with pytest.raises(HistoryError, match="the disk is full"):
+        History(str(path))
+    assert not path.exists()
