@@ -75,6 +75,7 @@ class Pool:
         self.client: StratumClient | None = None
         self._session_id: str | None = None
         self._redirect_wait: float | None = None  # client.reconnect: wait this long
+        self._leaving: StratumClient | None = None  # the client a client.reconnect closes
         self._port = config.address[1]
         self._stop = threading.Event()
         self._wake = threading.Event()
@@ -132,9 +133,10 @@ class Pool:
         self._wake.set()
 
     def submit(self, share: Share, tag: object = None) -> bool:
-        """Send a share; False (and no verdict) when the pool is not connected."""
+        """Send a share; False (and no verdict) when the pool is not connected, or has
+        asked us to reconnect (what is sent then may never be read)."""
         client = self.client
-        if client is None or not client.alive:
+        if client is None or not client.alive or client is self._leaving:
             return False
         try:
             client.submit(share, tag)
@@ -268,6 +270,7 @@ class Pool:
         self._redirect_wait = min(wait, REDIRECT_WAIT_MAX_S)
         client = self.client
         if client is not None:
+            self._leaving = client  # nothing more is submitted on it
             threading.Thread(target=_close_after_replies, args=(client,), daemon=True).start()
 
 
