@@ -137,12 +137,17 @@ class MM4Firmware(MMFirmware):
 
     # --- replies ---------------------------------------------------------------------------
     def _status_rotation(self) -> list:
-        return [
+        """MM4 main.c polling(): STATUS, STATUS_LW, STATUS_HW (MM50: and STATUS_MA, not
+        emulated).  The MM40/41/50 firmware never sends 0x48; the MM60's is not public, so
+        its emulation keeps 0x48 with NTC readings."""
+        rotation = [
             (lambda _: self._mm4_status(), None),
             (self._counts, T.STATUS_LW),
             (self._counts, T.STATUS_HW),
-            (lambda _: self._status_m(), None),
         ]
+        if self.spec.name == "MM60":
+            rotation.append((lambda _: self._status_m(), None))
+        return rotation
 
     def _mm4_status(self) -> bytes:
         spec, phys = self.spec, self.physics

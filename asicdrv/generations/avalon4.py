@@ -129,11 +129,10 @@ class Avalon4Readings(ModuleReadings):
         }
 
     def round_complete(self, mark: dict) -> bool:
+        """A round is STATUS, STATUS_LW and STATUS_HW (MM4 main.c polling()); 0x48 never
+        comes from MM4.x firmware, so a round does not wait for it."""
         seen = self.seen
-        return all(
-            seen[t] - mark.get(t, 0) >= 1
-            for t in (T.STATUS, T.STATUS_LW, T.STATUS_HW, T.STATUS_PMU)
-        )
+        return all(seen[t] - mark.get(t, 0) >= 1 for t in (T.STATUS, T.STATUS_LW, T.STATUS_HW))
 
 
 @dataclass
