@@ -133,7 +133,7 @@ class Chain:
         self._last_job: tuple[str, int] | None = None  # (prevhash, pool)
         # the job being mined (job, extranonce2 start and range, pool): a module that comes
         # back after it was lost gets it at once
-        self._current_work: tuple[StratumJob, int, int | None, int] | None = None
+        self._current_work: tuple[StratumJob, int, int | None, int, int] | None = None
         self.verifier = NonceVerifier()
         self.poll_count = 0
         self._auc_info: dict = {}
@@ -379,7 +379,7 @@ class Chain:
                 self._xfer(address, frame, read=False)
             self._last_job_key = key
             self._last_job = (job.prevhash, pool)
-            self._current_work = (job, extranonce2_start, extranonce2_range, pool)
+            self._current_work = (job, extranonce2_start, extranonce2_range, pool, cap)
 
     def next_share(self, timeout: float | None = None) -> Share | None:
         """The next verified share, or None after ``timeout`` seconds."""

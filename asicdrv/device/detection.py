@@ -50,8 +50,7 @@ class Detector:
         work = self.chain._current_work
         if work is None or rt.cutoff or rt.idle:
             return
-        job, start, span, pool = work
-        cap = min(m.spec.diffmax for m in self.chain._active())
+        job, start, span, pool, cap = work  # the TARGET cap the job was verified with
         frames = rt.generation.job_frames(
             job,
             [rt],
