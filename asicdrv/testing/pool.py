@@ -223,14 +223,18 @@ class TestPool:
                 self._jobs.clear()
                 while len(self._flushed_by) > 1000:
                     self._flushed_by.popitem(last=False)
-            self._jobs[job.job_id] = job
-            while len(self._jobs) > JOBS_KEPT:
-                self._seen.pop(self._jobs.popitem(last=False)[0], None)
+            self._keep_job(job)
             clients = list(self._clients)
         if broadcast and self.send_jobs:
             for client in clients:
                 self._send_job(client, job)
         return job
+
+    def _keep_job(self, job: PoolJob) -> None:
+        """Remember ``job`` (the last JOBS_KEPT live); called with the lock held."""
+        self._jobs[job.job_id] = job
+        while len(self._jobs) > JOBS_KEPT:
+            self._seen.pop(self._jobs.popitem(last=False)[0], None)
 
     @property
     def job(self) -> PoolJob:
@@ -278,9 +282,7 @@ class TestPool:
                 same.ntime,
                 False,
             )
-            self._jobs[job.job_id] = job
-            while len(self._jobs) > JOBS_KEPT:
-                self._seen.pop(self._jobs.popitem(last=False)[0], None)
+            self._keep_job(job)
             clients = list(self._clients)
         for client in clients:
             self._send_job(client, job)
