@@ -111,12 +111,14 @@ class Detector:
         settings again."""
         new: list[ModuleRuntime] = []
         silent: list[int] = []
+        detected = False
         line = self.chain._line_generation
         ids = range(1, line.max_modules + 1) if self.chain.link.multi_module else [1]
         for module_id in ids:
             current = self.chain._modules.get(module_id)
             if current is not None and current.state != STATE_LOST:
                 continue
+            detected = True
             reply = self.chain._xfer(
                 0, line.detect_frame(module_id), read=True, patience=DETECT_PATIENCE_S
             )
@@ -151,7 +153,8 @@ class Detector:
                 rt.redetections += 1
                 self.chain._modules[module_id] = rt
                 self.chain._config.settings_round(rt)
-                self.resend_work(rt)
+                if not line.detect_stops_line:  # else the whole line gets it below
+                    self.resend_work(rt)
                 continue
             try:
                 if self.chain._frequency is not None or self.chain._voltage_level is not None:
@@ -186,7 +189,16 @@ class Detector:
             new.append(rt)
         for module_id in silent:  # nothing answered here nor after: nobody there
             self.chain._missing.pop(module_id, None)
+        if detected and line.detect_stops_line:
+            self._restart_line(new)
         return new
+
+    def _restart_line(self, new: list[ModuleRuntime]) -> None:
+        """Any DETECT stopped every module on this line (MM2/MM3 firmware): the current job
+        goes out again, once (it reaches every module on the shared line)."""
+        waiting = [rt for rt in self.chain._active() if rt not in new and rt.state != STATE_LOST]
+        if waiting:
+            self.resend_work(waiting[0])
 
     def identify(self, module_id: int, reply: bytes, line) -> tuple[ModelSpec, dict] | None:
         """The model and ACKDETECT fields of a reply to DETECT, or None with the reason

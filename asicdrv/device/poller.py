@@ -46,7 +46,9 @@ class Poller:
                     if recovering
                     else self.chain.detect_interval
                 )
-                if now - last_detect >= interval or not self.chain._active():
+                quiet_line = self.chain._line_generation.detect_stops_line and not recovering
+                due = now - last_detect >= interval and not (quiet_line and self.chain._active())
+                if due or not self.chain._active():
                     last_detect = now
                     with self.chain._lock:
                         for rt in self.chain._detector.detect_round():

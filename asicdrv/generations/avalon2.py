@@ -94,6 +94,7 @@ class Avalon2(Generation):
     max_modules = 4
     adopts_addresses = False
     settings_ride_on_poll = True
+    detect_stops_line = True  # MM main.c: DETECT clears g_new_stratum whatever its id
     readings_class = Avalon2Readings
 
     def detect_frame(self, module_id: int) -> bytes:

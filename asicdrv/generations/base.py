@@ -44,6 +44,9 @@ class Generation:
     max_modules = 6  # ids 1..6 on an AUC or an I2C bus
     adopts_addresses = True  # the MM takes its id from DETECT (and may keep it)
     settings_ride_on_poll = False  # True: settings go out with the module's next poll
+    # True: any DETECT on the line stops every module's hashing until its next job (the
+    # MM2/MM3 firmware): no periodic DETECT while all are present, the job again after one
+    detect_stops_line = False
 
     @property
     def dialect(self) -> Dialect:

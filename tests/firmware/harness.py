@@ -1,0 +1,282 @@
+"""The firmware tier's harness: Canaan's MM firmware, built unmodified for a 32-bit
+big-endian MIPS host and run under ``qemu-mips-static``, with our peripheral model
+(``model/``) standing in for the FPGA's registers and the hash chips.
+
+``ASICDRV_MM_FIRMWARE`` names a clone or a git bundle of Canaan-Creative/MM; unset, every
+test of the tier skips with one line.  Builds are cached per commit and model source in
+``ASICDRV_FW_CACHE`` (default ``~/.cache/asicdrv-firmware``).
+
+How a build works (docs/firmware-tier.md): the LM32 is big-endian and the firmware copies
+protocol words into native integers, so a big-endian MIPS build needs no change; every
+register access goes through ``readl``/``writel`` in ``io.h`` and the interrupt
+controller through ``sdk/intr.h``, so ``model/shim.h``, forced in with ``-include``,
+defines both headers' guards and routes them to the model.  ``delay()`` is wrapped
+(``-Wl,--wrap=delay``) to sleep in real time for calls across files.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import os
+import re
+import select
+import shutil
+import subprocess
+import tempfile
+import threading
+import time
+import tty
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+MODEL_DIR = Path(__file__).parent / "model"
+QEMU = "qemu-mips-static"
+CC = "mips-linux-gnu-gcc"
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """One firmware build: the ref in Canaan's repository, the files its Makefile
+    compiles (without the LM32 start-up code), extra defines, the model's board file."""
+
+    ref: str
+    sources: tuple[str, ...]
+    board: str
+    defines: tuple[str, ...] = ()
+
+
+_A2_SOURCES = (
+    "main.c uart.c sha256.c alink.c twipwm.c miner.c crc16.c shifter.c timer.c "
+    "sdk/intr.c minilibc/printf.c"
+).split()
+
+RECIPES = {
+    "MM2": Recipe("avalon2", tuple(_A2_SOURCES), "periph_mm3.c"),
+    "MM3": Recipe("avalon3", tuple(_A2_SOURCES), "periph_mm3.c"),
+}
+
+
+def firmware_source() -> str:
+    source = os.environ.get("ASICDRV_MM_FIRMWARE")
+    if not source:
+        pytest.skip("firmware tier: set ASICDRV_MM_FIRMWARE to a clone or bundle of Canaan's MM")
+    missing = [tool for tool in (QEMU, CC) if shutil.which(tool) is None]
+    if missing:  # the variable is set: a missing tool is an error, not a skip
+        raise RuntimeError(
+            f"ASICDRV_MM_FIRMWARE is set but {', '.join(missing)} is not installed "
+            "(Debian: gcc-mips-linux-gnu libc6-dev-mips-cross qemu-user-static)"
+        )
+    return source
+
+
+def _cache_dir() -> Path:
+    root = os.environ.get("ASICDRV_FW_CACHE") or Path.home() / ".cache" / "asicdrv-firmware"
+    path = Path(root)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _git(*args: str, cwd: Path | None = None) -> str:
+    return subprocess.run(
+        ["git", *args], cwd=cwd, check=True, capture_output=True, text=True
+    ).stdout.strip()
+
+
+def _run(cmd: list[str], cwd: Path) -> None:
+    """A build step; its compiler output in the error when it fails."""
+    done = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
+    if done.returncode:
+        raise RuntimeError(f"firmware build failed: {' '.join(cmd)}\n{done.stderr[-3000:]}")
+
+
+def _mirror(source: str, cache: Path) -> Path:
+    """A bare copy of the firmware repository (a clone or a bundle), made once."""
+    mirror = cache / ("src-" + hashlib.sha1(os.path.abspath(source).encode()).hexdigest()[:10])
+    if not mirror.exists():
+        tmp = Path(tempfile.mkdtemp(dir=cache))
+        _git("clone", "--quiet", "--mirror", source, str(tmp / "git"))
+        (tmp / "git").rename(mirror)
+        shutil.rmtree(tmp)
+    return mirror
+
+
+def _version(makefile: str, commit: str, defines: tuple[str, ...]) -> str:
+    """MM_VERSION as the branch's Makefile makes it: its prefix, then the short commit."""
+    for line in makefile.splitlines():
+        match = re.search(r"MM_VERSION='\"(\d+)-\$\(GIT_VERSION\)", line)
+        if match and all(d in line for d in defines):
+            return f"{match.group(1)}-{commit[:7]}"
+    raise RuntimeError("no MM_VERSION in the firmware Makefile")
+
+
+def build(model: str) -> Path:
+    """The executable for ``model`` (MM2, MM3, ...), built once per commit and model."""
+    recipe = RECIPES[model]
+    cache = _cache_dir()
+    with open(cache / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        mirror = _mirror(firmware_source(), cache)
+        commit = _git("--git-dir", str(mirror), "rev-parse", recipe.ref + "^{commit}")
+        model_hash = hashlib.sha1()
+        for path in sorted(MODEL_DIR.iterdir()):
+            model_hash.update(path.name.encode() + path.read_bytes())
+        key = f"{model}-{commit[:10]}-{model_hash.hexdigest()[:10]}"
+        elf = cache / key / "mm.elf"
+        if elf.exists():
+            return elf
+        work = Path(tempfile.mkdtemp(dir=cache))
+        archive = subprocess.run(
+            ["git", "--git-dir", str(mirror), "archive", commit, "firmware"],
+            check=True,
+            capture_output=True,
+        ).stdout
+        subprocess.run(["tar", "-x", "-C", str(work)], input=archive, check=True)
+        fw = work / "firmware"
+        version = _version((fw / "Makefile").read_text(), commit, recipe.defines)
+        model_c = [str(MODEL_DIR / f) for f in ("periph.c", recipe.board, "sha256_model.c")]
+        common = ["-O2", "-std=gnu99", "-fcommon", "-w", "-I.", "-Isdk", "-Iminilibc"]
+        common += [f"-D{d}" for d in recipe.defines]
+        objs = []
+        for src in recipe.sources:  # the firmware's own files, with the shim forced in
+            obj = str(work / (src.replace("/", "_") + ".o"))
+            cmd = [CC, *common, "-include", str(MODEL_DIR / "shim.h")]
+            cmd += [f"-DMM_VERSION=\"{version}\"", "-c", src, "-o", obj]
+            _run(cmd, fw)
+            objs.append(obj)
+        (cache / key).mkdir(exist_ok=True)
+        out = str(cache / key / "mm.elf.tmp")
+        cmd = [CC, *common, f"-I{MODEL_DIR}", "-static", "-Wl,--wrap=delay", *objs, *model_c]
+        _run([*cmd, "-o", out], fw)
+        os.rename(out, elf)
+        (cache / key / "version").write_text(version)
+        shutil.rmtree(work)
+        return elf
+
+
+class FirmwareModule:
+    """One MM running its firmware.  ``set(temp=(0, 95))`` etc. writes the control file the
+    board model reads; ``events(kind)`` are the board's own log lines (``POWER on 8a00``,
+    ``FOUND miner 2 nonce ...``) as (seconds since start, words)."""
+
+    def __init__(self, elf: Path, module_id: int = 0, **settings):
+        self.module_id = module_id
+        self.version = (elf.parent / "version").read_text()
+        self._ctl_dir = tempfile.mkdtemp(prefix="asicdrv-fw-")
+        self.ctl_path = os.path.join(self._ctl_dir, "ctl")
+        self._ctl: dict[str, str] = {}
+        self.set(**settings)
+        env = dict(os.environ, FW_MODULE_ID=str(module_id), FW_CTL=self.ctl_path)
+        self.proc = subprocess.Popen(
+            [QEMU, str(elf)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=env,
+        )
+        self._events: list[tuple[float, list[str]]] = []
+        self._reader = threading.Thread(target=self._read_events, daemon=True)
+        self._reader.start()
+
+    def set(self, **settings) -> None:
+        for key, value in settings.items():
+            if key == "temp":
+                sensor, celsius = value
+                self._ctl[f"temp {sensor}"] = str(celsius)
+            elif key == "nonces":
+                self._ctl["nonces"] = " ".join(f"{n:08x}" for n in value)
+            elif key == "dead":
+                self._ctl["dead"] = "\n".join(f"dead {m} {c}" for m, c in value)
+            else:
+                self._ctl[key] = str(value)
+        lines = [
+            v if k == "dead" else f"{k} {v}" for k, v in self._ctl.items() if k != "dead"
+        ]
+        if "dead" in self._ctl:
+            lines += ["alive", self._ctl["dead"]]
+        tmp = self.ctl_path + ".tmp"
+        with open(tmp, "w") as f:
+            f.write("\n".join(lines) + "\n")
+        os.replace(tmp, self.ctl_path)
+
+    def _read_events(self) -> None:
+        for raw in self.proc.stderr:
+            words = raw.decode(errors="replace").split()
+            if len(words) >= 3 and words[0] == "EV":
+                self._events.append((float(words[1]), words[2:]))
+
+    def events(self, kind: str | None = None) -> list[tuple[float, list[str]]]:
+        return [e for e in list(self._events) if kind is None or e[1][0] == kind]
+
+    def wait_event(self, kind: str, timeout: float = 5.0, after: int = 0):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            found = self.events(kind)
+            if len(found) > after:
+                return found[after]
+            time.sleep(0.01)
+        raise AssertionError(f"no {kind} event from the firmware in {timeout} s")
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+        for stream in (self.proc.stdin, self.proc.stdout):
+            try:
+                stream.close()
+            except OSError:
+                pass
+        shutil.rmtree(self._ctl_dir, ignore_errors=True)
+
+
+class SerialLine:
+    """An Avalon 2/3 line: a pty whose far end goes to every module on the line (their
+    UART receive pins are wired together) and whose near end the driver opens as
+    ``serial://<path>?family=avalon2``.  Only the addressed module transmits."""
+
+    def __init__(self, modules: list[FirmwareModule]):
+        self.modules = modules
+        self.master, slave = os.openpty()
+        tty.setraw(slave)
+        self._slave = slave
+        self.path = os.ttyname(slave)
+        self.url = f"serial://{self.path}?family=avalon2"
+        self.host_bytes = bytearray()
+        self.device_bytes = bytearray()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._pump, daemon=True)
+        self._thread.start()
+
+    def _pump(self) -> None:
+        outs = {m.proc.stdout.fileno(): m for m in self.modules}
+        while not self._stop.is_set():
+            ready, _, _ = select.select([self.master, *outs], [], [], 0.05)
+            for fd in ready:
+                try:
+                    data = os.read(fd, 4096)
+                except OSError:
+                    data = b""
+                if fd == self.master:
+                    self.host_bytes += data
+                    for module in self.modules:
+                        try:
+                            module.proc.stdin.write(data)
+                            module.proc.stdin.flush()
+                        except (BrokenPipeError, ValueError):
+                            pass
+                elif data:
+                    self.device_bytes += data
+                    os.write(self.master, data)
+                else:
+                    outs.pop(fd, None)
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=2)
+        for fd in (self.master, self._slave):
+            try:
+                os.close(fd)
+            except OSError:
+                pass

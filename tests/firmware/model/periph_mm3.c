@@ -1,0 +1,479 @@
+/* The Avalon 2/3 module board (MM2, MM3) around its firmware: the UART to the host, the
+ * ALINK controller with a stand-in chain of hashing chips, the SHA engine, the TWI
+ * temperature sensors, PWM and fan tachometers, the voltage shifter, the timer and GPIO.
+ * Register layouts from the firmware's system_config.h and the branch's Verilog
+ * (alink_slave.v, alink_define.v, txc.v, sha.v, sha_core.v, dbl_sha.v). */
+#include <stdint.h>
+#include <string.h>
+#include <time.h>
+#include <stdlib.h>
+#include <stdio.h>
+
+#include "system_config.h"
+#include "board.h"
+#include "sha256_model.h"
+
+#define MINERS AVA2_DEFAULT_MINERS
+#if defined(AVALON3_A3233_MACHINE) || defined(AVALON3_A3233_CARD)
+#define HASH_NONCE_OFFSET 0x1000 /* miner.c: test_nonce() subtracts 0x1000 */
+#define PG_SHIFT 7               /* timer.c read_power_good() */
+#else                            /* the MM2 branch (A3255) */
+#define HASH_NONCE_OFFSET 0x180
+#define PG_SHIFT 6
+#define GPIO_BASE (TIMER_BASE + 4)
+#endif
+
+/* ---- UART 0: the host line ---- */
+static uint8_t rx_fifo[4096];
+static int rx_head, rx_tail;
+
+static void uart_fill(void)
+{
+	uint8_t buf[512];
+	int space = (int)sizeof(rx_fifo) - 1 - ((rx_head - rx_tail) & 4095);
+	if (space <= 0)
+		return;
+	int n = board_line_read(buf, space < 512 ? space : 512);
+	for (int i = 0; i < n; i++) {
+		rx_fifo[rx_head] = buf[i];
+		rx_head = (rx_head + 1) & 4095;
+	}
+	if (rx_head != rx_tail)
+		board_raise(IRQ_UART);
+}
+
+static unsigned int uart_read(unsigned long off)
+{
+	if (off == 5) /* lsr: data ready, transmitter empty */
+		return (rx_head != rx_tail ? LM32_UART_LSR_DR : 0) | LM32_UART_LSR_THRR |
+		       LM32_UART_LSR_TEMT;
+	if (off == 0 && rx_head != rx_tail) {
+		uint8_t c = rx_fifo[rx_tail];
+		rx_tail = (rx_tail + 1) & 4095;
+		if (rx_head == rx_tail)
+			board_lower(IRQ_UART);
+		return c;
+	}
+	return 0;
+}
+
+/* ---- SHA engine (sha.v) ---- */
+static uint32_t sha_hx[8], sha_state[8], sha_block_w[16], sha_pre[6], sha_last[8];
+static int sha_n, sha_done, sha_hash_i, sha_pre_i;
+
+static void sha_compress(void)
+{
+	sha256_block(sha_state, sha_block_w, sha_pre);
+	memcpy(sha_last, sha_state, sizeof(sha_last));
+	sha_n = 0;
+	sha_done = 1;
+}
+
+static void sha_cmd(uint32_t v)
+{
+	if (v & LM32_SHA256_CMD_RST)
+		memcpy(sha_hx, SHA256_IV, sizeof(sha_hx));
+	if (v & (LM32_SHA256_CMD_INIT | LM32_SHA256_CMD_DBL)) {
+		memcpy(sha_state, sha_hx, sizeof(sha_state));
+		sha_n = sha_hash_i = sha_pre_i = 0;
+	}
+	if (v & LM32_SHA256_CMD_DBL) { /* dbl_sha.v: the last digest, padded, as one block */
+		memset(sha_block_w, 0, sizeof(sha_block_w));
+		memcpy(sha_block_w, sha_last, sizeof(sha_last));
+		sha_block_w[8] = 0x80000000;
+		sha_block_w[15] = 256;
+		sha_compress();
+	}
+}
+
+static unsigned int sha_read(unsigned long off)
+{
+	switch (off) {
+	case 0x0:
+		return sha_done << 1;
+	case 0x8:
+		return sha_state[sha_hash_i++ & 7];
+	case 0x10: /* A0, A1, A2, E0, E1, E2 */
+		return sha_pre_i < 6 ? sha_pre[sha_pre_i++] : 0;
+	}
+	return 0;
+}
+
+static void sha_write(unsigned long off, uint32_t v)
+{
+	switch (off) {
+	case 0x0:
+		sha_cmd(v);
+		break;
+	case 0x4:
+		sha_done = 0;
+		sha_block_w[sha_n++] = v;
+		if (sha_n == 16)
+			sha_compress();
+		break;
+	case 0xc:
+		memmove(sha_hx, sha_hx + 1, 7 * 4);
+		sha_hx[7] = v;
+		break;
+	}
+}
+
+/* ---- ALINK and the stand-in chain ---- */
+#define TX_DEPTH 1024
+#define WORK_WORDS 23
+static uint32_t tx_fifo[TX_DEPTH];
+static int tx_count, tx_seen;
+static uint32_t rx_words[512];
+static int rx_count;
+static uint32_t alink_en = (1u << MINERS) - 1, alink_scan;
+static double phy_busy_until[MINERS];
+static int phy_fresh[MINERS]; /* dispatched, busy not read yet */
+
+/* Which chip finds a nonce: the chain splits the nonce range by the work's step. */
+static int chip_of(uint32_t nonce, uint32_t step)
+{
+	return step ? (int)(nonce / step) : 0;
+}
+
+static void push_result(int phy, const uint32_t *work, uint32_t nonce)
+{
+	if (rx_count + 5 > 512)
+		return; /* rx fifo full: the report is lost, as alink.v does */
+	rx_words[rx_count++] = phy;
+	rx_words[rx_count++] = work[0];
+	rx_words[rx_count++] = work[1];
+	rx_words[rx_count++] = 0;
+	rx_words[rx_count++] = nonce;
+}
+
+/* The words as alink_send_work() orders them: 0-1 task id, 2 step, 3 timeout, 4-5 clock,
+ * 6-8 header words 16-18 (as SHA-256 reads them), 9-13 a1 a0 e2 e1 e0, 14-21 the midstate,
+ * 22 a2.  Chips count nonces as SHA-256 reads header word 19; they report that word plus
+ * their pipeline offset (the firmware subtracts it and bswaps, miner.c test_nonce). */
+static int solves(const uint32_t *w, uint32_t nonce_word)
+{
+	return sha256d_last_word(w + 14, w + 6, nonce_word) == 0;
+}
+
+/* Scan mode (the chip test): a healthy core answers its known-answer work; the result
+ * carries the answer plus the offset the firmware expects (alink.c asic_test_work). */
+static void run_scan_work(int phy, const uint32_t *w)
+{
+	int chip = (int)w[0];
+	if (chip < 0 || chip >= 32 || (ctl.dead[phy] >> chip) & 1)
+		return;
+#if !defined(AVALON3_A3233_MACHINE) && !defined(AVALON3_A3233_CARD)
+	/* MM2 alink.c: start = (answer ^ core) - 5 * 128, the answer reported + 0x180 */
+	for (uint32_t core = 0; core < 128; core++) {
+		uint32_t reported = (w[1] + 5 * 128) ^ core;
+		if (solves(w, reported - 0x180)) {
+			push_result(phy, w, reported);
+			return;
+		}
+	}
+#else
+	static uint32_t cache_key[16], cache_nonce[16];
+	static int cached;
+	for (int i = 0; i < cached; i++) /* the 16 test vectors differ in their tail word */
+		if (cache_key[i] == w[6] && ((cache_nonce[i] ^ w[1]) & ~0x3f0u) == 0) {
+			push_result(phy, w, cache_nonce[i] + 0x6000);
+			return;
+		}
+	for (uint32_t core_big = 0; core_big < 768; core_big += 16) {
+		uint32_t nonce = w[1] ^ core_big;
+		if (solves(w, nonce)) {
+			if (cached < 16) {
+				cache_key[cached] = w[6];
+				cache_nonce[cached++] = nonce;
+			}
+			push_result(phy, w, nonce + 0x6000);
+			return;
+		}
+	}
+#endif
+}
+
+/* Hash mode: try the nonces the test named; a solution found by a live chip comes back
+ * with the chips' pipeline offset. */
+/* Hash mode: try the nonces the test named (block nonces, as the header stores them); a
+ * solution found by a live chip comes back with the chips' pipeline offset. */
+static void run_hash_work(int phy, const uint32_t *w)
+{
+	for (int i = 0; i < ctl.n_nonces; i++) {
+		uint32_t word = __builtin_bswap32(ctl.nonces[i]);
+		if ((ctl.dead[phy] >> chip_of(word, w[2])) & 1)
+			continue;
+		if (solves(w, word)) {
+			push_result(phy, w, word + HASH_NONCE_OFFSET);
+			board_event("FOUND miner %d nonce %08x", phy, ctl.nonces[i]);
+		}
+	}
+}
+
+static void alink_tick(void)
+{
+	double now = board_now();
+	/* a work leaves the fifo only after the firmware has seen it counted (the real
+	 * txc.v takes some cycles; alink_asic_idle() waits for a non-zero count) */
+	while (tx_count >= WORK_WORDS && tx_seen) {
+		int phy = -1;
+		for (int i = 0; i < MINERS; i++)
+			if (((alink_en >> i) & 1) && now >= phy_busy_until[i] && !phy_fresh[i]) {
+				phy = i;
+				break;
+			}
+		if (phy < 0)
+			return;
+		uint32_t w[WORK_WORDS];
+		memcpy(w, tx_fifo, sizeof(w));
+		tx_count -= WORK_WORDS;
+		memmove(tx_fifo, tx_fifo + WORK_WORDS, tx_count * 4);
+		tx_seen = 0;
+		/* the firmware waits to see the chain busy only on test and idle works */
+		phy_fresh[phy] = alink_scan || (w[4] & 0xf) == 0xb;
+		phy_busy_until[phy] = now + (alink_scan ? 0.0005 : ctl.work_s);
+		if (alink_scan)
+			run_scan_work(phy, w);
+		else if ((w[4] & 0xf) == 0xb) /* gated clock: alink_asic_idle() */
+			continue;
+		else
+			run_hash_work(phy, w);
+	}
+}
+
+static unsigned int alink_busy(void)
+{
+	unsigned int busy = 0;
+	double now = board_now();
+	for (int i = 0; i < MINERS; i++)
+		if (now < phy_busy_until[i] || phy_fresh[i]) {
+			busy |= 1u << i;
+			phy_fresh[i] = 0;
+		}
+	return busy;
+}
+
+static unsigned int alink_read(unsigned long off)
+{
+	alink_tick();
+	switch (off) {
+	case 0x4:
+		tx_seen = tx_count > 0;
+		return (alink_scan ? LM32_ALINK_STATE_TEST : 0) | ((rx_count & 0x3ff) << 20) |
+		       (rx_count ? 0 : LM32_ALINK_STATE_RXEMPTY) | ((tx_count & 0x7ff) << 4) |
+		       (tx_count + 19 + 4 >= TX_DEPTH ? LM32_ALINK_STATE_TXFULL : 0);
+	case 0x8:
+		return alink_en;
+	case 0xc:
+		return alink_busy();
+	case 0x10:
+		if (rx_count) {
+			uint32_t v = rx_words[0];
+			memmove(rx_words, rx_words + 1, --rx_count * 4);
+			return v;
+		}
+		return 0;
+	}
+	return 0xdeaddead;
+}
+
+static void alink_write(unsigned long off, uint32_t v)
+{
+	switch (off) {
+	case 0x0:
+		if (tx_count < TX_DEPTH)
+			tx_fifo[tx_count++] = v;
+		break;
+	case 0x4:
+		alink_scan = v >> 31;
+		if (v & LM32_ALINK_STATE_FLUSH) {
+			tx_count = rx_count = 0;
+			memset(phy_busy_until, 0, sizeof(phy_busy_until));
+			memset(phy_fresh, 0, sizeof(phy_fresh));
+		}
+		break;
+	case 0x8:
+		alink_en = v;
+		break;
+	}
+}
+
+/* ---- TWI: two LM75-style sensors at 0x48/0x49 ---- */
+static int twi_addr, twi_read_mode, twi_byte;
+static uint32_t twi_rd;
+
+static void twi_cmd(uint32_t cr, uint32_t wd)
+{
+	switch ((cr >> 4) & 7) {
+	case 0: /* start */
+		twi_byte = -1;
+		break;
+	case 1: /* write byte */
+		if (twi_byte == -1) {
+			twi_addr = (wd >> 1) & 0x7f;
+			twi_read_mode = wd & 1;
+			twi_byte = 0;
+		}
+		break;
+	case 2: { /* read byte with ack */
+		int sensor = twi_addr - LM32_TWI_REG_TEMP0;
+		int raw = (sensor >= 0 && sensor < 2) ? ctl.temp[sensor] * 256 : 0xffff;
+		twi_rd = twi_byte++ == 0 ? (raw >> 8) & 0xff : raw & 0xff;
+		break;
+	}
+	}
+}
+
+/* ---- the rest of the board ---- */
+static uint32_t twi_cr, twi_wd, pwm = 0x3ff, timer_mask, gpio_out;
+static uint32_t timer_load[2];
+static double timer_start[2];
+static uint32_t shift_value, volt_word = 0x8f00;
+static int volt_on;
+
+/* timer.c: bit 0 / 16 starts timer 0 / 1 with the seconds in bits 2-7 / 18-23; bits 1
+ * and 17 are interrupt masks; reads give the seconds left. */
+static unsigned int timer_read(void)
+{
+	uint32_t v = timer_mask;
+	for (int t = 0; t < 2; t++) {
+		uint32_t load = timer_load[t];
+		double left = load - (board_now() - timer_start[t]);
+		uint32_t secs = left <= 0 ? 0 : (uint32_t)left + 1;
+		if (secs > load)
+			secs = load;
+		v |= secs << (t ? 18 : 2);
+	}
+	return v;
+}
+
+static void timer_write(uint32_t v)
+{
+	for (int t = 0; t < 2; t++)
+		if (v & (1u << (t ? 16 : 0))) {
+			timer_load[t] = (v >> (t ? 18 : 2)) & 0x3f;
+			timer_start[t] = board_now();
+		}
+	timer_mask = v & 0x20002;
+}
+
+static void shifter_write(uint32_t v)
+{
+	if (v == 0x7) {
+		if (volt_on)
+			board_event("POWER off");
+		volt_on = 0;
+	} else if (v == 0x3) {
+		volt_on = 1;
+		volt_word = shift_value & ~1u;
+		board_event("POWER on %04x", volt_word);
+	} else if (v & 1) {
+		shift_value = v;
+	}
+}
+
+static unsigned int gpio_read(void)
+{
+	uint32_t pg = volt_on ? ((1u << MINERS) - 1) & ~ctl.pg_fail : 0;
+	return (board_module_id() & 3) << 4 | pg << PG_SHIFT | (gpio_out & 0xf);
+}
+
+unsigned int dev_read(unsigned long addr, int size)
+{
+	(void)size;
+	board_poll_ctl();
+	if (getenv("FW_TRACE")) {
+		static unsigned long last_addr; static int reps;
+		if (addr == last_addr) { if (++reps == 100000) board_event("SPIN %lx", addr); }
+		else { last_addr = addr; reps = 0; }
+	}
+	if (addr >= UART0_BASE && addr < UART0_BASE + 0x10)
+		return uart_read(addr - UART0_BASE);
+	if (addr >= UART1_BASE && addr < UART1_BASE + 0x10)
+		return addr - UART1_BASE == 5 ? LM32_UART_LSR_THRR | LM32_UART_LSR_TEMT : 0;
+	if (addr >= SHA256_BASE && addr < SHA256_BASE + 0x20)
+		return sha_read(addr - SHA256_BASE);
+	if (addr >= ALINK_BASE && addr < ALINK_BASE + 0x20)
+		return alink_read(addr - ALINK_BASE);
+	switch (addr) {
+	case TWIPWM_BASE:
+		return twi_cr | LM32_TWIPWM_CR_TDONE;
+	case TWIPWM_BASE + 0x8:
+		return twi_rd;
+	case TWIPWM_BASE + 0x18:
+	case TWIPWM_BASE + 0x1c: /* tachometer: revolutions per 2 s as the firmware * 30 */
+		return (0x3ff - pwm) * 6000 / 0x3ff / 30;
+	case SHIFTER_BASE:
+		return 0x8; /* shift done */
+	case TIMER_BASE: {
+		/* the main loop reads the timer once a turn: pace it like the 100 MHz LM32's
+		 * loop rather than spin a host core */
+		static double last;
+		static int reads;
+		double now = board_now();
+		if (++reads == 100) /* main()'s loop reads it every turn: booted */
+			board_event("READY");
+		if (now - last < 0.0002) {
+			struct timespec ts = {0, 100000};
+			nanosleep(&ts, 0);
+		}
+		last = now;
+		return timer_read();
+	}
+	case GPIO_BASE:
+		return gpio_read();
+	}
+	return 0;
+}
+
+void dev_write(unsigned long addr, unsigned int value, int size)
+{
+	(void)size;
+	if (addr == UART0_BASE) {
+		uint8_t c = value;
+		board_line_write(&c, 1);
+		return;
+	}
+	if (addr >= UART0_BASE && addr < UART1_BASE + 0x10)
+		return; /* line settings, the debug UART */
+	if (addr >= SHA256_BASE && addr < SHA256_BASE + 0x20) {
+		sha_write(addr - SHA256_BASE, value);
+		return;
+	}
+	if (addr >= ALINK_BASE && addr < ALINK_BASE + 0x20) {
+		alink_write(addr - ALINK_BASE, value);
+		return;
+	}
+	switch (addr) {
+	case TWIPWM_BASE:
+		twi_cr = value & ~LM32_TWIPWM_CR_TDONE;
+		if (value & LM32_TWIPWM_CR_TSTART)
+			twi_cmd(value, twi_wd);
+		break;
+	case TWIPWM_BASE + 0x4:
+		twi_wd = value;
+		break;
+	case TWIPWM_BASE + 0xc:
+		if (pwm != value)
+			board_event("FAN pwm %03x", value);
+		pwm = value;
+		break;
+	case SHIFTER_BASE:
+		shifter_write(value);
+		break;
+	case TIMER_BASE:
+		timer_write(value);
+		break;
+	case GPIO_BASE:
+		gpio_out = value;
+		break;
+	}
+}
+
+void dev_tick(void)
+{
+	uart_fill();
+	board_poll_ctl();
+}
+
+void dev_line_ready(void) { uart_fill(); }
