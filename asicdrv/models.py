@@ -244,7 +244,9 @@ def _a2(name: str, prefix: str, miners: int, mhz: int, voltage: int) -> ModelSpe
     # driver-avalon2.c/.h, BFG driver-avalonmm.c: one clock (300..2000 MHz) and one ADP3208D
     # voltage (6000..11000, 0.1 mV) per module; nonce - 0x180; no TARGET cap; the MM2
     # reports per miner (10 on an Avalon 2, 5 on an Avalon 3), not per chip; fan 10..100 %
-    # aiming at 70 degC (cgminer: linear from 60 to 80); voltage 0 from 98 degC.  The A3
+    # aiming at 70 degC (cgminer: linear from 60 to 80).  cgminer cuts voltage at 98 degC,
+    # but the MM firmware ignores SET from 90 degC and idles itself at 90 on both sensors
+    # (main.c IDLE_TEMP): the host cuts off first, at 85 degC.  The A3
     # default 0.6660 V is not a VID step: cgminer's encode sends 0.6625 V, as BFG sets.
     return ModelSpec(
         name,
@@ -262,7 +264,7 @@ def _a2(name: str, prefix: str, miners: int, mhz: int, voltage: int) -> ModelSpe
         pvt_layout=PVT_BY_MODULE,
         pll_status_frequencies=False,
         temp_target_c=70,
-        overheat_c=98,
+        overheat_c=85,
         nonce_correction=0x180,
         per_miner_settings=False,
         lock_counts=False,

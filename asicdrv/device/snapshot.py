@@ -68,7 +68,7 @@ def module_status(rt: ModuleRuntime) -> ModuleStatus:
         reading_ages_s=r.ages(),
         stale_temperatures=rt.stale,
         fifo_overflows=r.fifo_overflows,
-        errors=error_names(codes),
+        errors=error_names(codes) + r.findings(rt),
         settings_source=rt.settings_source,
         cutoff_reason=rt.cutoff_reason,
         chip_sensors_unread=r.unread_sensors(),

@@ -119,6 +119,10 @@ class ModuleReadings:
         """A chip test was sent: forget the results of any earlier one."""
         self.test_results.clear()
 
+    def findings(self, rt) -> list[str]:
+        """What the readings say is wrong beyond the module's own error bits."""
+        return []
+
     def extra(self) -> dict:
         """Readings only this generation reports, for ``ModuleStatus.extra``."""
         return {} if self.power_supply is None else {"power_supply": self.power_supply}

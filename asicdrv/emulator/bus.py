@@ -69,12 +69,14 @@ class I2CBus:
     def _deliver(self, address: int, frame: bytes, now: float) -> None:
         self._pending.pop(address, None)  # a new request replaces an unread reply
         if address == 0:
+            answered = False
             for module in self.modules:
                 reply = module.receive(frame, broadcast=True, now=now)
-                if reply is not None:  # DETECT: the first one answers
+                if reply is not None and not answered:  # DETECT: the first one answers
                     self._queue(0, module, reply, now)
-                    if len(frame) > 2 and frame[2] == PacketType.DETECT:
-                        break
+                    answered = len(frame) > 2 and frame[2] == PacketType.DETECT
+                    if answered and module.detect_takes_address:
+                        break  # the others stay undetected (and never see it)
             return
         addressed = self._addressed(address)
         if addressed is None:

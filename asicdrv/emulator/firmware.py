@@ -54,6 +54,8 @@ ECMM_API_FIFO_OVERFLOW = 1 << 4
 
 
 class MMFirmware(StatusFrames):
+    detect_takes_address = True  # a DETECT answered here is not seen by later modules
+
     def __init__(
         self,
         position: int,

@@ -3,14 +3,23 @@
 ``driver-avalonmm.c``) describe it; everything else as :class:`MMFirmware`.
 
 - Its id is strapped in hardware (position - 1 on the line) and never changes; it answers
-  DETECT, POLLING and TEST carrying that id, and obeys every job frame.
+  DETECT, POLLING, REQUIRE (code 18) and TEST carrying that id, and obeys every job frame.
 - 39-byte "AV" frames, CRC low byte first; every reply ends with the id.
-- STATIC stops work and opens a job; the coinbase comes whole (or as a midstate when it is
-  longer than 6144 bytes); SET gives fan, voltage, clock and the nonce2 window and starts
-  the job, each module taking its quarter of the window (``main.c``: range / 4 x id).
-- POLLING with d[24..27] non-zero applies fan, voltage and clock (``main.c``).
+- Any DETECT, whatever its id, stops the module's work until the next SET (``main.c``
+  clears ``g_new_stratum``); so does a STATIC.
+- STATIC opens a job; the coinbase comes whole (or as a midstate when it is longer than
+  6144 bytes); SET gives fan, voltage, clock and the nonce2 window and starts the job,
+  each module taking its share of the window (range / 4 x id on the MM3 branch,
+  range / 3 x id on the MM2 branch: ``AVA2_DEFAULT_MODULES``).
+- SET is ignored while either sensor reads 90 C or more; at 90 C on both the module idles
+  itself (voltage off, fan 0x1ff) until the next SET (``main.c`` ``IDLE_TEMP``).
+- POLLING answers first (a NONCE if one is queued, else STATUS), then applies the
+  settings of a POLLING whose d[24..27] is non-zero: the next STATUS shows them.
+- STATUS: the clock in MHz as set, the voltage word, works since the last STATUS, and the
+  five power-good lines in the low bits (all set while the regulators are on).
 - NONCE carries the nonce byte-swapped plus 0x180 (the A3 firmware converts its chips'
-  convention to the same offset), and ntime 0: this emulation does not roll ntime.
+  convention to the same offset), and ntime 0: the firmware does not roll ntime.
+Checked field by field against the vendor firmware by tests/firmware.
 """
 
 from __future__ import annotations
@@ -26,7 +35,13 @@ from ..models import ModelSpec
 from .firmware import MMFirmware
 from .work import Job
 
-LINE_PARTS = 4  # MM2 splits the nonce2 window in four, by id
+IDLE_TEMP_C = 90  # main.c IDLE_TEMP
+POWER_GOOD_BITS = 0x1F
+
+
+def line_parts(spec: ModelSpec) -> int:
+    """How the firmware splits the nonce2 window between the line's modules."""
+    return 3 if spec.name == "MM2" else 4
 
 
 class MM2Firmware(MMFirmware):
@@ -52,10 +67,29 @@ class MM2Firmware(MMFirmware):
             fields = {**fields, "module_id": self.wire_id}
         return self.wire_encode(ptype, fields, data=data, idx=idx, cnt=cnt)
 
+    detect_takes_address = False  # every module on the line hears every DETECT
+
     def _detect(self, pkt, broadcast):
+        self.scanner.clear()  # whatever the id: hashing stops until the next SET
         if pkt.fields()["module_id"] != self.wire_id:
             return None  # another module's DETECT
         return self._encode(T.ACKDETECT, {"version": self.version})
+
+    def _require(self, pkt, broadcast):
+        if pkt.fields()["module_id"] != self.wire_id:
+            return None
+        return self._mm2_status()
+
+    def _temperatures(self) -> list[int]:
+        phys = self.physics
+        return [round(phys.mm_temp_c()), round(max(max(row) for row in phys.temps))]
+
+    def advance(self, now: float) -> None:
+        super().advance(now)
+        if self.scanner.job is not None and min(self._temperatures()) >= IDLE_TEMP_C:
+            self.scanner.clear()  # too hot on both sensors: idle until the next SET
+            self.physics.voltage_levels = [0] * self.spec.miner_count
+            self.physics.fan_percent = pwm_to_fan_percent(0x1FF)
 
     def _apply(self, f: dict) -> None:
         level = self.spec.voltage_codec.decode(f["voltage_word"])
@@ -68,10 +102,22 @@ class MM2Firmware(MMFirmware):
 
     def _polling(self, pkt, broadcast):
         f = pkt.fields()
-        self.led = f["led"]
+        if f["module_id"] != self.wire_id:
+            return None
+        reply = self._next_reply()  # answered before the settings are applied
         if f["apply"]:
             self._apply(f)
-        return self._next_reply()
+        self.led = f["led"]
+        return reply
+
+    def _next_reply(self) -> bytes:
+        """main.c polling(): a queued NONCE first, else STATUS."""
+        if self.urgent:
+            return self.urgent.popleft()
+        if self.nonces:
+            self.nonces_sent += 1
+            return self.nonces.popleft()
+        return self._mm2_status()
 
     def _static(self, pkt, broadcast):
         f = pkt.fields()
@@ -93,13 +139,15 @@ class MM2Firmware(MMFirmware):
         return None
 
     def _set(self, pkt, broadcast):
+        if max(self._temperatures()) >= IDLE_TEMP_C:
+            return None  # main.c: SET is ignored while too hot
         f = pkt.fields()
         self._apply(f)
         job = self._assemble(f["nonce2_start"], f["nonce2_range"])
         if job is None:
             self.rx_bad_frames += 1
             return None
-        self.scanner.set_job(job, part=self.wire_id, parts=LINE_PARTS)
+        self.scanner.set_job(job, part=self.wire_id, parts=line_parts(self.spec))
         self._last_job = job
         return None
 
@@ -150,7 +198,7 @@ class MM2Firmware(MMFirmware):
         T.JOB_ID: _job_id,
         T.COINBASE: _coinbase,
         T.SET: _set,
-        T.SYNC: MMFirmware._ignore,
+        T.SYNC: _require,  # code 18 is REQUIRE in this firmware
     }
 
     def _status_rotation(self) -> list:
@@ -158,19 +206,18 @@ class MM2Firmware(MMFirmware):
 
     def _mm2_status(self) -> bytes:
         phys = self.physics
-        temps = [round(phys.mm_temp_c()), round(max(max(row) for row in phys.temps))]
-        clock = phys.frequencies[0][0]
         works, self._miner_works = sum(self._miner_works), [0] * self.spec.miner_count
+        powered = bool(phys.voltage_levels[0])
         return self._encode(
             T.STATUS,
             {
-                "temperatures": temps,
+                "temperatures": self._temperatures(),
                 "fans_rpm": [phys.fan_rpm()] * 2,
-                "frequency": round(clock * 65 / 768) if self.spec.name == "MM3" else clock,
+                "frequency": phys.frequencies[0][0],
                 "voltage_word": self.spec.voltage_codec.encode(phys.voltage_levels[0]),
                 "local_works": works,
                 "hw_errors": 0,
-                "power_good": 0xFF << 24,
+                "power_good": POWER_GOOD_BITS if powered else 0,
             },
         )
 

@@ -14,7 +14,10 @@ spec section 6 reads them.
   POLLING whose d[24..27] is non-zero (MM ``master`` ``main.c``), so they ride on the
   module's next poll and its reply is read as any poll's; cgminer only sends them in SET.
 - NONCE: the host subtracts 0x180 and submits with ntime offset 0 (cgminer ignores the
-  device's ntime).  STATUS: two temperatures and fans, clock, voltage word, works, power.
+  device's ntime).  STATUS: two temperatures and fans, the clock in plain MHz (cgminer
+  scales the MM3's by 768/65; the firmware sends what it was set to), the voltage word,
+  works since the last STATUS, and five power-good bits (cgminer reads a top byte that
+  the firmware never sets).  Checked against the vendor firmware (tests/firmware).
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from ..models import ModelSpec
 from ..device.status import ModuleReadings
 
 MAX_MERKLES = 20  # AVA2_P_MERKLES_COUNT
+POWER_GOOD_BITS = 0x1F  # five power-good lines, low bits of STATUS d[24..27]
 WHOLE_COINBASE_MAX = 6 * 1024  # AVA2_P_COINBASE_SIZE
 
 
@@ -44,6 +48,8 @@ class Avalon2Readings(ModuleReadings):
         self.reported_clock: float | None = None
         self.temperatures: list[int] = []
         self.fans_rpm: list[int] = []
+        self.powered = False
+        self.was_powered = False
 
     def apply(self, pkt) -> None:
         if pkt.type != T.STATUS:
@@ -58,8 +64,9 @@ class Avalon2Readings(ModuleReadings):
         self.temperature_mm = max(self.temperatures)
         self.miner_temps = [self.temperature_mm] * spec.miner_count
         self.fan_rpm = max(self.fans_rpm)
-        clock = f["frequency"]
-        self.reported_clock = clock * 768 / 65 if spec.name == "MM3" else clock
+        self.reported_clock = f["frequency"]  # MHz as set (MM main.c get_asic_freq)
+        self.powered = f["voltage_word"] != spec.voltage_word(None)
+        self.was_powered |= self.powered
         try:
             volts = spec.voltage_codec.decode(f["voltage_word"]) / 10000
         except ValueError:
@@ -67,8 +74,16 @@ class Avalon2Readings(ModuleReadings):
         self.chip_volts = [volts] * spec.miner_count
         self.local_works[0] += f["local_works"]
         self.mm_hw_errors[0] += f["hw_errors"]
-        self.power_good = f["power_good"] >> 24
+        self.power_good = f["power_good"] & POWER_GOOD_BITS
         self._pvt_seen(0)
+
+    def findings(self, rt) -> list[str]:
+        """A module that was powered and reports its regulators off while the host has
+        not idled it has idled itself: the firmware does at 90 C on both sensors, or 5 s
+        after its last frame (MM main.c)."""
+        if self.was_powered and not self.powered and not (rt.cutoff or rt.idle):
+            return ["self_idled"]
+        return []
 
     def extra(self) -> dict:
         return {
@@ -78,9 +93,12 @@ class Avalon2Readings(ModuleReadings):
         }
 
     def power_ok(self) -> bool | None:
-        """The MM2 reports power good in the top byte of d[24..27], one byte for the module
-        whatever its miner count (cgminer shows it as is): non-zero is good (inferred)."""
-        return None if self.power_good is None else self.power_good != 0
+        """d[24..27] is the board's five power-good lines in its low bits (MM firmware
+        timer.c read_power_good: GPIO bits 7..11 on the MM3, 6..10 on the MM2).  With the
+        regulators off (the off voltage word) they say nothing: unknown, not bad."""
+        if self.power_good is None or not self.powered:
+            return None
+        return self.power_good == POWER_GOOD_BITS
 
     def round_complete(self, mark: dict) -> bool:
         return self.seen[T.STATUS] - mark.get(T.STATUS, 0) >= 1

@@ -53,3 +53,110 @@ def test_the_vendor_firmware_mines_a_known_block_through_the_driver(model, block
             share = chain.next_share(timeout=20)
     assert share is not None and share.hash == block["hash"]
     assert mods[0].events("FOUND")
+
+
+def mine(chain, block=BLOCK_170):
+    job, nonce2 = block_job(block)
+    chain.submit(job, extranonce2_start=nonce2, extranonce2_range=0)
+    return job
+
+
+def wait_for(predicate, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.05)
+    return predicate()
+
+
+def host_codes(line, start=0):
+    data = bytes(line.host_bytes[start:])
+    return [data[i + 2] for i in range(len(data) - 2) if data[i : i + 2] == b"AV"]
+
+
+def test_status_reads_power_clock_and_voltage_as_the_firmware_sends_them():
+    """F1: power good is five bits in the low end of d[24..27] (timer.c read_power_good);
+    F3: the clock is plain MHz (miner.c get_asic_freq).  Both read true on a powered MM3,
+    and an unpowered board's power lines are not read as a failure."""
+    with firmware_line("MM3", nonces=[BLOCK_170["nonce"]]) as (line, mods):
+        with asicdrv.open(line.url, frequency=400, voltage_level=6625, **FAST) as chain:
+            idle = chain.refresh(timeout=5).modules[0]
+            assert idle.power_good is None  # regulators off before the first job
+            mine(chain)
+            mods[0].wait_event("POWER", after=2)  # the boot test's on/off, then the job's
+            status = wait_for(lambda: chain.refresh(timeout=5).modules[0].power_good, 5)
+            module = chain.refresh(timeout=5).modules[0]
+    assert status is True and module.power_good is True
+    assert module.extra["clock_mhz"] == 400
+    assert module.voltages_v == [0.6625] * 5
+    on = mods[0].events("POWER")[-1][1]
+    assert on[1] == "on"  # the firmware switched the regulators on with our word
+
+
+def test_a_line_with_one_module_keeps_hashing_between_detect_intervals():
+    """F5: any DETECT stops every module on the line until its next job (main.c); the
+    driver no longer re-detects a line whose modules are all present."""
+    with firmware_line("MM3", nonces=[BLOCK_170["nonce"]]) as (line, mods):
+        with asicdrv.open(line.url, **FAST) as chain:  # re-detect every 0.3 s
+            mine(chain)
+            mods[0].wait_event("HASHING")
+            mark = len(line.host_bytes)
+            time.sleep(2.5)
+            assert chain.refresh(timeout=5).modules[0].state == "ok"
+            codes = host_codes(line, mark)
+    assert 10 not in codes  # no DETECT while mining
+    assert mods[0].events("HASHING")[-1][1] == ["HASHING", "on"]
+
+
+def test_settings_on_a_poll_show_in_the_next_status_not_its_reply():
+    """F2: the firmware answers a settings POLLING first and applies it after (main.c
+    polling() then adjust_fan/set_voltage/set_asic_freq): the driver reads the new clock
+    from a later STATUS."""
+    with firmware_line("MM3", nonces=[BLOCK_170["nonce"]]) as (line, mods):
+        with asicdrv.open(line.url, frequency=400, **FAST) as chain:
+            mine(chain)
+            mods[0].wait_event("HASHING")
+            chain.set_frequency(450)
+            module = wait_for(
+                lambda: chain.refresh(timeout=5).modules[0].extra["clock_mhz"] == 450, 10
+            )
+    assert module
+
+
+def test_the_host_cuts_off_before_the_firmware_ignores_it():
+    """F10: the firmware ignores SET at 90 C on either sensor and idles itself at 90 C on
+    both (main.c IDLE_TEMP); cgminer's 98 C cutoff could never act.  The host's A2/3
+    cutoff (85 C, hottest sensor) comes first and switches the regulators off."""
+    with firmware_line("MM3", nonces=[BLOCK_170["nonce"]]) as (line, mods):
+        with asicdrv.open(line.url, **FAST) as chain:
+            mine(chain)
+            mods[0].wait_event("HASHING")
+            mods[0].set(temp=(1, 87))
+            cut = wait_for(lambda: chain.refresh(timeout=5).modules[0].state == "cutoff", 10)
+            powered_off = wait_for(
+                lambda: mods[0].events("POWER")[-1][1] == ["POWER", "off"], 5
+            )
+    assert cut, "the host did not cut off at 87 C"
+    assert powered_off
+
+
+def test_require_is_answered_with_status():
+    """F11: type 18 is REQUIRE in this firmware (main.c get_pkg): a STATUS for the id."""
+    import os
+    import select
+
+    from test_avalon2 import av
+    from test_generations import be32
+
+    with firmware_line("MM3") as (line, mods):
+        fd = os.open(line.path, os.O_RDWR | os.O_NOCTTY)
+        try:
+            os.write(fd, av(18, be32(0, 0, 0, 0, 0, 0, 0, 0)))
+            data = b""
+            while len(data) < 39 and select.select([fd], [], [], 2)[0]:
+                data += os.read(fd, 64)
+        finally:
+            os.close(fd)
+    assert data[:3] == b"AV\x18" and len(data) == 39

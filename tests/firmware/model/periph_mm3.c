@@ -128,6 +128,8 @@ static int rx_count;
 static uint32_t alink_en = (1u << MINERS) - 1, alink_scan;
 static double phy_busy_until[MINERS];
 static int phy_fresh[MINERS]; /* dispatched, busy not read yet */
+static int hashing;
+static double last_hash_work;
 
 /* Which chip finds a nonce: the chain splits the nonce range by the work's step. */
 static int chip_of(uint32_t nonce, uint32_t step)
@@ -236,8 +238,22 @@ static void alink_tick(void)
 			run_scan_work(phy, w);
 		else if ((w[4] & 0xf) == 0xb) /* gated clock: alink_asic_idle() */
 			continue;
-		else
+		else {
+			if (!hashing)
+				board_event("HASHING on");
+			hashing = 1;
+			last_hash_work = now;
 			run_hash_work(phy, w);
+		}
+	}
+}
+
+/* Hashing stops when no work has reached the chips for half a second. */
+static void hashing_watch(void)
+{
+	if (hashing && board_now() - last_hash_work > 0.5) {
+		hashing = 0;
+		board_event("HASHING off");
 	}
 }
 
@@ -473,6 +489,7 @@ void dev_write(unsigned long addr, unsigned int value, int size)
 void dev_tick(void)
 {
 	uart_fill();
+	hashing_watch();
 	board_poll_ctl();
 }
 
