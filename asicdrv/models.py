@@ -70,6 +70,9 @@ class ModelSpec:
     pll_table: PllTable = A3210_PLL
     voltage_codec: VoltageCodec = VOLTAGE_CODECS["signed"]
     diffmax: int = DIFFMAX_AVALON8  # the TARGET difficulty cap the MM is given
+    # True: the module passes on only hashes with 32 leading zero bits (difficulty 1);
+    # anything less is a hardware error to it (MM2/MM3 miner.c test_nonce, the sticks)
+    diff1_results: bool = False
     cores_per_asic: int = CORES_PER_ASIC
     pvt_layout: str = PVT_BY_CHIP
     asic_frequencies: bool = False  # STATUS_ASIC carries each chip's PLL MHz
@@ -265,6 +268,7 @@ def _a2(name: str, prefix: str, miners: int, mhz: int, voltage: int) -> ModelSpe
         pll_status_frequencies=False,
         temp_target_c=70,
         overheat_c=85,
+        diff1_results=True,
         nonce_correction=0x180,
         per_miner_settings=False,
         lock_counts=False,

@@ -258,11 +258,13 @@ _AV_SET = Struct(
     Padding(12),
 )
 _AV_TEST = Struct("miner" / Int8ub, Padding(27), "module_id" / Int32ub)
+# MM firmware alink.c alink_asic_test: one frame per miner, IDX always 1; d[0] the miner
+# number from 1, d[1..10] each chip's count of failed cores (ASIC_COUNT chips: 10 on the
+# MM3, 7 on the MM2), d[28..31] the module id
 _AV_TEST_RET = Struct(
-    "pass_bitmap" / Int32ub,
-    "chips_tested" / Int32ub,
-    "pass_bitmap_high" / Int32ub,
-    Padding(16),
+    "miner_number" / Int8ub,
+    "failed_cores" / Array(10, Int8ub),
+    Padding(17),
     "module_id" / Int32ub,
 )
 _AV_SYNC = Struct(Padding(28), "module_id" / Int32ub)

@@ -130,12 +130,12 @@ def run(args) -> int:
         for m in modules:
             if m.id not in tests:
                 report.skip("chip test", f"the {m.model} has no chip test the host can run", m.id)
+        tested = {m.id: m for m in chain.status().modules}
         for module_id, failing in tests.items():
             spec = next(m for m in modules if m.id == module_id)
+            chips = tested[module_id].chip_test_chips or spec.asic_count
             chip_maps[module_id] = {
-                miner: "".join(
-                    "X" if c in failing.get(miner, []) else "." for c in range(spec.asic_count)
-                )
+                miner: "".join("X" if c in failing.get(miner, []) else "." for c in range(chips))
                 for miner in range(spec.miner_count)
             }
             bad = {miner: chips for miner, chips in failing.items() if chips}
@@ -332,8 +332,11 @@ def _sensors(m, report: Report) -> None:
 
 def _known_answer(chain, report: Report, seconds: float) -> None:
     """Every module must return the known nonce of its answer (:data:`KNOWN_ANSWER`, or
-    block 170 itself for chips that report only diff-1 nonces) with its hash."""
-    diff1_only = any(MODELS[m.model].diffmax <= 1 for m in chain.modules)
+    block 170 itself where only diff-1 nonces come back: the sticks' chips, and the MM2/MM3
+    firmware, which counts anything less as a hardware error) with its hash."""
+    diff1_only = any(
+        MODELS[m.model].diffmax <= 1 or MODELS[m.model].diff1_results for m in chain.modules
+    )
     answer = DIFF1_KNOWN_ANSWER if diff1_only else KNOWN_ANSWER
     params, en1, size, nonce2 = known_answer_params(job_id="selftest", answer=answer)
     job = StratumJob.from_notify(

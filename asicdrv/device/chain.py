@@ -45,6 +45,7 @@ from ..models import (
     DIFFMAX_AVALON8,
     check_voltage_level_any,
 )
+from .chiptest import run_chip_test
 from .configure import Configurator
 from .detection import Detector
 from .fan import FanPid
@@ -52,7 +53,7 @@ from .limits import miners_for, number, pll_frequencies, settable, whole
 from .poller import Poller
 from .runtime import ModuleRuntime
 from .shares import NonceVerifier, Share
-from .snapshot import failing_chips, module_status
+from .snapshot import module_status
 from .status import STATE_LOST, ChainStatus, Module
 
 IDLE_FAN_PERCENT = 50  # idle(): PLLs off, chips near ambient; air for the DC-DC stage
@@ -447,22 +448,7 @@ class Chain:
         self._check_open()
         if timeout is not None:
             timeout = number("timeout", timeout, 0, 1e6)
-        with self._lock:
-            tests = {rt: rt.generation.test_frame(rt) for rt in self._select(module)}
-            targets = [rt for rt, frame in tests.items() if frame is not None]
-            if timeout is None:
-                timeout = max((rt.generation.chip_test_seconds for rt in targets), default=0)
-            for rt, frame in tests.items():
-                if frame is not None:
-                    rt.readings.start_test()
-                    self._xfer(rt.id, frame, read=False)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            self._raise_if_gone()
-            if all(len(rt.readings.test_results) == rt.spec.miner_count for rt in targets):
-                break
-            time.sleep(0.02)
-        return {rt.id: failing_chips(rt) for rt in targets}
+        return run_chip_test(self, self._select(module), timeout)
 
     def auc_info(self) -> dict:
         self._check_open()

@@ -78,12 +78,13 @@ def module_status(rt: ModuleRuntime) -> ModuleStatus:
         per_chip_sensors=rt.spec.pvt_layout != PVT_BY_MODULE,
         vout_raw=r.module_vout_raw,
         extra=r.extra(),
+        chip_test_chips=r.test_chip_count,
     )
 
 
 def failing_chips(rt: ModuleRuntime) -> dict:
     """{miner: [chips that failed]} from the last chip test."""
     return {
-        m: [c for c in range(rt.spec.asic_count) if not bitmap >> c & 1]
+        m: [c for c in range(rt.readings.test_chip_count) if not bitmap >> c & 1]
         for m, bitmap in sorted(rt.readings.test_results.items())
     }

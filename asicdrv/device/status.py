@@ -86,6 +86,7 @@ class ModuleReadings:
         self.error_codes = [0] * m
         self.module_error_code = 0
         self.test_results: dict[int, int] = {}  # miner -> pass bitmap
+        self.test_chip_count = spec.asic_count  # chips a pass bitmap covers
         self.seen: Counter = Counter()  # packet type -> count
         self.fifo_overflows = 0  # STATUS reports of a full nonce FIFO
         self.asic_pll_counts: list[list] = [[None] * a for _ in range(m)]  # STATUS_ASIC, per chip
@@ -376,6 +377,7 @@ class ModuleStatus:
     vout_raw: int | None = None  # A9/LC3: one raw core-voltage reading
     voltage_unit: str = ""  # what a voltage level is
     extra: dict = field(default_factory=dict)  # readings only its generation reports
+    chip_test_chips: int = 0  # chips per miner the last chip test covered
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -36,6 +36,9 @@ from .firmware import MMFirmware
 from .work import Job
 
 IDLE_TEMP_C = 90  # main.c IDLE_TEMP
+TEST_SECONDS = 1.0  # the emulated chip test (the firmware's takes about 47 s on an MM3)
+TEST_CHIPS = {"MM2": 7, "MM3": 10}  # system_config.h ASIC_COUNT
+ALL_CORES_FAILED = 255  # alink.c caps a chip's failed-core count at 255
 POWER_GOOD_BITS = 0x1F
 
 
@@ -58,9 +61,42 @@ class MM2Firmware(MMFirmware):
         self.module_id = self.position  # strapped: the chain's id, for the bus
         self.scanner.ntime_roll = 0
         self.coinbase_chunks: dict[int, bytes] = {}
+        self.testing_until = 0.0
+        self.unasked: list[bytes] = []
+        self._now = 0.0
 
     def check_idle(self, now: float) -> None:
         pass  # a strapped id is never lost
+
+    def receive(self, frame: bytes, *, broadcast: bool, now: float) -> bytes | None:
+        self._now = now
+        if now < self.testing_until:
+            return None  # busy with the chip test: deaf and silent (main.c)
+        return super().receive(frame, broadcast=broadcast, now=now)
+
+    def take_unasked(self, now: float) -> list[bytes]:
+        """Frames sent without a request: the chip test's results once it is over."""
+        if not self.unasked or now < self.testing_until:
+            return []
+        frames, self.unasked = self.unasked, []
+        return frames
+
+    def _test(self, pkt, broadcast):
+        """alink.c alink_asic_test: every core of every chip; one TEST_RET per miner with
+        the failed-core count of each chip, sent unasked when the test ends.  The model
+        counts a miner as one hashing unit: its chip 0 is the physics' chip."""
+        if pkt.fields()["module_id"] != self.wire_id:
+            return None
+        self.scanner.clear()  # the test leaves the board unpowered until the next SET
+        chips = TEST_CHIPS.get(self.spec.name, 10)
+        for m in range(self.spec.miner_count):
+            failed = [0 if self.physics.chip_alive(m, 0) else ALL_CORES_FAILED]
+            failed += [0] * (chips - 1)
+            data = bytes([m + 1, *failed]).ljust(28, b"\0") + self.wire_id.to_bytes(4, "big")
+            self.unasked.append(self._encode(T.TEST_RET, data=data))
+        self.testing_until = self._now + TEST_SECONDS
+        self.physics.voltage_levels = [0] * self.spec.miner_count
+        return None
 
     def _encode(self, ptype, fields=None, *, data=None, idx=1, cnt=1) -> bytes:
         if fields is not None:
@@ -199,6 +235,7 @@ class MM2Firmware(MMFirmware):
         T.COINBASE: _coinbase,
         T.SET: _set,
         T.SYNC: _require,  # code 18 is REQUIRE in this firmware
+        T.TEST: _test,
     }
 
     def _status_rotation(self) -> list:

@@ -15,6 +15,10 @@ from .bus import I2CBus
 from .traffic import TrafficLog
 
 
+def _nothing(now: float) -> list[bytes]:
+    return []
+
+
 class SerialServer:
     """Serves module 1.  A stalled module's reply goes out when it is ready; a
     ``disconnect`` fault closes the line after that many frames (the host sees EIO)."""
@@ -43,6 +47,7 @@ class SerialServer:
             ready, _, _ = select.select([self.master], [], [], 0.005)
             if not ready:
                 self._send_late_reply()
+                self._send_unasked()
                 continue
             try:
                 data = os.read(self.master, 4096)
@@ -73,6 +78,13 @@ class SerialServer:
         ready_at = self.bus.pending_ready(address)
         if ready_at is not None and ready_at <= self.bus.clock():
             self._write(self.bus.xfer(address, b"", PACKET_SIZE))
+
+    def _send_unasked(self) -> None:
+        with self.bus.lock:
+            now = self.bus.clock()
+            frames = [f for m in self.bus.modules for f in getattr(m, "take_unasked", _nothing)(now)]
+        for frame in frames:
+            self._write(frame)
 
     def _write(self, reply: bytes) -> None:
         if reply:

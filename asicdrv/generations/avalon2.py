@@ -35,6 +35,9 @@ from ..device.status import ModuleReadings
 
 MAX_MERKLES = 20  # AVA2_P_MERKLES_COUNT
 POWER_GOOD_BITS = 0x1F  # five power-good lines, low bits of STATUS d[24..27]
+# chips per miner in the firmware's chip test (system_config.h ASIC_COUNT); the model
+# table counts an A2/3 miner as one hashing unit
+TEST_CHIPS = {"MM2": 7, "MM3": 10}
 WHOLE_COINBASE_MAX = 6 * 1024  # AVA2_P_COINBASE_SIZE
 
 
@@ -49,9 +52,14 @@ class Avalon2Readings(ModuleReadings):
         self.temperatures: list[int] = []
         self.fans_rpm: list[int] = []
         self.powered = False
-        self.was_powered = False
+        self.expect_power = False
+        self.test_failed_cores: dict[int, list[int]] = {}
+        self.fresh_from = 0  # the first STATUS count that shows the last settings
 
     def apply(self, pkt) -> None:
+        if pkt.type == T.TEST_RET:
+            self._test_ret(pkt)
+            return
         if pkt.type != T.STATUS:
             super().apply(pkt)
             return
@@ -66,7 +74,6 @@ class Avalon2Readings(ModuleReadings):
         self.fan_rpm = max(self.fans_rpm)
         self.reported_clock = f["frequency"]  # MHz as set (MM main.c get_asic_freq)
         self.powered = f["voltage_word"] != spec.voltage_word(None)
-        self.was_powered |= self.powered
         try:
             volts = spec.voltage_codec.decode(f["voltage_word"]) / 10000
         except ValueError:
@@ -77,11 +84,37 @@ class Avalon2Readings(ModuleReadings):
         self.power_good = f["power_good"] & POWER_GOOD_BITS
         self._pvt_seen(0)
 
+    def test_complete(self) -> bool:
+        return len(self.test_results) == self.spec.miner_count
+
+    def _test_ret(self, pkt) -> None:
+        """One miner's result (alink.c): the failed-core count of each of its chips."""
+        f = pkt.fields()
+        miner = f["miner_number"] - 1
+        chips = TEST_CHIPS.get(self.spec.name, 10)
+        if not 0 <= miner < self.spec.miner_count:
+            return
+        counts = list(f["failed_cores"][:chips])
+        self.test_chip_count = chips
+        self.test_failed_cores[miner] = counts
+        self.test_results[miner] = sum(1 << c for c, n in enumerate(counts) if n == 0)
+
+    def start_test(self) -> None:
+        super().start_test()
+        self.test_failed_cores: dict[int, list[int]] = {}
+        self.expect_power = False  # the test ends with the board unpowered
+
+    def job_sent(self) -> None:
+        """A job's SET went out: the module should be powered from its next STATUS on."""
+        self.expect_power = True
+        self.fresh_from = self.seen[T.STATUS] + 1
+
     def findings(self, rt) -> list[str]:
-        """A module that was powered and reports its regulators off while the host has
-        not idled it has idled itself: the firmware does at 90 C on both sensors, or 5 s
-        after its last frame (MM main.c)."""
-        if self.was_powered and not self.powered and not (rt.cutoff or rt.idle):
+        """A module that should be hashing but reports its regulators off has idled
+        itself: the firmware does at 90 C on both sensors, or 5 s after its last frame
+        (MM main.c).  A chip test also ends with the power off: no job, no finding."""
+        fresh = self.seen[T.STATUS] >= self.fresh_from
+        if self.expect_power and fresh and not self.powered and not (rt.cutoff or rt.idle):
             return ["self_idled"]
         return []
 
@@ -100,8 +133,14 @@ class Avalon2Readings(ModuleReadings):
             return None
         return self.power_good == POWER_GOOD_BITS
 
+    def settings_sent(self) -> None:
+        """A settings POLLING went out: its own reply predates the settings (the firmware
+        answers, then applies), so only the STATUS after it shows them."""
+        self.fresh_from = self.seen[T.STATUS] + 2
+
     def round_complete(self, mark: dict) -> bool:
-        return self.seen[T.STATUS] - mark.get(T.STATUS, 0) >= 1
+        seen = self.seen[T.STATUS]
+        return seen - mark.get(T.STATUS, 0) >= 1 and seen >= self.fresh_from
 
 
 class Avalon2(Generation):
@@ -133,6 +172,7 @@ class Avalon2(Generation):
         fields = {"led": int(led), "module_id": wire_id(rt)}
         if fan_pwm is not None:  # apply fan, voltage and clock now
             fields.update(self._settings(rt), fan_pwm=fan_pwm, apply=1)
+            rt.readings.settings_sent()
         return self.encode(T.POLLING, fields)
 
     def reset_tx_frame(self, rt):
@@ -152,6 +192,12 @@ class Avalon2(Generation):
 
     def test_frame(self, rt) -> bytes:
         return self.encode(T.TEST, {"miner": 0xFF, "module_id": wire_id(rt)})
+
+    # The firmware tests every core of every chip, 1 ms each, and answers nothing
+    # meanwhile (main.c, alink.c: about 47 s on an MM3, 10 s on an MM2); each miner's
+    # TEST_RET goes out unasked as it finishes, so the chain listens instead of polling.
+    chip_test_seconds = 60.0
+    test_results_unasked = True
 
     def from_another_module(self, rt, pkt) -> bool:
         """Every MM2 frame ends with its id (d[28..31])."""
@@ -191,6 +237,8 @@ class Avalon2(Generation):
         )
         for rt in modules[1:]:  # each module's own settings with its next poll
             rt.fan_pending = True
+        for rt in modules:
+            rt.readings.job_sent()
         return [(0, f) for f in frames]
 
     def nonces(self, rt, pkt) -> list[dict]:

@@ -95,6 +95,7 @@ class Generation:
         return self.encode(T.RSTMMTX, {})
 
     chip_test_seconds = 5.0  # how long a chip test may take before results are due
+    test_results_unasked = False  # True: TEST_RET frames come unasked, not as poll replies
 
     def test_frame(self, rt) -> bytes | None:
         """TEST for every miner (None: the generation has no chip test)."""

@@ -106,6 +106,19 @@ class SerialLink:
             # reset_input_buffer, in tcflush (termios.error, not an OSError)
             raise DeviceGone(f"{self.name}: the serial port failed ({exc})") from exc
 
+    def read_frames(self, patience: float) -> list[bytes]:
+        """Frames the modules sent unasked (a chip test's results), read for up to
+        ``patience`` seconds without flushing anything."""
+        deadline = time.monotonic() + patience
+        frames: list[bytes] = []
+        try:
+            while time.monotonic() < deadline and not frames:
+                chunk = self.port.read(self.port.in_waiting or self.sync.dialect.frame_size)
+                frames += [p.to_bytes() for p in self.sync.feed(chunk)] if chunk else []
+        except (serial.SerialException, OSError, TermiosError) as exc:
+            raise DeviceGone(f"{self.name}: the serial port failed ({exc})") from exc
+        return frames
+
     def info(self) -> dict:
         return {"skipped_bytes": self.sync.skipped_bytes, "crc_errors": self.sync.crc_errors}
 

@@ -160,3 +160,51 @@ def test_require_is_answered_with_status():
         finally:
             os.close(fd)
     assert data[:3] == b"AV\x18" and len(data) == 39
+
+
+def test_the_chip_test_reads_each_miners_result_and_waits_for_the_whole_test():
+    """F7: one TEST_RET per miner, IDX 1, d[0] = miner + 1, d[1..10] failed cores per chip
+    (alink.c alink_asic_test).  F8: the MM tests every core (about 47 s on a real MM3,
+    shortened here by the board model's delay scale) and answers nothing meanwhile; the
+    chain waits and listens.  A dead chip 1 of miner 3 is named, and nothing else."""
+    with firmware_line("MM3", nonces=[BLOCK_170["nonce"]], delay_scale=0.01) as (line, mods):
+        mods[0].set(dead=[(3, 1)])
+        with asicdrv.open(line.url, **FAST) as chain:
+            started = time.monotonic()
+            result = chain.test_chips()
+            took = time.monotonic() - started
+            status = chain.refresh(timeout=5).modules[0]
+    assert result == {1: {0: [], 1: [], 2: [], 3: [1], 4: []}}
+    assert status.chip_test == {0: [], 1: [], 2: [], 3: [1], 4: []}
+    assert took > 1.0  # the whole test ran, not a poll's worth
+
+
+def test_a_chip_test_cut_short_reports_nothing_as_passed():
+    """F8: results that did not come are not passes: a test given too little time names
+    no miner at all (selftest then says 'not tested')."""
+    with firmware_line("MM3", delay_scale=0.01) as (line, mods):
+        with asicdrv.open(line.url, **FAST) as chain:
+            result = chain.test_chips(timeout=0.3)
+    assert result == {1: {}}
+
+
+def test_selftest_passes_a_healthy_mm3_and_names_a_dead_chip():
+    """F9: the firmware counts any hash without 32 leading zero bits as a hardware error
+    (miner.c test_nonce), so the selftest's known answer for the A2/3 is block 170 itself;
+    the chip test and known answer both run against the vendor firmware."""
+    import json
+
+    from conftest import run
+
+    with firmware_line("MM3", nonces=[BLOCK_170["nonce"]], delay_scale=0.01) as (line, mods):
+        out = run("selftest", "--device", line.url, "--json", timeout=120)
+        healthy = json.loads(out.stdout)
+        mods[0].set(dead=[(2, 7)])
+        out = run("selftest", "--device", line.url, "--json", timeout=120)
+        sick = json.loads(out.stdout)
+    assert healthy["ok"], [c for c in healthy["checks"] if not c["ok"]]
+    checks = {c["check"]: c for c in healthy["checks"]}
+    assert checks["known answer"]["ok"] and checks["chip test"]["ok"]
+    failed = {c["check"] for c in sick["checks"] if not c["ok"]}
+    assert failed == {"chip test"}
+    assert sick["chip_maps"]["1"]["2"][7] == "X"

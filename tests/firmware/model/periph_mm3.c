@@ -157,42 +157,39 @@ static int solves(const uint32_t *w, uint32_t nonce_word)
 	return sha256d_last_word(w + 14, w + 6, nonce_word) == 0;
 }
 
-/* Scan mode (the chip test): a healthy core answers its known-answer work; the result
- * carries the answer plus the offset the firmware expects (alink.c asic_test_work). */
+/* Scan mode (the chip test): each healthy core searches a slice of nonces from the work's
+ * start (word 1) and reports the solution it finds plus the chips' pipeline offset, as in
+ * hash mode.  The firmware's test vectors start 0x5000 (MM3) or about 0x100 (MM2) below
+ * their solution (alink.c asic_test_work and its expected answers); a vector's solution is
+ * searched once and remembered. */
+#define CORE_SLICE 0x8000
+
 static void run_scan_work(int phy, const uint32_t *w)
 {
-	int chip = (int)w[0];
+	static uint32_t key[32][4], answer[32]; /* a vector: its tail and first midstate word */
+	static int known;
+	int chip = (int)w[0], i;
+
 	if (chip < 0 || chip >= 32 || (ctl.dead[phy] >> chip) & 1)
 		return;
-#if !defined(AVALON3_A3233_MACHINE) && !defined(AVALON3_A3233_CARD)
-	/* MM2 alink.c: start = (answer ^ core) - 5 * 128, the answer reported + 0x180 */
-	for (uint32_t core = 0; core < 128; core++) {
-		uint32_t reported = (w[1] + 5 * 128) ^ core;
-		if (solves(w, reported - 0x180)) {
-			push_result(phy, w, reported);
+	for (i = 0; i < known; i++)
+		if (!memcmp(key[i], w + 6, 12) && key[i][3] == w[14])
+			break;
+	if (i == known) {
+		if (known == 32)
 			return;
-		}
-	}
-#else
-	static uint32_t cache_key[16], cache_nonce[16];
-	static int cached;
-	for (int i = 0; i < cached; i++) /* the 16 test vectors differ in their tail word */
-		if (cache_key[i] == w[6] && ((cache_nonce[i] ^ w[1]) & ~0x3f0u) == 0) {
-			push_result(phy, w, cache_nonce[i] + 0x6000);
-			return;
-		}
-	for (uint32_t core_big = 0; core_big < 768; core_big += 16) {
-		uint32_t nonce = w[1] ^ core_big;
-		if (solves(w, nonce)) {
-			if (cached < 16) {
-				cache_key[cached] = w[6];
-				cache_nonce[cached++] = nonce;
+		memcpy(key[i], w + 6, 12);
+		key[i][3] = w[14];
+		answer[i] = w[1] - 1; /* none yet */
+		for (uint32_t k = 0; k < CORE_SLICE; k++)
+			if (solves(w, w[1] + k)) {
+				answer[i] = w[1] + k;
+				break;
 			}
-			push_result(phy, w, nonce + 0x6000);
-			return;
-		}
+		known++;
 	}
-#endif
+	if (answer[i] - w[1] < CORE_SLICE)
+		push_result(phy, w, answer[i] + HASH_NONCE_OFFSET);
 }
 
 /* Hash mode: try the nonces the test named; a solution found by a live chip comes back
@@ -212,8 +209,12 @@ static void run_hash_work(int phy, const uint32_t *w)
 	}
 }
 
+static int trace_dispatches = -1;
+
 static void alink_tick(void)
 {
+	if (trace_dispatches < 0)
+		trace_dispatches = getenv("FW_TRACE") ? 12 : 0;
 	double now = board_now();
 	/* a work leaves the fifo only after the firmware has seen it counted (the real
 	 * txc.v takes some cycles; alink_asic_idle() waits for a non-zero count) */
@@ -233,7 +234,11 @@ static void alink_tick(void)
 		tx_seen = 0;
 		/* the firmware waits to see the chain busy only on test and idle works */
 		phy_fresh[phy] = alink_scan || (w[4] & 0xf) == 0xb;
-		phy_busy_until[phy] = now + (alink_scan ? 0.0005 : ctl.work_s);
+		/* a test work takes under the 1 ms the firmware waits for it (scaled with delay) */
+		phy_busy_until[phy] = now + (alink_scan ? 0.0005 * ctl.delay_scale : ctl.work_s);
+		if (trace_dispatches > 0 && trace_dispatches--)
+			board_event("DISPATCH phy %d en %x scan %u w0 %08x w1 %08x w4 %08x", phy, alink_en,
+				    alink_scan, w[0], w[1], w[4]);
 		if (alink_scan)
 			run_scan_work(phy, w);
 		else if ((w[4] & 0xf) == 0xb) /* gated clock: alink_asic_idle() */
@@ -299,11 +304,12 @@ static void alink_write(unsigned long off, uint32_t v)
 	case 0x0:
 		if (tx_count < TX_DEPTH)
 			tx_fifo[tx_count++] = v;
+		tx_seen = 0; /* not counted by the firmware yet */
 		break;
 	case 0x4:
 		alink_scan = v >> 31;
 		if (v & LM32_ALINK_STATE_FLUSH) {
-			tx_count = rx_count = 0;
+			tx_count = rx_count = tx_seen = 0;
 			memset(phy_busy_until, 0, sizeof(phy_busy_until));
 			memset(phy_fresh, 0, sizeof(phy_fresh));
 		}
