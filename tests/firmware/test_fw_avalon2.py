@@ -79,20 +79,21 @@ def host_codes(line, start=0):
 def test_status_reads_power_clock_and_voltage_as_the_firmware_sends_them():
     """F1: power good is five bits in the low end of d[24..27] (timer.c read_power_good);
     F3: the clock is plain MHz (miner.c get_asic_freq).  Both read true on a powered MM3,
-    and an unpowered board's power lines are not read as a failure."""
-    with firmware_line("MM3", nonces=[BLOCK_170["nonce"]]) as (line, mods):
+    and an unpowered board's power lines (after a chip test, main.c: ASIC_0V) are not read
+    as a failure."""
+    with firmware_line("MM3", nonces=[BLOCK_170["nonce"]], delay_scale=0.01) as (line, mods):
         with asicdrv.open(line.url, frequency=400, voltage_level=6625, **FAST) as chain:
-            idle = chain.refresh(timeout=5).modules[0]
-            assert idle.power_good is None  # regulators off before the first job
             mine(chain)
-            mods[0].wait_event("POWER", after=2)  # the boot test's on/off, then the job's
-            status = wait_for(lambda: chain.refresh(timeout=5).modules[0].power_good, 5)
+            mods[0].wait_event("HASHING")
             module = chain.refresh(timeout=5).modules[0]
-    assert status is True and module.power_good is True
+            chain.test_chips()
+            chain.idle(timeout=5)
+            after_test = chain.refresh(timeout=5).modules[0]
+    assert module.power_good is True
     assert module.extra["clock_mhz"] == 400
     assert module.voltages_v == [0.6625] * 5
-    on = mods[0].events("POWER")[-1][1]
-    assert on[1] == "on"  # the firmware switched the regulators on with our word
+    assert mods[0].events("POWER")[-1][1] == ["POWER", "off"]
+    assert after_test.power_good is None
 
 
 def test_a_line_with_one_module_keeps_hashing_between_detect_intervals():
