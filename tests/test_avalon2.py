@@ -66,18 +66,18 @@ def test_settings_ride_on_the_next_poll():
     and clock d[8]; LED in d[12..15], the id in d[28..31]."""
     emu = Emulator(model="MM3", modules=1, seed=4)
     with asicdrv.open("emu://", emulator=emu, **FAST) as chain:
-        chain.set_frequency(400)
+        chain.set_frequency(425)  # the MM3 boots at 400 MHz (ASIC_FREQUENCY)
         chain.set_voltage_level(7000)
         chain.set_fan(60)
         deadline = time.monotonic() + 5
-        while time.monotonic() < deadline and emu.modules[0].physics.frequencies != [[400]] * 5:
+        while time.monotonic() < deadline and emu.modules[0].physics.frequencies != [[425]] * 5:
             time.sleep(0.02)
         with pytest.raises(LimitError, match="300..2000"):
             chain.set_frequency(2100)
     assert emu.modules[0].physics.voltage_levels == [7000] * 5
     word = int(f"{(0x78 - 56) << 1 | 1:08b}"[::-1], 2) << 8  # rev8 by hand
     polls = [f for f in host_frames(emu, 16) if f[5 + 24 : 5 + 28] != bytes(4)]
-    assert av(16, be32(0x3FF - 60 * 0x3FF // 100, word, 400, 0, 0, 0, 1, 0)) in polls
+    assert av(16, be32(0x3FF - 60 * 0x3FF // 100, word, 425, 0, 0, 0, 1, 0)) in polls
 
 
 def hand_nonce(wire_id, nonce2):

@@ -24,6 +24,9 @@ def run_chip_test(chain: "Chain", modules, timeout: float | None) -> dict:
             timeout = max((rt.generation.chip_test_seconds for rt in targets), default=0)
         for rt in targets:
             rt.readings.start_test()
+            ready = rt.generation.pre_test_frame(rt)
+            if ready is not None:
+                chain._xfer(rt.id, ready, read=True)
             chain._xfer(rt.id, tests[rt], read=False)
         deadline = time.monotonic() + timeout
         if any(rt.generation.test_results_unasked for rt in targets):

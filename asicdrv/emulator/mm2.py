@@ -38,7 +38,9 @@ from .work import Job
 IDLE_TEMP_C = 90  # main.c IDLE_TEMP
 TEST_SECONDS = 1.0  # the emulated chip test (the firmware's takes about 47 s on an MM3)
 TEST_CHIPS = {"MM2": 7, "MM3": 10}  # system_config.h ASIC_COUNT
-ALL_CORES_FAILED = 255  # alink.c caps a chip's failed-core count at 255
+BOOT_MHZ = {"MM2": 1500, "MM3": 400}
+BUILD_DATES = {"MM2": "201401", "MM3": "331408"}  # ASIC_FREQUENCY: the clock before any setting
+TEST_CORES = {"MM2": 128, "MM3": 768}  # cores tested per chip (alink.c)
 POWER_GOOD_BITS = 0x1F
 
 
@@ -50,7 +52,8 @@ def line_parts(spec: ModelSpec) -> int:
 class MM2Firmware(MMFirmware):
     @staticmethod
     def version_for(spec: ModelSpec, build: str) -> str:
-        return f"{spec.version_prefix}1408-4a27d61"[:15]
+        # the branches' Makefiles: MM_VERSION "201401-<commit>" (MM2), "331408-<commit>" (MM3)
+        return f"{BUILD_DATES.get(spec.name, spec.version_prefix + '1408')}-4a27d61"[:15]
 
     @property
     def wire_id(self) -> int:
@@ -63,6 +66,10 @@ class MM2Firmware(MMFirmware):
         self.coinbase_chunks: dict[int, bytes] = {}
         self.testing_until = 0.0
         self.unasked: list[bytes] = []
+        # the firmware boots with the regulators off (ASIC_0V) at its built-in clock
+        self.physics.voltage_levels = [0] * self.spec.miner_count
+        mhz = BOOT_MHZ.get(self.spec.name, self.spec.default_frequencies_mhz[0])
+        self.physics.frequencies = [[mhz] for _ in range(self.spec.miner_count)]
         self._now = 0.0
 
     def check_idle(self, now: float) -> None:
@@ -84,14 +91,18 @@ class MM2Firmware(MMFirmware):
     def _test(self, pkt, broadcast):
         """alink.c alink_asic_test: every core of every chip; one TEST_RET per miner with
         the failed-core count of each chip, sent unasked when the test ends.  The model
-        counts a miner as one hashing unit: its chip 0 is the physics' chip."""
+        counts a miner as one hashing unit: its chip 0 is the physics' chip.  A test sent
+        while hashing reads the hash work still queued (the firmware does not flush it):
+        every core fails."""
         if pkt.fields()["module_id"] != self.wire_id:
             return None
-        self.scanner.clear()  # the test leaves the board unpowered until the next SET
         chips = TEST_CHIPS.get(self.spec.name, 10)
+        dead = min(TEST_CORES.get(self.spec.name, 768), 255)  # the MM3 caps counts at 255
+        hashing = self.scanner.job is not None  # its queued work answers the test: all fail
+        self.scanner.clear()  # the test leaves the board unpowered until the next SET
         for m in range(self.spec.miner_count):
-            failed = [0 if self.physics.chip_alive(m, 0) else ALL_CORES_FAILED]
-            failed += [0] * (chips - 1)
+            failed = [0 if self.physics.chip_alive(m, 0) and not hashing else dead]
+            failed += [dead if hashing else 0] * (chips - 1)
             data = bytes([m + 1, *failed]).ljust(28, b"\0") + self.wire_id.to_bytes(4, "big")
             self.unasked.append(self._encode(T.TEST_RET, data=data))
         self.testing_until = self._now + TEST_SECONDS

@@ -125,11 +125,11 @@ class SerialServer:
 
 
 class AvLineServer(SerialServer):
-    """An Avalon 2/3 line: every module on one pty, 39-byte "AV" frames.  DETECT, POLLING,
-    TEST and REQUIRE go to the module whose id they carry (d[28..31]); job frames and SET
-    to all of them."""
+    """An Avalon 2/3 line: every module on one pty, 39-byte "AV" frames.  POLLING, TEST and
+    REQUIRE go to the module whose id they carry (d[28..31]); DETECT, job frames and SET
+    to all of them (a DETECT stops every module; the one it names answers)."""
 
-    TARGETED = (PacketType.DETECT, PacketType.POLLING, PacketType.TEST, PacketType.SYNC)
+    TARGETED = (PacketType.POLLING, PacketType.TEST, PacketType.SYNC)
 
     def __init__(self, bus: I2CBus, traffic: TrafficLog, disconnect_after: int | None = None):
         super().__init__(bus, traffic, disconnect_after)
@@ -139,7 +139,10 @@ class AvLineServer(SerialServer):
         frame = packet.to_bytes()
         self.frames += 1
         self.traffic.record(">", frame)
-        if packet.type in self.TARGETED:
+        if packet.type == PacketType.DETECT:  # every module hears it; the named one answers
+            self._sent_to = 0
+            self._write(self.bus.xfer(0, frame, AVALON2.frame_size))
+        elif packet.type in self.TARGETED:
             self._sent_to = int.from_bytes(packet.data[28:32], "big") + 1
             self._write(self.bus.xfer(self._sent_to, frame, AVALON2.frame_size))
         else:

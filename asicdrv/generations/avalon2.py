@@ -190,6 +190,12 @@ class Avalon2(Generation):
             return [fields["voltage_word"]]
         return []
 
+    def pre_test_frame(self, rt) -> bytes:
+        """The firmware's chip test does not flush the hash work still queued for the
+        chips, whose results it then reads as the test's (every core fails): a DETECT of
+        the module's own id stops its work and flushes the queue first (main.c)."""
+        return self.detect_frame(rt.id)
+
     def test_frame(self, rt) -> bytes:
         return self.encode(T.TEST, {"miner": 0xFF, "module_id": wire_id(rt)})
 

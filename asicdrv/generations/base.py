@@ -97,6 +97,10 @@ class Generation:
     chip_test_seconds = 5.0  # how long a chip test may take before results are due
     test_results_unasked = False  # True: TEST_RET frames come unasked, not as poll replies
 
+    def pre_test_frame(self, rt) -> bytes | None:
+        """A frame that readies the module for its chip test (None: nothing to do)."""
+        return None
+
     def test_frame(self, rt) -> bytes | None:
         """TEST for every miner (None: the generation has no chip test)."""
         return self.encode(T.TEST, {"miner": 0xFF})

@@ -11,7 +11,7 @@ void board_event(const char *fmt, ...); /* one "EV ..." line on stderr */
 struct board_ctl {
 	int temp[4];        /* degrees C seen by the sensors */
 	uint32_t pg_fail;   /* power-good bits forced low */
-	uint32_t dead[8];   /* per miner: bit c set = chip c gives no results */
+	uint32_t dead[32];  /* per miner: bit c set = chip c gives no results */
 	uint32_t nonces[16];/* candidate nonces the stand-in chips try on each work */
 	int n_nonces;
 	double work_s;      /* time a chain spends on one work */

@@ -65,7 +65,7 @@ static void parse_ctl(char *text)
 			ctl.temp[a] = b;
 		else if (!strcmp(key, "pg_fail"))
 			ctl.pg_fail = strtoul(val, NULL, 0);
-		else if (!strcmp(key, "dead") && sscanf(val, "%d %d", &a, &b) == 2 && a >= 0 && a < 8)
+		else if (!strcmp(key, "dead") && sscanf(val, "%d %d", &a, &b) == 2 && a >= 0 && a < 32 && b >= 0 && b < 32)
 			ctl.dead[a] |= 1u << b;
 		else if (!strcmp(key, "alive"))
 			memset(ctl.dead, 0, sizeof(ctl.dead));

@@ -200,7 +200,8 @@ static void run_hash_work(int phy, const uint32_t *w)
 {
 	for (int i = 0; i < ctl.n_nonces; i++) {
 		uint32_t word = __builtin_bswap32(ctl.nonces[i]);
-		if ((ctl.dead[phy] >> chip_of(word, w[2])) & 1)
+		int chip = chip_of(word, w[2]);
+		if (chip < 32 && (ctl.dead[phy] >> chip) & 1)
 			continue;
 		if (solves(w, word)) {
 			push_result(phy, w, word + HASH_NONCE_OFFSET);
