@@ -262,10 +262,7 @@ _AV_TEST = Struct("miner" / Int8ub, Padding(27), "module_id" / Int32ub)
 # number from 1, d[1..10] each chip's count of failed cores (ASIC_COUNT chips: 10 on the
 # MM3, 7 on the MM2), d[28..31] the module id
 _AV_TEST_RET = Struct(
-    "miner_number" / Int8ub,
-    "failed_cores" / Array(10, Int8ub),
-    Padding(17),
-    "module_id" / Int32ub,
+    "miner_number" / Int8ub, "failed_cores" / Array(10, Int8ub), Padding(17), "module_id" / Int32ub
 )
 _AV_SYNC = Struct(Padding(28), "module_id" / Int32ub)
 _AV_NONCE = Struct(

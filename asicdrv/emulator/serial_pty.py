@@ -82,7 +82,9 @@ class SerialServer:
     def _send_unasked(self) -> None:
         with self.bus.lock:
             now = self.bus.clock()
-            frames = [f for m in self.bus.modules for f in getattr(m, "take_unasked", _nothing)(now)]
+            frames = [
+                f for m in self.bus.modules for f in getattr(m, "take_unasked", _nothing)(now)
+            ]
         for frame in frames:
             self._write(frame)
 

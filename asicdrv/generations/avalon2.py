@@ -101,7 +101,7 @@ class Avalon2Readings(ModuleReadings):
 
     def start_test(self) -> None:
         super().start_test()
-        self.test_failed_cores: dict[int, list[int]] = {}
+        self.test_failed_cores = {}
         self.expect_power = False  # the test ends with the board unpowered
 
     def job_sent(self) -> None:

@@ -143,7 +143,7 @@ def build(model: str) -> Path:
         for src in recipe.sources:  # the firmware's own files, with the shim forced in
             obj = str(work / (src.replace("/", "_") + ".o"))
             cmd = [CC, *common, "-include", str(MODEL_DIR / "shim.h")]
-            cmd += [f"-DMM_VERSION=\"{version}\"", "-c", src, "-o", obj]
+            cmd += [f'-DMM_VERSION="{version}"', "-c", src, "-o", obj]
             _run(cmd, fw)
             objs.append(obj)
         (cache / key).mkdir(exist_ok=True)
@@ -191,9 +191,7 @@ class FirmwareModule:
                 self._ctl["dead"] = "\n".join(f"dead {m} {c}" for m, c in value)
             else:
                 self._ctl[key] = str(value)
-        lines = [
-            v if k == "dead" else f"{k} {v}" for k, v in self._ctl.items() if k != "dead"
-        ]
+        lines = [v if k == "dead" else f"{k} {v}" for k, v in self._ctl.items() if k != "dead"]
         if "dead" in self._ctl:
             lines += ["alive", self._ctl["dead"]]
         tmp = self.ctl_path + ".tmp"

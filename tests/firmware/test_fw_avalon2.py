@@ -136,9 +136,7 @@ def test_the_host_cuts_off_before_the_firmware_ignores_it():
             mods[0].wait_event("HASHING")
             mods[0].set(temp=(1, 87))
             cut = wait_for(lambda: chain.refresh(timeout=5).modules[0].state == "cutoff", 10)
-            powered_off = wait_for(
-                lambda: mods[0].events("POWER")[-1][1] == ["POWER", "off"], 5
-            )
+            powered_off = wait_for(lambda: mods[0].events("POWER")[-1][1] == ["POWER", "off"], 5)
     assert cut, "the host did not cut off at 87 C"
     assert powered_off
 
