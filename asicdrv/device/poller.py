@@ -103,10 +103,25 @@ class Poller:
         if pkt is None:
             self.poll_failed(rt)
             return
-        rt.failed_polls = 0
         if rt.generation.from_another_module(rt, pkt):
-            rt.state = STATE_LOST  # another module answers at this address
+            if not rt.generation.detect_stops_line:
+                rt.state = STATE_LOST  # another module answers at this address
+                return
+            # a shared Avalon 2/3 line: a late reply of another module (an MM blocks about
+            # 400 ms while its voltage changes) goes to its sender; this module's own reply
+            # comes later and goes to it the same way
+            owner = next(
+                (o for o in self.chain._active() if not o.generation.from_another_module(o, pkt)),
+                None,
+            )
+            if owner is not None:
+                owner.failed_polls = 0
+                self.take_reply(owner, pkt)
             return
+        rt.failed_polls = 0
+        self.take_reply(rt, pkt)
+
+    def take_reply(self, rt: ModuleRuntime, pkt) -> None:
         if pkt.type == T.NONCE:
             for nonce in rt.generation.nonces(rt, pkt):
                 self.take_nonce(rt, nonce)

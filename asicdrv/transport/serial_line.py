@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import errno
 import time
+from collections import deque
 
 import serial
 
@@ -63,6 +64,7 @@ class SerialLink:
         self.multi_module = self.family is not None  # a daisy chain of modules
         self.name = f"serial://{port}" + (f"?family={family}" if family else "")
         self.timeout_s = timeout_s
+        self.waiting: deque[bytes] = deque()  # frames read but not handed out yet
         self.sync = (
             FrameSync(DIALECTS[self.family], from_device=True)
             if self.family
@@ -80,12 +82,17 @@ class SerialLink:
         (default 200 ms).  When only corrupted frames came, that is a :class:`CrcError`
         (the chain counts it), not a silent timeout."""
         try:
-            if read:
+            if read and self.family is None:
+                # one module: whatever is waiting is stale.  On an Avalon 2/3 line every
+                # reply names its module and a late one may carry a nonce: none is dropped
                 self.port.reset_input_buffer()
                 self.sync.buffer.clear()
+                self.waiting.clear()
             self.port.write(frame)
             if not read:
                 return None
+            if self.waiting:
+                return self.waiting.popleft()
             crc_before = self.sync.crc_errors
             deadline = time.monotonic() + (
                 self.timeout_s if patience is None else max(patience, 0.05)
@@ -94,6 +101,7 @@ class SerialLink:
                 chunk = self.port.read(self.port.in_waiting or self.sync.dialect.frame_size)
                 packets = self.sync.feed(chunk) if chunk else []
                 if packets:
+                    self.waiting.extend(p.to_bytes() for p in packets[1:])
                     return packets[0].to_bytes()
             if self.sync.crc_errors > crc_before:
                 raise CrcError(
@@ -110,7 +118,8 @@ class SerialLink:
         """Frames the modules sent unasked (a chip test's results), read for up to
         ``patience`` seconds without flushing anything."""
         deadline = time.monotonic() + patience
-        frames: list[bytes] = []
+        frames: list[bytes] = list(self.waiting)
+        self.waiting.clear()
         try:
             while time.monotonic() < deadline and not frames:
                 chunk = self.port.read(self.port.in_waiting or self.sync.dialect.frame_size)

@@ -207,3 +207,28 @@ def test_selftest_passes_a_healthy_mm3_and_names_a_dead_chip():
     failed = {c["check"] for c in sick["checks"] if not c["ok"]}
     assert failed == {"chip test"}
     assert sick["chip_maps"]["1"]["2"][7] == "X"
+
+
+def test_a_voltage_change_blocks_each_mm_and_no_module_is_lost():
+    """F6: a settings POLLING that changes the voltage blocks the MM about 400 ms
+    (shifter.c: 100 ms, then gpio_reset_asic 3 x 100 ms); its reply then comes after the
+    next module's poll has begun.  Replies are matched to the module they name, none is
+    dropped, and no module is called lost (which would DETECT and stop the line, F5)."""
+    with firmware_line("MM3", modules=2, nonces=[BLOCK_170["nonce"]]) as (line, mods):
+        with asicdrv.open(line.url, **FAST) as chain:
+            assert [m.id for m in chain.modules] == [1, 2]
+            mine(chain)
+            for m in mods:
+                m.wait_event("HASHING")
+            mark = len(line.host_bytes)
+            before = [len(m.events("POWER")) for m in mods]
+            chain.set_voltage_level(7000)
+            for m, seen in zip(mods, before):
+                m.wait_event("POWER", after=seen)
+            time.sleep(1.0)
+            status = chain.refresh(timeout=5)
+            codes = host_codes(line, mark)
+    assert [m.state for m in status.modules] == ["ok", "ok"]
+    assert 10 not in codes
+    assert all(m.events("POWER")[-1][1] == ["POWER", "on", "8100"] for m in mods)  # 0.7 V
+    assert [m.voltages_v[0] for m in status.modules] == [0.7, 0.7]
