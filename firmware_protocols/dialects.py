@@ -153,6 +153,11 @@ _A4_STATUS_M = Struct(
 )
 # A4 SET_VOLT: one BE16 code per miner at permuted slots (OPT = save << 4 | mode)
 _A4_SET_VOLT = Struct("codes" / Array(16, Int16ub))
+# A4 SET_FREQ (MM avalon4 main.c, case AVA4_P_SET_FREQ; cgminer avalon4_set_freq): the
+# three PLL (CPM) words for frequencies 0, 1, 2 (the firmware stores them as pll[2], pll[1],
+# pll[0]), then the miner (1-based, 0 = all); OPT is the chip (0 = all).  Every chip gets
+# the words with its next work.
+_A4_SET_FREQ = Struct("pll_words" / Array(3, Int32ub), "miner" / Int8ub, Padding(19))
 # A4 TEST (MM avalon4 main.c, case AVA4_P_TEST): cores to test per chip (0: the firmware's
 # 64), the voltage word both regulators are switched to for the test, the three
 # frequencies as in SET, and the three PLL (CPM) words every chip is given.  The MM
@@ -192,6 +197,7 @@ AVALON4 = Dialect(
         T.STATUS: _A4_STATUS,
         T.STATUS_PMU: _A4_STATUS_M,
         T.SET_VOLT: _A4_SET_VOLT,
+        T.SET_FREQ: _A4_SET_FREQ,
         T.TEST: _A4_TEST,
         T.TEST_RET: _A4_TEST_RET,
     },

@@ -71,9 +71,26 @@ def test_settings_go_in_one_module_wide_set(model, word):
     assert emu.modules[0].physics.frequencies == [[100] * 3] * emu.spec.miner_count
 
 
+def a4_set_volt(word, miners=10):
+    """SET_VOLT (MM avalon4 main.c case AVA4_P_SET_VOLT; cgminer avalon4_set_voltage):
+    miner i's 16-bit word at slot (4 + i // 5 * 5) - i + i // 5 * 5, OPT 0."""
+    slots = [0] * 16
+    for i in range(miners):
+        slots[(4 + i // 5 * 5) - i + i // 5 * 5] = word
+    return frame(0x22, b"".join(w.to_bytes(2, "big") for w in slots))
+
+
+def a4_set_freq(cpm):
+    """SET_FREQ (main.c case AVA4_P_SET_FREQ): three CPM words, d[12] miner 0 (all)."""
+    return frame(0x23, be32(cpm, cpm, cpm))
+
+
 def test_job_frames_in_the_avalon4_order():
     """avalon4_update: STATIC (pool difficulty and number at the end), TARGET capped at
-    1024, JOB_ID (tag only, always), COINBASE, MERKLES, HEADER, SET per module, FINISH."""
+    1024, JOB_ID (tag only, always), COINBASE, MERKLES, HEADER; then per module what the
+    MM4 firmware needs to hash (main.c): SET_VOLT (the regulators), SET (the nonce2 window,
+    the MHz for the timeout), SET_FREQ (the chips' PLL words, 200 MHz: 0x1e278447 as in
+    system_config.h ASIC_PLL); FINISH to all."""
     job, nonce2 = block_job(difficulty=4096)
     emu = Emulator(model="MM41", modules=2, seed=2)
     with asicdrv.open("emu://", emulator=emu, start=False, **FAST) as chain:
@@ -81,14 +98,16 @@ def test_job_frames_in_the_avalon4_order():
         chain.submit(job, extranonce2_start=16, pool=3)
     frames = [f for _, d, f in list(emu.traffic.frames)[before:] if d == ">"]
     types = [f[2] for f in frames]
-    assert types[:3] == [0x11, 0x16, 0x12] and types[-3:] == [0x20, 0x20, 0x21]
+    assert types[:3] == [0x11, 0x16, 0x12] and types[-7:] == [0x22, 0x20, 0x23] * 2 + [0x21]
     static = frames[0]
     assert static[6 + 20 : 6 + 28] == be32(4096, 3) and static[6 + 28 : 38] == bytes(4)
     # 0xFFFF * 2**208 / 1024 is exact: 0xFFFF << 198, little-endian (spec 5.5 TARGET)
     assert frames[1] == frame(0x16, (0xFFFF << 198).to_bytes(32, "little"))
     assert frames[2] == frame(0x12, struct.pack(">H", job.job_crc))
     assert frames[-1] == frame(0x21, b"")
-    assert frames[-2] == a4_set(0xA900, (200, 200, 200), start=16, span=0xFFFFFFFF - 16)
+    assert frames[-4] == a4_set_volt(0xA900)  # 0.6875 V on the NCP5392P
+    assert frames[-3] == a4_set(0xA900, (200, 200, 200), start=16, span=0xFFFFFFFF - 16)
+    assert frames[-2] == a4_set_freq(0x1E278447)
 
 
 def hand_nonce(model_correction, nonce2, opt):
@@ -127,20 +146,22 @@ def test_a_big_endian_crc_from_an_avalon4_is_a_bad_reply():
 
 
 def test_the_status_frame_reads_as_cgminer_reads_it():
-    """STATUS (driver-avalon4.c:557-606): temperature, fan, frequency (x 3968/65), voltage
-    word, works, HW, power good, error code, all BE32; LW/HW 24-bit per miner."""
+    """STATUS (driver-avalon4.c:557-606): temperature, fan, frequency, voltage word, works,
+    HW, power good, error code, all BE32; LW/HW 24-bit per miner.  The frequency is the
+    chips' average in plain MHz (MM avalon4 api.c get_asic_freq); cgminer's x 3968/65 is
+    not followed."""
     from asicdrv.generations.avalon4 import Avalon4Readings
     from asicdrv.models import MODELS
     from firmware_protocols import decode_packet
 
     readings = Avalon4Readings(MODELS["MM41"])
-    status = frame(0x41, be32(47, 2400, 13, 0xA900, 9, 1, 0x3FF, 0), opt=7, crc_order="little")
+    status = frame(0x41, be32(47, 2400, 200, 0xA900, 9, 1, 0x3FF, 0), opt=7, crc_order="little")
     readings.apply(decode_packet(status, from_device=True, dialect="avalon4"))
     lw = frame(0x44, b"".join(m.to_bytes(3, "big") for m in range(10)), crc_order="little")
     readings.apply(decode_packet(lw, from_device=True, dialect="avalon4"))
     assert readings.temperature_mm == 47 and readings.fan_rpm == 2400
     assert readings.reported_voltage == 6875 and readings.chip_volts[0] == 0.6875
-    assert readings.reported_clock == pytest.approx(13 * 3968 / 65)
+    assert readings.reported_clock == 200
     assert readings.local_works == list(range(10)) and readings.hottest_c() == 47
     assert xmodem(status[6:38]) == int.from_bytes(status[38:], "little")
 

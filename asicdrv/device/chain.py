@@ -377,7 +377,7 @@ class Chain:
             )
             self.verifier.add_job(job, pool, restart=bool(restart), difficulty_cap=cap)
             for address, frame in frames:
-                self._xfer(address, frame, read=False)
+                self._send(address, frame)
             self._last_job_key = key
             self._last_job = (job.prevhash, pool)
             self._current_work = (job, extranonce2_start, extranonce2_range, pool, cap)
@@ -461,6 +461,16 @@ class Chain:
         return dict(self._auc_info)
 
     # --- internals: the link ---------------------------------------------------------------------
+    def _send(self, address: int, frame: bytes) -> None:
+        """A frame with no reply; then the pause its module needs before the next one
+        (an MM4 switching its regulators on reads nothing for 130 ms)."""
+        self._xfer(address, frame, read=False)
+        rt = self._modules.get(address)
+        generation = rt.generation if rt is not None else self._line_generation
+        pause = generation.pause_after(rt, frame)
+        if pause:
+            time.sleep(pause)
+
     def _xfer(
         self, address: int, frame: bytes, read: bool, patience: float | None = None
     ) -> bytes | None:

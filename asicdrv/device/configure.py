@@ -77,7 +77,7 @@ class Configurator:
         for m in range(spec.miner_count):
             rt.readings.forget_pll(m)
         for frame in frames:
-            self.chain._xfer(rt.id, frame, read=False)
+            self.chain._send(rt.id, frame)
 
     def send_plls(self, rt: ModuleRuntime, miners=None) -> None:
         """The PLL frames for ``miners`` (all by default) as the module should run now:
@@ -89,7 +89,7 @@ class Configurator:
         for m in miners:
             rt.readings.forget_pll(m)
         for frame in frames:
-            self.chain._xfer(rt.id, frame, read=False)
+            self.chain._send(rt.id, frame)
 
     def send_volt(self, rt: ModuleRuntime) -> None:
         if any(level is None for level in rt.voltage_levels):
@@ -97,7 +97,7 @@ class Configurator:
         if self.settings_later(rt):
             return
         for frame in rt.generation.volt_frames(rt):
-            self.chain._xfer(rt.id, frame, read=False)
+            self.chain._send(rt.id, frame)
 
     def hold_idle(self, rt: ModuleRuntime, fan_percent: int) -> None:
         if not rt.idle:

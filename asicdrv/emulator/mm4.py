@@ -4,8 +4,14 @@ and cgminer ``driver-avalon4.c`` describe it; everything else as :class:`MMFirmw
 - Replies carry their CRC low byte first and the last DNA byte in OPT; ACKDETECT leaves
   the ASIC count 0 (MM4 ``main.c``).
 - STATIC stops work generation and opens a job (its last words: pool difficulty, pool
-  number); JOB_ID is the job tag; SET applies voltage (0 = off) and the three PLL
-  frequencies at once and gives the nonce2 window; FINISH (0x21) starts the job.
+  number); JOB_ID is the job tag; SET records the voltage word, takes the three MHz for
+  the reported average and gives the nonce2 window; SET_VOLT (0x22) switches the MM40/41
+  regulators, one word per miner; SET_FREQ (0x23) gives the chips their PLL words;
+  FINISH (0x21) starts the job (MM ``avalon4`` branch ``main.c``, checked against it by
+  tests/firmware).  The MM50 firmware has no regulator shifter: its SET voltage stands.
+  The MM60's firmware is not public: SET applies voltage and clock at once, as before.
+- STATUS frequency is the chips' average in plain MHz ((f0 + 4 f1 + 4 f2) / 9, api.c);
+  power good is a bit per powered miner.
 - A poll returns a queued nonce or the next of STATUS, STATUS_LW, STATUS_HW, STATUS_M;
   LW/HW counts are cleared when reported.
 - NONCE carries the raw nonce: what the host's nNonce is, byte-swapped, plus the model's
@@ -17,7 +23,8 @@ from __future__ import annotations
 from typing import Callable
 
 from firmware_protocols import PacketType as T
-from firmware_protocols.errors import LimitError
+from firmware_protocols.errors import LimitError, PayloadError
+from firmware_protocols.tables import NANO_PLL
 
 from firmware_protocols.encodings import bswap32, celsius_to_ntc_adc
 from ..models import MAX_MODULES, ModelSpec
@@ -25,6 +32,8 @@ from .firmware import MMFirmware
 from .work import JobIncomplete
 
 TEST_CORE_COUNT = 64  # system_config.h: works per chip when TEST says 0
+BLADE_MODELS = {"MM40", "MM41"}  # shifter.c switches regulators only on these
+PLL_FRAME_MODELS = {"MM40", "MM41", "MM50"}  # SET_FREQ in the public avalon4 firmware
 FIRMWARE_DATE = "1507"  # MM4 version: prefix, YYMM, "-", git id, flags (15 chars)
 
 
@@ -39,6 +48,9 @@ class MM4Firmware(MMFirmware):
         self.ntime_offset = self.spec.asic_count
         self.new_stratum = False
         self.tested_at: tuple[int, list[int]] | None = None
+        self.set_mhz = list(self.physics.frequencies[0][:3])  # api.c g_asic_freq
+        if self.spec.name in BLADE_MODELS:
+            self.physics.voltage_levels = [0] * self.spec.miner_count  # boots unpowered
 
     ack_asic_count = 0  # the MM4 leaves ACKDETECT's count field 0 (main.c)
 
@@ -69,11 +81,34 @@ class MM4Firmware(MMFirmware):
             self.ntime_offset = f["ntime_roll"] & 0x7FFFFFFF
         level = self._regulators(f["voltage_word"], "SET")
         freqs = [f["frequencies"][k] for k in ("f0", "f1", "f2")]
-        self.physics.voltage_levels = [level] * self.spec.miner_count
-        self.physics.frequencies = [list(freqs) for _ in range(self.spec.miner_count)]
+        self.set_mhz = freqs
+        if self.spec.name not in BLADE_MODELS:  # no shifter (MM50), or not public (MM60)
+            self.physics.voltage_levels = [level] * self.spec.miner_count
+        if self.spec.name not in PLL_FRAME_MODELS:
+            self.physics.frequencies = [list(freqs) for _ in range(self.spec.miner_count)]
         self.nonce2_window = (f["nonce2_start"], f["nonce2_range"])
         self.set_fields = f
         self.settings_rounds += 1
+        return None
+
+    def _set_volt(self, pkt, broadcast):
+        """set_voltage_i: each miner's word, straight to the blade regulators."""
+        if self.spec.name not in BLADE_MODELS:
+            return None
+        codes = pkt.fields()["codes"][: self.spec.miner_count]
+        self.physics.voltage_levels = [self._regulators(w, "SET_VOLT") for w in codes]
+        return None
+
+    def _set_freq(self, pkt, broadcast):
+        """set_asic_freq_i: every chip runs the PLL words from its next work on."""
+        if self.spec.name not in PLL_FRAME_MODELS:
+            return None
+        try:
+            mhz = [NANO_PLL.mhz(w) for w in pkt.fields()["pll_words"]]
+        except PayloadError:
+            self.rx_bad_frames += 1
+            return None
+        self.physics.frequencies = [list(mhz) for _ in range(self.spec.miner_count)]
         return None
 
     def _set_fin(self, pkt, broadcast):
@@ -131,8 +166,8 @@ class MM4Firmware(MMFirmware):
         T.JOB_ID: _job_id,
         T.SET: _set,
         T.SET_FIN: _set_fin,
-        T.SET_VOLT: MMFirmware._ignore,
-        T.SET_FREQ: MMFirmware._ignore,
+        T.SET_VOLT: _set_volt,
+        T.SET_FREQ: _set_freq,
     }
 
     # --- replies ---------------------------------------------------------------------------
@@ -151,20 +186,21 @@ class MM4Firmware(MMFirmware):
 
     def _mm4_status(self) -> bytes:
         spec, phys = self.spec, self.physics
-        clock = sum(phys.frequencies[0]) / len(phys.frequencies[0])
+        f0, f1, f2 = self.set_mhz
         errors, self._error_bits = self._error_bits, 0
+        powered = sum(1 << m for m, level in enumerate(phys.voltage_levels) if level)
         return self._encode(
             T.STATUS,
             {
                 "temperature_mm": round(phys.mm_temp_c()),
                 "fan_rpm": phys.fan_rpm(),
-                "frequency": round(clock * spec.total_asics)
+                "frequency": round((f0 + f1 + f2) / 3 * spec.total_asics)
                 if spec.name == "MM60"
-                else round(clock * 65 / 3968),
+                else (f0 + 4 * f1 + 4 * f2) // 9,
                 "voltage_word": spec.voltage_codec.encode(phys.voltage_levels[0]),
                 "local_works": sum(self._miner_works),
                 "hw_errors": 0,
-                "power_good": (1 << spec.miner_count) - 1,
+                "power_good": powered,
                 "error_code": errors,
             },
         )

@@ -5,15 +5,22 @@ What differs from the Avalon 7 and later, and lives only here:
 
 - Device frames carry their CRC low byte first (the dialect says so).
 - No SYNC after ACKDETECT; every reply must carry the module's last DNA byte in OPT.
-- Voltage (one word for the module) and three PLL frequencies in MHz travel in SET, sent
-  to each module with every job together with the nonce2 window; FINISH (0x21, broadcast)
-  then starts the work.  A settings change outside a job is one SET (the MM applies it at
-  once, MM4 ``main.c``); a cutoff or idle sends 100 MHz at voltage 0, as cgminer's cutoff.
+- As the MM4 firmware takes them (MM ``avalon4`` branch ``main.c``, checked by running it:
+  docs/firmware-tier.md): SET_VOLT (0x22) switches the regulators, one word per miner in
+  cgminer's slot order; SET only records the voltage word and takes the three MHz for the
+  chips' timeout and the reported average, plus the nonce2 window; SET_FREQ (0x23) gives
+  the chips their PLL words.  A module's settings are SET_VOLT, SET, SET_FREQ; a job is
+  STATIC .. HEADER, those three to each module, then FINISH (0x21, broadcast), which
+  starts the work (also after a cutoff or the firmware's own idle).  A frame that switches
+  the regulators on blocks the MM (100 ms, then 30 ms of chip reset): the host waits
+  before its next frame, or the MM's 128-word receive ring overflows.  A cutoff or idle
+  sends the off word and 100 MHz, as cgminer's cutoff.
 - STATIC ends with the pool difficulty and number, JOB_ID is the bare job tag (sent with
   every job), the TARGET cap (DIFFMAX) is 1024.
 - NONCE: pool, nonce2, ntime offset, then the raw nonce; the host subtracts 0x4000 (not on
   the MM60).
-- Status: STATUS (temperature, fan, frequency, voltage, works, power good, error code),
+- Status: STATUS (temperature, fan, the chips' average MHz, voltage, works, power good,
+  error code; cgminer scales the MHz by 3968/65, the firmware sends plain MHz),
   STATUS_LW / STATUS_HW per miner, STATUS_M (NTC and rail ADCs).  No lock counts: the hash
   rate is the work the verified nonces stand for.
 """
@@ -100,10 +107,8 @@ class Avalon4Readings(ModuleReadings):
                 self.reported_voltage = None
             volts = None if self.reported_voltage is None else self.reported_voltage / 10000
             self.chip_volts = [volts] * spec.miner_count
-            clock = f["frequency"]
-            self.reported_clock = (
-                clock / spec.total_asics if spec.name == "MM60" else clock * 3968 / 65
-            )
+            clock = f["frequency"]  # MM4 api.c get_asic_freq: (f0 + 4 f1 + 4 f2) / 9 MHz
+            self.reported_clock = clock / spec.total_asics if spec.name == "MM60" else clock
             self._pvt_seen(0)  # the module's one temperature is fresh
         elif pkt.type in (T.STATUS_LW, T.STATUS_HW):
             target = self.local_works if pkt.type == T.STATUS_LW else self.mm_hw_errors
@@ -121,6 +126,13 @@ class Avalon4Readings(ModuleReadings):
         self.miner_temps = [hottest] * self.spec.miner_count
         self._hottest_stale = True
 
+    def power_ok(self) -> bool | None:
+        """The power-good bits follow the regulators, which the host switched off when
+        the voltage word it last sent (and the MM echoes) is the off word: unknown then."""
+        if self.reported_voltage == 0:
+            return None
+        return super().power_ok()
+
     def extra(self) -> dict:
         return {
             "clock_mhz": self.reported_clock,
@@ -135,12 +147,31 @@ class Avalon4Readings(ModuleReadings):
         return all(seen[t] - mark.get(t, 0) >= 1 for t in (T.STATUS, T.STATUS_LW, T.STATUS_HW))
 
 
+BLADE_MODELS = {"MM40", "MM41"}  # shifter.c switches regulators only on these
+PLL_FRAME_MODELS = {"MM40", "MM41", "MM50"}  # the public avalon4 firmware's SET_FREQ
+POWER_ON_BLOCK_S = 0.3  # shifter.c VOLTAGE_DELAY 100 ms per blade + gpio_reset_asic 30 ms
+CHIP_RESET_BLOCK_S = 0.04  # gpio_reset_asic when a SET finds the voltage off
+
+
+def a4_cpm(mhz: int) -> int:
+    """cgminer avalon4_get_cpm: the PLL word of the highest table frequency not above
+    ``mhz`` (the lowest when below the table)."""
+    table = sorted(NANO_PLL.words.items())
+    word = table[0][1]
+    for freq, candidate in table:
+        if freq <= mhz:
+            word = candidate
+    return word
+
+
 @dataclass
 class Mm4Wire:
     """What the host keeps per MM4: the nonce2 window of the last job, which every SET
     carries (a settings change between jobs repeats it)."""
 
     nonce2_window: tuple[int, int] = (0, 0xFFFFFFFF)
+    has_job: bool = False  # a job was sent: FINISH may restart its work
+    last_volt: bytes = b""  # the last SET_VOLT sent (the same again blocks nothing)
 
 
 class Avalon4(Generation):
@@ -151,8 +182,9 @@ class Avalon4(Generation):
     readings_class = Avalon4Readings
 
     def from_another_module(self, rt, pkt) -> bool:
-        """The A4 host checks OPT == DNA[7] on every reply."""
-        return pkt.opt != int(rt.info.dna[-2:], 16)
+        """The A4 host checks OPT == DNA[7] on every reply, except STATUS_MA, whose OPT
+        is the miner it describes (MM4 main.c encode_pkg)."""
+        return pkt.type != T.STATUS_MA and pkt.opt != int(rt.info.dna[-2:], 16)
 
     def new_state(self) -> "Mm4Wire":
         return Mm4Wire()
@@ -203,20 +235,66 @@ class Avalon4(Generation):
     voltage_frame_types = (T.SET, T.TEST, T.SET_VOLT)
 
     def voltage_words(self, ptype: int, fields: dict, spec: ModelSpec) -> list[int]:
-        if ptype == T.SET_VOLT:  # not sent by us; a code per miner if it ever is
+        if ptype == T.SET_VOLT:
             return list(fields["codes"][: spec.miner_count])
         if ptype in (T.SET, T.TEST):
             return [fields["voltage_word"]]
         return []
 
+    def volt_frame(self, rt) -> bytes:
+        """SET_VOLT: the module's word for each miner (the off word while cut off or
+        idle), placed as cgminer does: reversed within each blade of five, the order the
+        firmware shifts them into the regulators (opt 0: custom mode, not saved)."""
+        spec = rt.spec
+        idle = rt.cutoff or rt.idle
+        codes = [0] * 16
+        for i in range(spec.miner_count):
+            level = None if idle else rt.voltage_levels[i]
+            codes[(4 + i // 5 * 5) - i + i // 5 * 5] = spec.voltage_word(level)
+        return self.encode(T.SET_VOLT, {"codes": codes})
+
+    def module_frames(self, rt) -> list[bytes]:
+        """A module's settings as its firmware takes them: SET_VOLT where the regulators
+        are switched by it (the MM40/MM41's two blades; the MM50 firmware has no shifter),
+        SET, then SET_FREQ (not on the MM60, whose firmware is not public: SET alone)."""
+        frames = [self.volt_frame(rt)] if rt.spec.name in BLADE_MODELS else []
+        frames.append(self.set_frame(rt))
+        if rt.spec.name in PLL_FRAME_MODELS:
+            frames.append(self.freq_frame(rt))
+        return frames
+
+    def freq_frame(self, rt) -> bytes:
+        """SET_FREQ: the PLL word of each of the three frequencies, for every chip."""
+        words = [a4_cpm(f) for f in effective_frequencies(rt, 0)]
+        return self.encode(T.SET_FREQ, {"pll_words": words, "miner": 0})
+
+    def pause_after(self, rt, frame: bytes) -> float:
+        """A SET_VOLT that changes the words shifts each blade's regulators (100 ms each
+        when they come on) and resets the chips (30 ms); a SET may reset them (30 ms, MM4
+        main.c).  The MM reads nothing meanwhile, and its 128-word receive ring overflows
+        under the next frames: the host waits."""
+        code = frame[2] if len(frame) > 2 else None
+        if code == self.dialect.wire_code(T.SET_VOLT):
+            if rt is not None and rt.wire.last_volt == frame:
+                return 0.0  # the same words: the firmware changes nothing
+            if rt is not None:
+                rt.wire.last_volt = frame
+            return POWER_ON_BLOCK_S
+        if code == self.dialect.wire_code(T.SET):
+            return CHIP_RESET_BLOCK_S
+        return 0.0
+
     def settings_burst(self, rt) -> list[bytes]:
-        return [self.set_frame(rt)]
+        frames = self.module_frames(rt)
+        if rt.wire.has_job and not (rt.cutoff or rt.idle):
+            frames.append(self.encode(T.SET_FIN, {}))  # work stopped by an idle: restart
+        return frames
 
     def pll_frames(self, rt, miners) -> list[bytes]:
-        return [self.set_frame(rt)]  # frequency and voltage are module-wide
+        return self.settings_burst(rt)  # frequency and voltage are module-wide
 
     def volt_frames(self, rt) -> list[bytes]:
-        return [self.set_frame(rt)]
+        return self.settings_burst(rt)
 
     def job_frames(
         self, job, modules, *, nonce2_start, nonce2_range, clean, pool, send_job_id, difficulty_cap
@@ -229,7 +307,9 @@ class Avalon4(Generation):
         out = [(0, f) for f in frames + job_body_packets(job)]
         for rt in modules:
             rt.wire.nonce2_window = (nonce2_start, nonce2_range)
-            out.append((rt.id, self.set_frame(rt)))
+            rt.wire.has_job = True
+            # the regulators on again if the MM idled itself, the chips' PLLs after any reset
+            out += [(rt.id, frame) for frame in self.module_frames(rt)]
         out.append((0, self.encode(T.SET_FIN, {})))  # 0x21: FINISH on the MM4
         return out
 

@@ -97,6 +97,10 @@ class Generation:
     chip_test_seconds = 5.0  # how long a chip test may take before results are due
     test_results_unasked = False  # True: TEST_RET frames come unasked, not as poll replies
 
+    def pause_after(self, rt, frame: bytes) -> float:
+        """Seconds the module is deaf after this frame (the host waits before the next)."""
+        return 0.0
+
     def pre_test_frame(self, rt) -> bytes | None:
         """A frame that readies the module for its chip test (None: nothing to do)."""
         return None

@@ -34,6 +34,7 @@ import pytest
 
 MODEL_DIR = Path(__file__).parent / "model"
 QEMU = "qemu-mips-static"
+I2C_HZ = 400_000  # the AUC's I2C clock
 CC = "mips-linux-gnu-gcc"
 
 
@@ -48,14 +49,28 @@ class Recipe:
     defines: tuple[str, ...] = ()
 
 
+# each Makefile's CSRCS, sdk/intr.c, and the minilibc the Makefiles link (its memcpy copies
+# forwards, which twipwm.c's overlapping copy relies on)
+_MINILIBC = ("minilibc/memcpy.c", "minilibc/memset.c")
 _A2_SOURCES = (
-    "main.c uart.c sha256.c alink.c twipwm.c miner.c crc16.c shifter.c timer.c "
-    "sdk/intr.c minilibc/printf.c"
-).split()
+    *"main.c uart.c sha256.c alink.c twipwm.c miner.c crc16.c shifter.c timer.c".split(),
+    "sdk/intr.c",
+    "minilibc/printf.c",
+    *_MINILIBC,
+)
+_A4_SOURCES = (
+    *"main.c sha256.c twipwm.c miner.c crc16.c shifter.c timer.c iic.c api.c mboot.c".split(),
+    "ma.c",
+    "sdk/intr.c",
+    *_MINILIBC,
+)
 
 RECIPES = {
-    "MM2": Recipe("avalon2", tuple(_A2_SOURCES), "periph_mm3.c"),
-    "MM3": Recipe("avalon3", tuple(_A2_SOURCES), "periph_mm3.c"),
+    "MM2": Recipe("avalon2", _A2_SOURCES, "periph_mm3.c"),
+    "MM3": Recipe("avalon3", _A2_SOURCES, "periph_mm3.c"),
+    "MM40": Recipe("avalon4", _A4_SOURCES, "periph_mm4.c", ("MM40",)),
+    "MM41": Recipe("avalon4", _A4_SOURCES, "periph_mm4.c", ("MM41",)),
+    "MM50": Recipe("avalon4", _A4_SOURCES, "periph_mm4.c", ("MM50",)),
 }
 
 
@@ -104,11 +119,19 @@ def _mirror(source: str, cache: Path) -> Path:
 
 
 def _version(makefile: str, commit: str, defines: tuple[str, ...]) -> str:
-    """MM_VERSION as the branch's Makefile makes it: its prefix, then the short commit."""
+    """MM_VERSION as the branch's Makefile makes it: its prefix, then $(GIT_VERSION) (the
+    commit cut to the Makefile's length), $(BOOTLOADER) (its default, 1) and $(GIT_STATUS)
+    (0: a clean tree)."""
+    cut = re.search(r"GIT_VERSION:=.*cut -c 1-(\d+)", makefile)
+    values = {
+        "GIT_VERSION": commit[: int(cut.group(1)) if cut else 7],
+        "BOOTLOADER": "1",
+        "GIT_STATUS": "0",
+    }
     for line in makefile.splitlines():
-        match = re.search(r"MM_VERSION='\"(\d+)-\$\(GIT_VERSION\)", line)
+        match = re.search(r"MM_VERSION='\"([^\"]*)\"'", line)
         if match and all(d in line for d in defines):
-            return f"{match.group(1)}-{commit[:7]}"
+            return re.sub(r"\$\((\w+)\)", lambda m: values.get(m.group(1), ""), match.group(1))
     raise RuntimeError("no MM_VERSION in the firmware Makefile")
 
 
@@ -121,8 +144,9 @@ def build(model: str) -> Path:
         mirror = _mirror(firmware_source(), cache)
         commit = _git("--git-dir", str(mirror), "rev-parse", recipe.ref + "^{commit}")
         model_hash = hashlib.sha1()
-        for path in sorted(MODEL_DIR.iterdir()):
-            model_hash.update(path.name.encode() + path.read_bytes())
+        for path in [Path(__file__), *sorted(MODEL_DIR.iterdir())]:  # the recipe too
+            if path.is_file():
+                model_hash.update(path.name.encode() + path.read_bytes())
         key = f"{model}-{commit[:10]}-{model_hash.hexdigest()[:10]}"
         elf = cache / key / "mm.elf"
         if elf.exists():
@@ -136,13 +160,21 @@ def build(model: str) -> Path:
         subprocess.run(["tar", "-x", "-C", str(work)], input=archive, check=True)
         fw = work / "firmware"
         version = _version((fw / "Makefile").read_text(), commit, recipe.defines)
-        model_c = [str(MODEL_DIR / f) for f in ("periph.c", recipe.board, "sha256_model.c")]
-        common = ["-O2", "-std=gnu99", "-fcommon", "-w", "-I.", "-Isdk", "-Iminilibc"]
+        model_c = [
+            str(MODEL_DIR / f) for f in ("periph.c", recipe.board, "engines.c", "sha256_model.c")
+        ]
+        # -fcommon as the old toolchain defaulted to; no delay-slot filling, so that a
+        # faulting register access (periph.c on_fault) is never in a delay slot
+        common = ["-O2", "-std=gnu99", "-fcommon", "-fno-delayed-branch", "-w"]
+        common += ["-I.", "-Isdk", "-Iminilibc"]
+        # the firmware's own minilibc memcpy/memset (a forward copy, which twipwm.c's
+        # overlapping copy relies on) under names that leave the C library's alone
+        firmware_only = ["-Dmemcpy=fw_memcpy", "-Dmemset=fw_memset"]
         common += [f"-D{d}" for d in recipe.defines]
         objs = []
         for src in recipe.sources:  # the firmware's own files, with the shim forced in
             obj = str(work / (src.replace("/", "_") + ".o"))
-            cmd = [CC, *common, "-include", str(MODEL_DIR / "shim.h")]
+            cmd = [CC, *common, *firmware_only, "-include", str(MODEL_DIR / "shim.h")]
             cmd += [f'-DMM_VERSION="{version}"', "-c", src, "-o", obj]
             _run(cmd, fw)
             objs.append(obj)
@@ -278,3 +310,42 @@ class SerialLine:
                 os.close(fd)
             except OSError:
                 pass
+
+
+class FirmwareI2CBus:
+    """The I2C bus of MM4 modules running their firmware, as the link classes want it
+    (``write(address, data)``, ``read(address, size)``): each module's board model speaks
+    a small request/answer protocol on its stdin/stdout (model/periph_mm4.c).  A write
+    reaches every module that hears the address (its own, or 0: a general call); a read is
+    answered by the first module with data for it."""
+
+    def __init__(self, modules: list[FirmwareModule]):
+        self.modules = modules
+        self.lock = threading.Lock()
+        for m in modules:
+            os.set_blocking(m.proc.stdout.fileno(), True)
+
+    def _ask(self, module: FirmwareModule, request: bytes, answer_size: int) -> bytes:
+        module.proc.stdin.write(request)
+        module.proc.stdin.flush()
+        head = module.proc.stdout.read(1)
+        if head == b"D":
+            return head + module.proc.stdout.read(answer_size)
+        return head
+
+    def write(self, address: int, data: bytes) -> None:
+        with self.lock:
+            for m in self.modules:
+                self._ask(m, bytes((ord("W"), address, len(data))) + data, 0)
+            time.sleep((len(data) + 1) * 9 / I2C_HZ)  # the bytes' time on the wire
+
+    def read(self, address: int, size: int) -> bytes:
+        with self.lock:
+            for m in self.modules:
+                answer = self._ask(m, bytes((ord("R"), address, size)), size)
+                if answer[:1] == b"D":
+                    return answer[1:]
+        return b""
+
+    def close(self) -> None:
+        pass

@@ -13,6 +13,8 @@
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <time.h>
+#include <stdint.h>
+#include <ucontext.h>
 #include <unistd.h>
 
 #include "board.h"
@@ -215,6 +217,43 @@ void __wrap_delay(unsigned int ms)
 		;
 }
 
+/* A register reached by a plain pointer, not readl/writel (the MM4's mboot.c): the address
+ * is outside a MIPS user process, so the access faults; the load or store is decoded and
+ * done by the model, and the firmware goes on after it.  Built with -fno-delayed-branch,
+ * so a faulting access is never in a branch delay slot. */
+static void on_fault(int sig, siginfo_t *si, void *context)
+{
+	ucontext_t *uc = context;
+	uint32_t pc = (uint32_t)uc->uc_mcontext.pc;
+	uint32_t ins = *(uint32_t *)(uintptr_t)pc;
+	int op = ins >> 26, base = (ins >> 21) & 31, rt = (ins >> 16) & 31;
+	uint32_t addr = (uint32_t)uc->uc_mcontext.gregs[base] + (int16_t)(ins & 0xffff);
+	int size = (op & 3) == 3 ? 4 : (op & 1) ? 2 : 1;
+
+	(void)sig;
+	if ((addr >> 16) != 0x8000 || !(op >= 0x20 && op <= 0x2b)) {
+		board_event("CRASH at pc %08x address %08x", pc, (uint32_t)(uintptr_t)si->si_addr);
+		_exit(3);
+	}
+	{
+		static int traced;
+		if (getenv("FW_TRACE") && traced++ < 5)
+			board_event("FAULT pc %08x op %02x address %08x", pc, op, addr);
+	}
+	in_model = 1;
+	if (op >= 0x28) { /* sb, sh, sw */
+		dev_write(addr, (uint32_t)uc->uc_mcontext.gregs[rt], size);
+	} else {
+		uint32_t v = dev_read(addr, size);
+		if (op == 0x20) v = (int8_t)v;   /* lb */
+		if (op == 0x21) v = (int16_t)v;  /* lh */
+		if (rt)
+			uc->uc_mcontext.gregs[rt] = (int32_t)v;
+	}
+	in_model = 0;
+	uc->uc_mcontext.pc = pc + 4;
+}
+
 __attribute__((constructor)) static void board_start(void)
 {
 	struct sigaction sa;
@@ -232,6 +271,10 @@ __attribute__((constructor)) static void board_start(void)
 	sa.sa_handler = on_tick;
 	sa.sa_flags = SA_RESTART;
 	sigaction(SIGALRM, &sa, NULL);
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = on_fault;
+	sa.sa_flags = SA_SIGINFO;
+	sigaction(SIGSEGV, &sa, NULL);
 	setitimer(ITIMER_REAL, &it, NULL);
 	board_event("START module %d", board_module_id());
 }

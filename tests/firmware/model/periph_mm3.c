@@ -12,6 +12,7 @@
 #include "system_config.h"
 #include "board.h"
 #include "sha256_model.h"
+#include "engines.h"
 
 #define MINERS AVA2_DEFAULT_MINERS
 #if defined(AVALON3_A3233_MACHINE) || defined(AVALON3_A3233_CARD)
@@ -55,67 +56,6 @@ static unsigned int uart_read(unsigned long off)
 		return c;
 	}
 	return 0;
-}
-
-/* ---- SHA engine (sha.v) ---- */
-static uint32_t sha_hx[8], sha_state[8], sha_block_w[16], sha_pre[6], sha_last[8];
-static int sha_n, sha_done, sha_hash_i, sha_pre_i;
-
-static void sha_compress(void)
-{
-	sha256_block(sha_state, sha_block_w, sha_pre);
-	memcpy(sha_last, sha_state, sizeof(sha_last));
-	sha_n = 0;
-	sha_done = 1;
-}
-
-static void sha_cmd(uint32_t v)
-{
-	if (v & LM32_SHA256_CMD_RST)
-		memcpy(sha_hx, SHA256_IV, sizeof(sha_hx));
-	if (v & (LM32_SHA256_CMD_INIT | LM32_SHA256_CMD_DBL)) {
-		memcpy(sha_state, sha_hx, sizeof(sha_state));
-		sha_n = sha_hash_i = sha_pre_i = 0;
-	}
-	if (v & LM32_SHA256_CMD_DBL) { /* dbl_sha.v: the last digest, padded, as one block */
-		memset(sha_block_w, 0, sizeof(sha_block_w));
-		memcpy(sha_block_w, sha_last, sizeof(sha_last));
-		sha_block_w[8] = 0x80000000;
-		sha_block_w[15] = 256;
-		sha_compress();
-	}
-}
-
-static unsigned int sha_read(unsigned long off)
-{
-	switch (off) {
-	case 0x0:
-		return sha_done << 1;
-	case 0x8:
-		return sha_state[sha_hash_i++ & 7];
-	case 0x10: /* A0, A1, A2, E0, E1, E2 */
-		return sha_pre_i < 6 ? sha_pre[sha_pre_i++] : 0;
-	}
-	return 0;
-}
-
-static void sha_write(unsigned long off, uint32_t v)
-{
-	switch (off) {
-	case 0x0:
-		sha_cmd(v);
-		break;
-	case 0x4:
-		sha_done = 0;
-		sha_block_w[sha_n++] = v;
-		if (sha_n == 16)
-			sha_compress();
-		break;
-	case 0xc:
-		memmove(sha_hx, sha_hx + 1, 7 * 4);
-		sha_hx[7] = v;
-		break;
-	}
 }
 
 /* ---- ALINK and the stand-in chain ---- */
@@ -348,37 +288,9 @@ static void twi_cmd(uint32_t cr, uint32_t wd)
 }
 
 /* ---- the rest of the board ---- */
-static uint32_t twi_cr, twi_wd, pwm = 0x3ff, timer_mask, gpio_out;
-static uint32_t timer_load[2];
-static double timer_start[2];
+static uint32_t twi_cr, twi_wd, pwm = 0x3ff, gpio_out;
 static uint32_t shift_value, volt_word = 0x8f00;
 static int volt_on;
-
-/* timer.c: bit 0 / 16 starts timer 0 / 1 with the seconds in bits 2-7 / 18-23; bits 1
- * and 17 are interrupt masks; reads give the seconds left. */
-static unsigned int timer_read(void)
-{
-	uint32_t v = timer_mask;
-	for (int t = 0; t < 2; t++) {
-		uint32_t load = timer_load[t];
-		double left = load - (board_now() - timer_start[t]);
-		uint32_t secs = left <= 0 ? 0 : (uint32_t)left + 1;
-		if (secs > load)
-			secs = load;
-		v |= secs << (t ? 18 : 2);
-	}
-	return v;
-}
-
-static void timer_write(uint32_t v)
-{
-	for (int t = 0; t < 2; t++)
-		if (v & (1u << (t ? 16 : 0))) {
-			timer_load[t] = (v >> (t ? 18 : 2)) & 0x3f;
-			timer_start[t] = board_now();
-		}
-	timer_mask = v & 0x20002;
-}
 
 static void shifter_write(uint32_t v)
 {
@@ -415,7 +327,7 @@ unsigned int dev_read(unsigned long addr, int size)
 	if (addr >= UART1_BASE && addr < UART1_BASE + 0x10)
 		return addr - UART1_BASE == 5 ? LM32_UART_LSR_THRR | LM32_UART_LSR_TEMT : 0;
 	if (addr >= SHA256_BASE && addr < SHA256_BASE + 0x20)
-		return sha_read(addr - SHA256_BASE);
+		return hw_sha_read(addr - SHA256_BASE);
 	if (addr >= ALINK_BASE && addr < ALINK_BASE + 0x20)
 		return alink_read(addr - ALINK_BASE);
 	switch (addr) {
@@ -441,7 +353,7 @@ unsigned int dev_read(unsigned long addr, int size)
 			nanosleep(&ts, 0);
 		}
 		last = now;
-		return timer_read();
+		return hw_timer_read();
 	}
 	case GPIO_BASE:
 		return gpio_read();
@@ -460,7 +372,7 @@ void dev_write(unsigned long addr, unsigned int value, int size)
 	if (addr >= UART0_BASE && addr < UART1_BASE + 0x10)
 		return; /* line settings, the debug UART */
 	if (addr >= SHA256_BASE && addr < SHA256_BASE + 0x20) {
-		sha_write(addr - SHA256_BASE, value);
+		hw_sha_write(addr - SHA256_BASE, value);
 		return;
 	}
 	if (addr >= ALINK_BASE && addr < ALINK_BASE + 0x20) {
@@ -485,7 +397,7 @@ void dev_write(unsigned long addr, unsigned int value, int size)
 		shifter_write(value);
 		break;
 	case TIMER_BASE:
-		timer_write(value);
+		hw_timer_write(value);
 		break;
 	case GPIO_BASE:
 		gpio_out = value;

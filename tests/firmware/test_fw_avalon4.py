@@ -1,0 +1,108 @@
+"""Avalon 4 (MM40, MM41, MM50) against Canaan's own firmware (branch ``avalon4``, built and
+run by harness.py), on an I2C bus through the project's own I2C link class."""
+
+from __future__ import annotations
+
+import contextlib
+
+import pytest
+
+import asicdrv
+from asicdrv.transport.i2c_linux import I2CLink
+from blocks import BLOCK_170, GENESIS
+from conftest import FAST
+from harness import FirmwareI2CBus, FirmwareModule, build
+from test_fw_avalon2 import block_job, wait_for
+
+pytestmark = pytest.mark.firmware
+
+
+@contextlib.contextmanager
+def firmware_chain(model: str, modules: int = 1, chain_options=None, **settings):
+    elf = build(model)
+    mods = [FirmwareModule(elf, module_id=i, **settings) for i in range(modules)]
+    try:
+        for m in mods:
+            m.wait_event("READY", timeout=15)  # boot and its chip test are over
+        link = I2CLink(FirmwareI2CBus(mods), f"fw-i2c://{model}")
+        with asicdrv.Chain(link, url=link.name, **{**FAST, **(chain_options or {})}) as chain:
+            yield chain, mods
+    finally:
+        for m in mods:
+            m.close()
+
+
+def mine(chain, block=BLOCK_170):
+    job, nonce2 = block_job(block)
+    chain.submit(job, extranonce2_start=nonce2, extranonce2_range=0)
+
+
+@pytest.mark.parametrize("model", ["MM41", "MM40", "MM50"])
+@pytest.mark.parametrize("block", [BLOCK_170, GENESIS], ids=["block170", "genesis"])
+def test_the_vendor_mm4_firmware_mines_a_known_block_through_the_driver(model, block):
+    """G1, G2, G3: the regulators come on with SET_VOLT, the chips get their PLL words with
+    SET_FREQ, and the job sent right after the power-on block is whole: the share comes."""
+    with firmware_chain(model, nonces=[block["nonce"]]) as (chain, mods):
+        assert [m.model for m in chain.modules] == [model]
+        assert chain.modules[0].version == mods[0].version
+        mine(chain, block)
+        share = chain.next_share(timeout=20)
+    assert share is not None and share.hash == block["hash"]
+    assert mods[0].events("FOUND")
+
+
+def test_the_boards_are_powered_clocked_and_read_true():
+    """G1: SET only records the voltage word; SET_VOLT switches both blades' regulators
+    (shifter.c).  G2: the chips' PLL words come with SET_FREQ (api.c set_asic_freq_i).
+    G4: STATUS carries the average in plain MHz.  G5: a status round completes without 0x48.
+    Idle: the regulators go off and power good reads unknown, not failed."""
+    with firmware_chain("MM41", nonces=[BLOCK_170["nonce"]], chain_options={"frequency": 250}) as (
+        chain,
+        mods,
+    ):
+        mine(chain)
+        mods[0].wait_event("HASHING")
+        status = chain.refresh(timeout=3).modules[0]
+        chain.idle(timeout=5)
+        idle = wait_for(lambda: chain.refresh(timeout=3).modules[0].power_good is None, 5)
+    on = [e[1] for e in mods[0].events("POWER") if e[0] > 0.2]  # after the boot test
+    assert ["POWER", "blade", "0", "on", "a900"] in on and [
+        "POWER",
+        "blade",
+        "1",
+        "on",
+        "a900",
+    ] in on
+    assert on[-2:] == [["POWER", "blade", "0", "off"], ["POWER", "blade", "1", "off"]]
+    # 250 MHz is CPM word 0x26298447 in cgminer's g_freq_array (driver-avalon4.h)
+    plls = [e[1][3:] for e in mods[0].events("PLL")]
+    assert ["26298447"] * 3 in plls  # the job's SET_FREQ
+    assert plls[-1] == ["1e678447"] * 3  # idle: 100 MHz, as cgminer's cutoff
+    assert status.power_good is True and status.extra["clock_mhz"] == 250
+    assert status.reading_ages_s["status"] is not None and status.reading_ages_s["status"] < 3
+    assert idle
+
+
+def test_the_mm50s_status_ma_does_not_lose_the_module():
+    """G6: the MM50 sends STATUS_MA in its status round with the miner index in OPT where
+    every other reply has the DNA byte (main.c encode_pkg): not another module."""
+    with firmware_chain("MM50", nonces=[BLOCK_170["nonce"]]) as (chain, mods):
+        mine(chain)
+        for _ in range(3):
+            status = chain.refresh(timeout=3)
+        assert [m.state for m in status.modules] == ["ok"]
+        share = chain.next_share(timeout=10)
+    assert share is not None
+
+
+def test_the_chip_test_names_a_dead_chip_on_the_vendor_firmware():
+    """G7, G8: TEST at the firmware's own test point; TEST_RET per four chips of each miner
+    and a summary (api.c api_asic_testcores).  The board model's test RAM holds our own
+    vectors (docs/firmware-tier.md); chip 1 of miner 3 is dead."""
+    with firmware_chain("MM41", nonces=[BLOCK_170["nonce"]]) as (chain, mods):
+        mods[0].set(dead=[(3, 1)])
+        result = chain.test_chips()
+    expected = {m: ([1] if m == 3 else []) for m in range(10)}
+    assert result == {1: expected}
+    tested = [e[1] for e in mods[0].events("POWER") if e[0] > 0.2]
+    assert ["POWER", "blade", "0", "on", "a100"] in tested  # ASIC_CORETEST_VOLT, 0.7875 V
