@@ -106,3 +106,22 @@ def test_the_chip_test_names_a_dead_chip_on_the_vendor_firmware():
     assert result == {1: expected}
     tested = [e[1] for e in mods[0].events("POWER") if e[0] > 0.2]
     assert ["POWER", "blade", "0", "on", "a100"] in tested  # ASIC_CORETEST_VOLT, 0.7875 V
+
+
+def test_after_an_overheat_the_work_starts_again():
+    """G10: at 65 C the MM41 idles itself (main.c: voltage off, g_new_stratum = 0) as the
+    host cuts off; when it cools, only FINISH starts its work again (SET alone does not).
+    The firmware's temperature is a trimmed mean of ten 1-second samples (twipwm.c)."""
+    with firmware_chain("MM41", nonces=[BLOCK_170["nonce"]]) as (chain, mods):
+        mine(chain)
+        mods[0].wait_event("HASHING")
+        mods[0].set(temp=(0, 120))  # an LM75 reads up to 125 C
+        cut = wait_for(lambda: chain.refresh(timeout=3).modules[0].state == "cutoff", 20)
+        assert cut, "no cutoff"
+        mods[0].wait_event("HASHING", after=1)  # the firmware stopped its work too
+        mods[0].set(temp=(0, 20))
+        resumed = wait_for(lambda: chain.refresh(timeout=3).modules[0].state == "ok", 30)
+        assert resumed, "no resume"
+        mods[0].wait_event("HASHING", after=2, timeout=10)
+    hashing = [e[1][1] for e in mods[0].events("HASHING")]
+    assert hashing[:3] == ["on", "off", "on"]

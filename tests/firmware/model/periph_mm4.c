@@ -257,6 +257,15 @@ static void chip_answer(int chip, const uint32_t *w, int testing, struct answer 
 	}
 }
 
+/* Hashing stops when no work has reached the chips for half a second. */
+static void hashing_watch(double now)
+{
+	if (hashing && now - last_hash_work > 0.5) {
+		hashing = 0;
+		board_event("HASHING off");
+	}
+}
+
 static void api_tick(void)
 {
 	double now = board_now();
@@ -292,10 +301,7 @@ static void api_tick(void)
 		pipeline[chip][0] = pipeline[chip][1];
 		chip_answer(chip, w, testing, &pipeline[chip][1]);
 	}
-	if (hashing && now - last_hash_work > 0.5) {
-		hashing = 0;
-		board_event("HASHING off");
-	}
+	hashing_watch(now);
 }
 
 static unsigned int api_read(unsigned long off)
@@ -498,6 +504,7 @@ void dev_write(unsigned long addr, unsigned int value, int size)
 void dev_tick(void)
 {
 	host_poll();
+	hashing_watch(board_now());
 	board_poll_ctl();
 }
 
