@@ -31,6 +31,9 @@ class Configurator:
         if self.chain.apply_settings or (explicit and self.chain.apply_settings is None):
             self.settings_round(rt)
             return
+        if rt.generation.status_carries_settings:  # the Avalon 2/3's STATUS says it all
+            self.adopt_from_status(rt)
+            return
         # a model whose status does not carry its PLLs cannot say whether it runs
         running = self.read_running_plls(rt) if rt.spec.pll_status_frequencies else None
         if running is None or not any(f for plls in running for f in plls):
@@ -41,6 +44,29 @@ class Configurator:
         rt.voltage_levels = [None] * rt.spec.miner_count
         rt.settings_source = "board"
         rt.fan_pending = False  # leave its fan alone until the PID's first step
+
+    def adopt_from_status(self, rt: ModuleRuntime) -> None:
+        """A module whose STATUS carries its clock and voltage word (MM2/MM3): a powered
+        board keeps what it runs (an earlier ``asicdrv set``), an unpowered one gets the
+        requested setup."""
+        pending, rt.fan_pending = rt.fan_pending, False  # plain polls: they must not set
+        try:
+            for _ in range(5):
+                if rt.readings.seen_status() or rt.state == STATE_LOST:
+                    break
+                self.chain._poller.poll(rt, adjust_fan=False)
+        finally:
+            rt.fan_pending = pending
+        running = rt.readings.running_settings()
+        if running is None:
+            if self.chain.apply_settings is None:
+                self.settings_round(rt)
+            return
+        rt.fan_pending = False  # its fan too, until the fan control's first step
+        mhz, level = running
+        rt.frequencies = [[mhz] for _ in range(rt.spec.miner_count)]
+        rt.voltage_levels = [level] * rt.spec.miner_count
+        rt.settings_source = "board"
 
     def read_running_plls(self, rt: ModuleRuntime) -> list[list[int]] | None:
         """Poll the module until every miner's STATUS_PLL has come (SYNC restarts the MM's

@@ -119,9 +119,10 @@ class Detector:
             if current is not None and current.state != STATE_LOST:
                 continue
             detected = True
-            reply = self.chain._xfer(
-                0, line.detect_frame(module_id), read=True, patience=DETECT_PATIENCE_S
-            )
+            patience = line.detect_patience_s or DETECT_PATIENCE_S
+            reply = self.chain._xfer(0, line.detect_frame(module_id), read=True, patience=patience)
+            if not line.adopts_addresses:  # a line that keeps unread frames (Avalon 2/3)
+                reply = self._skip_stale(line, module_id, reply, patience)
             if reply is None:
                 silent.append(module_id)
                 if len(silent) >= 2 and silent[-2] == module_id - 1:
@@ -200,6 +201,21 @@ class Detector:
         if waiting:
             self.resend_work(waiting[0])
 
+    def _skip_stale(self, line, module_id: int, reply: bytes | None, patience: float):
+        """Frames still on the line from before (a late STATUS of an MM that was busy, an
+        earlier DETECT's answer) come first: read on to this DETECT's ACKDETECT."""
+        for _ in range(8):
+            if reply is None:
+                return None
+            try:
+                ack = decode_ackdetect(reply, line)
+                if ack.type == T.ACKDETECT and line.ack_is_for(module_id, ack.fields()):
+                    return reply
+            except ProtocolError:
+                pass
+            reply = self.chain._xfer(0, b"", read=True, patience=patience)
+        return None
+
     def identify(self, module_id: int, reply: bytes, line) -> tuple[ModelSpec, dict] | None:
         """The model and ACKDETECT fields of a reply to DETECT, or None with the reason
         recorded (an unreadable reply, an unknown model, a module of another job family)."""
@@ -212,6 +228,8 @@ class Detector:
             self.chain._missing[module_id] = f"answered DETECT with {ack.name}"
             return None
         fields = ack.fields()
+        if not line.ack_is_for(module_id, fields):
+            return None  # a late reply to an earlier DETECT (strapped ids say whose)
         try:
             spec = line.model_for(fields["version"])
         except DeviceNotFound as exc:

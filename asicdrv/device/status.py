@@ -120,6 +120,13 @@ class ModuleReadings:
         """A chip test was sent: forget the results of any earlier one."""
         self.test_results.clear()
 
+    def seen_status(self) -> bool:
+        return self.seen[T.STATUS] > 0
+
+    def running_settings(self) -> tuple[int, int] | None:
+        """(MHz, voltage level) a running board reports in its status, where it does."""
+        return None
+
     def findings(self, rt) -> list[str]:
         """What the readings say is wrong beyond the module's own error bits."""
         return []

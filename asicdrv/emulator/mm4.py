@@ -27,11 +27,12 @@ from firmware_protocols.errors import LimitError, PayloadError
 from firmware_protocols.tables import NANO_PLL
 
 from firmware_protocols.encodings import bswap32, celsius_to_ntc_adc
-from ..models import MAX_MODULES, ModelSpec
+from ..models import ModelSpec
 from .firmware import MMFirmware
 from .work import JobIncomplete
 
 TEST_CORE_COUNT = 64  # system_config.h: works per chip when TEST says 0
+AVA4_DEFAULT_MODULES = 64  # system_config.h: SET's nonce2 range is split in 64
 BLADE_MODELS = {"MM40", "MM41"}  # shifter.c switches regulators only on these
 PLL_FRAME_MODELS = {"MM40", "MM41", "MM50"}  # SET_FREQ in the public avalon4 firmware
 FIRMWARE_DATE = "1507"  # MM4 version: prefix, YYMM, "-", git id, flags (15 chars)
@@ -116,6 +117,10 @@ class MM4Firmware(MMFirmware):
         if self.jobs.static is None:
             return None
         start, span = self.nonce2_window
+        # main.c: module k starts at start + (range / 64) * k and goes on from there
+        slice_ = span // AVA4_DEFAULT_MODULES
+        start = (start + slice_ * (self.module_id or 0)) & 0xFFFFFFFF
+        span = max(slice_ - 1, 0)
         self.jobs.static = {**self.jobs.static, "nonce2_start": start, "nonce2_range": span}
         try:
             job = self.jobs.finish()
@@ -123,7 +128,7 @@ class MM4Firmware(MMFirmware):
             self.rx_bad_frames += 1
             return None
         self.new_stratum = True
-        self.scanner.set_job(job, part=(self.module_id or 1) - 1, parts=MAX_MODULES)
+        self.scanner.set_job(job)
         self._last_job = job
         return None
 
@@ -188,6 +193,8 @@ class MM4Firmware(MMFirmware):
         spec, phys = self.spec, self.physics
         f0, f1, f2 = self.set_mhz
         errors, self._error_bits = self._error_bits, 0
+        if spec.name != "MM60":
+            errors = 0  # the MM40/41/50 firmware never sets its error code (main.c)
         powered = sum(1 << m for m, level in enumerate(phys.voltage_levels) if level)
         return self._encode(
             T.STATUS,

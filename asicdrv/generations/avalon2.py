@@ -104,6 +104,13 @@ class Avalon2Readings(ModuleReadings):
         self.test_failed_cores = {}
         self.expect_power = False  # the test ends with the board unpowered
 
+    def running_settings(self) -> tuple[int, int] | None:
+        """(MHz, voltage level) a powered board runs, from its last STATUS (None: no STATUS
+        yet, or the regulators are off: nothing to keep)."""
+        if not self.powered or self.reported_clock is None or not self.chip_volts[0]:
+            return None
+        return int(self.reported_clock), round(self.chip_volts[0] * 10000)
+
     def job_sent(self) -> None:
         """A job's SET went out: the module should be powered from its next STATUS on."""
         self.expect_power = True
@@ -152,10 +159,17 @@ class Avalon2(Generation):
     adopts_addresses = False
     settings_ride_on_poll = True
     detect_stops_line = True  # MM main.c: DETECT clears g_new_stratum whatever its id
+    status_carries_settings = True  # STATUS: the clock as set and the voltage word
+    detect_patience_s = 0.5  # an MM changing its voltage is deaf for about 400 ms (F6)
     readings_class = Avalon2Readings
 
     def detect_frame(self, module_id: int) -> bytes:
         return self.encode(T.DETECT, {"module_id": module_id - 1})
+
+    def ack_is_for(self, module_id: int, fields: dict) -> bool:
+        """Every ACKDETECT ends with the strapped id: a late one (the line keeps unread
+        frames) is not this DETECT's answer."""
+        return fields["module_id"] == module_id - 1
 
     def identity(self, module_id: int, fields: dict) -> str:
         return f"{fields['module_id']:016x}"  # no DNA: the strapped id

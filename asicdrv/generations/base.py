@@ -47,6 +47,8 @@ class Generation:
     # True: any DETECT on the line stops every module's hashing until its next job (the
     # MM2/MM3 firmware): no periodic DETECT while all are present, the job again after one
     detect_stops_line = False
+    status_carries_settings = False  # True: a running board's settings are read, not reset
+    detect_patience_s: float | None = None  # how long a DETECT's answer may take (None: 80 ms)
 
     @property
     def dialect(self) -> Dialect:
@@ -71,6 +73,11 @@ class Generation:
 
     def detect_frame(self, module_id: int) -> bytes:
         return self.encode(T.DETECT, {"module_id": module_id})
+
+    def ack_is_for(self, module_id: int, fields: dict) -> bool:
+        """Whether an ACKDETECT answers the DETECT of ``module_id`` (where ids are
+        strapped, it says whose it is)."""
+        return True
 
     def identity(self, module_id: int, fields: dict) -> str:
         """The module's unique id as shown and deduplicated (the DNA)."""

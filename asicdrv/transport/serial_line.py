@@ -72,8 +72,12 @@ class SerialLink:
         )
         try:
             self.port = serial.Serial(port, baudrate, timeout=timeout_s, exclusive=True)
+            # whatever the modules said before this host opened the line is not a reply
+            self.port.reset_input_buffer()
         except serial.SerialException as exc:
             raise _translate(exc, port) from exc
+        except (OSError, TermiosError) as exc:
+            raise DeviceGone(f"{self.name}: the serial port failed ({exc})") from exc
 
     def xfer(
         self, address: int, frame: bytes, read: bool, patience: float | None = None

@@ -232,3 +232,19 @@ def test_a_voltage_change_blocks_each_mm_and_no_module_is_lost():
     assert 10 not in codes
     assert all(m.events("POWER")[-1][1] == ["POWER", "on", "8100"] for m in mods)  # 0.7 V
     assert [m.voltages_v[0] for m in status.modules] == [0.7, 0.7]
+
+
+def test_settings_made_earlier_are_kept_by_the_next_open():
+    """F4: the firmware keeps its clock and voltage between host sessions (nothing resets
+    them but a settings POLLING or SET); a later open that names no settings adopts what
+    a powered board runs instead of re-applying the defaults (450 MHz, 0.6625 V)."""
+    with firmware_line("MM3") as (line, mods):
+        with asicdrv.open(line.url, frequency=400, voltage_level=7000, **FAST) as chain:
+            wait_for(lambda: chain.refresh(timeout=5).modules[0].extra["clock_mhz"] == 400, 10)
+        with asicdrv.open(line.url, **FAST) as chain:
+            time.sleep(0.5)
+            status = chain.refresh(timeout=5).modules[0]
+            settings = chain.settings()[1]
+    assert status.extra["clock_mhz"] == 400 and status.voltages_v[0] == 0.7
+    assert settings["frequencies_mhz"][0] == [400] and status.settings_source == "board"
+    assert mods[0].events("POWER")[-1][1] == ["POWER", "on", "8100"]  # 0.7 V, untouched
