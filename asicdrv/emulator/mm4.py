@@ -33,6 +33,7 @@ from .work import JobIncomplete
 
 TEST_CORE_COUNT = 64  # system_config.h: works per chip when TEST says 0
 AVA4_DEFAULT_MODULES = 64  # system_config.h: SET's nonce2 range is split in 64
+BOOT_MHZ = {"MM40": 200, "MM41": 200, "MM50": 100}  # system_config.h ASIC_FREQUENCY
 BLADE_MODELS = {"MM40", "MM41"}  # shifter.c switches regulators only on these
 PLL_FRAME_MODELS = {"MM40", "MM41", "MM50"}  # SET_FREQ in the public avalon4 firmware
 FIRMWARE_DATE = "1507"  # MM4 version: prefix, YYMM, "-", git id, flags (15 chars)
@@ -48,10 +49,14 @@ class MM4Firmware(MMFirmware):
         self.nonce2_window = (0, 0xFFFFFFFF)
         self.ntime_offset = self.spec.asic_count
         self.new_stratum = False
+        self._ma_miner = 0
         self.tested_at: tuple[int, list[int]] | None = None
-        self.set_mhz = list(self.physics.frequencies[0][:3])  # api.c g_asic_freq
-        if self.spec.name in BLADE_MODELS:
-            self.physics.voltage_levels = [0] * self.spec.miner_count  # boots unpowered
+        # api.c g_asic_freq: main() sets ASIC_FREQUENCY for its power-on test
+        boot = BOOT_MHZ.get(self.spec.name)
+        self.set_mhz = [boot] * 3 if boot else list(self.physics.frequencies[0][:3])
+        if self.spec.name in BLADE_MODELS or self.spec.name == "MM50":
+            # boots with the voltage word ASIC_0V (MM50: until a SET gives it one)
+            self.physics.voltage_levels = [0] * self.spec.miner_count
 
     ack_asic_count = 0  # the MM4 leaves ACKDETECT's count field 0 (main.c)
 
@@ -177,9 +182,9 @@ class MM4Firmware(MMFirmware):
 
     # --- replies ---------------------------------------------------------------------------
     def _status_rotation(self) -> list:
-        """MM4 main.c polling(): STATUS, STATUS_LW, STATUS_HW (MM50: and STATUS_MA, not
-        emulated).  The MM40/41/50 firmware never sends 0x48; the MM60's is not public, so
-        its emulation keeps 0x48 with NTC readings."""
+        """MM4 main.c polling(): STATUS, STATUS_LW, STATUS_HW (MM50: and STATUS_MA).  The
+        MM40/41/50 firmware never sends 0x48; the MM60's is not public, so its emulation
+        keeps 0x48 with NTC readings."""
         rotation = [
             (lambda _: self._mm4_status(), None),
             (self._counts, T.STATUS_LW),
@@ -187,7 +192,18 @@ class MM4Firmware(MMFirmware):
         ]
         if self.spec.name == "MM60":
             rotation.append((lambda _: self._status_m(), None))
+        if self.spec.name == "MM50":
+            rotation.append((lambda _: self._status_ma(), None))
         return rotation
+
+    def _status_ma(self) -> bytes:
+        """STATUS_MA (MM50, main.c encode_pkg): a byte per chip of one miner, the miners
+        in turn, the miner's index in OPT where other replies have the DNA byte.  The
+        emulated chips make no hardware errors: every average is 0."""
+        miner = self._ma_miner
+        self._ma_miner = (miner + 1) % self.spec.miner_count
+        data = bytes(self.spec.asic_count).ljust(32, b"\0")
+        return self.wire_encode(T.STATUS_MA, data=data, opt=miner)
 
     def _mm4_status(self) -> bytes:
         spec, phys = self.spec, self.physics
@@ -196,6 +212,8 @@ class MM4Firmware(MMFirmware):
         if spec.name != "MM60":
             errors = 0  # the MM40/41/50 firmware never sets its error code (main.c)
         powered = sum(1 << m for m, level in enumerate(phys.voltage_levels) if level)
+        if spec.name == "MM50":
+            powered = 0x3FF  # no regulator the firmware switches: its ten lines stay good
         return self._encode(
             T.STATUS,
             {

@@ -396,12 +396,18 @@ static void shifter_write(int blade, uint32_t v)
 	}
 }
 
+/* The ten power-good lines (timer.c read_power_good): five per blade on the MM40/41; the
+ * MM50's firmware switches no regulator, so its lines are taken as always good. */
 static uint32_t power_good(void)
 {
 	uint32_t pg = 0;
+#if defined(MM40) || defined(MM41)
 	for (int b = 0; b < 2; b++)
 		if (volt_on[b])
 			pg |= 0x1fu << (5 * b);
+#else
+	pg = 0x3ff;
+#endif
 	return pg & ~ctl.pg_fail;
 }
 
