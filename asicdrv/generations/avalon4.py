@@ -149,6 +149,8 @@ class Avalon4Readings(ModuleReadings):
 
 BLADE_MODELS = {"MM40", "MM41"}  # shifter.c switches regulators only on these
 PLL_FRAME_MODELS = {"MM40", "MM41", "MM50"}  # the public avalon4 firmware's SET_FREQ
+AVA4_MODULE_SLICES = 64  # main.c: module k starts at start + (range / 64) * k
+NONCE2_SKIP = 1 << 20  # more nonce2 values than a module works in a day (~14 a second)
 POWER_ON_BLOCK_S = 0.3  # shifter.c VOLTAGE_DELAY 100 ms per blade + gpio_reset_asic 30 ms
 CHIP_RESET_BLOCK_S = 0.04  # gpio_reset_asic when a SET finds the voltage off
 
@@ -285,10 +287,22 @@ class Avalon4(Generation):
         return 0.0
 
     def settings_burst(self, rt) -> list[bytes]:
+        if rt.wire.has_job:
+            self._skip_worked_nonce2(rt)
         frames = self.module_frames(rt)
         if rt.wire.has_job and not (rt.cutoff or rt.idle):
             frames.append(self.encode(T.SET_FIN, {}))  # work stopped by an idle: restart
         return frames
+
+    @staticmethod
+    def _skip_worked_nonce2(rt) -> None:
+        """Every SET restarts the module at the window's start (MM4 main.c); between jobs
+        the window moves on past what the module has worked, so the chips do not repeat
+        it (each module walks its own 1/64 of the window one nonce2 per work)."""
+        start, span = rt.wire.nonce2_window
+        step = NONCE2_SKIP * AVA4_MODULE_SLICES
+        if span >= 2 * step:
+            rt.wire.nonce2_window = ((start + step) & 0xFFFFFFFF, span - step)
 
     def pll_frames(self, rt, miners) -> list[bytes]:
         return self.settings_burst(rt)  # frequency and voltage are module-wide

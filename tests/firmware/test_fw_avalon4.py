@@ -4,6 +4,7 @@ run by harness.py), on an I2C bus through the project's own I2C link class."""
 from __future__ import annotations
 
 import contextlib
+import time
 
 import pytest
 
@@ -125,3 +126,18 @@ def test_after_an_overheat_the_work_starts_again():
         mods[0].wait_event("HASHING", after=2, timeout=10)
     hashing = [e[1][1] for e in mods[0].events("HASHING")]
     assert hashing[:3] == ["on", "off", "on"]
+
+
+def test_a_settings_change_between_jobs_does_not_repeat_work():
+    """G9: every SET restarts the module at its window's start (main.c: mw->nonce2 =
+    offset + range / 64 * id); a settings change between jobs moves the window on, so the
+    chips do not hash again what they hashed before it."""
+    with firmware_chain("MM41", nonces=[BLOCK_170["nonce"]]) as (chain, mods):
+        job, nonce2 = block_job(BLOCK_170)
+        chain.submit(job, extranonce2_start=nonce2)  # the rest of the nonce2 space
+        mods[0].wait_event("NONCE2")
+        time.sleep(0.5)
+        chain.set_frequency(225)
+        mods[0].wait_event("NONCE2", after=1, timeout=10)
+    first, second = (int(e[1][2], 16) for e in mods[0].events("NONCE2")[:2])
+    assert second > first + 1_000_000  # past anything worked since the job

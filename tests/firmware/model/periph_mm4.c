@@ -284,6 +284,10 @@ static void api_tick(void)
 		api_sent++;
 		api_busy_until = (api_busy_until > now - 0.01 ? api_busy_until : now) + per_work;
 		if (!testing) {
+			static uint32_t last_nonce2 = 0xffffffff;
+			if (w[19] != last_nonce2 && w[19] != last_nonce2 + 1)
+				board_event("NONCE2 from %08x", w[19]); /* a (re)start of the window */
+			last_nonce2 = w[19];
 			if (!hashing)
 				board_event("HASHING on");
 			hashing = 1;
