@@ -128,9 +128,14 @@ class Avalon4Readings(ModuleReadings):
 
     def power_ok(self) -> bool | None:
         """The power-good bits follow the regulators, which the host switched off when
-        the voltage word it last sent (and the MM echoes) is the off word: unknown then."""
-        if self.reported_voltage == 0:
+        the voltage word it last sent (and the MM echoes) is the off word: unknown then.
+        The MM40/41/50 report ten lines whatever their miner count (timer.c
+        read_power_good; main.c pgcheck reads them as two groups of five): all must be
+        good."""
+        if self.reported_voltage == 0 or self.power_good is None:
             return None
+        if self.spec.name in TEN_POWER_GOOD_LINES:
+            return self.power_good & 0x3FF == 0x3FF
         return super().power_ok()
 
     def extra(self) -> dict:
@@ -148,6 +153,7 @@ class Avalon4Readings(ModuleReadings):
 
 
 BLADE_MODELS = {"MM40", "MM41"}  # shifter.c switches regulators only on these
+TEN_POWER_GOOD_LINES = {"MM40", "MM41", "MM50"}  # timer.c read_power_good: GPIO 16..25
 PLL_FRAME_MODELS = {"MM40", "MM41", "MM50"}  # the public avalon4 firmware's SET_FREQ
 AVA4_MODULE_SLICES = 64  # main.c: module k starts at start + (range / 64) * k
 NONCE2_SKIP = 1 << 20  # more nonce2 values than a module works in a day (~14 a second)

@@ -141,3 +141,16 @@ def test_a_settings_change_between_jobs_does_not_repeat_work():
         mods[0].wait_event("NONCE2", after=1, timeout=10)
     first, second = (int(e[1][2], 16) for e in mods[0].events("NONCE2")[:2])
     assert second > first + 1_000_000  # past anything worked since the job
+
+
+def test_every_power_good_line_counts_on_the_mm50():
+    """G13: the MM50 reports ten power-good lines though it has two miners (timer.c
+    read_power_good; main.c pgcheck reads two groups of five); one line down is a power
+    fault, not a good board."""
+    with firmware_chain("MM50", nonces=[BLOCK_170["nonce"]]) as (chain, mods):
+        mine(chain)
+        mods[0].wait_event("HASHING")
+        good = chain.refresh(timeout=3).modules[0].power_good
+        mods[0].set(pg_fail=1 << 7)
+        bad = wait_for(lambda: chain.refresh(timeout=3).modules[0].power_good is False, 5)
+    assert good is True and bad
