@@ -50,12 +50,15 @@ class I2CBus:
 
     def xfer(self, address: int, write: bytes, rlen: int) -> bytes:
         """Write ``write`` (may be empty: a read-again) and read back at most ``rlen``.
-        A reply that is not ready yet (a stalled module) stays pending for a read-again."""
+        A reply that is not ready yet (a stalled module) stays pending for a read-again.
+        Idleness is timed from when the host's frame arrived, not from when this busy
+        emulator got to it: a slow emulator must not lose modules by its own slowness."""
+        arrived = self.clock()
         with self.lock:
             self.transfers += 1
             now = self.clock()
             for module in self.modules:
-                module.check_idle(now)
+                module.check_idle(arrived)
             if write:
                 self._deliver(address, write, now)
             if not rlen:
@@ -97,14 +100,13 @@ class I2CBus:
         self._pending[address] = (now + self._stall(position), reply)
 
     def advance_all(self) -> None:
-        """Let every module catch up: temperatures, hashing, idle timers (the chip thread
-        calls this; tests on a fake clock call it by hand).  The lock is taken per module,
-        so host transfers interleave with the hashing."""
+        """Let every module catch up: temperatures and hashing (the chip thread calls this;
+        tests on a fake clock call it by hand).  The lock is taken per module, so host
+        transfers interleave with the hashing.  Idle timers are judged as host frames
+        arrive (:meth:`xfer`), never by the emulator's own pace."""
         for module in self.modules:
             with self.lock:
-                now = self.clock()
-                module.check_idle(now)
-                module.advance(now)
+                module.advance(self.clock())
 
     def pending_ready(self, address: int) -> float | None:
         """When the reply pending at ``address`` is ready (None: nothing pending)."""
