@@ -7,8 +7,8 @@ and cgminer ``driver-avalon4.c`` describe it; everything else as :class:`MMFirmw
   number); JOB_ID is the job tag; SET records the voltage word, takes the three MHz for
   the reported average and gives the nonce2 window; SET_VOLT (0x22) switches the MM40/41
   regulators, one word per miner; SET_FREQ (0x23) gives the chips their PLL words;
-  FINISH (0x21) starts the job (MM ``avalon4`` branch ``main.c``, checked against it by
-  tests/firmware).  The MM50 firmware has no regulator shifter: its SET voltage stands.
+  FINISH (0x21) starts the job, each nonce2's work rolled over ntime offsets 0 .. the ASIC
+  count - 1 (MM ``avalon4`` branch ``main.c``, checked against it by tests/firmware).  The MM50 firmware has no regulator shifter: its SET voltage stands.
   The MM60's firmware is not public: SET applies voltage and clock at once, as before.
 - STATUS frequency is the chips' average in plain MHz ((f0 + 4 f1 + 4 f2) / 9, api.c);
   power good is a bit per powered miner.
@@ -34,6 +34,7 @@ from .work import JobIncomplete
 TEST_CORE_COUNT = 64  # system_config.h: works per chip when TEST says 0
 AVA4_DEFAULT_MODULES = 64  # system_config.h: SET's nonce2 range is split in 64
 BOOT_MHZ = {"MM40": 200, "MM41": 200, "MM50": 100}  # system_config.h ASIC_FREQUENCY
+ADC_12V = 327  # the MM60's 12 V rail in STATUS_M
 BLADE_MODELS = {"MM40", "MM41"}  # shifter.c switches regulators only on these
 PLL_FRAME_MODELS = {"MM40", "MM41", "MM50"}  # SET_FREQ in the public avalon4 firmware
 FIRMWARE_DATE = "1507"  # MM4 version: prefix, YYMM, "-", git id, flags (15 chars)
@@ -58,7 +59,12 @@ class MM4Firmware(MMFirmware):
             # boots with the voltage word ASIC_0V (MM50: until a SET gives it one)
             self.physics.voltage_levels = [0] * self.spec.miner_count
 
-    ack_asic_count = 0  # the MM4 leaves ACKDETECT's count field 0 (main.c)
+    @property
+    def ack_asic_count(self) -> int:
+        """The MM40/41/50 leave ACKDETECT's count field 0 (main.c); cgminer divides the
+        MM60's STATUS frequency by it (driver-avalon4.c total_asics), so the emulated
+        MM60 (firmware not public) gives its chip count."""
+        return self.spec.total_asics if self.spec.name == "MM60" else 0
 
     def _static(self, pkt, broadcast):
         f = pkt.fields()
@@ -133,6 +139,9 @@ class MM4Firmware(MMFirmware):
             self.rx_bad_frames += 1
             return None
         self.new_stratum = True
+        # main.c: each nonce2's work is sent g_ntime_offset times, ntime rolled 0, 1, ...
+        if self.spec.name != "MM60":  # (the MM60's firmware is not public)
+            self.scanner.ntime_roll = max(self.ntime_offset - 1, 0)
         self.scanner.set_job(job)
         self._last_job = job
         return None
@@ -240,7 +249,8 @@ class MM4Firmware(MMFirmware):
 
     def _status_m(self) -> bytes:
         hottest = max(max(row) for row in self.physics.temps)
-        adc = [celsius_to_ntc_adc(hottest)] * 4 + [0, 0]
+        # the 12 V rail at 327: 12.0 V as cgminer converts it (x 3.3 / 1023 x 11 + 0.4)
+        adc = [celsius_to_ntc_adc(hottest)] * 4 + [ADC_12V, 0]
         return self._encode(T.STATUS_PMU, {"adc": adc, "led": self.led, "pll_select": [0] * 7})
 
     def _nonce_frame(self, found, nonce: int, job) -> bytes:
