@@ -8,8 +8,9 @@ and cgminer ``driver-avalon4.c`` describe it; everything else as :class:`MMFirmw
   the reported average and gives the nonce2 window; SET_VOLT (0x22) switches the MM40/41
   regulators, one word per miner; SET_FREQ (0x23) gives the chips their PLL words;
   FINISH (0x21) starts the job, each nonce2's work rolled over ntime offsets 0 .. the ASIC
-  count - 1 (MM ``avalon4`` branch ``main.c``, checked against it by tests/firmware).  The MM50 firmware has no regulator shifter: its SET voltage stands.
-  The MM60's firmware is not public: SET applies voltage and clock at once, as before.
+  count - 1 (MM ``avalon4`` branch ``main.c``, checked against it by tests/firmware).  The
+  MM50 firmware has no regulator shifter: its SET voltage stands.  The MM60's firmware is
+  not public: SET applies voltage and clock at once, as before.
 - STATUS frequency is the chips' average in plain MHz ((f0 + 4 f1 + 4 f2) / 9, api.c);
   power good is a bit per powered miner.
 - A poll returns a queued nonce or the next of STATUS, STATUS_LW, STATUS_HW, STATUS_M;
