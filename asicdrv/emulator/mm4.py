@@ -36,6 +36,8 @@ TEST_CORE_COUNT = 64  # system_config.h: works per chip when TEST says 0
 AVA4_DEFAULT_MODULES = 64  # system_config.h: SET's nonce2 range is split in 64
 BOOT_MHZ = {"MM40": 200, "MM41": 200, "MM50": 100}  # system_config.h ASIC_FREQUENCY
 ADC_12V = 327  # the MM60's 12 V rail in STATUS_M
+TRIMMED_MEAN_MODELS = {"MM40", "MM41", "MM50"}  # twipwm.c read_temp
+TEMP_TIME_S = 1.0  # system_config.h TEMP_TIME: a new sample at most once a second
 BLADE_MODELS = {"MM40", "MM41"}  # shifter.c switches regulators only on these
 PLL_FRAME_MODELS = {"MM40", "MM41", "MM50"}  # SET_FREQ in the public avalon4 firmware
 FIRMWARE_DATE = "1507"  # MM4 version: prefix, YYMM, "-", git id, flags (15 chars)
@@ -52,6 +54,8 @@ class MM4Firmware(MMFirmware):
         self.ntime_offset = self.spec.asic_count
         self.new_stratum = False
         self._ma_miner = 0
+        self._temp_samples = [0] * 10
+        self._next_sample: float | None = None
         self.tested_at: tuple[int, list[int]] | None = None
         # api.c g_asic_freq: main() sets ASIC_FREQUENCY for its power-on test
         boot = BOOT_MHZ.get(self.spec.name)
@@ -206,6 +210,26 @@ class MM4Firmware(MMFirmware):
             rotation.append((lambda _: self._status_ma(), None))
         return rotation
 
+    def _read_temp(self) -> int:
+        """twipwm.c read_temp (MM40/41/50): a sample a second into the last ten, which
+        start at 0 at power-on, reported as their mean without the highest and lowest
+        (so the first seconds after boot read low)."""
+        phys = self.physics
+        if self.spec.name not in TRIMMED_MEAN_MODELS:
+            return round(phys.mm_temp_c())
+        now = phys.clock or 0.0
+        if self._next_sample is None:
+            self._next_sample = now
+        for _ in range(len(self._temp_samples)):  # the main loop reads it all the time
+            if now < self._next_sample:
+                break
+            self._temp_samples = self._temp_samples[1:] + [int(phys.mm_temp_c())]
+            self._next_sample += TEMP_TIME_S
+        if now >= self._next_sample:
+            self._next_sample = now + TEMP_TIME_S
+        s = self._temp_samples
+        return int((sum(s) - max(s) - min(s)) / (len(s) - 2))
+
     def _status_ma(self) -> bytes:
         """STATUS_MA (MM50, main.c encode_pkg): a byte per chip of one miner, the miners
         in turn, the miner's index in OPT where other replies have the DNA byte.  The
@@ -227,7 +251,7 @@ class MM4Firmware(MMFirmware):
         return self._encode(
             T.STATUS,
             {
-                "temperature_mm": round(phys.mm_temp_c()),
+                "temperature_mm": self._read_temp(),
                 "fan_rpm": phys.fan_rpm(),
                 "frequency": round((f0 + f1 + f2) / 3 * spec.total_asics)
                 if spec.name == "MM60"

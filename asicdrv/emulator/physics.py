@@ -107,6 +107,11 @@ class ModulePhysics:
         top = max(self.spec.default_frequencies_mhz)
         return self.spec.cores_per_asic * self.spec.total_asics * top / 1000.0
 
+    @property
+    def clock(self) -> float | None:
+        """The emulator time the board was last brought up to (None: not yet)."""
+        return self._last
+
     def mm_temp_c(self) -> float:
         hottest = max(max(row) for row in self.temps)
         return self.ambient_c + 0.35 * (hottest - self.ambient_c)

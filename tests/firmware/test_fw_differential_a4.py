@@ -152,3 +152,32 @@ def test_the_emulated_mm4_answers_the_script_as_the_firmware_does(model):
         want = [fields(f) for f in firmware[step]]
         assert got == want, step
     assert struct.unpack(">I", firmware["nonce"][0][6 + 20 : 6 + 24])  # a raw nonce came
+
+
+def test_the_temperature_starts_from_zero_on_both():
+    """G12: read_temp (twipwm.c) takes a sample a second into ten that start at 0 and
+    reports their mean without the highest and lowest: the first readings after power-on
+    are low, rising over ten seconds, on the firmware and on the emulated MM41 alike."""
+
+    def temperatures(bus) -> list[int]:
+        ask(bus, 0, cn(0x10, be32(0, 0, 0, 0, 0, 0, 0, 1)), 0.02)
+        out = []
+        for _ in range(12):  # a poll every 0.3 s keeps the MM's 3 s idle timer away
+            out += [struct.unpack(">i", r[6:10])[0] for r in ask(bus, 1, cn(0x30)) if r[2] == 0x41]
+            time.sleep(0.3)
+        return out
+
+    module = FirmwareModule(build("MM41"), temp=(0, 25))
+    try:
+        module.wait_event("READY", timeout=15)
+        firmware = temperatures(FirmwareI2CBus([module]))
+    finally:
+        module.close()
+    emu = Emulator(model="MM41", modules=1, seed=3, ambient_c=25)
+    try:
+        emulated = temperatures(emu.i2c_device())
+    finally:
+        emu.close()
+    for reading in (firmware, emulated):
+        first, later = reading[0], reading[-1]
+        assert first <= 3 and 0 < later < 25, reading  # 25 C only after ten seconds
