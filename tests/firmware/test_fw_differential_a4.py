@@ -15,6 +15,7 @@ by field.  Excluded by name, with the reason:
 from __future__ import annotations
 
 import struct
+import threading
 import time
 
 import pytest
@@ -168,16 +169,22 @@ def test_the_temperature_starts_from_zero_on_both():
         return out
 
     module = FirmwareModule(build("MM41"), temp=(0, 25))
+    emu = Emulator(model="MM41", modules=1, seed=3, ambient_c=25)
+    readings: dict[str, list[int]] = {}
     try:
         module.wait_event("READY", timeout=15)
-        firmware = temperatures(FirmwareI2CBus([module]))
+        buses = {"firmware": FirmwareI2CBus([module]), "emulator": emu.i2c_device()}
+        threads = [
+            threading.Thread(target=lambda k=k, b=b: readings.__setitem__(k, temperatures(b)))
+            for k, b in buses.items()
+        ]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=30)
     finally:
         module.close()
-    emu = Emulator(model="MM41", modules=1, seed=3, ambient_c=25)
-    try:
-        emulated = temperatures(emu.i2c_device())
-    finally:
         emu.close()
-    for reading in (firmware, emulated):
+    for reading in (readings["firmware"], readings["emulator"]):
         first, later = reading[0], reading[-1]
         assert first <= 3 and 0 < later < 25, reading  # 25 C only after ten seconds
