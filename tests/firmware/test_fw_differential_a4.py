@@ -188,3 +188,36 @@ def test_the_temperature_starts_from_zero_on_both():
     for reading in (readings["firmware"], readings["emulator"]):
         first, later = reading[0], reading[-1]
         assert first <= 3 and 0 < later < 25, reading  # 25 C only after ten seconds
+
+
+def test_each_module_starts_its_nonce2_where_the_firmware_puts_it():
+    """G11: SET's window is split in 64 by module id: module k starts at start + range/64
+    x k (main.c); the emulated MM4 starts where the firmware does."""
+    start, span = 0x01000000, 0x40000000
+    frames, per_module, _ = job("MM41")
+    mhz = 200 | 200 << 10 | 200 << 20
+    per_module[1] = cn(0x20, be32(0, VOLTAGE["MM41"], mhz, start, span) + bytes((1, 255, 3)))
+
+    def first_nonce2(bus) -> None:
+        ask(bus, 0, cn(0x10, be32(0, 0, 0, 0, 0, 0, 0, 1)), 0.02)
+        for frame in frames:
+            bus.write(0, frame)
+            time.sleep(0.002)
+        for frame in per_module:
+            bus.write(1, frame)
+            time.sleep(0.35)
+        bus.write(0, cn(0x21))
+        time.sleep(0.5)
+
+    module = FirmwareModule(build("MM41"))
+    emu = Emulator(model="MM41", modules=1, seed=3)
+    try:
+        module.wait_event("READY", timeout=15)
+        first_nonce2(FirmwareI2CBus([module]))
+        first_nonce2(emu.i2c_device())
+        firmware = int(module.wait_event("NONCE2")[1][2], 16)
+        emulated = emu.modules[0].scanner.job.nonce2_start
+    finally:
+        module.close()
+        emu.close()
+    assert firmware == start + span // 64 * 1 == emulated
