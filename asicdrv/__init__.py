@@ -10,7 +10,7 @@ with asicdrv.open("emu://?modules=2&nonce_mask=12") as chain:
 
 from ._version import VERSION
 from .device.chain import Chain
-from .connect import open  # noqa: A004
+from .connect import open, register_link_scheme  # noqa: A004
 from .emulator import Emulator
 from .errors import *  # noqa: F401,F403
 from .errors import __all__ as _errors_all
@@ -33,4 +33,5 @@ __all__ = [
     "StratumJob",
     "__version__",
     "open",
+    "register_link_scheme",
 ]

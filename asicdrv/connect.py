@@ -20,7 +20,7 @@ detect_interval, temp_target, ...).  ``backend=`` gives pyusb a backend for usb:
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 import math
 from urllib.parse import parse_qsl, urlsplit
@@ -28,6 +28,7 @@ from urllib.parse import parse_qsl, urlsplit
 from .device.chain import Chain
 from .emulator import Emulator
 from .errors import DeviceNotFound, LimitError
+from .transport.base import Link
 from .transport.emulated import EmulatorLink
 from .transport.i2c_linux import I2CLink, LinuxI2CBus
 from .transport.serial_line import SerialLink
@@ -73,6 +74,20 @@ LINK_OPTIONS = {"usb": {}, "serial": {"baud": int, "family": str}, "i2c": {}}
 ALIASES = {"ambient": "ambient_c"}
 
 
+LINK_SCHEMES: dict[str, Callable[[str], Link]] = {}
+
+
+def register_link_scheme(scheme: str, opener: Callable[[str], Link]) -> None:
+    """Let ``asicdrv.open("SCHEME://...")`` (and every command's ``--device``) reach a link
+    of your own, as pyserial's URL handlers do: ``opener(url)`` returns an object with the
+    :class:`~asicdrv.transport.base.Link` methods (``xfer``, ``info``, ``close``); the
+    URL's query may carry chain options (``polling_delay=0.01``).  The built-in schemes
+    cannot be replaced."""
+    if scheme in LINK_OPTIONS or scheme == "emu" or not scheme.isidentifier():
+        raise LimitError(f"{scheme!r} cannot be registered as a link scheme")
+    LINK_SCHEMES[scheme] = opener
+
+
 def open(url: str = "usb://", **options) -> Chain:  # noqa: A001 - the natural name
     """Open a chain of modules.  Use as a context manager or call ``close()``."""
     if not isinstance(url, str):
@@ -90,9 +105,21 @@ def open(url: str = "usb://", **options) -> Chain:  # noqa: A001 - the natural n
     scheme = parts.scheme
     if scheme == "emu":
         return _open_emulator(url, query, options)
+    if scheme in LINK_SCHEMES:  # registered by the application (register_link_scheme)
+        unknown = set(query) - set(CHAIN_OPTIONS)
+        if unknown:
+            raise LimitError(f"unknown {scheme}:// option(s): {', '.join(sorted(unknown))}")
+        chain_options = _typed(query, CHAIN_OPTIONS)
+        chain_options.update(options)
+        return Chain(LINK_SCHEMES[scheme](url), url=url, **chain_options)
     if scheme not in LINK_OPTIONS:
         raise DeviceNotFound(
             f"unknown device URL {url!r}: use usb://, i2c:///dev/i2c-N, serial:///dev/... or emu://"
+            + (
+                f" (or a registered {', '.join(s + '://' for s in LINK_SCHEMES)})"
+                if LINK_SCHEMES
+                else ""
+            )
         )
     link_kinds = LINK_OPTIONS[scheme]
     unknown = set(query) - set(CHAIN_OPTIONS) - set(link_kinds)

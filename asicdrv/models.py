@@ -299,6 +299,9 @@ def _a4(name: str, miners: int, asics: int) -> ModelSpec:
         pll_table=MM60_PLL if mm60 else A4_PLL,
         voltage_codec=VOLTAGE_CODECS["adp3208d" if name == "40" else "ncp5392p"],
         diffmax=1024,
+        # MM avalon4 miner.c test_nonce: a hash without 32 leading zero bits is a
+        # hardware error (the MM60's firmware is not public)
+        diff1_results=not mm60,
         pvt_layout=PVT_BY_MODULE,
         pll_status_frequencies=False,
         temp_target_c=65 if mm60 else 42,

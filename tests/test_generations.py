@@ -223,7 +223,7 @@ def test_idle_and_cutoff_on_an_avalon7_use_its_lowest_pll():
     "url, dead",
     [
         ("emu://?model=741,851&modules=2&faults=dead_chip:1.25@2", (2, "1", 25)),
-        ("emu://?model=MM41&modules=2&faults=dead_chip:3.1@2", (2, "3", 1)),
+        ("emu://?model=MM41&modules=2&faults=dead_chip:3.1@2&nonce_start=1889418000", (2, "3", 1)),
         ("emu://?model=MM3&modules=2&faults=dead_chip:4.0@1&nonce_start=1889418000", (1, "4", 0)),
     ],
 )

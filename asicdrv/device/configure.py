@@ -64,7 +64,8 @@ class Configurator:
             return
         rt.fan_pending = False  # its fan too, until the fan control's first step
         mhz, level = running
-        rt.frequencies = [[mhz] for _ in range(rt.spec.miner_count)]
+        plls = len(rt.spec.default_frequencies_mhz)
+        rt.frequencies = [[mhz] * plls for _ in range(rt.spec.miner_count)]
         rt.voltage_levels = [level] * rt.spec.miner_count
         rt.settings_source = "board"
 

@@ -126,6 +126,13 @@ class Avalon4Readings(ModuleReadings):
         self.miner_temps = [hottest] * self.spec.miner_count
         self._hottest_stale = True
 
+    def running_settings(self) -> tuple[int, int] | None:
+        """(MHz, voltage level) a powered MM4 runs: its STATUS echoes the last SET's
+        voltage word and average MHz (main.c, api.c).  None while unpowered."""
+        if not self.power_ok() or self.reported_clock is None or not self.reported_voltage:
+            return None
+        return int(self.reported_clock), self.reported_voltage
+
     def power_ok(self) -> bool | None:
         """The power-good bits follow the regulators, which the host switched off when
         the voltage word it last sent (and the MM echoes) is the off word: unknown then.
@@ -188,6 +195,9 @@ class Avalon4(Generation):
     sends_sync = False
     sends_asic_otp = False
     readings_class = Avalon4Readings
+    # STATUS echoes the last SET's voltage word and MHz (main.c): a powered board keeps
+    # what an earlier host session set
+    status_carries_settings = True
 
     def from_another_module(self, rt, pkt) -> bool:
         """The A4 host checks OPT == DNA[7] on every reply, except STATUS_MA, whose OPT
@@ -225,6 +235,7 @@ class Avalon4(Generation):
         spec = rt.spec
         if spec.chip_test_voltage_level is None or spec.chip_test_frequency_mhz is None:
             return None
+        rt.wire.last_volt = b""  # the test ends with the regulators off (main.c)
         mhz = spec.check_frequencies(spec.chip_test_frequency_mhz)
         try:
             cpm = NANO_PLL.word(mhz[0])  # cgminer's avalon4_get_cpm table
@@ -283,8 +294,9 @@ class Avalon4(Generation):
         under the next frames: the host waits."""
         code = frame[2] if len(frame) > 2 else None
         if code == self.dialect.wire_code(T.SET_VOLT):
-            if rt is not None and rt.wire.last_volt == frame:
-                return 0.0  # the same words: the firmware changes nothing
+            powered = rt is not None and rt.readings.power_ok() is True
+            if powered and rt.wire.last_volt == frame:
+                return 0.0  # the same words on powered blades: the firmware changes nothing
             if rt is not None:
                 rt.wire.last_volt = frame
             return POWER_ON_BLOCK_S

@@ -322,6 +322,7 @@ class FirmwareI2CBus:
     def __init__(self, modules: list[FirmwareModule]):
         self.modules = modules
         self.lock = threading.Lock()
+        self.writes: list[tuple[int, bytes]] = []  # (address, frame) as the host wrote them
         for m in modules:
             os.set_blocking(m.proc.stdout.fileno(), True)
 
@@ -335,6 +336,7 @@ class FirmwareI2CBus:
 
     def write(self, address: int, data: bytes) -> None:
         with self.lock:
+            self.writes.append((address, bytes(data)))
             for m in self.modules:
                 self._ask(m, bytes((ord("W"), address, len(data))) + data, 0)
             time.sleep((len(data) + 1) * 9 / I2C_HZ)  # the bytes' time on the wire
