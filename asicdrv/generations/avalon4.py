@@ -128,8 +128,11 @@ class Avalon4Readings(ModuleReadings):
 
     def running_settings(self) -> tuple[int, int] | None:
         """(MHz, voltage level) a powered MM4 runs: its STATUS echoes the last SET's
-        voltage word and average MHz (main.c, api.c).  None while unpowered."""
-        if not self.power_ok() or self.reported_clock is None or not self.reported_voltage:
+        voltage word and average MHz (main.c, api.c).  None while unpowered, and on the
+        MM60, whose firmware is not public."""
+        if self.spec.name not in TEN_POWER_GOOD_LINES or not self.power_ok():
+            return None
+        if not self.reported_clock or not self.reported_voltage:
             return None
         return int(self.reported_clock), self.reported_voltage
 

@@ -144,7 +144,7 @@ def compared(replies: list[dict]) -> list[dict]:
 @pytest.mark.parametrize("model", ["MM3", "MM2"])
 def test_the_emulator_answers_the_script_as_the_firmware_does(model):
     miners = 5 if model == "MM3" else 10
-    with firmware_line(model, nonces=[BLOCK_170["nonce"]], delay_scale=0.01) as (line, _):
+    with firmware_line(model, nonces=[BLOCK_170["nonce"]], delay_scale=0.003) as (line, _):
         firmware = play(line.path, test_wait=30, miners=miners)
     emu = Emulator(model=model, modules=1, seed=3, nonce_start=BLOCK_170["nonce"], nonce_mask=32)
     with emu.serve_serial() as server:
