@@ -213,9 +213,24 @@ AVALON7 = Dialect(
     },
 )
 AVALON8 = Dialect("avalon8")
+# A9 SET_ADJUST_VOLT / SET_ADJUST_FREQ (cgminer avalon911 driver-avalon9.c
+# avalon9_set_adjust_{volt,freq}_option): up init, factor, threshold, down init, factor,
+# threshold, time, each BE32 (the inits signed)
+_A9_ADJUST = Struct(
+    "up_init" / Int32sb,
+    "up_factor" / Int32ub,
+    "up_threshold" / Int32ub,
+    "down_init" / Int32sb,
+    "down_factor" / Int32ub,
+    "down_threshold" / Int32ub,
+    "time" / Int32ub,
+    Padding(4),
+)
 AVALON9 = Dialect(
     "avalon9",
     {
+        T.SET_ADJUST_VOLT: _A9_ADJUST,
+        T.SET_ADJUST_FREQ: _A9_ADJUST,
         T.SET_VOLT: _A9_SET_VOLT,
         T.SET_PLL: _A9_SET_PLL,
         T.STATUS_PVT: _A9_STATUS_PVT,

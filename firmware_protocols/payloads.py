@@ -118,6 +118,9 @@ PAYLOADS = {
     T.SET_ADJ_CONTROL: Struct("value" / Int32ub, "rest" / Bytes(28)),
     T.SET_POWER_MODE: Struct("mode" / Int32ub, "rest" / Bytes(28)),
     T.SET_MINER_EN: Struct("mask" / Int32ub, "rest" / Bytes(28)),
+    # Avalon 9 auto-tuning options; the avalon9 dialect gives their seven words
+    T.SET_ADJUST_VOLT: Struct("data" / Bytes(32)),
+    T.SET_ADJUST_FREQ: Struct("data" / Bytes(32)),
     # Ours: which miner to test (0xFF = all).
     T.TEST: Struct("miner" / Int8ub, Padding(31)),
     # avalon8_stratum_pkgs(): STATIC.

@@ -40,6 +40,9 @@ class PacketType(IntEnum):
     SET_MINER_EN = 0x2F
     # host -> MM (master); MM -> host STATUS_MINER_EN on the ``avalon8`` branch
     SET_ASIC_OTP = 0x50
+    # host -> MM, Avalon 9 (cgminer avalon911 driver-avalon9.h): the auto-tuning options
+    SET_ADJUST_VOLT = 0x51
+    SET_ADJUST_FREQ = 0x52
     # host -> MM, addressed only
     POLLING = 0x30
     SYNC = 0x31

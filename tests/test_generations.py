@@ -284,3 +284,19 @@ def test_status_reads_every_generation(url, models, capsys):
         spec = MODELS[m["model"]]
         assert all(len(plls) == spec.pll_count for plls in m["frequencies_mhz"])
         assert m["temperature_c"] is not None and m["state"] == "ok"
+
+
+def test_the_a9_auto_tuning_options_are_taken_not_refused():
+    """cgminer's avalon911 driver sends SET_ADJUST_VOLT (0x51) and SET_ADJUST_FREQ (0x52):
+    seven BE32 words (driver-avalon9.c avalon9_set_adjust_*_option), built here by hand;
+    the emulated A9 keeps them instead of counting a bad frame."""
+    from firmware_protocols import PacketType as T
+
+    emu = Emulator(model="911", modules=1, seed=1)
+    with asicdrv.open("emu://", emulator=emu, start=False, **FAST):
+        data = be32(-2 & 0xFFFFFFFF, 3, 80, 1, 2, 90, 60) + bytes(4)
+        frame = b"CN" + bytes((0x51, 0, 1, 1)) + data + xmodem(data).to_bytes(2, "big")
+        emu.i2c_xfer(1, frame, 0)
+    assert emu.modules[0].adjust_options[T.SET_ADJUST_VOLT]["up_init"] == -2
+    assert emu.modules[0].adjust_options[T.SET_ADJUST_VOLT]["time"] == 60
+    assert emu.modules[0].rx_bad_frames == 0

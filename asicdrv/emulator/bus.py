@@ -19,6 +19,7 @@ from .firmware import MMFirmware
 
 AUC_VERSION = b"AUC-20190328"
 AUC_PCB_RISE_C = 8.0
+AUC_INFO_STATE = 2
 
 
 class I2CBus:
@@ -161,8 +162,9 @@ class AucBridge:
         elif command is auc.AucCommand.INFO:
             adc = celsius_to_auc_adc(self.ambient_c() + AUC_PCB_RISE_C)
             # queue depths: nothing waits to be sent; this reply will wait to be read
+            # the state byte: the published AUC firmware always reports 2 (cdc_i2c.c)
             data = auc.build_info_data(
-                adc, 0, min(len(self.replies) + 1, auc.QUEUE_SLOTS), 0, int(self.initialised)
+                adc, 0, min(len(self.replies) + 1, auc.QUEUE_SLOTS), 0, AUC_INFO_STATE
             )
         elif not self.initialised:
             data, status = b"", auc.AucStatus.ERROR

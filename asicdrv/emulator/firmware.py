@@ -122,6 +122,7 @@ class MMFirmware(StatusFrames):
         self.settings_rounds = 0
         self.smart_speed: dict = {}
         self.power_mode = 0
+        self.adjust_options: dict = {}
         self.miner_enable = (1 << self.spec.miner_count) - 1
         self.set_fields: dict = {}
 
@@ -300,6 +301,12 @@ class MMFirmware(StatusFrames):
         self.power_mode = pkt.fields()["mode"]
         return None
 
+    def _set_adjust(self, pkt, broadcast):
+        """The A9 driver's auto-tuning options (0x51 voltage, 0x52 frequency): kept, as the
+        A9's own tuning is not emulated."""
+        self.adjust_options[pkt.type] = pkt.fields()
+        return None
+
     def _set_miner_en(self, pkt, broadcast):
         self.miner_enable = pkt.fields()["mask"] & ((1 << self.spec.miner_count) - 1)
         return None
@@ -390,6 +397,8 @@ class MMFirmware(StatusFrames):
         T.SET_ADJ_CONTROL: _ignore,
         T.SET_POWER_MODE: _set_power_mode,
         T.SET_MINER_EN: _set_miner_en,
+        T.SET_ADJUST_VOLT: _set_adjust,
+        T.SET_ADJUST_FREQ: _set_adjust,
         T.TEST: _test,
         T.GET_VOLT: _get_volt,
         T.STATIC: _static,
