@@ -116,11 +116,11 @@ def test_after_an_overheat_the_work_starts_again():
     with firmware_chain("MM41", nonces=[BLOCK_170["nonce"]]) as (chain, mods):
         mine(chain)
         mods[0].wait_event("HASHING")
-        mods[0].set(temp=(0, 125))  # the LM75 range is -55..125 C
+        mods[0].set(temp=(1, 125))  # sensor 1 (0x49) is read_temp's; the LM75 range is -55..125 C
         cut = wait_for(lambda: chain.refresh(timeout=3).modules[0].state == "cutoff", 20)
         assert cut, "no cutoff"
         mods[0].wait_event("HASHING", after=1)  # the firmware stopped its work too
-        mods[0].set(temp=(0, -55))  # the mean falls faster
+        mods[0].set(temp=(1, -55))  # the mean falls faster
         resumed = wait_for(lambda: chain.refresh(timeout=3).modules[0].state == "ok", 30)
         assert resumed, "no resume"
         mods[0].wait_event("HASHING", after=2, timeout=10)

@@ -168,7 +168,7 @@ def test_the_temperature_starts_from_zero_on_both():
             time.sleep(0.3)
         return out
 
-    module = FirmwareModule(build("MM41"), temp=(0, 25))
+    module = FirmwareModule(build("MM41"), temp=(1, 25))  # 0x49: read_temp
     emu = Emulator(model="MM41", modules=1, seed=3, ambient_c=25)
     readings: dict[str, list[int]] = {}
     try:

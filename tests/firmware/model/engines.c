@@ -2,6 +2,7 @@
  * seconds timer (timer.c). */
 #include <stdint.h>
 #include <string.h>
+#include <time.h>
 #include <stdlib.h>
 
 #include "board.h"
@@ -98,9 +99,26 @@ static double timer_start[2];
 
 /* timer.c: bit 0 / 16 starts timer 0 / 1 with the seconds in bits 2-7 / 18-23; bits 1
  * and 17 are interrupt masks; reads give the seconds left. */
+/* Only main()'s loop reads the timer, once a turn: the board is booted once it has turned
+ * a while (READY), and the loop is paced like the LM32's rather than spinning a host core. */
+static void pace_main_loop(void)
+{
+	static double last;
+	static int reads;
+	double now = board_now();
+	if (++reads == 100)
+		board_event("READY");
+	if (now - last < 0.0002) {
+		struct timespec ts = {0, 100000};
+		nanosleep(&ts, 0);
+	}
+	last = now;
+}
+
 unsigned int hw_timer_read(void)
 {
 	uint32_t v = timer_mask;
+	pace_main_loop();
 	for (int t = 0; t < 2; t++) {
 		uint32_t load = timer_load[t];
 		double left = load - (board_now() - timer_start[t]);
@@ -122,3 +140,60 @@ void hw_timer_write(uint32_t v)
 	timer_mask = v & 0x20002;
 }
 
+
+/* ---- a word FIFO's head, taken (0 when empty) ---- */
+uint32_t word_pop(uint32_t *fifo, int *count)
+{
+	if (!*count)
+		return 0;
+	uint32_t w = fifo[0];
+	memmove(fifo, fifo + 1, --*count * 4);
+	return w;
+}
+
+/* ---- TWI (twipwm.c): LM75-style sensors, sensor k at address 0x48 + k ---- */
+static int twi_addr, twi_byte;
+static uint32_t twi_rd;
+
+void hw_twi_command(uint32_t cr, uint32_t wd)
+{
+	switch ((cr >> 4) & 7) {
+	case 0: /* start */
+		twi_byte = -1;
+		break;
+	case 1: /* write byte: the first after start is the address */
+		if (twi_byte == -1) {
+			twi_addr = (wd >> 1) & 0x7f;
+			twi_byte = 0;
+		}
+		break;
+	case 2: { /* read byte with ack: the temperature's high byte, then its low byte */
+		int sensor = twi_addr - 0x48;
+		int raw = (sensor >= 0 && sensor < 4) ? ctl.temp[sensor] * 256 : 0xffff;
+		twi_rd = twi_byte++ == 0 ? (raw >> 8) & 0xff : raw & 0xff;
+		break;
+	}
+	}
+}
+
+uint32_t hw_twi_read(void) { return twi_rd; }
+
+/* ---- hashing: on while works reach the chips, off half a second after the last ---- */
+static int hashing;
+static double last_hash_work;
+
+void hw_hash_work(double now)
+{
+	if (!hashing)
+		board_event("HASHING on");
+	hashing = 1;
+	last_hash_work = now;
+}
+
+void hw_hashing_watch(double now)
+{
+	if (hashing && now - last_hash_work > 0.5) {
+		hashing = 0;
+		board_event("HASHING off");
+	}
+}

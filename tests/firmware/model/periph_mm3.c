@@ -68,8 +68,6 @@ static int rx_count;
 static uint32_t alink_en = (1u << MINERS) - 1, alink_scan;
 static double phy_busy_until[MINERS];
 static int phy_fresh[MINERS]; /* dispatched, busy not read yet */
-static int hashing;
-static double last_hash_work;
 
 /* Which chip finds a nonce: the chain splits the nonce range by the work's step. */
 static int chip_of(uint32_t nonce, uint32_t step)
@@ -185,21 +183,9 @@ static void alink_tick(void)
 		else if ((w[4] & 0xf) == 0xb) /* gated clock: alink_asic_idle() */
 			continue;
 		else {
-			if (!hashing)
-				board_event("HASHING on");
-			hashing = 1;
-			last_hash_work = now;
+			hw_hash_work(now);
 			run_hash_work(phy, w);
 		}
-	}
-}
-
-/* Hashing stops when no work has reached the chips for half a second. */
-static void hashing_watch(void)
-{
-	if (hashing && board_now() - last_hash_work > 0.5) {
-		hashing = 0;
-		board_event("HASHING off");
 	}
 }
 
@@ -229,12 +215,7 @@ static unsigned int alink_read(unsigned long off)
 	case 0xc:
 		return alink_busy();
 	case 0x10:
-		if (rx_count) {
-			uint32_t v = rx_words[0];
-			memmove(rx_words, rx_words + 1, --rx_count * 4);
-			return v;
-		}
-		return 0;
+		return word_pop(rx_words, &rx_count);
 	}
 	return 0xdeaddead;
 }
@@ -261,34 +242,8 @@ static void alink_write(unsigned long off, uint32_t v)
 	}
 }
 
-/* ---- TWI: two LM75-style sensors at 0x48/0x49 ---- */
-static int twi_addr, twi_read_mode, twi_byte;
-static uint32_t twi_rd;
-
-static void twi_cmd(uint32_t cr, uint32_t wd)
-{
-	switch ((cr >> 4) & 7) {
-	case 0: /* start */
-		twi_byte = -1;
-		break;
-	case 1: /* write byte */
-		if (twi_byte == -1) {
-			twi_addr = (wd >> 1) & 0x7f;
-			twi_read_mode = wd & 1;
-			twi_byte = 0;
-		}
-		break;
-	case 2: { /* read byte with ack */
-		int sensor = twi_addr - LM32_TWI_REG_TEMP0;
-		int raw = (sensor >= 0 && sensor < 2) ? ctl.temp[sensor] * 256 : 0xffff;
-		twi_rd = twi_byte++ == 0 ? (raw >> 8) & 0xff : raw & 0xff;
-		break;
-	}
-	}
-}
-
 /* ---- the rest of the board ---- */
-static uint32_t twi_cr, twi_wd, pwm = 0x3ff, gpio_out;
+static uint32_t twi_cr, twi_wd, pwm = 0x3ff, gpio_out; /* TWI, PWM, GPIO registers */
 static uint32_t shift_value, volt_word = 0x8f00;
 static int volt_on;
 
@@ -334,27 +289,14 @@ unsigned int dev_read(unsigned long addr, int size)
 	case TWIPWM_BASE:
 		return twi_cr | LM32_TWIPWM_CR_TDONE;
 	case TWIPWM_BASE + 0x8:
-		return twi_rd;
+		return hw_twi_read();
 	case TWIPWM_BASE + 0x18:
 	case TWIPWM_BASE + 0x1c: /* tachometer: revolutions per 2 s as the firmware * 30 */
 		return (0x3ff - pwm) * 6000 / 0x3ff / 30;
 	case SHIFTER_BASE:
 		return 0x8; /* shift done */
-	case TIMER_BASE: {
-		/* the main loop reads the timer once a turn: pace it like the 100 MHz LM32's
-		 * loop rather than spin a host core */
-		static double last;
-		static int reads;
-		double now = board_now();
-		if (++reads == 100) /* main()'s loop reads it every turn: booted */
-			board_event("READY");
-		if (now - last < 0.0002) {
-			struct timespec ts = {0, 100000};
-			nanosleep(&ts, 0);
-		}
-		last = now;
+	case TIMER_BASE:
 		return hw_timer_read();
-	}
 	case GPIO_BASE:
 		return gpio_read();
 	}
@@ -383,7 +325,7 @@ void dev_write(unsigned long addr, unsigned int value, int size)
 	case TWIPWM_BASE:
 		twi_cr = value & ~LM32_TWIPWM_CR_TDONE;
 		if (value & LM32_TWIPWM_CR_TSTART)
-			twi_cmd(value, twi_wd);
+			hw_twi_command(value, twi_wd);
 		break;
 	case TWIPWM_BASE + 0x4:
 		twi_wd = value;
@@ -408,7 +350,7 @@ void dev_write(unsigned long addr, unsigned int value, int size)
 void dev_tick(void)
 {
 	uart_fill();
-	hashing_watch();
+	hw_hashing_watch(board_now());
 	board_poll_ctl();
 }
 

@@ -106,14 +106,11 @@ static unsigned int i2c_read(unsigned long off)
 		return (i2c_rx_n & 0x1ff) | (i2c_tx_n & 0x1ff) << 9 | i2c_flags;
 	case 0x4:
 		return i2c_addr;
-	case 0xc:
-		if (i2c_rx_n) {
-			uint32_t w = i2c_rx[0];
-			memmove(i2c_rx, i2c_rx + 1, --i2c_rx_n * 4);
-			i2c_irq();
-			return w;
-		}
-		return 0;
+	case 0xc: {
+		uint32_t w = word_pop(i2c_rx, &i2c_rx_n);
+		i2c_irq();
+		return w;
+	}
 	}
 	return 0;
 }
@@ -176,8 +173,6 @@ static uint32_t api_timeout = 0x10, api_ram_index, api_lw_index;
 static uint32_t api_local_work[MINER_COUNT];
 static int api_sent; /* works taken since the last flush: picks the chip */
 static double api_busy_until;
-static int hashing;
-static double last_hash_work;
 
 /* A chip answers a work two works later (api.c api_asic_test verifies round j against the
  * work of round j - 2): each chip keeps its last two works' answers. */
@@ -257,15 +252,6 @@ static void chip_answer(int chip, const uint32_t *w, int testing, struct answer 
 	}
 }
 
-/* Hashing stops when no work has reached the chips for half a second. */
-static void hashing_watch(double now)
-{
-	if (hashing && now - last_hash_work > 0.5) {
-		hashing = 0;
-		board_event("HASHING off");
-	}
-}
-
 static void api_tick(void)
 {
 	double now = board_now();
@@ -288,10 +274,7 @@ static void api_tick(void)
 			if (w[19] != last_nonce2 && w[19] != last_nonce2 + 1)
 				board_event("NONCE2 from %08x", w[19]); /* a (re)start of the window */
 			last_nonce2 = w[19];
-			if (!hashing)
-				board_event("HASHING on");
-			hashing = 1;
-			last_hash_work = now;
+			hw_hash_work(now);
 		}
 		struct answer *old = &pipeline[chip][0];
 		uint32_t *r = api_rx + api_rx_n;
@@ -305,7 +288,7 @@ static void api_tick(void)
 		pipeline[chip][0] = pipeline[chip][1];
 		chip_answer(chip, w, testing, &pipeline[chip][1]);
 	}
-	hashing_watch(now);
+	hw_hashing_watch(now);
 }
 
 static unsigned int api_read(unsigned long off)
@@ -313,12 +296,7 @@ static unsigned int api_read(unsigned long off)
 	api_tick();
 	switch (off) {
 	case 0x4:
-		if (api_rx_n) {
-			uint32_t v = api_rx[0];
-			memmove(api_rx, api_rx + 1, --api_rx_n * 4);
-			return v;
-		}
-		return 0;
+		return word_pop(api_rx, &api_rx_n);
 	case 0x8:
 		return (api_rx_n & 0x3ff) << 20 | (api_tx_n & 0x3ff) << 2;
 	case 0x14:
@@ -359,29 +337,9 @@ static void api_write(unsigned long off, uint32_t v)
 }
 
 /* ---- sensors, fan, power ---- */
-static int twi_addr, twi_byte;
-static uint32_t twi_cr, twi_wd, twi_rd, pwm = 0x3ff, gpio = 0;
+/* TWI (the temperature the firmware reads is sensor 1, at 0x49), PWM, GPIO registers */
+static uint32_t twi_cr, twi_wd, pwm = 0x3ff, gpio = 0;
 static uint32_t shift_value[2], volt_word[2] = {ASIC_0V, ASIC_0V};
-
-static void twi_cmd(uint32_t cr)
-{
-	switch ((cr >> 4) & 7) {
-	case 0:
-		twi_byte = -1;
-		break;
-	case 1:
-		if (twi_byte == -1) {
-			twi_addr = (twi_wd >> 1) & 0x7f;
-			twi_byte = 0;
-		}
-		break;
-	case 2: { /* an LM75-style sensor: the temperature at 0x49 (read_temp) */
-		int raw = twi_addr == LM32_TWI_REG_TEMP1 ? ctl.temp[0] * 256 : 0xffff;
-		twi_rd = twi_byte++ == 0 ? (raw >> 8) & 0xff : raw & 0xff;
-		break;
-	}
-	}
-}
 
 /* shifter.c: 0 resets, word | 1 shifts in a word per regulator, 0x2 latches, 0x3 enables
  * the outputs, 0x7 switches them off.  Blade 0 feeds miners 0-4, blade 1 miners 5-9. */
@@ -431,25 +389,14 @@ unsigned int dev_read(unsigned long addr, int size)
 	case TWIPWM_BASE:
 		return twi_cr | LM32_TWIPWM_CR_TDONE;
 	case TWIPWM_BASE + 0x8:
-		return twi_rd;
+		return hw_twi_read();
 	case TWIPWM_BASE + 0x18:
 		return (0x3ff - pwm) * 6000 / 0x3ff / 30;
 	case SHIFTER_BASE0:
 	case SHIFTER_BASE1:
 		return 0x8; /* shift done */
-	case TIMER_BASE: {
-		static double last;
-		static int reads;
-		double now = board_now();
-		if (++reads == 100)
-			board_event("READY");
-		if (now - last < 0.0002) { /* pace the main loop like the 50 MHz LM32 */
-			struct timespec ts = {0, 100000};
-			nanosleep(&ts, 0);
-		}
-		last = now;
+	case TIMER_BASE:
 		return hw_timer_read();
-	}
 	case GPIO_BASE:
 		return power_good() << 16 | (gpio & 0xffff);
 	case RBT_BASE:
@@ -482,7 +429,7 @@ void dev_write(unsigned long addr, unsigned int value, int size)
 	case TWIPWM_BASE:
 		twi_cr = value & ~LM32_TWIPWM_CR_TDONE;
 		if (value & LM32_TWIPWM_CR_TSTART)
-			twi_cmd(value);
+			hw_twi_command(value, twi_wd);
 		break;
 	case TWIPWM_BASE + 0x4:
 		twi_wd = value;
@@ -514,7 +461,7 @@ void dev_write(unsigned long addr, unsigned int value, int size)
 void dev_tick(void)
 {
 	host_poll();
-	hashing_watch(board_now());
+	hw_hashing_watch(board_now());
 	board_poll_ctl();
 }
 
