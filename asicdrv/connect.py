@@ -83,8 +83,12 @@ def register_link_scheme(scheme: str, opener: Callable[[str], Link]) -> None:
     :class:`~asicdrv.transport.base.Link` methods (``xfer``, ``info``, ``close``); the
     URL's query may carry chain options (``polling_delay=0.01``).  The built-in schemes
     cannot be replaced."""
-    if scheme in LINK_OPTIONS or scheme == "emu" or not scheme.isidentifier():
-        raise LimitError(f"{scheme!r} cannot be registered as a link scheme")
+    if not isinstance(scheme, str) or not scheme.isidentifier():
+        raise LimitError(f"a link scheme is a name such as 'mylink', got {scheme!r}")
+    if scheme in LINK_OPTIONS or scheme == "emu":
+        raise LimitError(f"{scheme!r} is built in: it cannot be registered as a link scheme")
+    if not callable(opener):
+        raise LimitError(f"the opener for {scheme}:// must be callable, got {opener!r}")
     LINK_SCHEMES[scheme] = opener
 
 

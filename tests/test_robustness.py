@@ -449,3 +449,23 @@ def test_the_live_page_bounds_idle_connections_and_keeps_to_its_access_rule(mock
             assert s.recv(100) == b""  # refused: 127.0.0.1 is not admitted
     finally:
         stranger.close()
+
+
+def test_a_link_scheme_of_ones_own_is_checked_and_then_opens():
+    """asicdrv.register_link_scheme: a name that is not one, a built-in scheme or an opener
+    that cannot be called is one clear LimitError; a registered scheme opens a chain on
+    the opener's link and checks its query's chain options as any URL's."""
+    from asicdrv import LimitError
+    from asicdrv.transport.emulated import EmulatorLink
+
+    for scheme, opener in [(None, print), (5, print), ("", print), ("usb", print), ("x", 3)]:
+        with pytest.raises(LimitError):
+            asicdrv.register_link_scheme(scheme, opener)
+    emu = Emulator(modules=1, seed=2)
+    asicdrv.register_link_scheme("mytestlink", lambda url: EmulatorLink(emu))
+    with pytest.raises(LimitError, match="finite"):
+        asicdrv.open("mytestlink://a?polling_delay=nan")
+    with pytest.raises(LimitError, match="bogus"):
+        asicdrv.open("mytestlink://a?bogus=1")
+    with asicdrv.open("mytestlink://a?polling_delay=0.01") as chain:
+        assert [m.model for m in chain.modules] == ["851"]

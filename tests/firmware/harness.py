@@ -79,6 +79,8 @@ def firmware_source() -> str:
     if not source:
         pytest.skip("firmware tier: set ASICDRV_MM_FIRMWARE to a clone or bundle of Canaan's MM")
     missing = [tool for tool in (QEMU, CC) if shutil.which(tool) is None]
+    if not os.path.exists(source):
+        raise RuntimeError(f"ASICDRV_MM_FIRMWARE={source!r}: no such clone or bundle")
     if missing:  # the variable is set: a missing tool is an error, not a skip
         raise RuntimeError(
             f"ASICDRV_MM_FIRMWARE is set but {', '.join(missing)} is not installed "
