@@ -11,7 +11,7 @@ import pytest
 import asicdrv
 from asicdrv.mining.stratum import StratumJob
 from blocks import BLOCK_170, GENESIS, notify_params
-from conftest import FAST
+from conftest import FAST, wait_for
 from harness import FirmwareModule, SerialLine, build
 
 pytestmark = pytest.mark.firmware
@@ -59,16 +59,6 @@ def mine(chain, block=BLOCK_170):
     job, nonce2 = block_job(block)
     chain.submit(job, extranonce2_start=nonce2, extranonce2_range=0)
     return job
-
-
-def wait_for(predicate, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    return predicate()
 
 
 def host_codes(line, start=0):

@@ -11,9 +11,9 @@ import pytest
 import asicdrv
 from asicdrv.transport.i2c_linux import I2CLink
 from blocks import BLOCK_170, GENESIS
-from conftest import FAST
+from conftest import FAST, wait_for
 from harness import FirmwareI2CBus, FirmwareModule, build
-from test_fw_avalon2 import block_job, wait_for
+from test_fw_avalon2 import block_job
 
 pytestmark = pytest.mark.firmware
 

@@ -24,7 +24,7 @@ from asicdrv.emulator import Emulator
 from blocks import BLOCK_170, notify_params
 from firmware_protocols.mm import decode_device_frame
 from harness import FirmwareI2CBus, FirmwareModule, build
-from test_generations import xmodem
+from test_generations import be32, xmodem
 
 pytestmark = pytest.mark.firmware
 
@@ -50,10 +50,6 @@ def cn(code: int, data: bytes = b"", idx: int = 1, cnt: int = 1, opt: int = 0) -
     (main.c decode_pkg)."""
     data = data.ljust(32, b"\0")
     return b"CN" + bytes((code, opt, idx, cnt)) + data + xmodem(data).to_bytes(2, "big")
-
-
-def be32(*words: int) -> bytes:
-    return b"".join(w.to_bytes(4, "big") for w in words)
 
 
 def settings(model: str, nonce2: int) -> list[bytes]:
