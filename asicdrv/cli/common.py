@@ -9,6 +9,7 @@ import math
 import re
 import shutil
 import sys
+import time
 
 from .. import connect
 from ..errors import DeviceNotFound
@@ -148,3 +149,17 @@ def _cell(value) -> str:
 
 def _numeric(text: str) -> bool:
     return text.replace(".", "", 1).replace("-", "", 1).isdigit()
+
+
+SENSOR_WAIT_S = 3.0  # how long a just-powered board may take to read its sensors
+
+
+def first_readings(chain, status, wait_s: float = SENSOR_WAIT_S):
+    """A board just powered may not have read its sensor yet (the nano reports 0 until its
+    TMP102's first read, a second after power-on): give it ``wait_s`` before showing or
+    judging its temperature."""
+    deadline = time.monotonic() + wait_s
+    while any(m.temperature_c is None for m in status.modules) and time.monotonic() < deadline:
+        time.sleep(0.1)
+        status = chain.status()
+    return status

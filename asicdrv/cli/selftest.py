@@ -20,6 +20,7 @@ from ..models import MODELS
 from ..transport.usb_auc import AucLink
 from ..mining.stratum import StratumJob
 from .common import (
+    first_readings,
     add_command,
     add_device_args,
     count_type,
@@ -121,7 +122,7 @@ def run(args) -> int:
         _auc(chain, report)
         timeline = [sample(chain.status(), 0.0)]
         _round_trip(chain, report)
-        status = chain.refresh(timeout=10)
+        status = first_readings(chain, chain.refresh(timeout=10))
         timeline.append(sample(status, time.monotonic() - t0))
         for m in status.modules:
             _sensors(m, report)

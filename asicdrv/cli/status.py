@@ -7,6 +7,7 @@ from __future__ import annotations
 import sys
 
 from .common import (
+    first_readings,
     add_command,
     add_device_args,
     emit_json,
@@ -25,7 +26,7 @@ def add_parser(sub) -> None:
 
 def run(args) -> int:
     with open_chain(args) as chain:
-        status = chain.refresh(timeout=10)
+        status = first_readings(chain, chain.refresh(timeout=10))
     problems = {m.id: findings(m) for m in status.modules}
     missing = missing_findings(status)
     if args.json:

@@ -64,6 +64,8 @@ class Poller:
                         return
                     with self.chain._lock:
                         if rt.state != STATE_LOST and rt.generation.poll_due(rt):
+                            if rt.generation.settings_lost(rt):
+                                self.chain._config.settings_round(rt)
                             for frame in rt.generation.work_frames(rt):
                                 self.chain._xfer(rt.id, frame, read=False)
                             self.poll(rt, adjust_fan)

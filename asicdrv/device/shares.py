@@ -84,7 +84,8 @@ class NonceVerifier:
     """Turns NONCE payloads into shares.  Rejections are counted in :attr:`rejected`:
     ``unknown_job`` (a job the host never sent: a hardware error), ``stale`` (a job the host
     retired), ``bad_hash`` (misses the TARGET sent: a hardware error), ``duplicate``,
-    ``below_target`` (valid, but under the job's difficulty: counted, not delivered)."""
+    ``below_target`` (valid, but under the job's difficulty: counted, not delivered),
+    ``boot_test`` (a 4-mini's answer to its own power-on core test, work id 0)."""
 
     def __init__(self):
         self._jobs: deque[tuple[tuple[int, int], _JobEntry]] = deque(maxlen=JOBS_KEPT)
@@ -131,7 +132,11 @@ class NonceVerifier:
         return None
 
     def verify(self, nonce: dict, module: int) -> tuple[Share | None, str | None]:
-        """``nonce`` is a decoded NONCE payload.  Returns (share, None) or (None, reason)."""
+        """``nonce`` is a decoded NONCE payload.  Returns (share, None) or (None, reason).
+        A generation that knows a report is no share names the reason itself
+        (``nonce["reject"]``, e.g. a stick's leftover from its own boot test)."""
+        if nonce.get("reject"):
+            return self._reject(nonce["reject"])
         entry = self.find_job(nonce["job_crc"], nonce["pool"])
         if entry is None:
             stale = (nonce["job_crc"], nonce["pool"]) in self._retired

@@ -29,7 +29,9 @@ from .faults import CHIP_FAULTS, Fault, FaultSpecError, fault_value, parse_fault
 from .firmware import MMFirmware
 from .mm2 import MM2Firmware
 from .mm4 import MM4Firmware
-from .nano import EmulatedNano, NanoDevice
+from .mini import MiniDevice
+from .nano import NanoDevice
+from .stick import EmulatedStick, StickDevice
 from .physics import ModulePhysics
 from .serial_pty import AvLineServer, SerialServer
 from .traffic import TrafficLog
@@ -132,7 +134,8 @@ class Emulator:
         )
         dead = fault_value(self.faults, "dead_chip", 1)
         physics.dead_chips = {dead} if dead else set()
-        stick = NanoDevice(
+        device = NanoDevice if spec.name == "nano" else MiniDevice
+        stick = device(
             spec,
             dna,
             physics,
@@ -146,7 +149,7 @@ class Emulator:
         self.modules = [stick]
         self.bus = _StickBus(stick, self.clock)
         self.bridge = None
-        self.auc = EmulatedNano(
+        self.auc = EmulatedStick(
             stick, self.traffic, disconnect_after=fault_value(self.faults, "disconnect", 1)
         )
 
@@ -385,7 +388,7 @@ __all__ = ["Emulator", "Fault", "FaultSpecError", "parse_faults"]
 class _StickBus:
     """What the chip thread and the bench calls see of a stick: one device to advance."""
 
-    def __init__(self, stick: NanoDevice, clock: Callable[[], float]):
+    def __init__(self, stick: StickDevice, clock: Callable[[], float]):
         self.stick, self.clock = stick, clock
         self.lock = stick.lock
         self.modules = [stick]

@@ -248,6 +248,11 @@ class Generation:
             )
         ]
 
+    def settings_lost(self, rt) -> bool:
+        """Whether the module dropped its settings by itself and must be sent them again
+        before more work (the 4-mini); the base generations keep them."""
+        return False
+
     def poll_due(self, rt) -> bool:
         """Whether the module may be polled now (a nano being idled must hear nothing)."""
         return True

@@ -46,6 +46,8 @@ NANO_START_MHZ = 360  # the nano's clock loop starts here (A3233_FREQ_ADJMAX)
 ASIC_TIMEOUT_100M_MS = 703  # 2**32 nonces at 100 MHz (AVAM_ASIC_TIMEOUT_100M)
 SPI_SPEED = 1_000_000  # AVAM_DEFAULT_SPISPEED (4-mini SETM)
 NO_REPORT = 0xFF  # a NONCE_M report slot that carries nothing
+VOLTAGE_OFF = 0xFF  # the 4-mini's voltage code for chips off (ASIC_0V)
+MAX_ROLL_S = 300  # how far a spent job's last work is rolled in ntime to keep a 4-mini fed
 
 
 def batch_delay_s(mhz: int) -> float:
@@ -72,33 +74,39 @@ def work_frames_for(encode, work_id: int, header: bytes, ntime_roll: int = 0) ->
 
 
 class WorkSource:
-    """A job's nonce2 values, handed out one work at a time."""
+    """A job's nonce2 values, handed out one work at a time; once they run out, the last
+    one again with its ntime rolled on (a 4-mini needs full batches to report the last)."""
 
     def __init__(self, job, pool: int, start: int, span: int):
         self.job, self.pool = job, pool
         self.next, self.end = start, start + span
+        self.last: int | None = None
+        self.rolled = 0  # ntime offsets of ``last`` already handed out
 
     def take(self) -> int | None:
         if self.next > self.end:
             return None
         nonce2, self.next = self.next, self.next + 1
-        return nonce2 & 0xFFFFFFFF
+        self.last, self.rolled = nonce2 & 0xFFFFFFFF, 1
+        return self.last
 
 
 class StickWork:
     """What the host keeps per stick: the job it draws work from, the work ids in flight
-    (id -> job tag, pool, nonce2), when the next batch is due."""
+    (id -> job, pool, nonce2, ntime base), when the next batch is due."""
 
     def __init__(self):
         self.source: WorkSource | None = None
-        self.works: OrderedDict[int, tuple[int, int, int]] = OrderedDict()
+        self.works: OrderedDict[int, tuple] = OrderedDict()
         self.last_id = 0
         self.next_batch = 0.0
         self.quiet_until: float | None = None  # a nano being idled: no frame until then
+        self.last_sent = time.monotonic()  # the stick's idle timer runs from here
+        self.settings_sent = 0.0
 
-    def issue(self, nonce2: int) -> int:
-        self.last_id = work_id = (self.last_id + 1) & 0xFFFFFFFF
-        self.works[work_id] = (self.source.job.job_crc, self.source.pool, nonce2)
+    def issue(self, nonce2: int, ntime_base: int = 0) -> int:
+        self.last_id = work_id = self.last_id % 0xFFFFFFFF + 1  # 0 is never ours
+        self.works[work_id] = (self.source.job, self.source.pool, nonce2, ntime_base)
         if len(self.works) > WORKS_KEPT:
             self.works.popitem(last=False)
         return work_id
@@ -109,6 +117,7 @@ class NanoReadings(ModuleReadings):
         super().__init__(spec)
         self.reported_clock: int | None = None
         self.power_enabled: bool | None = None  # the nano's d[28]
+        self.voltage_code: int | None = None  # the 4-mini's d[12]
         self.status_at = 0.0  # when the last STATUS_M came
 
     def apply(self, pkt) -> None:
@@ -131,9 +140,12 @@ class NanoReadings(ModuleReadings):
             self.reported_clock = w[0]
             self.reported_frequencies = [[w[0]] * spec.pll_count]
             self.chip_volts = [w[4] * ADC_VOLTS]  # V_CORE, d[16]
-            temp: float | None = float(_signed(w[5]))  # TMP102, whole degC
+            # the TMP102 in whole degC; 0 until the firmware's first read, a second
+            # after power-on (i2c_readtemp's last_temp starts at 0): not a reading
+            temp: float | None = float(_signed(w[5])) if w[5] else None
             self.power_enabled = w[7] != 0
         else:
+            self.voltage_code = w[3] & 0xFF
             try:
                 self.chip_volts = [spec.voltage_codec.decode(w[3] & 0xFF) / 10000]
             except ValueError:
@@ -191,6 +203,7 @@ class AvalonNano(Generation):
         return self.encode(T.DETECT, {})
 
     def poll_frame(self, rt, *, led, fan_pwm, reboot) -> bytes:
+        rt.wire.last_sent = time.monotonic()
         return super().poll_frame(rt, led=False, fan_pwm=None, reboot=False)
 
     def reset_tx_frame(self, rt):
@@ -232,6 +245,22 @@ class AvalonNano(Generation):
     @staticmethod
     def _go_quiet(rt) -> None:
         rt.wire.quiet_until = time.monotonic() + QUIET_S
+
+    def settings_lost(self, rt) -> bool:
+        """The 4-mini powers its chips off by itself (voltage code 0xff, every PLL word 0:
+        ``hid_main.c`` prcess_idle) 3 s after the last frame it heard and while too hot,
+        and ignores SET_VOLT/SET_FREQ while too hot.  So before more work the settings go
+        again after such a silence, or when a STATUS_M says the chips are off while the
+        host wants them hashing (at most once a second)."""
+        if not rt.spec.takes_settings or rt.cutoff or rt.idle:
+            return False
+        state, now = rt.wire, time.monotonic()
+        silent = now - state.last_sent >= STICK_IDLE_S
+        off = rt.readings.voltage_code == VOLTAGE_OFF and now - state.settings_sent >= 1.0
+        if silent or off:
+            state.settings_sent = state.last_sent = now
+            return True
+        return False
 
     def poll_due(self, rt) -> bool:
         """A nano being idled hears nothing until its firmware has powered off: the
@@ -275,14 +304,28 @@ class AvalonNano(Generation):
         if state.source is None or rt.cutoff or rt.idle or now < state.next_batch:
             return []
         state.next_batch = now + batch_delay_s(self.clock_mhz(rt))
+        # The 4-mini clocks works to its chips only in full batches of one per ASIC and
+        # reads a batch's nonces while it clocks in the next (avalon_a3222.c
+        # a3222_process): a batch the job cannot fill is filled by the firmware's ntime
+        # roll (WORK d[8], as cgminer rolls its work 0), and once the job's nonce2 values
+        # are spent its last work goes on with ntime rolled further, up to MAX_ROLL_S.
+        source, slots = state.source, rt.spec.asic_count
+        works: list[tuple[int, int, int]] = []  # nonce2, ntime base, roll
+        while len(works) < slots and (nonce2 := source.take()) is not None:
+            works.append((nonce2, 0, 0))
+        if works and len(works) < slots:
+            nonce2, _, _ = works[-1]
+            works[-1] = (nonce2, 0, slots - len(works))
+            source.rolled = slots - len(works) + 1
+        elif not works and slots > 1 and source.last is not None:
+            if source.rolled + slots > MAX_ROLL_S:
+                return []
+            works = [(source.last, source.rolled, slots - 1)]
+            source.rolled += slots
         frames = []
-        for _ in range(rt.spec.asic_count):
-            nonce2 = state.source.take()
-            if nonce2 is None:
-                break
-            frames += work_frames_for(
-                self.encode, state.issue(nonce2), state.source.job.header(nonce2, 0, 0)
-            )
+        for nonce2, base, roll in works:
+            header = source.job.header(nonce2, base, 0)
+            frames += work_frames_for(self.encode, state.issue(nonce2, base), header, roll)
         return frames
 
     def nonces(self, rt, pkt) -> list[dict]:
@@ -291,16 +334,37 @@ class AvalonNano(Generation):
         for i, report in enumerate(pkt.fields()["reports"]):
             if i and report["chip"] == NO_REPORT:
                 break  # the second slot is empty
-            job_crc, pool, nonce2 = works.get(report["work_id"], (-1, -1, 0))
+            nonce = bswap32(report["nonce_raw"] - rt.spec.nonce_correction)
+            work_id = report["work_id"]
+            if not rt.spec.takes_settings:
+                work_id = _nano_work(works, work_id, nonce)
+            job, pool, nonce2, base = works.get(work_id, (None, -1, 0, 0))
             out.append(
                 {
+                    # work id 0 is never ours: the 4-mini's power-on core test (its
+                    # golden work, id 0) leaves two batches of answers in the chips
+                    "reject": "boot_test" if work_id == 0 else None,
                     "chip": report["chip"],
                     "miner": 0,
                     "nonce2": nonce2,
-                    "ntime_offset": report["ntime"],
-                    "job_crc": job_crc,
+                    "ntime_offset": base + report["ntime"],
+                    "job_crc": -1 if job is None else job.job_crc,
                     "pool": pool,
-                    "nonce": bswap32(report["nonce_raw"] - rt.spec.nonce_correction),
+                    "nonce": nonce,
                 }
             )
         return out
+
+
+def _nano_work(works: OrderedDict, work_id: int, nonce: int) -> int:
+    """The nano labels every nonce with its latest WORK's id (``hid_main.c`` gwork_id),
+    and its chip goes on with the old work while the new one's 88 bytes cross the UART
+    (``avalon_a3233.c``): a nonce that is no share of the labelled work is tried on the
+    work before it."""
+    for candidate in (work_id, work_id - 1):
+        entry = works.get(candidate)
+        if entry is not None:
+            job, _, nonce2, base = entry
+            if job.hash(nonce2, base, nonce)[-4:] == bytes(4):  # meets difficulty 1
+                return candidate
+    return work_id

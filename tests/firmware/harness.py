@@ -131,7 +131,7 @@ def _version(makefile: str, commit: str, defines: tuple[str, ...]) -> str:
         "GIT_STATUS": "0",
     }
     for line in makefile.splitlines():
-        match = re.search(r"MM_VERSION='\"([^\"]*)\"'", line)
+        match = re.search(r"(?:MM|AVAM)_VERSION='\"([^\"]*)\"'", line)
         if match and all(d in line for d in defines):
             return re.sub(r"\$\((\w+)\)", lambda m: values.get(m.group(1), ""), match.group(1))
     raise RuntimeError("no MM_VERSION in the firmware Makefile")
@@ -195,7 +195,9 @@ class FirmwareModule:
     board model reads; ``events(kind)`` are the board's own log lines (``POWER on 8a00``,
     ``FOUND miner 2 nonce ...``) as (seconds since start, words)."""
 
-    def __init__(self, elf: Path, module_id: int = 0, **settings):
+    def __init__(
+        self, elf: Path, module_id: int = 0, runner: tuple[str, ...] = (QEMU,), **settings
+    ):
         self.module_id = module_id
         self.version = (elf.parent / "version").read_text()
         self._ctl_dir = tempfile.mkdtemp(prefix="asicdrv-fw-")
@@ -204,7 +206,7 @@ class FirmwareModule:
         self.set(**settings)
         env = dict(os.environ, FW_MODULE_ID=str(module_id), FW_CTL=self.ctl_path)
         self.proc = subprocess.Popen(
-            [QEMU, str(elf)],
+            [*runner, str(elf)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,

@@ -1,0 +1,267 @@
+"""The sticks' firmware in the loop: Canaan's Avalon nano 2 and Avalon4 mini firmware
+(Avalon-nano repository, master), built unchanged as 32-bit host programs (``gcc -m32``:
+ILP32 and little-endian like their Cortex-M0) with ``stick/board.h`` standing in for NXP's
+LPC11Uxx board and chip headers and ``stick/stick.c`` for the board: the USB ROM driver,
+the timer tick, ADC, GPIO (the nano's bit-banged TMP102, the mini's voltage shift register
+and power good), the nano's A3233 on the UART and the mini's A3222 shift chain on SPI.
+
+:class:`FirmwareStick` puts one running firmware on our virtual USB bus
+(``asicdrv.emulator.usb_backend``) with the descriptors the firmware itself hands its USB
+stack, so the driver's real pyusb path talks to it.  ``ASICDRV_STICK_FIRMWARE`` names a
+clone or bundle of Canaan's Avalon-nano repository; unset, the tests skip with one line.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import hashlib
+import os
+import queue
+import shutil
+import subprocess
+import tempfile
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+import usb.core
+
+from asicdrv.emulator.usb_backend import EmulatedUsbDevice
+from harness import MODEL_DIR, FirmwareModule, _cache_dir, _git, _mirror, _run, _version
+
+STICK_DIR = Path(__file__).parent / "stick"
+STICK_REF = "master"  # b22b4ec, "PMU741: Update version"
+LIB = "firmware/nxplib/lpc_chip_11uxx_lib"
+REPORT = 40
+
+
+@dataclass(frozen=True)
+class StickRecipe:
+    folder: str  # under firmware/
+    define: str  # which board stick.c models
+    wraps: tuple[str, ...]  # calls across files the board paces or times
+
+
+RECIPES = {
+    "nano": StickRecipe("nano", "STICK_NANO", ("delay", "hid_rxrb_cnt")),
+    "4-mini": StickRecipe("mini", "STICK_MINI", ("delay", "wdt_feed")),
+}
+
+
+def stick_source() -> str:
+    source = os.environ.get("ASICDRV_STICK_FIRMWARE")
+    if not source:
+        pytest.skip("stick firmware tier: set ASICDRV_STICK_FIRMWARE to Canaan's Avalon-nano")
+    if not os.path.exists(source):
+        raise RuntimeError(f"ASICDRV_STICK_FIRMWARE={source!r}: no such clone or bundle")
+    probe = subprocess.run(["gcc", "-m32", "-print-libgcc-file-name"], capture_output=True)
+    if probe.returncode or not os.path.exists(probe.stdout.decode().strip()):
+        raise RuntimeError(
+            "ASICDRV_STICK_FIRMWARE is set but gcc cannot build 32-bit programs "
+            "(Debian: lib32gcc-12-dev libc6-dev-i386)"
+        )
+    return source
+
+
+def build_stick(model: str) -> Path:
+    """The executable for ``model`` ("nano" or "4-mini"), built once per commit and model."""
+    recipe = RECIPES[model]
+    cache = _cache_dir()
+    with open(cache / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        mirror = _mirror(stick_source(), cache)
+        commit = _git("--git-dir", str(mirror), "rev-parse", STICK_REF + "^{commit}")
+        digest = hashlib.sha1()
+        for path in [Path(__file__), *sorted(STICK_DIR.iterdir()), MODEL_DIR / "sha256_model.c"]:
+            digest.update(path.name.encode() + path.read_bytes())
+        key = f"stick-{recipe.folder}-{commit[:10]}-{digest.hexdigest()[:10]}"
+        elf = cache / key / "stick.elf"
+        if elf.exists():
+            return elf
+        work = Path(tempfile.mkdtemp(dir=cache))
+        paths = [f"firmware/{recipe.folder}", LIB]
+        archive = subprocess.run(
+            ["git", "--git-dir", str(mirror), "archive", commit, *paths],
+            check=True,
+            capture_output=True,
+        ).stdout
+        subprocess.run(["tar", "-x", "-C", str(work)], input=archive, check=True)
+        fw = work / "firmware" / recipe.folder
+        version = _version((fw / "Makefile").read_text(), commit, ())
+        lib = work / LIB
+        flags = ["-m32", "-O1", "-fcommon", "-w", f"-D{recipe.define}"]
+        flags += [f"-I{STICK_DIR}", f"-I{fw / 'code' / 'inc'}", f"-I{lib / 'inc'}"]
+        flags += [f"-I{lib / 'inc' / 'usbd'}", f"-I{MODEL_DIR}", *_asm_headers(work)]
+        objs = []
+        for src in sorted((fw / "code" / "src").glob("*.c")):
+            if src.stem == "cr_startup_lpc11xx":  # the Cortex-M0 vector table
+                continue
+            obj = str(work / (src.stem + ".o"))
+            rename = ["-Dmain=fw_main"] if src.stem == "hid_main" else []
+            _run(
+                ["gcc", *flags, *rename, f'-DAVAM_VERSION="{version}"', "-c", str(src), "-o", obj],
+                fw,
+            )
+            objs.append(obj)
+        (cache / key).mkdir(exist_ok=True)
+        out = str(cache / key / "stick.elf.tmp")
+        board = [str(STICK_DIR / "stick.c"), str(MODEL_DIR / "sha256_model.c")]
+        board.append(str(lib / "src" / "ring_buffer.c"))
+        wraps = [f"-Wl,--wrap={name}" for name in recipe.wraps]
+        _run(["gcc", *flags, "-no-pie", *wraps, *objs, *board, "-o", out], fw)
+        os.rename(out, elf)
+        (cache / key / "version").write_text(version)
+        shutil.rmtree(work)
+        return elf
+
+
+def _asm_headers(work: Path) -> list[str]:
+    """The kernel's <asm/...> headers for a 32-bit build: gcc-multilib links them into
+    /usr/include, but it conflicts with the MIPS cross compiler (Debian 12); without it,
+    the host's own (they serve both word sizes) through a private link."""
+    if os.path.exists("/usr/include/asm"):
+        return []
+    arch = subprocess.run(["gcc", "-print-multiarch"], capture_output=True, text=True)
+    (work / "asm-include").mkdir()
+    (work / "asm-include" / "asm").symlink_to(f"/usr/include/{arch.stdout.strip()}/asm")
+    return [f"-idirafter{work / 'asm-include'}"]
+
+
+def _descriptors(data: bytes) -> list[bytes]:
+    """A run of USB descriptors, each as its bLength says."""
+    out = []
+    while len(data) >= 2 and data[0] >= 2:
+        out.append(data[: data[0]])
+        data = data[data[0] :]
+    return out
+
+
+def _ctl(settings: dict) -> dict:
+    """Control-file lines: ``temp`` (the TMP102, degC), ``adc=(channel, code)``."""
+    out = dict(settings)
+    if "temp" in out:
+        out["tmp102"] = out.pop("temp")
+    if "adc" in out:
+        channel, value = out.pop("adc")
+        out[f"adc {channel}"] = value
+    return out
+
+
+class FirmwareStick(EmulatedUsbDevice):
+    """One stick running its firmware, as a device on the emulator's pyusb backend:
+    descriptors and strings as the firmware gives them to its USB stack, HID reports on
+    0x01/0x81.  ``set(temp=70)``, ``set(adc=(2, 180))``, ``set(nonces=[...])`` drive the
+    board; ``events(kind)`` are its log (POWER, VOLT, PLL, FOUND, LOAD, ...)."""
+
+    def __init__(self, model: str, **settings):
+        elf = build_stick(model)
+        self.module = FirmwareModule(elf, runner=(), **_ctl(settings))
+        self.version = self.module.version
+        self.module.wait_event("CONNECT", timeout=5)
+        if model == "4-mini":  # its boot core test is over when it powers the chips off
+            self.module.wait_event("VOLT", timeout=10, after=1)
+        desc = {e[1][1]: bytes.fromhex(e[1][2]) for e in self.module.events("DESC")}
+        self.device_desc = desc["device"]
+        self.config = _descriptors(desc["config"])
+        strings = []
+        for d in _descriptors(desc["strings"]):
+            if d[1] != 3:
+                break
+            strings.append(d)
+        self.strings = {i: d[2:].decode("utf-16-le") for i, d in enumerate(strings) if i}
+        self.bus, self.address = 1, 12
+        self.connected, self.transfers, self.disconnect_after = True, 0, None
+        self.configuration = 1
+        self.claimed: set[int] = set()
+        self.sent: list[bytes] = []
+        self.replies: queue.Queue[bytes] = queue.Queue()
+        self._lock = threading.Lock()
+        threading.Thread(target=self._read_reports, daemon=True).start()
+
+    def set(self, **settings) -> None:
+        self.module.set(**_ctl(settings))
+
+    def events(self, kind: str | None = None):
+        return self.module.events(kind)
+
+    def wait_event(self, kind: str, timeout: float = 5.0, after: int = 0):
+        return self.module.wait_event(kind, timeout, after)
+
+    def _read_reports(self) -> None:
+        stream = self.module.proc.stdout
+        while True:
+            tag = stream.read(1)
+            if not tag:
+                return
+            self.replies.put(stream.read(REPORT))
+
+    # --- what the pyusb backend asks of a device ------------------------------------------
+    def descriptor(self):
+        d = self.device_desc
+        return SimpleNamespace(
+            bLength=d[0],
+            bDescriptorType=d[1],
+            bcdUSB=int.from_bytes(d[2:4], "little"),
+            bDeviceClass=d[4],
+            bDeviceSubClass=d[5],
+            bDeviceProtocol=d[6],
+            bMaxPacketSize0=d[7],
+            idVendor=int.from_bytes(d[8:10], "little"),
+            idProduct=int.from_bytes(d[10:12], "little"),
+            bcdDevice=int.from_bytes(d[12:14], "little"),
+            iManufacturer=d[14],
+            iProduct=d[15],
+            iSerialNumber=d[16],
+            bNumConfigurations=d[17],
+            address=self.address,
+            bus=self.bus,
+            port_number=3,
+            port_numbers=(3,),
+            speed=2,
+        )
+
+    def interfaces(self) -> dict[int, tuple[int, list]]:
+        out: dict[int, tuple[int, list]] = {}
+        current = None
+        for d in self.config:
+            if d[1] == 4:  # interface
+                current = d[2]
+                out[current] = (d[5], [])
+            elif d[1] == 5 and current is not None:  # endpoint
+                out[current][1].append((d[2], d[3], int.from_bytes(d[4:6], "little")))
+        return out
+
+    def _send(self, data: bytes) -> None:
+        try:
+            self.module.proc.stdin.write(data)
+            self.module.proc.stdin.flush()
+        except (BrokenPipeError, ValueError) as exc:
+            raise usb.core.USBError("No such device", -4, errno.ENODEV) from exc
+
+    def write(self, ep: int, data: bytes) -> int:
+        self._count_transfer()
+        if ep != 0x01:
+            raise usb.core.USBError("Pipe error", -9, errno.EPIPE)
+        report = bytes(data[:REPORT]).ljust(REPORT, b"\0")
+        self.sent.append(report)
+        self._send(b"O" + report)
+        return len(data)
+
+    def read(self, ep: int, size: int, timeout_ms: int) -> bytes:
+        self._count_transfer()
+        if ep != 0x81:
+            raise usb.core.USBError("Pipe error", -9, errno.EPIPE)
+        with self._lock:
+            self._send(b"R")
+            try:
+                return self.replies.get(timeout=timeout_ms / 1000)[:size]
+            except queue.Empty:
+                self._send(b"C")
+                raise usb.core.USBTimeoutError("Operation timed out", -7, errno.ETIMEDOUT)
+
+    def close(self) -> None:
+        self.connected = False
+        self.module.close()
