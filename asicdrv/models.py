@@ -240,6 +240,10 @@ def _nano(name: str, prefix: str, asics: int) -> ModelSpec:
         has_fan=False,
         prefix=prefix,
         takes_settings=name != "nano",
+        # the 4-mini's own power-on core test point (mini defines.h: ASIC_CORETEST_VOLT
+        # 0x93 = 0.7 V, ASIC_CORETEST_FREQ = 200 MHz); the nano has no chip test
+        chip_test_voltage_level=7000 if name == "4-mini" else None,
+        chip_test_frequency_mhz=200 if name == "4-mini" else None,
     )
 
 

@@ -353,6 +353,20 @@ AVALON_NANO = Dialect(
         T.STATUS: Struct("words" / Array(8, Int32ub)),  # 0x41 STATUS_M
         T.NONCE: Struct("reports" / Array(2, _NANO_REPORT)),  # 0x42 NONCE_M
         T.STATUS_LW: Struct("pll_words" / Array(3, Int32ub), Padding(20)),  # 0x44 STATUS_FREQ
+        # 0x32 TEST (4-mini hid_main.c, case AVAM_P_TEST): works per chip (0: its own 16),
+        # the voltage code the chips are switched to (low byte), then three PLL words in
+        # SET_FREQ's order; the stick switches the chips off when the test is done
+        T.TEST: Struct(
+            "core_count" / Int32ub,
+            "voltage_code" / Int32ub,
+            Padding(4),
+            "pll_words" / Array(3, Int32ub),
+            Padding(8),
+        ),
+        # 0x43 TEST_RET (testcores): d[0] 0, then failed-work counts (BE32) of chips 0-3;
+        # then chip 4 (its other three slots keep chips 1-3's counts); then d[0..3] the
+        # works that passed and d[4..7] all works
+        T.TEST_RET: Struct("data" / Bytes(32)),
     },
     names={
         0x24: "WORK",

@@ -312,3 +312,17 @@ def test_emulated_mini_powers_off_after_its_idle_time_and_while_hot():
     emu.advance()
     mini_frames(emu, on)
     assert stick.voltage == 0x9B and not stick.too_hot
+
+
+def test_a_report_of_work_id_0_is_the_minis_boot_test_not_a_hardware_error():
+    """The 4-mini's power-on core test runs its golden work under id 0 and leaves the
+    answers in its chips (shown against its firmware in tests/firmware); a host whose first
+    batch reaches unpowered chips reads them back.  Never ours (our ids start at 1): they
+    are counted as boot_test, not as hardware errors."""
+    emu = Emulator(model="4-mini", seed=6, hashrate=0)
+    with asicdrv.open("emu://", emulator=emu, **FAST) as chain:
+        with emu.modules[0].lock:
+            emu.modules[0].nonces.append(nonce_report(0, 2, 0xA2870100))
+        assert wait_for(lambda: chain.status().modules[0].rejected.get("boot_test") == 1, 3)
+        status = chain.status().modules[0]
+    assert status.hw_errors == 0 and status.chip_hw_errors == [[0] * 5]

@@ -238,6 +238,7 @@ def test_short_soak_every_good_nonce_is_delivered_or_counted(link):
 
 def test_selftest_names_missing_modules_and_link_faults():
     # the faulty module cannot return the known answer: do not wait the default 15 s for it
+    # (the healthy one starts near it, nonce 396850)
     result = run(
         "selftest",
         "--expect",
@@ -246,7 +247,7 @@ def test_selftest_names_missing_modules_and_link_faults():
         "--kat-seconds",
         "2",
         "--device",
-        "emu://?modules=2&polling_delay=0.005&faults=drop:1.0@2",
+        "emu://?modules=2&polling_delay=0.005&faults=drop:1.0@2&nonce_start=396000",
     )
     data = json.loads(result.stdout.strip().splitlines()[-1])
     assert result.returncode == 1 and not data["ok"]
@@ -258,7 +259,7 @@ def test_selftest_names_missing_modules_and_link_faults():
         "--kat-seconds",
         "2",
         "--device",
-        "emu://?modules=2&polling_delay=0.005&faults=crc_errors:1.0@2",
+        "emu://?modules=2&polling_delay=0.005&faults=crc_errors:1.0@2&nonce_start=396000",
     )
     data = json.loads(result.stdout.strip().splitlines()[-1])
     assert result.returncode == 1
@@ -380,7 +381,9 @@ def test_selftest_passes_a_healthy_board_behind_a_separate_process():
     from conftest import ROOT
 
     server = subprocess.Popen(
-        [sys.executable, "-m", "asicdrv", "emulate", "--serial", "--seconds", "120"],
+        # the chips start near the known answer's nonce (396850): no wait for it to come
+        [sys.executable, "-m", "asicdrv", "emulate", "--serial", "--seconds", "120"]
+        + ["--nonce-start", "396000"],
         stdout=subprocess.PIPE,
         text=True,
         cwd=ROOT,

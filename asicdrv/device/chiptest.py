@@ -27,7 +27,7 @@ def run_chip_test(chain: "Chain", modules, timeout: float | None) -> dict:
             ready = rt.generation.pre_test_frame(rt)
             if ready is not None:
                 chain._xfer(rt.id, ready, read=True)
-            chain._xfer(rt.id, tests[rt], read=False)
+            chain._send(rt.id, tests[rt])  # with the pause the module needs after it
         deadline = time.monotonic() + timeout
         if any(rt.generation.test_results_unasked for rt in targets):
             _listen(chain, targets, deadline)  # the poller waits meanwhile

@@ -8,8 +8,10 @@ SPI.
   the work before last: a work's nonces arrive two batches after it (the firmware's own
   core test reads from its third batch on).  WORK d[8] rolls ntime: the firmware queues
   the work that many more times, each with ntime one later.
-- At power-on it runs that core test on its golden work (id 0), which leaves two batches
-  of answers in the chips: the host's first two batches bring back ten reports of id 0.
+- At power-on it runs that core test on its golden work (id 0), which leaves its answers in
+  the chips' registers: a batch clocked into unpowered chips brings five reports of id 0
+  back.  Powering the chips on resets them (and clears that); so does TEST, which runs the
+  golden work through every chip and answers per chip (TEST_RET), then powers them off.
 - SET_VOLT (a voltage code, 0xff off; powering on resets the chips and re-sends their
   frequencies), SET_FREQ (three PLL words, OPT 0 all chips or chip OPT-1), GET_FREQ ->
   STATUS_FREQ (OPT as asked), SETM (SPI speed).  DETECT powers the chips off and empties
@@ -38,6 +40,7 @@ ADC_CUT, ADC_RESUME = 200, 230  # defines.h: 66 degC, 60 degC
 VOLTAGE_OFF = 0xFF  # ASIC_0V
 SPI_DEFAULT = 1_000_000
 V12_ADC = 744  # the 12 V rail through its divider
+TEST_ROUNDS = 16  # TEST_CORE_COUNT
 GOLDEN_NONCE = 0xA2870100  # the golden work's nonce (testcores expects 0x0001c7a2 raw)
 LED_PG, LED_IDLE, LED_HOT = 0xFF00, 0xFF, 0x200FF00
 
@@ -67,6 +70,10 @@ class MiniDevice(StickDevice):
         self.physics.voltage_levels = [0]
         self._boot_test()
 
+    def _reset_chips(self) -> None:
+        """The chips' reset line: no work, nothing in their registers."""
+        self.chips = [_Chip() for _ in range(CHIPS)]
+
     def _boot_test(self) -> None:
         """coretest_main: the golden work in every chip, its answer in every register."""
         for c, chip in enumerate(self.chips):
@@ -85,7 +92,8 @@ class MiniDevice(StickDevice):
         if level:
             self.spec.check_voltage_level(level)
         self.physics.voltage_levels = [level]
-        if powering_on:
+        if powering_on:  # hid_main.c: a power-on resets the chips (a3222_reset)
+            self._reset_chips()
             self._apply_freq()
 
     def _apply_freq(self) -> None:
@@ -127,6 +135,9 @@ class MiniDevice(StickDevice):
             if spi & 0x80000000:
                 self.spi = spi & 0x7FFFFFFF
             return None
+        if pkt.type == T.TEST:
+            self._test(pkt.fields())
+            return None
         if self.too_hot:  # SET_VOLT, SET_FREQ and WORK wait for the copper to cool
             return None
         if pkt.type == T.SET_VOLT:
@@ -148,6 +159,28 @@ class MiniDevice(StickDevice):
         else:
             self.ignored[pkt.type] += 1
         return None
+
+    def _test(self, f: dict) -> None:
+        """AVAM_P_TEST: the chips at the frame's voltage code and PLL words, the golden work
+        through every chip for ``core_count`` rounds (0: 16), the answers as testcores
+        sends them (chips 0-3; chip 4 with chips 1-3's counts left in the other slots; the
+        works passed and all works), then the chips off.  A dead chip fails every round."""
+        rounds = f["core_count"] or TEST_ROUNDS
+        self._set_voltage(f["voltage_code"] & 0xFF)
+        self.works.clear()
+        self.nonces.clear()
+        self._reset_chips()
+        failed = [0 if self.physics.chip_alive(0, c) else rounds for c in range(CHIPS)]
+        slots = [0] * 4
+        for group in range(0, CHIPS, 4):
+            for c in range(group, min(group + 4, CHIPS)):
+                slots[c % 4] = failed[c]
+            data = bytes(1) + b"".join(n.to_bytes(4, "big") for n in slots)
+            self.replies.append(self._encode(T.TEST_RET, {"data": data.ljust(32, b"\0")}))
+        passed = CHIPS * rounds - sum(failed)
+        summary = passed.to_bytes(4, "big") + (CHIPS * rounds).to_bytes(4, "big")
+        self.replies.append(self._encode(T.TEST_RET, {"data": summary.ljust(32, b"\0")}))
+        self._set_voltage(VOLTAGE_OFF)
 
     def _poll_reply(self) -> bytes:
         if self.nonces:
@@ -180,12 +213,14 @@ class MiniDevice(StickDevice):
                     if len(self.nonces) < REPORT_QUEUE:
                         self.nonces.append(self._nonce_report(work_id, c, ntime, nonce))
             # the first work pushed goes to the far end of the chain (asic index 4)
+            powered = self.voltage != VOLTAGE_OFF  # unpowered chips latch no result
             for c, chip in enumerate(self.chips):
                 work = batch[CHIPS - 1 - c]
                 old = chip.work
-                chip.register = (old[0], c, old[3], chip.found[:SLOTS]) if old else None
+                found = chip.found[:SLOTS] if powered else []
+                chip.register = (old[0], c, old[3], found) if old else None
                 if old is None and chip.found:  # the boot test's golden work
-                    chip.register = (bytes(6), c, 0, chip.found[:SLOTS])
+                    chip.register = (bytes(6), c, 0, found)
                 chip.work, chip.found = (*work, 0), []
 
     def _firmware(self, now: float) -> None:

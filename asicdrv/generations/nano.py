@@ -47,6 +47,7 @@ ASIC_TIMEOUT_100M_MS = 703  # 2**32 nonces at 100 MHz (AVAM_ASIC_TIMEOUT_100M)
 SPI_SPEED = 1_000_000  # AVAM_DEFAULT_SPISPEED (4-mini SETM)
 NO_REPORT = 0xFF  # a NONCE_M report slot that carries nothing
 VOLTAGE_OFF = 0xFF  # the 4-mini's voltage code for chips off (ASIC_0V)
+TEST_BUSY_S = (16 + 2) * 0.040 + 0.05  # the 4-mini's testcores: TEST_CORE_COUNT + 2 rounds
 MAX_ROLL_S = 300  # how far a spent job's last work is rolled in ntime to keep a 4-mini fed
 
 
@@ -103,6 +104,7 @@ class StickWork:
         self.quiet_until: float | None = None  # a nano being idled: no frame until then
         self.last_sent = time.monotonic()  # the stick's idle timer runs from here
         self.settings_sent = 0.0
+        self.settings_stale = False  # the stick dropped them (a chip test): send again
 
     def issue(self, nonce2: int, ntime_base: int = 0) -> int:
         self.last_id = work_id = self.last_id % 0xFFFFFFFF + 1  # 0 is never ours
@@ -118,9 +120,31 @@ class NanoReadings(ModuleReadings):
         self.reported_clock: int | None = None
         self.power_enabled: bool | None = None  # the nano's d[28]
         self.voltage_code: int | None = None  # the 4-mini's d[12]
+        self.more: dict = {}  # what else its STATUS_M says (extra())
+        self.test_frames = 0  # TEST_RET frames since the TEST
+        self.test_failures: list[int] = []  # failed test works, chip by chip
         self.status_at = 0.0  # when the last STATUS_M came
 
+    def start_test(self) -> None:
+        super().start_test()
+        self.test_frames, self.test_failures = 0, []
+
+    def _test_ret(self, data: bytes) -> None:
+        """testcores (4-mini hid_main.c): chips 0-3, then chip 4 in the first slot, then
+        the summary; the pass bitmap is complete with the fifth chip."""
+        self.test_frames += 1
+        chips = self.spec.asic_count
+        if len(self.test_failures) >= chips:
+            return  # the summary (works passed, all works): the counts say it all
+        counts = [int.from_bytes(data[1 + 4 * i : 5 + 4 * i], "big") for i in range(4)]
+        self.test_failures += counts[: min(4, chips - len(self.test_failures))]
+        if len(self.test_failures) == chips:
+            self.test_results[0] = sum(1 << c for c, n in enumerate(self.test_failures) if n == 0)
+
     def apply(self, pkt) -> None:
+        if pkt.type == T.TEST_RET:
+            self._test_ret(pkt.fields()["data"])
+            return
         if pkt.type not in (T.STATUS, T.STATUS_LW):
             super().apply(pkt)
             return
@@ -137,6 +161,14 @@ class NanoReadings(ModuleReadings):
         self.status_at = now
         w = f["words"]
         if spec.name == "nano":
+            self.more = {
+                "clock_mhz": w[0],
+                "power_enabled": w[7] != 0,
+                "led_rgb": f"#{w[1] & 0xFFFFFF:06x}",
+                "rail_2v5_v": round(w[3] * 5 / 1024, 3),
+                "rail_1v8_v": round((w[6] >> 16) * ADC_VOLTS, 3),
+                "rail_0v9_v": round((w[6] & 0xFFFF) * ADC_VOLTS, 3),
+            }
             self.reported_clock = w[0]
             self.reported_frequencies = [[w[0]] * spec.pll_count]
             self.chip_volts = [w[4] * ADC_VOLTS]  # V_CORE, d[16]
@@ -146,6 +178,7 @@ class NanoReadings(ModuleReadings):
             self.power_enabled = w[7] != 0
         else:
             self.voltage_code = w[3] & 0xFF
+            self.more = {"spi_hz": w[0], "led": f"{w[1]:#x}", "voltage_code": self.voltage_code}
             try:
                 self.chip_volts = [spec.voltage_codec.decode(w[3] & 0xFF) / 10000]
             except ValueError:
@@ -159,9 +192,10 @@ class NanoReadings(ModuleReadings):
         self._pvt_seen(0)
 
     def extra(self) -> dict:
-        if self.reported_clock is None:
-            return {}
-        return {"clock_mhz": self.reported_clock, "power_enabled": self.power_enabled}
+        """The rest of STATUS_M: the nano's clock, power switch, LED colour and rails (the
+        2.5 V rail through the divider its firmware assumes, x 5 / 1024; the 1.8 V and
+        0.9 V ADCs like the core's); the 4-mini's SPI speed, LED state and voltage code."""
+        return dict(self.more)
 
     def power_ok(self) -> bool | None:
         """The 4-mini's d[28] is power good; the nano reports none (its d[28] says whether
@@ -209,16 +243,40 @@ class AvalonNano(Generation):
     def reset_tx_frame(self, rt):
         return None
 
-    def test_frame(self, rt):
-        return None  # no chip test on a stick
+    chip_test_seconds = 4.0  # 18 rounds of five golden works, 40 ms each, then the replies
+
+    def test_frame(self, rt) -> bytes | None:
+        """The 4-mini's TEST at its own power-on test point (0.7 V, 200 MHz), each value
+        checked against the model before the frame is built: the stick switches its chips
+        to them, runs its golden work through every chip and switches them off.  The nano
+        has no chip test."""
+        spec = rt.spec
+        if spec.chip_test_voltage_level is None or spec.chip_test_frequency_mhz is None:
+            return None
+        level = spec.check_voltage_level(spec.chip_test_voltage_level)
+        rt.wire.settings_stale = True  # the test ends with the chips off
+        words = [
+            spec.pll_table.word(f) for f in spec.check_frequencies(spec.chip_test_frequency_mhz)
+        ]
+        return self.encode(
+            T.TEST, {"core_count": 0, "voltage_code": spec.voltage_word(level), "pll_words": words}
+        )
 
     def from_another_module(self, rt, pkt) -> bool:
         return False  # one device per USB port
 
-    voltage_frame_types = (T.SET_VOLT,)
+    def pause_after(self, rt, frame: bytes) -> float:
+        """The 4-mini tests its chips inside its frame handler: 18 rounds of 40 ms
+        (testcores) during which it reads nothing, and frames sent meanwhile overflow its
+        8-report receive ring: the host waits."""
+        return TEST_BUSY_S if len(frame) > 2 and frame[2] == self.dialect.wire_code(T.TEST) else 0.0
+
+    voltage_frame_types = (T.SET_VOLT, T.TEST)
 
     def voltage_words(self, ptype, fields, spec) -> list[int]:
-        return [fields["voltage_code"]] if ptype == T.SET_VOLT else []
+        if ptype in self.voltage_frame_types:
+            return [fields["voltage_code"] & 0xFFFF]
+        return []
 
     def settings_burst(self, rt) -> list[bytes]:
         if not rt.spec.takes_settings:
@@ -249,16 +307,18 @@ class AvalonNano(Generation):
     def settings_lost(self, rt) -> bool:
         """The 4-mini powers its chips off by itself (voltage code 0xff, every PLL word 0:
         ``hid_main.c`` prcess_idle) 3 s after the last frame it heard and while too hot,
-        and ignores SET_VOLT/SET_FREQ while too hot.  So before more work the settings go
-        again after such a silence, or when a STATUS_M says the chips are off while the
-        host wants them hashing (at most once a second)."""
+        ignores SET_VOLT/SET_FREQ while too hot, and ends its chip test with the chips
+        off.  So before more work the settings go again after such a silence or a chip
+        test, or when a STATUS_M says the chips are off while the host wants them hashing
+        (at most once a second)."""
         if not rt.spec.takes_settings or rt.cutoff or rt.idle:
             return False
         state, now = rt.wire, time.monotonic()
-        silent = now - state.last_sent >= STICK_IDLE_S
+        silent = now - state.last_sent >= STICK_IDLE_S or state.settings_stale
         off = rt.readings.voltage_code == VOLTAGE_OFF and now - state.settings_sent >= 1.0
         if silent or off:
             state.settings_sent = state.last_sent = now
+            state.settings_stale = False
             return True
         return False
 

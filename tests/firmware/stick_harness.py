@@ -140,8 +140,11 @@ def _descriptors(data: bytes) -> list[bytes]:
 
 
 def _ctl(settings: dict) -> dict:
-    """Control-file lines: ``temp`` (the TMP102, degC), ``adc=(channel, code)``."""
+    """Control-file lines: ``temp`` (the TMP102, degC), ``adc=(channel, code)``, ``dead``
+    (a bit per chip that never finds a nonce)."""
     out = dict(settings)
+    if "dead" in out:
+        out["dead_chips"] = out.pop("dead")
     if "temp" in out:
         out["tmp102"] = out.pop("temp")
     if "adc" in out:

@@ -97,7 +97,12 @@ def mini_script():
     return [
         ([cn(0x10)], True, 0.02),  # DETECT: chips off
         POLL,
-        ([cn(0x21, struct.pack(">I", 0x80000000 | 1_000_000))], False, 0.02),  # SETM
+        (batch, False, 0.1),  # unpowered: the boot test's answers still shift out (M9)
+        POLL,
+        POLL,
+        POLL,
+        POLL,
+        ([cn(0x25, struct.pack(">I", 0x80000000 | 2_000_000))], False, 0.02),  # SETM
         ([cn(0x22, bytes((0x00, 0x9B)))], False, 0.05),  # SET_VOLT: on
         ([cn(0x23, bytes.fromhex("1e278447" * 3))], False, 0.02),  # SET_FREQ, all
         ([cn(0x33)], True, 0.02),  # GET_FREQ, all
@@ -112,6 +117,15 @@ def mini_script():
         POLL,
         POLL,
         POLL,
+        # TEST: 2 rounds at 0.7 V (0x93) and 200 MHz; per-chip counts, the summary
+        (
+            [cn(0x32, struct.pack(">II", 2, 0x93) + bytes(4) + bytes.fromhex("1e278447" * 3))],
+            True,
+            0.3,
+        ),
+        ([], True, 0.02),
+        ([], True, 0.02),
+        POLL,  # the chips are off again
     ]
 
 

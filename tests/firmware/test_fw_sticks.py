@@ -53,14 +53,19 @@ def test_each_stick_mines_block_170_on_its_own_firmware(model):
     with stick_chain(model, nonces=[NONCE]) as (chain, stick):
         module = chain.modules[0]
         assert module.model == model and module.version == stick.version
+        if model == "4-mini":
+            assert wait_for(lambda: chain.status().modules[0].extra.get("spi_hz"), 3)
+            extra = chain.status().modules[0].extra
+            assert extra["spi_hz"] == 1_000_000 and extra["voltage_code"] != 0xFF
         assert stick.version.startswith("3U1505-" if model == "nano" else "4M1505-")
         share = mine(chain)
         assert share is not None and share.hash == BLOCK_170["hash"]
         status = chain.status().modules[0]
-    assert status.hw_errors == 0
+    assert status.hw_errors == 0 and not status.rejected
     if model == "4-mini":
-        # its power-on core test leaves two batches of answers with work id 0 (M9)
-        assert status.rejected.get("boot_test") == 10 and status.chip_hw_errors == [[0] * 5]
+        # its power-on core test leaves answers of work id 0 in the chips (M9), but the
+        # reset that comes with powering them on (set_voltage, a3222_reset) clears them
+        assert stick.events("RESET") and status.chip_hw_errors == [[0] * 5]
 
 
 def test_nano_status_shows_what_its_firmware_reports():
@@ -76,6 +81,9 @@ def test_nano_status_shows_what_its_firmware_reports():
         assert status.frequencies_mhz[0][0] == 360 and status.extra["clock_mhz"] == 360
         assert abs(status.voltages_v[0] - 0.675) < 0.01
         assert status.power_good is None and status.state == "ok"
+        rails = (status.extra["rail_1v8_v"], status.extra["rail_0v9_v"], status.extra["rail_2v5_v"])
+        assert [round(v, 1) for v in rails] == [1.8, 0.9, 2.5]
+        assert status.extra["power_enabled"] and status.extra["led_rgb"] == "#ff0000"  # 360 MHz
         with pytest.raises(asicdrv.LimitError):
             chain.set_frequency(200)
     assert not stick.events("PLL")[1:]  # one PLL word: its own 360 MHz, with the first work
@@ -174,3 +182,18 @@ def test_the_nano_labels_a_late_nonce_with_its_latest_work():
     finally:
         stick.close()
     assert seen and all(work_id % 10 == 2 for work_id in seen), seen
+
+
+@pytest.mark.parametrize("dead", [None, 2])
+def test_the_mini_chip_test_runs_on_its_firmware(dead):
+    """TEST (0x32) at the 4-mini's own test point (0.7 V, 200 MHz, checked against the
+    model): its firmware runs the golden work through each chip 16 times and answers per
+    chip (testcores); a chip that never answers is named, the others pass.  The chips are
+    off afterwards and the host powers them again before work."""
+    settings = {} if dead is None else {"dead": 1 << dead}
+    with stick_chain("4-mini", nonces=[NONCE], **settings) as (chain, stick):
+        volts = len(stick.events("VOLT"))
+        assert chain.test_chips() == {1: {0: [] if dead is None else [dead]}}
+        codes = [e[1][1] for e in stick.events("VOLT")[volts:]]
+        assert "93" in codes and codes[codes.index("93") + 1] == "ff"  # 0.7 V, then off
+        assert mine(chain) is not None

@@ -59,6 +59,7 @@ static struct {
 	int n_nonces;
 	double work_s;         /* how long a chip takes to find them */
 	int pg_fail;
+	unsigned int dead;     /* chips (bit per chip) that never find a nonce */
 } ctl;
 
 static double now(void)
@@ -106,6 +107,8 @@ static void parse_ctl(char *text)
 			ctl.work_s = strtod(val, NULL);
 		else if (!strcmp(key, "pg_fail"))
 			ctl.pg_fail = atoi(val);
+		else if (!strcmp(key, "dead_chips"))
+			ctl.dead = strtoul(val, NULL, 0);
 		else if (!strcmp(key, "nonces")) {
 			ctl.n_nonces = 0;
 			for (tok = strtok_r(val, " ,", &s2); tok && ctl.n_nonces < MAX_NONCES;
@@ -335,6 +338,15 @@ static void empty_report(uint8_t *r)
 		memcpy(r + i, "\xbe\xaf\xbe\xaf", 4);
 }
 
+static void chain_reset(void)
+{
+	for (int c = 0; c < CHIPS; c++) {
+		empty_report(shift_reg[c]);
+		has_work[c] = 0;
+	}
+	event("RESET");
+}
+
 static void chain_load(void)
 {
 	uint32_t cand[MAX_NONCES + 1];
@@ -342,7 +354,7 @@ static void chain_load(void)
 	for (int c = 0; c < CHIPS; c++) {
 		uint8_t report[A3222_WORK];
 		empty_report(report);
-		if (has_work[c] && powered()) {
+		if (has_work[c] && powered() && !(ctl.dead >> c & 1)) {
 			const uint8_t *w = current[c];
 			uint32_t mid[8], tail[3];
 			int slots = 0;
@@ -444,6 +456,8 @@ void model_gpio_set(uint32_t port, uint8_t pin, bool on)
 #else
 	if (port == 0 && pin == 17 && on && !was)
 		hc595 = (hc595 << 1) | pin_state[0][20];
+	if (port == 0 && pin == 2 && !on && was)  /* the chips' reset line pulled low */
+		chain_reset();
 	if (port == 0 && pin == 16 && on && !was && hc595 != voltage) {
 		voltage = hc595;
 		event("VOLT %02x", voltage);
