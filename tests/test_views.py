@@ -71,9 +71,11 @@ def test_selftest_report_marks_the_dead_chip_in_its_place(tmp_path):
 def test_burnin_names_dead_slow_and_sensor_faults_and_passes_a_healthy_board(tmp_path):
     faults = "dead_chip:1.7,slow_chip:2.3,stuck_sensor:0.5,zero_sensor:3.11"
     device = (
-        # nonce_mask 5: twice the nonces of 6 for the same hashing, so a loaded machine still
-        # gathers enough to call the slow chip
-        f"emu://?nonce_mask=5&hashrate=200000&polling_delay=0.001&thermal_tau_s=3&faults={faults}"
+        # nonce_mask 5 at 60 kH/s: a median of about 25 nonces a chip in 12 s, enough to
+        # call the slow chip, and few enough that the host drains the MM's nonce FIFO even
+        # on a loaded machine (at 200 kH/s it filled some 130 times a run, and the nonces
+        # lost in runs of consecutive chips made a healthy chip look weak)
+        f"emu://?nonce_mask=5&hashrate=60000&polling_delay=0.001&thermal_tau_s=3&faults={faults}"
     )
     report = tmp_path / "b.json"
     result = run(
