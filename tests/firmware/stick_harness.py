@@ -160,6 +160,10 @@ class FirmwareStick(EmulatedUsbDevice):
     board; ``events(kind)`` are its log (POWER, VOLT, PLL, FOUND, LOAD, ...)."""
 
     def __init__(self, model: str, **settings):
+        # the firmware's delay() (the mini's 0.75 s boot core test, its chip test, a power
+        # on) at a quarter of real time: nothing the tests check depends on those waits,
+        # and the host keeps its own (a chip test's pause) in real time
+        settings.setdefault("delay_scale", 0.25)
         elf = build_stick(model)
         self.module = FirmwareModule(elf, runner=(), **_ctl(settings))
         self.version = self.module.version

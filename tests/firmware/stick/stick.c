@@ -60,6 +60,7 @@ static struct {
 	double work_s;         /* how long a chip takes to find them */
 	int pg_fail;
 	unsigned int dead;     /* chips (bit per chip) that never find a nonce */
+	double delay_scale;    /* the firmware's delay() in real time times this */
 } ctl;
 
 static double now(void)
@@ -107,6 +108,8 @@ static void parse_ctl(char *text)
 			ctl.work_s = strtod(val, NULL);
 		else if (!strcmp(key, "pg_fail"))
 			ctl.pg_fail = atoi(val);
+		else if (!strcmp(key, "delay_scale"))
+			ctl.delay_scale = strtod(val, NULL);
 		else if (!strcmp(key, "dead_chips"))
 			ctl.dead = strtoul(val, NULL, 0);
 		else if (!strcmp(key, "nonces")) {
@@ -140,10 +143,11 @@ static void poll_ctl(void)
 	parse_ctl(text);
 }
 
-/* the firmware's delay() spins a calibrated loop: run it in real time instead */
+/* the firmware's delay() spins a calibrated loop: run it in real time instead (scaled by
+ * the control file's delay_scale: 1 is real time) */
 void __wrap_delay(unsigned int ms)
 {
-	double until = now() + ms / 1000.0;
+	double until = now() + ms / 1000.0 * ctl.delay_scale;
 	while (now() < until) {
 		struct timespec ts = {0, 200000};
 		nanosleep(&ts, NULL);
@@ -642,6 +646,7 @@ int main(void)
 		ctl.adc[i] = -1;
 	ctl.temp_c = 30;
 	ctl.work_s = 0.005;
+	ctl.delay_scale = 1.0;
 	poll_ctl();
 	fcntl(0, F_SETFL, fcntl(0, F_GETFL) | O_NONBLOCK);
 	map_fixed(0x20004000, 0x1000);  /* USB RAM: the stack's buffers (USB_STACK_MEM_BASE) */
