@@ -12,9 +12,34 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 # selftest and burnin record every run in the repair history: keep the tests' runs (in this
 # process and its subprocesses) out of the user's own history
+import atexit  # noqa: E402
+import shutil  # noqa: E402
 import tempfile  # noqa: E402
 
-os.environ["XDG_DATA_HOME"] = tempfile.mkdtemp(prefix="asicdrv-test-data-")
+if "ASICDRV_TEST_DATA" not in os.environ:  # made once, by the process that runs pytest
+    os.environ["ASICDRV_TEST_DATA"] = os.environ["XDG_DATA_HOME"] = tempfile.mkdtemp(
+        prefix="asicdrv-test-data-"
+    )
+    atexit.register(shutil.rmtree, os.environ["ASICDRV_TEST_DATA"], True)
+
+# The longest tests first, so that four workers finish together rather than one running
+# a 15 s test at the end (pytest-xdist hands tests out in collection order).
+LONGEST_FIRST = (
+    "firmware/",
+    "test_burnin_names_dead_slow",
+    "test_a_redirect_to_a_dead_port",
+    "test_selftest_names_missing_modules",
+    "test_mine_lists_verified_shares",
+    "test_recovery.py",
+    "test_mine_keeps_shares_found",
+)
+
+
+def pytest_collection_modifyitems(items):
+    def rank(item):
+        return next((i for i, key in enumerate(LONGEST_FIRST) if key in item.nodeid), 99)
+
+    items.sort(key=rank)
 
 
 def run(*args, timeout=120):
