@@ -326,3 +326,13 @@ def test_a_report_of_work_id_0_is_the_minis_boot_test_not_a_hardware_error():
         assert wait_for(lambda: chain.status().modules[0].rejected.get("boot_test") == 1, 3)
         status = chain.status().modules[0]
     assert status.hw_errors == 0 and status.chip_hw_errors == [[0] * 5]
+
+
+def test_status_shows_no_fan_duty_for_a_stick():
+    """The sticks have no fan of their own: status shows "none", not a duty the host's fan
+    loop computes and never sends."""
+    out = run("status", "--device", "emu://?model=4-mini")
+    fan_column = [
+        line.split()[4] for line in out.stdout.splitlines() if line.startswith("     1  ok")
+    ]
+    assert fan_column == ["none"], out.stdout

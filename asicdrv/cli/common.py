@@ -13,6 +13,7 @@ import time
 
 from .. import connect
 from ..errors import DeviceNotFound
+from ..models import MODELS
 from ..device.status import STATE_OK, ModuleStatus
 
 AUTO = "auto"
@@ -163,3 +164,12 @@ def first_readings(chain, status, wait_s: float = SENSOR_WAIT_S):
         time.sleep(0.1)
         status = chain.status()
     return status
+
+
+def fan_text(m) -> str:
+    """A module's fan for a table: its duty and mode, or "none" for a model without a fan
+    of its own (the sticks), rather than a duty nobody sends."""
+    spec = MODELS.get(m.model)
+    if spec is not None and not spec.has_fan:
+        return "none"
+    return f"{m.fan_percent}%{' auto' if m.auto_fan else ''}"

@@ -8,7 +8,7 @@ from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
-from .common import _cell
+from .common import fan_text, _cell
 
 
 def rich_table(headers, rows, bad_rows=frozenset(), title: str | None = None) -> Table:
@@ -53,7 +53,7 @@ def status_view(status, problems: dict, missing=()) -> Group:
                     m.state,
                     m.temperature_c,
                     m.hottest_chip_c,
-                    f"{m.fan_percent}%{' auto' if m.auto_fan else ''}",
+                    fan_text(m),
                     m.fan_rpm,
                     f"{m.hashrate_ghs / 1000:.2f}",
                     m.hw_errors,

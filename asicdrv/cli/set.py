@@ -17,7 +17,15 @@ from __future__ import annotations
 import argparse
 
 from ..errors import LimitError
-from .common import add_command, add_device_args, emit_json, open_chain, table, whole_number
+from .common import (
+    fan_text,
+    add_command,
+    add_device_args,
+    emit_json,
+    open_chain,
+    table,
+    whole_number,
+)
 
 
 def add_parser(sub) -> None:
@@ -68,7 +76,7 @@ def run(args) -> int:
                     [
                         m.id,
                         i,
-                        f"{m.fan_percent}%{' auto' if m.auto_fan else ''}",
+                        fan_text(m),
                         m.fan_rpm,
                         "/".join(map(str, m.frequencies_mhz[i])),
                         m.voltage_levels[i],

@@ -7,6 +7,7 @@ from __future__ import annotations
 import sys
 
 from .common import (
+    fan_text,
     first_readings,
     add_command,
     add_device_args,
@@ -60,7 +61,7 @@ def render(status, problems, missing=()) -> str:
             m.state,
             m.temperature_c,
             m.hottest_chip_c,
-            f"{m.fan_percent}%{' auto' if m.auto_fan else ''}",
+            fan_text(m),
             m.fan_rpm,
             f"{m.hashrate_ghs / 1000:.2f}",
             m.hw_errors,
