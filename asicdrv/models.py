@@ -450,6 +450,14 @@ MODELS: dict[str, ModelSpec] = {
 _BY_PREFIX = sorted(MODELS.values(), key=lambda s: len(s.version_prefix), reverse=True)
 
 
+def model_named(name: str) -> str | None:
+    """The model table's name for ``name``, whatever its case (``lc3`` is the LC3, ``mm41``
+    the MM41); None when no model has that name."""
+    if name in MODELS:
+        return name
+    return next((key for key in MODELS if key.lower() == str(name).lower()), None)
+
+
 def model_for_version(version: str) -> ModelSpec:
     """The model an ACKDETECT version string names by its prefix (MM4: "40", "41", "50",
     "60" then the build date, e.g. ``411507-bcf9f610``)."""

@@ -139,3 +139,18 @@ def test_auc_bridge_survives_garbage_packets(junk):
     while not version.startswith(b"AUC-"):  # drain replies to the garbage
         version = auc.reply_data(bytes(dev.read(auc.EP_IN, 64, 200)))
     assert version == b"AUC-20190328"
+
+
+def test_model_names_are_matched_whatever_their_case():
+    """A user types `model=lc3` or `mm41`: the model table's LC3 and MM41, not an error; an
+    unknown name is still refused with the list."""
+    import pytest
+
+    import asicdrv
+    from asicdrv.emulator import Emulator, FaultSpecError
+
+    assert [s.name for s in Emulator(model="lc3,910s", modules=2, seed=1).specs] == ["LC3", "910S"]
+    with asicdrv.open("emu://?model=NANO") as chain:
+        assert chain.modules[0].model == "nano"
+    with pytest.raises(FaultSpecError, match="LC3"):
+        Emulator(model="lc4")

@@ -23,7 +23,7 @@ import weakref
 from typing import Any, cast, IO, Callable
 
 from ..errors import LimitError
-from ..models import MODELS, ModelSpec
+from ..models import MODELS, ModelSpec, model_named
 from .bus import AucBridge, I2CBus
 from .faults import CHIP_FAULTS, Fault, FaultSpecError, fault_value, parse_faults
 from .firmware import MMFirmware
@@ -68,10 +68,11 @@ class Emulator:
         chip_thread: bool | None = None,
     ):
         _check_whole("modules", modules, 1, 6)
-        names = [m.strip() for m in model.split(",")] if isinstance(model, str) else [model]
-        for name in names:
-            if name not in MODELS:
-                raise FaultSpecError(f"model must be one of {', '.join(MODELS)}, got {name!r}")
+        given = [m.strip() for m in model.split(",")] if isinstance(model, str) else [model]
+        names = [model_named(name) for name in given]  # any case: lc3, mm41
+        for name, asked in zip(names, given):
+            if name is None:
+                raise FaultSpecError(f"model must be one of {', '.join(MODELS)}, got {asked!r}")
         if len(names) not in (1, modules):
             raise FaultSpecError(f"give one model, or one per module ({modules}), not {len(names)}")
         lines = {MODELS[n].generation == "avalon2" for n in names}
