@@ -49,6 +49,12 @@ class I2CBus:
                 return module
         return None
 
+    def answers(self, address: int) -> bool:
+        """Whether the address phase of an I2C transfer to ``address`` is acknowledged:
+        the broadcast address, or a module that has taken it."""
+        with self.lock:
+            return address == 0 or self._addressed(address) is not None
+
     def xfer(self, address: int, write: bytes, rlen: int) -> bytes:
         """Write ``write`` (may be empty: a read-again) and read back at most ``rlen``.
         A reply that is not ready yet (a stalled module) stays pending for a read-again.

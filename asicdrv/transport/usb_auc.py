@@ -124,21 +124,24 @@ class AucLink:
     def xfer(
         self, address: int, frame: bytes, read: bool, patience: float | None = None
     ) -> bytes | None:
-        """One XFER; a short reply (the module had nothing ready yet) is read again until
-        ``patience`` seconds (default: the USB timeout) have passed."""
+        """One XFER; a reply with nothing in it (the module had nothing ready yet) is read
+        again until ``patience`` seconds (default: the USB timeout) have passed.  Nothing
+        is a short reply, or bytes that are all 0xFF: the published AUC firmware always
+        returns the length asked for, and a slave that drives nothing reads as the idle
+        bus (``cdc_i2c.c``; checked against it in the firmware tier)."""
         rlen = PACKET_SIZE if read else 0
         data = self._call(lambda t: auc.build_xfer(address, frame, rlen, t), "AUC XFER")
-        if read and len(data) < PACKET_SIZE:
+        if read and _nothing(data):
             self.short_replies += 1
             budget = self.timeout_ms / 1000 if patience is None else patience
             deadline = time.monotonic() + budget
-            while len(data) < PACKET_SIZE and time.monotonic() < deadline:
+            while _nothing(data) and time.monotonic() < deadline:
                 if not self.wait_s:
                     time.sleep(0.002)
                 data = self._call(
                     lambda t: auc.build_xfer(address, b"", rlen, t), "AUC XFER (read again)"
                 )
-        if not read or len(data) < PACKET_SIZE:
+        if not read or _nothing(data):
             return None
         return data[:PACKET_SIZE]
 
@@ -153,3 +156,8 @@ class AucLink:
             usb.util.dispose_resources(self.device)
         except usb.core.USBError:
             pass
+
+
+def _nothing(data: bytes) -> bool:
+    """A reply that carries no frame: short, or the idle bus (every byte 0xFF)."""
+    return len(data) < PACKET_SIZE or data[:PACKET_SIZE].count(0xFF) == PACKET_SIZE

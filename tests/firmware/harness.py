@@ -196,7 +196,13 @@ class FirmwareModule:
     ``FOUND miner 2 nonce ...``) as (seconds since start, words)."""
 
     def __init__(
-        self, elf: Path, module_id: int = 0, runner: tuple[str, ...] = (QEMU,), **settings
+        self,
+        elf: Path,
+        module_id: int = 0,
+        runner: tuple[str, ...] = (QEMU,),
+        pass_fds: tuple[int, ...] = (),
+        env: dict | None = None,
+        **settings,
     ):
         self.module_id = module_id
         self.version = (elf.parent / "version").read_text()
@@ -204,9 +210,10 @@ class FirmwareModule:
         self.ctl_path = os.path.join(self._ctl_dir, "ctl")
         self._ctl: dict[str, str] = {}
         self.set(**settings)
-        env = dict(os.environ, FW_MODULE_ID=str(module_id), FW_CTL=self.ctl_path)
+        env = dict(os.environ, **(env or {}), FW_MODULE_ID=str(module_id), FW_CTL=self.ctl_path)
         self.proc = subprocess.Popen(
             [*runner, str(elf)],
+            pass_fds=pass_fds,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,

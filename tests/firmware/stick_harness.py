@@ -57,13 +57,18 @@ def stick_source() -> str:
         pytest.skip("stick firmware tier: set ASICDRV_STICK_FIRMWARE to Canaan's Avalon-nano")
     if not os.path.exists(source):
         raise RuntimeError(f"ASICDRV_STICK_FIRMWARE={source!r}: no such clone or bundle")
+    check_m32("ASICDRV_STICK_FIRMWARE")
+    return source
+
+
+def check_m32(variable: str) -> None:
+    """The variable is set: a compiler that cannot build 32-bit programs is an error."""
     probe = subprocess.run(["gcc", "-m32", "-print-libgcc-file-name"], capture_output=True)
     if probe.returncode or not os.path.exists(probe.stdout.decode().strip()):
         raise RuntimeError(
-            "ASICDRV_STICK_FIRMWARE is set but gcc cannot build 32-bit programs "
+            f"{variable} is set but gcc cannot build 32-bit programs "
             "(Debian: lib32gcc-12-dev libc6-dev-i386)"
         )
-    return source
 
 
 def build_stick(model: str) -> Path:
@@ -167,9 +172,15 @@ class FirmwareStick(EmulatedUsbDevice):
         elf = build_stick(model)
         self.module = FirmwareModule(elf, runner=(), **_ctl(settings))
         self.version = self.module.version
-        self.module.wait_event("CONNECT", timeout=5)
         if model == "4-mini":  # its boot core test is over when it powers the chips off
             self.module.wait_event("VOLT", timeout=10, after=1)
+        self._attach()
+        self.replies: queue.Queue[bytes] = queue.Queue()
+        threading.Thread(target=self._read_reports, daemon=True).start()
+
+    def _attach(self) -> None:
+        """On the bus: the descriptors and strings the firmware gave its USB stack."""
+        self.module.wait_event("CONNECT", timeout=5)
         desc = {e[1][1]: bytes.fromhex(e[1][2]) for e in self.module.events("DESC")}
         self.device_desc = desc["device"]
         self.config = _descriptors(desc["config"])
@@ -184,9 +195,7 @@ class FirmwareStick(EmulatedUsbDevice):
         self.configuration = 1
         self.claimed: set[int] = set()
         self.sent: list[bytes] = []
-        self.replies: queue.Queue[bytes] = queue.Queue()
         self._lock = threading.Lock()
-        threading.Thread(target=self._read_reports, daemon=True).start()
 
     def set(self, **settings) -> None:
         self.module.set(**_ctl(settings))

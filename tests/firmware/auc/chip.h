@@ -1,0 +1,2 @@
+/* the AUC firmware includes "chip.h": the same stand-in */
+#include "board.h"
