@@ -453,9 +453,11 @@ _BY_PREFIX = sorted(MODELS.values(), key=lambda s: len(s.version_prefix), revers
 def model_named(name: str) -> str | None:
     """The model table's name for ``name``, whatever its case (``lc3`` is the LC3, ``mm41``
     the MM41); None when no model has that name."""
+    if not isinstance(name, str):
+        return None
     if name in MODELS:
         return name
-    return next((key for key in MODELS if key.lower() == str(name).lower()), None)
+    return next((key for key in MODELS if key.lower() == name.lower()), None)
 
 
 def model_for_version(version: str) -> ModelSpec:

@@ -152,5 +152,6 @@ def test_model_names_are_matched_whatever_their_case():
     assert [s.name for s in Emulator(model="lc3,910s", modules=2, seed=1).specs] == ["LC3", "910S"]
     with asicdrv.open("emu://?model=NANO") as chain:
         assert chain.modules[0].model == "nano"
-    with pytest.raises(FaultSpecError, match="LC3"):
-        Emulator(model="lc4")
+    for wrong in ("lc4", "", ["lc3"], None):
+        with pytest.raises(FaultSpecError, match="LC3"):
+            Emulator(model=wrong)

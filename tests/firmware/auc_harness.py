@@ -10,28 +10,21 @@ names a clone or bundle of the repository; unset, the tests skip with one line.
 
 from __future__ import annotations
 
-import errno
-import fcntl
-import hashlib
 import os
 import queue
 import shutil
-import subprocess
-import tempfile
 import threading
 from pathlib import Path
 
 import pytest
-import usb.core
 
-from harness import FirmwareModule, _cache_dir, _git, _mirror, _run
-from stick_harness import FirmwareStick, _asm_headers, check_m32
+from harness import MODEL_DIR, FirmwareModule, _run, cached_build
+from stick_harness import BOARD_FILES, BOARD_SOURCES, FirmwareStick, _asm_headers, check_m32
 
 AUC_DIR = Path(__file__).parent / "auc"
 STICK_DIR = Path(__file__).parent / "stick"
 AUC_REF = "AUC-20151208"
 LIB = "firmware/nxplib/lpc_chip_11uxx_lib"
-PACKET = 64
 
 
 def auc_source() -> str:
@@ -47,34 +40,19 @@ def auc_source() -> str:
 
 
 def build_auc() -> Path:
-    cache = _cache_dir()
-    with open(cache / ".lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        mirror = _mirror(auc_source(), cache)
-        commit = _git("--git-dir", str(mirror), "rev-parse", AUC_REF + "^{commit}")
-        digest = hashlib.sha1()
-        for path in [Path(__file__), *sorted(AUC_DIR.iterdir()), STICK_DIR / "board.h"]:
-            digest.update(path.name.encode() + path.read_bytes())
-        key = f"auc-{commit[:10]}-{digest.hexdigest()[:10]}"
-        elf = cache / key / "auc.elf"
-        if elf.exists():
-            return elf
-        work = Path(tempfile.mkdtemp(dir=cache))
-        archive = subprocess.run(
-            ["git", "--git-dir", str(mirror), "archive", commit, "firmware/auc", LIB],
-            check=True,
-            capture_output=True,
-        ).stdout
-        subprocess.run(["tar", "-x", "-C", str(work)], input=archive, check=True)
+    """The AUC's executable, built once per commit and board model."""
+
+    def compile_to(work: Path, commit: str, out: Path) -> str:
         fw, lib = work / "firmware" / "auc", work / LIB
         # C++ for the register objects, but nothing of C++'s library: no exceptions, no RTTI
         flags = ["-x", "c++", "-m32", "-O1", "-fcommon", "-w", "-fpermissive", "-nostdinc++"]
         flags += ["-fno-exceptions", "-fno-rtti", "-DBOARD_NXP_XPRESSO_11U14", "-DCORE_M0"]
         flags += [f"-I{AUC_DIR}", f"-I{fw / 'code' / 'inc'}", f"-I{lib / 'inc'}"]
-        flags += [f"-I{lib / 'inc' / 'usbd'}", *_asm_headers(work)]
+        flags += [f"-I{lib / 'inc' / 'usbd'}", f"-I{STICK_DIR}", f"-I{MODEL_DIR}"]
+        flags += _asm_headers(work)
         objs = []
         sources = sorted((fw / "code" / "src").glob("*.c"))
-        sources += [lib / "src" / "ring_buffer.c", AUC_DIR / "auc.cpp"]
+        sources += [lib / "src" / "ring_buffer.c", AUC_DIR / "auc.cpp", *BOARD_SOURCES]
         for src in sources:
             if src.stem == "cr_startup_lpc11uxx":  # the Cortex-M0 vector table
                 continue
@@ -82,19 +60,19 @@ def build_auc() -> Path:
             rename = ["-Dmain=fw_main"] if src.stem == "main" else []
             _run(["g++", *flags, *rename, "-c", str(src), "-o", obj], fw)
             objs.append(obj)
-        (cache / key).mkdir(exist_ok=True)
-        out = str(cache / key / "auc.elf.tmp")
-        _run(["gcc", "-m32", "-no-pie", "-Wl,--wrap=AVALON_Delay", *objs, "-o", out], fw)
-        os.rename(out, elf)
-        (cache / key / "version").write_text(AUC_REF)
-        shutil.rmtree(work)
-        return elf
+        _run(["gcc", "-m32", "-no-pie", "-Wl,--wrap=AVALON_Delay", *objs, "-o", str(out)], fw)
+        return AUC_REF
+
+    inputs = [Path(__file__), *sorted(AUC_DIR.iterdir()), *BOARD_FILES]
+    return cached_build("auc", auc_source(), AUC_REF, inputs, ["firmware/auc", LIB], compile_to)
 
 
 class FirmwareAuc(FirmwareStick):
     """The AUC running its firmware, on the virtual USB bus; ``slaves(address, write, rlen)``
     answers its I2C master (an emulator's ``i2c_xfer``), ``present(address)`` its address
     phase."""
+
+    report_size = None  # bulk packets: as long as the host writes them
 
     def __init__(self, slaves, present):
         self.slaves, self.present = slaves, present
@@ -109,7 +87,6 @@ class FirmwareAuc(FirmwareStick):
         self._i2c_in = os.fdopen(to_harness[0], "rb", buffering=0)
         self._i2c_out = os.fdopen(to_model[1], "wb", buffering=0)
         self.i2c_log: list[tuple[str, int, bytes]] = []
-        self.received: list[bytes] = []  # IN packets, as the host got them
         threading.Thread(target=self._serve_i2c, daemon=True).start()
         self._attach()
         self.version = AUC_REF
@@ -142,22 +119,3 @@ class FirmwareAuc(FirmwareStick):
                     self._i2c_out.write(data.ljust(size, b"\xff")[:size])
         except (EOFError, OSError, ValueError):
             return
-
-    def _read_reports(self) -> None:
-        stream = self.module.proc.stdout
-        while True:
-            tag = stream.read(1)
-            if not tag:
-                return
-            packet = stream.read(stream.read(1)[0])
-            self.received.append(packet)
-            self.replies.put(packet)
-
-    def write(self, ep: int, data: bytes) -> int:
-        self._count_transfer()
-        if ep != 0x01:
-            raise usb.core.USBError("Pipe error", -9, errno.EPIPE)
-        packet = bytes(data[:PACKET])
-        self.sent.append(packet)
-        self._send(b"O" + bytes((len(packet),)) + packet)
-        return len(data)

@@ -137,33 +137,51 @@ def _version(makefile: str, commit: str, defines: tuple[str, ...]) -> str:
     raise RuntimeError("no MM_VERSION in the firmware Makefile")
 
 
-def build(model: str) -> Path:
-    """The executable for ``model`` (MM2, MM3, ...), built once per commit and model."""
-    recipe = RECIPES[model]
+def cached_build(
+    name: str, source: str, ref: str, inputs: list[Path], paths: list[str], compile_to
+) -> Path:
+    """A firmware executable, built once per commit of ``ref`` and per content of ``inputs``
+    (the board model, the recipe): ``paths`` of the repository are extracted into a work
+    directory and ``compile_to(work, commit, out)`` builds ``out`` there and returns the
+    firmware's version string.  A lock keeps parallel test workers from building twice."""
     cache = _cache_dir()
     with open(cache / ".lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        mirror = _mirror(firmware_source(), cache)
-        commit = _git("--git-dir", str(mirror), "rev-parse", recipe.ref + "^{commit}")
-        model_hash = hashlib.sha1()
-        for path in [Path(__file__), *sorted(MODEL_DIR.iterdir())]:  # the recipe too
-            if path.is_file():
-                model_hash.update(path.name.encode() + path.read_bytes())
-        key = f"{model}-{commit[:10]}-{model_hash.hexdigest()[:10]}"
-        elf = cache / key / "mm.elf"
+        mirror = _mirror(source, cache)
+        commit = _git("--git-dir", str(mirror), "rev-parse", ref + "^{commit}")
+        digest = hashlib.sha1()
+        for path in inputs:
+            digest.update(path.name.encode() + path.read_bytes())
+        key = f"{name}-{commit[:10]}-{digest.hexdigest()[:10]}"
+        elf = cache / key / "firmware.elf"
         if elf.exists():
             return elf
         work = Path(tempfile.mkdtemp(dir=cache))
         archive = subprocess.run(
-            ["git", "--git-dir", str(mirror), "archive", commit, "firmware"],
+            ["git", "--git-dir", str(mirror), "archive", commit, *paths],
             check=True,
             capture_output=True,
         ).stdout
         subprocess.run(["tar", "-x", "-C", str(work)], input=archive, check=True)
+        (cache / key).mkdir(exist_ok=True)
+        out = cache / key / "firmware.elf.tmp"
+        version = compile_to(work, commit, out)
+        os.rename(out, elf)
+        (cache / key / "version").write_text(version)
+        shutil.rmtree(work)
+        return elf
+
+
+def build(model: str) -> Path:
+    """The executable for ``model`` (MM2, MM3, ...), built once per commit and model."""
+    recipe = RECIPES[model]
+
+    def compile_to(work: Path, commit: str, out: Path) -> str:
         fw = work / "firmware"
         version = _version((fw / "Makefile").read_text(), commit, recipe.defines)
         model_c = [
-            str(MODEL_DIR / f) for f in ("periph.c", recipe.board, "engines.c", "sha256_model.c")
+            str(MODEL_DIR / f)
+            for f in ("periph.c", "common.c", recipe.board, "engines.c", "sha256_model.c")
         ]
         # -fcommon as the old toolchain defaulted to; no delay-slot filling, so that a
         # faulting register access (periph.c on_fault) is never in a delay slot
@@ -180,14 +198,12 @@ def build(model: str) -> Path:
             cmd += [f'-DMM_VERSION="{version}"', "-c", src, "-o", obj]
             _run(cmd, fw)
             objs.append(obj)
-        (cache / key).mkdir(exist_ok=True)
-        out = str(cache / key / "mm.elf.tmp")
         cmd = [CC, *common, f"-I{MODEL_DIR}", "-static", "-Wl,--wrap=delay", *objs, *model_c]
-        _run([*cmd, "-o", out], fw)
-        os.rename(out, elf)
-        (cache / key / "version").write_text(version)
-        shutil.rmtree(work)
-        return elf
+        _run([*cmd, "-o", str(out)], fw)
+        return version
+
+    inputs = [Path(__file__), *(p for p in sorted(MODEL_DIR.iterdir()) if p.is_file())]
+    return cached_build(model, firmware_source(), recipe.ref, inputs, ["firmware"], compile_to)
 
 
 class FirmwareModule:

@@ -14,13 +14,9 @@ clone or bundle of Canaan's Avalon-nano repository; unset, the tests skip with o
 from __future__ import annotations
 
 import errno
-import fcntl
-import hashlib
 import os
 import queue
-import shutil
 import subprocess
-import tempfile
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,12 +26,17 @@ import pytest
 import usb.core
 
 from asicdrv.emulator.usb_backend import EmulatedUsbDevice
-from harness import MODEL_DIR, FirmwareModule, _cache_dir, _git, _mirror, _run, _version
+from harness import MODEL_DIR, FirmwareModule, _run, _version, cached_build
 
 STICK_DIR = Path(__file__).parent / "stick"
 STICK_REF = "master"  # b22b4ec, "PMU741: Update version"
 LIB = "firmware/nxplib/lpc_chip_11uxx_lib"
-REPORT = 40
+# the board parts the sticks and the AUC share (LPC11U library objects, the USB ROM
+# stand-in, and what every board model has: clock, events, control file)
+BOARD_SOURCES = [STICK_DIR / "usb_rom.c", STICK_DIR / "lpc11u.c", MODEL_DIR / "common.c"]
+BOARD_FILES = [*sorted(STICK_DIR.iterdir()), MODEL_DIR / "common.c", MODEL_DIR / "common.h"]
+REPORT = 40  # the sticks' HID reports
+PACKET = 64  # a full-speed endpoint's packet
 
 
 @dataclass(frozen=True)
@@ -74,26 +75,8 @@ def check_m32(variable: str) -> None:
 def build_stick(model: str) -> Path:
     """The executable for ``model`` ("nano" or "4-mini"), built once per commit and model."""
     recipe = RECIPES[model]
-    cache = _cache_dir()
-    with open(cache / ".lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        mirror = _mirror(stick_source(), cache)
-        commit = _git("--git-dir", str(mirror), "rev-parse", STICK_REF + "^{commit}")
-        digest = hashlib.sha1()
-        for path in [Path(__file__), *sorted(STICK_DIR.iterdir()), MODEL_DIR / "sha256_model.c"]:
-            digest.update(path.name.encode() + path.read_bytes())
-        key = f"stick-{recipe.folder}-{commit[:10]}-{digest.hexdigest()[:10]}"
-        elf = cache / key / "stick.elf"
-        if elf.exists():
-            return elf
-        work = Path(tempfile.mkdtemp(dir=cache))
-        paths = [f"firmware/{recipe.folder}", LIB]
-        archive = subprocess.run(
-            ["git", "--git-dir", str(mirror), "archive", commit, *paths],
-            check=True,
-            capture_output=True,
-        ).stdout
-        subprocess.run(["tar", "-x", "-C", str(work)], input=archive, check=True)
+
+    def compile_to(work: Path, commit: str, out: Path) -> str:
         fw = work / "firmware" / recipe.folder
         version = _version((fw / "Makefile").read_text(), commit, ())
         lib = work / LIB
@@ -106,21 +89,22 @@ def build_stick(model: str) -> Path:
                 continue
             obj = str(work / (src.stem + ".o"))
             rename = ["-Dmain=fw_main"] if src.stem == "hid_main" else []
-            _run(
-                ["gcc", *flags, *rename, f'-DAVAM_VERSION="{version}"', "-c", str(src), "-o", obj],
-                fw,
-            )
+            cmd = ["gcc", *flags, *rename, f'-DAVAM_VERSION="{version}"', "-c", str(src)]
+            _run([*cmd, "-o", obj], fw)
             objs.append(obj)
-        (cache / key).mkdir(exist_ok=True)
-        out = str(cache / key / "stick.elf.tmp")
-        board = [str(STICK_DIR / "stick.c"), str(MODEL_DIR / "sha256_model.c")]
+        board = [
+            str(p) for p in (STICK_DIR / "stick.c", *BOARD_SOURCES, MODEL_DIR / "sha256_model.c")
+        ]
         board.append(str(lib / "src" / "ring_buffer.c"))
         wraps = [f"-Wl,--wrap={name}" for name in recipe.wraps]
-        _run(["gcc", *flags, "-no-pie", *wraps, *objs, *board, "-o", out], fw)
-        os.rename(out, elf)
-        (cache / key / "version").write_text(version)
-        shutil.rmtree(work)
-        return elf
+        _run(["gcc", *flags, "-no-pie", *wraps, *objs, *board, "-o", str(out)], fw)
+        return version
+
+    inputs = [Path(__file__), *BOARD_FILES, MODEL_DIR / "sha256_model.c"]
+    paths = [f"firmware/{recipe.folder}", LIB]
+    return cached_build(
+        f"stick-{recipe.folder}", stick_source(), STICK_REF, inputs, paths, compile_to
+    )
 
 
 def _asm_headers(work: Path) -> list[str]:
@@ -164,6 +148,8 @@ class FirmwareStick(EmulatedUsbDevice):
     0x01/0x81.  ``set(temp=70)``, ``set(adc=(2, 180))``, ``set(nonces=[...])`` drive the
     board; ``events(kind)`` are its log (POWER, VOLT, PLL, FOUND, LOAD, ...)."""
 
+    report_size: int | None = REPORT
+
     def __init__(self, model: str, **settings):
         # the firmware's delay() (the mini's 0.75 s boot core test, its chip test, a power
         # on) at a quarter of real time: nothing the tests check depends on those waits,
@@ -194,7 +180,8 @@ class FirmwareStick(EmulatedUsbDevice):
         self.connected, self.transfers, self.disconnect_after = True, 0, None
         self.configuration = 1
         self.claimed: set[int] = set()
-        self.sent: list[bytes] = []
+        self.sent: list[bytes] = []  # OUT packets, as the host wrote them
+        self.received: list[bytes] = []  # IN packets, as the host got them
         self._lock = threading.Lock()
 
     def set(self, **settings) -> None:
@@ -212,7 +199,9 @@ class FirmwareStick(EmulatedUsbDevice):
             tag = stream.read(1)
             if not tag:
                 return
-            self.replies.put(stream.read(REPORT))
+            packet = stream.read(stream.read(1)[0])
+            self.received.append(packet)
+            self.replies.put(packet)
 
     # --- what the pyusb backend asks of a device ------------------------------------------
     def descriptor(self):
@@ -261,9 +250,11 @@ class FirmwareStick(EmulatedUsbDevice):
         self._count_transfer()
         if ep != 0x01:
             raise usb.core.USBError("Pipe error", -9, errno.EPIPE)
-        report = bytes(data[:REPORT]).ljust(REPORT, b"\0")
-        self.sent.append(report)
-        self._send(b"O" + report)
+        packet = bytes(data[:PACKET])
+        if self.report_size:  # a HID report is always its full size
+            packet = packet[: self.report_size].ljust(self.report_size, b"\0")
+        self.sent.append(packet)
+        self._send(b"O" + bytes((len(packet),)) + packet)
         return len(data)
 
     def read(self, ep: int, size: int, timeout_ms: int) -> bytes:

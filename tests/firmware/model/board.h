@@ -3,9 +3,7 @@
 #ifndef ASICDRV_BOARD_H
 #define ASICDRV_BOARD_H
 #include <stdint.h>
-
-double board_now(void);          /* seconds, monotonic */
-void board_event(const char *fmt, ...); /* one "EV ..." line on stderr */
+#include "common.h" /* board_now, board_event, board_read_ctl */
 
 /* Values the test sets in the control file (FW_CTL), re-read when it changes. */
 struct board_ctl {

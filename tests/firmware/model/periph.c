@@ -24,28 +24,6 @@ extern void isr(void); /* the firmware's interrupt dispatcher (sdk/intr.c) */
 struct board_ctl ctl;
 static volatile unsigned int irq_ie, irq_mask, irq_pend;
 static volatile int in_isr, in_model, tick_missed;
-static double t0;
-
-double board_now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9 - t0;
-}
-
-void board_event(const char *fmt, ...)
-{
-	char line[256];
-	va_list ap;
-	int n = snprintf(line, sizeof(line), "EV %.3f ", board_now());
-	va_start(ap, fmt);
-	n += vsnprintf(line + n, sizeof(line) - n - 1, fmt, ap);
-	va_end(ap);
-	if (n > (int)sizeof(line) - 2)
-		n = sizeof(line) - 2;
-	line[n++] = '\n';
-	(void)!write(2, line, n);
-}
 
 int board_module_id(void)
 {
@@ -87,29 +65,9 @@ static void parse_ctl(char *text)
 
 void board_poll_ctl(void)
 {
-	static double last_check = -1;
-	static struct timespec last_mtime;
-	struct stat st;
-	const char *path = getenv("FW_CTL");
-	double now = board_now();
-
-	if (!path || (last_check >= 0 && now - last_check < 0.02))
-		return;
-	last_check = now;
-	if (stat(path, &st) || (st.st_mtim.tv_sec == last_mtime.tv_sec &&
-				st.st_mtim.tv_nsec == last_mtime.tv_nsec))
-		return;
-	last_mtime = st.st_mtim;
-	int fd = open(path, O_RDONLY);
-	if (fd < 0)
-		return;
 	char text[2048];
-	int n = read(fd, text, sizeof(text) - 1);
-	close(fd);
-	if (n <= 0)
-		return;
-	text[n] = 0;
-	parse_ctl(text);
+	if (board_read_ctl(text, sizeof(text)))
+		parse_ctl(text);
 }
 
 /* ---- the host line ---- */
@@ -204,19 +162,10 @@ unsigned int fw_write(unsigned long addr, unsigned int value, int size)
  * reach this wrapper (-Wl,--wrap=delay) and sleep in real time, scaled by delay_scale. */
 void __wrap_delay(unsigned int ms)
 {
-	struct timespec until;
 	double s = ms / 1000.0 * ctl.delay_scale;
 	if (s < 20e-6)
 		return; /* shorter than a system call under qemu: a test's scaled-down wait */
-	clock_gettime(CLOCK_MONOTONIC, &until);
-	until.tv_sec += (time_t)s;
-	until.tv_nsec += (long)((s - (time_t)s) * 1e9);
-	if (until.tv_nsec >= 1000000000) {
-		until.tv_sec++;
-		until.tv_nsec -= 1000000000;
-	}
-	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &until, NULL) == EINTR)
-		;
+	board_sleep(s);
 }
 
 /* A register reached by a plain pointer, not readl/writel (the MM4's mboot.c): the address
@@ -261,8 +210,7 @@ __attribute__((constructor)) static void board_start(void)
 	struct sigaction sa;
 	struct itimerval it = {{0, 2000}, {0, 2000}};
 
-	t0 = 0;
-	t0 = board_now();
+	board_clock_start();
 	ctl.work_s = 0.02;
 	ctl.delay_scale = 1.0;
 	for (int i = 0; i < 4; i++)

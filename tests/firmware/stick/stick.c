@@ -5,53 +5,29 @@
  * five A3222 (a shift chain behind SPI) find the nonces the test names, checked by real
  * double SHA-256.
  *
- * Harness protocol: stdin carries 'O' + 40 bytes (an OUT report), 'R' (the host reads the
- * IN endpoint), 'C' (that read timed out); stdout carries 'I' + 40 bytes (an IN report).
- * stderr carries "EV <seconds> <KIND> ..." events; FW_CTL names the control file. */
+ * The USB ROM stand-in and the harness protocol are in usb_rom.c, the library objects in
+ * lpc11u.c, the clock, events and control file in ../model/common.c. */
 #define _GNU_SOURCE
-#include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
 #include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "board.h"
-#include "app_usbd_cfg.h"
+#include "common.h"
 #include "sha256_model.h"
+#include "usb_rom.h"
 
 extern int fw_main(void);
 extern void TIMER32_0_IRQHandler(void);
 void UART_IRQHandler(void) __attribute__((weak));
 
-#define REPORT 40
 #define MAX_NONCES 16
 
-/* ---- the library objects the firmware names ---- */
-LPC_GPIO_T model_gpio;
-LPC_IOCON_T model_iocon;
-LPC_USART_T model_usart;
-LPC_TIMER_T model_timer32_0, model_timer32_1, model_timer16_0, model_timer16_1;
-LPC_ADC_T model_adc;
-LPC_SSP_T model_ssp0, model_ssp1;
-LPC_WWDT_T model_wwdt;
-struct model_nvic model_nvic_regs;
-uint32_t SystemCoreClock = 48000000;
-void SystemCoreClockUpdate(void) {}
-void Board_Init(void) {}
-void Board_SystemInit(void) {}
-void Chip_SystemInit(void) {}
-void Board_LED_Toggle(uint8_t led) { (void)led; }
-void __disable_irq(void) {}
-void __set_MSP(uint32_t top) { (void)top; _exit(4); }
-
-/* ---- time, events, control file ---- */
-static double t0;
+/* ---- the control file ---- */
 static struct {
 	int temp_c;            /* the nano's TMP102 */
 	int adc[8];            /* raw ADC codes, -1: the board's own value */
@@ -62,34 +38,6 @@ static struct {
 	unsigned int dead;     /* chips (bit per chip) that never find a nonce */
 	double delay_scale;    /* the firmware's delay() in real time times this */
 } ctl;
-
-static double now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9 - t0;
-}
-
-static void event(const char *fmt, ...)
-{
-	char line[1200];
-	va_list ap;
-	int n = snprintf(line, sizeof(line), "EV %.3f ", now());
-	va_start(ap, fmt);
-	n += vsnprintf(line + n, sizeof(line) - n - 1, fmt, ap);
-	va_end(ap);
-	if (n > (int)sizeof(line) - 2)
-		n = sizeof(line) - 2;
-	line[n++] = '\n';
-	(void)!write(2, line, n);
-}
-
-static void hex(char *out, const uint8_t *data, int len)
-{
-	for (int i = 0; i < len; i++)
-		sprintf(out + 2 * i, "%02x", data[i]);
-	out[2 * len] = 0;
-}
 
 static void parse_ctl(char *text)
 {
@@ -123,35 +71,16 @@ static void parse_ctl(char *text)
 
 static void poll_ctl(void)
 {
-	static time_t seen_sec;
-	static long seen_nsec;
-	const char *path = getenv("FW_CTL");
-	struct stat st;
 	char text[2048];
-	if (!path || stat(path, &st) || (st.st_mtim.tv_sec == seen_sec && st.st_mtim.tv_nsec == seen_nsec))
-		return;
-	int fd = open(path, O_RDONLY);
-	if (fd < 0)
-		return;
-	int n = read(fd, text, sizeof(text) - 1);
-	close(fd);
-	if (n < 0)
-		return;
-	text[n] = 0;
-	seen_sec = st.st_mtim.tv_sec;
-	seen_nsec = st.st_mtim.tv_nsec;
-	parse_ctl(text);
+	if (board_read_ctl(text, sizeof(text)))
+		parse_ctl(text);
 }
 
 /* the firmware's delay() spins a calibrated loop: run it in real time instead (scaled by
  * the control file's delay_scale: 1 is real time) */
 void __wrap_delay(unsigned int ms)
 {
-	double until = now() + ms / 1000.0 * ctl.delay_scale;
-	while (now() < until) {
-		struct timespec ts = {0, 200000};
-		nanosleep(&ts, NULL);
-	}
+	board_sleep(ms / 1000.0 * ctl.delay_scale);
 }
 
 /* A main loop that never waits would hold a host core: pause where it spins */
@@ -220,12 +149,12 @@ static void a3233_work(const uint8_t *w)
 	uint32_t mid[8], tail[3], cand[MAX_NONCES + 1], pll;
 	memcpy(&pll, w + 4, 4);
 	if (pll != 0x01000000u && pll != 1)
-		event("PLL %08x", pll);
+		board_event("PLL %08x", pll);
 	memcpy(tail, w + 12, 12);   /* task data: header words 16..18 */
 	memcpy(mid, w + 44, 32);    /* midstate H0..H7 */
 	/* the chip switches once the 88 bytes are in (8 ms at 111111 baud): what it finds
 	 * for the old work before then still comes back, the rest is abandoned */
-	double start = now() + A3233_WORK * 10 / 111111.0;
+	double start = board_now() + A3233_WORK * 10 / 111111.0;
 	int kept = 0;
 	for (int i = 0; i < n_found; i++)
 		if (found[i].due <= start)
@@ -242,7 +171,7 @@ static void a3233_work(const uint8_t *w)
 		found[n_found].due = due;
 		memcpy(found[n_found].bytes, &out, 4);
 		n_found++;
-		event("FOUND 0 %08x", __builtin_bswap32(cand[i]));
+		board_event("FOUND 0 %08x", __builtin_bswap32(cand[i]));
 	}
 }
 
@@ -277,7 +206,7 @@ static void chips_tick(void)
 {
 	int kept = 0;
 	for (int i = 0; i < n_found; i++) {
-		if (found[i].due <= now() && uart_fifo_len + 4 <= (int)sizeof(uart_fifo)) {
+		if (found[i].due <= board_now() && uart_fifo_len + 4 <= (int)sizeof(uart_fifo)) {
 			memcpy(uart_fifo + uart_fifo_len, found[i].bytes, 4);
 			uart_fifo_len += 4;
 		} else
@@ -348,7 +277,7 @@ static void chain_reset(void)
 		empty_report(shift_reg[c]);
 		has_work[c] = 0;
 	}
-	event("RESET");
+	board_event("RESET");
 }
 
 static void chain_load(void)
@@ -375,7 +304,7 @@ static void chain_load(void)
 				uint32_t raw = cand[i] + 0x4000; /* the chip's offset, big-endian */
 				uint8_t *s = report + 8 + 4 * slots++;
 				s[0] = raw >> 24; s[1] = raw >> 16; s[2] = raw >> 8; s[3] = raw;
-				event("FOUND %d %08x", w[78], __builtin_bswap32(cand[i]));
+				board_event("FOUND %d %08x", w[78], __builtin_bswap32(cand[i]));
 			}
 		}
 		const uint8_t *next = shift_reg[c];
@@ -383,7 +312,7 @@ static void chain_load(void)
 		if (has_work[c]) {
 			memcpy(current[c], next, A3222_WORK);
 			if (memcmp(next + 80, "\0\0\0\1\0\0\0\1\0\0\0\1", 12))
-				event("PLL %d %02x%02x%02x%02x", next[78], next[80], next[81], next[82], next[83]);
+				board_event("PLL %d %02x%02x%02x%02x", next[78], next[80], next[81], next[82], next[83]);
 		}
 		memcpy(shift_reg[c], report, A3222_WORK);
 	}
@@ -406,13 +335,13 @@ uint32_t Chip_SSP_WriteFrames_Blocking(LPC_SSP_T *s, uint8_t *buf, uint32_t len)
 {
 	(void)s; (void)buf;
 	if (model_gpio_get(1, 19)) {
-		event("LOAD");
+		board_event("LOAD");
 		chain_load();
 	}
 	return len;
 }
 
-void Chip_SSP_SetBitRate(LPC_SSP_T *s, uint32_t rate) { (void)s; event("SPI %u", rate); }
+void Chip_SSP_SetBitRate(LPC_SSP_T *s, uint32_t rate) { (void)s; board_event("SPI %u", rate); }
 uint32_t Chip_UART_SendRB(LPC_USART_T *u, RINGBUFF_T *rb, const void *d, int n) { (void)u; (void)rb; (void)d; return n; }
 int Chip_UART_ReadRB(LPC_USART_T *u, RINGBUFF_T *rb, void *d, int n) { (void)u; (void)rb; (void)d; (void)n; return 0; }
 void Chip_UART_IRQRBHandler(LPC_USART_T *u, RINGBUFF_T *rx, RINGBUFF_T *tx) { (void)u; (void)rx; (void)tx; }
@@ -420,8 +349,6 @@ void model_uart_fcr(uint32_t fcr) { (void)fcr; }
 static void chips_tick(void) {}
 #endif
 
-int Chip_UART_SendBlocking(LPC_USART_T *u, const void *data, int bytes) { (void)u; (void)data; return bytes; }
-int Chip_UART_Read(LPC_USART_T *u, void *data, int bytes) { (void)u; (void)data; (void)bytes; return 0; }
 #ifdef STICK_NANO
 void Chip_SSP_SetBitRate(LPC_SSP_T *s, uint32_t rate) { (void)s; (void)rate; }
 uint32_t Chip_SSP_RWFrames_Blocking(LPC_SSP_T *s, Chip_SSP_DATA_SETUP_T *xf) { (void)s; return xf->length; }
@@ -454,7 +381,7 @@ void model_gpio_set(uint32_t port, uint8_t pin, bool on)
 	pin_state[port & 1][pin & 31] = on;
 #ifdef STICK_NANO
 	if (port == 0 && pin == 11 && was != on)
-		event("POWER %s", on ? "on" : "off");
+		board_event("POWER %s", on ? "on" : "off");
 	if (port == 0 && (pin == 4 || pin == 5))
 		i2c_edge(scl, sda);
 #else
@@ -464,7 +391,7 @@ void model_gpio_set(uint32_t port, uint8_t pin, bool on)
 		chain_reset();
 	if (port == 0 && pin == 16 && on && !was && hc595 != voltage) {
 		voltage = hc595;
-		event("VOLT %02x", voltage);
+		board_event("VOLT %02x", voltage);
 	}
 #endif
 }
@@ -504,112 +431,6 @@ void iap_entry(unsigned int cmd[], unsigned int result[])
 	}
 }
 
-/* ---- the USB ROM driver ---- */
-static USB_EP_HANDLER_T hid_in, hid_out;
-static void *hid_data;
-static uint8_t out_report[REPORT], in_report[REPORT];
-static volatile int out_full, in_full, host_reading;
-static int usb_handle;
-
-static ErrorCode_t usb_init_hw(USBD_HANDLE_T *h, USB_CORE_DESCS_T *desc, USBD_API_INIT_PARAM_T *p)
-{
-	char text[1100];
-	const uint8_t *cfg = desc->full_speed_desc, *s = desc->string_desc;
-	int total = cfg[2] | cfg[3] << 8, slen = 0;
-	(void)p;
-	*h = &usb_handle;
-	hex(text, desc->device_desc, 18);
-	event("DESC device %s", text);
-	hex(text, cfg, total < 500 ? total : 500);
-	event("DESC config %s", text);
-	while (s[slen] && slen < 500)
-		slen += s[slen];
-	hex(text, s, slen);
-	event("DESC strings %s", text);
-	return LPC_OK;
-}
-static void usb_connect(USBD_HANDLE_T h, uint32_t on) { (void)h; event("CONNECT %u", on); }
-static void usb_isr(USBD_HANDLE_T h) { (void)h; }
-static uint32_t usb_read_ep(USBD_HANDLE_T h, uint32_t ep, uint8_t *data)
-{
-	(void)h; (void)ep;
-	if (!out_full)
-		return 0;
-	memcpy(data, out_report, REPORT);
-	out_full = 0;
-	return REPORT;
-}
-static uint32_t usb_read_req_ep(USBD_HANDLE_T h, uint32_t ep, uint8_t *data, uint32_t len)
-{
-	(void)h; (void)ep; (void)data; (void)len;
-	return 0;
-}
-static uint32_t usb_write_ep(USBD_HANDLE_T h, uint32_t ep, uint8_t *data, uint32_t cnt)
-{
-	(void)h; (void)ep;
-	memcpy(in_report, data, cnt < REPORT ? cnt : REPORT);
-	in_full = 1;
-	return cnt;
-}
-static ErrorCode_t hid_init(USBD_HANDLE_T h, USBD_HID_INIT_PARAM_T *p)
-{
-	(void)h;
-	hid_in = p->HID_EpIn_Hdlr;
-	hid_out = p->HID_EpOut_Hdlr;
-	return LPC_OK;
-}
-static ErrorCode_t dfu_init(USBD_HANDLE_T h, USBD_DFU_INIT_PARAM_T *p, uint32_t state)
-{
-	(void)h; (void)p; (void)state;
-	return LPC_OK;
-}
-const USBD_HW_API_T hw_api = {
-	.Init = usb_init_hw, .Connect = usb_connect, .ISR = usb_isr, .ReadEP = usb_read_ep,
-	.ReadReqEP = usb_read_req_ep, .WriteEP = usb_write_ep,
-};
-const USBD_CORE_API_T core_api;
-const USBD_HID_API_T hid_api = {.init = hid_init};
-const USBD_DFU_API_T dfu_api = {.init = dfu_init};
-
-/* the host's side: one OUT report a tick, as the endpoint polls once a millisecond */
-static uint8_t host_buf[4096];
-static int host_len;
-static void host_poll(void)
-{
-	int n = read(0, host_buf + host_len, sizeof(host_buf) - host_len);
-	if (n == 0)
-		_exit(0); /* the harness closed stdin */
-	if (n > 0)
-		host_len += n;
-	int used = 0, delivered = 0;
-	while (used < host_len) {
-		uint8_t tag = host_buf[used];
-		if (tag == 'O') {  /* an interrupt endpoint: one report a 1 ms frame */
-			if (host_len - used < 1 + REPORT || out_full || delivered)
-				break;
-			delivered = 1;
-			memcpy(out_report, host_buf + used + 1, REPORT);
-			out_full = 1;
-			used += 1 + REPORT;
-			if (hid_out)
-				hid_out(&usb_handle, hid_data, USB_EVT_OUT);
-			continue;
-		}
-		host_reading = tag == 'R';
-		used++;
-	}
-	memmove(host_buf, host_buf + used, host_len - used);
-	host_len -= used;
-	if (host_reading && in_full) {
-		uint8_t msg[1 + REPORT] = {'I'};
-		memcpy(msg + 1, in_report, REPORT);
-		(void)!write(1, msg, sizeof(msg));
-		host_reading = in_full = 0;
-		if (hid_in)
-			hid_in(&usb_handle, hid_data, USB_EVT_IN);
-	}
-}
-
 /* ---- the 1 ms interrupt ---- */
 static volatile int timer_irq;
 bool model_timer_pending(LPC_TIMER_T *t) { return t == LPC_TIMER32_0 && timer_irq; }
@@ -618,7 +439,7 @@ static void on_tick(int sig)
 {
 	static int ticks;
 	(void)sig;
-	host_poll();
+	board_usb_poll();
 	timer_irq = 1;
 	TIMER32_0_IRQHandler();
 	timer_irq = 0;
@@ -627,21 +448,12 @@ static void on_tick(int sig)
 		poll_ctl();
 }
 
-static void map_fixed(unsigned long addr, size_t size)
-{
-	void *p = mmap((void *)addr, size, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
-	if (p != (void *)addr) {
-		fprintf(stderr, "cannot map %#lx: %s\n", addr, strerror(errno));
-		exit(3);
-	}
-}
-
 int main(void)
 {
 	struct sigaction sa;
 	struct itimerval it = {{0, 1000}, {0, 1000}};
-	t0 = now();
+	board_clock_start();
+	board_usb_start();
 	for (int i = 0; i < 8; i++)
 		ctl.adc[i] = -1;
 	ctl.temp_c = 30;
@@ -649,13 +461,13 @@ int main(void)
 	ctl.delay_scale = 1.0;
 	poll_ctl();
 	fcntl(0, F_SETFL, fcntl(0, F_GETFL) | O_NONBLOCK);
-	map_fixed(0x20004000, 0x1000);  /* USB RAM: the stack's buffers (USB_STACK_MEM_BASE) */
-	map_fixed(0x40044000, 0x1000);  /* IOCON: the nano writes one register directly */
+	board_map_fixed(0x20004000, 0x1000);  /* USB RAM: the stack's buffers (USB_STACK_MEM_BASE) */
+	board_map_fixed(0x40044000, 0x1000);  /* IOCON: the nano writes one register directly */
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_tick;
 	sa.sa_flags = SA_RESTART;
 	sigaction(SIGALRM, &sa, NULL);
-	event("START");
+	board_event("START");
 	setitimer(ITIMER_REAL, &it, NULL);
 	return fw_main();
 }
