@@ -16,7 +16,6 @@ import struct
 import threading
 import time
 from collections import Counter, deque
-from types import SimpleNamespace
 from typing import Callable
 
 import usb.core
@@ -217,27 +216,8 @@ class EmulatedStick(EmulatedUsbDevice):
         self.strings = {1: "CANAAN", 2: product, 3: serial, 4: "HID"}
 
     def descriptor(self):
-        return SimpleNamespace(
-            bLength=18,
-            bDescriptorType=1,
-            bcdUSB=0x0200,
-            bDeviceClass=0xEF,
-            bDeviceSubClass=0x02,
-            bDeviceProtocol=0x01,
-            bMaxPacketSize0=64,
-            idVendor=0x29F1,
-            idProduct=self.product_id,
-            bcdDevice=0x0100,
-            iManufacturer=1,
-            iProduct=2,
-            iSerialNumber=3,
-            bNumConfigurations=1,
-            address=self.address,
-            bus=self.bus,
-            port_number=2,
-            port_numbers=(2,),
-            speed=2,
-        )
+        """Class 0xEF/2/1 (interface association), as the sticks' hid_desc.c says."""
+        return self._device_descriptor((0xEF, 0x02, 0x01), 0x29F1, self.product_id, port=2, speed=2)
 
     def interfaces(self) -> dict[int, tuple[int, list]]:
         """interface -> (class, [(endpoint address, attributes, max packet)])."""

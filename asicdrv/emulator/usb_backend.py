@@ -37,6 +37,46 @@ class EmulatedUsbDevice:
     connected = True
     disconnect_after: int | None = None
     transfers = 0
+    bus = 1
+    address = 1
+
+    def _device_descriptor(
+        self,
+        device_class: tuple[int, int, int],
+        vendor: int,
+        product: int,
+        *,
+        port: int,
+        speed: int,
+        bcd_usb: int = 0x0200,
+        bcd_device: int = 0x0100,
+        max_packet0: int = 64,
+        string_indexes: tuple[int, int, int] = (1, 2, 3),
+        configurations: int = 1,
+    ):
+        """The device descriptor as pyusb's backend hands it over, at this device's place
+        on the bus (``self.bus``, ``self.address``)."""
+        return SimpleNamespace(
+            bLength=18,
+            bDescriptorType=1,
+            bcdUSB=bcd_usb,
+            bDeviceClass=device_class[0],
+            bDeviceSubClass=device_class[1],
+            bDeviceProtocol=device_class[2],
+            bMaxPacketSize0=max_packet0,
+            idVendor=vendor,
+            idProduct=product,
+            bcdDevice=bcd_device,
+            iManufacturer=string_indexes[0],
+            iProduct=string_indexes[1],
+            iSerialNumber=string_indexes[2],
+            bNumConfigurations=configurations,
+            address=self.address,
+            bus=self.bus,
+            port_number=port,
+            port_numbers=(port,),
+            speed=speed,
+        )
 
     def _count_transfer(self) -> None:
         if not self.connected:
@@ -79,26 +119,9 @@ class EmulatedAuc(EmulatedUsbDevice):
         return {0: (0x02, []), 1: (0x0A, [(auc.EP_IN, 0x02, 64), (auc.EP_OUT, 0x02, 64)])}
 
     def descriptor(self):
-        return SimpleNamespace(
-            bLength=18,
-            bDescriptorType=1,
-            bcdUSB=0x0200,
-            bDeviceClass=0x02,
-            bDeviceSubClass=0,
-            bDeviceProtocol=0,
-            bMaxPacketSize0=64,
-            idVendor=auc.USB_VENDOR_ID,
-            idProduct=auc.USB_PRODUCT_ID,
-            bcdDevice=0x0100,
-            iManufacturer=1,
-            iProduct=2,
-            iSerialNumber=3,
-            bNumConfigurations=1,
-            address=self.address,
-            bus=self.bus,
-            port_number=1,
-            port_numbers=(1,),
-            speed=3,
+        """The AUC: a CDC device (class 2), speed 3 as libusb reports it for the bridge."""
+        return self._device_descriptor(
+            (0x02, 0, 0), auc.USB_VENDOR_ID, auc.USB_PRODUCT_ID, port=1, speed=3
         )
 
     @property

@@ -20,7 +20,6 @@ import subprocess
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 import usb.core
@@ -206,26 +205,17 @@ class FirmwareStick(EmulatedUsbDevice):
     # --- what the pyusb backend asks of a device ------------------------------------------
     def descriptor(self):
         d = self.device_desc
-        return SimpleNamespace(
-            bLength=d[0],
-            bDescriptorType=d[1],
-            bcdUSB=int.from_bytes(d[2:4], "little"),
-            bDeviceClass=d[4],
-            bDeviceSubClass=d[5],
-            bDeviceProtocol=d[6],
-            bMaxPacketSize0=d[7],
-            idVendor=int.from_bytes(d[8:10], "little"),
-            idProduct=int.from_bytes(d[10:12], "little"),
-            bcdDevice=int.from_bytes(d[12:14], "little"),
-            iManufacturer=d[14],
-            iProduct=d[15],
-            iSerialNumber=d[16],
-            bNumConfigurations=d[17],
-            address=self.address,
-            bus=self.bus,
-            port_number=3,
-            port_numbers=(3,),
+        return self._device_descriptor(
+            (d[4], d[5], d[6]),
+            int.from_bytes(d[8:10], "little"),
+            int.from_bytes(d[10:12], "little"),
+            port=3,
             speed=2,
+            bcd_usb=int.from_bytes(d[2:4], "little"),
+            bcd_device=int.from_bytes(d[12:14], "little"),
+            max_packet0=d[7],
+            string_indexes=(d[14], d[15], d[16]),
+            configurations=d[17],
         )
 
     def interfaces(self) -> dict[int, tuple[int, list]]:
