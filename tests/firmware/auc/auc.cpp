@@ -203,8 +203,6 @@ static void on_tick(int sig)
 
 int main(void)
 {
-	struct sigaction sa;
-	struct itimerval it = {{0, 1000}, {0, 1000}};
 	board_clock_start();
 	board_usb_start();
 	const char *o = getenv("FW_I2C_OUT"), *in = getenv("FW_I2C_IN");
@@ -212,11 +210,7 @@ int main(void)
 	i2c_in = in ? atoi(in) : -1;
 	fcntl(0, F_SETFL, fcntl(0, F_GETFL) | O_NONBLOCK);
 	board_map_fixed(0x20004000, 0x1000); /* USB RAM: the stack's and the bridge's buffers */
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_tick;
-	sa.sa_flags = SA_RESTART;
-	sigaction(SIGALRM, &sa, NULL);
 	board_event("START");
-	setitimer(ITIMER_REAL, &it, NULL);
+	board_start_tick(on_tick, 1000);
 	return fw_main();
 }

@@ -16,6 +16,7 @@ void board_hex(char *out, const uint8_t *data, int len);
 int board_read_ctl(char *text, size_t size);
 void board_map_fixed(unsigned long addr, size_t size); /* memory the firmware addresses */
 void board_sleep(double seconds); /* real time, whatever signals arrive meanwhile */
+void board_start_tick(void (*on_tick)(int), long usec); /* SIGALRM every usec: the interrupts */
 #ifdef __cplusplus
 }
 #endif

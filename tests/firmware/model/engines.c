@@ -5,6 +5,7 @@
 #include <time.h>
 #include <stdlib.h>
 
+#include "system_config.h"
 #include "board.h"
 #include "engines.h"
 #include "sha256_model.h"
@@ -176,7 +177,47 @@ void hw_twi_command(uint32_t cr, uint32_t wd)
 	}
 }
 
-uint32_t hw_twi_read(void) { return twi_rd; }
+/* ---- the TWI/PWM block (twipwm.c): the sensors above, the fan's PWM, its tachometers ---- */
+static uint32_t twi_cr, twi_wd, pwm = 0x3ff;
+
+int hw_twipwm_read(unsigned long off, int tachs, unsigned int *value)
+{
+	switch (off) {
+	case 0x0:
+		*value = twi_cr | LM32_TWIPWM_CR_TDONE;
+		return 1;
+	case 0x8:
+		*value = twi_rd;
+		return 1;
+	case 0x18:
+	case 0x1c: /* tachometers: revolutions per 2 s as the firmware * 30 */
+		if (off == 0x18 || tachs > 1) {
+			*value = (0x3ff - pwm) * 6000 / 0x3ff / 30;
+			return 1;
+		}
+	}
+	return 0;
+}
+
+int hw_twipwm_write(unsigned long off, uint32_t value)
+{
+	switch (off) {
+	case 0x0:
+		twi_cr = value & ~LM32_TWIPWM_CR_TDONE;
+		if (value & LM32_TWIPWM_CR_TSTART)
+			hw_twi_command(value, twi_wd);
+		return 1;
+	case 0x4:
+		twi_wd = value;
+		return 1;
+	case 0xc:
+		if (pwm != value)
+			board_event("FAN pwm %03x", value);
+		pwm = value;
+		return 1;
+	}
+	return 0;
+}
 
 /* ---- hashing: on while works reach the chips, off half a second after the last ---- */
 static int hashing;

@@ -208,7 +208,6 @@ static void on_fault(int sig, siginfo_t *si, void *context)
 __attribute__((constructor)) static void board_start(void)
 {
 	struct sigaction sa;
-	struct itimerval it = {{0, 2000}, {0, 2000}};
 
 	board_clock_start();
 	ctl.work_s = 0.02;
@@ -218,13 +217,9 @@ __attribute__((constructor)) static void board_start(void)
 	board_poll_ctl();
 	fcntl(0, F_SETFL, fcntl(0, F_GETFL) | O_NONBLOCK);
 	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_tick;
-	sa.sa_flags = SA_RESTART;
-	sigaction(SIGALRM, &sa, NULL);
-	memset(&sa, 0, sizeof(sa));
 	sa.sa_sigaction = on_fault;
 	sa.sa_flags = SA_SIGINFO;
 	sigaction(SIGSEGV, &sa, NULL);
-	setitimer(ITIMER_REAL, &it, NULL);
+	board_start_tick(on_tick, 2000);
 	board_event("START module %d", board_module_id());
 }

@@ -243,7 +243,7 @@ static void alink_write(unsigned long off, uint32_t v)
 }
 
 /* ---- the rest of the board ---- */
-static uint32_t twi_cr, twi_wd, pwm = 0x3ff, gpio_out; /* TWI, PWM, GPIO registers */
+static uint32_t gpio_out; /* the GPIO register */
 static uint32_t shift_value, volt_word = 0x8f00;
 static int volt_on;
 
@@ -285,14 +285,11 @@ unsigned int dev_read(unsigned long addr, int size)
 		return hw_sha_read(addr - SHA256_BASE);
 	if (addr >= ALINK_BASE && addr < ALINK_BASE + 0x20)
 		return alink_read(addr - ALINK_BASE);
+	unsigned int value;
+	if (addr >= TWIPWM_BASE && addr < TWIPWM_BASE + 0x20 &&
+	    hw_twipwm_read(addr - TWIPWM_BASE, 2, &value))
+		return value;
 	switch (addr) {
-	case TWIPWM_BASE:
-		return twi_cr | LM32_TWIPWM_CR_TDONE;
-	case TWIPWM_BASE + 0x8:
-		return hw_twi_read();
-	case TWIPWM_BASE + 0x18:
-	case TWIPWM_BASE + 0x1c: /* tachometer: revolutions per 2 s as the firmware * 30 */
-		return (0x3ff - pwm) * 6000 / 0x3ff / 30;
 	case SHIFTER_BASE:
 		return 0x8; /* shift done */
 	case TIMER_BASE:
@@ -321,20 +318,10 @@ void dev_write(unsigned long addr, unsigned int value, int size)
 		alink_write(addr - ALINK_BASE, value);
 		return;
 	}
+	if (addr >= TWIPWM_BASE && addr < TWIPWM_BASE + 0x20 &&
+	    hw_twipwm_write(addr - TWIPWM_BASE, value))
+		return;
 	switch (addr) {
-	case TWIPWM_BASE:
-		twi_cr = value & ~LM32_TWIPWM_CR_TDONE;
-		if (value & LM32_TWIPWM_CR_TSTART)
-			hw_twi_command(value, twi_wd);
-		break;
-	case TWIPWM_BASE + 0x4:
-		twi_wd = value;
-		break;
-	case TWIPWM_BASE + 0xc:
-		if (pwm != value)
-			board_event("FAN pwm %03x", value);
-		pwm = value;
-		break;
 	case SHIFTER_BASE:
 		shifter_write(value);
 		break;

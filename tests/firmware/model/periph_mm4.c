@@ -338,7 +338,7 @@ static void api_write(unsigned long off, uint32_t v)
 
 /* ---- sensors, fan, power ---- */
 /* TWI (the temperature the firmware reads is sensor 1, at 0x49), PWM, GPIO registers */
-static uint32_t twi_cr, twi_wd, pwm = 0x3ff, gpio = 0;
+static uint32_t gpio = 0;
 static uint32_t shift_value[2], volt_word[2] = {ASIC_0V, ASIC_0V};
 
 /* shifter.c: 0 resets, word | 1 shifts in a word per regulator, 0x2 latches, 0x3 enables
@@ -383,15 +383,13 @@ unsigned int dev_read(unsigned long addr, int size)
 		return api_read(addr - API_BASE);
 	if (addr >= IIC_BASE && addr < IIC_BASE + 0x10)
 		return i2c_read(addr - IIC_BASE);
+	unsigned int value;
+	if (addr >= TWIPWM_BASE && addr < TWIPWM_BASE + 0x20 &&
+	    hw_twipwm_read(addr - TWIPWM_BASE, 1, &value))
+		return value;
 	switch (addr) {
 	case DNA_BASE:
 		return ((dna_shift >> 56) & 1) << 4;
-	case TWIPWM_BASE:
-		return twi_cr | LM32_TWIPWM_CR_TDONE;
-	case TWIPWM_BASE + 0x8:
-		return hw_twi_read();
-	case TWIPWM_BASE + 0x18:
-		return (0x3ff - pwm) * 6000 / 0x3ff / 30;
 	case SHIFTER_BASE0:
 	case SHIFTER_BASE1:
 		return 0x8; /* shift done */
@@ -422,22 +420,12 @@ void dev_write(unsigned long addr, unsigned int value, int size)
 		i2c_write(addr - IIC_BASE, value);
 		return;
 	}
+	if (addr >= TWIPWM_BASE && addr < TWIPWM_BASE + 0x20 &&
+	    hw_twipwm_write(addr - TWIPWM_BASE, value))
+		return;
 	switch (addr) {
 	case DNA_BASE:
 		dna_write(value);
-		break;
-	case TWIPWM_BASE:
-		twi_cr = value & ~LM32_TWIPWM_CR_TDONE;
-		if (value & LM32_TWIPWM_CR_TSTART)
-			hw_twi_command(value, twi_wd);
-		break;
-	case TWIPWM_BASE + 0x4:
-		twi_wd = value;
-		break;
-	case TWIPWM_BASE + 0xc:
-		if (pwm != value)
-			board_event("FAN pwm %03x", value);
-		pwm = value;
 		break;
 	case SHIFTER_BASE0:
 		shifter_write(0, value);

@@ -450,8 +450,6 @@ static void on_tick(int sig)
 
 int main(void)
 {
-	struct sigaction sa;
-	struct itimerval it = {{0, 1000}, {0, 1000}};
 	board_clock_start();
 	board_usb_start();
 	for (int i = 0; i < 8; i++)
@@ -463,11 +461,7 @@ int main(void)
 	fcntl(0, F_SETFL, fcntl(0, F_GETFL) | O_NONBLOCK);
 	board_map_fixed(0x20004000, 0x1000);  /* USB RAM: the stack's buffers (USB_STACK_MEM_BASE) */
 	board_map_fixed(0x40044000, 0x1000);  /* IOCON: the nano writes one register directly */
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_tick;
-	sa.sa_flags = SA_RESTART;
-	sigaction(SIGALRM, &sa, NULL);
 	board_event("START");
-	setitimer(ITIMER_REAL, &it, NULL);
+	board_start_tick(on_tick, 1000);
 	return fw_main();
 }
