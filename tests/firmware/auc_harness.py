@@ -16,9 +16,8 @@ import shutil
 import threading
 from pathlib import Path
 
-import pytest
 
-from harness import MODEL_DIR, FirmwareModule, _run, cached_build
+from harness import MODEL_DIR, FirmwareModule, _run, cached_build, named_source
 from stick_harness import BOARD_FILES, BOARD_SOURCES, FirmwareStick, _asm_headers, check_m32
 
 AUC_DIR = Path(__file__).parent / "auc"
@@ -28,11 +27,7 @@ LIB = "firmware/nxplib/lpc_chip_11uxx_lib"
 
 
 def auc_source() -> str:
-    source = os.environ.get("ASICDRV_AUC_FIRMWARE")
-    if not source:
-        pytest.skip("AUC firmware tier: set ASICDRV_AUC_FIRMWARE to Canaan's Avalon-USB-converter")
-    if not os.path.exists(source):
-        raise RuntimeError(f"ASICDRV_AUC_FIRMWARE={source!r}: no such clone or bundle")
+    source = named_source("ASICDRV_AUC_FIRMWARE", "Canaan's Avalon-USB-converter")
     if shutil.which("g++") is None:
         raise RuntimeError("ASICDRV_AUC_FIRMWARE is set but g++ is not installed")
     check_m32("ASICDRV_AUC_FIRMWARE")

@@ -74,13 +74,20 @@ RECIPES = {
 }
 
 
-def firmware_source() -> str:
-    source = os.environ.get("ASICDRV_MM_FIRMWARE")
+def named_source(variable: str, repository: str) -> str:
+    """The clone or bundle of ``repository`` that ``variable`` names: unset, the test skips
+    with one line; set to nothing there, an error (a check that cannot run is no pass)."""
+    source = os.environ.get(variable)
     if not source:
-        pytest.skip("firmware tier: set ASICDRV_MM_FIRMWARE to a clone or bundle of Canaan's MM")
-    missing = [tool for tool in (QEMU, CC) if shutil.which(tool) is None]
+        pytest.skip(f"firmware tier: set {variable} to a clone or bundle of {repository}")
     if not os.path.exists(source):
-        raise RuntimeError(f"ASICDRV_MM_FIRMWARE={source!r}: no such clone or bundle")
+        raise RuntimeError(f"{variable}={source!r}: no such clone or bundle")
+    return source
+
+
+def firmware_source() -> str:
+    source = named_source("ASICDRV_MM_FIRMWARE", "Canaan's MM")
+    missing = [tool for tool in (QEMU, CC) if shutil.which(tool) is None]
     if missing:  # the variable is set: a missing tool is an error, not a skip
         raise RuntimeError(
             f"ASICDRV_MM_FIRMWARE is set but {', '.join(missing)} is not installed "

@@ -21,11 +21,10 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-import pytest
 import usb.core
 
 from asicdrv.emulator.usb_backend import EmulatedUsbDevice
-from harness import MODEL_DIR, FirmwareModule, _run, _version, cached_build
+from harness import MODEL_DIR, FirmwareModule, _run, _version, cached_build, named_source
 
 STICK_DIR = Path(__file__).parent / "stick"
 STICK_REF = "master"  # b22b4ec, "PMU741: Update version"
@@ -52,11 +51,7 @@ RECIPES = {
 
 
 def stick_source() -> str:
-    source = os.environ.get("ASICDRV_STICK_FIRMWARE")
-    if not source:
-        pytest.skip("stick firmware tier: set ASICDRV_STICK_FIRMWARE to Canaan's Avalon-nano")
-    if not os.path.exists(source):
-        raise RuntimeError(f"ASICDRV_STICK_FIRMWARE={source!r}: no such clone or bundle")
+    source = named_source("ASICDRV_STICK_FIRMWARE", "Canaan's Avalon-nano")
     check_m32("ASICDRV_STICK_FIRMWARE")
     return source
 
