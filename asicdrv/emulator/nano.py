@@ -24,7 +24,7 @@ from collections import deque
 from firmware_protocols import PacketType as T
 
 from .physics import chip_volts
-from .stick import IDLE_TIME_S, EmulatedStick, StickDevice
+from .stick import IDLE_TIME_S, StickDevice
 
 CLOCK_LOOP_S = 5.0  # a3233_monitor's timer
 CLOCK_MAX, CLOCK_MIN = 360, 100
@@ -39,7 +39,7 @@ TMP102_FIRST_READ_S = 1.0
 LED_GREEN, LED_RED = 0xFF00, 0xFF0000
 NANO_TYPES = (T.DETECT, T.SET_PMU, T.POLLING)  # DETECT, WORK, POLLING
 
-__all__ = ["EmulatedNano", "NanoDevice"]
+__all__ = ["NanoDevice"]
 
 
 class NanoDevice(StickDevice):
@@ -157,6 +157,3 @@ class NanoDevice(StickDevice):
                 if self.physics.chip_alive(0, 0) and len(self.uart_ring) < UART_RING_NONCES:
                     self.uart_ring.append(nonce)
             self.current[2] += count
-
-
-EmulatedNano = EmulatedStick  # the USB device of either stick (the older name)

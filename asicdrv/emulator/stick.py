@@ -135,11 +135,12 @@ class StickDevice:
         tail = second[28:32] + second[24:28] + second[20:24]  # merkle, ntime, nbits
         return second[:6], midstate, tail, second[8]
 
-    def _nonce_report(self, work_id: bytes, chip: int, ntime: int, nonce: int, extra=b"") -> bytes:
+    def _nonce_report(self, work_id: bytes, chip: int, ntime: int, nonce: int) -> bytes:
         """One 16-byte NONCE_M report: id(6), chip, ntime, the nonce as the chip reports it
-        (its pipeline offset added, big-endian), then counters."""
+        (its pipeline offset added, big-endian), then four counter bytes, zero (the nano's;
+        the 4-mini fills its own as it sends the report)."""
         raw = (_bswap(nonce) + self.spec.nonce_correction) & 0xFFFFFFFF
-        return (work_id + bytes((chip, ntime)) + raw.to_bytes(4, "big") + extra).ljust(16, b"\0")
+        return (work_id + bytes((chip, ntime)) + raw.to_bytes(4, "big")).ljust(16, b"\0")
 
     def _nonce_m(self, reports: list[bytes]) -> bytes:
         self.nonces_sent += len(reports)

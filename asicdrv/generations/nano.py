@@ -119,8 +119,7 @@ class NanoReadings(ModuleReadings):
         super().__init__(spec)
         self.reported_clock: int | None = None
         self.power_enabled: bool | None = None  # the nano's d[28]
-        self.voltage_code: int | None = None  # the 4-mini's d[12]
-        self.more: dict = {}  # what else its STATUS_M says (extra())
+        self.words: list[int] | None = None  # the last STATUS_M, as it came
         self.test_frames = 0  # TEST_RET frames since the TEST
         self.test_failures: list[int] = []  # failed test works, chip by chip
         self.status_at = 0.0  # when the last STATUS_M came
@@ -160,15 +159,8 @@ class NanoReadings(ModuleReadings):
             return
         self.status_at = now
         w = f["words"]
+        self.words = list(w)
         if spec.name == "nano":
-            self.more = {
-                "clock_mhz": w[0],
-                "power_enabled": w[7] != 0,
-                "led_rgb": f"#{w[1] & 0xFFFFFF:06x}",
-                "rail_2v5_v": round(w[3] * 5 / 1024, 3),
-                "rail_1v8_v": round((w[6] >> 16) * ADC_VOLTS, 3),
-                "rail_0v9_v": round((w[6] & 0xFFFF) * ADC_VOLTS, 3),
-            }
             self.reported_clock = w[0]
             self.reported_frequencies = [[w[0]] * spec.pll_count]
             self.chip_volts = [w[4] * ADC_VOLTS]  # V_CORE, d[16]
@@ -177,8 +169,6 @@ class NanoReadings(ModuleReadings):
             temp: float | None = float(_signed(w[5])) if w[5] else None
             self.power_enabled = w[7] != 0
         else:
-            self.voltage_code = w[3] & 0xFF
-            self.more = {"spi_hz": w[0], "led": f"{w[1]:#x}", "voltage_code": self.voltage_code}
             try:
                 self.chip_volts = [spec.voltage_codec.decode(w[3] & 0xFF) / 10000]
             except ValueError:
@@ -195,7 +185,24 @@ class NanoReadings(ModuleReadings):
         """The rest of STATUS_M: the nano's clock, power switch, LED colour and rails (the
         2.5 V rail through the divider its firmware assumes, x 5 / 1024; the 1.8 V and
         0.9 V ADCs like the core's); the 4-mini's SPI speed, LED state and voltage code."""
-        return dict(self.more)
+        w = self.words
+        if w is None:
+            return {}
+        if self.spec.name != "nano":
+            return {"spi_hz": w[0], "led": f"{w[1]:#x}", "voltage_code": self.voltage_code}
+        return {
+            "clock_mhz": w[0],
+            "power_enabled": w[7] != 0,
+            "led_rgb": f"#{w[1] & 0xFFFFFF:06x}",
+            "rail_2v5_v": round(w[3] * 5 / 1024, 3),
+            "rail_1v8_v": round((w[6] >> 16) * ADC_VOLTS, 3),
+            "rail_0v9_v": round((w[6] & 0xFFFF) * ADC_VOLTS, 3),
+        }
+
+    @property
+    def voltage_code(self) -> int | None:
+        """The 4-mini's voltage code (d[12]; 0xff: chips off), None before a STATUS_M."""
+        return None if self.words is None or self.spec.name == "nano" else self.words[3] & 0xFF
 
     def power_ok(self) -> bool | None:
         """The 4-mini's d[28] is power good; the nano reports none (its d[28] says whether
@@ -402,7 +409,8 @@ class AvalonNano(Generation):
             out.append(
                 {
                     # work id 0 is never ours: the 4-mini's power-on core test (its
-                    # golden work, id 0) leaves two batches of answers in the chips
+                    # golden work, id 0) leaves its answers in the chips until they are
+                    # powered on
                     "reject": "boot_test" if work_id == 0 else None,
                     "chip": report["chip"],
                     "miner": 0,
