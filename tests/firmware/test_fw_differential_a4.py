@@ -90,11 +90,19 @@ def job(model: str) -> tuple[list[bytes], list[bytes], int]:
     return frames, settings(model, nonce2), nonce2
 
 
-def ask(bus, address: int, frame: bytes, wait: float = 0.01) -> list[bytes]:
+def ask(bus, address: int, frame: bytes, wait: float = 0.01, patience: float = 0.5) -> list[bytes]:
+    """The reply to ``frame``, read again until it is ready (the firmware under qemu on a
+    loaded machine can take longer than ``wait``), or none after ``patience``."""
     bus.write(address, frame)
     time.sleep(wait)
-    reply = bus.read(address, 40)
-    return [reply] if len(reply) == 40 else []
+    deadline = time.monotonic() + patience
+    while True:
+        reply = bus.read(address, 40)
+        if len(reply) == 40:
+            return [reply]
+        if time.monotonic() >= deadline:
+            return []
+        time.sleep(0.005)
 
 
 def play(bus, model: str) -> dict[str, list[bytes]]:
