@@ -4,12 +4,15 @@ each.
 Request: [0] length (4 + payload), [1] transaction id, [2] session id, [3] command, then the
 payload (cgminer ``avalon8_auc_init_pkg``).  cgminer writes RESET/DEINIT/INIT/INFO as full
 64-byte packets and an XFER as only its ``length`` bytes (48 for a 40-byte MM packet, 8 for a
-read-again); the AUC firmware (``cdc_i2c.c``) works from the length and command bytes, so a
-request may be any size from its length byte to 64.
+read-again).  The AUC firmware (``cdc_i2c.c``, AUC-20151208) never reads the length byte: it
+works from the command, the XFER header and its 64-byte slot.  Our builders write the length
+right and :func:`decode_request` (for captured traffic) checks it.
 
-Reply: exactly ``[0]`` = 4 + the bytes returned, never padded; [1] and [2] echo the request's
-ids, [3] is the I2C status (:class:`AucStatus`), data from [4] (LPCUSBSIO, ``lpcusbsio_i2c.h``).
-cgminer reads nothing of a reply but [0] and [4:].
+Reply: ``[0]`` = 4 + the bytes returned; [1] and [2] echo the request's ids, [3] is the I2C
+status (:class:`AucStatus`), data from [4] (LPCUSBSIO, ``lpcusbsio_i2c.h``).  Once a module
+acknowledges the read, the firmware reads all ``rlen`` bytes (0xFF past what the module
+sends); an MM4 acknowledges only with a reply ready, else the reply is the header alone with
+SLAVE_NAK.  cgminer reads nothing of a reply but [0] and [4:].
 """
 
 from __future__ import annotations

@@ -127,18 +127,36 @@ def test_emulate_command_serves_a_pty_until_stopped():
 from hypothesis import given, settings, strategies as st  # noqa: E402
 
 
-@settings(max_examples=60, deadline=None)
-@given(junk=st.lists(st.binary(min_size=1, max_size=64), max_size=4))
+# no INIT: one with a delay of minutes makes the AUC busy-wait into its watchdog reset,
+# which the emulator does not model (docs/emulator.md, "The AUC")
+NOT_INIT = st.binary(min_size=0, max_size=64).filter(lambda p: p[3:4] != b"\xa1")
+
+
+@settings(max_examples=40, deadline=None)
+@given(junk=st.lists(NOT_INIT, max_size=4))
 def test_auc_bridge_survives_garbage_packets(junk):
+    """Whatever the host writes, the AUC answers it (an unknown command: INVALID_CMD) or
+    hangs in a transfer a RESET aborts (an XFER after a DEINIT), as its firmware does; then
+    RESET and INIT bring it back with its version."""
     emu = Emulator(seed=1)
     dev = open_auc(emu)
+
+    def drain():
+        while True:
+            try:
+                reply = bytes(dev.read(auc.EP_IN, 64, 10))
+            except usb.core.USBTimeoutError:
+                return
+            # as long as its length byte says (which wraps at 256: 4 + a 252-byte read is 0)
+            assert len(reply) == (min(reply[0], 64) if reply else 0)
+
     for packet in junk:
-        dev.write(auc.EP_OUT, packet.ljust(64, b"\0"), 200)
-    # still answers properly afterwards
+        dev.write(auc.EP_OUT, packet, 200)
+        drain()
+    dev.write(auc.EP_OUT, auc.build_reset(), 200)
+    drain()
     version = auc.reply_data(auc_call(dev, auc.build_init()))
-    while not version.startswith(b"AUC-"):  # drain replies to the garbage
-        version = auc.reply_data(bytes(dev.read(auc.EP_IN, 64, 200)))
-    assert version == b"AUC-20190328"
+    assert version == b"AUC-20151208"
 
 
 def test_model_names_are_matched_whatever_their_case():

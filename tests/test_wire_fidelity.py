@@ -75,16 +75,16 @@ def test_cgminer_session_with_short_xfers_and_exact_replies():
     assert len(packet) == 48 and packet[:8] == bytes.fromhex("300000a528280000")
     ack = decode_packet(exchange(dev, packet, 40)[4:])
     assert ack.type == T.ACKDETECT and ack.fields()["asic_count"] == 104
-    assert emu.bridge.bad_packets == 0
     poll = exchange(dev, cgminer_xfer(1, mm_frame(0x30, b"")), 40)
     assert decode_packet(poll[4:]).type == T.STATUS
     # a broadcast with nothing to read: the 4-byte header only
     exchange(dev, cgminer_xfer(0, mm_frame(0x17, b""), rlen=0), 0)
-    # the read-again XFER: 8 bytes, nothing written
+    # the read-again XFER: 8 bytes, nothing written; with no reply ready the module does
+    # not acknowledge the read (MM4 i2c_phy.v): the header alone, SLAVE_NAK
     read_again = cgminer_xfer(1, b"")
     assert read_again == bytes.fromhex("080000a500280001")
     dev.write(AUC_WRITE, read_again, 200)
-    assert bytes(dev.read(AUC_READ, 64, 200))[0] in (4, 44)
+    assert exchange_read(dev) == bytes([4, 0, 0, auc.AucStatus.SLAVE_NAK])
 
 
 def test_replies_echo_ids_and_carry_the_i2c_status():
@@ -98,25 +98,86 @@ def test_replies_echo_ids_and_carry_the_i2c_status():
     dev.write(AUC_WRITE, bytes(request), 200)
     reply = bytes(dev.read(AUC_READ, 64, 200))
     assert reply[1:4] == b"\x5a\x33\x00"  # echoed; status 0 = OK
+    # nobody at 5: the SLA+W is not acknowledged (I2C state 0x20), which the firmware's
+    # master reports as NAK (i2c_lpc11uxx.c), and nothing is read
     dev.write(AUC_WRITE, cgminer_xfer(5, mm_frame(0x30, b"")), 200)
-    nobody = bytes(dev.read(AUC_READ, 64, 200))
-    assert nobody == bytes([4, 0, 0, auc.AucStatus.SLAVE_NAK])
+    assert bytes(dev.read(AUC_READ, 64, 200)) == bytes([4, 0, 0, auc.AucStatus.NAK])
+    # a read alone starts with SLA+R: unanswered (0x48), that is SLAVE_NAK
+    dev.write(AUC_WRITE, cgminer_xfer(5, b""), 200)
+    assert bytes(dev.read(AUC_READ, 64, 200)) == bytes([4, 0, 0, auc.AucStatus.SLAVE_NAK])
     dev.write(AUC_WRITE, bytes([4, 7, 0, 0xB3]), 200)  # not a command the AUC knows
     assert bytes(dev.read(AUC_READ, 64, 200)) == bytes([4, 7, 0, auc.AucStatus.INVALID_CMD])
 
 
-def test_reset_flushes_pending_replies_and_info_reports_queue_depths():
+def test_reset_keeps_unread_replies_and_info_counts_as_the_firmware_does():
+    """cdc_i2c.c: RESET only aborts a hung transfer; INFO's reqcnt counts the INFO itself,
+    its respcnt the replies not yet given to USB plus one, tx_flags bit 0 a reply waiting
+    in the IN endpoint for the host."""
     emu = Emulator(seed=1)
     dev = open_auc(emu)
     for _ in range(3):  # three requests, nothing read
         dev.write(AUC_WRITE, cgminer_cmd(0xA6), 200)
     dev.write(AUC_WRITE, cgminer_cmd(0xA0), 200)  # RESET
-    assert bytes(dev.read(AUC_READ, 64, 200)) == bytes([4, 0, 0, 0])
+    counts = []
+    for _ in range(3):
+        info = auc.decode_info(exchange_read(dev)[4:])
+        counts.append((info["request_queue"], info["response_queue"], info["tx_flags"]))
+    assert counts == [(1, 1, 0), (1, 1, 1), (1, 2, 1)]
+    assert exchange_read(dev) == bytes([4, 0, 0, 0])  # the RESET's own reply, last
     with pytest.raises(usb.core.USBTimeoutError):
         dev.read(AUC_READ, 64, 50)
-    info = exchange(dev, cgminer_cmd(0xA6), 7)
-    fields = auc.decode_info(info[4:])
-    assert (fields["request_queue"], fields["response_queue"]) == (0, 1)  # at rest
+
+
+def test_four_unread_replies_behind_the_endpoint_are_lost():
+    """The reply ring has no full check (cdc_i2c.c): with one reply in the endpoint, the
+    fourth behind it makes the ring look empty."""
+    emu = Emulator(seed=1)
+    dev = open_auc(emu)
+    for _ in range(5):
+        dev.write(AUC_WRITE, cgminer_cmd(0xA6), 200)
+    assert exchange_read(dev)[0] == 11  # the first INFO, from the endpoint
+    with pytest.raises(usb.core.USBTimeoutError):
+        dev.read(AUC_READ, 64, 50)
+
+
+def test_an_xfer_after_deinit_hangs_until_a_reset():
+    """DEINIT gates the I2C block's clock off (NXP's Chip_I2C_DeInit): the next XFER waits
+    for a state change that never comes; a RESET aborts it (ERROR), INIT brings the bus back."""
+    emu = Emulator(seed=1)
+    dev = open_auc(emu)
+    assert exchange(dev, cgminer_cmd(0xA2), 0) == bytes([4, 0, 0, 0])
+    detect = cgminer_xfer(0, mm_frame(0x10, detect_data(1)))
+    dev.write(AUC_WRITE, detect, 200)
+    with pytest.raises(usb.core.USBTimeoutError):
+        dev.read(AUC_READ, 64, 50)
+    dev.write(AUC_WRITE, cgminer_cmd(0xA0), 200)
+    assert exchange_read(dev) == bytes([4, 0, 0, auc.AucStatus.ERROR])
+    assert exchange_read(dev) == bytes([4, 0, 0, 0])
+    assert (
+        exchange(dev, cgminer_cmd(0xA1, struct.pack("<II", 400_000, 0)), 12)[4:] == b"AUC-20151208"
+    )
+    assert decode_packet(exchange(dev, detect, 40)[4:]).type == T.ACKDETECT
+
+
+def test_the_reply_waits_for_the_write_to_read_delay():
+    """XFER: the bytes at the bus clock, then xferDelay busy-loop ticks (4800 a millisecond,
+    cgminer's figure) before the read: a 40 + 40-byte XFER after INIT(400 kHz, 19200) is
+    ready no sooner than 4 ms + 83 bytes of 9 bits at 400 kHz (5.87 ms) after the write."""
+    emu = Emulator(seed=1)
+    dev = open_auc(emu)
+    exchange(dev, cgminer_cmd(0xA1, struct.pack("<II", 400_000, 19_200)), 12)
+    exchange(dev, cgminer_xfer(0, mm_frame(0x10, detect_data(1))), 40)
+    start = time.monotonic()
+    dev.write(AUC_WRITE, cgminer_xfer(1, mm_frame(0x30, b"")), 200)
+    reply = exchange_read(dev)
+    assert time.monotonic() - start >= 0.004 + 83 * 9 / 400_000
+    assert decode_packet(reply[4:]).type == T.STATUS
+
+
+def exchange_read(dev) -> bytes:
+    reply = bytes(dev.read(AUC_READ, 64, 200))
+    assert len(reply) == reply[0]
+    return reply
 
 
 def test_a_stale_reply_left_in_the_auc_is_skipped_by_the_driver():

@@ -24,7 +24,8 @@ from typing import Any, cast, IO, Callable
 
 from ..errors import LimitError
 from ..models import MODELS, ModelSpec, model_named
-from .bus import AucBridge, I2CBus
+from .auc_bridge import AucBridge
+from .bus import I2CBus
 from .faults import CHIP_FAULTS, Fault, FaultSpecError, fault_value, parse_faults
 from .firmware import MMFirmware
 from .mm2 import MM2Firmware
@@ -182,7 +183,9 @@ class Emulator:
             crc_errors=rate("crc_errors"),
             stall=rate("stall"),
         )
-        self.bridge = AucBridge(self.bus, lambda: self.modules[0].physics.ambient_c)
+        self.bridge = AucBridge(
+            self.bus, lambda: self.modules[0].physics.ambient_c, clock=self.clock
+        )
         self.auc = EmulatedAuc(
             self.bridge, self.traffic, disconnect_after=fault_value(self.faults, "disconnect", 1)
         )
@@ -331,7 +334,7 @@ class Emulator:
         self.auc.connected = True
         self.auc.disconnect_after = None
         if self.bridge is not None:
-            self.bridge.replies.clear()
+            self.bridge.reboot()
 
     def set_ambient(self, celsius: float) -> None:
         for module in self.modules:

@@ -1,4 +1,4 @@
-"""The I2C bus of MM modules, and the AUC bridge that puts it on USB.
+"""The I2C bus of MM modules (the AUC that puts it on USB: auc_bridge.py).
 
 An XFER writes one MM packet to an address (0 = broadcast) and reads up to ``rlen`` bytes
 of the addressed module's reply.  On a broadcast DETECT the first undetected module in the
@@ -10,16 +10,10 @@ from __future__ import annotations
 import random
 import threading
 import time
-from collections import deque
 from typing import Callable
 
-from firmware_protocols import PacketType, auc
-from firmware_protocols.encodings import celsius_to_auc_adc
+from firmware_protocols import PacketType
 from .firmware import MMFirmware
-
-AUC_VERSION = b"AUC-20190328"
-AUC_PCB_RISE_C = 8.0
-AUC_INFO_STATE = 2
 
 
 class I2CBus:
@@ -41,7 +35,6 @@ class I2CBus:
         self._stall = stall or (lambda position: 0.0)
         self._pending: dict[int, tuple[float, bytes]] = {}  # address -> (ready at, reply)
         self.lock = threading.RLock()
-        self.transfers = 0
 
     def _addressed(self, address: int) -> MMFirmware | None:
         for module in self.modules:
@@ -49,32 +42,55 @@ class I2CBus:
                 return module
         return None
 
-    def answers(self, address: int) -> bool:
-        """Whether the address phase of an I2C transfer to ``address`` is acknowledged:
-        the broadcast address, or a module that has taken it."""
+    def answers(self, address: int, reading: bool = False, at: float | None = None) -> bool:
+        """Whether the address phase of an I2C transfer is acknowledged, as the MM4's I2C
+        core decides it (``i2c_phy.v``, MM repository, branch avalon4): a write by the
+        module holding ``address`` or, at 0 (a general call), by every module; a read only
+        by a module with a whole reply ready to send (its transmit FIFO holds a packet,
+        ``PKG_LEN``), so a module with nothing to say does not answer."""
         with self.lock:
-            return address == 0 or self._addressed(address) is not None
+            if reading:
+                pending = self._pending.get(address)
+                now = self.clock() if at is None else at
+                return pending is not None and pending[0] <= now
+            if address == 0:
+                return bool(self.modules)
+            return self._addressed(address) is not None
 
     def xfer(self, address: int, write: bytes, rlen: int) -> bytes:
         """Write ``write`` (may be empty: a read-again) and read back at most ``rlen``.
-        A reply that is not ready yet (a stalled module) stays pending for a read-again.
-        Idleness is timed from when the host's frame arrived, not from when this busy
-        emulator got to it: a slow emulator must not lose modules by its own slowness."""
-        arrived = self.clock()
+        A reply that is not ready yet (a stalled module) stays pending for a read-again."""
         with self.lock:
-            self.transfers += 1
-            now = self.clock()
-            for module in self.modules:
-                module.check_idle(arrived)
             if write:
-                self._deliver(address, write, now)
+                self.write(address, write)
             if not rlen:
                 return b""
+            return self.read(address)[:rlen]
+
+    def write(self, address: int, frame: bytes, at: float | None = None) -> None:
+        """A write phase to ``address`` ends: the module(s) take the frame.  Idleness is
+        timed from when the host's frame arrived, not from when this busy emulator got to
+        it: a slow emulator must not lose modules by its own slowness."""
+        arrived = self.clock() if at is None else at
+        with self.lock:
+            self._check_idle(arrived)
+            self._deliver(address, frame, max(arrived, self.clock()))
+
+    def read(self, address: int, at: float | None = None) -> bytes:
+        """A read phase from ``address``: the module hands over its pending reply if it is
+        ready by ``at`` (default now), else nothing (b"")."""
+        with self.lock:
+            now = self.clock() if at is None else at
+            self._check_idle(now)
             pending = self._pending.get(address)
             if pending is None or pending[0] > now:
-                return b""  # nothing (yet): the host sees a short reply
+                return b""  # nothing (yet)
             del self._pending[address]
-            return pending[1][:rlen]
+            return pending[1]
+
+    def _check_idle(self, arrived: float) -> None:
+        for module in self.modules:
+            module.check_idle(arrived)
 
     def _deliver(self, address: int, frame: bytes, now: float) -> None:
         self._pending.pop(address, None)  # a new request replaces an unread reply
@@ -120,72 +136,3 @@ class I2CBus:
         with self.lock:
             pending = self._pending.get(address)
             return None if pending is None else pending[0]
-
-
-class AucBridge:
-    """The AUC: USB packets in (4..64 bytes), exact-length replies out, XFERs onto the I2C
-    bus.  Replies wait in a queue of four slots, as in the firmware (``cdc_i2c.c``); a RESET
-    flushes it."""
-
-    def __init__(self, bus: I2CBus, ambient_c: Callable[[], float]):
-        self.bus = bus
-        self.ambient_c = ambient_c
-        self.initialised = False
-        self.clock_hz = 0
-        self.xfer_delay = 0
-        self.bad_packets = 0
-        self.replies: deque[bytes] = deque()
-        self.replies_dropped = 0  # the host did not read and the queue was full
-
-    def handle(self, packet: bytes) -> None:
-        """One host packet; its reply (if any) joins the reply queue."""
-        try:
-            request = auc.decode_request(packet)
-        except auc.UnknownTypeError:
-            self.bad_packets += 1
-            self._reply(b"", packet[1], packet[2], auc.AucStatus.INVALID_CMD)
-            return
-        except Exception:  # noqa: BLE001 - a bridge never dies on what the host sends
-            self.bad_packets += 1
-            if len(packet) >= auc.AUC_HEADER_SIZE:
-                self._reply(b"", packet[1], packet[2], auc.AucStatus.INVALID_PARAM)
-            return
-        status = auc.AucStatus.OK
-        command = request.command
-        if command is auc.AucCommand.RESET:
-            self.replies.clear()  # abort: pending replies are thrown away
-            self.initialised = False
-            data = b""
-        elif command is auc.AucCommand.DEINIT:
-            self.initialised = False
-            data = b""
-        elif command is auc.AucCommand.INIT:
-            self.initialised = True
-            self.clock_hz = request.fields["clock_hz"]
-            if request.fields["xfer_delay"]:  # 0 keeps the previous delay
-                self.xfer_delay = request.fields["xfer_delay"]
-            data = AUC_VERSION
-        elif command is auc.AucCommand.INFO:
-            adc = celsius_to_auc_adc(self.ambient_c() + AUC_PCB_RISE_C)
-            # queue depths: nothing waits to be sent; this reply will wait to be read
-            # the state byte: the published AUC firmware always reports 2 (cdc_i2c.c)
-            data = auc.build_info_data(
-                adc, 0, min(len(self.replies) + 1, auc.QUEUE_SLOTS), 0, AUC_INFO_STATE
-            )
-        elif not self.initialised:
-            data, status = b"", auc.AucStatus.ERROR
-        else:  # XFER
-            f = request.fields
-            data = self.bus.xfer(f["slave"], f["write"], f["rlen"])
-            if len(data) < f["rlen"]:
-                status = auc.AucStatus.PARTIAL_DATA if data else auc.AucStatus.SLAVE_NAK
-        self._reply(data, request.trans_id, request.session_id, status)
-
-    def _reply(self, data: bytes, trans_id: int, session_id: int, status: int) -> None:
-        if len(self.replies) >= auc.QUEUE_SLOTS:
-            self.replies.popleft()
-            self.replies_dropped += 1
-        self.replies.append(auc.build_reply(data, trans_id, session_id, status))
-
-    def next_reply(self) -> bytes | None:
-        return self.replies.popleft() if self.replies else None

@@ -17,7 +17,7 @@ import usb.backend
 import usb.core
 
 from firmware_protocols import auc
-from .bus import AucBridge
+from .auc_bridge import AucBridge
 from .traffic import TrafficLog
 
 _STRINGS = {1: auc.USB_MANUFACTURER, 2: auc.USB_PRODUCT, 3: "AUC0000001"}
@@ -125,8 +125,11 @@ class EmulatedAuc(EmulatedUsbDevice):
         )
 
     @property
-    def replies(self):
-        return self.bridge.replies
+    def replies(self) -> list[bytes]:
+        """What a host's read would get next: the reply in the IN endpoint, if any (the
+        sticks' devices have the same view of their queue)."""
+        pending = self.bridge.next_reply()
+        return [] if pending is None else [pending[0]]
 
     def write(self, ep: int, data: bytes) -> int:
         """A bulk OUT transfer: 64-byte USB packets, each an AUC request of its own (a
@@ -141,15 +144,24 @@ class EmulatedAuc(EmulatedUsbDevice):
             return len(data)
 
     def read(self, ep: int, size: int, timeout_ms: int) -> bytes:
-        """A bulk IN transfer: the next reply, exactly as long as its length byte."""
+        """A bulk IN transfer: the reply in the endpoint, exactly as long as its length
+        byte, once the AUC has finished it (on the emulator's clock), within the timeout."""
         with self.lock:
             self._count_transfer()
             if ep != auc.EP_IN:
                 raise usb.core.USBError("Pipe error", -9, errno.EPIPE)
-            reply = self.bridge.next_reply()
-        if reply is None:
-            time.sleep(timeout_ms / 1000 if timeout_ms else 1.0)
-            raise usb.core.USBTimeoutError("Operation timed out", -7, errno.ETIMEDOUT)
+        deadline = time.monotonic() + (timeout_ms / 1000 if timeout_ms else 1.0)
+        while True:
+            with self.lock:
+                pending = self.bridge.next_reply()
+                wait = 0.001 if pending is None else pending[1] - self.bridge.clock()
+                if wait <= 0:
+                    reply = self.bridge.take_reply()
+                    break
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise usb.core.USBTimeoutError("Operation timed out", -7, errno.ETIMEDOUT)
+            time.sleep(min(wait, remaining))
         if len(reply) > size:  # libusb: the device sent more than was asked for
             raise usb.core.USBError("Overflow", -8, errno.EOVERFLOW)
         self.traffic.record("<", reply)

@@ -126,9 +126,9 @@ class AucLink:
     ) -> bytes | None:
         """One XFER; a reply with nothing in it (the module had nothing ready yet) is read
         again until ``patience`` seconds (default: the USB timeout) have passed.  Nothing
-        is a short reply, or bytes that are all 0xFF: the published AUC firmware always
-        returns the length asked for, and a slave that drives nothing reads as the idle
-        bus (``cdc_i2c.c``; checked against it in the firmware tier)."""
+        is a short reply (an MM4 does not acknowledge a read with no reply ready: the AUC
+        says SLAVE_NAK) or bytes that are all 0xFF (the idle bus: what the AUC reads from a
+        slave that acknowledged and then drives nothing)."""
         rlen = PACKET_SIZE if read else 0
         data = self._call(lambda t: auc.build_xfer(address, frame, rlen, t), "AUC XFER")
         if read and _nothing(data):

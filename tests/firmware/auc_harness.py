@@ -64,8 +64,8 @@ def build_auc() -> Path:
 
 class FirmwareAuc(FirmwareStick):
     """The AUC running its firmware, on the virtual USB bus; ``slaves(address, write, rlen)``
-    answers its I2C master (an emulator's ``i2c_xfer``), ``present(address)`` its address
-    phase."""
+    answers its I2C master (an emulator's ``i2c_xfer``), ``present(address, reading)`` its
+    address phase (``I2CBus.answers``)."""
 
     report_size = None  # bulk packets: as long as the host writes them
 
@@ -101,8 +101,9 @@ class FirmwareAuc(FirmwareStick):
         try:
             while True:
                 tag, address = self._read_exact(2)
-                if tag == ord("A"):
-                    self._i2c_out.write(b"A" if self.present(address) else b"N")
+                if tag == ord("A"):  # the address byte: the address and the read bit
+                    heard = self.present(address >> 1, bool(address & 1))
+                    self._i2c_out.write(b"A" if heard else b"N")
                 elif tag == ord("W"):
                     data = self._read_exact(self._read_exact(1)[0])
                     self.i2c_log.append(("W", address, data))

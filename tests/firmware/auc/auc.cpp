@@ -7,8 +7,9 @@
  *
  * The USB ROM stand-in and the harness's endpoints are the sticks' (../stick/usb_rom.c),
  * and so are the library objects (../stick/lpc11u.c).  The I2C slaves: FW_I2C_OUT (fd):
- * 'A' addr (is a slave there?), 'W' addr len data (a write phase ended), 'R' addr len (a
- * read phase starts); FW_I2C_IN (fd): 'A'/'N', or for 'R' len bytes. */
+ * 'A' byte (the address byte, read bit included: does a slave acknowledge it?), 'W' addr
+ * len data (a write phase ended), 'R' addr len (a read phase starts); FW_I2C_IN (fd):
+ * 'A'/'N', or for 'R' len bytes. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -35,12 +36,12 @@ void NVIC_SystemReset(void)
 	_exit(5);
 }
 
-/* the firmware's AVALON_Delay spins ticks of NOPs: 0.4 us a tick here, so that its default
- * write-to-read delay (9600 ticks, "0.1 ms" in its comment) is the turn-around of about
- * 4 ms measured on the AUC */
+/* the firmware's AVALON_Delay spins ticks of NOPs; a tick here is cgminer's figure for the
+ * LPC11U14 ("4800 = 1ms in AUC", driver-avalon8.h), so cgminer's xdelay of 19200 waits 4 ms
+ * (the firmware's own comment, "9600 = 0.1 ms", disagrees; nothing public settles it) */
 extern "C" void __wrap_AVALON_Delay(unsigned int ticks) /* callers see it through avalon_api.h, extern "C" */
 {
-	board_sleep(ticks * 0.4e-6);
+	board_sleep(ticks / 4800e3);
 }
 
 /* ---- GPIO, ADC, UART, SPI: what the AUC has of them ---- */
@@ -76,9 +77,9 @@ static void read_all(int fd, uint8_t *buf, int len)
 	}
 }
 
-static int slave_present(uint8_t addr)
+static int slave_acknowledges(uint8_t address_byte)
 {
-	uint8_t req[2] = {'A', addr}, ans;
+	uint8_t req[2] = {'A', address_byte}, ans;
 	(void)!write(i2c_out, req, 2);
 	read_all(i2c_in, &ans, 1);
 	return ans == 'A';
@@ -138,7 +139,7 @@ static void i2c_step(void)
 		i2c.addr = i2c.dat >> 1;
 		i2c.reading = i2c.dat & 1;
 		i2c.wlen = 0;
-		if (!slave_present(i2c.addr)) {
+		if (!slave_acknowledges(i2c.dat)) {
 			i2c.stat = i2c.reading ? 0x48 : 0x20;
 		} else if (i2c.reading) {
 			slave_read(i2c.addr, i2c.rbuf, READ_AHEAD);
@@ -165,8 +166,14 @@ static void i2c_step(void)
 	i2c.con |= I2C_CON_SI;
 }
 
+static bool i2c_clock; /* the block's clock gate (SYSAHBCLKCTRL): off, it ignores writes */
+
+void model_i2c_clock(bool on) { i2c_clock = on; }
+
 uint32_t model_i2c_read(int reg)
 {
+	if (!i2c_clock)
+		return 0;
 	switch (reg) {
 	case I2C_REG_CONSET: return i2c.con;
 	case I2C_REG_STAT: return i2c.stat;
@@ -177,6 +184,8 @@ uint32_t model_i2c_read(int reg)
 
 void model_i2c_write(int reg, uint32_t value)
 {
+	if (!i2c_clock)
+		return;
 	switch (reg) {
 	case I2C_REG_CONSET:
 		i2c.con |= value & (I2C_CON_FLAGS | I2C_CON_I2EN);

@@ -16,6 +16,7 @@ enum { I2C_REG_CONSET, I2C_REG_STAT, I2C_REG_DAT, I2C_REG_SCLH, I2C_REG_SCLL, I2
 	I2C_REG_OTHER };
 uint32_t model_i2c_read(int reg);
 void model_i2c_write(int reg, uint32_t value);
+void model_i2c_clock(bool on);
 struct I2CReg {
 	int reg;
 	operator uint32_t() const { return model_i2c_read(reg); }
@@ -36,8 +37,20 @@ typedef enum { I2C0, I2C_NUM_INTERFACE } I2C_ID_T;
 #define I2C_CON_FLAGS (I2C_CON_AA | I2C_CON_SI | I2C_CON_STO | I2C_CON_STA)
 #define I2C_STAT_CODE_BITMASK (0xF8)
 #define I2C_I2DAT_BITMASK (0xFF)
-static inline void Chip_I2C_Init(I2C_ID_T id) { (void)id; }
-static inline void Chip_I2C_DeInit(I2C_ID_T id) { (void)id; model_i2c_write(I2C_REG_CONCLR, I2C_CON_I2EN); }
+/* as NXP's i2c_11xx.c: Init gates the block's clock on and clears its control bits, DeInit
+ * clears them and gates the clock off (then the registers ignore writes) */
+static inline void Chip_I2C_Init(I2C_ID_T id)
+{
+	(void)id;
+	model_i2c_clock(true);
+	model_i2c_write(I2C_REG_CONCLR, I2C_CON_AA | I2C_CON_SI | I2C_CON_STA | I2C_CON_I2EN);
+}
+static inline void Chip_I2C_DeInit(I2C_ID_T id)
+{
+	(void)id;
+	model_i2c_write(I2C_REG_CONCLR, I2C_CON_I2EN | I2C_CON_SI | I2C_CON_STO | I2C_CON_STA | I2C_CON_AA);
+	model_i2c_clock(false);
+}
 #define IOCON_FASTI2C_EN (0x2 << 8)
 #define RESET_I2C0 1
 static inline void Chip_SYSCTL_PeriphReset(int r) { (void)r; }
