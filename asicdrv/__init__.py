@@ -8,16 +8,47 @@ with asicdrv.open("emu://?modules=2&nonce_mask=12") as chain:
     share = chain.next_share(timeout=10)
 """
 
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
 from ._version import VERSION
-from .device.chain import Chain
-from .connect import open, register_link_scheme  # noqa: A004
-from .emulator import Emulator
 from .errors import *  # noqa: F401,F403
 from .errors import __all__ as _errors_all
-from .models import MODELS, ModelSpec
-from .device.shares import Share
-from .device.status import ChainStatus, Module, ModuleStatus
-from .mining.stratum import StratumJob
+
+if TYPE_CHECKING:
+    from .connect import open, register_link_scheme  # noqa: A004
+    from .device.chain import Chain
+    from .device.shares import Share
+    from .device.status import ChainStatus, Module, ModuleStatus
+    from .emulator import Emulator
+    from .mining.stratum import StratumJob
+    from .models import MODELS, ModelSpec
+
+# loaded on first use (PEP 562): `import asicdrv` stays cheap on a small controller, and a
+# program that never opens an emulator never loads it
+_LAZY = {
+    "Chain": ".device.chain",
+    "open": ".connect",
+    "register_link_scheme": ".connect",
+    "Emulator": ".emulator",
+    "MODELS": ".models",
+    "ModelSpec": ".models",
+    "Share": ".device.shares",
+    "ChainStatus": ".device.status",
+    "Module": ".device.status",
+    "ModuleStatus": ".device.status",
+    "StratumJob": ".mining.stratum",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
 
 __version__ = VERSION
 __all__ = [

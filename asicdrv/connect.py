@@ -20,20 +20,18 @@ detect_interval, temp_target, ...).  ``backend=`` gives pyusb a backend for usb:
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import math
 from urllib.parse import parse_qsl, urlsplit
 
 from .device.chain import Chain
-from .emulator import Emulator
 from .errors import DeviceNotFound, LimitError
 from .transport.base import Link
-from .transport.emulated import EmulatorLink
-from .transport.i2c_linux import I2CLink, LinuxI2CBus
-from .transport.serial_line import SerialLink
-from .transport.usb_auc import AucLink, find_aucs
-from .transport.usb_hid import HidLink, find_sticks
+
+if TYPE_CHECKING:
+    from .transport.usb_auc import AucLink
+    from .transport.usb_hid import HidLink
 
 EMULATOR_OPTIONS = {
     "modules": int,
@@ -143,11 +141,15 @@ def open(url: str = "usb://", **options) -> Chain:  # noqa: A001 - the natural n
         wait_s = chain_options.pop("auc_wait_s", None)
         return Chain(_open_usb(parts.netloc, backend, wait_s), url=url, **chain_options)
     if scheme == "i2c":
+        from .transport.i2c_linux import I2CLink, LinuxI2CBus
+
         if not parts.path:
             raise DeviceNotFound(f"{url!r}: name the bus, e.g. i2c:///dev/i2c-1")
         return Chain(
             I2CLink(LinuxI2CBus(parts.path), f"i2c://{parts.path}"), url=url, **chain_options
         )
+    from .transport.serial_line import SerialLink
+
     baud = link_options.get("baud", chain_options.pop("baud", 115200))
     return Chain(
         SerialLink(parts.path, baudrate=baud, family=link_options.get("family")),
@@ -158,6 +160,9 @@ def open(url: str = "usb://", **options) -> Chain:  # noqa: A001 - the natural n
 
 def _open_usb(where: str, backend, wait_s) -> AucLink | HidLink:
     """An AUC (its modules behind it) or, when there is none, a nano / 4-mini stick."""
+    from .transport.usb_auc import AucLink, find_aucs
+    from .transport.usb_hid import HidLink, find_sticks
+
     bus = address = None
     if where:
         try:
@@ -178,6 +183,12 @@ def _open_usb(where: str, backend, wait_s) -> AucLink | HidLink:
 
 
 def _open_emulator(url: str, query: dict, options: dict) -> Chain:
+    # loaded here: a controller on real hardware never needs the emulator
+    from .emulator import Emulator
+    from .transport.emulated import EmulatorLink
+    from .transport.i2c_linux import I2CLink
+    from .transport.serial_line import SerialLink
+
     link_kind = query.pop("link", options.pop("link", None))
     emu_options = _typed(
         {k: v for k, v in query.items() if k in EMULATOR_OPTIONS}, EMULATOR_OPTIONS

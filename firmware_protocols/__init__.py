@@ -1,8 +1,13 @@
-"""Avalon MM and AUC wire formats as ``construct`` definitions.  Pure: bytes in, objects out."""
+"""Avalon MM and AUC wire formats as ``construct`` definitions.  Pure: bytes in, objects out.
 
-from .auc import AucCommand
+The names below load their module on first use (PEP 562), so importing the package (or
+only its errors) does not pay for the ``construct`` layouts until a frame is built or read.
+"""
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
 from .crc import crc16
-from .describe import describe_frame, parse_hex
 from .errors import (
     AsicError,
     BadHeaderError,
@@ -13,16 +18,48 @@ from .errors import (
     ProtocolError,
     UnknownTypeError,
 )
-from .mm import (
-    DATA_SIZE,
-    PACKET_SIZE,
-    MMPacket,
-    decode_packet,
-    decode_payload,
-    encode_packet,
-    encode_payload,
-)
 from .types import BROADCAST, PacketType
+
+if TYPE_CHECKING:
+    from .auc import AucCommand
+    from .describe import describe_frame, parse_hex
+    from .mm import (
+        DATA_SIZE,
+        PACKET_SIZE,
+        MMPacket,
+        decode_packet,
+        decode_payload,
+        encode_packet,
+        encode_payload,
+    )
+
+_LAZY = {
+    "AucCommand": ".auc",
+    "describe_frame": ".describe",
+    "parse_hex": ".describe",
+    **dict.fromkeys(
+        (
+            "DATA_SIZE",
+            "PACKET_SIZE",
+            "MMPacket",
+            "decode_packet",
+            "decode_payload",
+            "encode_packet",
+            "encode_payload",
+        ),
+        ".mm",
+    ),
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "AsicError",

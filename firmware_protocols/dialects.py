@@ -30,7 +30,7 @@ from construct import (
     Struct,
 )
 
-from .payloads import Text
+from .payloads import CompiledLayouts, Text
 from .types import PacketType as T
 
 
@@ -49,7 +49,7 @@ class Dialect:
 
     def __post_init__(self):
         assert all(s.sizeof() == 32 for s in self.overrides.values()), self.name
-        object.__setattr__(self, "compiled", {t: s.compile() for t, s in self.overrides.items()})
+        object.__setattr__(self, "compiled", CompiledLayouts(self.overrides))
         object.__setattr__(self, "by_wire_code", {code: t for t, code in self.wire_codes.items()})
 
     @property

@@ -28,7 +28,7 @@ from .dialects import AVALON8, DIALECTS, Dialect
 from .fast import FAST_DECODERS
 from .fast_dialects import FAST_BY_DIALECT
 from .errors import BadHeaderError, CrcError, FrameLengthError, PayloadError, UnknownTypeError
-from .payloads import COMPILED, COMPILED_MINER_EN, COMPILED_PVT_PER_CHIP, PAYLOADS, Text
+from .payloads import COMPILED, SOURCES, Text, compiled_miner_en, compiled_pvt_per_chip
 from .types import STATUS_MINER_EN, PacketType, packet_name
 
 PACKET_SIZE = 40
@@ -251,9 +251,9 @@ def decode_payload(
     if ptype in dialect.compiled:
         layout = dialect.compiled[ptype]
     elif ptype == PacketType.STATUS_PVT and per_chip_pvt:
-        layout = COMPILED_PVT_PER_CHIP
+        layout = compiled_pvt_per_chip()
     elif ptype == STATUS_MINER_EN and from_device:
-        layout = COMPILED_MINER_EN
+        layout = compiled_miner_en()
     elif ptype in FAST_DECODERS and len(data) == DATA_SIZE:
         return FAST_DECODERS[ptype](data)  # same result, precompiled struct
     else:
@@ -277,7 +277,9 @@ def _plain(value):
 
 
 def _with_defaults(layout, fields: Mapping[str, Any]) -> dict:
-    defaults = _DEFAULTS[id(layout)]
+    defaults = _DEFAULTS.get(id(layout))
+    if defaults is None:
+        defaults = _DEFAULTS[id(layout)] = _defaults_for(SOURCES[id(layout)])
     unknown = set(fields) - set(defaults)
     if unknown:
         raise PayloadError(f"unknown field(s) {sorted(unknown)}")
@@ -312,11 +314,4 @@ def _default_value(sc):
     return 0
 
 
-_DEFAULTS = {id(COMPILED[t]): _defaults_for(PAYLOADS[t]) for t in PAYLOADS}
-_DEFAULTS.update(
-    {
-        id(d.compiled[t]): _defaults_for(d.overrides[t])
-        for d in DIALECTS.values()
-        for t in d.overrides
-    }
-)
+_DEFAULTS: dict[int, dict] = {}  # id(compiled layout) -> its fields' zero values

@@ -6,6 +6,9 @@ TEST and TEST_RET have no builder or parser in cgminer; their layout here is our
 (see docs/protocol.md).
 """
 
+from collections.abc import Mapping
+from typing import Any
+
 from construct import (
     Adapter,
     Array,
@@ -219,6 +222,42 @@ STATUS_PVT_PER_CHIP = Struct("temp_code" / Int16ub, "volt_codes" / Array(8, Int1
 assert set(PAYLOADS) == set(T), "every packet type needs a payload layout"
 assert all(s.sizeof() == 32 for s in PAYLOADS.values())
 
-COMPILED = {ptype: s.compile() for ptype, s in PAYLOADS.items()}
-COMPILED_PVT_PER_CHIP = STATUS_PVT_PER_CHIP.compile()
-COMPILED_MINER_EN = STATUS_MINER_EN_PAYLOAD.compile()
+
+class CompiledLayouts(Mapping):
+    """``layouts`` (key -> Struct), each compiled by construct on first use: compiling them
+    all costs tens of milliseconds at import, and a host needs only a few."""
+
+    def __init__(self, layouts: Mapping[Any, Struct]):
+        self.layouts = layouts
+        self._compiled: dict[Any, Any] = {}
+
+    def __getitem__(self, key):
+        compiled = self._compiled.get(key)
+        if compiled is None:
+            source = self.layouts[key]
+            compiled = source.compile()
+            SOURCES[id(compiled)] = source
+            self._compiled[key] = compiled
+        return compiled
+
+    def __contains__(self, key) -> bool:
+        return key in self.layouts
+
+    def __iter__(self):
+        return iter(self.layouts)
+
+    def __len__(self) -> int:
+        return len(self.layouts)
+
+
+SOURCES: dict[int, Struct] = {}  # id(compiled layout) -> the Struct it was compiled from
+COMPILED = CompiledLayouts(PAYLOADS)
+_OTHERS = CompiledLayouts({"pvt": STATUS_PVT_PER_CHIP, "miner_en": STATUS_MINER_EN_PAYLOAD})
+
+
+def compiled_pvt_per_chip():
+    return _OTHERS["pvt"]
+
+
+def compiled_miner_en():
+    return _OTHERS["miner_en"]

@@ -6,14 +6,17 @@ import argparse
 import sys
 from typing import Sequence
 
+from importlib import import_module
+
 from ..errors import AsicError
+from .commands import HELP
 from .common import AUTO
-from . import burnin, decode, emulate, history, mine, monitor, run, scan, selftest, set, status
-
-COMMANDS = [run, scan, status, set, selftest, burnin, history, monitor, mine, decode, emulate]
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The whole parser, or (given ``argv``) one with only the named command's options:
+    the others are placeholders, so their modules (the controller, the emulator, the farm
+    side) are not loaded for nothing."""
     parser = argparse.ArgumentParser(
         prog="asicdrv", description="Avalon hash-board driver and bench diagnostics."
     )
@@ -25,13 +28,32 @@ def build_parser() -> argparse.ArgumentParser:
         help="the device, for any command (also accepted after it)",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for command in COMMANDS:
-        command.add_parser(sub)
+    chosen = None if argv is None else _command_in(argv)
+    for name, help_text in HELP.items():
+        if argv is None or name == chosen:
+            import_module(f".{name}", __name__).add_parser(sub)
+        else:
+            sub.add_parser(name, help=help_text)
     return parser
 
 
+def _command_in(argv: Sequence[str]) -> str | None:
+    """The subcommand named in ``argv`` (the first word that is one, past --device URL)."""
+    words = iter(argv)
+    for word in words:
+        if word == "--device":
+            next(words, None)
+        elif word in HELP:
+            return word
+        elif not word.startswith("-"):
+            return None
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    if argv is None:
+        argv = sys.argv[1:]
+    parser = build_parser(argv)
     args = parser.parse_args(argv)
     if args.global_device is not None and hasattr(args, "device"):
         if args.device not in (AUTO, args.global_device):

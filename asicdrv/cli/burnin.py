@@ -19,7 +19,7 @@ from .reporting import EXIT_NOT_RECORDED, add_report_args, check_report_args, fi
 
 
 def add_parser(sub) -> None:
-    p = add_command(sub, "burnin", __doc__, "factory core test with per-chip findings")
+    p = add_command(sub, "burnin", __doc__)
     p.add_argument("--minutes", type=positive_number, required=True)
     p.add_argument(
         "--frequency",

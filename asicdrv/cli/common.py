@@ -11,8 +11,8 @@ import shutil
 import sys
 import time
 
-from .. import connect
 from ..errors import DeviceNotFound
+from .commands import HELP
 from ..models import MODELS
 from ..device.status import STATE_OK, ModuleStatus
 
@@ -20,10 +20,10 @@ AUTO = "auto"
 EMULATOR_URL = "emu://"
 
 
-def add_command(sub, name: str, doc: str, help_text: str):
+def add_command(sub, name: str, doc: str):
     """A subcommand whose --help shows its whole docstring, as written."""
     return sub.add_parser(
-        name, help=help_text, description=doc, formatter_class=argparse.RawDescriptionHelpFormatter
+        name, help=HELP[name], description=doc, formatter_class=argparse.RawDescriptionHelpFormatter
     )
 
 
@@ -71,6 +71,8 @@ def add_device_args(parser, json_flag: bool = True) -> None:
 def open_chain(args, **options):
     """Open ``args.device``; with ``auto``, fall back to the emulator when no AUC answers
     and say so on stderr (a technician must never mistake it for a board)."""
+    from .. import connect  # the device layer loads when a command opens a device
+
     if args.device != AUTO:
         return connect.open(args.device, **options)
     try:

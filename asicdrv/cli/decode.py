@@ -21,7 +21,7 @@ _FROM_DEVICE = {"host->device": False, "device->host": True}
 
 
 def add_parser(sub) -> None:
-    p = add_command(sub, "decode", __doc__, "decode captured MM frames / AUC packets")
+    p = add_command(sub, "decode", __doc__)
     p.add_argument("frames", nargs="*", metavar="HEX", help="frames in hex (default: stdin)")
     p.add_argument("--json", action="store_true", help="one JSON object per frame")
     p.set_defaults(run=run)

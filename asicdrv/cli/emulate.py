@@ -18,7 +18,7 @@ from .common import add_command, positive_number, whole_number
 
 
 def add_parser(sub) -> None:
-    p = add_command(sub, "emulate", __doc__, "serve an emulated module on a pty")
+    p = add_command(sub, "emulate", __doc__)
     p.add_argument(
         "--serial",
         action="store_true",

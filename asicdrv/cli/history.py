@@ -13,7 +13,7 @@ from .common import add_command, emit_json, table
 
 
 def add_parser(sub) -> None:
-    p = add_command(sub, "history", __doc__, "a board's past self-tests and burn-ins")
+    p = add_command(sub, "history", __doc__)
     p.add_argument("dna", nargs="?", default=None, help="a module's DNA (16 hex digits)")
     p.add_argument(
         "--db", default=None, metavar="FILE", help=f"history database (default {default_path()})"

@@ -21,7 +21,7 @@ from .common import add_command, add_device_args, emit_json, open_chain, positiv
 
 
 def add_parser(sub) -> None:
-    p = add_command(sub, "mine", __doc__, "dispatch one job and list verified shares")
+    p = add_command(sub, "mine", __doc__)
     source = p.add_mutually_exclusive_group(required=True)
     source.add_argument("--job", metavar="FILE", help="job JSON file")
     source.add_argument("--notify", metavar="JSON", help="the same JSON, inline")

@@ -25,7 +25,7 @@ from .common import (
 
 
 def add_parser(sub) -> None:
-    p = add_command(sub, "monitor", __doc__, "live view until Ctrl-C")
+    p = add_command(sub, "monitor", __doc__)
     add_device_args(p)
     p.add_argument(
         "--interval",

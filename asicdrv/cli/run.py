@@ -30,14 +30,11 @@ import threading
 import time
 
 from ..mining import config as cfg
-from ..farm.api import ApiCommands, ApiServer, parse_listen
-from ..mining.controller import Controller, DeviceConfig, mining_modules
-from ..farm.metrics import DEFAULT_PORT as METRICS_PORT, serve_metrics
-from ..farm.web import LivePage
 from ..errors import ConfigError
+from ..farm.listen import METRICS_PORT
+from ..mining.devices import DeviceConfig
 from ..mining.pool import PoolConfig
-from ..testing import EASY_NONCE_MASK, TestPool, easy_difficulty
-from ..transport.usb_auc import find_aucs
+from ..testing import EASY_NONCE_MASK
 from .common import add_command, positive_number
 
 log = logging.getLogger("asicdrv.run")
@@ -46,7 +43,7 @@ WEB_PORT = 8080
 
 
 def add_parser(sub) -> None:
-    p = add_command(sub, "run", __doc__, "mine from stratum pools on every chain")
+    p = add_command(sub, "run", __doc__)
     p.add_argument("--config", metavar="FILE", help="TOML configuration (see docs/mining.md)")
     p.add_argument(
         "--pool",
@@ -216,6 +213,8 @@ def build_config(args) -> cfg.RunConfig:
         raise ConfigError("--retry-max is below --retry-min")
     cfg.check_servers(config)
     if not config.devices:
+        from ..transport.usb_auc import find_aucs
+
         aucs = find_aucs()
         if not aucs:
             raise ConfigError(
@@ -260,6 +259,8 @@ DEMO_DEVICE = f"emu://?modules=3&nonce_mask={EASY_NONCE_MASK}"
 
 
 def run(args) -> int:
+    from ..testing import TestPool, easy_difficulty
+
     demo_pool = None
     if args.demo:
         if not args.pool and not args.config:
@@ -286,6 +287,12 @@ def run(args) -> int:
 
 
 def _run(args) -> int:
+    # the controller and the farm side load here, not when another command starts
+    from ..farm.api import ApiCommands, ApiServer, parse_listen
+    from ..farm.metrics import serve_metrics
+    from ..farm.web import LivePage
+    from ..mining.controller import Controller
+
     config = build_config(args)
     interactive = sys.stderr.isatty()
     logging.basicConfig(
@@ -398,6 +405,8 @@ def totals_line(status: dict) -> str:
 def status_line(status: dict) -> str:
     """One line: hash rate (5 s / 1 min / 15 min from verified shares, and what the modules
     report), shares, pool, hottest chip, fans."""
+    from ..mining.controller import mining_modules
+
     rates = status["hashrate_ghs"]
     modules = [m for _, m in mining_modules(status)]
     reported = sum(m.hashrate_ghs for m in modules)

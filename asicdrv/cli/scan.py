@@ -23,9 +23,7 @@ PROLIFIC = (0x067B, 0x2303)  # the USB-serial bridge of Avalon 2/3
 
 
 def add_parser(sub) -> None:
-    p = add_command(
-        sub, "scan", __doc__, "find AUC bridges, serial modules and what is behind them"
-    )
+    p = add_command(sub, "scan", __doc__)
     add_device_args(p)
     p.add_argument(
         "--all-serial",

@@ -34,7 +34,7 @@ from .reporting import EXIT_NOT_RECORDED, add_report_args, check_report_args, fi
 
 
 def add_parser(sub) -> None:
-    p = add_command(sub, "selftest", __doc__, "bench self-test with a verdict")
+    p = add_command(sub, "selftest", __doc__)
     add_device_args(p)
     add_report_args(p)
     p.add_argument(

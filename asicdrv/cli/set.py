@@ -29,7 +29,7 @@ from .common import (
 
 
 def add_parser(sub) -> None:
-    p = add_command(sub, "set", __doc__, "set fan (%%), frequency (MHz) or voltage level")
+    p = add_command(sub, "set", __doc__)
     p.add_argument(
         "what", choices=["fan", "freq", "volt"], help="fan: percent; freq: MHz; volt: level"
     )

@@ -20,7 +20,7 @@ from .common import (
 
 
 def add_parser(sub) -> None:
-    p = add_command(sub, "status", __doc__, "show module and miner status")
+    p = add_command(sub, "status", __doc__)
     add_device_args(p)
     p.set_defaults(run=run)
 

@@ -59,6 +59,7 @@ class AucBridge:
         self.bus = bus
         self.ambient_c = ambient_c
         self.clock = clock
+        self.timed = True  # False: replies ready at once (benchmarks of the code alone)
         self.reboot()
 
     def reboot(self) -> None:
@@ -174,7 +175,7 @@ class AucBridge:
         mem[reply] = length & 0xFF
         mem[reply + 1 : reply + 3] = mem[request + 1 : request + 3]  # ids echoed
         mem[reply + 3] = status
-        self.busy_until = start + seconds
+        self.busy_until = start + (seconds if self.timed else 0.0)
         self.reply_ready[self.resp_write] = self.busy_until
         return True
 

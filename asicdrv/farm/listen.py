@@ -6,6 +6,8 @@ import threading
 
 from ..errors import ConfigError
 
+METRICS_PORT = 9184  # Prometheus: the port registered for this exporter
+
 
 def bind_in_background(server_cls, host: str, port: int, handler, what: str, thread_name: str):
     """``server_cls((host, port), handler)`` and a daemon thread to serve it (not started);

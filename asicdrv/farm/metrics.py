@@ -12,8 +12,6 @@ from __future__ import annotations
 from prometheus_client import CollectorRegistry, start_http_server
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
-DEFAULT_PORT = 9184
-
 
 class ControllerCollector:
     def __init__(self, controller, per_chip: bool = False):

@@ -3,9 +3,19 @@ and pytest fixtures (``asicdrv_emulator``, ``asicdrv_chain``, ``stratum_pool``) 
 package registers as a pytest plugin.  See docs/library.md, "Testing your controller without
 hardware"."""
 
-from .pool import PoolJob, SubmittedShare, TestPool
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .pool import PoolJob, SubmittedShare, TestPool
 
 EASY_NONCE_MASK = 12
+
+
+def __getattr__(name: str) -> Any:  # the pool loads on first use (PEP 562)
+    if name not in ("PoolJob", "SubmittedShare", "TestPool"):
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(import_module(".pool", __name__), name)
 
 
 def easy_difficulty(nonce_mask: int = EASY_NONCE_MASK) -> float:
