@@ -55,6 +55,7 @@ CHAIN_OPTIONS = {
     "nonce_mask": int,
     "voltage_level": int,
     "apply_settings": "bool",
+    "passive": "bool",
 }
 # keywords open() passes on as they are (not URL query options)
 CHAIN_KEYWORDS = {

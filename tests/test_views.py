@@ -69,45 +69,31 @@ def test_selftest_report_marks_the_dead_chip_in_its_place(tmp_path):
 
 
 def test_burnin_names_dead_slow_and_sensor_faults_and_passes_a_healthy_board(tmp_path):
-    faults = "dead_chip:1.7,slow_chip:2.3,stuck_sensor:0.5,zero_sensor:3.11"
-    device = (
-        # nonce_mask 5 at 60 kH/s: a median of about 25 nonces a chip in 12 s, enough to
-        # call the slow chip, and few enough that the host drains the MM's nonce FIFO even
-        # on a loaded machine (at 200 kH/s it filled some 130 times a run, and the nonces
-        # lost in runs of consecutive chips made a healthy chip look weak)
-        f"emu://?nonce_mask=5&hashrate=60000&polling_delay=0.001&thermal_tau_s=3&faults={faults}"
-    )
+    # an MM50 (32 chips) at 36 kH/s: a median of about 32 nonces a chip in 8 s, enough to
+    # call a chip at a fifth of the rate weak, at some 135 nonces/s, under what the host
+    # drains from the MM's FIFO at a poll a millisecond (an overflow would make the counts
+    # unfit, and the verdict INCONCLUSIVE)
+    counted = "emu://?model=MM50&nonce_mask=5&hashrate=36000&polling_delay=0.001"
     report = tmp_path / "b.json"
-    result = run(
-        "burnin",
-        "--minutes",
-        "0.2",
-        "--device",
-        device,
-        "--report",
-        str(report),
-        "--db",
-        str(tmp_path / "h.sqlite"),
-        timeout=120,
-    )
+    db = ["--db", str(tmp_path / "h.sqlite")]
+    faulty = f"{counted}&faults=dead_chip:0.7,slow_chip:1.3"
+    result = run("burnin", "--minutes", "0.13", "--device", faulty, "--report", str(report), *db)
     assert result.returncode == 1, result.stdout
-    data = json.loads(report.read_text())
-    first = data["modules"][0]
-    assert first["dead_chips"] == [[1, 7]] and first["weak_chips"] == [[2, 3]], first["findings"]
-    assert "stuck sensor: miner 0 chip 5" in " ".join(first["findings"])
-    assert "sensor reads 0: miner 3 chip 11" in " ".join(first["findings"])
-    assert len(first["findings"]) == 4
-    assert "FINDING module 1: weak chip: miner 2 chip 3" in result.stdout
-    healthy = run(
-        "burnin",
-        "--minutes",
-        "0.05",
-        "--device",
-        "emu://?nonce_mask=8&polling_delay=0.002",
-        "--db",
-        str(tmp_path / "h.sqlite"),
+    module = json.loads(report.read_text())["modules"][0]
+    assert module["dead_chips"] == [[0, 7]] and module["weak_chips"] == [[1, 3]], module
+    assert len(module["findings"]) == 2 and module["fifo_overflows"] == 0
+    assert "FINDING module 1: weak chip: miner 1 chip 3" in result.stdout
+    # the sensors of an 851 (per chip): no nonce count needed to call them
+    sensors = "stuck_sensor:0.5,zero_sensor:3.11"
+    device = f"emu://?hashrate=30000&polling_delay=0.001&thermal_tau_s=1&faults={sensors}"
+    result = run("burnin", "--minutes", "0.08", "--device", device, "--report", str(report), *db)
+    assert result.returncode == 1, result.stdout
+    findings = " ".join(json.loads(report.read_text())["modules"][0]["findings"])
+    assert (
+        "stuck sensor: miner 0 chip 5" in findings and "sensor reads 0: miner 3 chip 11" in findings
     )
-    assert healthy.returncode == 0 and "VERDICT: PASS" in healthy.stdout
+    healthy = run("burnin", "--minutes", "0.08", "--device", counted, *db)
+    assert healthy.returncode == 0 and "VERDICT: PASS" in healthy.stdout, healthy.stdout
 
 
 def _record_many(path, tag, count):

@@ -7,9 +7,16 @@ What it does: runs the chip test (TEST/TEST_RET), sends a known job (block 170) 
 difficulty every nonce a chip reports meets, counts verified nonces per chip, and samples
 temperatures and fans every ``sample_s``.  Findings:
 
-- **dead chip**: fails the chip test, or returns no nonce while its miner's median is 5+;
-- **weak chip**: under half its miner's median, and so far under that a healthy chip would
-  get there by chance less than once in 10,000 (nonces arrive as a Poisson process);
+- **dead or weak chip**: fails the chip test; or, counted against its miner's median,
+  under half of it and so far under that a healthy chip would get there by chance less
+  than ``FAMILY_ERROR`` / (the module's chips and miners) of the time (nonces arrive as a
+  Poisson process): a healthy module shows any such finding in under 1 % of runs.  Dead
+  when it returned nothing, weak otherwise.  The same test holds a whole miner against the
+  module's median miner, and a module with no nonce at all did no work: a finding;
+- **inconclusive** (never PASS): a miner whose median is too small for a silent chip to be
+  told from chance (under ln(tests / FAMILY_ERROR): about 9.2 nonces for an 851's 104
+  chips), or a module whose nonce FIFO overflowed (the MM dropped nonces: counts unfit to
+  judge chips); run longer, or at a lower share rate;
 - **hardware errors**: a chip with 3+ nonces that fail verification;
 - **sensor reads 0** (boards have burnt with sensors reading 0) or **stuck sensor** (one
   value for the whole run while most chips of its miner changed);
@@ -30,10 +37,8 @@ from ..bitcoin.known_blocks import BLOCK_170, notify_params
 from ..mining.stratum import StratumJob
 
 BURNIN_DIFFICULTY = 2.0**-24  # every nonce a chip reports passes the MM's TARGET
-DEAD_MEDIAN = 5
-WEAK_MEDIAN = 10
-WEAK_RATIO = 0.5
-WEAK_CHANCE = 1e-4
+FAMILY_ERROR = 0.01  # a healthy module gets a count finding in at most 1 % of runs
+WEAK_RATIO = 0.5  # and a slow chip (or miner) is under half its peers' median
 HW_ERROR_LIMIT = 3
 
 
@@ -106,6 +111,7 @@ def run_burnin(
     if voltage_level is not None:
         chain.set_voltage_level(voltage_level)
     modules = {m.id: m for m in chain.modules}
+    fifo_before = {m.id: m.fifo_overflows for m in chain.status().modules}
     tests = chain.test_chips()
     counts = {mid: [[0] * m.asic_count for _ in range(m.miner_count)] for mid, m in modules.items()}
     chain.submit(known_job(), restart=True)
@@ -135,45 +141,54 @@ def run_burnin(
         "modules": [],
         "findings": [],
     }
+    result["inconclusive"] = []
     for m in status.modules:
-        judged = judge_module(m, counts.get(m.id), tests.get(m.id, {}), timeline)
+        overflows = m.fifo_overflows - fifo_before.get(m.id, 0)
+        expected = expected_nonces(m.hashrate_ghs, time.monotonic() - t0)
+        judged = judge_module(
+            m, counts.get(m.id), tests.get(m.id, {}), timeline, overflows, expected
+        )
         result["modules"].append(judged)
         result["findings"] += [f"module {m.id}: {f}" for f in judged["findings"]]
-    result["ok"] = not result["findings"]
-    result["verdict"] = "PASS" if result["ok"] else "FINDINGS"
+        result["inconclusive"] += [f"module {m.id}: {f}" for f in judged["inconclusive"]]
+    result["ok"] = not result["findings"] and not result["inconclusive"]
+    result["verdict"] = verdict(result["findings"], result["inconclusive"])
+    result["false_finding_chance"] = FAMILY_ERROR
     return result
 
 
-def judge_module(m, counts, failing: dict, timeline: list) -> dict:
+def verdict(findings: list, inconclusive: list) -> str:
+    """FINDINGS, else INCONCLUSIVE (too little to judge), else PASS."""
+    return "FINDINGS" if findings else "INCONCLUSIVE" if inconclusive else "PASS"
+
+
+def evidence_needed(tests: int) -> float:
+    """The peers' median count under which a chip that returned nothing cannot be told
+    from a healthy one by chance: P(0) = e^-median must be under FAMILY_ERROR / tests."""
+    return math.log(tests / FAMILY_ERROR)
+
+
+def slow(n: int, median: float, tests: int) -> bool:
+    """A count under half its peers' median that chance gives a healthy chip (or miner)
+    less than FAMILY_ERROR / tests of the time."""
+    return n < WEAK_RATIO * median and poisson_cdf(n, median) < FAMILY_ERROR / tests
+
+
+def expected_nonces(hashrate_ghs: float, seconds: float) -> float:
+    """The nonces a module hashing at the rate it reports returns in ``seconds`` at the
+    burn-in's difficulty (each hash meets it with probability 1 / (2^32 x difficulty))."""
+    return hashrate_ghs * 1e9 * seconds / (2**32 * BURNIN_DIFFICULTY)
+
+
+def judge_module(
+    m, counts, failing: dict, timeline: list, fifo_overflows: int = 0, expected: float | None = None
+) -> dict:
     record = module_record(m, failing)
     miners, asics, chip_test = record["miners"], record["asics"], record["chip_test"]
     counts = counts or [[0] * asics for _ in range(miners)]
-    findings = []
-    ratios = []
-    dead, weak = [], []
-    for mi in range(miners):
-        median = statistics.median(counts[mi]) if counts[mi] else 0
-        row = []
-        for c in range(asics):
-            n = counts[mi][c]
-            failed_test = chip_test[mi][c] is False
-            ratio = n / median if median else None
-            row.append(ratio)
-            if failed_test or (median >= DEAD_MEDIAN and n == 0):
-                dead.append([mi, c])
-            elif (
-                median >= WEAK_MEDIAN
-                and n < WEAK_RATIO * median
-                and poisson_cdf(n, median) < WEAK_CHANCE
-            ):
-                weak.append([mi, c])
-        ratios.append(row)
-    findings += [f"dead chip: miner {mi} chip {c}" for mi, c in dead]
-    findings += [
-        f"weak chip: miner {mi} chip {c} ({counts[mi][c]} nonces, miner median "
-        f"{statistics.median(counts[mi]):.0f})"
-        for mi, c in weak
-    ]
+    judged = judge_counts(counts, chip_test, fifo_overflows, expected)
+    dead, weak, ratios = judged["dead"], judged["weak"], judged["ratios"]
+    findings, inconclusive = judged["findings"], judged["inconclusive"]
     hw = record["hw_errors"]
     findings += [
         f"hardware errors: miner {mi} chip {c} ({hw[mi][c]})"
@@ -201,7 +216,81 @@ def judge_module(m, counts, failing: dict, timeline: list) -> dict:
         "dead_chips": dead,
         "weak_chips": weak,
         "findings": findings,
+        "inconclusive": [] if findings else inconclusive,
+        "fifo_overflows": fifo_overflows,
     }
+
+
+def _miner_findings(counts: list, tests: int) -> list[str]:
+    """Whole miners held to the module's median miner (a miner whose chips all went
+    quiet has a median of 0, which no chip of its own can be held to)."""
+    totals = [sum(row) for row in counts]
+    if len(totals) < 2:
+        return []
+    median = statistics.median(totals)
+    if median < evidence_needed(tests):
+        return []
+    return [
+        f"{'dead' if t == 0 else 'weak'} miner: miner {mi} ({t} nonces, the module's median "
+        f"miner {median:g})"
+        for mi, t in enumerate(totals)
+        if slow(t, median, tests)
+    ]
+
+
+def judge_counts(
+    counts: list, chip_test: list, fifo_overflows: int = 0, expected: float | None = None
+) -> dict:
+    """Dead and weak chips and miners from the nonce counts ([miner][chip]) and the chip
+    test (``False``: failed), with what was too little to judge.  ``expected``: the nonces
+    the module's reported hash rate should have given (None: not known)."""
+    miners, asics = len(counts), len(counts[0]) if counts else 0
+    tests = miners * asics + miners  # every chip and every miner is held to its peers
+    findings: list[str] = []
+    inconclusive: list[str] = []
+    dead: list[list[int]] = []
+    weak: list[list[int]] = []
+    ratios = []
+    total = sum(map(sum, counts))
+    usable = fifo_overflows == 0 and total > 0
+    if total == 0 and expected == 0:
+        findings.append("no nonce, and its PLLs are off: the module did no work")
+    elif total == 0 and (expected is None or expected >= evidence_needed(tests) * miners * asics):
+        findings.append("no nonce in the whole run: the module did no work")
+    elif total == 0:
+        inconclusive.append(
+            f"no nonce yet, and its hash rate gives only {expected:.1f} in a run this "
+            f"short: run longer"
+        )
+    elif fifo_overflows:
+        inconclusive.append(
+            f"its nonce FIFO overflowed {fifo_overflows} time(s): the MM dropped nonces, so "
+            f"the counts cannot judge chips (run at a lower share rate)"
+        )
+    for mi in range(miners):
+        median = statistics.median(counts[mi]) if counts[mi] else 0
+        enough = median >= evidence_needed(tests)
+        if usable and not enough and any(counts[mi]):
+            inconclusive.append(
+                f"miner {mi}: median {median:g} nonces a chip, {evidence_needed(tests):.1f} "
+                f"needed to tell a silent chip from chance: run longer"
+            )
+        row = []
+        for c in range(asics):
+            n, failed_test = counts[mi][c], chip_test[mi][c] is False
+            row.append(n / median if median else None)
+            if failed_test or (usable and enough and slow(n, median, tests)):
+                (dead if n == 0 or failed_test else weak).append([mi, c])
+        ratios.append(row)
+    findings += [f"dead chip: miner {mi} chip {c}" for mi, c in dead]
+    findings += [
+        f"weak chip: miner {mi} chip {c} ({counts[mi][c]} nonces, miner median "
+        f"{statistics.median(counts[mi]):.0f})"
+        for mi, c in weak
+    ]
+    if usable:
+        findings += _miner_findings(counts, tests)
+    return dict(dead=dead, weak=weak, ratios=ratios, findings=findings, inconclusive=inconclusive)
 
 
 def poisson_cdf(k: int, mean: float) -> float:

@@ -143,8 +143,8 @@ class History:
                     report.get("kind"),
                     report.get("started", time.time()),
                     report.get("seconds"),
-                    int(not m.get("findings")),
-                    "PASS" if not m.get("findings") else "FINDINGS",
+                    int(not m.get("findings") and not m.get("inconclusive")),
+                    verdict_of(m),
                     json.dumps(failed),
                     json.dumps(m.get("findings", [])),
                     report.get("device"),
@@ -214,3 +214,10 @@ def _cause(exc: BaseException) -> str:
     if "unable to open" in low:
         return f"cannot create or open it here ({text})"
     return text
+
+
+def verdict_of(module: dict) -> str:
+    """A module's verdict in a run: FINDINGS, INCONCLUSIVE (too little to judge) or PASS."""
+    if module.get("findings"):
+        return "FINDINGS"
+    return "INCONCLUSIVE" if module.get("inconclusive") else "PASS"

@@ -15,6 +15,7 @@ STYLE = """body{font-family:sans-serif;margin:1.5em;color:#222;max-width:1100px}
 h1{font-size:1.4em}h2{font-size:1.15em;margin-top:1.6em;border-bottom:1px solid #ccc}
 table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:3px 8px;text-align:left}
 .pass{color:#1f7a35;font-weight:bold}.fail{color:#b3261e;font-weight:bold}
+.warn{color:#8a5a00;font-weight:bold}
 .maps{display:flex;flex-wrap:wrap;gap:18px}svg.chipmap{background:#fafafa}"""
 
 
@@ -47,7 +48,8 @@ def render_html(report: dict) -> str:
         f"</title><meta name='viewport' content='width=device-width'>"
         f"<style>{STYLE}</style></head><body>",
         f"<h1>{escape(kind.capitalize())} report: <span class="
-        f"'{'pass' if ok else 'fail'}' id='verdict'>{escape(str(report.get('verdict')))}"
+        f"'{'pass' if ok else 'warn' if report.get('verdict') == 'INCONCLUSIVE' else 'fail'}'"
+        f" id='verdict'>{escape(str(report.get('verdict')))}"
         f"</span></h1>",
         _table(
             [
@@ -71,6 +73,12 @@ def render_html(report: dict) -> str:
             else "<p class='pass'>none</p>"
         )
     )
+    if report.get("inconclusive"):
+        parts.append(
+            "<h2>Not enough to judge</h2><ul>"
+            + "".join(f"<li class='warn'>{escape(r)}</li>" for r in report["inconclusive"])
+            + "</ul>"
+        )
     if report.get("checks"):
         parts.append(
             "<h2>Checks</h2>"

@@ -2,11 +2,15 @@
 
 The factory core test: the chip test, then built-in known work (block 170, no pool needed)
 on every chip for N minutes, counting each chip's nonces against its miner's median, with
-temperatures and fans sampled every second.  Findings: dead chips, weak chips (under half
-their miner's median), chips with hardware errors, sensors reading 0 or stuck, a stalled
-fan, overheat or stale-sensor cutoffs.  The run is recorded in the repair history (--db).
+temperatures and fans sampled every second.  Findings: dead and weak chips and miners (one
+statistical test, a healthy module flagged in under 1 % of runs), a module with no nonce,
+chips with hardware errors, sensors reading 0 or stuck, a stalled fan, overheat or
+stale-sensor cutoffs.  Too few nonces to tell a silent chip from chance, or nonces the MM
+dropped (its FIFO overflowed), is INCONCLUSIVE, never a pass.  The run is recorded in the
+repair history (--db).
 
-Exit status: 0 pass, 1 a finding, 2 an error.
+Exit status: 0 pass, 1 a finding, 2 an error, 3 inconclusive (run longer), 4 passed but
+not recorded.
 """
 
 from __future__ import annotations
@@ -16,6 +20,8 @@ import sys
 from ..bench.burnin import run_burnin
 from .common import count_type, add_command, add_device_args, emit_json, open_chain, positive_number
 from .reporting import EXIT_NOT_RECORDED, add_report_args, check_report_args, finish_report
+
+EXIT_INCONCLUSIVE = 3  # too little evidence to judge: never a pass
 
 
 def add_parser(sub) -> None:
@@ -65,8 +71,12 @@ def run(args) -> int:
             )
         for finding in result["findings"]:
             print(f"FINDING {finding}")
+        for reason in result["inconclusive"]:
+            print(f"INCONCLUSIVE {reason}")
         print("VERDICT:", result["verdict"])
     recorded = finish_report(args, result)  # after the verdict is out: a full disk loses nothing
-    if not result["ok"]:
+    if result["findings"]:
         return 1
+    if result["inconclusive"]:
+        return EXIT_INCONCLUSIVE
     return 0 if recorded else EXIT_NOT_RECORDED

@@ -174,4 +174,6 @@ def fan_text(m) -> str:
     spec = MODELS.get(m.model)
     if spec is not None and not spec.has_fan:
         return "none"
-    return f"{m.fan_percent}%{' auto' if m.auto_fan else ''}"
+    if m.fan_sent is None:  # a passive command: never send, never claim, a duty
+        return "-"
+    return f"{m.fan_sent}%{' auto' if m.auto_fan else ''}"

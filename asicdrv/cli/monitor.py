@@ -41,7 +41,7 @@ def run(args) -> int:
     redraw = sys.stdout.isatty() and not args.json
     worst = 0
     live = None
-    with open_chain(args) as chain:
+    with open_chain(args, passive=True) as chain:  # it only reads
         chain.refresh(timeout=10)
         n = 0
         if redraw:  # a live rich table on a terminal

@@ -86,7 +86,7 @@ def _describe(url: str, quiet: bool = False, strict: bool = False) -> dict | Non
     """What is behind ``url``; ``strict`` lets the error out (a named device that cannot be
     opened is an error, exit 2), ``quiet`` drops a probe that found nothing."""
     try:
-        with connect.open(url, start=False) as chain:
+        with connect.open(url, start=False, passive=True) as chain:
             info = chain.auc_info() if isinstance(chain.link, AucLink) else {}
             return {
                 "url": url,

@@ -43,7 +43,7 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
-    with open_chain(args) as chain:
+    with open_chain(args, passive=True) as chain:  # what is set, and nothing else
         if args.what == "fan":
             if args.miner is not None:
                 raise LimitError("the fan belongs to the module; --miner does not apply")

@@ -26,7 +26,7 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
-    with open_chain(args) as chain:
+    with open_chain(args, passive=True) as chain:  # it only reads
         status = first_readings(chain, chain.refresh(timeout=10))
     problems = {m.id: findings(m) for m in status.modules}
     missing = missing_findings(status)

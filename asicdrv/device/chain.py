@@ -81,6 +81,7 @@ class Chain:
         voltage_level: int | None = None,
         frequency=None,
         apply_settings: bool | None = None,
+        passive: bool = False,
         start: bool = True,
     ):
         try:
@@ -105,6 +106,11 @@ class Chain:
                 raise LimitError(
                     f"apply_settings must be true, false or unset, got {apply_settings!r}"
                 )
+            if passive and (apply_settings or frequency is not None or voltage_level is not None):
+                raise LimitError(
+                    "a passive chain sends no settings of its own: leave out apply_settings, "
+                    "frequency and voltage_level, and set them through its methods"
+                )
         except LimitError:
             link.close()
             raise
@@ -117,7 +123,11 @@ class Chain:
         self.url = url or link.name
         self.smart_speed = bool(smart_speed)
         self.roll_enable = bool(roll_enable)
-        self.apply_settings = apply_settings
+        # passive: nothing sent on the chain's own account (no settings to a found board,
+        # no fan control, no settings re-sent to a stick); what the caller asks through the
+        # methods is sent, and overheat / stalled-fan protection still acts
+        self.passive = bool(passive)
+        self.apply_settings = False if passive else apply_settings
         self._nonce_mask = nonce_mask
         self._voltage_level = voltage_level
         self._lock = threading.RLock()
@@ -204,6 +214,7 @@ class Chain:
                 whole("fan percent", percent, rt.spec.fan_min_percent, rt.spec.fan_max_percent)
             for rt in targets:
                 rt.auto_fan, rt.manual_fan, rt.fan_pending = False, percent, True
+                rt.fan_asked = True
 
     def set_auto_fan(self, target_c: float | None = None, module: int | None = None) -> None:
         """cgminer's PID on the hottest chip (the default), aiming at ``target_c`` (None:
@@ -219,7 +230,7 @@ class Chain:
                     rt.spec.fan_min_percent,
                     rt.spec.fan_max_percent,
                 )
-                rt.auto_fan, rt.fan_pending = True, True
+                rt.auto_fan, rt.fan_pending, rt.fan_asked = True, True, True
 
     def set_frequency(
         self, mhz: int | Sequence[int], module: int | None = None, miner: int | None = None

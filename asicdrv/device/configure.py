@@ -39,6 +39,9 @@ class Configurator:
         if running is None or not any(f for plls in running for f in plls):
             if self.chain.apply_settings is None:
                 self.settings_round(rt)  # just powered (or silent): the requested setup
+            else:  # left as it is: nothing we know of runs, and nothing of ours
+                rt.settings_source = "unset"
+                rt.voltage_levels = [None] * rt.spec.miner_count
             return
         rt.frequencies = [list(p) for p in running]
         rt.voltage_levels = [None] * rt.spec.miner_count
@@ -61,6 +64,8 @@ class Configurator:
         if running is None:
             if self.chain.apply_settings is None:
                 self.settings_round(rt)
+            else:
+                rt.settings_source = "unset"
             return
         rt.fan_pending = False  # its fan too, until the fan control's first step
         mhz, level = running
@@ -130,4 +135,5 @@ class Configurator:
         if not rt.idle:
             rt.saved_fan = (rt.auto_fan, rt.manual_fan)
         rt.idle, rt.auto_fan, rt.manual_fan, rt.fan_pending = True, False, fan_percent, True
+        rt.fan_asked = True
         self.send_plls(rt)

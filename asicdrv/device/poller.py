@@ -64,7 +64,7 @@ class Poller:
                         return
                     with self.chain._lock:
                         if rt.state != STATE_LOST and rt.generation.poll_due(rt):
-                            if rt.generation.settings_lost(rt):
+                            if rt.generation.settings_lost(rt) and not self.chain.passive:
                                 self.chain._config.settings_round(rt)
                             for frame in rt.generation.work_frames(rt):
                                 self.chain._xfer(rt.id, frame, read=False)
@@ -78,12 +78,30 @@ class Poller:
         except Exception as exc:  # noqa: BLE001 - a bug here must still stop every call
             self.chain._mark_gone(PollerStopped(f"the poller stopped: {type(exc).__name__}: {exc}"))
 
+    def _fan_ours(self, rt: ModuleRuntime) -> bool:
+        """Whether this process drives the module's fan: always, unless the chain is
+        passive; then only when the caller set it or protection needs it at full."""
+        return not self.chain.passive or rt.fan_asked or rt.cutoff or rt.fan_failed or rt.stale
+
+    def _fan_duty(self, rt: ModuleRuntime, adjust_fan: bool) -> int | None:
+        """The fan duty this poll carries (None: the fan is left as it is)."""
+        if not (adjust_fan or rt.fan_pending):
+            return None
+        pending, rt.fan_pending = rt.fan_pending, False
+        if self._fan_ours(rt):
+            return fan_target(rt, adjust_fan)
+        if pending and rt.generation.settings_ride_on_poll:
+            # an Avalon 2/3 takes a clock and voltage the caller set only with a fan duty,
+            # and does not report the duty it runs: a passive chain sends full, the safe one
+            return rt.spec.fan_max_percent
+        return None
+
     def poll(self, rt: ModuleRuntime, adjust_fan: bool) -> None:
         fan_pwm = None
-        if adjust_fan or rt.fan_pending:
-            rt.fan_percent = fan_target(rt, adjust_fan)
-            fan_pwm = fan_percent_to_pwm(rt.fan_percent)
-            rt.fan_pending = False
+        duty = self._fan_duty(rt, adjust_fan)
+        if duty is not None:
+            rt.fan_percent = rt.fan_sent = duty
+            fan_pwm = fan_percent_to_pwm(duty)
         reboot, rt.reboot_pending = rt.reboot_pending, False
         frame = rt.generation.poll_frame(rt, led=rt.led, fan_pwm=fan_pwm, reboot=reboot)
         self.chain.poll_count += 1

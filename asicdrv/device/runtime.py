@@ -43,7 +43,9 @@ class ModuleRuntime:
         self.auto_fan = True
         self.manual_fan = FAN_MAX_PERCENT
         self.fan_percent = spec.fan_min_percent  # cgminer starts at the minimum
-        self.fan_pending = True
+        self.fan_pending = not getattr(options, "passive", False)  # a first duty, unless passive
+        self.fan_sent: int | None = None  # the duty this process last sent (None: never)
+        self.fan_asked = False  # the caller set the fan (a passive chain's fan control)
         self.state = STATE_OK
         self.cutoff = False
         self.idle = False  # idled by the host (PLLs off on purpose)

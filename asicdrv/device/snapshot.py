@@ -37,6 +37,7 @@ def module_status(rt: ModuleRuntime) -> ModuleStatus:
         chip_temperatures_c=[list(row) for row in r.chip_temps],
         fan_rpm=r.fan_rpm,
         fan_percent=rt.fan_percent,
+        fan_sent=rt.fan_sent,
         auto_fan=rt.auto_fan,
         fan_failed=rt.fan_failed,
         frequencies_mhz=freqs,

@@ -344,7 +344,7 @@ class ModuleStatus:
     hottest_chip_c: float | None
     chip_temperatures_c: list  # [miner][chip], None where silent
     fan_rpm: int | None
-    fan_percent: int
+    fan_percent: int  # the duty the host aims at (sent only when fan_sent says so)
     auto_fan: bool
     fan_failed: bool
     frequencies_mhz: list  # [miner][pll] as the module reports them
@@ -364,7 +364,8 @@ class ModuleStatus:
     stale_temperatures: bool = False  # chip temperatures too old to trust
     fifo_overflows: int = 0  # times the MM reported a full nonce FIFO
     errors: list = field(default_factory=list)  # named ECMM / ECHU bits now set
-    settings_source: str = "host"  # host: set by us; board: adopted as it ran;
+    settings_source: str = "host"  # host: set by us; board: adopted as it ran; unset: left
+    # as found with nothing we know of running;
     # firmware: the device sets its own (nano)
     chip_sensors_unread: list = field(default_factory=list)  # [miner, chip] never read
     idle: bool = False  # PLLs off on purpose (Chain.idle())
@@ -378,6 +379,7 @@ class ModuleStatus:
     module_error_code: int = 0  # ECMM word
     elapsed_s: float = 0.0  # since first detected
     chip_hw_errors: list = field(default_factory=list)  # [miner][chip] host-verified
+    fan_sent: int | None = None  # the duty this process last sent (None: it never set one)
     generation: str = "avalon8"
     miner_temperatures_c: list = field(default_factory=list)  # A7: a hottest per miner
     per_chip_sensors: bool = True  # False: the model reports per miner (A7)

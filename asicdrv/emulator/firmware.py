@@ -107,6 +107,10 @@ class MMFirmware(StatusFrames):
         self.scanner.ntime_roll = 0
         self.jobs = JobAssembler()
         self.nonces: deque[bytes] = deque()  # the NONCE FIFO
+        # nonces of the last hashing step, each entering the FIFO at its own time over the
+        # step's span, as chips find them one by one (all at once, a step the chip thread
+        # caught up on would overflow the FIFO as no MM does)
+        self._arriving: deque[tuple[float, bytes]] = deque()
         self.urgent: deque[bytes] = deque()  # TEST_RET / STATUS_VOLT on request
         self._rotation: deque = deque()
         self._asic_cursor = 0
@@ -148,12 +152,24 @@ class MMFirmware(StatusFrames):
             self.urgent.clear()
 
     def _flush_nonces(self) -> None:
-        self.nonces_flushed += len(self.nonces)
+        self.nonces_flushed += len(self.nonces) + len(self._arriving)
         self.nonces.clear()
+        self._arriving.clear()
+
+    def _release(self, now: float) -> None:
+        """Nonces whose time has come enter the FIFO; a full FIFO drops them (ECMM bit)."""
+        while self._arriving and self._arriving[0][0] <= now:
+            frame = self._arriving.popleft()[1]
+            if len(self.nonces) >= NONCE_FIFO_SIZE:
+                self.nonces_overflowed += 1
+                self._error_bits |= ECMM_API_FIFO_OVERFLOW
+                continue
+            self.nonces.append(frame)
 
     # --- the wire ------------------------------------------------------------------------------
     def receive(self, frame: bytes, *, broadcast: bool, now: float) -> bytes | None:
         """One frame from the host; returns the reply frame, if this packet has one."""
+        self._release(now)
         try:
             pkt = decode_packet(frame, dialect=self.dialect)
         except CrcError:
@@ -193,6 +209,7 @@ class MMFirmware(StatusFrames):
         if job is None or budget <= 0:
             return
         target = int.from_bytes(job.target, "little") or DIFF1_TARGET
+        found_frames = []
         for found in self.scanner.scan(budget):
             if not (
                 self.physics.chip_alive(found.miner, found.chip)
@@ -208,11 +225,11 @@ class MMFirmware(StatusFrames):
             nonce = found.nonce
             if self.bad_nonce_rate and self.rng.random() < self.bad_nonce_rate:
                 nonce ^= 0x00010000  # fault: corrupted after the MM's own check
-            if len(self.nonces) >= NONCE_FIFO_SIZE:
-                self.nonces_overflowed += 1
-                self._error_bits |= ECMM_API_FIFO_OVERFLOW
-                continue
-            self.nonces.append(self._nonce_frame(found, nonce, job))
+            found_frames.append(self._nonce_frame(found, nonce, job))
+        self.rng.shuffle(found_frames)  # the chips hash side by side: found in any order
+        for i, frame in enumerate(found_frames, 1):
+            self._arriving.append((now + elapsed * i / len(found_frames), frame))
+        self._release(now)
 
     def _nonce_frame(self, found, nonce: int, job) -> bytes:
         return self._encode(
