@@ -117,6 +117,12 @@ class ModelSpec:
         return self.miner_count * self.asic_count
 
     @property
+    def warn_c(self) -> float:
+        """The warning temperature: halfway from the fan's target to the cutoff, where the
+        fan no longer holds the chips (an Avalon 8: 97.5 degC)."""
+        return (self.temp_target_c + self.overheat_c) / 2
+
+    @property
     def pvt_frames(self) -> int:
         """STATUS_PVT frames in a full round: one per ASIC index, per chip, or one."""
         return {PVT_BY_ASIC: self.asic_count, PVT_BY_CHIP: self.total_asics, PVT_BY_MODULE: 1}[

@@ -266,9 +266,9 @@ def test_rejected_shares_are_counted_by_reason(stratum_pool):
     finally:
         controller.stop()
     counts = controller.status()["pools"][0]["counts"]
-    assert set(counts["rejected"]) == {"low difficulty share"}
+    assert set(counts["rejected"]) == {"low difficulty"}
     assert counts["accepted"] == len(stratum_pool.accepted)
-    assert counts["rejected"]["low difficulty share"] == len(stratum_pool.rejected)
+    assert counts["rejected"]["low difficulty"] == len(stratum_pool.rejected)
 
 
 def test_set_extranonce_applies_from_the_next_job(stratum_pool):

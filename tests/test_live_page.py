@@ -98,3 +98,46 @@ def test_live_page_shows_every_module_the_dead_chip_and_moving_numbers():
             if r.get("data-state") == "failed"
         }
         assert failed == dead
+
+
+def test_a_stalled_fan_is_an_alarm_on_the_page_and_in_the_card():
+    """A module whose fan stalls shows it in its card's state (not "ok") and in the
+    page-level alarm, whatever else is fine (issue 21)."""
+    port = free_port()
+    with TestPool(difficulty=easy_difficulty()) as pool:
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "asicdrv",
+                "run",
+                "--pool",
+                pool.url,
+                "--user",
+                "web.1",
+                "--api-listen",
+                "off",
+                "--web",
+                f"127.0.0.1:{port}",
+                "--device",
+                "emu://?modules=2&nonce_mask=12&faults=fan_stall@2&polling_delay=0.005",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            cwd=ROOT,
+        )
+        try:
+            pool.wait_for_shares(2, timeout=30)
+            time.sleep(2)  # the stall is judged over a few polls
+            dom = rendered(f"http://127.0.0.1:{port}/")
+        finally:
+            proc.terminate()
+            proc.communicate(timeout=30)
+    alarm = re.search(r'<div id="alarm" class="alarm"( hidden="")?>(.*?)</div>', dom, re.S)
+    assert alarm is not None and alarm.group(1) is None, dom[:2000]
+    assert "ATTENTION" in alarm.group(2) and "module 0-2: fan stalled (0 RPM)" in alarm.group(2)
+    card = dom[dom.index('id="module-0-2"') :]
+    state = re.search(r"<span>state</span><span( class=\"bad\")?>([^<]*)<", card)
+    assert state.group(1) and "fan stalled" in state.group(2)
+    first = dom[dom.index('id="module-0-1"') :]
+    assert re.search(r"<span>state</span><span>ok<", first)

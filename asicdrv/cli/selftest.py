@@ -162,15 +162,7 @@ def run(args) -> int:
         _known_answer(chain, report, args.kat_seconds)
         timeline.append(sample(chain.status(), time.monotonic() - t0))
         for m in chain.status().modules:
-            report.add(
-                "thermal",
-                not m.cutoffs and m.state != "cutoff",
-                f"hottest chip {m.hottest_chip_c:.1f} degC, {m.cutoffs} overheat "
-                f"cutoff(s) during the test"
-                if m.hottest_chip_c is not None
-                else "no chip temperatures",
-                m.id,
-            )
+            report.add("thermal", *thermal(m), m.id)
             extra = [
                 f for f in findings(m) if "chip" not in f and "fan" not in f and "overheat" not in f
             ]
@@ -376,3 +368,16 @@ def _known_answer(chain, report: Report, seconds: float) -> None:
             else f"nonce {answer['nonce']} NOT found in {seconds:g} s"
         )
         report.add("known answer", ok, detail, module_id)
+
+
+def thermal(m) -> tuple[bool, str]:
+    """The thermal check: no cutoff during the test, and the hottest chip under its model's
+    warning temperature (a stalled fan is the fan check's finding)."""
+    if m.hottest_chip_c is None:
+        return not m.cutoffs and m.state != "cutoff", "no chip temperatures"
+    warn = MODELS[m.model].warn_c
+    ok = not m.cutoffs and m.state != "cutoff" and m.hottest_chip_c < warn
+    return ok, (
+        f"hottest chip {m.hottest_chip_c:.1f} degC (warning {warn:g}), {m.cutoffs} overheat "
+        f"cutoff(s) during the test"
+    )

@@ -19,7 +19,9 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from .._version import VERSION
+from ..device.findings import module_findings
 from ..mining.controller import mining_modules
+from ..models import MODELS
 from .api.access import Access
 from .listen import bind_in_background, close_server
 from ..bench.chipmap import chip_map_svg
@@ -36,8 +38,10 @@ header{background:#1f2937;color:#fff;padding:10px 16px}header h1{margin:0;font-s
 .card{background:#fff;border-radius:8px;box-shadow:0 1px 3px #0002;padding:10px 12px;
 max-width:100%;overflow-x:auto}.card h2{font-size:1em;margin:0 0 6px}
 .kv{display:grid;grid-template-columns:auto auto;gap:2px 12px;font-size:.9em;margin-bottom:6px}
-.bad{color:#b3261e;font-weight:bold}</style></head><body>
-<header><h1>HEADING</h1></header><div id="summary">loading...</div>
+.bad{color:#b3261e;font-weight:bold}
+.alarm{background:#b3261e;color:#fff;padding:8px 16px}</style></head><body>
+<header><h1>HEADING</h1></header><div id="alarm" class="alarm" hidden></div>
+<div id="summary">loading...</div>
 <div class="cards" id="cards"></div><script>
 function fmt(h){const u=[["TH/s",1e12],["GH/s",1e9],["MH/s",1e6],["kH/s",1e3]];
 for(const [n,s] of u){if(h>=s)return (h/s).toFixed(2)+" "+n}return h.toFixed(0)+" H/s"}
@@ -54,8 +58,10 @@ cards.innerHTML=s.modules.map(m=>"<div class='card' id='module-"+m.key+"'><h2>"+
 fmt(m.shares_hs)+" verified</span><span>hottest chip</span><span"+(m.hot?" class='bad'":"")+
 ">"+m.hottest+"</span><span>board</span><span>"+m.board+"</span><span>fan</span><span"+
 (m.fan_failed?" class='bad'":"")+">"+m.fan+"</span><span>errors</span><span>"+m.errors+
-"</span><span>state</span><span"+(m.state!="ok"?" class='bad'":"")+">"+esc(m.state)+
-"</span></div>"+m.svg+"</div>").join("");}catch(e){
+"</span><span>state</span><span"+(m.findings.length?" class='bad'":"")+">"+esc(m.findings.length?
+m.findings.join("; "):m.state)+"</span></div>"+m.svg+"</div>").join("");
+const alarm=document.getElementById("alarm");alarm.hidden=!s.alarms.length;
+alarm.innerHTML=s.alarms.length?"<b>ATTENTION</b> "+s.alarms.map(esc).join("<br>"):"";}catch(e){
 document.getElementById("summary").textContent="controller not answering: "+e}}
 tick();setInterval(tick,1000);</script></body></html>"""
 
@@ -181,16 +187,21 @@ class LivePage:
                     "reported_hs": m.hashrate_ghs * 1e9,
                     "shares_hs": account.get("hashrate_ghs", {}).get("1m", 0.0) * 1e9,
                     "hottest": "-" if m.hottest_chip_c is None else f"{m.hottest_chip_c:.1f} degC",
-                    "hot": m.hottest_chip_c is not None and m.hottest_chip_c >= 95,
+                    "hot": m.hottest_chip_c is not None
+                    and m.hottest_chip_c >= MODELS[m.model].warn_c,
                     "board": "-" if m.temperature_c is None else f"{m.temperature_c} degC",
-                    "fan": f"{m.fan_rpm} RPM at {m.fan_percent} %",
+                    "fan": f"{m.fan_rpm} RPM"
+                    + ("" if m.fan_sent is None else f" at {m.fan_sent} %"),
                     "fan_failed": m.fan_failed,
                     "errors": errors,
                     "state": "idle" if m.idle else m.state,
+                    "findings": module_findings(m),
                     "svg": chip_map_svg(chip_health(m, shares), "health"),
                 }
             )
+        alarms = [f"module {m['key']}: {f}" for m in modules for f in m["findings"]]
         return {
+            "alarms": alarms,
             "uptime_s": state["uptime_s"],
             **state["totals"],
             "pool": f"{active['index']} {active['url']}" if active else "none",

@@ -13,6 +13,8 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 
+from .reject_reasons import reason_category
+
 HASHES_PER_DIFF1 = 2**32
 WINDOWS_S = {"5s": 5, "1m": 60, "5m": 300, "15m": 900}
 
@@ -66,11 +68,12 @@ class RateMeter:
 @dataclass
 class ShareCounts:
     """What happened to shares: ``found`` (verified by the host), ``submitted``, then
-    ``accepted`` or ``rejected`` by reason, as the pool said, or ``unknown`` by reason when
-    its reply never came (the connection closed, or no reply in time: the pool may have
-    taken it or never seen it); ``stale`` were never submitted (their job was flushed or
-    their pool is no longer the one mining), also by reason.  found = submitted + stale
-    (+ those in flight); submitted = accepted + rejected + unknown (+ awaiting a reply)."""
+    ``accepted`` or ``rejected`` by reason (one of :data:`~.reject_reasons.REASONS`), or
+    ``unknown`` by reason when its reply never came (the connection closed, or no reply in
+    time: the pool may have taken it or never seen it); ``stale`` were never submitted
+    (their job was flushed or their pool is no longer the one mining), also by reason.
+    found = submitted + stale (+ those in flight); submitted = accepted + rejected +
+    unknown (+ awaiting a reply)."""
 
     found: int = 0
     submitted: int = 0
@@ -93,8 +96,8 @@ class ShareCounts:
             self.accepted_difficulty += difficulty
             self.best_difficulty = max(self.best_difficulty, share_difficulty)
             self.last_share_time = time.time()
-        else:
-            self.rejected[reason or "rejected"] += 1
+        else:  # by a closed set of reasons: a pool's free text would grow without bound
+            self.rejected[reason_category(reason)] += 1
             self.rejected_difficulty += difficulty
 
     def to_dict(self) -> dict:
