@@ -84,6 +84,7 @@ class ShareCounts:
     accepted_difficulty: float = 0.0  # difficulty-weighted accepted work
     rejected_difficulty: float = 0.0
     best_difficulty: float = 0.0
+    last_share_difficulty: float = 0.0  # the job difficulty of the last accepted share
     last_share_time: float | None = None  # wall clock of the last accepted share
 
     def result(
@@ -95,6 +96,7 @@ class ShareCounts:
             self.accepted += 1
             self.accepted_difficulty += difficulty
             self.best_difficulty = max(self.best_difficulty, share_difficulty)
+            self.last_share_difficulty = difficulty
             self.last_share_time = time.time()
         else:  # by a closed set of reasons: a pool's free text would grow without bound
             self.rejected[reason_category(reason)] += 1
@@ -111,6 +113,7 @@ class ShareCounts:
             "accepted_difficulty": self.accepted_difficulty,
             "rejected_difficulty": self.rejected_difficulty,
             "best_difficulty": self.best_difficulty,
+            "last_share_difficulty": self.last_share_difficulty,
             "last_share_time": self.last_share_time,
         }
 

@@ -15,6 +15,7 @@ out rather than invented.
 
 from __future__ import annotations
 
+import time
 import uuid
 from typing import Callable
 
@@ -39,6 +40,9 @@ JOINABLE = {
     "estats",
     "coin",
     "check",
+    "notify",
+    "asccount",
+    "lcd",
 }
 PRIVILEGED = {
     "ascset",
@@ -50,7 +54,7 @@ PRIVILEGED = {
     "restart",
     "quit",
 }
-READ_ONLY = JOINABLE | {"privileged"}
+READ_ONLY = JOINABLE | {"privileged", "asc"}
 COMMANDS = READ_ONLY | PRIVILEGED
 SNAPSHOT_MAX_AGE_S = 0.5
 MAC = f"{uuid.getnode():012x}"
@@ -179,6 +183,10 @@ class ApiCommands(ControlCommands):
             "Diff1 Work": diff_acc + diff_rej,
             "Difficulty Accepted": diff_acc,
             "Difficulty Rejected": diff_rej,
+            "Last Share Difficulty": float(
+                max((c["last_share_difficulty"] for c in counts), default=0.0)
+            ),
+            "No Device": not modules,
             "Last Valid Work": int(last),
             "Device Hardware%": 100.0 * hw / max(1, hw + accepted),
             "Device Rejected%": 100.0 * rejected / max(1, accepted + rejected),
@@ -188,6 +196,84 @@ class ApiCommands(ControlCommands):
 
     def cmd_devs(self, _param) -> Reply:
         return ok(9, "1 ASC(s)", DEVS=[self._device(self.state())])
+
+    def cmd_asccount(self, _param) -> Reply:
+        return ok(104, "ASC count", ASCS=[{"Count": 1}])  # the controller is one ASC
+
+    def cmd_asc(self, param) -> Reply:
+        """One ASC's status; as cgminer reads the id (``atoi``), only 0 exists."""
+        if not param:
+            return error(15, "Missing device id parameter")
+        digits = param.strip().lstrip("+")
+        number = int(digits[: len(digits) - len(digits.lstrip("0123456789"))] or 0)
+        if number != 0:
+            return error(107, f"Invalid ASC id {number} - range is 0 - 0")
+        return ok(106, "ASC0", ASC=[self._device(self.state())])
+
+    def cmd_notify(self, _param) -> Reply:
+        """cgminer's device health: when it was last well, and why not (a module cut off by
+        protection is cgminer's thermal cutoff; a lost one its comms error)."""
+        state = self.state()
+        modules = [m for _, m in self.modules(state)]
+        cutoffs = sum(m.cutoffs for m in modules)
+        lost = any(m.state == "lost" for m in modules)
+        cut = any(m.state == "cutoff" for m in modules)
+        now = int(time.time())
+        reason = (
+            "Device reached thermal cutoff" if cut else "Device comms error" if lost else "None"
+        )
+        return ok(
+            60,
+            "Notify",
+            NOTIFY=[
+                {
+                    "NOTIFY": 0,
+                    "Name": "AV8",
+                    "ID": 0,
+                    "Last Well": 0 if reason != "None" else now,
+                    "Last Not Well": now if reason != "None" else 0,
+                    "Reason Not Well": reason,
+                    "*Thread Fail Init": 0,
+                    "*Thread Zero Hash": 0,
+                    "*Thread Fail Queue": 0,
+                    "*Dev Sick Idle 60s": 0,
+                    "*Dev Dead Idle 600s": 0,
+                    "*Dev Nostart": 0,
+                    "*Dev Over Heat": 0,
+                    "*Dev Thermal Cutoff": cutoffs,
+                    "*Dev Comms Error": int(lost),
+                    "*Dev Throttle": 0,
+                }
+            ],
+        )
+
+    def cmd_lcd(self, _param) -> Reply:
+        """cgminer's one-item summary for a front-panel display."""
+        state = self.state()
+        device = self._device(state)
+        active = next((p for p in state["pools"] if p["active"]), None)
+        return ok(
+            125,
+            "LCD",
+            LCD=[
+                {
+                    "Elapsed": device["Device Elapsed"],
+                    "GHS av": device["MHS av"] / 1000,
+                    "GHS 5m": device["MHS 5m"] / 1000,
+                    "GHS 5s": device["MHS 5s"] / 1000,
+                    "Temperature": device["Temperature"],
+                    "Last Share Difficulty": device["Last Share Difficulty"],
+                    "Last Share Time": device["Last Share Time"],
+                    "Best Share": max(
+                        (p["counts"]["best_difficulty"] for p in state["pools"]), default=0
+                    ),
+                    "Last Valid Work": device["Last Valid Work"],
+                    "Found Blocks": 0,
+                    "Current Pool": active["url"] if active else "none",
+                    "User": active["user"] if active else "",
+                }
+            ],
+        )
 
     cmd_edevs = cmd_devs
 

@@ -22,6 +22,7 @@ from ...errors import ConfigError
 from ..listen import bind_in_background, close_server
 from .access import DEFAULT_ALLOW, Access
 from .commands import DESCRIPTION, JOINABLE, ApiCommands
+from .numbers import encode_json, number_text
 from .reply import Reply
 
 log = logging.getLogger("asicdrv.farm.api")
@@ -97,24 +98,36 @@ def to_json(reply: Reply) -> dict:
     return body
 
 
+# the sections cgminer names in a text reply ("SUMMARY,Elapsed=..."); the others' items go
+# bare, each led by its own key ("ASC=0,...", "POOL=0,...", "STATS=0,..."): api.c opens these
+# with ``isjson ? COMSTR JSON_X : _X COMSTR``
+NAMED_IN_TEXT = frozenset(("VERSION", "CONFIG", "SUMMARY", "PGAS", "COIN", "DEBUG", "ASCS"))
+NAMED_IN_TEXT |= {"LCD", "CHECK"}
+
+
 def to_text(reply: Reply) -> str:
-    """cgminer's text form: SECTION,key=value,...| per item."""
+    """cgminer's text form: key=value,...| per item, a few sections named first."""
     if reply.special:
         return f"STATUS={reply.special}|"
 
     def item(name, values):
-        fields = ",".join(f"{k}={_text_value(v)}" for k, v in values.items())
+        fields = ",".join(f"{k}={_text_value(k, v)}" for k, v in values.items())
         return f"{name}{',' if name else ''}{fields}|"
 
     out = item("", status_section(reply)[0])
     for name, items in (reply.sections or {}).items():
         for values in items:
-            out += item(name, values)
+            out += item(name if name in NAMED_IN_TEXT else "", values)
     return out
 
 
-def _text_value(value) -> str:
-    text = str(value).lower() if isinstance(value, bool) else str(value)
+def _text_value(name: str, value) -> str:
+    if isinstance(value, bool):
+        text = str(value).lower()
+    elif isinstance(value, float):
+        text = number_text(name, value)
+    else:
+        text = str(value)
     for ch in "\\,|=":
         text = text.replace(ch, "\\" + ch)
     return text
@@ -175,7 +188,7 @@ class ApiServer:
         else:
             body = {command: [to_json(reply)] for command, reply in replies}
             body["id"] = 1
-        return json.dumps(body, separators=(",", ":")).encode() + b"\0"
+        return encode_json(body).encode() + b"\0"
 
     def _run(self, command: str, parameter, level: str) -> Reply:
         try:
