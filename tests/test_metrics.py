@@ -2,7 +2,11 @@
 
 import os
 import re
+import shutil
+import subprocess
 import urllib.request
+
+import pytest
 
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -72,3 +76,30 @@ def test_metrics_describe_modules_and_pools():
         with open(os.path.join(ROOT, "contrib", name)) as f:
             used = set(re.findall(r"asicdrv_[a-z_]+", f.read())) - {"asicdrv_overview"}
         assert used and used <= served, used - served
+
+
+PROMTOOL = shutil.which("promtool")
+
+
+@pytest.mark.skipif(PROMTOOL is None, reason="no promtool (.ci/run installs Debian's prometheus)")
+def test_the_alert_rules_pass_promtool_and_their_unit_tests():
+    """contrib/asicdrv-alerts.yml is valid for Prometheus, and its unit tests
+    (contrib/asicdrv-alerts.test.yml: a controller that stops answering or vanishes, a
+    hash-rate drop against its own average, boards left in soft off) pass."""
+    contrib = os.path.join(ROOT, "contrib")
+    check = subprocess.run(
+        [PROMTOOL, "check", "rules", "asicdrv-alerts.yml"],
+        cwd=contrib,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert check.returncode == 0, check.stdout + check.stderr
+    tests = subprocess.run(
+        [PROMTOOL, "test", "rules", "asicdrv-alerts.test.yml"],
+        cwd=contrib,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert tests.returncode == 0 and "SUCCESS" in tests.stdout, tests.stdout + tests.stderr
