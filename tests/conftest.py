@@ -5,6 +5,12 @@ import time
 
 sys.path.insert(0, os.path.dirname(__file__))
 
+# the suite starts asicdrv in a hundred subprocesses: let them keep compiled modules
+# (__pycache__, ignored by git) rather than compile every module every time, whatever the
+# environment says (some CI images set PYTHONDONTWRITEBYTECODE)
+os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+sys.dont_write_bytecode = False
+
 # Fast chain settings for tests: the logic is the same, the clocks are shorter.
 FAST = dict(polling_delay=0.002, detect_interval=0.3, fan_interval=0.05, min_cutoff_s=0.5)
 
@@ -32,6 +38,10 @@ LONGEST_FIRST = (
     "test_mine_lists_verified_shares",
     "test_recovery.py",
     "test_mine_keeps_shares_found",
+    "test_cgminer_cli.py",
+    "test_live_page.py",
+    "test_burnin_verdicts.py",
+    "test_passive.py",
 )
 
 

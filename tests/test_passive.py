@@ -71,7 +71,7 @@ def test_commands_that_only_read_send_no_setting_and_no_fan(shared_emulator, com
 
 
 def test_monitor_sends_no_setting_and_no_fan(shared_emulator, capsys):
-    main(["monitor", "--count", "3", "--device", "passivetest://x?fan_interval=0.05"])
+    main(["monitor", "--count", "2", "--device", "passivetest://x?fan_interval=0.05"])
     assert changes(shared_emulator) == []
 
 

@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 import asicdrv
 from asicdrv import Emulator
 from blocks import GENESIS, notify_params
-from conftest import FAST, run
+from conftest import FAST, run, wait_for
 from firmware_protocols import PacketType as T, encode_packet
 
 EMU = "emu://?polling_delay=0.005&thermal_tau_s=0.2"
@@ -170,7 +170,8 @@ def test_serial_crc_errors_reach_module_status():
         assert chain.status().modules[0].crc_errors > 0
 
 
-@pytest.mark.parametrize("link, transfers", [("inprocess", 300), ("usb", 1500), ("serial", 300)])
+# more than an open takes on each link (usb: about 340, the AUC's INIT and detection)
+@pytest.mark.parametrize("link, transfers", [("inprocess", 300), ("usb", 600), ("serial", 300)])
 def test_disconnect_fault_works_on_every_link(link, transfers):
     with asicdrv.open(f"emu://?link={link}&faults=disconnect:{transfers}", **FAST) as chain:
         deadline = time.monotonic() + 30  # a pty under a loaded CI machine is slow
@@ -229,11 +230,17 @@ def test_short_soak_every_good_nonce_is_delivered_or_counted(link):
         while time.monotonic() < deadline:
             if chain.next_share(timeout=0.1) is not None:
                 shares += 1
+        # the chips stop, and what is on its way is read: a nonce still in the pty's buffer
+        # when the host closes on purpose is not one the host lost
+        chain.idle(timeout=1)
+
+        def accounted():
+            return sum(m.shares + sum(m.rejected.values()) for m in chain.status().modules)
+
+        wait_for(lambda: accounted() == emu.traffic.nonces_out, 5)
         chain.close()
-        status = chain.status()
-    accounted = sum(m.shares + sum(m.rejected.values()) for m in status.modules)
     assert shares > 10
-    assert accounted == emu.traffic.nonces_out
+    assert accounted() == emu.traffic.nonces_out
 
 
 def test_selftest_names_missing_modules_and_link_faults():

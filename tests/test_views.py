@@ -86,13 +86,13 @@ def test_burnin_names_dead_slow_and_sensor_faults_and_passes_a_healthy_board(tmp
     # the sensors of an 851 (per chip): no nonce count needed to call them
     sensors = "stuck_sensor:0.5,zero_sensor:3.11"
     device = f"emu://?hashrate=30000&polling_delay=0.001&thermal_tau_s=1&faults={sensors}"
-    result = run("burnin", "--minutes", "0.08", "--device", device, "--report", str(report), *db)
+    result = run("burnin", "--minutes", "0.05", "--device", device, "--report", str(report), *db)
     assert result.returncode == 1, result.stdout
     findings = " ".join(json.loads(report.read_text())["modules"][0]["findings"])
     assert (
         "stuck sensor: miner 0 chip 5" in findings and "sensor reads 0: miner 3 chip 11" in findings
     )
-    healthy = run("burnin", "--minutes", "0.08", "--device", counted, *db)
+    healthy = run("burnin", "--minutes", "0.06", "--device", counted, *db)
     assert healthy.returncode == 0 and "VERDICT: PASS" in healthy.stdout, healthy.stdout
 
 

@@ -51,10 +51,24 @@ def _command_in(argv: Sequence[str]) -> str | None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    if argv is None:
-        argv = sys.argv[1:]
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if _command_in(argv) == "run":  # a cgminer command line works as it is
+        from .cgminer_args import translate
+
+        at = argv.index("run") + 1
+        try:
+            rest, notes = translate(argv[at:])
+        except (AsicError, OSError) as exc:
+            print(f"asicdrv run: {exc}", file=sys.stderr)
+            return 2
+        argv[at:] = rest
+        for note in notes:
+            print(note, file=sys.stderr)
     parser = build_parser(argv)
-    args = parser.parse_args(argv)
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:  # said with the command's own usage, not the top level's
+        command = parser._subparsers._group_actions[0].choices[args.command]
+        command.error(f"unrecognized arguments: {' '.join(unknown)}")
     if args.global_device is not None and hasattr(args, "device"):
         if args.device not in (AUTO, args.global_device):
             parser.error("--device given twice with different URLs")

@@ -23,6 +23,7 @@ error (one line; no frame was sent to a board for a bad value).
 
 from __future__ import annotations
 
+import argparse
 import logging
 import signal
 import sys
@@ -77,10 +78,17 @@ def add_parser(sub) -> None:
     )
     p.add_argument(
         "--frequency",
-        type=int,
+        type=_frequency,
         default=None,
-        metavar="MHZ",
-        help="every module's frequency (default: the model's)",
+        metavar="MHZ[:MHZ:MHZ:MHZ]",
+        help="every module's frequency, or one per PLL (default: the model's)",
+    )
+    p.add_argument(
+        "--polling-delay",
+        type=positive_number,
+        default=None,
+        metavar="S",
+        help="seconds between polls of a module (default 0.02)",
     )
     p.add_argument("--voltage-level", type=int, default=None, metavar="L")
     p.add_argument("--fan", default=None, metavar="PERCENT|auto")
@@ -224,6 +232,9 @@ def build_config(args) -> cfg.RunConfig:
         config.devices = [
             DeviceConfig(url=f"usb://{d.bus}:{d.address}", **vars(checked)) for d in aucs
         ]
+    if args.polling_delay is not None:
+        for device in config.devices:
+            device.options["polling_delay"] = args.polling_delay
     return config
 
 
@@ -247,6 +258,14 @@ def _pools(urls: list[str], users: list[str], passwords: list[str]) -> list[Pool
             urls, per_pool(users, "--user", None), per_pool(passwords, "--pass", "x")
         )
     ]
+
+
+def _frequency(text: str) -> int | list[int]:
+    parts = text.split(":")
+    if not all(p.strip().isdigit() for p in parts) or len(parts) > 4:
+        raise argparse.ArgumentTypeError(f"{text!r}: MHz, or one per PLL as A:B:C:D")
+    values = [int(p) for p in parts]
+    return values[0] if len(values) == 1 else values
 
 
 def _fan(text: str) -> int:
