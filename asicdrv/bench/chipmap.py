@@ -41,17 +41,26 @@ def _mix(a: tuple, b: tuple, t: float) -> str:
     return "#%02x%02x%02x" % tuple(int(x + (y - x) * t) for x, y in zip(a, b))
 
 
-GREEN, YELLOW, RED, BLUE, GREY = (
+GREEN, YELLOW, RED, BLUE, ORANGE, GREY = (
     (46, 160, 67),
     (230, 190, 40),
     (210, 50, 40),
     (60, 110, 200),
+    (230, 126, 34),
     "#bbbbbb",
 )
 
 
-def cell_style(kind: str, value) -> tuple[str, str, str]:
-    """(fill colour, state, hover text) for one chip."""
+# an Avalon 8's fan target and warning temperature (models.ModelSpec.warn_c): the scale of a
+# temperature map unless its model's are given
+TARGET_C, WARN_C = 90.0, 97.5
+
+
+def cell_style(
+    kind: str, value, target_c: float = TARGET_C, warn_c: float = WARN_C
+) -> tuple[str, str, str]:
+    """(fill colour, state, hover text) for one chip; a temperature is judged against the
+    model's fan target (cool to normal: blue to green) and warning (amber, then red)."""
     if value is None:
         return GREY, "unknown", "no reading"
     if kind == "test":
@@ -59,9 +68,13 @@ def cell_style(kind: str, value) -> tuple[str, str, str]:
     if kind == "temperature":
         if value <= 1.0:
             return "#d23228", "failed", f"{value:.1f} degC (sensor reads 0)"
-        t = (value - 40) / 65
-        fill = _mix(BLUE, YELLOW, t * 2) if t < 0.5 else _mix(YELLOW, RED, (t - 0.5) * 2)
-        return fill, "hot" if value >= 95 else "ok", f"{value:.1f} degC"
+        if value < target_c:  # what the fan aims at: normal
+            fill = _mix(BLUE, GREEN, (value - 25) / max(1.0, target_c - 25))
+        elif value < warn_c:  # over the target: the fan is working hard
+            fill = _mix(YELLOW, ORANGE, (value - target_c) / max(1.0, warn_c - target_c))
+        else:
+            fill = _mix(ORANGE, RED, (value - warn_c) / 8)
+        return fill, "hot" if value >= warn_c else "ok", f"{value:.1f} degC"
     if kind == "nonces":
         if value <= 0:
             return "#d23228", "failed", "no nonces"
@@ -86,9 +99,10 @@ def cell_style(kind: str, value) -> tuple[str, str, str]:
 LEGENDS = {
     "test": [("#2ea043", "pass"), ("#d23228", "fail"), (GREY, "not tested")],
     "temperature": [
-        (_mix(BLUE, YELLOW, 0), "40"),
-        (_mix(BLUE, YELLOW, 1), "72"),
-        (_mix(YELLOW, RED, 1), "105 degC"),
+        (_mix(BLUE, GREEN, 0), "cool"),
+        (_mix(BLUE, GREEN, 1), "normal"),
+        (_mix(YELLOW, ORANGE, 0.5), "over fan target"),
+        (_mix(ORANGE, RED, 1), "over warning"),
         ("#d23228", "reads 0"),
         (GREY, "no reading"),
     ],
@@ -102,12 +116,20 @@ LEGENDS = {
 }
 
 
-def chip_map_svg(values: Sequence[Sequence], kind: str, title: str = "") -> str:
-    """``values[miner][chip]`` (None where unknown) as an SVG chip map of ``kind``."""
+def chip_map_svg(
+    values: Sequence[Sequence],
+    kind: str,
+    title: str = "",
+    target_c: float = TARGET_C,
+    warn_c: float = WARN_C,
+) -> str:
+    """``values[miner][chip]`` (None where unknown) as an SVG chip map of ``kind``; a
+    temperature map on the scale of its model's fan target and warning."""
     miners = len(values)
     chips = max((len(row) for row in values), default=0)
     width = LEFT + chips * (CELL + GAP) + 8
-    height = TOP + miners * (CELL + GAP) + 36
+    legend, rows = _legend(LEGENDS[kind], TOP + miners * (CELL + GAP) + 14, width)
+    height = TOP + miners * (CELL + GAP) + 22 + 14 * rows
     out = [
         f'<svg xmlns="http://www.w3.org/2000/svg" class="chipmap" data-kind="{kind}" '
         f'width="{width}" height="{height}" viewBox="0 0 {width} {height}" '
@@ -120,20 +142,29 @@ def chip_map_svg(values: Sequence[Sequence], kind: str, title: str = "") -> str:
         y = TOP + m * (CELL + GAP)
         out.append(f'<text x="0" y="{y + CELL - 4}">miner {m}</text>')
         for c, value in enumerate(row):
-            fill, state, text = cell_style(kind, value)
+            fill, state, text = cell_style(kind, value, target_c, warn_c)
             x = LEFT + c * (CELL + GAP)
             out.append(
                 f'<rect x="{x}" y="{y}" width="{CELL}" height="{CELL}" rx="2" '
                 f'fill="{fill}" data-miner="{m}" data-chip="{c}" data-state="{state}">'
                 f"<title>miner {m} chip {c}: {escape(text)}</title></rect>"
             )
-    y = TOP + miners * (CELL + GAP) + 14
-    x = 0
-    for fill, label in LEGENDS[kind]:
+    out += legend
+    out.append("</svg>")
+    return "".join(out)
+
+
+def _legend(items, y: int, width: int) -> tuple[list[str], int]:
+    """The legend's swatches and labels, wrapped onto as many rows as the map's width
+    needs (a label is about 7 px a character at 11 px); the number of rows."""
+    out, x, rows = [], 0, 1
+    for fill, label in items:
+        step = 24 + 7 * len(label)
+        if x and x + step - 10 > width:
+            x, y, rows = 0, y + 14, rows + 1
         out.append(
             f'<rect x="{x}" y="{y - 10}" width="10" height="10" fill="{fill}"/>'
             f'<text x="{x + 14}" y="{y}">{escape(label)}</text>'
         )
-        x += 24 + 7 * len(label)
-    out.append("</svg>")
-    return "".join(out)
+        x += step
+    return out, rows

@@ -9,7 +9,8 @@ import time
 from html import escape
 
 from ..errors import LimitError
-from .chipmap import chip_map_svg
+from ..models import MODELS
+from .chipmap import TARGET_C, WARN_C, chip_map_svg
 
 STYLE = """body{font-family:sans-serif;margin:1.5em;color:#222;max-width:1100px}
 h1{font-size:1.4em}h2{font-size:1.15em;margin-top:1.6em;border-bottom:1px solid #ccc}
@@ -104,12 +105,16 @@ def render_html(report: dict) -> str:
             _table(
                 [
                     ("firmware", m.get("version")),
-                    ("settings", json.dumps(report.get("settings", {}).get(str(m["id"]), {}))),
+                    ("settings", settings_text(report.get("settings", {}).get(str(m["id"])))),
                     (
                         "hottest chip",
                         "-" if m.get("hottest_c") is None else f"{m['hottest_c']:.1f} degC",
                     ),
-                    ("fan", f"{m.get('fan_rpm')} RPM at {m.get('fan_percent')} %"),
+                    (
+                        "fan",
+                        f"{_shown(m.get('fan_rpm'))} RPM"
+                        + ("" if m.get("fan_percent") is None else f" at {m['fan_percent']} %"),
+                    ),
                     ("findings", "; ".join(m.get("findings", [])) or "none"),
                 ]
             )
@@ -123,7 +128,8 @@ def render_html(report: dict) -> str:
         parts.append(
             "<div class='maps'>"
             + "".join(
-                f"<div class='map' data-module='{m['id']}'>{chip_map_svg(values, kind, label)}"
+                f"<div class='map' data-module='{m['id']}'>"
+                f"{chip_map_svg(values, kind, label, *_scale(m.get('model')))}"
                 f"</div>"
                 for kind, values, label in maps
                 if values
@@ -138,10 +144,19 @@ def render_html(report: dict) -> str:
     return "".join(parts)
 
 
+def _shown(value) -> str:
+    """A value as a person reads it: '-' for nothing, yes/no for a flag."""
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return escape(str(value))
+
+
 def _table(rows) -> str:
     return (
         "<table>"
-        + "".join(f"<tr><th>{escape(str(k))}</th><td>{escape(str(v))}</td></tr>" for k, v in rows)
+        + "".join(f"<tr><th>{escape(str(k))}</th><td>{_shown(v)}</td></tr>" for k, v in rows)
         + "</table>"
     )
 
@@ -151,11 +166,33 @@ def _rows(head, rows) -> str:
         "<table><tr>"
         + "".join(f"<th>{escape(h)}</th>" for h in head)
         + "</tr>"
-        + "".join(
-            "<tr>" + "".join(f"<td>{escape(str(v))}</td>" for v in row) + "</tr>" for row in rows
-        )
+        + "".join("<tr>" + "".join(f"<td>{_shown(v)}</td>" for v in row) + "</tr>" for row in rows)
         + "</table>"
     )
+
+
+def settings_text(settings: dict | None) -> str:
+    """A module's settings as a technician reads them: the PLLs (one line when every miner
+    runs the same), the voltage levels, and who set them."""
+    if not settings:
+        return "-"
+    plls = ["/".join(map(str, f)) for f in settings.get("frequencies_mhz", [])]
+    levels = ["-" if v is None else str(v) for v in settings.get("voltage_levels", [])]
+    clock = (
+        f"{plls[0]} MHz, every miner"
+        if len(set(plls)) == 1
+        else "; ".join(f"miner {i}: {p} MHz" for i, p in enumerate(plls))
+    )
+    volt = levels[0] if len(set(levels)) == 1 else "/".join(levels)
+    sources = {"host": "set by this host", "board": "as the board ran", "unset": "left unset"}
+    source = str(settings.get("source") or "-")
+    return f"PLLs {clock}; voltage level {volt if levels else '-'}; {sources.get(source, source)}"
+
+
+def _scale(model) -> tuple[float, float]:
+    """The fan target and the warning temperature of a model (an Avalon 8's if unknown)."""
+    spec = MODELS.get(model)
+    return (spec.temp_target_c, spec.warn_c) if spec else (TARGET_C, WARN_C)
 
 
 def timeline_svg(timeline: list, width: int = 720, height: int = 200) -> str:
@@ -164,7 +201,7 @@ def timeline_svg(timeline: list, width: int = 720, height: int = 200) -> str:
     colours = ["#c0392b", "#2471a3", "#239b56", "#b7950b", "#7d3c98", "#ca6f1e"]
     modules = sorted({k for s in timeline for k in s["modules"]}, key=int)
     out = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height + 30}" '
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height + 50}" '
         f'font-family="sans-serif" font-size="11" class="timeline">',
         f'<rect x="40" y="0" width="{width - 80}" height="{height}" fill="none" '
         f'stroke="#ccc"/><text x="0" y="10">120 C</text>'
@@ -199,11 +236,13 @@ def timeline_svg(timeline: list, width: int = 720, height: int = 200) -> str:
                 f'<polyline fill="none" stroke="{colour}" stroke-dasharray="4 3" '
                 f'points="{" ".join(fans)}"/>'
             )
+        # one short label a module, spaced for "module 6", every module on the line
         out.append(
-            f'<text x="{40 + 110 * n}" y="{height + 28}" fill="{colour}">module '
-            f"{module}: hottest chip (solid), fan % (dashed)</text>"
-            if n < 3
-            else ""
+            f'<text x="{40 + 80 * n}" y="{height + 30}" fill="{colour}">module {module}</text>'
         )
+    out.append(
+        f'<text x="40" y="{height + 46}" fill="#555">'
+        f"solid: hottest chip (left axis); dashed: fan % (right axis)</text>"
+    )
     out.append("</svg>")
     return "".join(out)

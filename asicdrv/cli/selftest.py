@@ -310,7 +310,8 @@ def _sensors(m, report: Report) -> None:
         f"MM {m.temperature_c} degC, hottest chip {m.hottest_chip_c:.1f} degC"
         if ok and m.hottest_chip_c is not None
         else f"silent chip sensor(s) {', '.join(silent) or '-'}; "
-        f"MM {m.temperature_c}; power good {m.power_good}"
+        f"MM {'-' if m.temperature_c is None else f'{m.temperature_c} degC'}; power "
+        f"{'good' if m.power_good else 'NOT good' if m.power_good is False else 'not reported'}"
     )
     report.add("sensors", ok, detail, m.id)
     if unread:

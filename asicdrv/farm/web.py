@@ -68,7 +68,9 @@ tick();setInterval(tick,1000);</script></body></html>"""
 
 def chip_health(module, shares: dict) -> list[list]:
     """(state, text) per chip for the live map: a silent sensor or no shares while its
-    miner's chips have them is failed, under half the miner's median weak, 95 degC+ hot."""
+    miner's chips have them is failed, under half the miner's median weak, over its model's
+    warning temperature hot."""
+    warn_c = MODELS[module.model].warn_c
     out = []
     for mi, row in enumerate(module.chip_temperatures_c):
         counts = [shares.get((mi, c), 0) for c in range(len(row))]
@@ -86,7 +88,7 @@ def chip_health(module, shares: dict) -> list[list]:
                 cells.append(("failed", "no shares, " + text))
             elif median >= 10 and n < median / 2:
                 cells.append(("weak", "under half the miner's median, " + text))
-            elif temp is not None and temp >= 95:
+            elif temp is not None and temp >= warn_c:
                 cells.append(("hot", text))
             elif temp is None:
                 cells.append(("unknown", text))
