@@ -171,3 +171,30 @@ def test_pyasic_total_equals_the_controller_total_with_several_modules(controlle
     # no MGHS with several modules: pyasic's hash rate is devs MHS 1m, the whole controller
     assert float(data.hashrate) == pytest.approx(devs["MHS 1m"] / 1e6, rel=0.2, abs=1e-9)
     assert devs["MHS 1m"] > 0 and devs["MM Count"] == 3
+
+
+def test_pyasic_sees_only_the_first_module_and_the_others_are_in_estats(controller_run):
+    """Why pyasic cannot see a second module, pinned (docs/farm.md): pyasic 0.79's
+    AvalonMiner backend reads STATS[0]["MM ID0"] only, board by board up to its class's
+    expected hashboards; a hot second module is invisible to it whatever the layout.  A
+    farm tool reads it in estats' "MM ID1" (or the Prometheus metrics)."""
+    port, pool = controller_run("emu://?modules=2&nonce_mask=12&faults=overheat:30@2")
+    wait_for(
+        lambda: (
+            int(mm_values(api(port, "estats")["STATS"][0]["MM ID1"])["TMax"])
+            > int(mm_values(api(port, "estats")["STATS"][0]["MM ID0"])["TMax"]) + 15
+        ),
+        30,
+    )
+    estats = api(port, "estats")["STATS"][0]
+    first, second = mm_values(estats["MM ID0"]), mm_values(estats["MM ID1"])
+
+    async def read():
+        miner = await pyasic.get_miner("127.0.0.1")
+        return await miner.get_data()
+
+    data = asyncio.run(read())
+    hottest_seen = max(b.chip_temp for b in data.hashboards if b.chip_temp is not None)
+    assert len(data.hashboards) == 4  # one module's boards, whatever the modules
+    assert hottest_seen <= int(first["TMax"]) + 2  # module 1's, as it was read
+    assert int(second["TMax"]) > hottest_seen + 10  # the hot module: only in MM ID1
