@@ -8,8 +8,9 @@ with asicdrv.open("emu://?modules=2&nonce_mask=12") as chain:
     share = chain.next_share(timeout=10)
 """
 
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from firmware_protocols.lazy import lazy_attributes
 
 from ._version import VERSION
 from .errors import *  # noqa: F401,F403
@@ -41,13 +42,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(import_module(module, __name__), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_attributes(__name__, _LAZY, globals())
 
 
 __version__ = VERSION

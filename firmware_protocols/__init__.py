@@ -4,8 +4,7 @@ The names below load their module on first use (PEP 562), so importing the packa
 only its errors) does not pay for the ``construct`` layouts until a frame is built or read.
 """
 
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from .crc import crc16
 from .errors import (
@@ -18,6 +17,7 @@ from .errors import (
     ProtocolError,
     UnknownTypeError,
 )
+from .lazy import lazy_attributes
 from .types import BROADCAST, PacketType
 
 if TYPE_CHECKING:
@@ -52,13 +52,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(import_module(module, __name__), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_attributes(__name__, _LAZY, globals())
 
 
 __all__ = [

@@ -47,30 +47,21 @@ def rendered(url: str) -> str:
     return result.stdout
 
 
+def run_with_web(pool, port: int, device: str) -> subprocess.Popen:
+    """`asicdrv run` mining ``device`` for ``pool``, the live page on ``port``, no API."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "asicdrv", "run", "--pool", pool.url, "--user", "web.1"]
+        + ["--api-listen", "off", "--web", f"127.0.0.1:{port}", "--device", device],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=ROOT,
+    )
+
+
 def test_live_page_shows_every_module_the_dead_chip_and_moving_numbers():
     port = free_port()
     with TestPool(difficulty=easy_difficulty()) as pool:
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "asicdrv",
-                "run",
-                "--pool",
-                pool.url,
-                "--user",
-                "web.1",
-                "--api-listen",
-                "off",
-                "--web",
-                f"127.0.0.1:{port}",
-                "--device",
-                "emu://?modules=2&nonce_mask=12&faults=dead_chip:2.5@2",
-            ],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            cwd=ROOT,
-        )
+        proc = run_with_web(pool, port, "emu://?modules=2&nonce_mask=12&faults=dead_chip:2.5@2")
         try:
             pool.wait_for_shares(5, timeout=30)
             first = rendered(f"http://127.0.0.1:{port}/")
@@ -105,26 +96,8 @@ def test_a_stalled_fan_is_an_alarm_on_the_page_and_in_the_card():
     page-level alarm, whatever else is fine (issue 21)."""
     port = free_port()
     with TestPool(difficulty=easy_difficulty()) as pool:
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "asicdrv",
-                "run",
-                "--pool",
-                pool.url,
-                "--user",
-                "web.1",
-                "--api-listen",
-                "off",
-                "--web",
-                f"127.0.0.1:{port}",
-                "--device",
-                "emu://?modules=2&nonce_mask=12&faults=fan_stall@2&polling_delay=0.005",
-            ],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            cwd=ROOT,
+        proc = run_with_web(
+            pool, port, "emu://?modules=2&nonce_mask=12&faults=fan_stall@2&polling_delay=0.005"
         )
         try:
             pool.wait_for_shares(2, timeout=30)

@@ -87,19 +87,12 @@ def test_the_alert_rules_pass_promtool_and_their_unit_tests():
     (contrib/asicdrv-alerts.test.yml: a controller that stops answering or vanishes, a
     hash-rate drop against its own average, boards left in soft off) pass."""
     contrib = os.path.join(ROOT, "contrib")
-    check = subprocess.run(
-        [PROMTOOL, "check", "rules", "asicdrv-alerts.yml"],
-        cwd=contrib,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert check.returncode == 0, check.stdout + check.stderr
-    tests = subprocess.run(
-        [PROMTOOL, "test", "rules", "asicdrv-alerts.test.yml"],
-        cwd=contrib,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert tests.returncode == 0 and "SUCCESS" in tests.stdout, tests.stdout + tests.stderr
+    for command, file in (("check", "asicdrv-alerts.yml"), ("test", "asicdrv-alerts.test.yml")):
+        result = subprocess.run(
+            [PROMTOOL, command, "rules", file],
+            cwd=contrib,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert result.returncode == 0 and "SUCCESS" in result.stdout, result.stdout + result.stderr
