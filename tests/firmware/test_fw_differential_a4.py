@@ -90,9 +90,10 @@ def job(model: str) -> tuple[list[bytes], list[bytes], int]:
     return frames, settings(model, nonce2), nonce2
 
 
-def ask(bus, address: int, frame: bytes, wait: float = 0.01, patience: float = 0.5) -> list[bytes]:
+def ask(bus, address: int, frame: bytes, wait: float = 0.01, patience: float = 2.0) -> list[bytes]:
     """The reply to ``frame``, read again until it is ready (the firmware under qemu on a
-    loaded machine can take longer than ``wait``), or none after ``patience``."""
+    loaded machine can take longer than ``wait``: a settings burst blocked it past 0.5 s
+    once in a few full runs), or none after ``patience``."""
     bus.write(address, frame)
     time.sleep(wait)
     deadline = time.monotonic() + patience
