@@ -306,10 +306,9 @@ def run(args) -> int:
 
 
 def _run(args) -> int:
-    # the controller and the farm side load here, not when another command starts
+    # the controller loads here, not when another command starts; the farm side only as
+    # far as it is switched on (prometheus_client, the live page: memory on a small board)
     from ..farm.api import ApiCommands, ApiServer, parse_listen
-    from ..farm.metrics import serve_metrics
-    from ..farm.web import LivePage
     from ..mining.controller import Controller
 
     config = build_config(args)
@@ -360,9 +359,13 @@ def _run(args) -> int:
         # every listener is bound before any frame reaches a board: a port that is taken
         # is one line and exit 2, with the boards untouched
         if config.web:
+            from ..farm.web import LivePage
+
             host, port = parse_listen(config.web, default_port=WEB_PORT)
             web = LivePage(controller, host, port, allow=config.web_allow)
         if config.metrics_listen:
+            from ..farm.metrics import serve_metrics
+
             host, port = parse_listen(config.metrics_listen, default_port=METRICS_PORT)
             try:
                 metrics = serve_metrics(controller, host, port, config.metrics_per_chip)
