@@ -34,6 +34,7 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
             import_module(f".{name}", __name__).add_parser(sub)
         else:
             sub.add_parser(name, help=help_text)
+    parser.set_defaults(commands=sub.choices)  # each command's parser, for its own usage
     return parser
 
 
@@ -67,7 +68,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser(argv)
     args, unknown = parser.parse_known_args(argv)
     if unknown:  # said with the command's own usage, not the top level's
-        command = parser._subparsers._group_actions[0].choices[args.command]
+        command = args.commands[args.command]
         command.error(f"unrecognized arguments: {' '.join(unknown)}")
     if args.global_device is not None and hasattr(args, "device"):
         if args.device not in (AUTO, args.global_device):
