@@ -90,6 +90,9 @@ def job(model: str) -> tuple[list[bytes], list[bytes], int]:
     return frames, settings(model, nonce2), nonce2
 
 
+SLOW_S = 5.0
+
+
 def ask(bus, address: int, frame: bytes, wait: float = 0.01, patience: float = 0.5) -> list[bytes]:
     """The reply to ``frame``, read again until it is ready (the firmware under qemu on a
     loaded machine can take longer than ``wait``), or none after ``patience``."""
@@ -108,15 +111,17 @@ def ask(bus, address: int, frame: bytes, wait: float = 0.01, patience: float = 0
 def play(bus, model: str) -> dict[str, list[bytes]]:
     steps: dict[str, list[bytes]] = {}
     poll = cn(0x30)
-    steps["detect"] = ask(bus, 0, cn(0x10, be32(0, 0, 0, 0, 0, 0, 0, 1)), 0.02, 2.0)
-    steps["status round"] = [r for _ in range(4) for r in ask(bus, 1, poll, patience=2.0)]
+    # replies that must come, read again for up to SLOW_S: qemu can be starved for seconds
+    # when four workers share two cores (a status reply came after 2 s once today)
+    steps["detect"] = ask(bus, 0, cn(0x10, be32(0, 0, 0, 0, 0, 0, 0, 1)), 0.02, SLOW_S)
+    steps["status round"] = [r for _ in range(4) for r in ask(bus, 1, poll, patience=SLOW_S)]
     frames, per_module, _ = job(model)
     for frame in per_module:
         bus.write(1, frame)
         time.sleep(0.35)  # a power-on blocks the MM: each blade 100 ms, then a chip reset
     # the settings burst can block the firmware under qemu past 0.5 s on a loaded machine
     steps["status after the settings"] = [
-        r for _ in range(4) for r in ask(bus, 1, poll, patience=2.0)
+        r for _ in range(4) for r in ask(bus, 1, poll, patience=SLOW_S)
     ]
     for frame in frames:
         bus.write(0, frame)
