@@ -101,27 +101,16 @@ def test_a_chip_that_fails_the_chip_test_is_dead_whatever_the_counts():
 
 
 def test_burnin_command_says_inconclusive_and_fails_a_board_that_did_no_work(tmp_path):
-    short = run(
-        "burnin",
-        "--minutes",
-        "0.05",
-        "--device",
-        "emu://?nonce_mask=5&hashrate=20000&polling_delay=0.001",
-        "--db",
-        str(tmp_path / "h.sqlite"),
-    )
+    db = str(tmp_path / "h.sqlite")
+
+    def burnin(minutes: str, device: str):
+        return run("burnin", "--minutes", minutes, "--device", device, "--db", db)
+
+    short = burnin("0.05", "emu://?nonce_mask=5&hashrate=20000&polling_delay=0.001")
     assert short.returncode == 3, short.stdout + short.stderr
     assert "VERDICT: INCONCLUSIVE" in short.stdout and "run longer" in short.stdout
-    idle = run(
-        "burnin",
-        "--minutes",
-        "0.02",
-        "--device",
-        "emu://?hashrate=0&polling_delay=0.002",
-        "--db",
-        str(tmp_path / "h.sqlite"),
-    )
+    idle = burnin("0.02", "emu://?hashrate=0&polling_delay=0.002")
     assert idle.returncode == 1, idle.stdout + idle.stderr
     assert "the module did no work" in idle.stdout and "VERDICT: FINDINGS" in idle.stdout
-    history = run("history", "--db", str(tmp_path / "h.sqlite"), "--json")
+    history = run("history", "--db", db, "--json")
     assert [r["verdict"] for r in json.loads(history.stdout)] == ["INCONCLUSIVE", "FINDINGS"]

@@ -50,22 +50,21 @@ class I2CBus:
         ``PKG_LEN``), so a module with nothing to say does not answer."""
         with self.lock:
             if reading:
-                pending = self._pending.get(address)
-                now = self.clock() if at is None else at
-                return pending is not None and pending[0] <= now
+                return self._ready(address, self.clock() if at is None else at) is not None
             if address == 0:
                 return bool(self.modules)
             return self._addressed(address) is not None
 
     def xfer(self, address: int, write: bytes, rlen: int) -> bytes:
         """Write ``write`` (may be empty: a read-again) and read back at most ``rlen``.
-        A reply that is not ready yet (a stalled module) stays pending for a read-again."""
+        A reply that is not ready yet (a stalled module) stays pending for a read-again.
+        Idleness is judged once, from when the host's frame arrived."""
+        arrived = self.clock()
         with self.lock:
+            self._check_idle(arrived)
             if write:
-                self.write(address, write)
-            if not rlen:
-                return b""
-            return self.read(address)[:rlen]
+                self._deliver(address, write, max(arrived, self.clock()))
+            return self._take(address, self.clock())[:rlen] if rlen else b""
 
     def write(self, address: int, frame: bytes, at: float | None = None) -> None:
         """A write phase to ``address`` ends: the module(s) take the frame.  Idleness is
@@ -82,11 +81,19 @@ class I2CBus:
         with self.lock:
             now = self.clock() if at is None else at
             self._check_idle(now)
-            pending = self._pending.get(address)
-            if pending is None or pending[0] > now:
-                return b""  # nothing (yet)
-            del self._pending[address]
-            return pending[1]
+            return self._take(address, now)
+
+    def _ready(self, address: int, now: float) -> bytes | None:
+        """The reply pending at ``address`` if it is ready by ``now``."""
+        pending = self._pending.get(address)
+        return pending[1] if pending is not None and pending[0] <= now else None
+
+    def _take(self, address: int, now: float) -> bytes:
+        reply = self._ready(address, now)
+        if reply is None:
+            return b""  # nothing (yet)
+        del self._pending[address]
+        return reply
 
     def _check_idle(self, arrived: float) -> None:
         for module in self.modules:

@@ -15,6 +15,7 @@ out rather than invented.
 
 from __future__ import annotations
 
+import re
 import time
 import uuid
 from typing import Callable
@@ -183,8 +184,10 @@ class ApiCommands(ControlCommands):
             "Diff1 Work": diff_acc + diff_rej,
             "Difficulty Accepted": diff_acc,
             "Difficulty Rejected": diff_rej,
-            "Last Share Difficulty": float(
-                max((c["last_share_difficulty"] for c in counts), default=0.0)
+            "Last Share Difficulty": float(  # the pool that took the last share
+                max(counts, key=lambda c: c["last_share_time"] or 0)["last_share_difficulty"]
+                if counts
+                else 0.0
             ),
             "No Device": not modules,
             "Last Valid Work": int(last),
@@ -204,8 +207,8 @@ class ApiCommands(ControlCommands):
         """One ASC's status; as cgminer reads the id (``atoi``), only 0 exists."""
         if not param:
             return error(15, "Missing device id parameter")
-        digits = param.strip().lstrip("+")
-        number = int(digits[: len(digits) - len(digits.lstrip("0123456789"))] or 0)
+        leading = re.match(r"\s*([+-]?\d+)", param)  # atoi: the leading number, else 0
+        number = int(leading.group(1)) if leading else 0
         if number != 0:
             return error(107, f"Invalid ASC id {number} - range is 0 - 0")
         return ok(106, "ASC0", ASC=[self._device(self.state())])
