@@ -9,7 +9,10 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from asicdrv.cli.cgminer_args import translate
+from asicdrv.errors import ConfigError
 from asicdrv.testing import TestPool, easy_difficulty
 from conftest import ROOT
 
@@ -39,6 +42,10 @@ def test_cgminer_options_become_asicdrv_options():
     assert out == ["--fan", "60"] and len(notes) == 1 and "--fan PERCENT" in notes[0]
     out, _ = translate(["--avalon8-polling-delay", "10", "--avalon8-temp", "85"])
     assert out == ["--polling-delay", "0.01", "--temp-target", "85"]
+    # as set_avalon8_fan refuses them; and an option is not taken for another's value
+    for bad in (["--avalon8-fan", "30-abc"], ["--avalon8-fan", "80-30"], ["-O", "--device"]):
+        with pytest.raises(ConfigError):
+            translate(bad)
 
 
 def run_asicdrv(*args, timeout=60):

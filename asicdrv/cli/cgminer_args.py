@@ -58,7 +58,7 @@ def translate(argv: list[str]) -> tuple[list[str], list[str]]:
             nonlocal i
             if eq:
                 return inline
-            if i >= len(words):
+            if i >= len(words) or words[i].startswith("--"):  # the next option, not a value
                 raise ConfigError(f"{name} needs a value")
             i += 1
             return words[i - 1]
@@ -119,7 +119,10 @@ def _avalon(what: str, name: str, text: str, notes: list[str]) -> list[str]:
     if what == "polling-delay":  # cgminer's milliseconds
         return ["--polling-delay", str(_whole(text, name) / 1000)]
     low, _, high = text.partition("-")
-    if not high or low == high:
+    high = high or low  # set_avalon8_fan: one value is both ends
+    if not (low.isdigit() and high.isdigit() and int(low) <= int(high) <= 100):
+        raise ConfigError(f"{name} takes MIN-MAX or one percentage 0..100, got {text!r}")
+    if low == high:
         return ["--fan", low]  # one duty: asicdrv's fixed fan
     notes.append(
         f"asicdrv run: {name} {text}: the fan PID runs between each model's own limits "
