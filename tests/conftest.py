@@ -28,7 +28,7 @@ if "ASICDRV_TEST_DATA" not in os.environ:  # made once, by the process that runs
     )
     atexit.register(shutil.rmtree, os.environ["ASICDRV_TEST_DATA"], True)
 
-# The longest tests first, so that four workers finish together rather than one running
+# The longest tests first, so that the workers finish together rather than one running
 # a 15 s test at the end (pytest-xdist hands tests out in collection order).
 LONGEST_FIRST = (
     "firmware/",

@@ -368,12 +368,15 @@ class FirmwareI2CBus:
             return head + module.proc.stdout.read(answer_size)
         return head
 
-    def write(self, address: int, data: bytes) -> None:
+    def write(self, address: int, data: bytes) -> bool:
+        """Whether any module acknowledged the frame."""
         with self.lock:
             self.writes.append((address, bytes(data)))
-            for m in self.modules:
-                self._ask(m, bytes((ord("W"), address, len(data))) + data, 0)
+            heard = [
+                self._ask(m, bytes((ord("W"), address, len(data))) + data, 0) for m in self.modules
+            ]
             time.sleep((len(data) + 1) * 9 / I2C_HZ)  # the bytes' time on the wire
+        return b"A" in heard
 
     def read(self, address: int, size: int) -> bytes:
         with self.lock:

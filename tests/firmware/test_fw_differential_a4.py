@@ -95,10 +95,13 @@ SLOW_S = 5.0
 
 def ask(bus, address: int, frame: bytes, wait: float = 0.01, patience: float = 0.5) -> list[bytes]:
     """The reply to ``frame``, read again until it is ready (the firmware under qemu on a
-    loaded machine can take longer than ``wait``), or none after ``patience``."""
-    bus.write(address, frame)
-    time.sleep(wait)
+    loaded machine can take longer than ``wait``), or none after ``patience``.  A frame
+    nobody acknowledged is written again: main.c sends ACKDETECT before it takes its new
+    address (iic_addr_set), so under qemu a poll right after the detect can meet nobody."""
     deadline = time.monotonic() + patience
+    while bus.write(address, frame) is False and time.monotonic() < deadline:
+        time.sleep(0.005)
+    time.sleep(wait)
     while True:
         reply = bus.read(address, 40)
         if len(reply) == 40:
