@@ -20,6 +20,7 @@ from _timing import report  # noqa: E402
 import asicdrv  # noqa: E402
 from asicdrv import Emulator  # noqa: E402
 from asicdrv.device.chain import Chain  # noqa: E402
+from asicdrv.device.protection import protect  # noqa: E402
 from asicdrv.bitcoin.known_blocks import GENESIS, notify_params  # noqa: E402
 from firmware_protocols import PacketType as T, decode_packet  # noqa: E402
 
@@ -77,8 +78,8 @@ def host_us_per_poll(ack, replies, polls=20_000) -> list[float]:
     for _ in range(7):
         start = time.perf_counter()
         for _ in range(polls):
-            chain._poll(rt, False)
-            chain._protect(rt)
+            chain._poller.poll(rt, False)
+            protect(rt, chain.overheat_c, chain.min_cutoff_s)
         runs.append((time.perf_counter() - start) / polls * 1e6)
     return runs
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any
 
-from construct import Int8ub, Int16ul, Int32ul, Struct
+import struct
 
 from .errors import FrameLengthError, PayloadError, UnknownTypeError
 
@@ -34,6 +34,7 @@ INFO_LENGTH = 7
 QUEUE_SLOTS = 4  # request and response queues of the AUC firmware, 64 bytes a slot
 DEFAULT_I2C_CLOCK_HZ = 400_000
 DEFAULT_XFER_DELAY = 19_200  # AUC ticks; 4800 = 1 ms
+XFER_DELAY_TICKS_PER_S = 4_800_000  # cgminer: "4800 = 1ms in AUC"
 
 USB_VENDOR_ID = 0x29F1
 USB_PRODUCT_ID = 0x33F2
@@ -70,19 +71,15 @@ class AucStatus(IntEnum):
 
 
 _COMMANDS = frozenset(int(c) for c in AucCommand)
+_XFER = int(AucCommand.XFER)
 
-INIT_PAYLOAD = Struct("clock_hz" / Int32ul, "xfer_delay" / Int32ul).compile()
-XFER_HEADER = Struct(
-    "wlen" / Int8ub, "rlen" / Int8ub, "options" / Int8ub, "slave" / Int8ub
-).compile()
+# Plain ``struct`` layouts (the AUC's few fixed records need nothing more, and the host
+# opening an AUC then loads no parser library)
+INIT_PAYLOAD = struct.Struct("<II")  # clock_hz, xfer_delay
+XFER_HEADER = struct.Struct("BBBB")  # wlen, rlen, options, slave
 # cgminer logs bytes 2 and 3 as "reqcnt" and "respcnt": the depths of the two queues.
-INFO_REPLY = Struct(
-    "temp_adc" / Int16ul,
-    "request_queue" / Int8ub,
-    "response_queue" / Int8ub,
-    "tx_flags" / Int16ul,
-    "state" / Int8ub,
-).compile()
+INFO_REPLY = struct.Struct("<HBBHB")
+INFO_FIELDS = ("temp_adc", "request_queue", "response_queue", "tx_flags", "state")
 
 
 def _packet(length: int, command: int, payload: bytes = b"", trans_id: int = 0) -> bytes:
@@ -105,12 +102,7 @@ def build_info(trans_id: int = 0) -> bytes:
 def build_init(
     clock_hz: int = DEFAULT_I2C_CLOCK_HZ, xfer_delay: int = DEFAULT_XFER_DELAY, trans_id: int = 0
 ) -> bytes:
-    return _packet(
-        12,
-        AucCommand.INIT,
-        INIT_PAYLOAD.build({"clock_hz": clock_hz, "xfer_delay": xfer_delay}),
-        trans_id,
-    )
+    return _packet(12, AucCommand.INIT, _pack(INIT_PAYLOAD, "INIT", clock_hz, xfer_delay), trans_id)
 
 
 def build_xfer(slave: int, write: bytes = b"", rlen: int = 0, trans_id: int = 0) -> bytes:
@@ -123,12 +115,9 @@ def build_xfer(slave: int, write: bytes = b"", rlen: int = 0, trans_id: int = 0)
         raise PayloadError(f"I2C address {slave} out of range 0..127")
     if not 0 <= rlen <= AUC_PACKET_SIZE - AUC_HEADER_SIZE:
         raise PayloadError(f"XFER read length {rlen} out of range 0..60")
-    header = XFER_HEADER.build({"wlen": len(write), "rlen": rlen, "options": 0, "slave": slave})
-    return (
-        bytes((XFER_HEADER_SIZE + len(write), trans_id & 0xFF, 0, AucCommand.XFER))
-        + header
-        + bytes(write)
-    )
+    wlen = len(write)
+    head = (XFER_HEADER_SIZE + wlen, trans_id & 0xFF, 0, _XFER, wlen, rlen, 0, slave)
+    return bytes(head) + bytes(write)
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,22 +146,20 @@ def decode_request(frame: bytes) -> AucRequest:
     if command is AucCommand.INIT:
         if length < 12:
             raise PayloadError(f"AUC INIT length byte {length}, expected 12")
-        fields = dict(INIT_PAYLOAD.parse(frame[4:12]))
+        fields = dict(zip(("clock_hz", "xfer_delay"), INIT_PAYLOAD.unpack_from(frame, 4)))
     elif command is AucCommand.XFER:
         if length < XFER_HEADER_SIZE:
             raise PayloadError(f"AUC XFER length byte {length} is shorter than its header")
-        header = XFER_HEADER.parse(frame[4:8])
-        wlen = header.wlen
+        wlen, rlen, options, slave = XFER_HEADER.unpack_from(frame, 4)
         if wlen > MAX_XFER_WRITE or length != XFER_HEADER_SIZE + wlen:
             raise PayloadError(f"XFER length byte {length} does not match wlen {wlen}")
         fields = {
             "wlen": wlen,
-            "rlen": header.rlen,
-            "options": header.options,
-            "slave": header.slave,
+            "rlen": rlen,
+            "options": options,
+            "slave": slave,
             "write": bytes(frame[8 : 8 + wlen]),
         }
-    fields.pop("_io", None)
     return AucRequest(command, length, fields, frame[1], frame[2])
 
 
@@ -215,9 +202,7 @@ def looks_like_auc(frame: bytes) -> bool:
 def decode_info(data: bytes) -> dict[str, int]:
     if len(data) < INFO_LENGTH:
         raise FrameLengthError(f"AUC INFO reply is {len(data)} bytes, expected {INFO_LENGTH}")
-    info = dict(INFO_REPLY.parse(data[:INFO_LENGTH]))
-    info.pop("_io", None)
-    return info
+    return dict(zip(INFO_FIELDS, INFO_REPLY.unpack_from(data)))
 
 
 def build_info_data(
@@ -227,12 +212,11 @@ def build_info_data(
     tx_flags: int = 0,
     state: int = 0,
 ) -> bytes:
-    return INFO_REPLY.build(
-        dict(
-            temp_adc=temp_adc,
-            request_queue=request_queue,
-            response_queue=response_queue,
-            tx_flags=tx_flags,
-            state=state,
-        )
-    )
+    return _pack(INFO_REPLY, "INFO", temp_adc, request_queue, response_queue, tx_flags, state)
+
+
+def _pack(layout: struct.Struct, what: str, *values: int) -> bytes:
+    try:
+        return layout.pack(*values)
+    except struct.error as exc:
+        raise PayloadError(f"AUC {what}: {exc}") from None

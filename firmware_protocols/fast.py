@@ -88,7 +88,26 @@ def _test_ret(data: bytes) -> dict:
     return {"pass_bitmap": bitmap, "chips_tested": tested, "pass_bitmap_high": high}
 
 
+_ACKDETECT = struct.Struct(">8s15sI5x")
+_OTP = struct.Struct(">15sBBB")
+
+
+def _ackdetect(data: bytes) -> dict:
+    dna, version, asics = _ACKDETECT.unpack_from(data)
+    return {"dna": dna, "version": _text(version), "asic_count": asics}
+
+
+def _otp(data: bytes) -> dict:
+    otp, step, asic, hit = _OTP.unpack_from(data)
+    return {"otp": otp, "step": step, "asic": asic, "cycle_hit": hit}
+
+
 FAST_DECODERS: dict[int, Callable[[bytes], dict]] = {
+    T.ACKDETECT: _ackdetect,
+    T.STATUS_LOG: lambda data: {"text": _text(data[:32])},
+    T.STATUS_FAC: lambda data: {"factory": struct.unpack_from(">b", data)[0]},
+    T.STATUS_OC: lambda data: {"overclock": data[0]},
+    T.STATUS_OTP: _otp,
     T.STATUS: _status,
     T.NONCE: _nonce,
     T.STATUS_PVT: _pvt_851,

@@ -121,10 +121,25 @@ def _nano_status(data: bytes) -> dict:
     return {"words": list(_EIGHT_U32.unpack_from(data))}
 
 
+_A7_ASIC = struct.Struct(">5I6B")
+_POWER = struct.Struct(">6HB")
+
+
+def _a7_asic(data: bytes) -> dict:
+    v = _A7_ASIC.unpack_from(data)
+    names = ("spd_pass", "spd_fail", "sum_failed", "sum_num", "sum_xor")
+    return {**dict(zip(names, v[:5])), "pll_counts": list(v[5:])}
+
+
+def _status_power(data: bytes) -> dict:
+    v = _POWER.unpack_from(data)
+    return {"power_supply": list(v[:6]), "valid": v[6]}
+
+
 FAST_BY_DIALECT: dict[str, dict[int, Callable[[bytes], dict]]] = {
-    "avalon7": {T.STATUS_PLL: _a7_pll, T.STATUS_PVT: _a7_pvt},
-    "avalon9": {T.STATUS_VOLT: _single_volt, T.STATUS_PVT: _a9_pvt},
-    "avalonlc3": {T.STATUS_VOLT: _single_volt},
+    "avalon7": {T.STATUS_PLL: _a7_pll, T.STATUS_PVT: _a7_pvt, T.STATUS_ASIC: _a7_asic},
+    "avalon9": {T.STATUS_VOLT: _single_volt, T.STATUS_PVT: _a9_pvt, T.STATUS_PMU: _status_power},
+    "avalonlc3": {T.STATUS_VOLT: _single_volt, T.STATUS_PMU: _status_power},
     "avalon4": {T.NONCE: _a4_nonce, T.STATUS: _a4_status},
     "avalon2": {T.NONCE: _a2_nonce, T.STATUS: _a2_status},
     "avalon_nano": {T.NONCE: _nano_nonce, T.STATUS: _nano_status},

@@ -9,44 +9,21 @@ import struct
 from dataclasses import dataclass
 from typing import Any, Literal, Mapping
 
-from construct import (
-    Array,
-    Bytes,
-    Const,
-    Container,
-    Flag,
-    Int8ub,
-    Int16ub,
-    ListContainer,
-    Renamed,
-    Struct,
-)
-from construct.core import ConstructError, Restreamed, Transformed
-
 from .crc import crc16
 from .dialects import AVALON8, DIALECTS, Dialect
 from .fast import FAST_DECODERS
 from .fast_dialects import FAST_BY_DIALECT
 from .errors import BadHeaderError, CrcError, FrameLengthError, PayloadError, UnknownTypeError
-from .payloads import COMPILED, SOURCES, Text, compiled_miner_en, compiled_pvt_per_chip
+from .fast_encode import fast_encoder
 from .types import STATUS_MINER_EN, PacketType, packet_name
 
 PACKET_SIZE = 40
 DATA_SIZE = 32
 HEADER = b"CN"
 
-FRAME = Struct(
-    "head" / Const(HEADER),
-    "type" / Int8ub,
-    "opt" / Int8ub,
-    "idx" / Int8ub,
-    "cnt" / Int8ub,
-    "data" / Bytes(DATA_SIZE),
-    "crc" / Int16ub,  # over data only, high byte first
-)
-# FRAME is the definition; decode_packet reads the same fixed layout with one precompiled
-# struct because for six header bytes and a CRC construct's parser costs ~30x more
-# (benchmarks/bench_protocol.py).  tests/test_protocol_properties.py checks they agree.
+# payloads.FRAME is the definition; decode_packet reads the same fixed layout with one
+# precompiled struct because for six header bytes and a CRC construct's parser costs ~30x
+# more (benchmarks/bench_protocol.py).  tests/test_protocol_properties.py checks they agree.
 _FRAME_STRUCT = struct.Struct(">2sBBBB32sH")
 _KNOWN_TYPES = frozenset(int(t) for t in PacketType)
 
@@ -224,14 +201,25 @@ def encode_payload(
 ) -> bytes:
     """The 32 data bytes for ``ptype`` from its named fields (missing fields are 0)."""
     dialect = _dialect(dialect)
+    fast = fast_encoder(dialect, ptype)
     try:
-        layout = dialect.compiled.get(ptype) or COMPILED[PacketType(ptype)]
-    except ValueError:
-        raise UnknownTypeError(f"unknown MM packet type 0x{ptype:02x}") from None
-    try:
-        return layout.build(_with_defaults(layout, fields))
-    except (ConstructError, struct.error, TypeError, ValueError, OverflowError) as exc:
-        raise PayloadError(f"cannot encode {PacketType(ptype).name}: {exc}") from exc
+        if fast is not None:
+            return fast(fields)  # same bytes as the layout, precompiled struct
+        from . import payloads  # construct, for the layouts a host rarely builds
+
+        try:
+            layout = dialect.compiled.get(ptype) or payloads.COMPILED[PacketType(ptype)]
+        except ValueError:
+            raise UnknownTypeError(f"unknown MM packet type 0x{ptype:02x}") from None
+        return payloads.build(layout, fields)
+    except UnknownTypeError:
+        raise
+    except (struct.error, TypeError, ValueError, OverflowError) as exc:
+        raise PayloadError(f"cannot encode {_type_name(ptype)}: {exc}") from exc
+    except Exception as exc:  # construct's own errors (ConstructError)
+        if type(exc).__module__.startswith("construct"):
+            raise PayloadError(f"cannot encode {_type_name(ptype)}: {exc}") from exc
+        raise
 
 
 def decode_payload(
@@ -248,70 +236,49 @@ def decode_payload(
     fast = FAST_BY_DIALECT.get(dialect.name, {}).get(ptype)
     if fast is not None and len(data) == DATA_SIZE:
         return fast(data)  # same result, precompiled struct
+    special = (ptype == PacketType.STATUS_PVT and per_chip_pvt) or (
+        ptype == STATUS_MINER_EN and from_device
+    )
+    if (
+        not special
+        and ptype not in dialect.compiled
+        and ptype in FAST_DECODERS
+        and len(data) == DATA_SIZE
+    ):
+        return FAST_DECODERS[ptype](data)  # same result, precompiled struct
+    from . import payloads  # construct, for the layouts a host rarely reads
+
     if ptype in dialect.compiled:
         layout = dialect.compiled[ptype]
     elif ptype == PacketType.STATUS_PVT and per_chip_pvt:
-        layout = compiled_pvt_per_chip()
+        layout = payloads.compiled_pvt_per_chip()
     elif ptype == STATUS_MINER_EN and from_device:
-        layout = compiled_miner_en()
-    elif ptype in FAST_DECODERS and len(data) == DATA_SIZE:
-        return FAST_DECODERS[ptype](data)  # same result, precompiled struct
+        layout = payloads.compiled_miner_en()
     else:
         try:
-            layout = COMPILED[PacketType(ptype)]
+            layout = payloads.COMPILED[PacketType(ptype)]
         except ValueError:
             raise UnknownTypeError(f"unknown MM packet type 0x{ptype:02x}") from None
     try:
-        return _plain(layout.parse(data))
-    except (ConstructError, struct.error, UnicodeError) as exc:
+        return payloads.parse(layout, data)
+    except (struct.error, UnicodeError) as exc:
         raise PayloadError(f"cannot decode {packet_name(ptype, from_device)}: {exc}") from exc
+    except Exception as exc:  # construct's own errors (ConstructError)
+        if type(exc).__module__.startswith("construct"):
+            raise PayloadError(f"cannot decode {packet_name(ptype, from_device)}: {exc}") from exc
+        raise
 
 
-def _plain(value):
-    """construct containers -> plain dicts and lists (no private ``_io`` keys)."""
-    if isinstance(value, Container):
-        return {k: _plain(v) for k, v in value.items() if not k.startswith("_")}
-    if isinstance(value, ListContainer):
-        return [_plain(v) for v in value]
-    return value
+def _type_name(ptype: int) -> str:
+    try:
+        return PacketType(ptype).name
+    except ValueError:
+        return f"0x{ptype:02x}"
 
 
-def _with_defaults(layout, fields: Mapping[str, Any]) -> dict:
-    defaults = _DEFAULTS.get(id(layout))
-    if defaults is None:
-        defaults = _DEFAULTS[id(layout)] = _defaults_for(SOURCES[id(layout)])
-    unknown = set(fields) - set(defaults)
-    if unknown:
-        raise PayloadError(f"unknown field(s) {sorted(unknown)}")
-    merged = dict(defaults)
-    for name, value in fields.items():
-        if isinstance(defaults[name], dict) and isinstance(value, Mapping):
-            value = {**defaults[name], **value}  # e.g. POLLING's fan: {"change": True}
-        merged[name] = value
-    return merged
+def __getattr__(name: str):
+    if name == "FRAME":  # the frame's construct definition, loaded when asked for
+        from .payloads import FRAME
 
-
-def _defaults_for(struct: Struct) -> dict:
-    """Zero values for every named field of ``struct`` (so callers may leave fields out)."""
-    return {sc.name: _default_value(sc) for sc in struct.subcons if sc.name}
-
-
-def _default_value(sc):
-    if isinstance(sc, Renamed):
-        return _default_value(sc.subcon)
-    if isinstance(sc, Struct):
-        return _defaults_for(sc)
-    if isinstance(sc, (Transformed, Restreamed)):  # a BitStruct wraps a Struct
-        return _default_value(sc.subcon)
-    if isinstance(sc, Array):
-        return [_default_value(sc.subcon) for _ in range(sc.count)]
-    if isinstance(sc, Text):
-        return ""
-    if isinstance(sc, Bytes):
-        return bytes(sc.length)
-    if sc is Flag:
-        return False
-    return 0
-
-
-_DEFAULTS: dict[int, dict] = {}  # id(compiled layout) -> its fields' zero values
+        return FRAME
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -15,6 +15,8 @@ from construct import (
     BitStruct,
     BitsInteger,
     Bytes,
+    Const,
+    Container,
     Flag,
     Int8sb,
     Int8ub,
@@ -24,9 +26,12 @@ from construct import (
     Int32sb,
     Int32ub,
     Int32ul,
+    ListContainer,
     Padding,
+    Renamed,
     Struct,
 )
+from construct.core import Restreamed, Transformed
 
 from .types import PacketType as T
 
@@ -261,3 +266,74 @@ def compiled_pvt_per_chip():
 
 def compiled_miner_en():
     return _OTHERS["miner_en"]
+
+
+# The 40-byte frame (mm.decode_packet reads it with one precompiled struct).
+FRAME = Struct(
+    "head" / Const(b"CN"),
+    "type" / Int8ub,
+    "opt" / Int8ub,
+    "idx" / Int8ub,
+    "cnt" / Int8ub,
+    "data" / Bytes(32),
+    "crc" / Int16ub,  # over data only, high byte first
+)
+
+
+def build(layout, fields: Mapping[str, Any]) -> bytes:
+    """``layout`` (a compiled one) built from ``fields``, missing fields zero."""
+    return layout.build(with_defaults(layout, fields))
+
+
+def parse(layout, data: bytes) -> dict[str, Any]:
+    return plain(layout.parse(data))
+
+
+def plain(value):
+    """construct containers -> plain dicts and lists (no private ``_io`` keys)."""
+    if isinstance(value, Container):
+        return {k: plain(v) for k, v in value.items() if not k.startswith("_")}
+    if isinstance(value, ListContainer):
+        return [plain(v) for v in value]
+    return value
+
+
+def with_defaults(layout, fields: Mapping[str, Any]) -> dict:
+    defaults = _DEFAULTS.get(id(layout))
+    if defaults is None:
+        defaults = _DEFAULTS[id(layout)] = defaults_for(SOURCES[id(layout)])
+    unknown = set(fields) - set(defaults)
+    if unknown:
+        raise ValueError(f"unknown field(s) {sorted(unknown)}")
+    merged = dict(defaults)
+    for name, value in fields.items():
+        if isinstance(defaults[name], dict) and isinstance(value, Mapping):
+            value = {**defaults[name], **value}  # e.g. POLLING's fan: {"change": True}
+        merged[name] = value
+    return merged
+
+
+def defaults_for(struct: Struct) -> dict:
+    """Zero values for every named field of ``struct`` (so callers may leave fields out)."""
+    return {sc.name: _default_value(sc) for sc in struct.subcons if sc.name}
+
+
+def _default_value(sc):
+    if isinstance(sc, Renamed):
+        return _default_value(sc.subcon)
+    if isinstance(sc, Struct):
+        return defaults_for(sc)
+    if isinstance(sc, (Transformed, Restreamed)):  # a BitStruct wraps a Struct
+        return _default_value(sc.subcon)
+    if isinstance(sc, Array):
+        return [_default_value(sc.subcon) for _ in range(sc.count)]
+    if isinstance(sc, Text):
+        return ""
+    if isinstance(sc, Bytes):
+        return bytes(sc.length)
+    if sc is Flag:
+        return False
+    return 0
+
+
+_DEFAULTS: dict[int, dict] = {}  # id(compiled layout) -> its fields' zero values

@@ -247,8 +247,7 @@ def test_fast_decoder_agrees_with_the_construct_definition(ptype, opt, idx, cnt,
 def test_fast_payload_readers_agree_with_the_construct_definitions(data):
     """The struct readers used on every poll say exactly what the construct layouts say."""
     from firmware_protocols.fast import FAST_DECODERS
-    from firmware_protocols.mm import _plain
-    from firmware_protocols.payloads import COMPILED
+    from firmware_protocols.payloads import COMPILED, plain as _plain
 
     for ptype, fast in FAST_DECODERS.items():
         assert fast(data) == _plain(COMPILED[ptype].parse(data)), ptype
@@ -260,9 +259,107 @@ def test_each_generations_fast_readers_agree_with_its_construct_layouts(data):
     """The same for the other generations' poll-time payloads (firmware_protocols.dialects)."""
     from firmware_protocols.dialects import DIALECTS
     from firmware_protocols.fast_dialects import FAST_BY_DIALECT
-    from firmware_protocols.mm import _plain
+    from firmware_protocols.payloads import plain as _plain
 
     for name, readers in FAST_BY_DIALECT.items():
         layouts = DIALECTS[name].compiled
         for ptype, fast in readers.items():
             assert fast(data) == _plain(layouts[ptype].parse(data)), (name, ptype)
+
+
+def _random_value(draw, sc):
+    """A value construct can build for the subconstruct ``sc`` (what a caller may pass)."""
+    from construct import Array, BitsInteger, Bytes, FormatField, Renamed, Struct
+    from construct.core import Restreamed, Transformed
+
+    if isinstance(sc, Renamed):
+        return _random_value(draw, sc.subcon)
+    if isinstance(sc, Struct):
+        return {c.name: _random_value(draw, c) for c in sc.subcons if c.name}
+    if isinstance(sc, (Transformed, Restreamed)):
+        return _random_value(draw, sc.subcon)
+    if isinstance(sc, Array):
+        return [_random_value(draw, sc.subcon) for _ in range(sc.count)]
+    if isinstance(sc, Bytes):
+        return draw(st.binary(min_size=sc.length, max_size=sc.length))
+    if isinstance(sc, BitsInteger):
+        return draw(st.integers(0, (1 << sc.length) - 1))
+    if isinstance(sc, FormatField):
+        bits = 8 * sc.length
+        if sc.fmtstr[-1].islower():  # signed
+            return draw(st.integers(-(1 << bits - 1), (1 << bits - 1) - 1))
+        return draw(st.integers(0, (1 << bits) - 1))
+    assert type(sc).__name__ == "Flag", sc  # construct.Flag: a singleton of its own class
+    return draw(st.booleans())
+
+
+@settings(max_examples=150, deadline=None)
+@given(data=st.data())
+def test_fast_payload_builders_agree_with_the_construct_definitions(data):
+    """The struct builders a host uses (fast_encode) make exactly the bytes the construct
+    layouts make, from random fields, from some fields left out, and refuse what they
+    refuse."""
+    from firmware_protocols.dialects import DIALECTS
+    from firmware_protocols.fast_encode import BASE, BY_DIALECT, fast_encoder
+    from firmware_protocols.payloads import COMPILED, PAYLOADS, SOURCES, build
+
+    for name, dialect in DIALECTS.items():
+        for ptype in set(BASE) | set(BY_DIALECT.get(name, {})):
+            fast = fast_encoder(dialect, ptype)
+            if fast is None:
+                assert ptype in dialect.overrides and ptype not in BY_DIALECT.get(name, {})
+                continue
+            layout = dialect.compiled.get(ptype) or COMPILED[ptype]
+            source = SOURCES.get(id(layout), PAYLOADS.get(ptype))
+            fields = _random_value(data.draw, source)
+            some = {k: v for k, v in fields.items() if data.draw(st.booleans())}
+            assert fast(fields) == build(layout, fields), (name, ptype)
+            assert fast(some) == build(layout, some), (name, ptype, some)
+            with pytest.raises(ValueError):
+                fast({"no_such_field": 1})
+
+
+def test_the_builders_refuse_values_that_do_not_fit():
+    for ptype, fields in (
+        (PacketType.DETECT, {"module_id": 1 << 32}),
+        (PacketType.POLLING, {"fan": {"change": True, "pwm": 1024}}),
+        (PacketType.SET_VOLT, {"voltage_words": [1, 2]}),
+        (PacketType.SYNC, {"dna": b"short"}),
+        (PacketType.SET_FAC, {"factory": 200}),
+        (PacketType.SET, {"flags": {"no_such_flag": True}}),
+    ):
+        with pytest.raises(PayloadError):
+            encode_payload(ptype, fields)
+
+
+def test_a_host_builds_and_reads_the_a8_family_without_construct():
+    """Every frame an Avalon 7/8/9/LC3 host builds, and the replies it reads, in a fresh
+    interpreter that never loads construct: 8 MiB a controller board does not spend."""
+    import subprocess
+    import sys
+
+    script = """
+import sys, time
+import asicdrv
+from asicdrv.device.chain import Chain
+from firmware_protocols import PacketType as T, encode_packet, decode_packet
+from firmware_protocols.fast_encode import BASE
+for ptype in BASE:
+    encode_packet(ptype, {})
+assert "construct" not in sys.modules, "encoding loaded construct"
+for dialect in ("avalon7", "avalon8", "avalon9", "avalonlc3"):
+    for ptype in (T.SET_PLL, T.SET_VOLT):
+        encode_packet(ptype, {}, dialect=dialect)
+assert "construct" not in sys.modules, "a dialect's builder loaded construct"
+replies = ("ACKDETECT STATUS NONCE TEST_RET STATUS_VOLT STATUS_PMU STATUS_PLL STATUS_LOG "
+           "STATUS_ASIC STATUS_PVT STATUS_FAC STATUS_OC STATUS_OTP")
+for dialect in ("avalon7", "avalon8", "avalon9", "avalonlc3"):
+    for name in replies.split():
+        frame = encode_packet(T[name], data=bytes(32), dialect=dialect, from_device=True)
+        decode_packet(frame, from_device=True, dialect=dialect).fields()
+assert "construct" not in sys.modules, "decoding loaded construct"
+print("ok")
+"""
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "ok"

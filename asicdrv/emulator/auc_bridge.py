@@ -14,7 +14,6 @@ AUC_VERSION = b"AUC-20151208"  # the published build (Avalon-USB-converter's tag
 AUC_PCB_RISE_C = 8.0
 AUC_INFO_STATE = 2  # CDC_I2C_STATE_CONNECTED: the firmware's loop runs only when configured
 BOOT_XFER_DELAY = 9600  # I2CM_XFER_DELAY_DEFAULT, until an INIT sets another
-XFER_DELAY_TICKS_PER_S = 4_800_000  # cgminer: "4800 = 1ms in AUC"
 RING_BYTES = auc.QUEUE_SLOTS * auc.AUC_PACKET_SIZE
 DEVICE_WRITE, DEVICE_READ = 0xA3, 0xA4  # LPCUSBSIO's RW requests; cgminer never sends them
 I2C_COMMANDS = frozenset((DEVICE_WRITE, DEVICE_READ, auc.AucCommand.XFER))
@@ -188,7 +187,7 @@ class AucBridge:
         return self.memory[request + 3] != auc.AucCommand.XFER and not options & RW_START
 
     def delay_s(self) -> float:
-        return self.xfer_delay / XFER_DELAY_TICKS_PER_S
+        return self.xfer_delay / auc.XFER_DELAY_TICKS_PER_S
 
     def byte_s(self) -> float:
         return 9 / self.clock_hz  # eight bits and the acknowledge

@@ -16,6 +16,7 @@ import usb.core
 import usb.util
 
 from firmware_protocols import PACKET_SIZE, auc
+from .usb_pipe import UsbPipe
 from ..errors import DeviceGone, DeviceNotFound, PermissionDenied, PortBusy, Timeout, TransportError
 
 UDEV_HINT = (
@@ -83,6 +84,7 @@ class AucLink:
             pass
         try:
             device.set_configuration(auc.USB_CONFIGURATION)
+            self.pipe = UsbPipe(device, auc.USB_INTERFACE, auc.EP_OUT, auc.EP_IN)
         except usb.core.USBError as exc:
             raise translate_usb_error(exc, "opening the AUC") from exc
         last: Timeout | None = None
@@ -99,15 +101,16 @@ class AucLink:
         self._trans_id = self._trans_id % 255 + 1  # 1..255; 0 is cgminer's
         return self._trans_id
 
-    def _call(self, build, what: str) -> bytes:
-        """Write the packet ``build(trans_id)`` makes, read its reply, return its data."""
-        trans_id = self._next_id()
+    def _call(self, packet: bytes, what: str, wait_s: float = 0.0) -> bytes:
+        """Write ``packet`` (made with :meth:`_next_id`), wait ``wait_s``, read its reply,
+        return its data."""
+        trans_id = packet[1]
         try:
-            self.device.write(auc.EP_OUT, build(trans_id), self.timeout_ms)
-            if self.wait_s:
-                time.sleep(self.wait_s)
+            self.pipe.write(packet, self.timeout_ms)
+            if wait_s:
+                time.sleep(wait_s)
             for _ in range(auc.QUEUE_SLOTS + 1):
-                reply = bytes(self.device.read(auc.EP_IN, auc.AUC_PACKET_SIZE, self.timeout_ms))
+                reply = self.pipe.read(auc.AUC_PACKET_SIZE, self.timeout_ms)
                 if len(reply) < auc.AUC_HEADER_SIZE or reply[1] == trans_id:
                     break
                 self.stale_replies += 1
@@ -116,9 +119,10 @@ class AucLink:
         return auc.reply_data(reply)
 
     def _init_bridge(self, clock_hz: int, xfer_delay: int) -> None:
-        self._call(lambda t: auc.build_reset(t), "AUC reset")
-        self._call(lambda t: auc.build_deinit(t), "AUC deinit")
-        version = self._call(lambda t: auc.build_init(clock_hz, xfer_delay, t), "AUC init")
+        self._call(auc.build_reset(self._next_id()), "AUC reset")
+        self._call(auc.build_deinit(self._next_id()), "AUC deinit")
+        init = auc.build_init(clock_hz, xfer_delay, self._next_id())
+        version = self._call(init, "AUC init")
         self.version = version.decode("ascii", "replace")
 
     def xfer(
@@ -130,23 +134,21 @@ class AucLink:
         says SLAVE_NAK) or bytes that are all 0xFF (the idle bus: what the AUC reads from a
         slave that acknowledged and then drives nothing)."""
         rlen = PACKET_SIZE if read else 0
-        data = self._call(lambda t: auc.build_xfer(address, frame, rlen, t), "AUC XFER")
+        packet = auc.build_xfer(address, frame, rlen, self._next_id())
+        data = self._call(packet, "AUC XFER", self.wait_s)
         if read and _nothing(data):
             self.short_replies += 1
             budget = self.timeout_ms / 1000 if patience is None else patience
             deadline = time.monotonic() + budget
             while _nothing(data) and time.monotonic() < deadline:
-                if not self.wait_s:
-                    time.sleep(0.002)
-                data = self._call(
-                    lambda t: auc.build_xfer(address, b"", rlen, t), "AUC XFER (read again)"
-                )
+                again = auc.build_xfer(address, b"", rlen, self._next_id())
+                data = self._call(again, "AUC XFER (read again)", self.wait_s or 0.002)
         if not read or _nothing(data):
             return None
         return data[:PACKET_SIZE]
 
     def info(self) -> dict:
-        data = self._call(lambda t: auc.build_info(t), "AUC info")
+        data = self._call(auc.build_info(self._next_id()), "AUC info")
         result: dict = auc.decode_info(data)
         result["version"] = self.version
         return result

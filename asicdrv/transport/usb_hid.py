@@ -11,6 +11,7 @@ import usb.util
 
 from firmware_protocols import PACKET_SIZE
 from .usb_auc import find_usb, translate_usb_error
+from .usb_pipe import UsbPipe
 
 VENDOR_ID = 0x29F1
 # product id -> (what it is, its HID interface)
@@ -42,6 +43,7 @@ class HidLink:
             pass
         try:
             device.set_configuration()
+            self.pipe = UsbPipe(device, self.interface, EP_OUT, EP_IN, PACKET_SIZE)
             self._drain()  # cgminer empties the FIFO before DETECT
         except usb.core.USBError as exc:
             raise translate_usb_error(exc, f"opening the {self.product}") from exc
@@ -49,7 +51,7 @@ class HidLink:
     def _drain(self) -> None:
         for _ in range(8):
             try:
-                self.device.read(EP_IN, PACKET_SIZE, 1)
+                self.pipe.read(PACKET_SIZE, 1)
             except usb.core.USBTimeoutError:
                 return
 
@@ -58,11 +60,11 @@ class HidLink:
     ) -> bytes | None:
         """Write one report; with ``read``, the next report (None after the timeout)."""
         try:
-            self.device.write(EP_OUT, frame, self.timeout_ms)
+            self.pipe.write(frame, self.timeout_ms)
             if not read:
                 return None
             timeout = self.timeout_ms if patience is None else max(int(patience * 1000), 1)
-            reply = bytes(self.device.read(EP_IN, PACKET_SIZE, timeout))
+            reply = self.pipe.read(PACKET_SIZE, timeout)
         except usb.core.USBTimeoutError:
             return None
         except usb.core.USBError as exc:

@@ -86,6 +86,7 @@ class FirmwareAuc(FirmwareStick):
         self._attach()
         self.version = AUC_REF
         self.replies: queue.Queue[bytes] = queue.Queue()
+        self.acks = threading.Semaphore(0)
         threading.Thread(target=self._read_reports, daemon=True).start()
 
     def _read_exact(self, size: int) -> bytes:

@@ -136,6 +136,9 @@ def _ctl(settings: dict) -> dict:
     return out
 
 
+OUT_TIMEOUT_S = 2.0  # a host's OUT transfer gives up after this (a firmware that hangs)
+
+
 class FirmwareStick(EmulatedUsbDevice):
     """One stick running its firmware, as a device on the emulator's pyusb backend:
     descriptors and strings as the firmware gives them to its USB stack, HID reports on
@@ -156,6 +159,7 @@ class FirmwareStick(EmulatedUsbDevice):
             self.module.wait_event("VOLT", timeout=10, after=1)
         self._attach()
         self.replies: queue.Queue[bytes] = queue.Queue()
+        self.acks = threading.Semaphore(0)
         threading.Thread(target=self._read_reports, daemon=True).start()
 
     def _attach(self) -> None:
@@ -193,6 +197,9 @@ class FirmwareStick(EmulatedUsbDevice):
             tag = stream.read(1)
             if not tag:
                 return
+            if tag == b"A":  # the board took an OUT packet
+                self.acks.release()
+                continue
             packet = stream.read(stream.read(1)[0])
             self.received.append(packet)
             self.replies.put(packet)
@@ -240,6 +247,10 @@ class FirmwareStick(EmulatedUsbDevice):
             packet = packet[: self.report_size].ljust(self.report_size, b"\0")
         self.sent.append(packet)
         self._send(b"O" + bytes((len(packet),)) + packet)
+        # a bulk or interrupt OUT transfer ends when the device takes the packet (its USB
+        # stack takes one a millisecond); a firmware starved under load makes it wait
+        if not self.acks.acquire(timeout=OUT_TIMEOUT_S):
+            raise usb.core.USBTimeoutError("Operation timed out", -7, errno.ETIMEDOUT)
         return len(data)
 
     def read(self, ep: int, size: int, timeout_ms: int) -> bytes:

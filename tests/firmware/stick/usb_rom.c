@@ -138,6 +138,8 @@ void board_usb_poll(void)
 			delivered = 1;
 			if (ep_out)
 				ep_out(&core, ep_out_data, USB_EVT_OUT);
+			/* the handshake that ends the host's OUT transfer */
+			(void)!write(1, "A", 1);
 			continue;
 		}
 		host_reading = tag == 'R';
