@@ -103,6 +103,8 @@ def _otp(data: bytes) -> dict:
 
 
 FAST_DECODERS: dict[int, Callable[[bytes], dict]] = {
+    # the host reads back its own SET_VOLT: the last check of every voltage word it sends
+    T.SET_VOLT: lambda data: {"voltage_words": list(_EIGHT_U32.unpack_from(data))},
     T.ACKDETECT: _ackdetect,
     T.STATUS_LOG: lambda data: {"text": _text(data[:32])},
     T.STATUS_FAC: lambda data: {"factory": struct.unpack_from(">b", data)[0]},

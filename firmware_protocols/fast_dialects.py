@@ -131,6 +131,14 @@ def _a7_asic(data: bytes) -> dict:
     return {**dict(zip(names, v[:5])), "pll_counts": list(v[5:])}
 
 
+_A9_SET_VOLT = struct.Struct(">7I")
+
+
+def _a9_set_volt(data: bytes) -> dict:
+    v = _A9_SET_VOLT.unpack_from(data)
+    return {"voltage_words": list(v[:6]), "adjust_volt_freq": v[6]}
+
+
 def _status_power(data: bytes) -> dict:
     v = _POWER.unpack_from(data)
     return {"power_supply": list(v[:6]), "valid": v[6]}
@@ -138,7 +146,12 @@ def _status_power(data: bytes) -> dict:
 
 FAST_BY_DIALECT: dict[str, dict[int, Callable[[bytes], dict]]] = {
     "avalon7": {T.STATUS_PLL: _a7_pll, T.STATUS_PVT: _a7_pvt, T.STATUS_ASIC: _a7_asic},
-    "avalon9": {T.STATUS_VOLT: _single_volt, T.STATUS_PVT: _a9_pvt, T.STATUS_PMU: _status_power},
+    "avalon9": {
+        T.STATUS_VOLT: _single_volt,
+        T.STATUS_PVT: _a9_pvt,
+        T.STATUS_PMU: _status_power,
+        T.SET_VOLT: _a9_set_volt,
+    },
     "avalonlc3": {T.STATUS_VOLT: _single_volt, T.STATUS_PMU: _status_power},
     "avalon4": {T.NONCE: _a4_nonce, T.STATUS: _a4_status},
     "avalon2": {T.NONCE: _a2_nonce, T.STATUS: _a2_status},

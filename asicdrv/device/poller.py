@@ -1,4 +1,5 @@
-"""The poll loop, on its own thread: every module ``polling_delay`` apart (cgminer's 20 ms),
+"""The poll loop, on its own thread: every module polled once a round of ``polling_delay``
+per module (cgminer's 20 ms),
 replies folded into readings, nonces verified into shares, the fan PID every fan interval,
 re-detection every detect interval (every 4 s while a module is lost or missing), and the
 protection judged after every poll.  An error here stops every API call, never silently."""
@@ -57,11 +58,14 @@ class Poller:
                 if adjust_fan:
                     last_fan = now
                 active = self.chain._active()
-                if not active and self.chain._stop.wait(self.chain.polling_delay):
+                # one wait a round, then the modules one after another: each module is
+                # polled as often as with cgminer's wait before every module, and the
+                # polls of a round run while the host's caches are warm
+                if self.chain._stop.wait(self.chain.polling_delay * max(len(active), 1)):
                     return
-                for rt in active:
-                    if self.chain._stop.wait(self.chain.polling_delay):
-                        return
+                for i, rt in enumerate(active):
+                    if i:
+                        time.sleep(0)  # a job or a call waiting for the chain goes first
                     with self.chain._lock:
                         if rt.state != STATE_LOST and rt.generation.poll_due(rt):
                             if rt.generation.settings_lost(rt) and not self.chain.passive:
