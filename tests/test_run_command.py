@@ -145,13 +145,15 @@ def test_sigterm_leaves_the_board_idle_on_the_wire(serial_board):
         (["--api-allow", "W:not-an-address"], None, "--api-allow"),
         ([], 'metrics_listen = "x:y"\n', "listen address"),
         # robustness 3, point 11: a taken port was found only after the boards were set up
+        # (the API off: another test's run may hold the default port 4028 meanwhile)
         (
-            ["--pool", "stratum+tcp://127.0.0.1:1", "--user", "u", "--web", "127.0.0.1:TAKEN"],
+            ["--pool", "stratum+tcp://127.0.0.1:1", "--user", "u", "--api-listen", "off"]
+            + ["--web", "127.0.0.1:TAKEN"],
             None,
             "web page cannot listen",
         ),
         (
-            ["--pool", "stratum+tcp://127.0.0.1:1", "--user", "u"]
+            ["--pool", "stratum+tcp://127.0.0.1:1", "--user", "u", "--api-listen", "off"]
             + ["--metrics-listen", "127.0.0.1:TAKEN"],
             None,
             "metrics cannot listen",
