@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal, Mapping
 
+from .compiled import CompiledLayouts
 from .types import PacketType as T
 
 
@@ -36,7 +37,7 @@ class Dialect:
     by_wire_code: Mapping[int, int] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self):
-        object.__setattr__(self, "compiled", _Layouts(self.overrides))
+        object.__setattr__(self, "compiled", CompiledLayouts(self.overrides, _layout_named))
         object.__setattr__(self, "by_wire_code", {code: t for t, code in self.wire_codes.items()})
 
     @property
@@ -47,39 +48,10 @@ class Dialect:
         return self.wire_codes.get(ptype, ptype) if self.wire_codes else ptype
 
 
-class _Layouts(Mapping):
-    """A dialect's own layouts by type: which types it overrides is known at once; the
-    layouts themselves are loaded and compiled when one is first used."""
+def _layout_named(name: str):
+    from . import dialect_layouts  # construct, loaded with the first layout a host needs
 
-    def __init__(self, names: Mapping[int, str]):
-        self.names = names
-        self._compiled: Mapping[int, Any] | None = None
-
-    def _load(self) -> Mapping[int, Any]:
-        if self._compiled is None:
-            from . import dialect_layouts
-            from .payloads import CompiledLayouts
-
-            layouts = {t: getattr(dialect_layouts, name) for t, name in self.names.items()}
-            self._compiled = CompiledLayouts(layouts)
-        return self._compiled
-
-    def __getitem__(self, key):
-        if key not in self.names:
-            raise KeyError(key)
-        return self._load()[key]
-
-    def get(self, key, default=None):
-        return self[key] if key in self.names else default
-
-    def __contains__(self, key) -> bool:
-        return key in self.names
-
-    def __iter__(self):
-        return iter(self.names)
-
-    def __len__(self) -> int:
-        return len(self.names)
+    return getattr(dialect_layouts, name)
 
 
 def a4_test_ret_chips(data: bytes) -> tuple[int, list[int]]:

@@ -33,6 +33,7 @@ from construct import (
 )
 from construct.core import Restreamed, Transformed
 
+from .compiled import SOURCES, CompiledLayouts
 from .types import PacketType as T
 
 
@@ -228,34 +229,6 @@ assert set(PAYLOADS) == set(T), "every packet type needs a payload layout"
 assert all(s.sizeof() == 32 for s in PAYLOADS.values())
 
 
-class CompiledLayouts(Mapping):
-    """``layouts`` (key -> Struct), each compiled by construct on first use: compiling them
-    all costs tens of milliseconds at import, and a host needs only a few."""
-
-    def __init__(self, layouts: Mapping[Any, Struct]):
-        self.layouts = layouts
-        self._compiled: dict[Any, Any] = {}
-
-    def __getitem__(self, key):
-        compiled = self._compiled.get(key)
-        if compiled is None:
-            source = self.layouts[key]
-            compiled = source.compile()
-            SOURCES[id(compiled)] = source
-            self._compiled[key] = compiled
-        return compiled
-
-    def __contains__(self, key) -> bool:
-        return key in self.layouts
-
-    def __iter__(self):
-        return iter(self.layouts)
-
-    def __len__(self) -> int:
-        return len(self.layouts)
-
-
-SOURCES: dict[int, Struct] = {}  # id(compiled layout) -> the Struct it was compiled from
 COMPILED = CompiledLayouts(PAYLOADS)
 _OTHERS = CompiledLayouts({"pvt": STATUS_PVT_PER_CHIP, "miner_en": STATUS_MINER_EN_PAYLOAD})
 
