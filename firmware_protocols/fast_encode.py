@@ -43,16 +43,23 @@ def _flat(fmt: str, *names: str) -> Builder:
         _refuse_unknown(fields, known)
         values: list = []
         for name, kind, count in spec:
-            value = fields.get(name)
+            if name not in fields:  # left out: zero
+                values.extend(
+                    [0] * count if kind == "list" else [bytes(count) if kind == "bytes" else 0]
+                )
+                continue
+            value = fields[name]
             if kind == "int":
-                values.append(0 if value is None else value)
+                values.append(value)
             elif kind == "list":
-                items = [0] * count if value is None else list(value)
+                items = list(value)
                 if len(items) != count:
                     raise ValueError(f"{name}: expected {count} values, got {len(items)}")
                 values.extend(items)
-            else:
-                raw = bytes(count) if value is None else bytes(value)
+            else:  # bytes-like only, as the compiled layouts take them
+                if not isinstance(value, (bytes, bytearray, memoryview)):
+                    raise TypeError(f"{name}: expected {count} bytes, got {type(value).__name__}")
+                raw = bytes(value)
                 if len(raw) != count:
                     raise ValueError(f"{name}: expected {count} bytes, got {len(raw)}")
                 values.append(raw)

@@ -327,6 +327,10 @@ def test_the_builders_refuse_values_that_do_not_fit():
         (PacketType.SYNC, {"dna": b"short"}),
         (PacketType.SET_FAC, {"factory": 200}),
         (PacketType.SET, {"flags": {"no_such_flag": True}}),
+        (PacketType.SET_VOLT, {"voltage_words": None}),  # None is not "left out"
+        (PacketType.SYNC, {"dna": "12345678"}),
+        (PacketType.SYNC, {"dna": 12345678}),
+        (PacketType.DETECT, {"module_id": None}),
     ):
         with pytest.raises(PayloadError):
             encode_payload(ptype, fields)
