@@ -34,7 +34,7 @@ def controller_run(monkeypatch):
     """Start ``asicdrv run`` on an emulated chain; pyasic's port 4028 leads to it."""
     procs, pools = [], []
 
-    def start(device: str):
+    def start(device: str, *extra: str):
         pool = TestPool(difficulty=easy_difficulty()).start()
         port = free_port()
         proc = subprocess.Popen(
@@ -55,6 +55,7 @@ def controller_run(monkeypatch):
                 "W:127.0.0.1",
                 "--status-interval",
                 "60",
+                *extra,
             ],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -198,3 +199,35 @@ def test_pyasic_sees_only_the_first_module_and_the_others_are_in_estats(controll
     assert len(data.hashboards) == 4  # one module's boards, whatever the modules
     assert hottest_seen <= int(first["TMax"]) + 2  # module 1's, as it was read
     assert int(second["TMax"]) > hottest_seen + 10  # the hot module: only in MM ID1
+
+
+@pytest.mark.parametrize("model, nearest", [("711", "721"), ("910", "921")])
+def test_a_model_pyasic_has_no_class_for_reads_as_the_nearest_when_asked(
+    controller_run, model, nearest
+):
+    """pyasic 0.79 has no class for a 711 or a 910: by default it sees "AvalonUnknown" with
+    no boards (the real model is reported, as cgminer would); with --api-pyasic-nearest the
+    API's PROD names the nearest model, whose MM ID tokens are the same, and pyasic reads
+    every board it expects from them.  MODEL and the MM ID's Ver still say the real model."""
+    port, _ = controller_run(f"emu://?model={model}&modules=1&nonce_mask=12")
+
+    async def read():
+        miner = await pyasic.get_miner("127.0.0.1")
+        return miner, await miner.get_data()
+
+    miner, data = asyncio.run(read())
+    assert type(miner).__name__ == "AvalonUnknown" and not data.hashboards
+
+    port, _ = controller_run(
+        f"emu://?model={model}&modules=1&nonce_mask=12", "--api-pyasic-nearest"
+    )
+    miner, data = asyncio.run(read())
+    version = api(port, "version")["VERSION"][0]
+    mm = mm_values(api(port, "estats")["STATS"][0]["MM ID0"])
+    assert type(miner).__name__ == f"CGMinerAvalon{nearest}"
+    assert version["PROD"] == f"AvalonMiner {nearest}" and version["MODEL"] == model
+    assert mm["Ver"].startswith(model[:3])
+    assert len(data.hashboards) == 4
+    tmax = [int(x) for x in mm["MTmax"].split()]
+    assert [b.chip_temp for b in data.hashboards] == tmax[:4]
+    assert all(not b.missing for b in data.hashboards)

@@ -149,6 +149,13 @@ def add_parser(sub) -> None:
         help="also per-chip temperature series (104 per module)",
     )
     p.add_argument(
+        "--api-pyasic-nearest",
+        action="store_true",
+        default=None,
+        help="API: name the nearest model pyasic knows in VERSION PROD (711 as 721, 831 as "
+        "841, 910/911/910S as 921) so that it reads the boards; the real model stays in MODEL",
+    )
+    p.add_argument(
         "--web",
         default=None,
         metavar="[HOST:]PORT",
@@ -211,6 +218,7 @@ def build_config(args) -> cfg.RunConfig:
         "api_allow",
         "metrics_listen",
         "metrics_per_chip",
+        "api_pyasic_nearest",
         "web",
         "web_allow",
     ):
@@ -339,7 +347,9 @@ def _run(args) -> int:
             caught.append("quit")
             stop.set()
 
-        commands = ApiCommands(controller, on_quit=on_quit)
+        commands = ApiCommands(
+            controller, on_quit=on_quit, pyasic_nearest=config.api_pyasic_nearest
+        )
         try:
             api = ApiServer(commands, host, port, config.api_allow)
         except ConfigError:

@@ -59,6 +59,7 @@ TOP_KEYS = {
     "api_allow",
     "metrics_listen",
     "metrics_per_chip",
+    "api_pyasic_nearest",
     "web",
     "web_allow",
 }
@@ -80,6 +81,8 @@ class RunConfig:
     api_allow: str = "R:127.0.0.1"
     metrics_listen: str | None = None  # off unless given
     metrics_per_chip: bool = False
+    # the API's VERSION PROD names the nearest model pyasic has a class for (off: the real one)
+    api_pyasic_nearest: bool = False
     web: str | None = None  # the live page, off unless given
     web_allow: str = "127.0.0.1"  # who may read it (the API's syntax)
 
@@ -124,10 +127,11 @@ def from_dict(data: dict, where: str = "config") -> RunConfig:
             if not isinstance(data[key], str):
                 raise ConfigError(f'{where}: {key} must be text such as "0.0.0.0:4028"')
             setattr(config, key, data[key])
-    if "metrics_per_chip" in data:
-        if not isinstance(data["metrics_per_chip"], bool):
-            raise ConfigError(f"{where}: metrics_per_chip must be true or false")
-        config.metrics_per_chip = data["metrics_per_chip"]
+    for key in ("metrics_per_chip", "api_pyasic_nearest"):
+        if key in data:
+            if not isinstance(data[key], bool):
+                raise ConfigError(f"{where}: {key} must be true or false")
+            setattr(config, key, data[key])
     check_servers(config, where)
     for n, pool in enumerate(_tables(data.get("pool", []), f"{where}: pool")):
         _known(pool, POOL_KEYS, f"{where}: pool {n + 1}")

@@ -61,12 +61,21 @@ SNAPSHOT_MAX_AGE_S = 0.5
 MAC = f"{uuid.getnode():012x}"
 
 
-class ApiCommands(ControlCommands):
-    """Answers API commands for one controller; ``on_quit`` is called after a ``quit``."""
+# pyasic (0.79) picks its class from VERSION PROD and has none for these; each is named
+# after the model whose estats it reads the same way (same generation, same MM ID tokens)
+PYASIC_NEAREST = {"711": "721", "831": "841", "910": "921", "911": "921", "910S": "921"}
 
-    def __init__(self, controller, on_quit: Callable[[], None] | None = None):
+
+class ApiCommands(ControlCommands):
+    """Answers API commands for one controller; ``on_quit`` is called after a ``quit``.
+    ``pyasic_nearest``: VERSION PROD names the nearest model pyasic has a class for."""
+
+    def __init__(
+        self, controller, on_quit: Callable[[], None] | None = None, pyasic_nearest: bool = False
+    ):
         self.controller = controller
         self.on_quit = on_quit
+        self.pyasic_nearest = pyasic_nearest
         self._refresh = False  # after a change, the next report reads afresh
 
     # --- the controller's state, cached so a burst of requests costs one snapshot ---------
@@ -116,7 +125,7 @@ class ApiCommands(ControlCommands):
                 {
                     "CGMiner": VERSION,
                     "API": API_VERSION,
-                    "PROD": f"AvalonMiner {model}",
+                    "PROD": f"AvalonMiner {self.product_model(model)}",
                     "MODEL": model,
                     "HWTYPE": str(auc.get("version", "AUC"))[:16] or "AUC",
                     "SWTYPE": f"MM{model}",
@@ -128,6 +137,11 @@ class ApiCommands(ControlCommands):
                 }
             ],
         )
+
+    def product_model(self, model: str) -> str:
+        if self.pyasic_nearest:
+            return PYASIC_NEAREST.get(model, model)
+        return model
 
     def cmd_config(self, _param) -> Reply:
         state = self.state()
