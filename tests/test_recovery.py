@@ -189,6 +189,10 @@ def test_the_nonce_fifo_is_bounded_and_overflow_is_reported():
         chain.submit(job_for(GENESIS, difficulty=2**-25))
         assert wait_for(lambda: emu.modules[0].nonces_overflowed > 0, 15)
         assert len(emu.modules[0].nonces) <= 64
+        # the MM reports the overflow in its next STATUS; with the chips hashing 300 kH/s in
+        # this process a loaded machine polls ~3 times a second and a status round takes
+        # ~30 s: idle the chips (the report stays pending) so the round comes round
+        chain.idle()
         assert wait_for(lambda: chain.status().modules[0].fifo_overflows > 0, 20)
 
 
