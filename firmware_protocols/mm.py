@@ -216,10 +216,6 @@ def encode_payload(
         raise
     except (struct.error, TypeError, ValueError, OverflowError) as exc:
         raise PayloadError(f"cannot encode {_type_name(ptype)}: {exc}") from exc
-    except Exception as exc:  # construct's own errors (ConstructError)
-        if type(exc).__module__.startswith("construct"):
-            raise PayloadError(f"cannot encode {_type_name(ptype)}: {exc}") from exc
-        raise
 
 
 def decode_payload(
@@ -261,12 +257,8 @@ def decode_payload(
             raise UnknownTypeError(f"unknown MM packet type 0x{ptype:02x}") from None
     try:
         return payloads.parse(layout, data)
-    except (struct.error, UnicodeError) as exc:
+    except (struct.error, UnicodeError, ValueError) as exc:
         raise PayloadError(f"cannot decode {packet_name(ptype, from_device)}: {exc}") from exc
-    except Exception as exc:  # construct's own errors (ConstructError)
-        if type(exc).__module__.startswith("construct"):
-            raise PayloadError(f"cannot decode {packet_name(ptype, from_device)}: {exc}") from exc
-        raise
 
 
 def _type_name(ptype: int) -> str:

@@ -31,7 +31,7 @@ from construct import (
     Renamed,
     Struct,
 )
-from construct.core import Restreamed, Transformed
+from construct.core import ConstructError, Restreamed, Transformed
 
 from .compiled import SOURCES, CompiledLayouts
 from .types import PacketType as T
@@ -254,12 +254,20 @@ FRAME = Struct(
 
 
 def build(layout, fields: Mapping[str, Any]) -> bytes:
-    """``layout`` (a compiled one) built from ``fields``, missing fields zero."""
-    return layout.build(with_defaults(layout, fields))
+    """``layout`` (a compiled one) built from ``fields``, missing fields zero; what does not
+    fit is a ValueError (construct's own errors included)."""
+    try:
+        return layout.build(with_defaults(layout, fields))
+    except ConstructError as exc:
+        raise ValueError(str(exc)) from exc
 
 
 def parse(layout, data: bytes) -> dict[str, Any]:
-    return plain(layout.parse(data))
+    """``data`` read by ``layout``; what it cannot read is a ValueError."""
+    try:
+        return plain(layout.parse(data))
+    except ConstructError as exc:
+        raise ValueError(str(exc)) from exc
 
 
 def plain(value):
