@@ -80,6 +80,29 @@ def test_settings_ride_on_the_next_poll():
     assert av(16, be32(0x3FF - 60 * 0x3FF // 100, word, 425, 0, 0, 0, 1, 0)) in polls
 
 
+def test_unchanged_settings_are_not_sent_again():
+    """MM firmware main.c: a POLLING with d[24..27] non-zero ends in alink_flush_fifo, which
+    drops the chips' queued work and any nonce not yet read (the vendor-firmware run lost a
+    block that way, one run in many, with the fan adjusted every 50 ms).  cgminer sends
+    settings only in SET; the host sends a settings POLLING only when the fan, voltage or
+    clock it carries changed, and again after the module lost them."""
+    emu = Emulator(model="MM3", modules=1, seed=4)
+    job, nonce2 = block_job()
+    with asicdrv.open("emu://", emulator=emu, **FAST) as chain:
+        chain.set_fan(60)  # no PID: the duty stays
+        chain.submit(job, extranonce2_start=nonce2, extranonce2_range=0)
+        time.sleep(2)  # 40 fan intervals
+        polls = [f for f in host_frames(emu, 16) if f[5 + 24 : 5 + 28] != bytes(4)]
+        assert len(polls) <= 1, len(polls)  # the fan duty once (SET carried the rest)
+        chain.set_fan(70)
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and emu.modules[0].physics.fan_percent != 70:
+            time.sleep(0.02)
+        polls = [f for f in host_frames(emu, 16) if f[5 + 24 : 5 + 28] != bytes(4)]
+    assert polls[-1][5:9] == (0x3FF - 70 * 0x3FF // 100).to_bytes(4, "big")
+    assert len(polls) <= 2, len(polls)
+
+
 def hand_nonce(wire_id, nonce2):
     """NONCE (23): miner, pool, nonce2, ntime, the nonce + 0x180 (as read big-endian from
     the header's four nonce bytes), the job tag, the module id; CRC low byte first."""

@@ -94,7 +94,7 @@ class Configurator:
     def settings_later(self, rt: ModuleRuntime) -> bool:
         """Generations whose settings travel with the next poll (Avalon 2/3): mark it."""
         if rt.generation.settings_ride_on_poll:
-            rt.fan_pending = True
+            rt.generation.resend_settings(rt)
             return True
         return False
 

@@ -14,7 +14,9 @@
 - SET is ignored while either sensor reads 90 C or more; at 90 C on both the module idles
   itself (voltage off, fan 0x1ff) until the next SET (``main.c`` ``IDLE_TEMP``).
 - POLLING answers first (a NONCE if one is queued, else STATUS), then applies the
-  settings of a POLLING whose d[24..27] is non-zero: the next STATUS shows them.
+  settings of a POLLING whose d[24..27] is non-zero: the next STATUS shows them.  The
+  firmware then flushes its chips' FIFO (results not yet read are lost); here every
+  result is read as it is found, so there is nothing in that FIFO to lose.
 - STATUS: the clock in MHz as set, the voltage word, works since the last STATUS, and the
   five power-good lines in the low bits (all set while the regulators are on).
 - NONCE carries the nonce byte-swapped plus 0x180 (the A3 firmware converts its chips'

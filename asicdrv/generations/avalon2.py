@@ -55,6 +55,10 @@ class Avalon2Readings(ModuleReadings):
         self.expect_power = False
         self.test_failed_cores: dict[int, list[int]] = {}
         self.fresh_from = 0  # the first STATUS count that shows the last settings
+        # what the module was last told (fan_pwm, voltage_word, frequency): a settings
+        # POLLING flushes the chips' work and results (main.c alink_flush_fifo), so the
+        # same settings are not sent again
+        self.applied: dict | None = None
 
     def apply(self, pkt) -> None:
         if pkt.type == T.TEST_RET:
@@ -73,6 +77,10 @@ class Avalon2Readings(ModuleReadings):
         self.miner_temps = [self.temperature_mm] * spec.miner_count
         self.fan_rpm = max(self.fans_rpm)
         self.reported_clock = f["frequency"]  # MHz as set (MM main.c get_asic_freq)
+        told = self.applied
+        if told is not None and self.seen[T.STATUS] >= self.fresh_from:
+            if (f["voltage_word"], f["frequency"]) != (told["voltage_word"], told["frequency"]):
+                self.applied = None  # it idled, tested or restarted: tell it again
         self.powered = f["voltage_word"] != spec.voltage_word(None)
         try:
             volts = spec.voltage_codec.decode(f["voltage_word"]) / 10000
@@ -111,8 +119,9 @@ class Avalon2Readings(ModuleReadings):
             return None
         return int(self.reported_clock), round(self.chip_volts[0] * 10000)
 
-    def job_sent(self) -> None:
+    def job_sent(self, settings: dict) -> None:
         """A job's SET went out: the module should be powered from its next STATUS on."""
+        self.applied = settings or None
         self.expect_power = True
         self.fresh_from = self.seen[T.STATUS] + 1
 
@@ -140,9 +149,10 @@ class Avalon2Readings(ModuleReadings):
             return None
         return self.power_good == POWER_GOOD_BITS
 
-    def settings_sent(self) -> None:
+    def settings_sent(self, settings: dict) -> None:
         """A settings POLLING went out: its own reply predates the settings (the firmware
         answers, then applies), so only the STATUS after it shows them."""
+        self.applied = settings
         self.fresh_from = self.seen[T.STATUS] + 2
 
     def round_complete(self, mark: dict) -> bool:
@@ -184,9 +194,11 @@ class Avalon2(Generation):
 
     def poll_frame(self, rt, *, led: bool, fan_pwm: int | None, reboot: bool) -> bytes:
         fields = {"led": int(led), "module_id": wire_id(rt)}
-        if fan_pwm is not None:  # apply fan, voltage and clock now
-            fields.update(self._settings(rt), fan_pwm=fan_pwm, apply=1)
-            rt.readings.settings_sent()
+        if fan_pwm is not None:  # apply fan, voltage and clock now, if any changed
+            settings = {**self._settings(rt), "fan_pwm": fan_pwm}
+            if settings != rt.readings.applied:
+                fields.update(settings, apply=1)
+                rt.readings.settings_sent(settings)
         return self.encode(T.POLLING, fields)
 
     def reset_tx_frame(self, rt):
@@ -226,6 +238,12 @@ class Avalon2(Generation):
     def settings_burst(self, rt) -> list[bytes]:
         return []
 
+    def resend_settings(self, rt) -> None:
+        """The next poll carries the settings, whatever the module was told before (it may
+        have restarted, or the caller asks again)."""
+        rt.readings.applied = None
+        rt.fan_pending = True
+
     def job_frames(
         self, job, modules, *, nonce2_start, nonce2_range, clean, pool, send_job_id, difficulty_cap
     ) -> list[tuple[int, bytes]]:
@@ -257,8 +275,8 @@ class Avalon2(Generation):
         )
         for rt in modules[1:]:  # each module's own settings with its next poll
             rt.fan_pending = True
-        for rt in modules:
-            rt.readings.job_sent()
+        for rt in modules:  # SET reaches every module on the line
+            rt.readings.job_sent({**settings, "fan_pwm": fan_pwm})
         return [(0, f) for f in frames]
 
     def nonces(self, rt, pkt) -> list[dict]:

@@ -205,6 +205,10 @@ class Generation:
             },
         )
 
+    def resend_settings(self, rt) -> None:
+        """A generation whose settings ride on the poll: the next poll carries them."""
+        rt.fan_pending = True
+
     def settings_burst(self, rt) -> list[bytes]:
         """cgminer's order: SET, SET_VOLT, SET_ASIC_OTP (A8 and later), SET_PLL per miner,
         SET_SS (smart speed on), SET_FIN.  Voltage is left alone when a level is unknown

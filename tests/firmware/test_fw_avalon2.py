@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import time
+from collections import Counter
 
 import pytest
 
@@ -51,8 +52,22 @@ def test_the_vendor_firmware_mines_a_known_block_through_the_driver(model, block
             job, nonce2 = block_job(block)
             chain.submit(job, extranonce2_start=nonce2, extranonce2_range=0)
             share = chain.next_share(timeout=20)
-    assert share is not None and share.hash == block["hash"]
+            story = line_story(line, mods, chain) if share is None else ""
+    assert share is not None and share.hash == block["hash"], story
     assert mods[0].events("FOUND")
+
+
+def line_story(line, mods, chain) -> str:
+    """What a failed run looked like: the frames each way, the board's events and what the
+    chain made of them."""
+    module = chain.status().modules[0]
+    return (
+        f"host sent {sorted(Counter(host_codes(line)).items())}; "
+        f"modules sent {sorted(Counter(host_codes(line, side='device')).items())}; "
+        f"events {[(round(t, 2), ' '.join(w)[:40]) for t, w in mods[0].events()][-25:]}; "
+        f"module state {module.state}, failed polls {module.failed_polls}, "
+        f"rejected {module.rejected}, crc errors {module.crc_errors}"
+    )
 
 
 def mine(chain, block=BLOCK_170):
@@ -61,8 +76,8 @@ def mine(chain, block=BLOCK_170):
     return job
 
 
-def host_codes(line, start=0):
-    data = bytes(line.host_bytes[start:])
+def host_codes(line, start=0, side="host"):
+    data = bytes((line.host_bytes if side == "host" else line.device_bytes)[start:])
     return [data[i + 2] for i in range(len(data) - 2) if data[i : i + 2] == b"AV"]
 
 
