@@ -136,27 +136,51 @@ NOT_INIT = st.binary(min_size=0, max_size=64).filter(lambda p: p[3:4] != b"\xa1"
 @given(junk=st.lists(NOT_INIT, max_size=4))
 def test_auc_bridge_survives_garbage_packets(junk):
     """Whatever the host writes, the AUC answers it (an unknown command: INVALID_CMD) or
-    hangs in a transfer a RESET aborts (an XFER after a DEINIT), as its firmware does; then
-    RESET and INIT bring it back with its version."""
+    hangs in a transfer a RESET aborts (an XFER after a DEINIT, a 0xA3 without START), as
+    its firmware does; a host that RESETs after each request it got no answer to, then
+    INITs, has it back with its version."""
     emu = Emulator(seed=1)
     dev = open_auc(emu)
-
-    def drain():
-        while True:
-            try:
-                reply = bytes(dev.read(auc.EP_IN, 64, 10))
-            except usb.core.USBTimeoutError:
-                return
-            # as long as its length byte says (which wraps at 256: 4 + a 252-byte read is 0)
-            assert len(reply) == (min(reply[0], 64) if reply else 0)
-
     for packet in junk:
         dev.write(auc.EP_OUT, packet, 200)
-        drain()
-    dev.write(auc.EP_OUT, auc.build_reset(), 200)
-    drain()
+        if not drain(dev):  # it hangs: a RESET aborts the transfer (ERROR), then answers OK
+            dev.write(auc.EP_OUT, auc.build_reset(), 200)
+            assert drain(dev) == 2
     version = auc.reply_data(auc_call(dev, auc.build_init()))
     assert version == b"AUC-20151208"
+
+
+def drain(dev) -> int:
+    """Read every reply waiting on the AUC's IN endpoint; how many came."""
+    count = 0
+    while True:
+        try:
+            reply = bytes(dev.read(auc.EP_IN, 64, 10))
+        except usb.core.USBTimeoutError:
+            return count
+        # as long as its length byte says (which wraps at 256: 4 + a 252-byte read is 0)
+        assert len(reply) == (min(reply[0], 64) if reply else 0)
+        count += 1
+
+
+def test_each_hung_request_needs_its_own_reset():
+    """cdc_i2c.c clears the reset request after every request it handles: a RESET aborts
+    the transfer that hangs, the next one that hangs waits for another RESET (and the
+    requests behind it, an INIT too, wait with it)."""
+    dev = open_auc(Emulator(seed=1))
+    no_start = bytes((4, 0, 0, 0xA3))  # a 0xA3 write whose options ask for no START
+    dev.write(auc.EP_OUT, no_start, 200)
+    dev.write(auc.EP_OUT, no_start, 200)
+    dev.write(auc.EP_OUT, auc.build_reset(), 200)
+    replies = [bytes(dev.read(auc.EP_IN, 64, 200))]
+    assert replies[0][3] == auc.AucStatus.ERROR  # the first, aborted
+    dev.write(auc.EP_OUT, auc.build_init(), 200)
+    assert drain(dev) == 0  # the second hangs: neither the RESET nor the INIT is answered
+    dev.write(auc.EP_OUT, auc.build_reset(), 200)
+    # in ring order: the second aborted, the first RESET, the INIT, the second RESET
+    replies = [bytes(dev.read(auc.EP_IN, 64, 200)) for _ in range(4)]
+    assert [r[3] for r in replies] == [auc.AucStatus.ERROR] + [auc.AucStatus.OK] * 3
+    assert auc.reply_data(replies[2]) == b"AUC-20151208"
 
 
 def test_model_names_are_matched_whatever_their_case():
