@@ -68,31 +68,45 @@ def test_selftest_report_marks_the_dead_chip_in_its_place(tmp_path):
     assert module["dna"] in table and "2.5" in table
 
 
-def test_burnin_names_dead_slow_and_sensor_faults_and_passes_a_healthy_board(tmp_path):
-    # an MM50 (32 chips) at 36 kH/s: a median of about 32 nonces a chip in 8 s, enough to
-    # call a chip at a fifth of the rate weak, at some 135 nonces/s, under what the host
-    # drains from the MM's FIFO at a poll a millisecond (an overflow would make the counts
-    # unfit, and the verdict INCONCLUSIVE)
-    counted = "emu://?model=MM50&nonce_mask=5&hashrate=36000&polling_delay=0.001"
+# an MM50 (32 chips) at 36 kH/s: a median of about 32 nonces a chip in 8 s, enough to call a
+# chip at a fifth of the rate weak, at some 135 nonces/s, under what the host drains from the
+# MM's FIFO at a poll a millisecond (an overflow would make the counts unfit, and the verdict
+# INCONCLUSIVE)
+COUNTED = "emu://?model=MM50&nonce_mask=5&hashrate=36000&polling_delay=0.001"
+
+
+def test_burnin_names_a_dead_and_a_slow_chip(tmp_path):
     report = tmp_path / "b.json"
-    db = ["--db", str(tmp_path / "h.sqlite")]
-    faulty = f"{counted}&faults=dead_chip:0.7,slow_chip:1.3"
-    result = run("burnin", "--minutes", "0.13", "--device", faulty, "--report", str(report), *db)
+    faulty = f"{COUNTED}&faults=dead_chip:0.7,slow_chip:1.3"
+    result = run(
+        "burnin", "--minutes", "0.13", "--device", faulty, "--report", str(report),
+        "--db", str(tmp_path / "h.sqlite"),
+    )  # fmt: skip
     assert result.returncode == 1, result.stdout
     module = json.loads(report.read_text())["modules"][0]
     assert module["dead_chips"] == [[0, 7]] and module["weak_chips"] == [[1, 3]], module
     assert len(module["findings"]) == 2 and module["fifo_overflows"] == 0
     assert "FINDING module 1: weak chip: miner 1 chip 3" in result.stdout
+
+
+def test_burnin_names_sensor_faults_without_counting_nonces(tmp_path):
     # the sensors of an 851 (per chip): no nonce count needed to call them
+    report = tmp_path / "b.json"
     sensors = "stuck_sensor:0.5,zero_sensor:3.11"
     device = f"emu://?hashrate=30000&polling_delay=0.001&thermal_tau_s=1&faults={sensors}"
-    result = run("burnin", "--minutes", "0.05", "--device", device, "--report", str(report), *db)
+    result = run(
+        "burnin", "--minutes", "0.05", "--device", device, "--report", str(report),
+        "--db", str(tmp_path / "h.sqlite"),
+    )  # fmt: skip
     assert result.returncode == 1, result.stdout
     findings = " ".join(json.loads(report.read_text())["modules"][0]["findings"])
     assert (
         "stuck sensor: miner 0 chip 5" in findings and "sensor reads 0: miner 3 chip 11" in findings
     )
-    healthy = run("burnin", "--minutes", "0.06", "--device", counted, *db)
+
+
+def test_burnin_passes_a_healthy_board(tmp_path):
+    healthy = run("burnin", "--minutes", "0.06", "--device", COUNTED, "--db", str(tmp_path / "h"))
     assert healthy.returncode == 0 and "VERDICT: PASS" in healthy.stdout, healthy.stdout
 
 
