@@ -273,7 +273,8 @@ def test_a_frame_with_a_voltage_word_outside_the_model_never_leaves_the_host():
                 chain.test_chips()
         finally:
             Avalon4.test_frame = original
-        assert chain.status().modules[0].state == "ok"
+        module = chain.status().modules[0]
+    assert module.state != "lost" and module.failed_polls == 0, module
     assert sent(emu, T.TEST) == [] and emu.modules[0].unsafe_frames == []
 
 
@@ -365,3 +366,29 @@ def test_protection_uses_the_hottest_sensor_an_mm4_reports():
     assert readings.temperature_mm == 57
     assert readings.hottest_c() == pytest.approx(116, abs=0.5)
     assert readings.hottest_c() > MODELS["MM41"].overheat_c
+
+
+def test_a_module_testing_its_chips_is_neither_reset_nor_lost(mocker):
+    """The MM4 firmware reads no frame while it tests its chips (main.c AVA4_P_TEST) and
+    writes each TEST_RET into its I2C transmit FIFO as a miner finishes.  cgminer's answer to
+    a failed poll, RSTMMTX, read after the test, would empty that FIFO: the vendor-firmware
+    selftest lost every TEST_RET that way under load.  During the test a failed poll sends
+    nothing more and does not count towards losing the module."""
+    emu = Emulator(model="MM41", seed=1)
+    with asicdrv.open("emu://", emulator=emu, **FAST) as chain:
+        real = chain.link.xfer
+        busy_until = []  # the MM tests for 0.8 s of the host's 1 s wait
+
+        def testing(address, frame, read, patience=None):
+            if frame[2] == T.POLLING.value and busy_until and time.monotonic() < busy_until[0]:
+                return None  # the MM is testing: nothing answers
+            if frame[2] == T.TEST.value:
+                busy_until.append(time.monotonic() + 0.8)
+            return real(address, frame, read, patience)
+
+        mocker.patch.object(chain.link, "xfer", side_effect=testing)
+        before = len(sent(emu, T.RSTMMTX.value))
+        chain.test_chips(timeout=1.0)  # more than ten polls' patience
+        assert len(sent(emu, T.RSTMMTX.value)) == before
+        module = chain.status().modules[0]
+    assert module.state != "lost" and module.failed_polls == 0, module

@@ -29,11 +29,17 @@ def run_chip_test(chain: "Chain", modules, timeout: float | None) -> dict:
                 chain._xfer(rt.id, ready, read=True)
             chain._send(rt.id, tests[rt])  # with the pause the module needs after it
         deadline = time.monotonic() + timeout
+        for rt in targets:
+            rt.testing_until = deadline
         if any(rt.generation.test_results_unasked for rt in targets):
             _listen(chain, targets, deadline)  # the poller waits meanwhile
-    while time.monotonic() < deadline and not _done(targets):
-        chain._raise_if_gone()
-        time.sleep(0.02)
+    try:
+        while time.monotonic() < deadline and not _done(targets):
+            chain._raise_if_gone()
+            time.sleep(0.02)
+    finally:
+        for rt in targets:
+            rt.testing_until = 0.0
     return {rt.id: failing_chips(rt) for rt in targets}
 
 

@@ -24,6 +24,30 @@ if TYPE_CHECKING:
     from .chain import Chain
 
 
+class ChainLock:
+    """The chain's re-entrant lock, counting the threads that wait for it: the poller takes
+    it once per module and lets a waiting caller in between modules, without a yield (a
+    system call and a thread switch) when nobody waits."""
+
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+        # not atomic: a miscount only makes the poller yield once too often or too few
+        # times, and a caller still gets the lock in the wait between rounds
+        self.waiting = 0
+
+    def __enter__(self) -> "ChainLock":
+        if not self._lock.acquire(blocking=False):
+            self.waiting += 1
+            try:
+                self._lock.acquire()
+            finally:
+                self.waiting -= 1
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._lock.release()
+
+
 class Poller:
     def __init__(self, chain: "Chain"):
         self.chain = chain
@@ -64,7 +88,7 @@ class Poller:
                 if self.chain._stop.wait(self.chain.polling_delay * max(len(active), 1)):
                     return
                 for i, rt in enumerate(active):
-                    if i:
+                    if i and self.chain._lock.waiting:
                         time.sleep(0)  # a job or a call waiting for the chain goes first
                     with self.chain._lock:
                         if rt.state != STATE_LOST and rt.generation.poll_due(rt):
@@ -153,6 +177,11 @@ class Poller:
             rt.readings.apply(pkt)
 
     def poll_failed(self, rt: ModuleRuntime) -> None:
+        if time.monotonic() < rt.testing_until:
+            # the firmware tests its chips and reads nothing meanwhile (MM main.c): it is
+            # not lost, and an RSTMMTX it would read after the test would drop the
+            # TEST_RET frames waiting for the next polls (what cgminer sends here)
+            return
         rt.failed_polls += 1
         frame = rt.generation.reset_tx_frame(rt)
         try:

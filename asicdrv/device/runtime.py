@@ -56,6 +56,7 @@ class ModuleRuntime:
         self.fan_failed = False
         self.stale = False  # chip temperatures too old to trust
         self.failed_polls = 0
+        self.testing_until = 0.0  # monotonic end of a chip test: the module may not answer
         self.bad_replies = 0
         self.reboot_pending = False
         self.led = False  # identify LED, sent with every poll

@@ -177,7 +177,11 @@ def test_the_selftest_command_passes_a_healthy_mm41_firmware(capsys):
         selftest = json.loads(capsys.readouterr().out)
     finally:
         module.close()
-    assert selftest["ok"], [c for c in selftest["checks"] if not c["ok"]]
+    story = (  # what the bus carried and what the board did, should it fail
+        f"host wrote types {[f[2] for _, f in bus.writes][-40:]}; "
+        f"events {[(round(t, 2), ' '.join(w)[:40]) for t, w in module.events()][-30:]}"
+    )
+    assert selftest["ok"], ([c for c in selftest["checks"] if not c["ok"]], story)
     checks = {c["check"]: c["detail"] for c in selftest["checks"]}
     assert "1889418792" in checks["known answer"]  # block 170's nonce
     assert "PLLs [200, 200, 200], core 0.688 V" in checks["settings"]
