@@ -350,7 +350,8 @@ def test_the_builders_refuse_values_that_do_not_fit():
 def test_a_host_builds_and_reads_the_a8_family_without_construct():
     """A host process driving an 851 over a serial line (the emulator in a process of its
     own) detects, configures, mines and polls without loading construct, and so does every
-    frame an Avalon 7/8/9/LC3 host builds and reads: 8 MiB a controller board keeps."""
+    frame an Avalon 7/8/9/LC3 host builds and reads: 8 MiB a controller board keeps; nor
+    OpenSSL's libcrypto for its hashes."""
     import subprocess
     import sys
 
@@ -391,6 +392,7 @@ with asicdrv.open("serial://PATH", polling_delay=0.01) as chain:
     status = chain.refresh(timeout=3)
 assert share is not None, "no share"
 assert "construct" not in sys.modules, "the chain loaded construct"
+assert "_hashlib" not in sys.modules, "the host mapped OpenSSL (3.5 MiB) for SHA-256"
 for ptype in BASE:
     encode_packet(ptype, {})
 replies = ("ACKDETECT STATUS NONCE TEST_RET STATUS_VOLT STATUS_PMU STATUS_PLL STATUS_LOG "

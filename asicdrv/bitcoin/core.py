@@ -11,14 +11,23 @@ Byte orders, which bite:
 
 from __future__ import annotations
 
-import hashlib
 import struct
+
+# CPython's own SHA-256 (as fast as OpenSSL's on 80 bytes): hashlib would map OpenSSL's
+# libcrypto, 3.5 MiB of a controller's memory, for a few hashes a nonce
+try:
+    from _sha2 import sha256  # 3.12 and later
+except ImportError:
+    try:
+        from _sha256 import sha256  # 3.11
+    except ImportError:  # a Python built without them
+        from hashlib import sha256
 
 DIFF1_TARGET = 0x00000000FFFF0000000000000000000000000000000000000000000000000000
 
 
 def sha256d(data: bytes) -> bytes:
-    return hashlib.sha256(hashlib.sha256(data).digest()).digest()
+    return sha256(sha256(data).digest()).digest()
 
 
 def swap_words(data: bytes) -> bytes:

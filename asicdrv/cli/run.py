@@ -286,11 +286,11 @@ DEMO_DEVICE = f"emu://?modules=3&nonce_mask={EASY_NONCE_MASK}"
 
 
 def run(args) -> int:
-    from ..testing import TestPool, easy_difficulty
-
     demo_pool = None
     if args.demo:
         if not args.pool and not args.config:
+            from ..testing import TestPool, easy_difficulty  # the demo's alone
+
             demo_pool = TestPool(difficulty=easy_difficulty()).start()
             args.pool, args.user = [demo_pool.url], ["demo.worker"]
         if not args.devices and not getattr(args, "global_device", None) and not args.config:

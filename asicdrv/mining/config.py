@@ -41,11 +41,6 @@ from ..models import (
 )
 from .pool import PoolConfig
 
-try:
-    import tomllib
-except ModuleNotFoundError:  # Python 3.10
-    import tomli as tomllib
-
 LOG_LEVELS = ("debug", "info", "warning", "error")
 TOP_KEYS = {
     "log_level",
@@ -88,6 +83,10 @@ class RunConfig:
 
 
 def load_file(path: str) -> RunConfig:
+    try:  # loaded here: the parser and datetime cost a controller started without a file 1 MiB
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib
     try:
         with open(path, "rb") as f:
             data = tomllib.load(f)

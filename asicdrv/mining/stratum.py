@@ -9,14 +9,13 @@ is word-swapped, and cgminer's ``header_bin`` is the real header word-swapped.
 from __future__ import annotations
 
 import math
-import hashlib
 import struct
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Sequence
 
 from firmware_protocols import crc16
-from ..bitcoin.core import build_header, merkle_root, nbits_to_target, sha256d, swap_words
+from ..bitcoin.core import build_header, merkle_root, nbits_to_target, sha256, sha256d, swap_words
 from ..errors import JobError
 
 # cgminer's work padding after the 80 header bytes (48 bytes)
@@ -142,7 +141,7 @@ class StratumJob:
         """What the boards hash, whatever the job id: previous block, coinbase halves,
         merkle branches, version, bits and time (with extranonce1 and the extranonce2
         region, it fixes every header)."""
-        h = hashlib.sha256()
+        h = sha256()
         for part in (bytes.fromhex(self.prevhash), self.coinb1, self.coinb2, *self.merkle_branch):
             h.update(len(part).to_bytes(4, "big") + part)
         h.update(struct.pack(">III", self.version, self.nbits, self.ntime))

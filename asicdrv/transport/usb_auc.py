@@ -45,6 +45,10 @@ def find_aucs(backend=None, bus: int | None = None, address: int | None = None) 
 
 def find_usb(backend, bus: int | None, address: int | None, **match) -> list:
     """USB devices matching ``match`` (pyusb's find), optionally the one at bus:address."""
+    if backend is None:  # libusb-1.0 first, as pyusb would, without loading its other two
+        from usb.backend import libusb1
+
+        backend = libusb1.get_backend()
     try:
         devices = list(usb.core.find(find_all=True, backend=backend, **match) or [])
     except usb.core.NoBackendError:
