@@ -50,7 +50,7 @@ from .configure import Configurator
 from .detection import Detector
 from .fan import FanPid
 from .limits import miners_for, number, pll_frequencies, settable, whole
-from .poller import Poller
+from .poller import ChainLock, Poller
 from .runtime import ModuleRuntime
 from .shares import NonceVerifier, Share
 from .snapshot import module_status
@@ -130,7 +130,7 @@ class Chain:
         self.apply_settings = False if passive else apply_settings
         self._nonce_mask = nonce_mask
         self._voltage_level = voltage_level
-        self._lock = threading.RLock()
+        self._lock = ChainLock()
         self._modules: dict[int, ModuleRuntime] = {}  # address -> module
         self._by_dna: dict[str, ModuleRuntime] = {}  # every module ever found
         self._missing: dict[int, str] = {}  # address -> why unknown
