@@ -193,7 +193,7 @@ def test_mine_keeps_shares_found_before_the_device_went_away():
         "1e-6",
         "--json",
         "--device",
-        "emu://?nonce_mask=12&hashrate=150000&polling_delay=0.005&faults=disconnect:1000",
+        "emu://?nonce_mask=12&hashrate=50000&polling_delay=0.005&faults=disconnect:300",
     )
     assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1
     assert "gone" in result.stderr or "disconnected" in result.stderr
