@@ -103,6 +103,27 @@ def test_unchanged_settings_are_not_sent_again():
     assert len(polls) <= 2, len(polls)
 
 
+def test_the_fan_pid_moves_an_mm_fan_in_steps_worth_a_flush():
+    """Each fan change on an Avalon 2/3 is a settings POLLING, which flushes the chips'
+    work (F12): the PID's duty goes out when it moved 5 points or more, and the duty shown
+    is the one sent."""
+    emu = Emulator(model="MM3", modules=1, seed=4)
+    job, nonce2 = block_job()
+    with asicdrv.open("emu://", emulator=emu, **FAST) as chain:
+        chain.submit(job, extranonce2_start=nonce2, extranonce2_range=0)
+        time.sleep(3)  # the boards warm from cold: the PID ramps the fan up
+        for _ in range(40):  # the duty shown is the last one the module got (one may be
+            shown = chain.status().modules[0].fan_percent  # on its way when read)
+            polls = [f for f in host_frames(emu, 16) if f[5 + 24 : 5 + 28] != bytes(4)]
+            duties = [round((0x3FF - int.from_bytes(f[5:9], "big")) * 100 / 0x3FF) for f in polls]
+            if duties and duties[-1] == shown:
+                break
+            time.sleep(0.05)
+    assert len(duties) >= 2, duties  # the fan did follow the heat
+    assert all(abs(b - a) >= 5 for a, b in zip(duties, duties[1:])), duties
+    assert shown == duties[-1], (shown, duties)
+
+
 def hand_nonce(wire_id, nonce2):
     """NONCE (23): miner, pool, nonce2, ntime, the nonce + 0x180 (as read big-endian from
     the header's four nonce bytes), the job tag, the module id; CRC low byte first."""

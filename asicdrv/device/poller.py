@@ -117,7 +117,12 @@ class Poller:
             return None
         pending, rt.fan_pending = rt.fan_pending, False
         if self._fan_ours(rt):
-            return fan_target(rt, adjust_fan)
+            duty = fan_target(rt, adjust_fan)
+            band = rt.generation.fan_dead_band
+            pid_step = not pending and rt.auto_fan and not (rt.cutoff or rt.fan_failed or rt.stale)
+            if pid_step and rt.fan_sent is not None and abs(duty - rt.fan_sent) < band:
+                return rt.fan_sent  # a step too small to be worth what sending it costs
+            return duty
         if pending and rt.generation.settings_ride_on_poll:
             # an Avalon 2/3 takes a clock and voltage the caller set only with a fan duty,
             # and does not report the duty it runs: a passive chain sends full, the safe one

@@ -171,6 +171,7 @@ class Avalon2(Generation):
     detect_stops_line = True  # MM main.c: DETECT clears g_new_stratum whatever its id
     status_carries_settings = True  # STATUS: the clock as set and the voltage word
     detect_patience_s = 0.5  # an MM changing its voltage is deaf for about 400 ms (F6)
+    fan_dead_band = 5  # each fan change is a settings POLLING, which flushes the chips (F12)
     readings_class = Avalon2Readings
 
     def detect_frame(self, module_id: int) -> bytes:

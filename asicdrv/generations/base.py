@@ -205,6 +205,9 @@ class Generation:
             },
         )
 
+    # percent points the fan PID must move before its duty is sent (0: every step goes)
+    fan_dead_band = 0
+
     def resend_settings(self, rt) -> None:
         """A generation whose settings ride on the poll: the next poll carries them."""
         rt.fan_pending = True
