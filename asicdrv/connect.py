@@ -139,7 +139,7 @@ def open(url: str = "usb://", **options) -> Chain:  # noqa: A001 - the natural n
     chain_options.update(options)
     if scheme == "usb":
         backend = chain_options.pop("backend", None)
-        wait_s = chain_options.pop("auc_wait_s", None)
+        wait_s = chain_options.pop("auc_wait_s", 0.0)
         return Chain(_open_usb(parts.netloc, backend, wait_s), url=url, **chain_options)
     if scheme == "i2c":
         from .transport.i2c_linux import I2CLink, LinuxI2CBus
@@ -159,7 +159,7 @@ def open(url: str = "usb://", **options) -> Chain:  # noqa: A001 - the natural n
     )
 
 
-def _open_usb(where: str, backend, wait_s) -> AucLink | HidLink:
+def _open_usb(where: str, backend, wait_s: float) -> AucLink | HidLink:
     """An AUC (its modules behind it) or, when there is none, a nano / 4-mini stick."""
     from .transport.usb_auc import AucLink, find_aucs
     from .transport.usb_hid import HidLink, find_sticks

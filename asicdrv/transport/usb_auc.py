@@ -69,13 +69,15 @@ class AucLink:
         *,
         clock_hz: int = auc.DEFAULT_I2C_CLOCK_HZ,
         xfer_delay: int = auc.DEFAULT_XFER_DELAY,
-        wait_s: float | None = None,
+        wait_s: float = 0.0,
         timeout_ms: int = auc.USB_TIMEOUT_MS,
     ):
         self.device = device
         self.timeout_ms = timeout_ms
-        # cgminer waits xdelay / 4800 + 1 ms between the XFER write and the read
-        self.wait_s = (xfer_delay // 4800 + 1) / 1000 if wait_s is None else wait_s
+        # cgminer sleeps xdelay / 4800 + 1 ms between the XFER write and the read; the
+        # bulk IN transfer completes when the AUC has the reply anyway, so by default the
+        # read is issued at once and waits for it (one wake-up a transfer, not two)
+        self.wait_s = wait_s
         self.name = f"usb://{device.bus}:{device.address}"
         self.version = ""
         self.short_replies = 0
