@@ -58,7 +58,8 @@ def latency(link: str, jobs: int, wire_time: bool = True) -> None:
     emu.close()
     d, s = controller.dispatch_seconds, controller.submit_seconds
     print(
-        f"{link_label:<9} notify -> 6 modules' job frames: median {statistics.median(d) * 1e3:.2f} ms,"
+        f"{link_label:<9} notify -> 6 modules' job frames:"
+        f" median {statistics.median(d) * 1e3:.2f} ms,"
         f" p99 {pct(d, 0.99):.2f} ms ({len(d)} jobs)"
     )
     print(
