@@ -41,7 +41,10 @@ from ..device.status import ModuleReadings
 
 WORKS_KEPT = 256  # work ids remembered for late nonces
 STICK_IDLE_S = 3.0  # the firmware's IDLE_TIME: power off after this silence
-QUIET_S = STICK_IDLE_S + 0.5  # how long the host stays silent to idle a nano
+# how long the host stays silent to idle a nano: its firmware checks the 3 s in its main
+# loop, so a busy (or, under test, starved) stick notices late; a frame before it has
+# powered off starts its 3 s again (0.5 s of margin lost that race under load)
+QUIET_S = STICK_IDLE_S + 1.5
 NANO_START_MHZ = 360  # the nano's clock loop starts here (A3233_FREQ_ADJMAX)
 ASIC_TIMEOUT_100M_MS = 703  # 2**32 nonces at 100 MHz (AVAM_ASIC_TIMEOUT_100M)
 SPI_SPEED = 1_000_000  # AVAM_DEFAULT_SPISPEED (4-mini SETM)

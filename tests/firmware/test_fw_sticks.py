@@ -101,7 +101,8 @@ def test_a_hot_nano_is_idled_by_silence_its_firmware_obeys():
         sent = len(stick.sent)
         off = stick.wait_event("POWER", timeout=6, after=len(stick.events("POWER")))
         assert off[1] == ["POWER", "off"]
-        assert len(stick.sent) == sent  # nothing was said to it meanwhile
+        late = [hex(p[2]) for p in stick.sent[sent:]]
+        assert not late, (late, chain.status().modules[0])  # nothing was said to it meanwhile
 
 
 def test_mini_settings_survive_its_own_idle_and_heat():
