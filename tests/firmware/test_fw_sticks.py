@@ -148,9 +148,11 @@ def test_mini_pause_longer_than_its_idle_timer_gets_settings_first():
     the next work must follow fresh settings, or the chips would hash nothing."""
     with stick_chain("4-mini", {"polling_delay": 0.02}, nonces=[NONCE]) as (chain, stick):
         assert mine(chain) is not None
-        with chain._lock:  # a host that stalls: nothing reaches the stick for 3.5 s
-            time.sleep(3.5)
-        off = stick.events("VOLT")[-1]
+        volts = len(stick.events("VOLT"))
+        with chain._lock:  # a host that stalls: nothing reaches the stick until it is off
+            stalled = time.monotonic()
+            off = stick.wait_event("VOLT", timeout=8, after=volts)
+            assert time.monotonic() - stalled >= 2.5  # its own 3 s idle timer, not a frame
         assert off[1] == ["VOLT", "ff"]
         on = stick.wait_event("VOLT", 3, after=len(stick.events("VOLT")) - 1 + 1)
         assert on[1] != ["VOLT", "ff"]
