@@ -159,10 +159,13 @@ def open(url: str = "usb://", **options) -> Chain:  # noqa: A001 - the natural n
     )
 
 
-def _open_usb(where: str, backend, wait_s: float) -> AucLink | HidLink:
+def _open_usb(where: str, backend, wait_s: float | None) -> AucLink | HidLink:
     """An AUC (its modules behind it) or, when there is none, a nano / 4-mini stick."""
+    from .device.limits import number
     from .transport.usb_auc import AucLink, find_aucs
     from .transport.usb_hid import HidLink, find_sticks
+
+    wait_s = number("auc_wait_s", 0.0 if wait_s is None else wait_s, 0.0, 1.0)
 
     bus = address = None
     if where:

@@ -335,6 +335,16 @@ def test_open_options_are_checked_before_any_frame():
     assert len(emu.traffic.frames) == 0
 
 
+@pytest.mark.parametrize("wait", ["x", float("nan"), -1, 2.0])
+def test_the_auc_wait_is_a_number_checked_before_the_auc_is_opened(wait):
+    """``auc_wait_s`` (cgminer's sleep between an XFER's write and read, 0 by default):
+    a LimitError naming it, not a TypeError or ValueError from the first transfer."""
+    emu = Emulator(seed=1)
+    with pytest.raises(LimitError, match=r"auc_wait_s .* 0\.\.1"):
+        asicdrv.open("emu://?link=usb", emulator=emu, auc_wait_s=wait)
+    assert len(emu.traffic.frames) == 0
+
+
 def test_open_options_valid_for_another_model_are_refused_before_any_setting():
     """Level 20 suits an Avalon 9, not this 851: the model is known only after DETECT,
     and the refusal comes before any settings frame is built."""
