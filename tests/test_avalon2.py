@@ -28,6 +28,11 @@ def host_frames(emu, code):
     return [f for _, d, f in emu.traffic.frames if d == ">" and f[2] == code]
 
 
+def settings_polls(emu):
+    """The POLLINGs that carried settings: d[24..27] non-zero (MM2 firmware main.c)."""
+    return [f for f in host_frames(emu, 16) if f[5 + 24 : 5 + 28] != bytes(4)]
+
+
 def block_job():
     params, en1, size, nonce2 = notify_params(BLOCK_170)
     return StratumJob.from_notify(
@@ -76,7 +81,7 @@ def test_settings_ride_on_the_next_poll():
             chain.set_frequency(2100)
     assert emu.modules[0].physics.voltage_levels == [7000] * 5
     word = int(f"{(0x78 - 56) << 1 | 1:08b}"[::-1], 2) << 8  # rev8 by hand
-    polls = [f for f in host_frames(emu, 16) if f[5 + 24 : 5 + 28] != bytes(4)]
+    polls = settings_polls(emu)
     assert av(16, be32(0x3FF - 60 * 0x3FF // 100, word, 425, 0, 0, 0, 1, 0)) in polls
 
 
@@ -92,13 +97,13 @@ def test_unchanged_settings_are_not_sent_again():
         chain.set_fan(60)  # no PID: the duty stays
         chain.submit(job, extranonce2_start=nonce2, extranonce2_range=0)
         time.sleep(2)  # 40 fan intervals
-        polls = [f for f in host_frames(emu, 16) if f[5 + 24 : 5 + 28] != bytes(4)]
+        polls = settings_polls(emu)
         assert len(polls) <= 1, len(polls)  # the fan duty once (SET carried the rest)
         chain.set_fan(70)
         deadline = time.monotonic() + 5
         while time.monotonic() < deadline and emu.modules[0].physics.fan_percent != 70:
             time.sleep(0.02)
-        polls = [f for f in host_frames(emu, 16) if f[5 + 24 : 5 + 28] != bytes(4)]
+        polls = settings_polls(emu)
     assert polls[-1][5:9] == (0x3FF - 70 * 0x3FF // 100).to_bytes(4, "big")
     assert len(polls) <= 2, len(polls)
 
@@ -114,7 +119,7 @@ def test_the_fan_pid_moves_an_mm_fan_in_steps_worth_a_flush():
         time.sleep(3)  # the boards warm from cold: the PID ramps the fan up
         for _ in range(40):  # the duty shown is the last one the module got (one may be
             shown = chain.status().modules[0].fan_percent  # on its way when read)
-            polls = [f for f in host_frames(emu, 16) if f[5 + 24 : 5 + 28] != bytes(4)]
+            polls = settings_polls(emu)
             duties = [round((0x3FF - int.from_bytes(f[5:9], "big")) * 100 / 0x3FF) for f in polls]
             if duties and duties[-1] == shown:
                 break

@@ -121,7 +121,7 @@ class Avalon2Readings(ModuleReadings):
 
     def job_sent(self, settings: dict) -> None:
         """A job's SET went out: the module should be powered from its next STATUS on."""
-        self.applied = settings or None
+        self.applied = settings
         self.expect_power = True
         self.fresh_from = self.seen[T.STATUS] + 1
 
