@@ -47,6 +47,10 @@ def test_models_and_bad_options():
         Emulator(faults="melt")
     with pytest.raises(FaultSpecError):
         Emulator(faults="drop:2")
+    with pytest.raises(FaultSpecError, match="between 0 and 1"):
+        Emulator(faults="auc_late:1.5")
+    with pytest.raises(FaultSpecError, match="the AUC's"):
+        Emulator(modules=2, faults="auc_late@2")
 
 
 def test_polling_rotates_status_packets_and_status_carries_dna_byte():

@@ -243,6 +243,34 @@ def test_short_soak_every_good_nonce_is_delivered_or_counted(link):
     assert accounted() == emu.traffic.nonces_out
 
 
+def test_a_late_auc_reply_still_reaches_its_module():
+    """An AUC answering past the driver's 200 ms USB timeout (here every reply, for a
+    second): a poll gets nothing, the chain stays up, and the reply that comes behind the
+    next request's, with an old transaction id, goes to the module that request read
+    from.  Every nonce handed to the USB link is a share or a counted rejection."""
+    emu = Emulator(modules=2, seed=23, nonce_mask=8, hashrate=200_000)
+    with asicdrv.open("emu://?link=usb", emulator=emu, **FAST) as chain:
+        chain.submit(job())
+        for faults, seconds in (("", 1.0), ("auc_late:1", 2.0), ("", 1.5)):
+            emu.set_faults(faults)
+            deadline = time.monotonic() + seconds
+            while time.monotonic() < deadline:
+                chain.next_share(timeout=0.1)
+        chain.idle(timeout=1)
+
+        def accounted():
+            return sum(m.shares + sum(m.rejected.values()) for m in chain.status().modules)
+
+        wait_for(lambda: accounted() == emu.traffic.nonces_out, 5)
+        link = chain.link
+        states = [m.state for m in chain.status().modules]
+    assert link.late_answers > 0 and link.late_replies > 0, (link.late_answers, link.stale_replies)
+    assert not link.late  # every late frame went to its module
+    assert emu.traffic.nonces_out > 10
+    assert accounted() == emu.traffic.nonces_out
+    assert states == ["ok", "ok"]
+
+
 def test_selftest_names_missing_modules_and_link_faults():
     # the faulty module cannot return the known answer: do not wait the default 15 s for it
     # (the healthy one starts near it, nonce 396850)

@@ -97,6 +97,8 @@ class Poller:
                             for frame in rt.generation.work_frames(rt):
                                 self.chain._xfer(rt.id, frame, read=False)
                             self.poll(rt, adjust_fan)
+                            if getattr(self.chain.link, "late", None):
+                                self.take_late_replies()
                             if protect(rt, self.chain.overheat_c, self.chain.min_cutoff_s):
                                 self.chain._config.send_plls(rt)
         except DeviceGone:
@@ -173,6 +175,24 @@ class Poller:
             return
         rt.failed_polls = 0
         self.take_reply(rt, pkt)
+
+    def take_late_replies(self) -> None:
+        """Frames a link kept from replies that came after their read timed out (an AUC
+        slow to answer): each goes to the module its request read from, as its reply."""
+        late = self.chain.link.late
+        while late:
+            address, frame = late.popleft()
+            rt = self.chain._modules.get(address)
+            if rt is None:  # no module there any more: counted with the link's stale replies
+                self.chain.link.stale_replies += 1
+                continue
+            try:
+                pkt = decode_packet(frame, from_device=True, dialect=rt.generation.dialect)
+            except ProtocolError:
+                rt.bad_replies += 1
+                continue
+            rt.failed_polls = 0
+            self.take_reply(rt, pkt)
 
     def take_reply(self, rt: ModuleRuntime, pkt) -> None:
         if pkt.type == T.NONCE:

@@ -26,7 +26,7 @@ from ..errors import LimitError
 from ..models import MODELS, ModelSpec, model_named
 from .auc_bridge import AucBridge
 from .bus import I2CBus
-from .faults import CHIP_FAULTS, Fault, FaultSpecError, fault_value, parse_faults
+from .faults import CHIP_FAULTS, LINK_FAULTS, Fault, FaultSpecError, fault_value, parse_faults
 from .firmware import MMFirmware
 from .mm2 import MM2Firmware
 from .mm4 import MM4Firmware
@@ -184,7 +184,11 @@ class Emulator:
             stall=rate("stall"),
         )
         self.bridge = AucBridge(
-            self.bus, lambda: self.modules[0].physics.ambient_c, clock=self.clock
+            self.bus,
+            lambda: self.modules[0].physics.ambient_c,
+            clock=self.clock,
+            late_rate=lambda: fault_value(self.faults, "auc_late", 1) or 0.0,
+            rng=random.Random(self.seed + 2),
         )
         self.auc = EmulatedAuc(
             self.bridge, self.traffic, disconnect_after=fault_value(self.faults, "disconnect", 1)
@@ -232,6 +236,11 @@ class Emulator:
         """Parse faults and check their values against this chain and model."""
         faults = parse_faults(spec)
         for fault in faults:
+            if fault.module is not None and fault.name in LINK_FAULTS:
+                raise FaultSpecError(
+                    f"fault {fault.name}@{fault.module}: {fault.name} is the AUC's, "
+                    f"for every module: drop the @{fault.module}"
+                )
             if fault.module is not None and not 1 <= fault.module <= self.module_count:
                 raise FaultSpecError(
                     f"fault {fault.name}@{fault.module}: there are modules 1..{self.module_count}"

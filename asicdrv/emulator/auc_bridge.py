@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import random
 import time
 from typing import Callable
 
@@ -13,6 +14,7 @@ from .bus import I2CBus
 AUC_VERSION = b"AUC-20151208"  # the published build (Avalon-USB-converter's tag)
 AUC_PCB_RISE_C = 8.0
 AUC_INFO_STATE = 2  # CDC_I2C_STATE_CONNECTED: the firmware's loop runs only when configured
+AUC_LATE_S = 0.3  # the auc_late fault: past the host's 200 ms USB timeout
 BOOT_XFER_DELAY = 9600  # I2CM_XFER_DELAY_DEFAULT, until an INIT sets another
 RING_BYTES = auc.QUEUE_SLOTS * auc.AUC_PACKET_SIZE
 DEVICE_WRITE, DEVICE_READ = 0xA3, 0xA4  # LPCUSBSIO's RW requests; cgminer never sends them
@@ -54,10 +56,14 @@ class AucBridge:
         bus: I2CBus,
         ambient_c: Callable[[], float],
         clock: Callable[[], float] = time.monotonic,
+        late_rate: Callable[[], float] = lambda: 0.0,
+        rng: random.Random | None = None,
     ):
         self.bus = bus
         self.ambient_c = ambient_c
         self.clock = clock
+        self.late_rate = late_rate  # fault: that share of I2C replies leave AUC_LATE_S late
+        self.rng = rng or random.Random(0)
         self.timed = True  # False: replies ready at once (benchmarks of the code alone)
         self.reboot()
 
@@ -175,7 +181,9 @@ class AucBridge:
         mem[reply + 1 : reply + 3] = mem[request + 1 : request + 3]  # ids echoed
         mem[reply + 3] = status
         self.busy_until = start + (seconds if self.timed else 0.0)
-        self.reply_ready[self.resp_write] = self.busy_until
+        rate = self.late_rate()
+        late = rate and command in I2C_COMMANDS and self.rng.random() < rate
+        self.reply_ready[self.resp_write] = self.busy_until + (AUC_LATE_S if late else 0.0)
         return True
 
     def _hangs(self, request: int) -> bool:

@@ -6,6 +6,8 @@
     crc_errors[:RATE]    that share of replies is corrupted on the wire (default 0.05)
     drop[:RATE]          that share of replies is lost (default 0.05)
     stall[:SECONDS]      replies come that late (default 0.3, past the AUC's 200 ms)
+    auc_late[:RATE]      that share of the AUC's I2C replies leave it 0.3 s late (past the
+                         host's 200 ms USB timeout: an AUC or a host under load)
     disconnect[:N]       the USB device vanishes after N transfers (default 200)
     bad_nonce[:RATE]     that share of nonces do not verify (default 0.2)
     pvt_silent           the MM stops sending chip temperatures (STATUS_PVT)
@@ -31,6 +33,7 @@ DEFAULTS = {
     "crc_errors": 0.05,
     "drop": 0.05,
     "stall": 0.3,
+    "auc_late": 0.05,
     "disconnect": 200,
     "bad_nonce": 0.2,
     "pvt_silent": None,
@@ -40,6 +43,7 @@ DEFAULTS = {
 }
 CHIP_FAULTS = ("dead_chip", "slow_chip", "stuck_sensor", "zero_sensor")  # take MINER.CHIP
 FLAGS = ("fan_stall", "pvt_silent")  # faults that take no value
+LINK_FAULTS = ("auc_late",)  # faults of the AUC, not of a module: no @N
 
 
 class FaultSpecError(AsicError, ValueError):
@@ -103,7 +107,7 @@ def _value(name: str, raw: str):
     value = _number(raw, float, name)
     if not math.isfinite(value) or value < 0:
         raise FaultSpecError(f"fault {name}: {raw!r} must be a finite number, 0 or more")
-    if name in ("crc_errors", "drop", "bad_nonce") and value > 1:
+    if name in ("crc_errors", "drop", "bad_nonce", "auc_late") and value > 1:
         raise FaultSpecError(f"fault {name} rate {value} must be between 0 and 1")
     return value
 

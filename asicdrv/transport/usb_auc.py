@@ -4,18 +4,22 @@ short reply is read again (an XFER with nothing to write) until the module's rep
 or the USB timeout has passed.
 
 Every request carries a transaction id that the AUC echoes; a reply with another id is one
-an earlier, timed-out request left behind, and is skipped rather than taken for this one's.
+an earlier, timed-out request left behind, and is never taken for this one's.  When that
+late reply carries a frame (a nonce, a chip test's result), the frame is kept with the
+address its XFER read from (:attr:`AucLink.late`), for the device layer to hand to that
+module: a slow AUC delays a nonce, it does not lose it.
 """
 
 from __future__ import annotations
 
 import errno
 import time
+from collections import deque
 
 import usb.core
 import usb.util
 
-from firmware_protocols import PACKET_SIZE, auc
+from firmware_protocols import PACKET_SIZE, ProtocolError, auc
 from .usb_pipe import UsbPipe
 from ..errors import DeviceGone, DeviceNotFound, PermissionDenied, PortBusy, Timeout, TransportError
 
@@ -60,6 +64,9 @@ def find_usb(backend, bus: int | None, address: int | None, **match) -> list:
     return devices
 
 
+LATE_FRAMES_KEPT = 64
+
+
 class AucLink:
     multi_module = True
 
@@ -81,7 +88,13 @@ class AucLink:
         self.name = f"usb://{device.bus}:{device.address}"
         self.version = ""
         self.short_replies = 0
-        self.stale_replies = 0  # replies to an earlier request, skipped
+        self.stale_replies = 0  # replies to an earlier request with no frame in them
+        self.late_replies = 0  # replies to an earlier request whose frame was kept
+        self.late_answers = 0  # XFERs whose reply was not there within the USB timeout
+        # frames in late replies, with the address their XFER read from; at most this many
+        # wait (the device layer takes them after every poll)
+        self.late: deque[tuple[int, bytes]] = deque()
+        self._read_from: dict[int, int] = {}  # trans_id -> address, for reading XFERs
         self._trans_id = 0
         try:
             if device.is_kernel_driver_active(auc.USB_INTERFACE):
@@ -105,24 +118,55 @@ class AucLink:
 
     def _next_id(self) -> int:
         self._trans_id = self._trans_id % 255 + 1  # 1..255; 0 is cgminer's
+        self._read_from.pop(self._trans_id, None)  # what this id meant 255 requests ago
         return self._trans_id
 
-    def _call(self, packet: bytes, what: str, wait_s: float = 0.0) -> bytes:
+    def _read_id(self, address: int, read: bool) -> int:
+        """The next transaction id, remembered with ``address`` when the XFER reads."""
+        trans_id = self._next_id()
+        if read:
+            self._read_from[trans_id] = address
+        return trans_id
+
+    def _call(self, packet: bytes, what: str, wait_s: float = 0.0, late_ok: bool = False) -> bytes:
         """Write ``packet`` (made with :meth:`_next_id`), wait ``wait_s``, read its reply,
-        return its data."""
+        return its data.  With ``late_ok``, a reply not there within the USB timeout is
+        no data (b""): the request went out, and its reply, when it comes, is taken as a
+        late one by a later call."""
         trans_id = packet[1]
         try:
             self.pipe.write(packet, self.timeout_ms)
-            if wait_s:
-                time.sleep(wait_s)
+        except usb.core.USBError as exc:
+            raise translate_usb_error(exc, what) from exc
+        if wait_s:
+            time.sleep(wait_s)
+        try:
             for _ in range(auc.QUEUE_SLOTS + 1):
                 reply = self.pipe.read(auc.AUC_PACKET_SIZE, self.timeout_ms)
                 if len(reply) < auc.AUC_HEADER_SIZE or reply[1] == trans_id:
                     break
-                self.stale_replies += 1
+                self._keep_late(reply)
         except usb.core.USBError as exc:
-            raise translate_usb_error(exc, what) from exc
+            error = translate_usb_error(exc, what)
+            if late_ok and isinstance(error, Timeout):
+                self.late_answers += 1
+                return b""
+            raise error from exc
         return auc.reply_data(reply)
+
+    def _keep_late(self, reply: bytes) -> None:
+        """A reply to an earlier request whose read timed out: a frame in it still belongs
+        to the module that XFER read from."""
+        address = self._read_from.pop(reply[1], None)
+        try:
+            data = auc.reply_data(reply)
+        except ProtocolError:
+            data = b""
+        if not address or _nothing(data) or len(self.late) >= LATE_FRAMES_KEPT:
+            self.stale_replies += 1  # nothing in it, or nobody took the frames before it
+            return
+        self.late_replies += 1
+        self.late.append((address, data[:PACKET_SIZE]))
 
     def _init_bridge(self, clock_hz: int, xfer_delay: int) -> None:
         self._call(auc.build_reset(self._next_id()), "AUC reset")
@@ -138,17 +182,22 @@ class AucLink:
         again until ``patience`` seconds (default: the USB timeout) have passed.  Nothing
         is a short reply (an MM4 does not acknowledge a read with no reply ready: the AUC
         says SLAVE_NAK) or bytes that are all 0xFF (the idle bus: what the AUC reads from a
-        slave that acknowledged and then drives nothing)."""
+        slave that acknowledged and then drives nothing).  An AUC that does not answer
+        within the USB timeout gives nothing too (cgminer's avalon8_auc_xfer counts a
+        failed read as a failed transfer, not a lost device); the frame in its late reply
+        is kept for the module (:attr:`late`)."""
         rlen = PACKET_SIZE if read else 0
-        packet = auc.build_xfer(address, frame, rlen, self._next_id())
-        data = self._call(packet, "AUC XFER", self.wait_s)
+        packet = auc.build_xfer(address, frame, rlen, self._read_id(address, read))
+        data = self._call(packet, "AUC XFER", self.wait_s, late_ok=True)
         if read and _nothing(data):
             self.short_replies += 1
             budget = self.timeout_ms / 1000 if patience is None else patience
             deadline = time.monotonic() + budget
             while _nothing(data) and time.monotonic() < deadline:
-                again = auc.build_xfer(address, b"", rlen, self._next_id())
-                data = self._call(again, "AUC XFER (read again)", self.wait_s or 0.002)
+                again = auc.build_xfer(address, b"", rlen, self._read_id(address, read))
+                data = self._call(
+                    again, "AUC XFER (read again)", self.wait_s or 0.002, late_ok=True
+                )
         if not read or _nothing(data):
             return None
         return data[:PACKET_SIZE]
