@@ -137,6 +137,10 @@ class StratumClient:
                 f"{self.config.url}: authorization of {self.config.user!r} refused{why}"
             )
 
+    def wait_closed(self, timeout: float) -> bool:
+        """True once the connection is closed; False after ``timeout`` seconds."""
+        return self._closed.wait(timeout)
+
     def close(self, reason: str = "closed") -> None:
         if self._closed.is_set():
             return
