@@ -402,3 +402,42 @@ def test_under_sustained_heat_a_module_stays_off_instead_of_cycling():
         assert wait_for(lambda: chain.status().modules[0].state == "ok", 15)
         assert time.monotonic() - cut >= 1.0
         assert chain.status().modules[0].cutoffs == 1
+
+
+def test_a_share_waiter_wakes_when_woken_closed_or_gone():
+    """A consumer may wait for shares with a long timeout: wake(), close() and a device
+    that goes away each end the wait at once (the controller's pumps rely on it)."""
+    import threading
+
+    from asicdrv.errors import ChainClosed, DeviceGone
+
+    def waited(chain, action, expect=None):
+        threading.Timer(0.2, action).start()
+        started = time.monotonic()
+        if expect is None:
+            assert chain.next_share(timeout=30) is None
+        else:
+            with pytest.raises(expect):
+                chain.next_share(timeout=30)
+        return time.monotonic() - started
+
+    with asicdrv.open("emu://", **FAST) as chain:
+        assert waited(chain, chain.wake) < 5
+        assert chain.next_share(timeout=0) is None  # the wake-up was taken, nothing else
+    chain = asicdrv.open("emu://", **FAST)
+    assert waited(chain, chain.close, ChainClosed) < 5
+    emu = Emulator(seed=3)
+    with asicdrv.open("emu://?link=usb", emulator=emu, **FAST) as chain:
+        assert waited(chain, emu.disconnect, DeviceGone) < 5
+
+
+def test_shares_behind_a_wake_up_are_not_lost():
+    params, en1, size, nonce2 = notify_params(GENESIS, job_id="w")
+    job = StratumJob.from_notify(params, extranonce1=en1, extranonce2_size=size)
+    url = f"emu://?nonce_start={GENESIS['nonce']}&nonce_mask=32&hashrate=20000"
+    with asicdrv.open(url, **FAST) as chain:
+        chain.wake()
+        chain.submit(job, extranonce2_start=nonce2, extranonce2_range=0)
+        assert wait_for(lambda: chain.status().modules[0].shares > 0, 20)  # verified, queued
+        share = chain.next_share(timeout=0)  # the wake-up first in the queue, a share behind
+        assert share is not None and share.hash == GENESIS["hash"]

@@ -18,7 +18,6 @@ once more just before it reaches the link.
 
 from __future__ import annotations
 
-import queue
 import threading
 import time
 from typing import Iterator, Sequence
@@ -52,7 +51,7 @@ from .fan import FanPid
 from .limits import miners_for, number, pll_frequencies, settable, whole
 from .poller import ChainLock, Poller
 from .runtime import ModuleRuntime
-from .shares import NonceVerifier, Share
+from .shares import NonceVerifier, Share, ShareQueue
 from .snapshot import module_status
 from .status import STATE_LOST, ChainStatus, Module
 
@@ -135,7 +134,7 @@ class Chain:
         self._by_dna: dict[str, ModuleRuntime] = {}  # every module ever found
         self._missing: dict[int, str] = {}  # address -> why unknown
         self._refused: set[int] = set()  # ... answered but not driven
-        self._shares: queue.Queue[Share] = queue.Queue()
+        self._shares = ShareQueue()
         self._stop = threading.Event()
         self._gone: AsicError | None = None
         self._closed = False
@@ -175,6 +174,7 @@ class Chain:
         boards keep running as they are."""
         already, self._closed = self._closed, True
         self._stop.set()
+        self._shares.wake()
         thread = self._poller.thread
         if thread is not None and thread is not threading.current_thread():
             thread.join(timeout=5)
@@ -394,16 +394,18 @@ class Chain:
             self._current_work = (job, extranonce2_start, extranonce2_range, pool, cap)
 
     def next_share(self, timeout: float | None = None) -> Share | None:
-        """The next verified share, or None after ``timeout`` seconds."""
-        if timeout is not None:
-            timeout = number("timeout", timeout, 0, 1e9)
-        try:
-            return self._shares.get(timeout=timeout)
-        except queue.Empty:
+        """The next verified share, or None after ``timeout`` s or a :meth:`wake`; with
+        none left, a closed chain raises ChainClosed, a lost one why it was lost."""
+        share = self._shares.get(None if timeout is None else number("timeout", timeout, 0, 1e9))
+        if share is None and self._shares.empty():
             self._raise_if_gone()
             if self._closed:
-                raise ChainClosed("the chain is closed") from None
-            return None
+                raise ChainClosed("the chain is closed")
+        return share
+
+    def wake(self) -> None:
+        """End one wait in :meth:`next_share` now (closing and a lost device do too)."""
+        self._shares.wake()
 
     def shares(self, timeout: float = 0.5) -> Iterator[Share]:
         """Shares as they come, until the chain is closed."""
@@ -508,6 +510,7 @@ class Chain:
         self._gone = exc
         for rt in self._by_dna.values():
             rt.state = STATE_LOST
+        self._shares.wake()  # a consumer waiting for shares learns it now
 
     def _raise_if_gone(self) -> None:
         if self._gone is None:

@@ -11,6 +11,7 @@ must forward nothing else), or when its job is one the host never sent.
 
 from __future__ import annotations
 
+import queue
 import time
 from collections import Counter, OrderedDict, deque
 from dataclasses import dataclass, field
@@ -183,3 +184,35 @@ class NonceVerifier:
     def _reject(self, reason: str):
         self.rejected[reason] += 1
         return None, reason
+
+
+_WAKE = object()  # in the queue: wakes a consumer, carries no share
+
+
+class ShareQueue:
+    """Verified shares on their way to the caller: unbounded, and in C (a consumer that
+    waits with a timeout wakes without running Python code); :meth:`wake` ends a wait
+    without a share."""
+
+    def __init__(self) -> None:
+        self._queue: queue.SimpleQueue[Share | object] = queue.SimpleQueue()
+
+    def put(self, share: Share) -> None:
+        self._queue.put(share)
+
+    def wake(self) -> None:
+        self._queue.put(_WAKE)
+
+    def empty(self) -> bool:
+        return self._queue.empty()
+
+    def get(self, timeout: float | None) -> Share | None:
+        """The next share; None after ``timeout`` or a wake-up (a share queued behind a
+        wake-up is returned, never left behind it)."""
+        try:
+            item = self._queue.get(timeout=timeout)
+            while item is _WAKE and not self._queue.empty():
+                item = self._queue.get_nowait()
+        except queue.Empty:
+            return None
+        return item if isinstance(item, Share) else None

@@ -51,6 +51,7 @@ RESEND_REGIONS = {3: 4, 4: 64}
 RESENT_JOBS_KEPT = 256
 DRAIN_TIMEOUT_S = 3.0
 POOL_STOP_WAIT_S = 2.0  # at stop, for every pool thread together
+SHARE_WAIT_S = 5.0  # a chain's pump thread waits this long for a share at most
 FIFO_SETTLE_S = 0.3  # at stop: polls enough to read what the MM FIFOs still hold
 
 
@@ -140,6 +141,9 @@ class Controller(ControllerCommands):
         if self._stopping.is_set():
             return
         self._stopping.set()
+        for slot in self.slots:
+            if slot.chain is not None:
+                slot.chain.wake()  # its pump waits for shares with a long timeout
         for slot in self.slots:
             if slot.thread is not None:
                 slot.thread.join(timeout=5)
@@ -265,7 +269,9 @@ class Controller(ControllerCommands):
                     self._stopping.wait(delay)
                 continue
             try:
-                share = chain.next_share(timeout=0.2)
+                # woken by a share, by stop() or by the chain closing or going: the
+                # timeout is a backstop, not a poll (an idle wake-up costs ~0.2 ms here)
+                share = chain.next_share(timeout=SHARE_WAIT_S)
             except AsicError as exc:  # gone, closed, or its poller stopped
                 self._lose_chain(slot, exc)
                 continue

@@ -23,7 +23,7 @@ FIRST_JOB_WAIT_S = 5.0  # at start-up, how long a pool's first job is waited for
 # client.reconnect's wait: cgminer (util.c parse_reconnect) ignores it and reconnects at
 # once; we honour a short one (a pool restarting) and cap it
 REDIRECT_WAIT_MAX_S = 10.0
-WATCH_INTERVAL_S = 1.0  # how often a connected pool is checked for expired submits and no work
+WATCH_INTERVAL_S = 2.0  # how often a connected pool is checked for expired submits and no work
 
 __all__ = [
     "CONNECT_TIMEOUT_S",
@@ -253,7 +253,7 @@ class Pool:
                 client.close(f"no work for {self.no_work_timeout:g} s")
                 break
             # a closed connection (also by stop or disable) wakes this at once; otherwise
-            # one look a second, or finer when the timeouts are shorter (10 a second
+            # one look every 2 s, or finer when the timeouts are shorter (10 a second
             # cost a tenth of the controller's CPU beside a 6-module chain)
             client.wait_closed(interval)
         self.job = None

@@ -33,6 +33,7 @@ USER_AGENT = f"asicdrv/{VERSION}"
 MAX_LINE = 64 * 1024
 MAX_BAD_LINES = 20  # in a row: the stream is unusable, reconnect
 REPLY_TIMEOUT_S = 30.0
+READ_WAKE_S = 5.0  # the reader looks at its closed flag at least this often
 CONNECT_TIMEOUT_S = 10.0
 SEND_TIMEOUT_S = 5.0
 # stratum error codes as pools send them (the de facto list from the slush/ckpool family)
@@ -251,7 +252,9 @@ class StratumClient:
         assert sock is not None  # the reader starts once connected
         try:
             while not self._closed.is_set():
-                ready, _, _ = select.select([sock], [], [], 0.5)
+                # close() shuts the socket down, which wakes this at once: the timeout
+                # is a backstop, not a poll
+                ready, _, _ = select.select([sock], [], [], READ_WAKE_S)
                 if not ready:
                     continue
                 chunk = sock.recv(65536)
