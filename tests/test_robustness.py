@@ -271,6 +271,30 @@ def test_a_late_auc_reply_still_reaches_its_module():
     assert states == ["ok", "ok"]
 
 
+def test_a_hung_auc_is_initialised_again_and_the_chain_recovers():
+    """Another program's DEINIT leaves the AUC hanging in the next XFER until a RESET.
+    Every transfer then times out; after that many in a row (cgminer: 100) the link
+    initialises the AUC again (RESET aborts the hung transfer) and the modules are polled
+    again: the chain is neither stuck nor dropped."""
+    import usb.core
+
+    emu = Emulator(modules=2, seed=29)
+    with asicdrv.open("emu://?link=usb", emulator=emu, **FAST) as chain:
+        chain.link.late_in_a_row_limit = 6  # 100 would take ~40 s here
+        other = usb.core.find(idVendor=0x29F1, idProduct=0x33F2, backend=emu.usb_backend())
+        other.write(0x01, bytes([4, 0, 0, 0xA2]) + bytes(60), 200)  # DEINIT, as cgminer writes it
+        assert wait_for(lambda: chain.link.reinits >= 1, 30)
+        polls = chain.poll_count
+        assert wait_for(
+            lambda: (
+                chain.poll_count > polls + 20
+                and [m.state for m in chain.status().modules] == ["ok", "ok"]
+            ),
+            30,
+        )
+        assert chain.link.late_in_a_row == 0
+
+
 def test_selftest_names_missing_modules_and_link_faults():
     # the faulty module cannot return the known answer: do not wait the default 15 s for it
     # (the healthy one starts near it, nonce 396850)

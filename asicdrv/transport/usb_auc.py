@@ -65,6 +65,7 @@ def find_usb(backend, bus: int | None, address: int | None, **match) -> list:
 
 
 LATE_FRAMES_KEPT = 64
+LATE_IN_A_ROW_LIMIT = 100  # cgminer's xfer_err_cnt: then the AUC is initialised again
 
 
 class AucLink:
@@ -91,6 +92,10 @@ class AucLink:
         self.stale_replies = 0  # replies to an earlier request with no frame in them
         self.late_replies = 0  # replies to an earlier request whose frame was kept
         self.late_answers = 0  # XFERs whose reply was not there within the USB timeout
+        self.late_in_a_row = 0
+        self.late_in_a_row_limit = LATE_IN_A_ROW_LIMIT
+        self.reinits = 0  # times the AUC was initialised again after that many
+        self._settings = (clock_hz, xfer_delay)
         # frames in late replies, with the address their XFER read from; at most this many
         # wait (the device layer takes them after every poll)
         self.late: deque[tuple[int, bytes]] = deque()
@@ -106,10 +111,13 @@ class AucLink:
             self.pipe = UsbPipe(device, auc.USB_INTERFACE, auc.EP_OUT, auc.EP_IN)
         except usb.core.USBError as exc:
             raise translate_usb_error(exc, "opening the AUC") from exc
+        self._init_twice()
+
+    def _init_twice(self) -> None:
         last: Timeout | None = None
         for _ in range(2):  # cgminer tries the init sequence twice
             try:
-                self._init_bridge(clock_hz, xfer_delay)
+                self._init_bridge(*self._settings)
                 return
             except Timeout as exc:
                 last = exc
@@ -150,9 +158,25 @@ class AucLink:
             error = translate_usb_error(exc, what)
             if late_ok and isinstance(error, Timeout):
                 self.late_answers += 1
+                self.late_in_a_row += 1
+                if self.late_in_a_row >= self.late_in_a_row_limit:
+                    self._init_again(what)
                 return b""
             raise error from exc
+        self.late_in_a_row = 0
         return auc.reply_data(reply)
+
+    def _init_again(self, what: str) -> None:
+        """As cgminer after 100 failed transfers in a row: RESET (it aborts a transfer the
+        AUC hangs in), DEINIT, INIT; an AUC that does not answer even that is gone."""
+        self.late_in_a_row = 0
+        self.reinits += 1
+        try:
+            self._init_twice()
+        except Timeout as exc:
+            raise DeviceGone(
+                f"{what}: the AUC stopped answering, and again after a reset ({exc})"
+            ) from exc
 
     def _keep_late(self, reply: bytes) -> None:
         """A reply to an earlier request whose read timed out: a frame in it still belongs
