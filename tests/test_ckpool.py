@@ -136,3 +136,27 @@ def test_a_pool_that_never_answers_subscribe_says_what_it_may_be():
         )
         with pytest.raises(PoolError, match="passthrough"):
             client.connect()
+
+
+def test_a_pool_reached_by_an_ascii_name_loads_no_idna_codec():
+    """socket encodes a str host with the IDNA codec, which loads the Unicode database
+    (0.6 MiB resident for the controller's life); an ASCII name goes as bytes."""
+    import subprocess
+    import sys
+
+    script = (
+        "import sys\n"
+        "from asicdrv.mining.pool import PoolConfig\n"
+        "from asicdrv.mining.stratum_client import StratumClient\n"
+        "from asicdrv.testing import TestPool, easy_difficulty\n"
+        "with TestPool(difficulty=easy_difficulty()) as pool:\n"
+        "    client = StratumClient(PoolConfig(pool.url, 'w'), on_job=print, on_result=print)\n"
+        "    client.connect()\n"
+        "    client.close()\n"
+        "print('encodings.idna' in sys.modules)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split()[-1] == "False"
