@@ -103,7 +103,9 @@ class StratumClient:
     def connect(self) -> None:
         try:
             self._sock = socket.create_connection(
-                (_ascii_as_bytes(self.host), self.port), timeout=self.connect_timeout
+                # bytes work (getaddrinfo takes them); typeshed lists str only
+                (_ascii_as_bytes(self.host), self.port),  # type: ignore[arg-type]
+                timeout=self.connect_timeout,
             )
         except OSError as exc:
             raise PoolError(f"{self.config.url}: cannot connect ({exc.strerror or exc})") from None
