@@ -213,18 +213,19 @@ class AucLink:
         rlen = PACKET_SIZE if read else 0
         packet = auc.build_xfer(address, frame, rlen, self._read_id(address, read))
         data = self._call(packet, "AUC XFER", self.wait_s, late_ok=True)
-        if read and _nothing(data):
-            self.short_replies += 1
-            budget = self.timeout_ms / 1000 if patience is None else patience
-            deadline = time.monotonic() + budget
-            while _nothing(data) and time.monotonic() < deadline:
-                again = auc.build_xfer(address, b"", rlen, self._read_id(address, read))
-                data = self._call(
-                    again, "AUC XFER (read again)", self.wait_s or 0.002, late_ok=True
-                )
-        if not read or _nothing(data):
+        if not read:
             return None
-        return data[:PACKET_SIZE]
+        if not _nothing(data):
+            return data[:PACKET_SIZE]
+        self.short_replies += 1
+        budget = self.timeout_ms / 1000 if patience is None else patience
+        deadline = time.monotonic() + budget
+        while time.monotonic() < deadline:
+            again = auc.build_xfer(address, b"", rlen, self._read_id(address, read))
+            data = self._call(again, "AUC XFER (read again)", self.wait_s or 0.002, late_ok=True)
+            if not _nothing(data):
+                return data[:PACKET_SIZE]
+        return None
 
     def info(self) -> dict:
         data = self._call(auc.build_info(self._next_id()), "AUC info")

@@ -90,9 +90,14 @@ class LibusbTransfers:
     def __init__(self, transfer, handle, size: int):
         self.transfer, self.handle = transfer, handle
         self.out = (ctypes.c_ubyte * 64)()
-        self.into = (ctypes.c_ubyte * size)()
+        self._into(size)
         self.count = ctypes.c_int()
         self.count_ref = ctypes.byref(self.count)
+
+    def _into(self, size: int) -> None:
+        # the IN buffer over a bytearray: a reply is copied out with one slice
+        self.into_bytes = bytearray(size)
+        self.into = (ctypes.c_ubyte * size).from_buffer(self.into_bytes)
 
     def write_to(self, ep: int):
         def write(data: bytes, timeout_ms: int) -> int:
@@ -100,17 +105,21 @@ class LibusbTransfers:
             if size > len(self.out):
                 self.out = (ctypes.c_ubyte * size)()
             ctypes.memmove(self.out, data, size)
-            self._check(self.transfer(self.handle, ep, self.out, size, self.count_ref, timeout_ms))
+            code = self.transfer(self.handle, ep, self.out, size, self.count_ref, timeout_ms)
+            if code:
+                self._check(code)
             return self.count.value
 
         return write
 
     def read_from(self, ep: int):
         def read(size: int, timeout_ms: int) -> bytes:
-            if size > len(self.into):
-                self.into = (ctypes.c_ubyte * size)()
-            self._check(self.transfer(self.handle, ep, self.into, size, self.count_ref, timeout_ms))
-            return ctypes.string_at(self.into, self.count.value)
+            if size > len(self.into_bytes):
+                self._into(size)
+            code = self.transfer(self.handle, ep, self.into, size, self.count_ref, timeout_ms)
+            if code:
+                self._check(code)
+            return bytes(self.into_bytes[: self.count.value])
 
         return read
 
