@@ -327,3 +327,31 @@ def test_fuzzed_requests_get_a_reply_and_never_an_exception(request_bytes):
     commands, is_json, failure = parse_request(request_bytes)
     if is_json:
         json.loads(reply[:-1])
+
+
+def test_an_idle_api_sleeps_until_a_request_and_closes_at_once(mining):
+    """The serving thread wakes for a connection or for close(), never on a timer (every
+    idle wake-up costs CPU on a controller board); close() returns without waiting."""
+    import os
+
+    server = ApiServer(ApiCommands(mining[0]), port=0, allow="R:127.0.0.1").start()
+    thread = server._thread
+
+    def switches() -> int:
+        with open(f"/proc/self/task/{thread.native_id}/status") as status:
+            return sum(int(line.split()[1]) for line in status if "ctxt_switches" in line)
+
+    try:
+        if not os.path.exists(f"/proc/self/task/{thread.native_id}/status"):
+            pytest.skip("no /proc task status here to count wake-ups")
+        time.sleep(0.3)
+        before = switches()
+        time.sleep(1.6)  # socketserver's own loop would wake three times
+        idle = switches() - before
+        assert api_command(server.port, "version")["STATUS"][0]["STATUS"] == "S"
+    finally:
+        started = time.monotonic()
+        server.close()
+        closed_in = time.monotonic() - started
+    assert idle == 0
+    assert closed_in < 0.3 and not thread.is_alive()
