@@ -256,6 +256,8 @@ def test_a_late_auc_reply_still_reaches_its_module():
             deadline = time.monotonic() + seconds
             while time.monotonic() < deadline:
                 chain.next_share(timeout=0.1)
+        # enough nonces for the count below to mean something, however loaded the host
+        assert wait_for(lambda: emu.traffic.nonces_out > 10, 30)
         chain.idle(timeout=1)
 
         def accounted():
