@@ -278,13 +278,13 @@ def test_a_hung_auc_is_initialised_again_and_the_chain_recovers():
     Every transfer then times out; after that many in a row (cgminer: 100) the link
     initialises the AUC again (RESET aborts the hung transfer) and the modules are polled
     again: the chain is neither stuck nor dropped."""
-    import usb.core
+    from test_wire_fidelity import AUC_WRITE, cgminer_cmd, open_auc
 
     emu = Emulator(modules=2, seed=29)
     with asicdrv.open("emu://?link=usb", emulator=emu, **FAST) as chain:
         chain.link.late_in_a_row_limit = 6  # 100 would take ~40 s here
-        other = usb.core.find(idVendor=0x29F1, idProduct=0x33F2, backend=emu.usb_backend())
-        other.write(0x01, bytes([4, 0, 0, 0xA2]) + bytes(60), 200)  # DEINIT, as cgminer writes it
+        other = open_auc(emu)  # another program on the same AUC
+        other.write(AUC_WRITE, cgminer_cmd(0xA2), 200)  # DEINIT, as cgminer writes it
         assert wait_for(lambda: chain.link.reinits >= 1, 30)
         polls = chain.poll_count
         assert wait_for(

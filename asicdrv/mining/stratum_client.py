@@ -487,10 +487,6 @@ def _reject_reason(error) -> str | None:
     return None
 
 
-# --- a pool kept connected ---------------------------------------------------------------------
-POOL_STATES = ("disabled", "connecting", "alive", "dead", "refused")
-
-
 def _ascii_as_bytes(host: str) -> str | bytes:
     """An ASCII host name as bytes: ``socket`` then needs no IDNA codec (it loads the
     Unicode database: 0.6 MiB resident for the controller's whole life); an
@@ -499,3 +495,7 @@ def _ascii_as_bytes(host: str) -> str | bytes:
         return host.encode("ascii")
     except UnicodeEncodeError:
         return host
+
+
+# --- a pool kept connected ---------------------------------------------------------------------
+POOL_STATES = ("disabled", "connecting", "alive", "dead", "refused")

@@ -117,7 +117,7 @@ class AucLink:
         last: Timeout | None = None
         for _ in range(2):  # cgminer tries the init sequence twice
             try:
-                self._init_bridge(*self._settings)
+                self._init_bridge()
                 return
             except Timeout as exc:
                 last = exc
@@ -169,10 +169,9 @@ class AucLink:
     def _init_again(self, what: str) -> None:
         """As cgminer after 100 failed transfers in a row: RESET (it aborts a transfer the
         AUC hangs in), DEINIT, INIT; an AUC that does not answer even that is gone."""
-        self.late_in_a_row = 0
         self.reinits += 1
         try:
-            self._init_twice()
+            self._init_twice()  # its replies, read in time, set late_in_a_row back to 0
         except Timeout as exc:
             raise DeviceGone(
                 f"{what}: the AUC stopped answering, and again after a reset ({exc})"
@@ -192,7 +191,8 @@ class AucLink:
         self.late_replies += 1
         self.late.append((address, data[:PACKET_SIZE]))
 
-    def _init_bridge(self, clock_hz: int, xfer_delay: int) -> None:
+    def _init_bridge(self) -> None:
+        clock_hz, xfer_delay = self._settings
         self._call(auc.build_reset(self._next_id()), "AUC reset")
         self._call(auc.build_deinit(self._next_id()), "AUC deinit")
         init = auc.build_init(clock_hz, xfer_delay, self._next_id())
@@ -221,7 +221,7 @@ class AucLink:
         budget = self.timeout_ms / 1000 if patience is None else patience
         deadline = time.monotonic() + budget
         while time.monotonic() < deadline:
-            again = auc.build_xfer(address, b"", rlen, self._read_id(address, read))
+            again = auc.build_xfer(address, b"", rlen, self._read_id(address, True))
             data = self._call(again, "AUC XFER (read again)", self.wait_s or 0.002, late_ok=True)
             if not _nothing(data):
                 return data[:PACKET_SIZE]
