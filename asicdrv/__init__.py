@@ -8,14 +8,13 @@ with asicdrv.open("emu://?modules=2&nonce_mask=12") as chain:
     share = chain.next_share(timeout=10)
 """
 
-from typing import TYPE_CHECKING
-
 from firmware_protocols.lazy import lazy_attributes
 
 from ._version import VERSION
 from .errors import *  # noqa: F401,F403
 from .errors import __all__ as _errors_all
 
+TYPE_CHECKING = False  # typing is for type checkers only: it costs memory at run time
 if TYPE_CHECKING:
     from .connect import open, register_link_scheme  # noqa: A004
     from .device.chain import Chain

@@ -20,16 +20,17 @@ detect_interval, temp_target, ...).  ``backend=`` gives pyusb a backend for usb:
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable
-
 import math
 from urllib.parse import parse_qsl, urlsplit
 
 from .device.chain import Chain
 from .errors import DeviceNotFound, LimitError
-from .transport.base import Link
 
+TYPE_CHECKING = False  # typing is for type checkers only: it costs memory at run time
 if TYPE_CHECKING:
+    from typing import Any, Callable
+
+    from .transport.base import Link
     from .transport.usb_auc import AucLink
     from .transport.usb_hid import HidLink
 

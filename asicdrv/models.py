@@ -10,7 +10,7 @@ matches the longest model prefix ("910S" before "910"), as cgminer's drivers do.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from firmware_protocols.records import field, record
 
 from firmware_protocols.errors import LimitError
 from firmware_protocols.tables import (
@@ -56,7 +56,7 @@ PVT_BY_CHIP = "by_chip"  # idx = miner * asic_count + chip (821, 831, 841)
 PVT_BY_MODULE = "by_module"  # one frame, a hottest reading per miner (A7)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ModelSpec:
     name: str  # the version-string prefix that names it
     generation: str  # asicdrv.generations / firmware_protocols.dialects key

@@ -4,8 +4,6 @@ The names below load their module on first use (PEP 562), so importing the packa
 only its errors) does not pay for the ``construct`` layouts until a frame is built or read.
 """
 
-from typing import TYPE_CHECKING
-
 from .crc import crc16
 from .errors import (
     AsicError,
@@ -20,6 +18,7 @@ from .errors import (
 from .lazy import lazy_attributes
 from .types import BROADCAST, PacketType
 
+TYPE_CHECKING = False  # typing is for type checkers only: it costs memory at run time
 if TYPE_CHECKING:
     from .auc import AucCommand
     from .describe import describe_frame, parse_hex

@@ -17,13 +17,15 @@ SLAVE_NAK.  cgminer reads nothing of a reply but [0] and [4:].
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from enum import IntEnum
-from typing import Any
-
 import struct
+from enum import IntEnum
 
 from .errors import FrameLengthError, PayloadError, UnknownTypeError
+from .records import record
+
+TYPE_CHECKING = False  # typing is for type checkers only: it costs memory at run time
+if TYPE_CHECKING:
+    from typing import Any
 
 AUC_PACKET_SIZE = 64
 AUC_HEADER_SIZE = 4
@@ -120,7 +122,7 @@ def build_xfer(slave: int, write: bytes = b"", rlen: int = 0, trans_id: int = 0)
     return bytes(head) + bytes(write)
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True)
 class AucRequest:
     command: AucCommand
     length: int

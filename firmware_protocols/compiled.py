@@ -5,7 +5,10 @@ them all costs tens of milliseconds at import, and a host needs only a few)."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Callable
+
+TYPE_CHECKING = False  # typing is for type checkers only: it costs memory at run time
+if TYPE_CHECKING:
+    from typing import Any, Callable
 
 SOURCES: dict[int, Any] = {}  # id(compiled layout) -> the Struct it was compiled from
 

@@ -6,11 +6,14 @@ Pure like the rest of the package.  Bytes become hex strings; a CRC mismatch is 
 
 from __future__ import annotations
 
-from typing import Any
 
 from . import auc
 from .errors import FrameLengthError, ProtocolError
 from .mm import PACKET_SIZE, decode_packet
+
+TYPE_CHECKING = False  # typing is for type checkers only: it costs memory at run time
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def describe_frame(frame: bytes, from_device: bool | None = None) -> dict[str, Any]:

@@ -14,14 +14,16 @@ Sources (notes in ``docs/families.md`` and ``docs/protocol.md``): A7 cgminer ``d
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, Literal, Mapping
-
 from .compiled import CompiledLayouts
+from .records import field, record
 from .types import PacketType as T
 
+TYPE_CHECKING = False  # typing is for type checkers only: it costs memory at run time
+if TYPE_CHECKING:
+    from typing import Any, Literal, Mapping
 
-@dataclass(frozen=True)
+
+@record(frozen=True)
 class Dialect:
     name: str
     # the types whose payload differs from the Avalon 8's -> the name of its layout in

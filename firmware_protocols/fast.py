@@ -8,9 +8,12 @@ checks that they agree with the definitions on random data.
 from __future__ import annotations
 
 import struct
-from typing import Callable
 
 from .types import PacketType as T
+
+TYPE_CHECKING = False  # typing is for type checkers only: it costs memory at run time
+if TYPE_CHECKING:
+    from typing import Callable
 
 _STATUS = struct.Struct(">iIIIIII")
 _NONCE_HEAD = struct.Struct(">HHII")

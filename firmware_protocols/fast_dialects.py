@@ -6,9 +6,12 @@ checks every reader against them on random data."""
 from __future__ import annotations
 
 import struct
-from typing import Callable
 
 from .types import PacketType as T
+
+TYPE_CHECKING = False  # typing is for type checkers only: it costs memory at run time
+if TYPE_CHECKING:
+    from typing import Callable
 
 _SIX_U32_PAD = struct.Struct(">6I")
 _A7_PVT = struct.Struct(">BBHHH")

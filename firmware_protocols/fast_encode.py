@@ -15,11 +15,13 @@ turns into a :class:`~firmware_protocols.errors.PayloadError`.
 from __future__ import annotations
 
 import struct
-from typing import Any, Callable, Mapping
-
 from .types import PacketType as T
 
-Builder = Callable[[Mapping[str, Any]], bytes]
+TYPE_CHECKING = False  # typing is for type checkers only: it costs memory at run time
+if TYPE_CHECKING:
+    from typing import Any, Callable, Mapping
+
+    Builder = Callable[[Mapping[str, Any]], bytes]
 
 
 def _flat(fmt: str, *names: str) -> Builder:

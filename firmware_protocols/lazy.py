@@ -4,7 +4,10 @@ package costs only what its caller uses."""
 from __future__ import annotations
 
 from importlib import import_module
-from typing import Any, Callable
+
+TYPE_CHECKING = False  # typing is for type checkers only: it costs memory at run time
+if TYPE_CHECKING:
+    from typing import Any, Callable
 
 
 def lazy_attributes(package: str, names: dict[str, str], space: dict) -> Callable[[str], Any]:

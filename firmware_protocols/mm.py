@@ -6,8 +6,6 @@ Same layout in both directions (cgminer ``struct avalon8_pkg``, ``avalon8_init_p
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass
-from typing import Any, Literal, Mapping
 
 from .crc import crc16
 from .dialects import AVALON8, DIALECTS, Dialect
@@ -15,7 +13,12 @@ from .fast import FAST_DECODERS
 from .fast_dialects import FAST_BY_DIALECT
 from .errors import BadHeaderError, CrcError, FrameLengthError, PayloadError, UnknownTypeError
 from .fast_encode import fast_encoder
+from .records import record
 from .types import STATUS_MINER_EN, PacketType, packet_name
+
+TYPE_CHECKING = False  # typing is for type checkers only: it costs memory at run time
+if TYPE_CHECKING:
+    from typing import Any, Literal, Mapping
 
 PACKET_SIZE = 40
 DATA_SIZE = 32
@@ -28,7 +31,7 @@ _FRAME_STRUCT = struct.Struct(">2sBBBB32sH")
 _KNOWN_TYPES = frozenset(int(t) for t in PacketType)
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True)
 class MMPacket:
     """One decoded MM packet.  ``crc_ok`` is False only when decoded with
     ``verify_crc=False`` (a capture a technician wants to see anyway).  ``from_device``

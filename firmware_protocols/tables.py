@@ -11,11 +11,15 @@ division (A8: 860 -> 850 MHz); we refuse, so what the board runs is what was ask
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Callable, Mapping
+from collections.abc import Mapping
 
 from .encodings import CPM_TABLE, PLL_STEP_MHZ, voltage_level_to_word, word_to_voltage_level
 from .errors import LimitError, PayloadError
+from .records import record
+
+TYPE_CHECKING = False  # typing is for type checkers only: it costs memory at run time
+if TYPE_CHECKING:
+    from typing import Callable, Iterator
 
 # A7 (A3212): cpm_table[mhz // 12 - 2], 24..1404 MHz in 12 MHz steps (116 words).
 A7_CPM_TABLE = (
@@ -163,7 +167,26 @@ A9_POINT_WORDS = (
 A9_POINT_FIRST_MHZ = 412
 
 
-@dataclass(frozen=True)
+class WholeMhz(Mapping):
+    """The PLL table of an MM that takes the MHz itself as the word: every whole MHz in
+    ``lowest..highest`` maps to itself (a dict of those is 0.1 MiB a table)."""
+
+    def __init__(self, lowest: int, highest: int):
+        self._range = range(lowest, highest + 1)
+
+    def __getitem__(self, mhz: object) -> int:
+        if isinstance(mhz, (int, float)) and mhz in self._range:
+            return int(mhz)
+        raise KeyError(mhz)
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self._range)
+
+    def __len__(self) -> int:
+        return len(self._range)
+
+
+@record(frozen=True)
 class PllTable:
     """Frequencies (MHz) a PLL can be set to and the word that sets each; ``off_mhz`` is
     the frequency that stops the PLL (None: the generation has no off word, so the
@@ -237,10 +260,10 @@ A9_PLL = PllTable(
 # Avalon 4 / 4.1 / 5: SET carries each PLL's MHz as a 10-bit number and the MM picks the
 # PLL setting itself; cgminer's option range is 100..1000 (MM60: at most 500).  No off
 # word: a cutoff is 100 MHz at voltage 0 (driver-avalon4.c).
-A4_PLL = PllTable("MM4", {f: f for f in range(100, 1001)}, None, "whole MHz in 100..1000")
-MM60_PLL = PllTable("MM60", {f: f for f in range(100, 501)}, None, "whole MHz in 100..500")
+A4_PLL = PllTable("MM4", WholeMhz(100, 1000), None, "whole MHz in 100..1000")
+MM60_PLL = PllTable("MM60", WholeMhz(100, 500), None, "whole MHz in 100..500")
 # Avalon 2 / 3: one clock for the module, in MHz, in SET (driver-avalon2.h: 300..2000)
-A2_PLL = PllTable("MM2", {f: f for f in range(300, 2001)}, None, "whole MHz in 300..2000")
+A2_PLL = PllTable("MM2", WholeMhz(300, 2000), None, "whole MHz in 300..2000")
 # Avalon nano / Avalon4 mini: cgminer driver-avalon-miner.c g_freq_array, 100..400 MHz in
 # 12.5 MHz steps (cgminer looks the MHz up in the table; we take exactly its values)
 NANO_FREQ_WORDS = (
@@ -279,7 +302,7 @@ NANO_PLL = PllTable(
 PLL_TABLES = {t.name: t for t in (A3210_PLL, A3212_PLL, A9_PLL, A4_PLL, MM60_PLL, A2_PLL, NANO_PLL)}
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class VoltageCodec:
     """Voltage level <-> SET_VOLT word for one generation; ``unit`` says what a level is."""
 

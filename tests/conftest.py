@@ -3,6 +3,8 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 sys.path.insert(0, os.path.dirname(__file__))
 
 # the suite starts asicdrv in a hundred subprocesses: let them keep compiled modules
@@ -97,3 +99,32 @@ def api_command(port: int, command: str, parameter=None) -> dict:
     raw = api_request(port, json.dumps(request).encode())
     assert raw.endswith(b"\0"), raw[-20:]
     return json.loads(raw[:-1])
+
+
+@pytest.fixture
+def serial_board(tmp_path):
+    """``asicdrv emulate --serial`` in its own process, with its traffic log."""
+    log = tmp_path / "traffic.log"
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "asicdrv",
+            "emulate",
+            "--serial",
+            "--nonce-mask",
+            "12",
+            "--log",
+            str(log),
+            "--seconds",
+            "120",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+    )
+    try:
+        yield f"serial://{server.stdout.readline().strip()}", log
+    finally:
+        server.terminate()
+        server.wait(timeout=10)

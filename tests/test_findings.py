@@ -3,7 +3,7 @@ wherever a module is shown (issue 21): status, monitor, selftest's thermal check
 
 from __future__ import annotations
 
-import dataclasses
+from firmware_protocols import records
 
 import asicdrv
 from asicdrv.cli.selftest import thermal
@@ -25,7 +25,7 @@ def test_the_warning_temperature_sits_between_the_fan_target_and_the_cutoff():
 def test_a_hot_module_with_a_stalled_fan_has_both_findings_and_fails_thermal():
     """The issue's case: 97.6 degC at 0 RPM, no cutoff yet, selftest said "thermal" PASS
     and the live page "ok"."""
-    hot = dataclasses.replace(a_module(), hottest_chip_c=97.6, fan_rpm=0, fan_failed=True)
+    hot = records.replace(a_module(), hottest_chip_c=97.6, fan_rpm=0, fan_failed=True)
     found = module_findings(hot)
     assert "fan stalled (0 RPM)" in found
     assert any("97.6 degC, over the 851's warning 97.5 degC" in f for f in found), found
@@ -34,6 +34,6 @@ def test_a_hot_module_with_a_stalled_fan_has_both_findings_and_fails_thermal():
 
 
 def test_a_module_under_its_warning_temperature_is_fine():
-    module = dataclasses.replace(a_module(), hottest_chip_c=90.0)
+    module = records.replace(a_module(), hottest_chip_c=90.0)
     assert module_findings(module) == []
     assert thermal(module)[0]

@@ -35,35 +35,6 @@ def start_run(*args):
     )
 
 
-@pytest.fixture
-def serial_board(tmp_path):
-    """``asicdrv emulate --serial`` in its own process, with its traffic log."""
-    log = tmp_path / "traffic.log"
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "asicdrv",
-            "emulate",
-            "--serial",
-            "--nonce-mask",
-            "12",
-            "--log",
-            str(log),
-            "--seconds",
-            "120",
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-        cwd=ROOT,
-    )
-    try:
-        yield f"serial://{server.stdout.readline().strip()}", log
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
-
-
 def host_frames(log):
     frames = []
     for line in log.read_text().splitlines():

@@ -13,7 +13,10 @@ Every chip's ``<rect>`` carries ``data-miner``, ``data-chip`` and ``data-state``
 from __future__ import annotations
 
 from html import escape
-from typing import Sequence
+
+TYPE_CHECKING = False  # typing is for type checkers only: it costs memory at run time
+if TYPE_CHECKING:
+    from typing import Sequence
 
 CELL = 16
 GAP = 2

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Sequence
 
 from importlib import import_module
 
 from ..errors import AsicError
 from .commands import HELP
 from .common import AUTO
+
+TYPE_CHECKING = False  # typing is for type checkers only: it costs memory at run time
+if TYPE_CHECKING:
+    from typing import Sequence
 
 
 def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:

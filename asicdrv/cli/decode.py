@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Iterable, Iterator
 
 from firmware_protocols import ProtocolError, describe_frame, parse_hex
 from .common import add_command
+
+TYPE_CHECKING = False  # typing is for type checkers only: it costs memory at run time
+if TYPE_CHECKING:
+    from typing import Iterable, Iterator
 
 DIRECTIONS = {">": "host->device", "<": "device->host"}
 _FROM_DEVICE = {"host->device": False, "device->host": True}

@@ -20,19 +20,10 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Iterator, Sequence
 
-from ..errors import (
-    AsicError,
-    ChainClosed,
-    DeviceGone,
-    DeviceNotFound,
-    JobError,
-    LimitError,
-    ModuleLost,
-    PollerStopped,
-)
-from ..generations import GENERATIONS
+from ..errors import AsicError, ChainClosed, DeviceGone, DeviceNotFound, JobError, LimitError
+from ..errors import ModuleLost, PollerStopped
+from ..generations import generation_named
 from ..mining.stratum import StratumJob
 from ..models import (
     DETECT_INTERVAL_S,
@@ -44,7 +35,6 @@ from ..models import (
     DIFFMAX_AVALON8,
     check_voltage_level_any,
 )
-from .chiptest import run_chip_test
 from .configure import Configurator
 from .detection import Detector
 from .fan import FanPid
@@ -54,6 +44,10 @@ from .runtime import ModuleRuntime
 from .shares import NonceVerifier, Share, ShareQueue
 from .snapshot import module_status
 from .status import STATE_LOST, ChainStatus, Module
+
+TYPE_CHECKING = False  # typing is for type checkers only: it costs memory at run time
+if TYPE_CHECKING:
+    from typing import Iterator, Sequence
 
 IDLE_FAN_PERCENT = 50  # idle(): PLLs off, chips near ambient; air for the DC-DC stage
 
@@ -116,7 +110,7 @@ class Chain:
         self.link = link
         # the generation a line speaks before any module is known: "AV" serial lines
         # name theirs (family=avalon2); AUC and I2C buses start with the "CN" frames
-        self._line_generation = GENERATIONS[getattr(link, "family", None) or "avalon8"]
+        self._line_generation = generation_named(getattr(link, "family", None) or "avalon8")
         self.emulator = emulator
         self._owns_emulator = owns_emulator
         self.url = url or link.name
@@ -375,7 +369,7 @@ class Chain:
             key = (job.job_crc, pool)
             active = self._active()
             cap = min((rt.spec.diffmax for rt in active), default=DIFFMAX_AVALON8)
-            generation = active[0].generation if active else GENERATIONS["avalon8"]
+            generation = active[0].generation if active else generation_named("avalon8")
             frames = generation.job_frames(
                 job,
                 active,
@@ -461,6 +455,8 @@ class Chain:
         self._check_open()
         if timeout is not None:
             timeout = number("timeout", timeout, 0, 1e6)
+        from .chiptest import run_chip_test  # the bench's: a controller never loads it
+
         return run_chip_test(self, self._select(module), timeout)
 
     def auc_info(self) -> dict:

@@ -5,13 +5,13 @@ by listening (the MM2/MM3 answers nothing while it tests and sends its results u
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING
 
 from firmware_protocols import ProtocolError, decode_packet
 
 from ..errors import DeviceGone
 from .snapshot import failing_chips
 
+TYPE_CHECKING = False  # typing is for type checkers only: it costs memory at run time
 if TYPE_CHECKING:
     from .chain import Chain
 

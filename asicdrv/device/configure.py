@@ -3,11 +3,11 @@ what a running board runs), PLL and voltage frames when they change, idle."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
 
 from .runtime import ModuleRuntime
 from .status import STATE_LOST
 
+TYPE_CHECKING = False  # typing is for type checkers only: it costs memory at run time
 if TYPE_CHECKING:
     from .chain import Chain
 

@@ -8,12 +8,11 @@ timeout, after which the module answers DETECT again."""
 from __future__ import annotations
 
 import time
-from dataclasses import replace
-from typing import TYPE_CHECKING
 
 from firmware_protocols import PacketType as T, ProtocolError, decode_packet
 from firmware_protocols.dialects import DIALECTS
 from firmware_protocols.mm import decode_device_frame
+from firmware_protocols.records import replace
 
 from ..errors import DeviceNotFound, LimitError
 from ..generations import generation_of
@@ -22,6 +21,7 @@ from .limits import pll_frequencies, settable
 from .runtime import ModuleRuntime
 from .status import STATE_CUTOFF, STATE_LOST, STATE_OK, Module
 
+TYPE_CHECKING = False  # typing is for type checkers only: it costs memory at run time
 if TYPE_CHECKING:
     from .chain import Chain
 

@@ -4,18 +4,20 @@ numbers in range, frequencies the model's PLL table holds, models that take sett
 from __future__ import annotations
 
 import math
-from typing import overload
-
 from ..errors import LimitError
 from ..models import MODELS, ModelSpec
 
+TYPE_CHECKING = False  # typing is for type checkers only: it costs memory at run time
+if TYPE_CHECKING:
+    from typing import overload
 
-@overload
-def pll_frequencies(mhz, spec: ModelSpec) -> list[int]: ...
+if TYPE_CHECKING:  # pll_frequencies(mhz, spec) is a list of MHz per PLL
 
+    @overload
+    def pll_frequencies(mhz, spec: ModelSpec) -> list[int]: ...
 
-@overload
-def pll_frequencies(mhz, spec: None = None) -> int | list[int]: ...
+    @overload
+    def pll_frequencies(mhz, spec: None = None) -> int | list[int]: ...
 
 
 def pll_frequencies(mhz, spec: ModelSpec | None = None) -> int | list[int]:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import TYPE_CHECKING
 
 from firmware_protocols import PacketType as T, ProtocolError, decode_packet
 from firmware_protocols.encodings import fan_percent_to_pwm
@@ -20,6 +19,7 @@ from .runtime import ModuleRuntime
 from .shares import HW_ERROR_REASONS
 from .status import STATE_LOST
 
+TYPE_CHECKING = False  # typing is for type checkers only: it costs memory at run time
 if TYPE_CHECKING:
     from .chain import Chain
 

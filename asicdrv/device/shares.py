@@ -14,7 +14,8 @@ from __future__ import annotations
 import queue
 import time
 from collections import Counter, OrderedDict, deque
-from dataclasses import dataclass, field
+
+from firmware_protocols.records import field, record
 
 from ..bitcoin.core import (
     DIFF1_TARGET,
@@ -40,7 +41,7 @@ def device_target(difficulty: float, cap: float = DEVICE_DIFFICULTY_CAP) -> int:
     return target_for_difficulty(min(difficulty, cap))
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Share:
     job_id: str
     extranonce2: str  # hex, as placed in the coinbase (nonce2 little-endian)
@@ -61,7 +62,7 @@ class Share:
         return [worker, self.job_id, self.extranonce2, f"{self.ntime:08x}", f"{self.nonce:08x}"]
 
 
-@dataclass
+@record
 class _JobEntry:
     job: StratumJob
     pool: int

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import time
 from collections import Counter, deque
-from dataclasses import asdict, dataclass, field
 
 from firmware_protocols import MMPacket, PacketType as T
 from firmware_protocols.encodings import (
@@ -13,6 +12,7 @@ from firmware_protocols.encodings import (
     vin_raw_to_volts,
     vout_raw_to_chip_volts,
 )
+from firmware_protocols.records import asdict, field, record
 from firmware_protocols.tables import a7_pvt_code_to_celsius
 from ..models import PVT_BY_ASIC, PVT_BY_MODULE, ModelSpec
 
@@ -51,7 +51,7 @@ def error_names(code: int) -> list[str]:
     )
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Module:
     """A detected module, as ``chain.modules`` lists it."""
 
@@ -333,7 +333,7 @@ class ModuleReadings:
         return rates
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ModuleStatus:
     id: int
     dna: str
@@ -392,7 +392,7 @@ class ModuleStatus:
         return asdict(self)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ChainStatus:
     link: str
     connected: bool

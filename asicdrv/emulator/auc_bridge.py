@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import random
 import time
-from typing import Callable
 
 from firmware_protocols import auc
 from firmware_protocols.encodings import celsius_to_auc_adc
 from .bus import I2CBus
+
+TYPE_CHECKING = False  # typing is for type checkers only: it costs memory at run time
+if TYPE_CHECKING:
+    from typing import Callable
 
 AUC_VERSION = b"AUC-20151208"  # the published build (Avalon-USB-converter's tag)
 AUC_PCB_RISE_C = 8.0

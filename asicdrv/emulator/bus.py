@@ -7,13 +7,15 @@ chain wins the bus, takes the id and answers; the others stay undetected.
 
 from __future__ import annotations
 
-import random
 import threading
 import time
-from typing import Callable
+from typing import Callable, TYPE_CHECKING
 
 from firmware_protocols import PacketType
 from .firmware import MMFirmware
+
+if TYPE_CHECKING:
+    import random
 
 
 class I2CBus:

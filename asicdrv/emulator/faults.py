@@ -22,7 +22,8 @@ applies to every module.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+
+from firmware_protocols.records import record
 
 from ..errors import AsicError
 
@@ -50,7 +51,7 @@ class FaultSpecError(AsicError, ValueError):
     """A fault name or value the emulator does not know."""
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Fault:
     name: str
     value: object

@@ -27,8 +27,7 @@ chose (marked *choice*; the A8 firmware is not public):
 
 from __future__ import annotations
 
-import random
-from typing import Any, Callable
+from typing import Any, Callable, TYPE_CHECKING
 from collections import deque
 
 from firmware_protocols import (
@@ -45,6 +44,9 @@ from ..models import MAX_MODULES, ModelSpec
 from .physics import ModulePhysics
 from .status_frames import StatusFrames
 from .work import JobAssembler, JobIncomplete, Scanner
+
+if TYPE_CHECKING:
+    import random
 
 MAX_HASH_SLICE_S = 0.25  # the most hashing one step of the chip thread catches up on
 NONCE_FIFO_SIZE = 64  # choice: the A8 MM's FIFO depth is not public

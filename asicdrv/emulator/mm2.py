@@ -26,7 +26,6 @@ Checked field by field against the vendor firmware by tests/firmware.
 
 from __future__ import annotations
 
-from typing import Callable
 
 from firmware_protocols import PacketType as T
 from firmware_protocols.encodings import pwm_to_fan_percent
@@ -36,6 +35,10 @@ from firmware_protocols.encodings import bswap32
 from ..models import ModelSpec
 from .firmware import MMFirmware
 from .work import Job
+
+TYPE_CHECKING = False  # typing is for type checkers only: it costs memory at run time
+if TYPE_CHECKING:
+    from typing import Callable
 
 IDLE_TEMP_C = 90  # main.c IDLE_TEMP
 TEST_SECONDS = 1.0  # the emulated chip test (the firmware's takes about 47 s on an MM3)

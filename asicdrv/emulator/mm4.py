@@ -21,7 +21,6 @@ and cgminer ``driver-avalon4.c`` describe it; everything else as :class:`MMFirmw
 
 from __future__ import annotations
 
-from typing import Callable
 
 from firmware_protocols import PacketType as T
 from firmware_protocols.errors import LimitError, PayloadError
@@ -31,6 +30,10 @@ from firmware_protocols.encodings import bswap32, celsius_to_ntc_adc
 from ..models import ModelSpec
 from .firmware import MMFirmware
 from .work import JobIncomplete
+
+TYPE_CHECKING = False  # typing is for type checkers only: it costs memory at run time
+if TYPE_CHECKING:
+    from typing import Callable
 
 TEST_CORE_COUNT = 64  # system_config.h: works per chip when TEST says 0
 AVA4_DEFAULT_MODULES = 64  # system_config.h: SET's nonce2 range is split in 64

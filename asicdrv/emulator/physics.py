@@ -9,9 +9,12 @@ start); a hotter room, more MHz or more volts push it past the 105 degC cutoff.
 from __future__ import annotations
 
 import math
-import random
 
 from ..models import ModelSpec
+
+TYPE_CHECKING = False  # typing is for type checkers only: it costs memory at run time
+if TYPE_CHECKING:
+    import random
 
 FAN_MAX_RPM = 6000
 RISE_AT_FULL_FAN_C = 40.0  # hottest-chip rise over ambient at nominal power, fan 100 %

@@ -4,7 +4,6 @@ STATUS_VOLT, STATUS_PMU, STATUS_PVT in each generation's layout): a mixin of
 
 from __future__ import annotations
 
-from typing import Callable
 
 from firmware_protocols import PacketType as T
 from firmware_protocols.encodings import (
@@ -16,6 +15,10 @@ from firmware_protocols.payloads import STATUS_PVT_PER_CHIP
 from firmware_protocols.tables import celsius_to_a7_pvt_code
 from ..models import PVT_BY_ASIC, PVT_BY_MODULE, ModelSpec
 from .physics import VIN_VOLTS, ModulePhysics, chip_volts
+
+TYPE_CHECKING = False  # typing is for type checkers only: it costs memory at run time
+if TYPE_CHECKING:
+    from typing import Callable
 
 PMU_VERSIONS = ["PM01", "PM01"]
 

@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import errno
 import hashlib
-import random
 import struct
 import threading
 import time
 from collections import Counter, deque
-from typing import Callable
+from typing import Callable, TYPE_CHECKING
 
 import usb.core
 
@@ -33,6 +32,9 @@ from ..bitcoin import sha256
 from ..models import ModelSpec
 from .physics import ModulePhysics
 from .usb_backend import EmulatedUsbDevice
+
+if TYPE_CHECKING:
+    import random
 
 MAX_HASHRATE = 5_000  # hashes/s: the first SHA-256 runs in Python here
 # the published master build of each firmware: its Makefile's AVAM_VERSION, the commit cut

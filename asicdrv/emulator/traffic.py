@@ -10,7 +10,10 @@ import binascii
 import threading
 import time
 from collections import deque
-from typing import IO
+
+TYPE_CHECKING = False  # typing is for type checkers only: it costs memory at run time
+if TYPE_CHECKING:
+    from typing import IO
 
 NONCE_TYPE = 0x42
 

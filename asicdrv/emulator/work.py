@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import hashlib
 import struct
-from dataclasses import dataclass, field, replace
+
+from firmware_protocols.records import field, record, replace
 
 from ..bitcoin import sha256
 from ..bitcoin.core import swap_words
@@ -24,7 +25,7 @@ MAX_COINBASE = 6 * 1024 + 64  # AVA8_P_COINBASE_SIZE: what the MM's buffer holds
 MAX_COINBASE_PACKETS = 1 + (MAX_COINBASE - 64) // 32 + 1
 
 
-@dataclass
+@record
 class Job:
     coinbase_len: int
     nonce2_offset: int
@@ -50,7 +51,7 @@ class JobIncomplete(Exception):
     """JOB_FIN arrived but a part of the job was missing or inconsistent."""
 
 
-@dataclass
+@record
 class JobAssembler:
     """Collects STATIC .. HEADER; :meth:`finish` turns them into a :class:`Job`."""
 
@@ -131,7 +132,7 @@ class JobAssembler:
         )
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Found:
     nonce2: int
     ntime_offset: int

@@ -28,12 +28,12 @@ What differs from the Avalon 7 and later, and lives only here:
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 
 from firmware_protocols import PacketType as T
 from firmware_protocols.dialects import AVALON4, a4_test_ret_chips, a4_test_ret_summary
 from firmware_protocols.encodings import bswap32, ntc_adc_to_celsius
 from firmware_protocols.errors import LimitError
+from firmware_protocols.records import record
 from firmware_protocols.tables import NANO_PLL
 
 from .base import Generation, effective_frequencies, job_head
@@ -182,7 +182,7 @@ def a4_cpm(mhz: int) -> int:
     return word
 
 
-@dataclass
+@record
 class Mm4Wire:
     """What the host keeps per MM4: the nonce2 window of the last job, which every SET
     carries (a settings change between jobs repeats it)."""

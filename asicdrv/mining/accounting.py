@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from dataclasses import dataclass, field
+
+from firmware_protocols.records import field, record
 
 from .reject_reasons import reason_category
 
@@ -72,7 +73,7 @@ class RateMeter:
         return rates
 
 
-@dataclass
+@record
 class ShareCounts:
     """What happened to shares: ``found`` (verified by the host), ``submitted``, then
     ``accepted`` or ``rejected`` by reason (one of :data:`~.reject_reasons.REASONS`), or
@@ -125,14 +126,14 @@ class ShareCounts:
         }
 
 
-@dataclass
+@record
 class ModuleAccount:
     counts: ShareCounts = field(default_factory=ShareCounts)
     meter: RateMeter = field(default_factory=RateMeter)
     chip_shares: Counter = field(default_factory=Counter)  # (miner, chip) -> verified
 
 
-@dataclass
+@record
 class PoolAccount:
     counts: ShareCounts = field(default_factory=ShareCounts)
     jobs: int = 0

@@ -26,8 +26,8 @@ full before any device is opened (a bad value never reaches a board).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
 
+from firmware_protocols.records import field, record
 
 from ..device.limits import pll_frequencies
 from .devices import DeviceConfig, ModuleSettings
@@ -63,7 +63,7 @@ SETTING_KEYS = {"frequency", "voltage_level", "fan", "temp_target"}
 DEVICE_KEYS = SETTING_KEYS | {"url", "modules"}
 
 
-@dataclass
+@record
 class RunConfig:
     pools: list[PoolConfig] = field(default_factory=list)
     devices: list[DeviceConfig] = field(default_factory=list)  # empty: every AUC found

@@ -5,12 +5,15 @@ controller: soft off and on, pool switch, enable, add, remove, restart.  A mixin
 from __future__ import annotations
 
 import logging
-import threading
 
 
 from ..errors import LimitError
 from .devices import ChainSlot
 from .pool import Pool, PoolConfig
+
+TYPE_CHECKING = False  # typing is for type checkers only: it costs memory at run time
+if TYPE_CHECKING:
+    import threading
 
 log = logging.getLogger("asicdrv.mining.controller")
 

@@ -25,7 +25,6 @@ import logging
 import threading
 import time
 from collections import OrderedDict
-from typing import Callable, Sequence
 
 from .. import connect
 from .accounting import ModuleAccount, PoolAccount
@@ -37,6 +36,10 @@ from .stratum import StratumJob
 from .control import ControllerCommands
 from .report import controller_status
 from .devices import ChainSlot, DeviceConfig, ModuleSettings, apply_fan, mining_modules
+
+TYPE_CHECKING = False  # typing is for type checkers only: it costs memory at run time
+if TYPE_CHECKING:
+    from typing import Callable, Sequence
 
 log = logging.getLogger("asicdrv.mining.controller")
 

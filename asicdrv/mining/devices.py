@@ -4,17 +4,20 @@ fan setting and list the modules that mine."""
 
 from __future__ import annotations
 
-import threading
-from dataclasses import dataclass, field
-from typing import Sequence, Union
+from firmware_protocols.records import field, record
 
 from ..device.chain import Chain
 from ..device.status import ChainStatus, ModuleStatus
 
-Frequency = Union[int, Sequence[int], None]
+TYPE_CHECKING = False  # typing is for type checkers only: it costs memory at run time
+if TYPE_CHECKING:
+    import threading
+    from typing import Sequence, Union
+
+    Frequency = Union[int, Sequence[int], None]
 
 
-@dataclass
+@record
 class ModuleSettings:
     """Settings for one module (or, in :class:`DeviceConfig`, for every module of a chain).
     None leaves the default: the model's frequency and voltage, the fan on its PID."""
@@ -25,7 +28,7 @@ class ModuleSettings:
     temp_target: float | None = None  # the fan PID's hottest-chip target, degC
 
 
-@dataclass
+@record
 class DeviceConfig(ModuleSettings):
     url: str = "usb://"
     modules: dict[int, ModuleSettings] = field(default_factory=dict)  # by module id

@@ -9,13 +9,16 @@ import logging
 import random
 import threading
 import time
-from typing import Any, Callable
 
 from ..device.shares import Share
 from ..errors import PoolError
 from .pool_config import PoolAuthError, PoolConfig, parse_pool_url
 from .stratum import StratumJob
 from .stratum_client import CONNECT_TIMEOUT_S, REPLY_TIMEOUT_S, StratumClient
+
+TYPE_CHECKING = False  # typing is for type checkers only: it costs memory at run time
+if TYPE_CHECKING:
+    from typing import Any, Callable
 
 log = logging.getLogger("asicdrv.mining.pool")
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from urllib.parse import urlsplit
+
+from firmware_protocols.records import record
 
 from ..errors import ConfigError, PoolError
 
@@ -12,7 +13,7 @@ class PoolAuthError(PoolError):
     """The pool refused the worker's authorization."""
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class PoolConfig:
     """One pool: ``stratum+tcp://host:port``, worker name and password."""
 

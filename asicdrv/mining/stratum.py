@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import math
 import struct
-from dataclasses import dataclass
 from functools import cached_property
-from typing import Sequence
 
 from firmware_protocols import crc16
+from firmware_protocols.records import record
 from ..bitcoin.core import build_header, merkle_root, nbits_to_target, sha256, sha256d, swap_words
 from ..errors import JobError
+
+TYPE_CHECKING = False  # typing is for type checkers only: it costs memory at run time
+if TYPE_CHECKING:
+    from typing import Sequence
 
 # cgminer's work padding after the 80 header bytes (48 bytes)
 HEADER_PADDING = bytes.fromhex("00000080" + "00" * 40 + "80020000")
@@ -25,7 +28,7 @@ MAX_COINBASE_POSTHASH = 6 * 1024  # AVA8_P_COINBASE_SIZE - one SHA block
 MERKLE_OFFSET = 36
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class StratumJob:
     job_id: str
     prevhash: str  # as notify sends it (word-swapped hex)

@@ -18,14 +18,18 @@ import socket
 import threading
 import time
 from collections import Counter
-from dataclasses import dataclass
-from typing import Callable
+
+from firmware_protocols.records import record
 
 from .._version import VERSION
 from ..device.shares import Share
 from ..errors import JobError, PoolError
 from .pool_config import PoolAuthError, PoolConfig
 from .stratum import StratumJob, parse_difficulty
+
+TYPE_CHECKING = False  # typing is for type checkers only: it costs memory at run time
+if TYPE_CHECKING:
+    from typing import Callable
 
 log = logging.getLogger("asicdrv.mining.pool")
 
@@ -47,7 +51,7 @@ REJECT_CODES = {
 }
 
 
-@dataclass
+@record
 class _Pending:
     method: str
     sent: float

@@ -3,10 +3,14 @@ and pytest fixtures (``asicdrv_emulator``, ``asicdrv_chain``, ``stratum_pool``) 
 package registers as a pytest plugin.  See docs/library.md, "Testing your controller without
 hardware"."""
 
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from __future__ import annotations
 
+from importlib import import_module
+
+TYPE_CHECKING = False  # typing is for type checkers only: it costs memory at run time
 if TYPE_CHECKING:
+    from typing import Any
+
     from .pool import PoolJob, SubmittedShare, TestPool
 
 EASY_NONCE_MASK = 12

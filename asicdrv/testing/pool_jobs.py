@@ -6,7 +6,8 @@ from __future__ import annotations
 import hashlib
 import struct
 import time
-from dataclasses import dataclass, field
+
+from firmware_protocols.records import field, record
 
 DIFF1_TARGET = 0xFFFF << 208
 
@@ -15,7 +16,7 @@ def _sha256d(data: bytes) -> bytes:
     return hashlib.sha256(hashlib.sha256(data).digest()).digest()
 
 
-@dataclass
+@record
 class PoolJob:
     job_id: str
     prevhash: bytes  # internal byte order
@@ -54,7 +55,7 @@ class PoolJob:
         return _sha256d(header)
 
 
-@dataclass
+@record
 class SubmittedShare:
     worker: str
     job_id: str

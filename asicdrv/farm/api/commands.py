@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import re
 import time
-import uuid
-from typing import Callable
 
 from ..._version import VERSION
 from ...mining.controller import mining_modules
@@ -26,6 +24,10 @@ from ...errors import AsicError
 from .control import ControlCommands
 from .mm_string import mm_string
 from .reply import Reply, error, ok
+
+TYPE_CHECKING = False  # typing is for type checkers only: it costs memory at run time
+if TYPE_CHECKING:
+    from typing import Callable
 
 API_VERSION = "3.7"
 DESCRIPTION = f"asicdrv {VERSION}"
@@ -58,7 +60,14 @@ PRIVILEGED = {
 READ_ONLY = JOINABLE | {"privileged", "asc"}
 COMMANDS = READ_ONLY | PRIVILEGED
 SNAPSHOT_MAX_AGE_S = 0.5
-MAC = f"{uuid.getnode():012x}"
+
+
+def host_mac() -> str:
+    """This host's MAC as VERSION shows it (uuid is imported here, on the first VERSION:
+    a controller without the API does not carry it)."""
+    import uuid
+
+    return f"{uuid.getnode():012x}"
 
 
 # pyasic (0.79) picks its class from VERSION PROD and has none for these; each is named
@@ -131,7 +140,7 @@ class ApiCommands(ControlCommands):
                     "SWTYPE": f"MM{model}",
                     "VERSION": first.version if first else "",
                     "DNA": first.dna if first else "",
-                    "MAC": MAC,
+                    "MAC": host_mac(),
                     "UPAPI": "2",
                     "asicdrv": VERSION,
                 }

@@ -6,14 +6,16 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import TYPE_CHECKING, Callable
 
 from ...errors import AsicError, ConfigError
 from ...mining.pool import PoolConfig
 from ...models import FAN_MAX_PERCENT, FAN_MIN_PERCENT, POLLING_DELAY_MAX_S
 from .reply import Reply, error, ok
 
+TYPE_CHECKING = False  # typing is for type checkers only: it costs memory at run time
 if TYPE_CHECKING:
+    from typing import Callable
+
     from ...mining.controller import Controller
 
 ASCSET_HELP = "led|fan|frequency|voltage-level|reboot|pdelay|softoff|softon"

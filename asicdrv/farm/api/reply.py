@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from firmware_protocols.records import record
 
 
-@dataclass
+@record
 class Reply:
     """One command's answer: a status and optional named sections."""
 
