@@ -164,7 +164,6 @@ def _open_usb(where: str, backend, wait_s: float | None) -> AucLink | HidLink:
     """An AUC (its modules behind it) or, when there is none, a nano / 4-mini stick."""
     from .device.limits import number
     from .transport.usb_auc import AucLink, find_aucs
-    from .transport.usb_hid import HidLink, find_sticks
 
     wait_s = number("auc_wait_s", 0.0 if wait_s is None else wait_s, 0.0, 1.0)
 
@@ -177,6 +176,8 @@ def _open_usb(where: str, backend, wait_s: float | None) -> AucLink | HidLink:
     devices = find_aucs(backend, bus, address)
     if devices:
         return AucLink(devices[0], wait_s=wait_s)
+    from .transport.usb_hid import HidLink, find_sticks  # loaded only when no AUC answers
+
     sticks = find_sticks(backend, bus, address)
     if sticks:
         return HidLink(sticks[0])

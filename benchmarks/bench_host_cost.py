@@ -11,6 +11,12 @@ Run: python benchmarks/bench_host_cost.py --cgminer-loop DIR --cgminer BUILD [--
     (cgminer, fakeusb.so, fakeusb_py.so).  Rounds alternate cgminer and ``asicdrv run``
     on the same emulated AUC with six modules, the same fake libusb socket and the same
     verifying pool; prints each run, the medians and asicdrv's ratios to cgminer.
+    ``--host-python PATH`` runs asicdrv with another interpreter, e.g. a venv with asicdrv
+    installed as a user installs it (``pip install``, not editable: docs/performance.md).
+    Before the runs the checkout's bytecode is compiled, as an install compiles it: a module
+    compiled from source at start-up leaves the compiler's garbage in RSS (0.8 MiB here).
+    Also printed: the RSS of the host interpreter with pyusb loaded the way the harness's
+    launcher loads it, before any asicdrv module (what asicdrv cannot make smaller).
 """
 
 from __future__ import annotations
@@ -75,14 +81,50 @@ def alone(seconds: float) -> None:
     )
 
 
-def side_by_side(loop_dir: str, build: str, rounds: int, seconds: float) -> None:
+PYUSB_FLOOR = """
+import sys
+import usb.backend.libusb1 as libusb1
+libusb1.get_backend(find_library=lambda _name: sys.argv[1])
+with open("/proc/self/status") as f:
+    print(next(int(line.split()[1]) for line in f if line.startswith("VmRSS:")) / 1024)
+"""
+
+
+def host_wrapper(runs_dir: str, host_python: str) -> str:
+    """An interpreter for sidebyside.py's PY: ``host_python`` for the asicdrv host, this one
+    for the emulated AUC and the pool."""
+    path = os.path.join(runs_dir, "host-python.sh")
+    with open(path, "w") as f:
+        f.write(
+            "#!/bin/sh\n"
+            f'case "$1" in *asicdrv_fakeusb.py) exec "{host_python}" "$@";; esac\n'
+            f'exec "{sys.executable}" "$@"\n'
+        )
+    os.chmod(path, 0o755)
+    return path
+
+
+def side_by_side(loop_dir: str, build: str, rounds: int, seconds: float, host_python: str) -> None:
+    runs_dir = os.environ.get("RUNS", "/tmp/asicdrv-sidebyside")
+    os.makedirs(runs_dir, exist_ok=True)
+    shim = os.path.join(build, "fakeusb_py.so")
     env = dict(
-        os.environ,
-        PY=sys.executable,
-        CGM=build,
-        PYSHIM=os.path.join(build, "fakeusb_py.so"),
-        RUNS=os.environ.get("RUNS", "/tmp/asicdrv-sidebyside"),
+        os.environ, PY=host_wrapper(runs_dir, host_python), CGM=build, PYSHIM=shim, RUNS=runs_dir
     )
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    checkout = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    packages = [os.path.join(checkout, p) for p in ("asicdrv", "firmware_protocols")]
+    subprocess.run([host_python, "-m", "compileall", "-q", *packages], env=env, check=True)
+    floor = float(
+        subprocess.run(
+            [host_python, "-c", PYUSB_FLOOR, shim],
+            env=dict(env, LD_PRELOAD=os.path.join(build, "fakeusb.so")),
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    )
+    print(f"asicdrv host: {host_python}; its interpreter with pyusb loaded: RSS {floor:.1f} MiB")
     runs: dict[str, list[dict]] = {"cgminer": [], "asicdrv": []}
     for _ in range(rounds):
         for host in runs:
@@ -119,7 +161,8 @@ def side_by_side(loop_dir: str, build: str, rounds: int, seconds: float) -> None
     print(
         f"asicdrv / cgminer: CPU per poll {a['us_per_poll'] / c['us_per_poll']:.2f}x, "
         f"per NONCE {a['us_per_nonce'] / max(c['us_per_nonce'], 1):.2f}x, "
-        f"RSS {a['rss_mib'] / c['rss_mib']:.2f}x"
+        f"RSS {a['rss_mib'] / c['rss_mib']:.2f}x (asicdrv's own {a['rss_mib'] - floor:.1f} MiB "
+        f"over the {floor:.1f} MiB of its interpreter with pyusb)"
     )
 
 
@@ -129,8 +172,11 @@ if __name__ == "__main__":
     parser.add_argument("--cgminer", help="a cgminer avalon8 build directory (build.sh)")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seconds", type=float, default=30)
+    parser.add_argument(
+        "--host-python", default=sys.executable, help="the interpreter of the asicdrv host"
+    )
     args = parser.parse_args()
     if args.cgminer_loop and args.cgminer:
-        side_by_side(args.cgminer_loop, args.cgminer, args.rounds, args.seconds)
+        side_by_side(args.cgminer_loop, args.cgminer, args.rounds, args.seconds, args.host_python)
     else:
         alone(args.seconds)
