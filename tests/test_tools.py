@@ -200,3 +200,13 @@ def test_every_command_has_its_tools_script():
         name[:-3] for name in os.listdir(os.path.join(ROOT, "tools")) if name.endswith(".py")
     }
     assert commands <= scripts, commands - scripts
+
+
+def test_an_auc_that_answers_late_is_named_as_the_slow_part():
+    # every reply of the emulated AUC 0.3 s late: past the host's 200 ms USB timeout
+    result = run("status", "--device", "emu://?link=usb&faults=auc_late:1")
+    assert result.returncode == 2
+    assert "no module answered DETECT in time" in result.stderr
+    assert "replies came after its 200 ms USB timeout" in result.stderr
+    assert "power, cabling" not in result.stderr  # the modules are not what failed
+    assert len(result.stderr.strip().splitlines()) == 1

@@ -152,9 +152,10 @@ class Chain:
             raise
         if not self._active():
             self._release()
+            late = getattr(self.link, "late_summary", str)()  # an AUC says when it was slow
             raise DeviceNotFound(
-                f"{self.link.name}: the link is up but no module answered "
-                f"DETECT (power, cabling, or all ids taken?)"
+                f"{self.link.name}: the link is up but no module answered DETECT "
+                + (f"in time: {late}" if late else "(power, cabling, or all ids taken?)")
             )
         if start:
             self.start()

@@ -136,6 +136,15 @@ class AucLink:
             self._read_from[trans_id] = address
         return trans_id
 
+    def late_summary(self) -> str:
+        """For a screen: how many of this AUC's replies came too late, or "" if none did."""
+        if not self.late_answers:
+            return ""
+        return (
+            f"{self.late_answers} of the AUC's replies came after its {self.timeout_ms} ms "
+            f"USB timeout (a busy or hung AUC, not the modules: power-cycle it, check its cable)"
+        )
+
     def _call(self, packet: bytes, what: str, wait_s: float = 0.0, late_ok: bool = False) -> bytes:
         """Write ``packet`` (made with :meth:`_next_id`), wait ``wait_s``, read its reply,
         return its data.  With ``late_ok``, a reply not there within the USB timeout is
