@@ -21,10 +21,10 @@ detect_interval, temp_target, ...).  ``backend=`` gives pyusb a backend for usb:
 from __future__ import annotations
 
 import math
-from urllib.parse import parse_qsl, urlsplit
 
 from .device.chain import Chain
 from .errors import DeviceNotFound, LimitError
+from .url import query_items, split_url
 
 TYPE_CHECKING = False  # typing is for type checkers only: it costs memory at run time
 if TYPE_CHECKING:
@@ -103,9 +103,12 @@ def open(url: str = "usb://", **options) -> Chain:  # noqa: A001 - the natural n
             f"unknown option(s) {', '.join(sorted(unknown))}; known: {', '.join(sorted(known))}"
         )
     options = {ALIASES.get(k, k): v for k, v in options.items()}
-    parts = urlsplit(url)
-    # keep blank values: "modules=" is a mistake to report, not the default to assume
-    query = {ALIASES.get(k, k): v for k, v in parse_qsl(parts.query, keep_blank_values=True)}
+    try:
+        parts = split_url(url)
+    except ValueError as exc:
+        raise DeviceNotFound(f"bad device URL {url!r}: {exc}") from None
+    # blank values kept: "modules=" is a mistake to report, not the default to assume
+    query = {ALIASES.get(k, k): v for k, v in query_items(parts.query)}
     scheme = parts.scheme
     if scheme == "emu":
         return _open_emulator(url, query, options)

@@ -247,6 +247,74 @@ def test_api_allow_takes_the_first_match_and_every_ipv6_form():
     assert Access("R:10.0.0.0/8").level("11.0.0.1") is None
 
 
+def _ipaddress_level(spec, address):
+    """The judge: --api-allow decided with the ipaddress module (None: refused, "bad": a
+    spec that is not an address or address/prefix)."""
+    import ipaddress
+
+    def as_ipv4(net):
+        mapped = net.network_address.ipv4_mapped if net.version == 6 else None
+        if mapped is None or net.prefixlen < 96:
+            return net
+        return ipaddress.ip_network(f"{mapped}/{net.prefixlen - 96}", strict=False)
+
+    entries = []
+    for item in spec.split(","):
+        group, _, text = item.rpartition("|")
+        address_part, slash, prefix = text.partition("/")
+        if slash and not (prefix.isascii() and prefix.isdigit()):
+            return "bad"  # a netmask form, which cgminer's syntax does not have
+        network = address_part.split("%")[0] + slash + prefix  # a scope is ignored
+        try:
+            entries.append((group, as_ipv4(ipaddress.ip_network(network, strict=False))))
+        except ValueError:
+            return "bad"
+    try:
+        ip = ipaddress.ip_address(address.split("%")[0])
+    except ValueError:
+        return None
+    if ip.version == 6 and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return next((g for g, net in entries if ip.version == net.version and ip in net), None)
+
+
+ADDRESS_TEXT = st.one_of(
+    st.ip_addresses().map(str),
+    st.ip_addresses(v=4).map(lambda ip: f"::ffff:{ip}"),
+    st.ip_addresses(v=6).map(lambda ip: f"{ip}%eth0"),
+    st.text(alphabet="0123456789abcdef.:%/", max_size=20),
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from("RW"),
+            ADDRESS_TEXT,
+            st.one_of(st.none(), st.integers(0, 129).map(str), st.sampled_from(["", "x", "08"])),
+        ),
+        min_size=1,
+        max_size=3,
+    ),
+    st.one_of(ADDRESS_TEXT, st.ip_addresses().map(str)),
+)
+def test_api_allow_decides_as_the_ipaddress_module_would(items, address):
+    from asicdrv.errors import ConfigError
+    from asicdrv.farm.api import Access
+
+    texts = [text if prefix is None else f"{text}/{prefix}" for _, text, prefix in items]
+    if any("," in t or not t.strip() for t in texts):
+        return
+    expected = _ipaddress_level(",".join(f"{g}|{t}" for (g, _, _), t in zip(items, texts)), address)
+    spec = ",".join(f"{g}:{t}" for (g, _, _), t in zip(items, texts))
+    try:
+        got = Access(spec).level(address)
+    except ConfigError:
+        got = "bad"
+    assert got == expected, spec
+
+
 def test_abuse_is_served_or_refused_in_time(mining):
     controller, api, pools, *_ = mining
     # a client that connects and says nothing, and one that sends 1 MiB

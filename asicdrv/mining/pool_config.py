@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 from firmware_protocols.records import record
 
 from ..errors import ConfigError, PoolError
+from ..url import split_url
 
 
 class PoolAuthError(PoolError):
@@ -37,19 +36,19 @@ class PoolConfig:
 def parse_pool_url(url: str) -> tuple[str, int]:
     """(host, port) of ``stratum+tcp://host:port``; anything else is a ConfigError."""
     try:
-        parts = urlsplit(url)
-        port = parts.port
-    except ValueError:
-        raise ConfigError(f"bad pool URL {url!r}: the port must be a number") from None
+        parts = split_url(url)
+        host, port = parts.host_port()
+    except ValueError as exc:
+        raise ConfigError(f"bad pool URL {url!r}: {exc}") from None
     if parts.scheme != "stratum+tcp":
         raise ConfigError(
             f"bad pool URL {url!r}: use stratum+tcp://host:port (stratum v1 over TCP)"
         )
-    if not parts.hostname or port is None or port == 0:
+    if not host or port is None or port == 0:
         raise ConfigError(
             f"bad pool URL {url!r}: give a host and a port, "
             f"e.g. stratum+tcp://pool.example.com:3333"
         )
-    if parts.path not in ("", "/") or parts.query or parts.username:
+    if parts.path not in ("", "/") or parts.query or parts.has_user():
         raise ConfigError(f"bad pool URL {url!r}: only stratum+tcp://host:port")
-    return parts.hostname, port
+    return host, port
