@@ -14,12 +14,11 @@ from __future__ import annotations
 import json
 import logging
 import socket
-import socketserver
 import threading
 import time
 
 from ...errors import ConfigError
-from ..listen import bind_in_background, close_server
+from ..listen import Listener, bind_in_background, close_server
 from .access import DEFAULT_ALLOW, Access
 from .commands import DESCRIPTION, JOINABLE, ApiCommands
 from .numbers import encode_json, number_text
@@ -148,11 +147,9 @@ class ApiServer:
         self.served = 0
         self.refused = 0
         self._slots = threading.BoundedSemaphore(MAX_CLIENTS)
-        server_cls = _Server6 if ":" in host else _Server
         self._server, self._thread = bind_in_background(
-            server_cls, host, port, _Handler, "API", "asicdrv-api"
+            Listener, host, port, self._serve_client, "API", "asicdrv-api"
         )
-        self._server.api = self
         self.host, self.port = self._server.server_address[:2]
 
     def start(self) -> "ApiServer":
@@ -162,6 +159,28 @@ class ApiServer:
 
     def close(self) -> None:
         close_server(self._server, self._thread)
+
+    def _serve_client(self, sock: socket.socket, client_address) -> None:
+        """One connection: its request read, answered, and the connection closed."""
+        if not self._slots.acquire(timeout=READ_TIMEOUT_S):
+            self.refused += 1
+            return  # too many at once: closed without a reply
+        try:
+            address = client_address[0]
+            if self.access.level(address) is None:
+                self.refused += 1
+                log.info("API: refused %s (not in --api-allow)", address)
+                return  # cgminer closes unknown addresses at once
+            data = _read_request(sock)
+            if data is None:
+                self.refused += 1
+                return
+            sock.sendall(self.answer(data, address))
+            self.served += 1
+        except OSError:
+            pass
+        finally:
+            self._slots.release()
 
     def answer(self, data: bytes, address: str) -> bytes:
         """The bytes to send back for one request from ``address``."""
@@ -202,31 +221,6 @@ class ApiServer:
             )
 
 
-class _Handler(socketserver.BaseRequestHandler):
-    def handle(self):
-        api: ApiServer = self.server.api
-        sock: socket.socket = self.request
-        if not api._slots.acquire(timeout=READ_TIMEOUT_S):
-            api.refused += 1
-            return  # too many at once: closed without a reply
-        try:
-            address = self.client_address[0]
-            if api.access.level(address) is None:
-                api.refused += 1
-                log.info("API: refused %s (not in --api-allow)", address)
-                return  # cgminer closes unknown addresses at once
-            data = _read_request(sock)
-            if data is None:
-                api.refused += 1
-                return
-            sock.sendall(api.answer(data, address))
-            api.served += 1
-        except OSError:
-            pass
-        finally:
-            api._slots.release()
-
-
 def _read_request(sock: socket.socket) -> bytes | None:
     """Until a complete JSON object, a NUL or newline, the client's half-close, or a short
     pause after some bytes; None for a silent or oversized client."""
@@ -258,13 +252,3 @@ def _complete_json(data: bytes) -> bool:
     except (ValueError, RecursionError):
         return False
     return True
-
-
-class _Server(socketserver.ThreadingTCPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-    request_queue_size = 128
-
-
-class _Server6(_Server):
-    address_family = socket.AF_INET6
