@@ -155,6 +155,8 @@ def open(url: str = "usb://", **options) -> Chain:  # noqa: A001 - the natural n
         )
     from .transport.serial_line import SerialLink
 
+    if not parts.path:
+        raise DeviceNotFound(f"{url!r}: name the port, e.g. serial:///dev/ttyUSB0")
     baud = link_options.get("baud", chain_options.pop("baud", 115200))
     return Chain(
         SerialLink(parts.path, baudrate=baud, family=link_options.get("family")),

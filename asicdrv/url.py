@@ -62,7 +62,7 @@ def split_url(url: str) -> Url:
         end = min((i for i in map(rest.find, "/?#") if i >= 0), default=len(rest))
         netloc, rest = rest[:end], rest[end:]
         if ("[" in netloc) != ("]" in netloc):
-            raise ValueError(f"{url!r}: a [ without a ] (or a ] without a [)")
+            raise ValueError("a [ without a ] (or a ] without a [)")
         if "[" in netloc:
             _check_brackets(netloc)
     rest, _, fragment = rest.partition("#")

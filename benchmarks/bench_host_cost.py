@@ -11,8 +11,10 @@ Run: python benchmarks/bench_host_cost.py --cgminer-loop DIR --cgminer BUILD [--
     (cgminer, fakeusb.so, fakeusb_py.so).  Rounds alternate cgminer and ``asicdrv run``
     on the same emulated AUC with six modules, the same fake libusb socket and the same
     verifying pool; prints each run, the medians and asicdrv's ratios to cgminer.
-    ``--host-python PATH`` runs asicdrv with another interpreter, e.g. a venv with asicdrv
-    installed as a user installs it (``pip install``, not editable: docs/performance.md).
+    ``--host-python PATH`` runs asicdrv with another interpreter; ``--deployed DIR`` makes
+    (once) a venv in DIR with this checkout installed as a user installs it (``pip install``,
+    not editable: an editable install's finder imports ``urllib`` and ``pathlib`` at every
+    start, 0.6 MiB; docs/performance.md) and runs asicdrv from it.
     Before the runs the checkout's bytecode is compiled, as an install compiles it: a module
     compiled from source at start-up leaves the compiler's garbage in RSS (0.8 MiB here).
     Also printed: the RSS of the host interpreter with pyusb loaded the way the harness's
@@ -104,6 +106,16 @@ def host_wrapper(runs_dir: str, host_python: str) -> str:
     return path
 
 
+def deployed_python(venv: str) -> str:
+    """The python of a venv at ``venv`` with this checkout installed (made if missing)."""
+    python = os.path.join(venv, "bin", "python")
+    if not os.path.exists(python):
+        subprocess.run([sys.executable, "-m", "venv", venv], check=True)
+        checkout = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        subprocess.run([python, "-m", "pip", "install", "--quiet", checkout], check=True)
+    return python
+
+
 def side_by_side(loop_dir: str, build: str, rounds: int, seconds: float, host_python: str) -> None:
     runs_dir = os.environ.get("RUNS", "/tmp/asicdrv-sidebyside")
     os.makedirs(runs_dir, exist_ok=True)
@@ -175,7 +187,10 @@ if __name__ == "__main__":
     parser.add_argument(
         "--host-python", default=sys.executable, help="the interpreter of the asicdrv host"
     )
+    parser.add_argument("--deployed", metavar="DIR", help="run asicdrv from a venv in DIR")
     args = parser.parse_args()
+    if args.deployed:
+        args.host_python = deployed_python(args.deployed)
     if args.cgminer_loop and args.cgminer:
         side_by_side(args.cgminer_loop, args.cgminer, args.rounds, args.seconds, args.host_python)
     else:

@@ -12,7 +12,6 @@ as a dataclass (PEP 681).
 
 from __future__ import annotations
 
-
 TYPE_CHECKING = False  # typing is for type checkers only: it costs memory at run time
 if TYPE_CHECKING:
     from typing import Any, Callable, TypeVar, overload

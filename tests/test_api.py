@@ -245,6 +245,12 @@ def test_api_allow_takes_the_first_match_and_every_ipv6_form():
     assert Access("W:::ffff:127.0.0.1").level("::ffff:127.0.0.1") == "W"
     assert Access("W:fe80::1%eth0").level("fe80::1%eth0") == "W"
     assert Access("R:10.0.0.0/8").level("11.0.0.1") is None
+    # cgminer's own forms (setup_ipaccess): everyone, bracketed IPv6, a short IPv4
+    assert Access("W:0/0").level("8.8.8.8") == "W" and Access("W:0/0").level("::1") == "W"
+    assert Access("R:[::1]").level("::1") == "R"
+    assert Access("W:[2001:db8::]/32").level("2001:db8::5") == "W"
+    assert Access("W:192.168/16").level("192.168.3.4") == "W"
+    assert Access("W:192.168/16").level("192.169.0.1") is None
 
 
 def _ipaddress_level(spec, address):
@@ -261,7 +267,12 @@ def _ipaddress_level(spec, address):
     entries = []
     for item in spec.split(","):
         group, _, text = item.rpartition("|")
+        if text == "0/0":  # cgminer's every address
+            entries.append((group, None))
+            continue
         address_part, slash, prefix = text.partition("/")
+        if address_part and ":" not in address_part and address_part.count(".") < 3:
+            address_part += ".0" * (3 - address_part.count("."))  # cgminer pads 10/8
         if slash and not (prefix.isascii() and prefix.isdigit()):
             return "bad"  # a netmask form, which cgminer's syntax does not have
         network = address_part.split("%")[0] + slash + prefix  # a scope is ignored
@@ -275,7 +286,9 @@ def _ipaddress_level(spec, address):
         return None
     if ip.version == 6 and ip.ipv4_mapped is not None:
         ip = ip.ipv4_mapped
-    return next((g for g, net in entries if ip.version == net.version and ip in net), None)
+    return next(
+        (g for g, net in entries if net is None or (ip.version == net.version and ip in net)), None
+    )
 
 
 ADDRESS_TEXT = st.one_of(

@@ -3,9 +3,9 @@
 board in another process, must not load the modules it does not use: ``typing`` and
 ``dataclasses`` (with ``inspect``, ``ast``, ``dis``), construct's payload definitions, the
 emulator, the plug-ins of generations it does not meet, the bench's self-test, ``uuid``
-before an API VERSION, OpenSSL's hashlib, ``urllib`` with ``ipaddress``, ``socketserver``.  The run starts
-with ``-S`` and the checkout and site-packages on its path: an editable install's finder
-(run by ``site``) imports ``urllib`` itself, which is not asicdrv's doing."""
+before an API VERSION, OpenSSL's hashlib, ``urllib`` with ``ipaddress``, ``socketserver``.
+The run starts with ``-S`` and the checkout and site-packages on its path: an editable
+install's finder (run by ``site``) imports ``urllib`` itself, which is not asicdrv's doing."""
 
 import os
 import subprocess

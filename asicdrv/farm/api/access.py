@@ -22,7 +22,7 @@ DEFAULT_ALLOW = "R:127.0.0.1"
 class Access:
     def __init__(self, spec: str = DEFAULT_ALLOW):
         self.spec = spec
-        # (group, 32 or 128 bits, an address of the network as an integer, prefix length)
+        # (group, 32 or 128 bits (0: any), an address of the network as an integer, prefix)
         self.entries: list[tuple[str, int, int, int]] = []
         if not isinstance(spec, str) or not spec.strip():
             raise ConfigError("--api-allow needs at least one address, e.g. W:127.0.0.1")
@@ -47,6 +47,8 @@ class Access:
             return None
         bits, value = ip
         for group, net_bits, network, prefix in self.entries:
+            if net_bits == 0:  # 0/0
+                return group
             if bits == net_bits and value >> (bits - prefix) == network >> (bits - prefix):
                 return group
         return None
@@ -81,9 +83,17 @@ def _address(text: str) -> tuple[int, int] | None:
 
 
 def _network(text: str) -> tuple[int, int, int] | None:
-    """``address[/prefix]`` as (bits, address, prefix length); an
-    IPv4-mapped IPv6 network (``::ffff:a.b.c.d/96+n``) as the IPv4 network it maps."""
+    """``address[/prefix]`` as (bits, address, prefix length); an IPv4-mapped IPv6 network
+    (``::ffff:a.b.c.d/96+n``) as the IPv4 network it maps.  cgminer's own forms too
+    (setup_ipaccess, api.c): ``0/0`` for every address (bits 0), an IPv6 address in
+    brackets, an IPv4 address cut short (``192.168/16`` is 192.168.0.0/16)."""
+    if text == "0/0":
+        return 0, 0, 0
     address, slash, prefix_text = text.partition("/")
+    if address.startswith("[") and address.endswith("]"):
+        address = address[1:-1]
+    elif address and ":" not in address and address.count(".") < 3:
+        address += ".0" * (3 - address.count("."))
     ip = _parse(address)
     if ip is None:
         return None
