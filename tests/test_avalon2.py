@@ -95,17 +95,20 @@ def test_unchanged_settings_are_not_sent_again():
     job, nonce2 = block_job()
     with asicdrv.open("emu://", emulator=emu, **FAST) as chain:
         chain.set_fan(60)  # no PID: the duty stays
+        # the PID's first step may have gone out before set_fan (a loaded machine is slow
+        # to get here): what counts is what follows
+        before = len(settings_polls(emu))
         chain.submit(job, extranonce2_start=nonce2, extranonce2_range=0)
         time.sleep(2)  # 40 fan intervals
         polls = settings_polls(emu)
-        assert len(polls) <= 1, len(polls)  # the fan duty once (SET carried the rest)
+        assert len(polls) - before <= 1, len(polls)  # the fan duty once (SET carried the rest)
         chain.set_fan(70)
         deadline = time.monotonic() + 5
         while time.monotonic() < deadline and emu.modules[0].physics.fan_percent != 70:
             time.sleep(0.02)
         polls = settings_polls(emu)
     assert polls[-1][5:9] == (0x3FF - 70 * 0x3FF // 100).to_bytes(4, "big")
-    assert len(polls) <= 2, len(polls)
+    assert len(polls) - before <= 2, len(polls)
 
 
 def test_the_fan_pid_moves_an_mm_fan_in_steps_worth_a_flush():
