@@ -5,8 +5,9 @@ Why not urllib.parse: it imports ``ipaddress``, together 0.4 MiB of a controller
 ``serial:///dev/ttyUSB0?baud=115200``, ``emu://?modules=3&faults=stall``,
 ``stratum+tcp://host:port``.  ``tests/test_url.py`` holds every function here against
 urllib.parse on random strings: the same parts, the same query pairs, the same host and
-port, a ValueError where urllib raises one.  Not repeated: urlsplit's NFKC check of a
-non-ASCII host (no device or pool URL of ours has one).
+port, a ValueError where urllib raises one (brackets as CPython checks them since 2025).
+Not repeated: urlsplit's NFKC check of a non-ASCII host (no device or pool URL of ours has
+one).
 """
 
 from __future__ import annotations
@@ -106,9 +107,18 @@ def _port(text: str) -> int | None:
 
 
 def _check_brackets(netloc: str) -> None:
-    """urlsplit's check of a bracketed host (Python 3.11): inside the first [ ], an IPv6
-    address (a zone after % allowed) or an IPvFuture literal."""
-    host = netloc.partition("[")[2].partition("]")[0]
+    """urlsplit's check of a netloc with brackets, as CPython's security fixes of 2025 made
+    it (older 3.11 releases looked only inside the first [ ]): the host after any @ is
+    ``[IPv6]`` (a zone after % allowed) or an IPvFuture literal, nothing before the [ and
+    nothing but :port after the ]."""
+    host_and_port = netloc.rpartition("@")[2]
+    before, bracket, inside = host_and_port.partition("[")
+    if bracket:
+        host, _, after = inside.partition("]")
+        if before or (after and not after.startswith(":")):
+            raise ValueError("only a port may follow a bracketed host, and nothing precede it")
+    else:  # the brackets were in the user part: the host itself must still be one
+        host = host_and_port.partition(":")[0]
     if host.startswith("v"):
         if not re.fullmatch(r"v[a-fA-F0-9]+\..+", host, re.DOTALL):
             raise ValueError(f"[{host}] is not an IPvFuture address")

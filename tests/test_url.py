@@ -2,8 +2,10 @@
 that matter to URLs must split into the same parts, the same query pairs and the same host
 and port, or raise a ValueError both ways."""
 
+import urllib.parse
 from urllib.parse import parse_qsl, urlsplit
 
+import pytest
 from hypothesis import given, settings, strategies as st
 
 from asicdrv.url import query_items, split_url
@@ -40,15 +42,40 @@ def ours(url):
     return (u.scheme, u.netloc, u.path, u.query, u.fragment)
 
 
+# CPython's 2025 security fixes made urlsplit check the whole netloc around brackets;
+# before them it looked only inside the first [ ] (3.11.7 here, 3.11.2 with Debian's fixes
+# beside it).  asicdrv.url checks as the fixed one does; on an older urllib the judge is
+# asked only about URLs without brackets, and test_brackets_as_the_fixed_urllib pins the rest.
+FIXED_URLLIB = hasattr(urllib.parse, "_check_bracketed_netloc")
+
+
+def judged(url):
+    return FIXED_URLLIB or not ("[" in url or "]" in url)
+
+
 @settings(max_examples=600, deadline=None)
 @given(st.one_of(text, shaped))
 def test_a_url_splits_as_urllib_splits_it(url):
-    assert ours(url) == urllib_parts(url)
+    if judged(url):
+        assert ours(url) == urllib_parts(url)
+
+
+def test_brackets_as_the_fixed_urllib():
+    for good in ("x://[::1]:1", "x://u@[fe80::1%eth0]", "x://[v1.a]", "x://[::1]"):
+        assert split_url(good).netloc == good[4:]
+    for bad in ("x://[::1]:1@", "x://a[::1]", "x://[::1]x", "x://[1.2.3.4]", "x://[::1%]"):
+        with pytest.raises(ValueError):
+            split_url(bad)
+        if FIXED_URLLIB:
+            with pytest.raises(ValueError):
+                urllib.parse.urlsplit(bad)
 
 
 @settings(max_examples=400, deadline=None)
 @given(st.one_of(text, shaped))
 def test_host_and_port_are_urllibs(url):
+    if not judged(url):
+        return
     try:
         expected_host = urlsplit(url).hostname
     except ValueError:
