@@ -15,6 +15,7 @@ turns into a :class:`~firmware_protocols.errors.PayloadError`.
 from __future__ import annotations
 
 import struct
+
 from .types import PacketType as T
 
 TYPE_CHECKING = False  # typing is for type checkers only: it costs memory at run time

@@ -4,6 +4,7 @@ numbers in range, frequencies the model's PLL table holds, models that take sett
 from __future__ import annotations
 
 import math
+
 from ..errors import LimitError
 from ..models import MODELS, ModelSpec
 
