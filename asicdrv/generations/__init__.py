@@ -41,7 +41,9 @@ def generation_named(name: str) -> Generation:
     generation = _loaded.get(name)
     if generation is None:
         module, cls = BUILT_IN[name]
-        generation = register(getattr(import_module(f".{module}", __name__), cls)())
+        made = getattr(import_module(f".{module}", __name__), cls)()
+        # two chains meeting a generation at once, each on its own thread, share one plug-in
+        generation = _loaded.setdefault(name, made)
     return generation
 
 
